@@ -1,0 +1,167 @@
+/**
+ * The only reader of process.env. Reads once, validates, and names every missing or
+ * bad variable in one error. Defaults are the seeds' defaults.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const topicName = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-", at most 249')
+    .default(fallback);
+
+const envSchema = z.object({
+  SERVICE_NAME: z.string().min(1).default('simple-time-service'),
+  STAGE: z.string().min(1).default('local'),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+
+  KAFKA_BROKERS: z
+    .string()
+    .default('localhost:9092')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter((b) => b.length > 0),
+    )
+    .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1)),
+  MSK_CLUSTER_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'an MSK cluster ARN')
+    .optional(),
+  KAFKA_AUTH: z.enum(['none', 'tls', 'scram', 'iam']).default('none'),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  AWS_REGION: z.string().default('us-east-1'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('simple-time-service'),
+
+  KAFKA_TOPIC_EVENTS: topicName('simple-time-service-events'),
+  KAFKA_TOPIC_REQUESTS: topicName('simple-time-service-requests'),
+  KAFKA_TOPIC_COMMANDS: topicName('simple-time-service-commands'),
+  KAFKA_TOPIC_DLQ: topicName('simple-time-service-dlq'),
+  KAFKA_TOPIC_PARTITIONS: positiveInt(3),
+  KAFKA_TOPIC_REPLICATION_FACTOR: positiveInt(2),
+  KAFKA_CONSUMER_GROUP: z.string().min(1).default('simple-time-service-group'),
+  KAFKA_AUTO_OFFSET_RESET: z.enum(['earliest', 'latest']).default('earliest'),
+  KAFKA_CONNECT_TIMEOUT_MS: positiveInt(1000),
+  KAFKA_SEND_TIMEOUT_MS: positiveInt(1000),
+
+  PUSHGATEWAY_URL: z.url().default('http://localhost:9091'),
+  PUSHGATEWAY_TIMEOUT_MS: z.coerce.number().int().positive().max(300).default(300),
+
+  ADMIN_TOKEN: z.string().optional(),
+
+  // Set by the Lambda runtime (and by serverless-offline); read here so nothing else reads env.
+  AWS_LAMBDA_FUNCTION_NAME: z.string().default('local'),
+  AWS_LAMBDA_FUNCTION_VERSION: z.string().default('$LATEST'),
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().positive().optional(),
+  AWS_LAMBDA_LOG_STREAM_NAME: z.string().optional(),
+  AWS_EXECUTION_ENV: z.string().optional(),
+  HTTP_MAX_BODY_BYTES: z.coerce.number().int().positive().max(1_048_576).default(65_536),
+});
+
+export type KafkaAuth = 'none' | 'tls' | 'scram' | 'iam';
+
+export interface Topics {
+  events: string;
+  requests: string;
+  commands: string;
+  dlq: string;
+}
+
+export interface Config {
+  service: { name: string; stage: string; logLevel: string };
+  kafka: {
+    brokers: string[];
+    mskClusterArn: string | undefined;
+    auth: KafkaAuth;
+    sasl: { username: string; password: string } | undefined;
+    region: string;
+    clientId: string;
+    topics: Topics;
+    topicPartitions: number;
+    topicReplicationFactor: number;
+    consumerGroup: string;
+    autoOffsetReset: 'earliest' | 'latest';
+    connectTimeoutMs: number;
+    sendTimeoutMs: number;
+  };
+  pushgateway: { url: string; timeoutMs: number };
+  admin: { token: string | undefined };
+  http: { maxBodyBytes: number };
+  runtime: {
+    functionName: string;
+    functionVersion: string;
+    memoryMb: number | undefined;
+    region: string;
+    executionEnv: string | undefined;
+    logStreamName: string | undefined;
+  };
+}
+
+/** Validates an environment (process.env by default) into a typed Config. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "not set", as in a shell `FOO= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.KAFKA_AUTH === 'scram' && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
+    problems.push('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: required when KAFKA_AUTH=scram');
+  }
+  if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 16) {
+    problems.push('ADMIN_TOKEN: at least 16 characters');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    service: { name: e.SERVICE_NAME, stage: e.STAGE, logLevel: e.LOG_LEVEL },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      mskClusterArn: e.MSK_CLUSTER_ARN,
+      auth: e.KAFKA_AUTH,
+      sasl:
+        e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD
+          ? { username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
+          : undefined,
+      region: e.AWS_REGION,
+      clientId: e.KAFKA_CLIENT_ID,
+      topics: {
+        events: e.KAFKA_TOPIC_EVENTS,
+        requests: e.KAFKA_TOPIC_REQUESTS,
+        commands: e.KAFKA_TOPIC_COMMANDS,
+        dlq: e.KAFKA_TOPIC_DLQ,
+      },
+      topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
+      topicReplicationFactor: e.KAFKA_TOPIC_REPLICATION_FACTOR,
+      consumerGroup: e.KAFKA_CONSUMER_GROUP,
+      autoOffsetReset: e.KAFKA_AUTO_OFFSET_RESET,
+      connectTimeoutMs: e.KAFKA_CONNECT_TIMEOUT_MS,
+      sendTimeoutMs: e.KAFKA_SEND_TIMEOUT_MS,
+    },
+    pushgateway: { url: e.PUSHGATEWAY_URL.replace(/\/+$/, ''), timeoutMs: e.PUSHGATEWAY_TIMEOUT_MS },
+    admin: { token: e.ADMIN_TOKEN },
+    http: { maxBodyBytes: e.HTTP_MAX_BODY_BYTES },
+    runtime: {
+      functionName: e.AWS_LAMBDA_FUNCTION_NAME,
+      functionVersion: e.AWS_LAMBDA_FUNCTION_VERSION,
+      memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      region: e.AWS_REGION,
+      executionEnv: e.AWS_EXECUTION_ENV,
+      logStreamName: e.AWS_LAMBDA_LOG_STREAM_NAME,
+    },
+  };
+}
+
+let cached: Config | undefined;
+
+/** The container's configuration, read from process.env on first use. */
+export function getConfig(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

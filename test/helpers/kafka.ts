@@ -1,0 +1,91 @@
+/** Test helpers for the real local broker: unique names, a throwaway topic, a reader. */
+import { randomUUID } from 'node:crypto';
+import type { Admin, Consumer, IHeaders, Kafka } from 'kafkajs';
+import { loadConfig } from '../../src/config';
+import { createKafka } from '../../src/kafka';
+import { waitFor } from './wait-for';
+
+export const testConfig = loadConfig({ ...process.env, KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092' });
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+}
+
+export function testKafka(clientId = 'sts-test'): Kafka {
+  return createKafka({ kafka: testConfig.kafka, brokers: testConfig.kafka.brokers, clientId });
+}
+
+export async function createTopic(admin: Admin, topic: string, partitions = 3): Promise<void> {
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+}
+
+export interface ReadRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  timestamp: string;
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
+
+/**
+ * A reader with its own consumer group that collects everything on `topics` from the
+ * beginning; `waitForRecords` polls until a predicate matches or times out.
+ */
+export async function startReader(
+  kafka: Kafka,
+  topics: string[],
+): Promise<{
+  records: ReadRecord[];
+  waitForRecords: (match: (r: ReadRecord) => boolean, count?: number, timeoutMs?: number) => Promise<ReadRecord[]>;
+  stop: () => Promise<void>;
+}> {
+  const consumer: Consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  const joined = new Promise<void>((resolve) => {
+    consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+  });
+  await consumer.run({
+    eachMessage: ({ topic, partition, message }) => {
+      records.push({
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key ? message.key.toString() : null,
+        value: message.value,
+        headers: headersToStrings(message.headers),
+        timestamp: message.timestamp,
+      });
+      return Promise.resolve();
+    },
+  });
+  await Promise.race([
+    joined,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('reader did not join its group in 15 s')), 15_000)),
+  ]);
+  return {
+    records,
+    waitForRecords: (match, count = 1, timeoutMs = 10_000) =>
+      waitFor(
+        () => {
+          const found = records.filter(match);
+          return found.length >= count ? found : undefined;
+        },
+        { timeoutMs, what: `${count} matching record(s) on ${topics.join(', ')}` },
+      ),
+    stop: () => consumer.disconnect(),
+  };
+}
