@@ -1,36 +1,186 @@
 /**
- * The HTTP function behind API Gateway (HTTP API, payload format 2.0): the time
- * payload, health, and the Kafka admin routes.
+ * The HTTP function behind API Gateway (HTTP API, payload format 2.0): the time payload,
+ * health, and the Kafka admin routes. A thin layer: it turns the event into plain values,
+ * calls src/, and turns the result back into a response.
  */
+import { performance } from 'node:perf_hooks';
 import middy from '@middy/core';
+import httpErrorHandler from '@middy/http-error-handler';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpRouterHandler from '@middy/http-router';
+import type { Route } from '@middy/http-router';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { getConfig } from '../src/config';
-import { buildTimePayload } from '../src/http/time';
+import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../src/consumers/functions';
+import { KafkaUnavailableError, ValidationError } from '../src/errors';
+import { correlationIdSchema } from '../src/events';
+import { authorizeAdmin } from '../src/http/admin';
+import { readJsonBody } from '../src/http/body';
+import { buildPublishRequest } from '../src/http/publish';
+import { buildTimePayload, timeRequestRecords } from '../src/http/time';
+import { describeCluster, serviceTopics, sharedKafka, sharedProducer } from '../src/kafka';
+import { createLogger } from '../src/logger';
 import { hostInfo } from '../src/runtime';
+import { errorEvents } from './middleware/error-events';
+
+type Event = APIGatewayProxyEventV2;
+type Result = APIGatewayProxyStructuredResultV2;
 
 const config = getConfig();
+const logger = createLogger(config);
 const host = hostInfo(config.runtime);
+const source = `${config.service.name}/${config.runtime.functionName}`;
+const producer = sharedProducer({ config, logger });
+const STATUS_TIMEOUT_MS = 1500;
 
-function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): Result {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
-const getTime = (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+/** The caller's X-Correlation-Id when it is well-formed, else this request's id. */
+function correlationIdOf(event: Event, context: Context): string {
+  const given = correlationIdSchema.safeParse(event.headers['x-correlation-id']);
+  return given.success ? given.data : context.awsRequestId;
+}
+
+async function getTime(event: Event, context: Context): Promise<Result> {
+  const started = performance.now();
+  const correlationId = correlationIdOf(event, context);
   const payload = buildTimePayload({
     sourceIp: event.requestContext.http.sourceIp,
     forwardedFor: event.headers['x-forwarded-for'],
     requestId: context.awsRequestId,
     host,
   });
-  return Promise.resolve(json(200, payload));
-};
+  const records = timeRequestRecords({
+    payload,
+    method: event.requestContext.http.method,
+    endpoint: event.rawPath,
+    statusCode: 200,
+    responseTimeMs: performance.now() - started,
+    topics: config.kafka.topics,
+    source,
+    correlationId,
+  });
+  try {
+    // Awaited before answering: Lambda freezes the container after the response, so a
+    // send left in flight could be lost. The producer bounds the wait.
+    await producer.send(records);
+  } catch (error) {
+    // The time is still the answer; the lost events are counted by the producer and logged.
+    logger.warn('time request events not published', {
+      error: error instanceof Error ? error.message : String(error),
+      correlation_id: correlationId,
+    });
+  }
+  return json(200, payload, { 'x-correlation-id': correlationId });
+}
 
-const getHealth = (): Promise<APIGatewayProxyStructuredResultV2> => Promise.resolve(json(200, { status: 'healthy' }));
+function getHealth(): Promise<Result> {
+  return Promise.resolve(json(200, { status: 'healthy' }));
+}
 
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(
-  httpRouterHandler([
-    { method: 'GET', path: '/', handler: getTime },
-    { method: 'GET', path: '/healthz', handler: getHealth },
-  ]),
-);
+async function getKafkaStatus(): Promise<Result> {
+  const state = producer.state();
+  const cluster = await sharedKafka({ config, logger })
+    .then((kafka) => describeCluster({ kafka, topics: serviceTopics(config.kafka.topics), timeoutMs: STATUS_TIMEOUT_MS }))
+    .catch((error: unknown) => ({
+      reachable: false,
+      brokers: [],
+      topics: [],
+      error: error instanceof Error ? error.message : String(error),
+    }));
+  return json(200, {
+    kafka_producer: state.status,
+    producer: state,
+    cluster,
+    consumer_functions: CONSUMER_FUNCTIONS.map((fn) => ({
+      function: fn.name,
+      topic: consumerTopic(config.kafka, fn),
+      consumer_group: consumerGroupId(config.kafka, fn),
+      event_types: fn.eventTypes,
+    })),
+  });
+}
+
+function denied(event: Event): Result | undefined {
+  const decision = authorizeAdmin({ authorization: event.headers.authorization, token: config.admin.token });
+  if (decision.allowed) return undefined;
+  const headers: Record<string, string> = decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+  return json(decision.status, { error: decision.message }, headers);
+}
+
+async function postPublish(event: Event): Promise<Result> {
+  const refusal = denied(event);
+  if (refusal) return refusal;
+  let request;
+  try {
+    const body = readJsonBody({
+      body: event.body,
+      isBase64Encoded: event.isBase64Encoded,
+      maxBytes: config.http.maxBodyBytes,
+    });
+    request = buildPublishRequest({ body, topics: config.kafka.topics, source });
+  } catch (error) {
+    if (error instanceof ValidationError) return json(400, { error: error.message, details: error.details });
+    throw error;
+  }
+  try {
+    const [ack] = await producer.send([request.record]);
+    logger.info('event published', { event_id: request.event.id, event_type: request.event.event_type, ...ack });
+    return json(202, {
+      status: 'accepted',
+      message: `Event '${request.event.event_type}' published to Kafka`,
+      id: request.event.id,
+      topic: ack?.topic,
+      partition: ack?.partition,
+      offset: ack?.offset,
+      event: request.event,
+    });
+  } catch (error) {
+    if (error instanceof KafkaUnavailableError) {
+      return json(503, { error: 'Kafka did not acknowledge the event in time; it was not published', id: request.event.id }, { 'retry-after': '1' });
+    }
+    throw error;
+  }
+}
+
+async function postFlush(event: Event): Promise<Result> {
+  const refusal = denied(event);
+  if (refusal) return refusal;
+  try {
+    const { settled } = await producer.flush();
+    return json(200, { status: 'success', message: 'Kafka producer flushed', settled });
+  } catch (error) {
+    if (error instanceof KafkaUnavailableError) return json(503, { error: error.message });
+    throw error;
+  }
+}
+
+const routes: Array<Route<Event, Result>> = [
+  { method: 'GET', path: '/', handler: getTime },
+  { method: 'GET', path: '/healthz', handler: getHealth },
+  { method: 'GET', path: '/kafka/status', handler: getKafkaStatus },
+  { method: 'POST', path: '/kafka/publish', handler: postPublish },
+  { method: 'POST', path: '/kafka/flush', handler: postFlush },
+];
+
+export const handler = middy<Event, Result>()
+  .use(httpHeaderNormalizer())
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .before((request) => {
+    logger.appendKeys({ correlation_id: correlationIdOf(request.event, request.context) });
+  })
+  .use(httpErrorHandler({ logger: false, fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
+  .use(
+    errorEvents<Event, Result>({
+      publisher: () => producer,
+      topic: config.kafka.topics.events,
+      service: config.service.name,
+      source,
+      logger,
+      http: true,
+    }),
+  )
+  .handler(httpRouterHandler(routes));

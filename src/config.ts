@@ -50,6 +50,10 @@ const envSchema = z.object({
 
   PUSHGATEWAY_URL: z.url().default('http://localhost:9091'),
   PUSHGATEWAY_TIMEOUT_MS: z.coerce.number().int().positive().max(300).default(300),
+  METRICS_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
+  METRICS_GROUP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).default(900),
+  METRICS_MAX_LABEL_VALUES: z.coerce.number().int().positive().max(1000).default(20),
+  PUSHGATEWAY_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().max(5000).default(2000),
 
   ADMIN_TOKEN: z.string().optional(),
 
@@ -89,6 +93,7 @@ export interface Config {
     sendTimeoutMs: number;
   };
   pushgateway: { url: string; timeoutMs: number };
+  metrics: { pushIntervalMs: number; groupMaxAgeSeconds: number; maxLabelValues: number; queryTimeoutMs: number };
   admin: { token: string | undefined };
   http: { maxBodyBytes: number };
   runtime: {
@@ -145,6 +150,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sendTimeoutMs: e.KAFKA_SEND_TIMEOUT_MS,
     },
     pushgateway: { url: e.PUSHGATEWAY_URL.replace(/\/+$/, ''), timeoutMs: e.PUSHGATEWAY_TIMEOUT_MS },
+    metrics: {
+      pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS,
+      groupMaxAgeSeconds: e.METRICS_GROUP_MAX_AGE_SECONDS,
+      maxLabelValues: e.METRICS_MAX_LABEL_VALUES,
+      queryTimeoutMs: e.PUSHGATEWAY_QUERY_TIMEOUT_MS,
+    },
     admin: { token: e.ADMIN_TOKEN },
     http: { maxBodyBytes: e.HTTP_MAX_BODY_BYTES },
     runtime: {

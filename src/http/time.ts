@@ -1,3 +1,7 @@
+import { eventHeaders, httpRequestEvent, httpResponseEvent } from '../events';
+import type { EventEnvelope } from '../events';
+import type { Topics } from '../config';
+import type { OutgoingRecord } from '../kafka/records';
 import type { HostInfo } from '../runtime';
 
 export interface TimePayload {
@@ -35,4 +39,49 @@ export function buildTimePayload(params: {
     host: params.host,
     request_id: params.requestId,
   };
+}
+
+function toRecord(topic: string, key: string, event: EventEnvelope): OutgoingRecord {
+  return { topic, key, value: JSON.stringify(event), headers: eventHeaders(event) };
+}
+
+/**
+ * The two events a time request produces: http_request on the requests topic and
+ * http_response on the events topic, both keyed by the caller's ip so one caller's
+ * events stay in order on one partition.
+ */
+export function timeRequestRecords(params: {
+  payload: TimePayload;
+  method: string;
+  endpoint: string;
+  statusCode: number;
+  responseTimeMs: number;
+  topics: Pick<Topics, 'requests' | 'events'>;
+  source: string;
+  correlationId: string;
+}): OutgoingRecord[] {
+  const { payload, topics } = params;
+  const common = { source: params.source, correlationId: params.correlationId };
+  const request = httpRequestEvent(
+    {
+      user_ip: payload.ip,
+      method: params.method,
+      endpoint: params.endpoint,
+      hostname: payload.host.function_name,
+      os: payload.host.os,
+      request_id: payload.request_id,
+    },
+    common,
+  );
+  const response = httpResponseEvent(
+    {
+      user_ip: payload.ip,
+      status_code: params.statusCode,
+      response_time_ms: Math.round(params.responseTimeMs * 1000) / 1000,
+      endpoint: params.endpoint,
+      request_id: payload.request_id,
+    },
+    common,
+  );
+  return [toRecord(topics.requests, payload.ip, request), toRecord(topics.events, payload.ip, response)];
 }

@@ -28,14 +28,19 @@ export function saslOptions(kafka: Pick<KafkaSettings, 'auth' | 'sasl' | 'region
   }
 }
 
+// The producer bounds its retries on purpose (see producer.ts); kafkajs warns about that
+// on every producer it creates, which says nothing new, so it is logged at debug.
+const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']);
+
 function logCreator(logger: Logger | undefined) {
   return () =>
-    ({ level, log }: LogEntry) => {
+    ({ namespace, level, log }: LogEntry) => {
       if (!logger) return;
-      const { message, ...extra } = log;
-      const line = { kafkajs: true, ...extra };
+      // kafkajs' own timestamp and logger name would clash with the structured logger's keys.
+      const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
+      const line = { kafkajs: namespace, ...extra };
       if (level === KafkaLogLevel.ERROR) logger.error(message, line);
-      else if (level === KafkaLogLevel.WARN) logger.warn(message, line);
+      else if (level === KafkaLogLevel.WARN && !EXPECTED_WARNINGS.has(message)) logger.warn(message, line);
       else logger.debug(message, line);
     };
 }

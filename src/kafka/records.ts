@@ -11,7 +11,7 @@ export interface ConsumedRecord {
   offset: string;
   /** Broker timestamp in epoch milliseconds. */
   timestamp: number;
-  timestampType: 'CREATE_TIME' | 'LOG_APPEND_TIME' | string;
+  timestampType: 'CREATE_TIME' | 'LOG_APPEND_TIME' | 'NO_TIMESTAMP_TYPE';
   key: Buffer | null;
   value: Buffer | null;
   /** Header values in arrival order; a header name may repeat. */

@@ -1,0 +1,25 @@
+/**
+ * Reads a JSON request body with a byte limit checked before parsing.
+ * (middy's http-json-body-parser answers 415 for malformed JSON and has no size limit;
+ * this service answers 400 for both, so this small reader replaces it.)
+ */
+import { ValidationError } from '../errors';
+
+export function readJsonBody(params: {
+  /** serverless-offline passes null for an empty body, API Gateway omits it. */
+  body: string | null | undefined;
+  isBase64Encoded: boolean;
+  maxBytes: number;
+}): unknown {
+  const { body, isBase64Encoded, maxBytes } = params;
+  if (body === undefined || body === null || body === '') throw new ValidationError('a JSON body is required');
+  const raw = isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+  if (raw.length > maxBytes) {
+    throw new ValidationError(`the body is ${raw.length} bytes, over the ${maxBytes}-byte limit`);
+  }
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch {
+    throw new ValidationError('the body is not valid JSON');
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * POST /kafka/publish: the seed's body ({event_type, data, topic?, key?, correlation_id?})
+ * validated into an event for one of the configured topics.
+ */
+import { z } from 'zod';
+import type { Topics } from '../config';
+import { ValidationError } from '../errors';
+import { correlationIdSchema, createEvent, describeIssues, eventDataSchema, eventTypeSchema } from '../events';
+import type { EventEnvelope } from '../events';
+import type { OutgoingRecord } from '../kafka/records';
+import { eventHeaders } from '../events';
+
+export const MAX_KEY_LENGTH = 256;
+
+const publishBodySchema = z.strictObject({
+  event_type: eventTypeSchema,
+  data: eventDataSchema,
+  topic: z.string().optional(),
+  key: z.string().min(1).max(MAX_KEY_LENGTH).optional(),
+  correlation_id: correlationIdSchema.optional(),
+});
+
+export interface PublishRequest {
+  event: EventEnvelope;
+  record: OutgoingRecord;
+}
+
+/**
+ * Validates the body and builds the event and its record. The topic must equal one of
+ * the configured topic names exactly: no case folding or normalisation, so look-alikes
+ * are refused. The events topic is the default.
+ */
+export function buildPublishRequest(params: { body: unknown; topics: Topics; source: string }): PublishRequest {
+  const parsed = publishBodySchema.safeParse(params.body);
+  if (!parsed.success) throw new ValidationError('invalid publish request', describeIssues(parsed.error));
+  const { event_type, data, topic, key, correlation_id } = parsed.data;
+  const allowed = Object.values(params.topics);
+  const target = topic ?? params.topics.events;
+  if (!allowed.includes(target)) {
+    throw new ValidationError('invalid publish request', [`topic: must be one of ${allowed.join(', ')}`]);
+  }
+  const event = createEvent({ eventType: event_type, data, source: params.source, correlationId: correlation_id });
+  return {
+    event,
+    record: { topic: target, key: key ?? null, value: JSON.stringify(event), headers: eventHeaders(event) },
+  };
+}

@@ -1,0 +1,247 @@
+/**
+ * The event Lambda sends for Amazon MSK (`aws:kafka`) and self-managed Apache Kafka
+ * (`SelfManagedKafka`) event source mappings, both ways: `buildKafkaEvent` makes the exact
+ * event from consumed records (the local event source uses it), and `decodeKafkaEvent`
+ * validates an event and turns it back into plain `ConsumedRecord`s (the consumer
+ * functions use it). Also the partial batch response for Kafka.
+ *
+ * The shape follows AWS's documented examples (docs.aws.amazon.com/lambda/latest/dg/
+ * with-msk.html and with-kafka.html, recorded in test/events):
+ * - `records` is keyed `<topic>-<partition>`, each an array of records in offset order;
+ * - `offset`, `partition` and `timestamp` are JSON numbers, `timestampType` is the
+ *   broker's (`CREATE_TIME` or `LOG_APPEND_TIME`);
+ * - `key` and `value` are base64 of the raw bytes; a null key or value is left out of the
+ *   record (AWS's filtering examples show records without `key`);
+ * - `headers` is an array of one-entry objects `{ name: [byte, byte, ...] }`, one per header;
+ * - MSK events carry `eventSourceArn` (the cluster ARN); self-managed ones do not;
+ * - `bootstrapServers` is the comma-separated broker list.
+ */
+import { z } from 'zod';
+import { ValidationError } from '../errors';
+import type { ConsumedRecord } from './records';
+
+export const MSK_EVENT_SOURCE = 'aws:kafka';
+export const SELF_MANAGED_KAFKA_EVENT_SOURCE = 'SelfManagedKafka';
+
+export interface KafkaEventRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  timestampType: string;
+  key?: string;
+  value?: string;
+  headers: Array<Record<string, number[]>>;
+}
+
+interface KafkaEventBase {
+  bootstrapServers: string;
+  records: Record<string, KafkaEventRecord[]>;
+}
+
+export interface MskEvent extends KafkaEventBase {
+  eventSource: typeof MSK_EVENT_SOURCE;
+  eventSourceArn: string;
+}
+
+export interface SelfManagedKafkaEvent extends KafkaEventBase {
+  eventSource: typeof SELF_MANAGED_KAFKA_EVENT_SOURCE;
+}
+
+export type KafkaEvent = MskEvent | SelfManagedKafkaEvent;
+
+/** Where the event says its records came from. */
+export type KafkaEventSource =
+  | { kind: 'msk'; eventSourceArn: string; bootstrapServers: string[] }
+  | { kind: 'self-managed'; bootstrapServers: string[] };
+
+/** The `records` key AWS uses for one partition: `<topic>-<partition>`. */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+function encodeRecord(record: ConsumedRecord): KafkaEventRecord {
+  // Field order as in AWS's events, so a serialised event reads like theirs.
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: Number(record.offset),
+    timestamp: record.timestamp,
+    timestampType: record.timestampType,
+    ...(record.key === null ? {} : { key: record.key.toString('base64') }),
+    ...(record.value === null ? {} : { value: record.value.toString('base64') }),
+    headers: record.headers.map(({ name, value }) => ({ [name]: [...value] })),
+  };
+}
+
+/**
+ * The exact event Lambda sends for these records. Records keep their order within a
+ * partition; partitions appear in the order their first record does.
+ */
+export function buildKafkaEvent(source: KafkaEventSource, records: readonly ConsumedRecord[]): KafkaEvent {
+  const grouped: Record<string, KafkaEventRecord[]> = {};
+  for (const record of records) {
+    const key = partitionKey(record.topic, record.partition);
+    (grouped[key] ??= []).push(encodeRecord(record));
+  }
+  const bootstrapServers = source.bootstrapServers.join(',');
+  if (source.kind === 'msk') {
+    return {
+      eventSource: MSK_EVENT_SOURCE,
+      eventSourceArn: source.eventSourceArn,
+      bootstrapServers,
+      records: grouped,
+    };
+  }
+  return { eventSource: SELF_MANAGED_KAFKA_EVENT_SOURCE, bootstrapServers, records: grouped };
+}
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+
+const kafkaEventRecordSchema = z.object({
+  topic: z.string().min(1),
+  partition: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  timestamp: z.number().int(),
+  timestampType: z.string(),
+  key: base64.nullish(),
+  value: base64.nullish(),
+  headers: z.array(z.record(z.string(), z.array(z.number().int().min(-128).max(255)))).default([]),
+});
+
+const recordsSchema = z.record(z.string(), z.array(kafkaEventRecordSchema));
+
+export const kafkaEventSchema = z.discriminatedUnion('eventSource', [
+  z.object({
+    eventSource: z.literal(MSK_EVENT_SOURCE),
+    eventSourceArn: z.string().min(1),
+    bootstrapServers: z.string().optional(),
+    records: recordsSchema,
+  }),
+  z.object({
+    eventSource: z.literal(SELF_MANAGED_KAFKA_EVENT_SOURCE),
+    bootstrapServers: z.string().optional(),
+    records: recordsSchema,
+  }),
+]);
+
+function timestampTypeOf(value: string): ConsumedRecord['timestampType'] {
+  return value === 'CREATE_TIME' || value === 'LOG_APPEND_TIME' ? value : 'NO_TIMESTAMP_TYPE';
+}
+
+/** Header bytes as AWS sends them; Java-serialised events may carry signed bytes (-128..127). */
+function headerBytes(bytes: number[]): Buffer {
+  return Buffer.from(bytes.map((b) => (b < 0 ? b + 256 : b)));
+}
+
+/**
+ * Validates an MSK or self-managed Kafka event and returns its records as plain values,
+ * in event order (partition by partition, offsets ascending within one). Throws a
+ * ValidationError naming every problem when the envelope is not a Kafka event.
+ */
+export function decodeKafkaEvent(event: unknown): { source: KafkaEventSource; records: ConsumedRecord[] } {
+  const parsed = kafkaEventSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new ValidationError(
+      'not an MSK or self-managed Kafka event',
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const bootstrapServers = (e.bootstrapServers ?? '').split(',').filter((s) => s.length > 0);
+  const source: KafkaEventSource =
+    e.eventSource === MSK_EVENT_SOURCE
+      ? { kind: 'msk', eventSourceArn: e.eventSourceArn, bootstrapServers }
+      : { kind: 'self-managed', bootstrapServers };
+  const problems: string[] = [];
+  const records: ConsumedRecord[] = [];
+  for (const [key, list] of Object.entries(e.records)) {
+    for (const r of list) {
+      if (partitionKey(r.topic, r.partition) !== key) {
+        problems.push(`records.${key}: holds a record of ${partitionKey(r.topic, r.partition)}`);
+      }
+      records.push({
+        topic: r.topic,
+        partition: r.partition,
+        offset: String(r.offset),
+        timestamp: r.timestamp,
+        timestampType: timestampTypeOf(r.timestampType),
+        key: r.key == null ? null : Buffer.from(r.key, 'base64'),
+        value: r.value == null ? null : Buffer.from(r.value, 'base64'),
+        headers: r.headers.flatMap((h) => Object.entries(h).map(([name, bytes]) => ({ name, value: headerBytes(bytes) }))),
+      });
+    }
+  }
+  if (problems.length > 0) throw new ValidationError('inconsistent Kafka event', problems);
+  return { source, records };
+}
+
+/**
+ * Identifies one record in a partial batch response for Kafka event sources:
+ * `partition` is the event's records key (`<topic>-<partition>`) and `offset` the
+ * record's offset. Lambda commits each reported partition up to that offset and
+ * delivers it again from there; partitions not reported are complete.
+ * (docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html; the same shape in
+ * Powertools for AWS Lambda (Python) KafkaItemIdentifier and the Rust runtime's events.)
+ */
+export interface KafkaItemIdentifier {
+  partition: string;
+  offset: number;
+}
+
+export interface KafkaBatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: KafkaItemIdentifier }>;
+}
+
+/** Builds the partial batch response that reports these records as failed. */
+export function kafkaBatchResponse(failed: ReadonlyArray<Pick<ConsumedRecord, 'topic' | 'partition' | 'offset'>>): KafkaBatchResponse {
+  return {
+    batchItemFailures: failed.map((r) => ({
+      itemIdentifier: { partition: partitionKey(r.topic, r.partition), offset: Number(r.offset) },
+    })),
+  };
+}
+
+/**
+ * How Lambda reads a function's response for a Kafka batch when ReportBatchItemFailures
+ * is on: no response, null, `{}`, or an empty/null `batchItemFailures` is complete
+ * success; a list of valid identifiers of records in the batch is a partial failure
+ * (per partition, the lowest reported offset is where delivery starts again); anything
+ * else (an identifier that is not an object, names no partition of the batch or no
+ * offset in it) makes the whole batch a failure.
+ */
+export type BatchOutcome =
+  | { kind: 'success' }
+  | { kind: 'partial'; retryFrom: Map<string, number> }
+  | { kind: 'failure'; reason: string };
+
+export function interpretBatchResponse(
+  response: unknown,
+  batch: ReadonlyMap<string, ReadonlySet<number>>,
+): BatchOutcome {
+  if (response === null || response === undefined || typeof response !== 'object' || Array.isArray(response)) {
+    return { kind: 'success' };
+  }
+  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === null || failures === undefined) return { kind: 'success' };
+  if (!Array.isArray(failures)) return { kind: 'failure', reason: 'batchItemFailures is not an array' };
+  if (failures.length === 0) return { kind: 'success' };
+  const retryFrom = new Map<string, number>();
+  for (const entry of failures as unknown[]) {
+    const id = (entry as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (id === null || typeof id !== 'object') {
+      return { kind: 'failure', reason: `invalid itemIdentifier ${JSON.stringify(id)}: expected { partition, offset }` };
+    }
+    const { partition, offset } = id as { partition?: unknown; offset?: unknown };
+    const numericOffset = typeof offset === 'string' && /^\d+$/.test(offset) ? Number(offset) : offset;
+    if (typeof partition !== 'string' || typeof numericOffset !== 'number' || !batch.get(partition)?.has(numericOffset)) {
+      return {
+        kind: 'failure',
+        reason: `itemIdentifier ${JSON.stringify(id)} names no record of this batch`,
+      };
+    }
+    const current = retryFrom.get(partition);
+    if (current === undefined || numericOffset < current) retryFrom.set(partition, numericOffset);
+  }
+  return { kind: 'partial', retryFrom };
+}

@@ -1,0 +1,43 @@
+/**
+ * One Kafka client and one producer per container (per Lambda execution environment),
+ * created on first use and reused by every invocation after it.
+ */
+import type { Kafka } from 'kafkajs';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { resolveBrokers } from './brokers';
+import { createKafka } from './client';
+import { createContainerProducer } from './producer';
+import type { ContainerProducer, SendObserver } from './producer';
+
+let kafkaClient: Promise<Kafka> | undefined;
+let producer: ContainerProducer | undefined;
+
+/** The container's kafkajs client; MSK bootstrap brokers are resolved once. */
+export function sharedKafka(params: { config: Config; logger?: Logger }): Promise<Kafka> {
+  kafkaClient ??= resolveBrokers(params.config.kafka)
+    .then((brokers) => {
+      const options: Parameters<typeof createKafka>[0] = { kafka: params.config.kafka, brokers };
+      if (params.logger) options.logger = params.logger;
+      return createKafka(options);
+    })
+    .catch((error: unknown) => {
+      // A failed MSK lookup is retried by the next invocation, not cached.
+      kafkaClient = undefined;
+      throw error;
+    });
+  return kafkaClient;
+}
+
+export function sharedProducer(params: { config: Config; logger?: Logger; onSend?: SendObserver }): ContainerProducer {
+  const { config, logger, onSend } = params;
+  const options: Parameters<typeof createContainerProducer>[0] = {
+    kafka: () => sharedKafka({ config, ...(logger ? { logger } : {}) }),
+    sendTimeoutMs: config.kafka.sendTimeoutMs,
+    connectTimeoutMs: config.kafka.connectTimeoutMs,
+  };
+  if (logger) options.logger = logger;
+  if (onSend) options.onSend = onSend;
+  producer ??= createContainerProducer(options);
+  return producer;
+}

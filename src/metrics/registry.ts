@@ -1,0 +1,134 @@
+/**
+ * The container's metrics: one private prom-client Registry per execution environment
+ * holding every metric of METRIC_DEFINITIONS. Nothing is registered in prom-client's
+ * global registry, so two instances (two simulated containers in a test) never share
+ * a count.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Config } from '../config';
+import { METRIC_DEFINITIONS } from './definitions';
+import type { MetricDefinition, MetricKey } from './definitions';
+
+type Defs = typeof METRIC_DEFINITIONS;
+type LabelsOf<D> = D extends { labelNames: readonly (infer L)[] } ? Extract<L, string> : never;
+type MetricFor<D> = D extends { type: 'counter' }
+  ? Counter<LabelsOf<D>>
+  : D extends { type: 'gauge' }
+    ? Gauge<LabelsOf<D>>
+    : Histogram<LabelsOf<D>>;
+
+export type MetricInstances = { readonly [K in MetricKey]: MetricFor<Defs[K]> };
+
+export interface ServiceMetrics extends MetricInstances {
+  readonly registry: Registry;
+}
+
+export const OVERFLOW_LABEL_VALUE = 'other';
+const MAX_LABEL_VALUE_LENGTH = 128;
+
+/**
+ * Caps the distinct values of a label in one container: the first `max` values are kept
+ * as they are, later new ones become "other". Per container, so a fleet of N containers
+ * exports at most N × max values of that label before the Pushgateway's groups are
+ * aggregated (and stale groups pruned after METRICS_GROUP_MAX_AGE_SECONDS).
+ */
+class LabelBudget {
+  private readonly seen = new Map<string, Set<string>>();
+
+  constructor(private readonly max: number) {}
+
+  bound(key: string, value: string): string {
+    let values = this.seen.get(key);
+    if (!values) {
+      values = new Set();
+      this.seen.set(key, values);
+    }
+    const trimmed = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
+    if (values.has(trimmed)) return trimmed;
+    if (values.size >= this.max) return OVERFLOW_LABEL_VALUE;
+    values.add(trimmed);
+    return trimmed;
+  }
+}
+
+type LabelObject = Record<string, string | number>;
+
+function isLabelObject(value: unknown): value is LabelObject {
+  return typeof value === 'object' && value !== null;
+}
+
+/**
+ * Routes every label object given to a metric's recording methods through the budget,
+ * so a call site cannot forget to bound an outside value.
+ */
+function guardLabels(metric: object, key: MetricKey, definition: MetricDefinition, budget: LabelBudget): void {
+  const bounded = definition.bounded ?? [];
+  if (bounded.length === 0) return;
+  const boundObject = (labels: LabelObject): LabelObject => {
+    const out: LabelObject = { ...labels };
+    for (const name of bounded) {
+      const value = out[name];
+      if (value !== undefined) out[name] = budget.bound(`${key}.${name}`, String(value));
+    }
+    return out;
+  };
+  const target = metric as Record<string, unknown>;
+  for (const method of ['inc', 'dec', 'set', 'observe', 'startTimer', 'labels', 'remove']) {
+    const original = target[method];
+    if (typeof original !== 'function') continue;
+    const call = original as (...args: unknown[]) => unknown;
+    target[method] = (...args: unknown[]): unknown => {
+      if (isLabelObject(args[0])) {
+        args[0] = boundObject(args[0]);
+      } else if ((method === 'labels' || method === 'remove') && args.length > 0) {
+        // Positional label values, in labelNames order.
+        args = args.map((value, index) => {
+          const name = definition.labelNames[index];
+          return name !== undefined && bounded.includes(name) ? budget.bound(`${key}.${name}`, String(value)) : value;
+        });
+      }
+      return call.apply(metric, args);
+    };
+  }
+}
+
+function build(definition: MetricDefinition, registry: Registry): object {
+  const common = {
+    name: definition.name,
+    help: definition.help,
+    labelNames: [...definition.labelNames],
+    registers: [registry],
+  };
+  switch (definition.type) {
+    case 'counter':
+      return new Counter(common);
+    case 'gauge':
+      return new Gauge(common);
+    case 'histogram':
+      return new Histogram({ ...common, buckets: [...(definition.buckets ?? [])] });
+  }
+}
+
+/** Every metric of METRIC_DEFINITIONS in `registry` (a new private one by default). */
+export function createMetrics(
+  params: { registry?: Registry; maxLabelValues?: number } = {},
+): ServiceMetrics {
+  const registry = params.registry ?? new Registry();
+  const budget = new LabelBudget(params.maxLabelValues ?? 20);
+  const instances: Record<string, object> = {};
+  for (const [key, definition] of Object.entries(METRIC_DEFINITIONS) as Array<[MetricKey, MetricDefinition]>) {
+    const metric = build(definition, registry);
+    guardLabels(metric, key, definition, budget);
+    instances[key] = metric;
+  }
+  // The loop above created exactly one instance of the right class per key.
+  return { registry, ...(instances as unknown as MetricInstances) };
+}
+
+let containerInstance: ServiceMetrics | undefined;
+
+/** This execution environment's metrics, created on first use and kept for its life. */
+export function containerMetrics(config: Pick<Config, 'metrics'>): ServiceMetrics {
+  containerInstance ??= createMetrics({ maxLabelValues: config.metrics.maxLabelValues });
+  return containerInstance;
+}

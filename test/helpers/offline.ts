@@ -1,0 +1,72 @@
+/**
+ * Starts `serverless offline` as a child process for integration tests, on its own
+ * ports and with its own environment, waits (bounded) until it answers, and stops it.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { waitFor } from './wait-for';
+
+const repo = path.resolve(__dirname, '../..');
+
+export interface Offline {
+  baseUrl: string;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+export async function startOffline(params: {
+  httpPort: number;
+  lambdaPort: number;
+  env?: Record<string, string>;
+  config?: string;
+  readyTimeoutMs?: number;
+}): Promise<Offline> {
+  const { httpPort, lambdaPort } = params;
+  const args = ['serverless', 'offline', 'start'];
+  if (params.config) args.push('--config', params.config);
+  const child: ChildProcess = spawn('npx', args, {
+    cwd: repo,
+    env: {
+      ...process.env,
+      HTTP_PORT: String(httpPort),
+      LAMBDA_PORT: String(lambdaPort),
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      PUSHGATEWAY_URL: 'http://127.0.0.1:9091',
+      ...params.env,
+    },
+    // Its own process group, so stop() ends serverless and its worker threads together.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    process.kill(-child.pid, 'SIGINT');
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+    }, 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`serverless offline exited:\n${output}`);
+        const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
+        return response.ok ? true : undefined;
+      },
+      { timeoutMs: params.readyTimeoutMs ?? 60_000, intervalMs: 200, what: 'serverless offline to answer /healthz' },
+    );
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}\n--- serverless offline output ---\n${output}`);
+  }
+  return { baseUrl, output: () => output, stop };
+}
