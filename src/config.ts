@@ -2,40 +2,46 @@
  * The only reader of process.env. Reads once, validates, and names every missing or
  * bad variable in one error. Defaults are the seeds' defaults.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './validation';
 import { ConfigError } from './errors';
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const int = (max = Number.MAX_SAFE_INTEGER, min = 1) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
+const withDefault = <T extends z.ZodMiniType>(schema: T, fallback: z.output<T>) =>
+  z._default(schema, fallback as never);
+const positiveInt = (fallback: number, max?: number, min?: number) => withDefault(int(max, min), fallback);
+const nonEmpty = () => z.string().check(z.minLength(1));
 const topicName = (fallback: string) =>
-  z
-    .string()
-    .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-", at most 249')
-    .default(fallback);
+  withDefault(
+    z.string().check(z.regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-", at most 249')),
+    fallback,
+  );
 
 const envSchema = z.object({
-  SERVICE_NAME: z.string().min(1).default('simple-time-service'),
-  STAGE: z.string().min(1).default('local'),
-  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  SERVICE_NAME: withDefault(nonEmpty(), 'simple-time-service'),
+  STAGE: withDefault(nonEmpty(), 'local'),
+  LOG_LEVEL: withDefault(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']), 'INFO'),
 
-  KAFKA_BROKERS: z
-    .string()
-    .default('localhost:9092')
-    .transform((s) =>
-      s
-        .split(',')
-        .map((b) => b.trim())
-        .filter((b) => b.length > 0),
-    )
-    .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1)),
-  MSK_CLUSTER_ARN: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'an MSK cluster ARN')
-    .optional(),
-  KAFKA_AUTH: z.enum(['none', 'tls', 'scram', 'iam']).default('none'),
-  KAFKA_SASL_USERNAME: z.string().optional(),
-  KAFKA_SASL_PASSWORD: z.string().optional(),
-  AWS_REGION: z.string().default('us-east-1'),
-  KAFKA_CLIENT_ID: z.string().min(1).default('simple-time-service'),
+  KAFKA_BROKERS: z.pipe(
+    z.pipe(
+      withDefault(z.string(), 'localhost:9092'),
+      z.transform((s: string) =>
+        s
+          .split(',')
+          .map((b) => b.trim())
+          .filter((b) => b.length > 0),
+      ),
+    ),
+    z.array(z.string().check(z.regex(/^[^\s:]+:\d{1,5}$/, 'host:port'))).check(z.minLength(1)),
+  ),
+  MSK_CLUSTER_ARN: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'an MSK cluster ARN')),
+  ),
+  KAFKA_AUTH: withDefault(z.enum(['none', 'tls', 'scram', 'iam']), 'none'),
+  KAFKA_SASL_USERNAME: z.optional(z.string()),
+  KAFKA_SASL_PASSWORD: z.optional(z.string()),
+  AWS_REGION: withDefault(z.string(), 'us-east-1'),
+  KAFKA_CLIENT_ID: withDefault(nonEmpty(), 'simple-time-service'),
 
   KAFKA_TOPIC_EVENTS: topicName('simple-time-service-events'),
   KAFKA_TOPIC_REQUESTS: topicName('simple-time-service-requests'),
@@ -43,27 +49,27 @@ const envSchema = z.object({
   KAFKA_TOPIC_DLQ: topicName('simple-time-service-dlq'),
   KAFKA_TOPIC_PARTITIONS: positiveInt(3),
   KAFKA_TOPIC_REPLICATION_FACTOR: positiveInt(2),
-  KAFKA_CONSUMER_GROUP: z.string().min(1).default('simple-time-service-group'),
-  KAFKA_AUTO_OFFSET_RESET: z.enum(['earliest', 'latest']).default('earliest'),
+  KAFKA_CONSUMER_GROUP: withDefault(nonEmpty(), 'simple-time-service-group'),
+  KAFKA_AUTO_OFFSET_RESET: withDefault(z.enum(['earliest', 'latest']), 'earliest'),
   KAFKA_CONNECT_TIMEOUT_MS: positiveInt(1000),
   KAFKA_SEND_TIMEOUT_MS: positiveInt(1000),
 
-  PUSHGATEWAY_URL: z.url().default('http://localhost:9091'),
-  PUSHGATEWAY_TIMEOUT_MS: z.coerce.number().int().positive().max(300).default(300),
-  METRICS_PUSH_INTERVAL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
-  METRICS_GROUP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).default(900),
-  METRICS_MAX_LABEL_VALUES: z.coerce.number().int().positive().max(1000).default(20),
-  PUSHGATEWAY_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().max(5000).default(2000),
+  PUSHGATEWAY_URL: withDefault(z.url(), 'http://localhost:9091'),
+  PUSHGATEWAY_TIMEOUT_MS: positiveInt(300, 300),
+  METRICS_PUSH_INTERVAL_MS: positiveInt(10_000, 300_000, 0),
+  METRICS_GROUP_MAX_AGE_SECONDS: positiveInt(900, undefined, 60),
+  METRICS_MAX_LABEL_VALUES: positiveInt(20, 1000),
+  PUSHGATEWAY_QUERY_TIMEOUT_MS: positiveInt(2000, 5000),
 
-  ADMIN_TOKEN: z.string().optional(),
+  ADMIN_TOKEN: z.optional(z.string()),
 
   // Set by the Lambda runtime (and by serverless-offline); read here so nothing else reads env.
-  AWS_LAMBDA_FUNCTION_NAME: z.string().default('local'),
-  AWS_LAMBDA_FUNCTION_VERSION: z.string().default('$LATEST'),
-  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().positive().optional(),
-  AWS_LAMBDA_LOG_STREAM_NAME: z.string().optional(),
-  AWS_EXECUTION_ENV: z.string().optional(),
-  HTTP_MAX_BODY_BYTES: z.coerce.number().int().positive().max(1_048_576).default(65_536),
+  AWS_LAMBDA_FUNCTION_NAME: withDefault(z.string(), 'local'),
+  AWS_LAMBDA_FUNCTION_VERSION: withDefault(z.string(), '$LATEST'),
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.optional(int()),
+  AWS_LAMBDA_LOG_STREAM_NAME: z.optional(z.string()),
+  AWS_EXECUTION_ENV: z.optional(z.string()),
+  HTTP_MAX_BODY_BYTES: positiveInt(65_536, 1_048_576),
 });
 
 export type KafkaAuth = 'none' | 'tls' | 'scram' | 'iam';

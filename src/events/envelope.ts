@@ -3,7 +3,8 @@
  * Every event is validated against the schema before it is sent and after it is read.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../validation';
 import { ValidationError } from '../errors';
 
 export const EVENT_VERSION = '1.0';
@@ -12,15 +13,19 @@ export const MAX_ID_LENGTH = 256;
 
 export const eventTypeSchema = z
   .string()
-  .min(1, 'must not be empty')
-  .max(MAX_EVENT_TYPE_LENGTH, `at most ${MAX_EVENT_TYPE_LENGTH} characters`)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'letters, digits and . _ : - only, starting with a letter or digit');
+  .check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(MAX_EVENT_TYPE_LENGTH, `at most ${MAX_EVENT_TYPE_LENGTH} characters`),
+    z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'letters, digits and . _ : - only, starting with a letter or digit'),
+  );
 
 export const correlationIdSchema = z
   .string()
-  .min(1, 'must not be empty')
-  .max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`)
-  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+  .check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`),
+    z.regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
+  );
 
 /** A JSON object (not an array, not null). */
 export const eventDataSchema = z.record(z.string(), z.unknown());
@@ -29,17 +34,17 @@ export const eventEnvelopeSchema = z.strictObject({
   id: z.uuid(),
   event_type: eventTypeSchema,
   timestamp: z.iso.datetime({ offset: true }),
-  source: z.string().min(1).max(MAX_ID_LENGTH),
+  source: z.string().check(z.minLength(1), z.maxLength(MAX_ID_LENGTH)),
   correlation_id: correlationIdSchema,
   data: eventDataSchema,
-  version: z.string().min(1).max(16),
+  version: z.string().check(z.minLength(1), z.maxLength(16)),
 });
 
 export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
 export type EventData = EventEnvelope['data'];
 
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+export function describeIssues(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): string[] {
+  return error.issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`);
 }
 
 /** Validates an unknown value as an envelope, or throws a ValidationError naming every problem. */

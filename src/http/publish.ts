@@ -2,7 +2,8 @@
  * POST /kafka/publish: the seed's body ({event_type, data, topic?, key?, correlation_id?})
  * validated into an event for one of the configured topics.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../validation';
 import type { Topics } from '../config';
 import { ValidationError } from '../errors';
 import { correlationIdSchema, createEvent, describeIssues, eventDataSchema, eventTypeSchema } from '../events';
@@ -15,9 +16,9 @@ export const MAX_KEY_LENGTH = 256;
 const publishBodySchema = z.strictObject({
   event_type: eventTypeSchema,
   data: eventDataSchema,
-  topic: z.string().optional(),
-  key: z.string().min(1).max(MAX_KEY_LENGTH).optional(),
-  correlation_id: correlationIdSchema.optional(),
+  topic: z.optional(z.string()),
+  key: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_KEY_LENGTH))),
+  correlation_id: z.optional(correlationIdSchema),
 });
 
 export interface PublishRequest {

@@ -1,0 +1,133 @@
+/**
+ * Publish a test event or command from a terminal (seed 2, step 7).
+ *
+ *   npm run publish -- --type test_event --data '{"a":1}'
+ *   npm run publish -- --command time.now --payload '{"timezone":"Europe/Paris"}' --wait
+ *
+ * --type publishes an event in the service's envelope (events topic unless --topic);
+ * --command publishes a command in seed 2's shape {type, correlation_id, timestamp,
+ * payload, source} to the commands topic, and with --wait prints the event answering it
+ * (same correlation_id) from the events topic, waiting at most --timeout ms.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { getConfig } from '../src/config';
+import { createEvent, eventHeaders } from '../src/events';
+import { createContainerProducer, createKafka, resolveBrokers } from '../src/kafka';
+import type { OutgoingRecord } from '../src/kafka';
+
+const usage = `usage: npm run publish -- (--type <event_type> [--data <json>] | --command <type> [--payload <json>] [--wait])
+       [--topic <topic>] [--key <key>] [--correlation-id <id>] [--timeout <ms>]`;
+
+function parseObject(name: string, text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`--${name} is not valid JSON: ${text}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`--${name} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      type: { type: 'string' },
+      data: { type: 'string' },
+      command: { type: 'string' },
+      payload: { type: 'string' },
+      topic: { type: 'string' },
+      key: { type: 'string' },
+      'correlation-id': { type: 'string' },
+      wait: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '10000' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help || (values.type === undefined) === (values.command === undefined)) {
+    console.log(usage);
+    process.exit(values.help ? 0 : 2);
+  }
+  const config = getConfig();
+  const correlationId = values['correlation-id'] ?? randomUUID();
+  const timeoutMs = Number(values.timeout);
+  let record: OutgoingRecord;
+  if (values.type !== undefined) {
+    const event = createEvent({
+      eventType: values.type,
+      data: parseObject('data', values.data),
+      source: 'simple-time-service/cli',
+      correlationId,
+    });
+    record = {
+      topic: values.topic ?? config.kafka.topics.events,
+      key: values.key ?? null,
+      value: JSON.stringify(event),
+      headers: eventHeaders(event),
+    };
+  } else {
+    const command = {
+      type: values.command,
+      correlation_id: correlationId,
+      timestamp: new Date().toISOString(),
+      payload: parseObject('payload', values.payload),
+      source: 'simple-time-service/cli',
+    };
+    record = {
+      topic: values.topic ?? config.kafka.topics.commands,
+      key: values.key ?? correlationId,
+      value: JSON.stringify(command),
+      headers: { correlation_id: correlationId, 'content-type': 'application/json' },
+    };
+  }
+
+  const kafka = createKafka({ kafka: config.kafka, brokers: await resolveBrokers(config.kafka), clientId: 'simple-time-service-cli' });
+  const consumer = values.wait ? kafka.consumer({ groupId: `simple-time-service-cli-${randomUUID()}` }) : undefined;
+  let answer: Promise<string> | undefined;
+  if (consumer) {
+    // Subscribed before publishing, from the latest offsets, so the answer cannot be missed.
+    await consumer.connect();
+    await consumer.subscribe({ topics: [config.kafka.topics.events], fromBeginning: false });
+    answer = new Promise<string>((resolve) => {
+      void consumer.run({
+        eachMessage: ({ message }) => {
+          const id = message.headers?.correlation_id?.toString();
+          if (id === correlationId && message.value) resolve(message.value.toString());
+          return Promise.resolve();
+        },
+      });
+    });
+    await new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  }
+
+  const producer = createContainerProducer({
+    kafka: () => kafka,
+    sendTimeoutMs: Math.max(config.kafka.sendTimeoutMs, 5000),
+    connectTimeoutMs: config.kafka.connectTimeoutMs,
+  });
+  try {
+    const [ack] = await producer.send([record]);
+    console.log(JSON.stringify({ published: JSON.parse(record.value as string) as unknown, ...ack }, null, 2));
+    if (answer && consumer) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer with correlation_id ${correlationId} within ${timeoutMs} ms`)), timeoutMs);
+      });
+      const reply = await Promise.race([answer, timeout]).finally(() => clearTimeout(timer));
+      console.log(JSON.stringify({ answer: JSON.parse(reply) as unknown }, null, 2));
+    }
+  } finally {
+    await producer.disconnect();
+    await consumer?.disconnect();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`[publish] ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config';
+import { ValidationError } from '../../../src/errors';
+import { parseEnvelope } from '../../../src/events';
+import { readJsonBody } from '../../../src/http/body';
+import { buildPublishRequest } from '../../../src/http/publish';
+
+const { topics } = loadConfig({}).kafka;
+
+function problems(body: unknown): string[] {
+  try {
+    buildPublishRequest({ body, topics, source: 'test' });
+  } catch (error) {
+    if (error instanceof ValidationError) return [...error.details];
+    throw error;
+  }
+  return [];
+}
+
+describe('buildPublishRequest', () => {
+  it('builds a valid envelope on the events topic by default, with headers', () => {
+    // Act
+    const { event, record } = buildPublishRequest({
+      body: { event_type: 'user_signup', data: { user_id: '1' }, key: 'k', correlation_id: 'c-1' },
+      topics,
+      source: 'test',
+    });
+
+    // Assess
+    expect(parseEnvelope(JSON.parse(record.value as string))).toEqual(event);
+    expect(event).toMatchObject({ event_type: 'user_signup', correlation_id: 'c-1', data: { user_id: '1' } });
+    expect(record).toMatchObject({
+      topic: topics.events,
+      key: 'k',
+      headers: { event_type: 'user_signup', correlation_id: 'c-1', 'content-type': 'application/json' },
+    });
+  });
+
+  it('accepts every configured topic by its exact name', () => {
+    for (const topic of Object.values(topics)) {
+      const body: Record<string, unknown> = { event_type: 'x', data: {}, topic };
+      const { record } = buildPublishRequest({ body, topics, source: 't' });
+      expect(record.topic).toBe(topic);
+    }
+  });
+
+  it.each([
+    ['missing event_type', { data: {} }, 'event_type'],
+    ['empty event_type', { event_type: '', data: {} }, 'event_type'],
+    ['over-long event_type', { event_type: 'x'.repeat(129), data: {} }, 'event_type'],
+    ['event_type with spaces', { event_type: 'a b', data: {} }, 'event_type'],
+    ['data missing', { event_type: 'x' }, 'data'],
+    ['data an array', { event_type: 'x', data: [] }, 'data'],
+    ['data null', { event_type: 'x', data: null }, 'data'],
+    ['unknown topic', { event_type: 'x', data: {}, topic: 'nope' }, 'topic'],
+    ['topic in upper case', { event_type: 'x', data: {}, topic: topics.events.toUpperCase() }, 'topic'],
+    ['topic with trailing space', { event_type: 'x', data: {}, topic: `${topics.events} ` }, 'topic'],
+    ['topic with a unicode hyphen', { event_type: 'x', data: {}, topic: topics.events.replace('-', '\u2011') }, 'topic'],
+    ['empty key', { event_type: 'x', data: {}, key: '' }, 'key'],
+    ['correlation id with a space', { event_type: 'x', data: {}, correlation_id: 'a b' }, 'correlation_id'],
+    ['unknown field', { event_type: 'x', data: {}, admin: true }, 'admin'],
+    ['not an object', 'hello', '(root)'],
+  ])('refuses %s, naming the field', (_name, body, field) => {
+    expect(problems(body).join('; ')).toContain(field);
+  });
+});
+
+describe('readJsonBody', () => {
+  it('parses JSON and base64-encoded JSON', () => {
+    expect(readJsonBody({ body: '{"a":1}', isBase64Encoded: false, maxBytes: 100 })).toEqual({ a: 1 });
+    expect(
+      readJsonBody({ body: Buffer.from('{"a":2}').toString('base64'), isBase64Encoded: true, maxBytes: 100 }),
+    ).toEqual({ a: 2 });
+  });
+
+  it.each([
+    ['an absent body', undefined],
+    ['a null body', null],
+    ['an empty body', ''],
+    ['malformed JSON', '{"a":'],
+  ])('refuses %s', (_name, body) => {
+    expect(() => readJsonBody({ body, isBase64Encoded: false, maxBytes: 100 })).toThrow(ValidationError);
+  });
+
+  it('counts the limit in bytes, not characters', () => {
+    const body = JSON.stringify({ s: 'é'.repeat(40) }); // 40 characters, 80 bytes
+    expect(() => readJsonBody({ body, isBase64Encoded: false, maxBytes: 60 })).toThrow(/over the 60-byte limit/);
+  });
+});
