@@ -1,0 +1,124 @@
+/**
+ * GET / invoked in-process against the real local broker, sequentially as one Lambda
+ * container does, beside the common mistake (a producer connected per invocation) in
+ * the same run. Needs the local stack: `npm run stack:start`.
+ *
+ *   npx tsx bench/http-handler.ts [invocations=3000] [naive-invocations=200]
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+
+const invocations = Number(process.argv[2] ?? 3000);
+const naiveInvocations = Number(process.argv[3] ?? 200);
+const suffix = Date.now().toString(36);
+process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+process.env.KAFKA_TOPIC_REQUESTS = `bench-requests-${suffix}`;
+process.env.KAFKA_TOPIC_EVENTS = `bench-events-${suffix}`;
+process.env.LOG_LEVEL = 'ERROR';
+
+function event(): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: 'GET /',
+    rawPath: '/',
+    rawQueryString: '',
+    headers: { 'user-agent': 'bench', 'x-forwarded-for': '203.0.113.7' },
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'bench',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: { method: 'GET', path: '/', protocol: 'HTTP/1.1', sourceIp: '192.0.2.10', userAgent: 'bench' },
+      requestId: randomUUID(),
+      routeKey: 'GET /',
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+  };
+}
+
+function context(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'bench-http',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench-http',
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/bench-http',
+    logStreamName: 'bench',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function main(): Promise<void> {
+  const { summarize, fmt } = await import('./stats');
+  const { getConfig } = await import('../src/config');
+  const { createKafka } = await import('../src/kafka');
+  const { buildTimePayload, timeRequestRecords } = await import('../src/http/time');
+  const { hostInfo } = await import('../src/runtime');
+  const config = getConfig();
+  const kafka = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'bench' });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [config.kafka.topics.requests, config.kafka.topics.events].map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
+  });
+
+  const { handler } = await import('../handlers/http');
+  const invoke = handler as unknown as (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+  // Warm up: the first invocation connects the container's producer.
+  for (let i = 0; i < 50; i++) await invoke(event(), context());
+  const samples: number[] = [];
+  for (let i = 0; i < invocations; i++) {
+    const t0 = performance.now();
+    const response = await invoke(event(), context());
+    samples.push(performance.now() - t0);
+    if (response.statusCode !== 200) throw new Error(`unexpected status ${response.statusCode}`);
+  }
+  const reused = summarize(samples);
+
+  // The common mistake: connect a producer in every invocation.
+  const host = hostInfo(config.runtime);
+  const naive: number[] = [];
+  for (let i = 0; i < naiveInvocations; i++) {
+    const t0 = performance.now();
+    const ctx = context();
+    const payload = buildTimePayload({ sourceIp: '192.0.2.10', forwardedFor: undefined, requestId: ctx.awsRequestId, host });
+    const records = timeRequestRecords({
+      payload, method: 'GET', endpoint: '/', statusCode: 200, responseTimeMs: 0,
+      topics: config.kafka.topics, source: 'bench', correlationId: ctx.awsRequestId,
+    });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: records.map((r) => ({ topic: r.topic, messages: [{ key: r.key, value: r.value, headers: r.headers }] })),
+    });
+    await producer.disconnect();
+    JSON.stringify(payload);
+    naive.push(performance.now() - t0);
+  }
+  const perInvocation = summarize(naive);
+  await admin.deleteTopics({ topics: [config.kafka.topics.requests, config.kafka.topics.events] }).catch(() => undefined);
+  await admin.disconnect();
+
+  console.log(`GET / in-process, one container, sequential (${reused.n} invocations after 50 warm-up):`);
+  console.log(`  reused producer:          ${reused.perSecond.toFixed(0)} invocations/s  p50 ${fmt(reused.p50)}  p99 ${fmt(reused.p99)}`);
+  console.log(`  producer per invocation:  ${perInvocation.perSecond.toFixed(0)} invocations/s  p50 ${fmt(perInvocation.p50)}  p99 ${fmt(perInvocation.p99)}  (${perInvocation.n} invocations)`);
+  console.log(`  ratio (per-invocation / reused): p50 x${(perInvocation.p50 / reused.p50).toFixed(1)}, throughput x${(reused.perSecond / perInvocation.perSecond).toFixed(1)}`);
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
