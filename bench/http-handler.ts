@@ -8,6 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { loadConfig } from '../src/config';
+import { buildTimePayload, timeRequestRecords } from '../src/http/time';
+import { createKafka } from '../src/kafka';
+import { hostInfo } from '../src/runtime';
+import { fmt, summarize } from './stats';
+
+import type * as HttpModule from '../handlers/http';
 
 const invocations = Number(process.argv[2] ?? 3000);
 const naiveInvocations = Number(process.argv[3] ?? 200);
@@ -58,12 +65,7 @@ function context(): Context {
 }
 
 async function main(): Promise<void> {
-  const { summarize, fmt } = await import('./stats');
-  const { getConfig } = await import('../src/config');
-  const { createKafka } = await import('../src/kafka');
-  const { buildTimePayload, timeRequestRecords } = await import('../src/http/time');
-  const { hostInfo } = await import('../src/runtime');
-  const config = getConfig();
+  const config = loadConfig(process.env);
   const kafka = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'bench' });
   const admin = kafka.admin();
   await admin.connect();
@@ -72,7 +74,8 @@ async function main(): Promise<void> {
     topics: [config.kafka.topics.requests, config.kafka.topics.events].map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
   });
 
-  const { handler } = await import('../handlers/http');
+  // Imported after the environment above is set: the handler reads its config at load.
+  const { handler } = (await import('../handlers/http')) as typeof HttpModule;
   const invoke = handler as unknown as (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
   // Warm up: the first invocation connects the container's producer.
