@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/http-handler.ts [invocations=3000] [naive-invocations=200]
  */
+import './http-handler-env';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -14,15 +15,10 @@ import { createKafka } from '../src/kafka';
 import { hostInfo } from '../src/runtime';
 import { fmt, summarize } from './stats';
 
-import type * as HttpModule from '../handlers/http';
+import { handler } from '../handlers/http';
 
 const invocations = Number(process.argv[2] ?? 3000);
 const naiveInvocations = Number(process.argv[3] ?? 200);
-const suffix = Date.now().toString(36);
-process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
-process.env.KAFKA_TOPIC_REQUESTS = `bench-requests-${suffix}`;
-process.env.KAFKA_TOPIC_EVENTS = `bench-events-${suffix}`;
-process.env.LOG_LEVEL = 'ERROR';
 
 function event(): APIGatewayProxyEventV2 {
   return {
@@ -74,8 +70,6 @@ async function main(): Promise<void> {
     topics: [config.kafka.topics.requests, config.kafka.topics.events].map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
   });
 
-  // Imported after the environment above is set: the handler reads its config at load.
-  const { handler } = (await import('../handlers/http')) as typeof HttpModule;
   const invoke = handler as unknown as (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
   // Warm up: the first invocation connects the container's producer.
