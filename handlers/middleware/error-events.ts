@@ -38,7 +38,8 @@ export function errorEvents<TEvent, TResult>(
     const error = request.error;
     if (!error || request.response !== undefined || isClientHttpError(error)) return;
     const requestId = request.context.awsRequestId;
-    options.logger.error('unhandled failure', error);
+    // Name and message only: stack traces stay out of logs as well as responses.
+    options.logger.error('unhandled failure', { error_type: error.name, error_message: error.message });
     try {
       const event = errorEvent(
         {
