@@ -68,7 +68,7 @@ describe('HTTP routes under generated input (in-process, real broker)', () => {
   beforeAll(async () => {
     const admin = testKafka('sts-props-admin').admin();
     await admin.connect();
-    for (const topic of Object.values(propertyTopics)) await createTopic(admin, topic!, 1);
+    for (const topic of Object.values(propertyTopics)) await createTopic(admin, topic, 1);
     await admin.disconnect();
   });
   afterAll(async () => {
@@ -97,7 +97,7 @@ describe('HTTP routes under generated input (in-process, real broker)', () => {
           {
             event_type: fc.stringMatching(/^[a-z][a-z0-9_.]{0,40}$/),
             data: fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }),
-            topic: fc.constantFrom(...Object.values(propertyTopics), 'other', propertyTopics.events!.toUpperCase()),
+            topic: fc.constantFrom(...Object.values(propertyTopics), 'other', propertyTopics.events.toUpperCase()),
             key: fc.string({ maxLength: 300 }),
             correlation_id: fc.string({ maxLength: 300 }),
           },
