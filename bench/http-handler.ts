@@ -3,7 +3,10 @@
  * container does, beside the common mistake (a producer connected per invocation) in
  * the same run. Needs the local stack: `npm run stack:start`.
  *
- *   npx tsx bench/http-handler.ts [invocations=3000] [naive-invocations=200]
+ *   node --expose-gc --import tsx bench/http-handler.ts [invocations=10000] [naive-invocations=200]
+ *
+ * With --expose-gc it also reports the heap after a full GC before and after the
+ * measured invocations (growth there would be a leak per invocation).
  */
 import './http-handler-env';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +20,7 @@ import { fmt, summarize } from './stats';
 
 import { handler } from '../handlers/http';
 
-const invocations = Number(process.argv[2] ?? 3000);
+const invocations = Number(process.argv[2] ?? 10_000);
 const naiveInvocations = Number(process.argv[3] ?? 200);
 
 function event(): APIGatewayProxyEventV2 {
@@ -74,6 +77,12 @@ async function main(): Promise<void> {
 
   // Warm up: the first invocation connects the container's producer.
   for (let i = 0; i < 50; i++) await invoke(event(), context());
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const heapAfterGc = (): number => {
+    gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  const heapBefore = heapAfterGc();
   const samples: number[] = [];
   for (let i = 0; i < invocations; i++) {
     const t0 = performance.now();
@@ -82,6 +91,7 @@ async function main(): Promise<void> {
     if (response.statusCode !== 200) throw new Error(`unexpected status ${response.statusCode}`);
   }
   const reused = summarize(samples);
+  const heapAfter = heapAfterGc();
 
   // The common mistake: connect a producer in every invocation.
   const host = hostInfo(config.runtime);
@@ -111,6 +121,10 @@ async function main(): Promise<void> {
   console.log(`GET / in-process, one container, sequential (${reused.n} invocations after 50 warm-up):`);
   console.log(`  reused producer:          ${reused.perSecond.toFixed(0)} invocations/s  p50 ${fmt(reused.p50)}  p99 ${fmt(reused.p99)}`);
   console.log(`  producer per invocation:  ${perInvocation.perSecond.toFixed(0)} invocations/s  p50 ${fmt(perInvocation.p50)}  p99 ${fmt(perInvocation.p99)}  (${perInvocation.n} invocations)`);
+  if (gc) {
+    const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
+    console.log(`  heap after GC: ${mb(heapBefore)} MB before, ${mb(heapAfter)} MB after ${reused.n} invocations (${((heapAfter - heapBefore) / reused.n).toFixed(1)} bytes/invocation)`);
+  }
   console.log(`  ratio (per-invocation / reused): p50 x${(perInvocation.p50 / reused.p50).toFixed(1)}, throughput x${(reused.perSecond / perInvocation.perSecond).toFixed(1)}`);
   process.exit(0);
 }
