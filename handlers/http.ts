@@ -13,16 +13,20 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { getConfig } from '../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../src/consumers/functions';
+import { consumerGroupLag } from '../src/consumers/lag';
 import { KafkaUnavailableError, ValidationError } from '../src/errors';
 import { correlationIdSchema } from '../src/events';
 import { authorizeAdmin } from '../src/http/admin';
 import { readJsonBody } from '../src/http/body';
 import { buildPublishRequest } from '../src/http/publish';
 import { buildTimePayload, timeRequestRecords } from '../src/http/time';
-import { describeCluster, serviceTopics, sharedKafka, sharedProducer } from '../src/kafka';
+import { describeCluster, serviceTopics, sharedKafka, sharedProducer, withOffsetReader } from '../src/kafka';
+
 import { createLogger } from '../src/logger';
+import { containerMetrics, containerPusher } from '../src/metrics';
 import { hostInfo } from '../src/runtime';
 import { errorEvents } from './middleware/error-events';
+import { pushMetrics } from './middleware/push-metrics';
 
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;
@@ -31,7 +35,16 @@ const config = getConfig();
 const logger = createLogger(config);
 const host = hostInfo(config.runtime);
 const source = `${config.service.name}/${config.runtime.functionName}`;
-const producer = sharedProducer({ config, logger });
+const metrics = containerMetrics(config);
+const pusher = containerPusher({ config, metrics, logger });
+const producer = sharedProducer({
+  config,
+  logger,
+  onSend: ({ topic, status, bytes }) => {
+    metrics.kafkaMessagesSent.inc({ topic, status });
+    metrics.kafkaMessageSize.observe({ topic }, bytes);
+  },
+});
 const STATUS_TIMEOUT_MS = 1500;
 
 function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): Result {
@@ -81,16 +94,43 @@ function getHealth(): Promise<Result> {
   return Promise.resolve(json(200, { status: 'healthy' }));
 }
 
+/** Lag per consumer group and topic (summed over partitions), or why it could not be read. */
+async function readLag(): Promise<Record<string, unknown>> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const kafka = await sharedKafka({ config, logger });
+    const report = await Promise.race([
+      withOffsetReader(kafka, (reader) => consumerGroupLag({ reader, kafka: config.kafka })),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_TIMEOUT_MS} ms`)), STATUS_TIMEOUT_MS);
+      }),
+    ]);
+    const byGroup: Record<string, { topic: string; lag: number }> = {};
+    for (const { group, topic, lag } of report.lags) {
+      const entry = (byGroup[group] ??= { topic, lag: 0 });
+      entry.lag += lag;
+    }
+    return { groups: byGroup, failures: report.failures };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function getKafkaStatus(): Promise<Result> {
   const state = producer.state();
-  const cluster = await sharedKafka({ config, logger })
-    .then((kafka) => describeCluster({ kafka, topics: serviceTopics(config.kafka.topics), timeoutMs: STATUS_TIMEOUT_MS }))
-    .catch((error: unknown) => ({
-      reachable: false,
-      brokers: [],
-      topics: [],
-      error: error instanceof Error ? error.message : String(error),
-    }));
+  const [cluster, lag] = await Promise.all([
+    sharedKafka({ config, logger })
+      .then((kafka) => describeCluster({ kafka, topics: serviceTopics(config.kafka.topics), timeoutMs: STATUS_TIMEOUT_MS }))
+      .catch((error: unknown) => ({
+        reachable: false,
+        brokers: [],
+        topics: [],
+        error: error instanceof Error ? error.message : String(error),
+      })),
+    readLag(),
+  ]);
   return json(200, {
     kafka_producer: state.status,
     producer: state,
@@ -101,6 +141,7 @@ async function getKafkaStatus(): Promise<Result> {
       consumer_group: consumerGroupId(config.kafka, fn),
       event_types: fn.eventTypes,
     })),
+    consumer_lag: lag,
   });
 }
 
@@ -167,6 +208,8 @@ const routes: Array<Route<Event, Result>> = [
 ];
 
 export const handler = middy<Event, Result>()
+  // First, so its `after`/`onError` run last and record the final status.
+  .use(pushMetrics<Event, Result>({ metrics, pusher, logger, recordHttp: true }))
   .use(httpHeaderNormalizer())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .before((request) => {

@@ -20,14 +20,19 @@ export interface HostInfo {
 }
 
 // The log stream name is unique per execution environment on Lambda; elsewhere
-// (serverless-offline, tests) a random id made once per process stands in.
+// (tests) a random id made once per process stands in.
 const processId = randomUUID();
+// serverless-offline gives every function and worker this same fake log stream
+// (src/lambda/LambdaFunction.js), which would make its containers overwrite each other's
+// Pushgateway groups; there the per-process id stands in too.
+const OFFLINE_LOG_STREAM_ID = 'f77ff5e4026c45bda9a9ebcec6bc9cad';
 
 export function executionEnvironmentId(runtime: Config['runtime']): string {
   const stream = runtime.logStreamName;
   if (stream) {
     const bracket = stream.lastIndexOf(']');
-    return bracket >= 0 ? stream.slice(bracket + 1) : stream;
+    const id = bracket >= 0 ? stream.slice(bracket + 1) : stream;
+    if (id !== OFFLINE_LOG_STREAM_ID) return id;
   }
   return processId;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local stack: a real Apache Kafka broker (KRaft, one combined broker+controller
 # node, jars from Maven Central) and a real Prometheus Pushgateway (Debian's package),
-# both on 127.0.0.1, plus the service's topics.
+# both on 127.0.0.1, plus the service's topics; and a Prometheus (Debian's package)
+# scraping the Pushgateway, with its UI on 127.0.0.1:9090, for graphs while developing.
 #
 #   infra/local/stack.sh start    start what is not running, wait until ready, create topics
 #   infra/local/stack.sh stop     stop what this stack started (fine when nothing runs)
@@ -12,6 +13,8 @@
 # by its pid file and command line, so a second start never makes a second broker.
 # (The lock's descriptor is closed for the servers started here, or they would hold it.)
 # When KAFKA_BROKERS or PUSHGATEWAY_URL is set, that component is not started here.
+# Prometheus is a convenience: when it cannot be installed or its port is taken, start
+# warns and goes on (LOCAL_PROMETHEUS=off skips it), and status does not count it.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +24,8 @@ KAFKA_VERSION=${KAFKA_VERSION:-3.9.2}
 kafka_port=${LOCAL_KAFKA_PORT:-9092}
 controller_port=${LOCAL_KAFKA_CONTROLLER_PORT:-9093}
 pushgateway_port=${LOCAL_PUSHGATEWAY_PORT:-9091}
+prometheus_port=${LOCAL_PROMETHEUS_PORT:-9090}
+prometheus_enabled=${LOCAL_PROMETHEUS:-on}
 heap_opts=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
 ready_timeout=${LOCAL_STACK_READY_TIMEOUT:-120}
 # State (pids, logs, broker data) and the jar cache live outside the checkout so that
@@ -32,6 +37,8 @@ kafka_home="$state/kafka-$KAFKA_VERSION"
 kafka_libs="$cache/kafka-$KAFKA_VERSION/libs"
 kafka_pidfile="$state/kafka.pid"
 pushgateway_pidfile="$state/pushgateway.pid"
+prometheus_pidfile="$state/prometheus.pid"
+prometheus_home="$state/prometheus"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -58,6 +65,8 @@ live_pid() {
 
 kafka_pid() { live_pid "$kafka_pidfile" 'kafka.Kafka'; }
 pushgateway_pid() { live_pid "$pushgateway_pidfile" 'pushgateway'; }
+# Matched on its rendered config path, which the Pushgateway's command line never has.
+prometheus_pid() { live_pid "$prometheus_pidfile" "$prometheus_home/prometheus.yml"; }
 
 # ---------------------------------------------------------------- Kafka
 
@@ -201,6 +210,81 @@ start_pushgateway() {
   log "pushgateway ready on 127.0.0.1:$pushgateway_port (pid $pid)"
 }
 
+# ---------------------------------------------------------------- Prometheus
+
+prometheus_bin() {
+  local bin
+  bin=$(command -v prometheus || true)
+  if [[ -z $bin && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    log "installing Debian's prometheus with apt-get"
+    { apt-get install -y -qq prometheus || { apt-get update -qq && apt-get install -y -qq prometheus; }; } \
+      >"$state/apt-prometheus.log" 2>&1 || { tail -n 20 "$state/apt-prometheus.log" >&2; return 1; }
+    bin=$(command -v prometheus || true)
+  fi
+  [[ -n $bin ]] || return 1
+  printf '%s\n' "$bin"
+}
+
+prometheus_ready() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$prometheus_port/-/ready" 2>/dev/null; }
+
+# The config scrapes the Pushgateway this stack uses: the local one, or PUSHGATEWAY_URL's.
+render_prometheus_config() {
+  local target scheme=http
+  if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
+    [[ $PUSHGATEWAY_URL == https://* ]] && scheme=https
+    target=${PUSHGATEWAY_URL#*://}
+    target=${target%%/*}
+  else
+    target="127.0.0.1:$pushgateway_port"
+  fi
+  mkdir -p "$prometheus_home/data"
+  sed -e "s#@@PUSHGATEWAY_TARGET@@#$target#g" \
+    -e "s#@@PUSHGATEWAY_SCHEME@@#$scheme#g" \
+    -e "s#@@RULES_FILE@@#$here/prometheus/rules.yml#g" \
+    "$here/prometheus/prometheus.yml.template" >"$prometheus_home/prometheus.yml.new"
+  mv "$prometheus_home/prometheus.yml.new" "$prometheus_home/prometheus.yml"
+}
+
+start_prometheus() {
+  if [[ $prometheus_enabled == off ]]; then
+    log "LOCAL_PROMETHEUS=off: no local Prometheus"
+    return 0
+  fi
+  local pid bin
+  if ! bin=$(prometheus_bin); then
+    log "warning: no Prometheus (install Debian's package: sudo apt-get install prometheus); going on without graphs"
+    return 0
+  fi
+  render_prometheus_config
+  if pid=$(prometheus_pid); then
+    # Running already: it re-reads the freshly rendered config and rules (SIGHUP).
+    kill -HUP "$pid" 2>/dev/null || true
+    log "prometheus already running (pid $pid), config reloaded"
+  elif port_open "$prometheus_port"; then
+    log "warning: 127.0.0.1:$prometheus_port is taken ($(who_listens "$prometheus_port")): no local Prometheus (set LOCAL_PROMETHEUS_PORT)"
+    return 0
+  else
+    nohup setsid "$bin" --config.file="$prometheus_home/prometheus.yml" \
+      --storage.tsdb.path="$prometheus_home/data" --storage.tsdb.retention.time=2d \
+      --web.listen-address="127.0.0.1:$prometheus_port" \
+      >"$prometheus_home/prometheus.log" 2>&1 </dev/null 9>&- &
+    pid=$!
+    echo "$pid" >"$prometheus_pidfile"
+  fi
+  local deadline=$(($(date +%s) + 30))
+  until prometheus_ready; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$prometheus_home/prometheus.log" >&2
+      log "warning: Prometheus exited while starting (log: $prometheus_home/prometheus.log); going on without graphs"
+      rm -f "$prometheus_pidfile"
+      return 0
+    fi
+    (($(date +%s) < deadline)) || { log "warning: Prometheus was not ready after 30s (log: $prometheus_home/prometheus.log)"; return 0; }
+    sleep 0.1
+  done
+  log "prometheus ready: UI on http://127.0.0.1:$prometheus_port (pid $pid)"
+}
+
 # ---------------------------------------------------------------- topics
 
 create_topics() {
@@ -251,6 +335,12 @@ status() {
     echo "pushgateway  stopped"
     ok=3
   fi
+  # Not counted in the exit status: nothing the service or its tests do needs it.
+  if pid=$(prometheus_pid) && prometheus_ready; then
+    echo "prometheus   running  pid $pid  http://127.0.0.1:$prometheus_port"
+  else
+    echo "prometheus   stopped"
+  fi
   return $ok
 }
 
@@ -270,19 +360,22 @@ main() {
       t0=$(now)
       start_kafka
       start_pushgateway
+      start_prometheus
       create_topics
       log "local stack ready in $(elapsed "$t0") s"
       ;;
     stop)
+      stop_process prometheus "$prometheus_pidfile" "$prometheus_home/prometheus.yml"
       stop_process pushgateway "$pushgateway_pidfile" pushgateway
       stop_process kafka "$kafka_pidfile" kafka.Kafka
       ;;
     status) status ;;
     reset)
+      stop_process prometheus "$prometheus_pidfile" "$prometheus_home/prometheus.yml"
       stop_process pushgateway "$pushgateway_pidfile" pushgateway
       stop_process kafka "$kafka_pidfile" kafka.Kafka
-      log "deleting $kafka_home"
-      rm -rf "$kafka_home"
+      log "deleting $kafka_home and $prometheus_home/data"
+      rm -rf "$kafka_home" "$prometheus_home/data"
       ;;
     *)
       echo "usage: $0 start|stop|status|reset" >&2

@@ -10,3 +10,5 @@ export { sharedKafka, sharedProducer } from './shared';
 export { describeCluster } from './status';
 export type { ClusterStatus } from './status';
 export type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from './records';
+export { adminOffsetReader, withOffsetReader } from './lag';
+export type { OffsetReader, PartitionOffsets } from './lag';

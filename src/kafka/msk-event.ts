@@ -16,7 +16,7 @@
  * - MSK events carry `eventSourceArn` (the cluster ARN); self-managed ones do not;
  * - `bootstrapServers` is the comma-separated broker list.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../errors';
 import type { ConsumedRecord } from './records';
 

@@ -3,6 +3,10 @@
  * `metrics.kafkaMessagesSent.inc({ topic, status })` and the label names are checked by
  * the compiler. Seed 1's five Kafka metrics keep their names and labels exactly.
  *
+ * A metric's name and type never change once released: the Pushgateway rejects a push
+ * whose type disagrees with a group already there (an old container's), while a changed
+ * help text is accepted. Rename instead.
+ *
  * Labels whose values come from outside (a caller's IP, a path, an error or command type
  * chosen by whoever published the event) are listed in `bounded`: each container keeps
  * at most METRICS_MAX_LABEL_VALUES distinct values per such label and records the rest as
@@ -41,7 +45,7 @@ export const METRIC_DEFINITIONS = {
   kafkaMessagesReceived: {
     type: 'counter',
     name: 'kafka_messages_received_total',
-    help: 'Kafka records received by the consumer functions, by topic, event type and outcome.',
+    help: 'Kafka records received by the consumer functions, by topic, event type and outcome (processed, duplicate, skipped, dead_lettered, failed).',
     labelNames: ['topic', 'event_type', 'status'],
     bounded: ['event_type'],
   },
@@ -126,6 +130,12 @@ export const METRIC_DEFINITIONS = {
     name: 'pushgateway_pushes_total',
     help: 'Pushes of this container\'s metrics to the Pushgateway, by outcome (success, error, timeout); a push is counted in the next one.',
     labelNames: ['outcome'],
+  },
+  metricsTasks: {
+    type: 'counter',
+    name: 'metrics_function_tasks_total',
+    help: 'Scheduled tasks of the metrics function (lag, prune), by outcome (success, error).',
+    labelNames: ['task', 'outcome'],
   },
   consumerGroupLag: {
     type: 'gauge',

@@ -13,32 +13,30 @@ import http from 'node:http';
 import https from 'node:https';
 import { AggregatorRegistry, Pushgateway } from 'prom-client';
 import type { Aggregator, Registry } from 'prom-client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ServiceError } from '../errors';
 import { definitionByName } from './definitions';
 
+const labelsSchema = z.record(z.string(), z.string());
+
 const sampleSchema = z.object({
-  labels: z.record(z.string(), z.string()).default({}),
-  value: z.string().optional(),
-  buckets: z.record(z.string(), z.string()).optional(),
-  count: z.string().optional(),
-  sum: z.string().optional(),
+  labels: z._default(labelsSchema, {}),
+  value: z.optional(z.string()),
+  buckets: z.optional(labelsSchema),
+  count: z.optional(z.string()),
+  sum: z.optional(z.string()),
 });
 
 const familySchema = z.object({
   type: z.string(),
-  help: z.string().default(''),
-  metrics: z.array(sampleSchema).nullable().default([]),
+  help: z._default(z.string(), ''),
+  metrics: z._default(z.nullable(z.array(sampleSchema)), []),
 });
 
-const groupSchema = z
-  .object({
-    labels: z.record(z.string(), z.string()),
-    last_push_successful: z.boolean().optional(),
-  })
-  .catchall(z.unknown());
+// A group is its labels plus one key per metric family, hence the loose object.
+const groupSchema = z.looseObject({ labels: labelsSchema, last_push_successful: z.optional(z.boolean()) });
 
-const answerSchema = z.object({ status: z.literal('success'), data: z.array(groupSchema).nullable() });
+const answerSchema = z.object({ status: z.literal('success'), data: z.nullable(z.array(groupSchema)) });
 
 export type MetricFamily = z.infer<typeof familySchema> & { name: string };
 
@@ -75,9 +73,14 @@ export async function fetchGroups(params: { url: string; timeoutMs: number; job?
   } catch (cause) {
     throw new PushgatewayError(`could not read the Pushgateway's groups at ${url}`, { cause });
   }
-  const parsed = answerSchema.safeParse(body);
+  return parseGroups(body, job, url);
+}
+
+/** The JSON API's answer as groups; `job` keeps only that job's groups. */
+export function parseGroups(body: unknown, job?: string, from = 'the Pushgateway'): PushgatewayGroup[] {
+  const parsed = z.safeParse(answerSchema, body);
   if (!parsed.success) {
-    throw new PushgatewayError(`unexpected answer from ${url}/api/v1/metrics: ${parsed.error.message}`);
+    throw new PushgatewayError(`unexpected answer from ${from}/api/v1/metrics: ${z.prettifyError(parsed.error)}`);
   }
   const groups: PushgatewayGroup[] = [];
   for (const raw of parsed.data.data ?? []) {
@@ -86,7 +89,7 @@ export async function fetchGroups(params: { url: string; timeoutMs: number; job?
     let lastPushSeconds = 0;
     for (const [name, value] of Object.entries(raw)) {
       if (name === 'labels' || name === 'last_push_successful') continue;
-      const family = familySchema.safeParse(value);
+      const family = z.safeParse(familySchema, value);
       if (!family.success) continue;
       if (name === 'push_time_seconds') lastPushSeconds = toNumber(family.data.metrics?.[0]?.value);
       if (BOOKKEEPING.has(name)) continue;
@@ -133,14 +136,18 @@ export async function pruneStaleGroups(params: {
   job: string;
   maxAgeSeconds: number;
   nowSeconds?: number;
+  /** The groups to judge (read from the Pushgateway when not given). */
   groups?: PushgatewayGroup[];
+  /** Deletes one group; deleteGroup by default, injectable for tests. */
+  remove?: (labels: Record<string, string>) => Promise<void>;
 }): Promise<PruneResult> {
   const { url, timeoutMs, job, maxAgeSeconds } = params;
   const nowSeconds = params.nowSeconds ?? Date.now() / 1000;
+  const remove = params.remove ?? ((labels: Record<string, string>) => deleteGroup({ url, timeoutMs, labels }));
   const groups = params.groups ?? (await fetchGroups({ url, timeoutMs, job }));
   const stale = groups.filter((g) => g.labels.job === job && nowSeconds - g.lastPushSeconds > maxAgeSeconds);
   const result: PruneResult = { kept: groups.length - stale.length, deleted: [], failed: [] };
-  const outcomes = await Promise.allSettled(stale.map((g) => deleteGroup({ url, timeoutMs, labels: g.labels })));
+  const outcomes = await Promise.allSettled(stale.map((g) => remove(g.labels)));
   outcomes.forEach((outcome, index) => {
     const labels = stale[index]?.labels ?? {};
     if (outcome.status === 'fulfilled') result.deleted.push(labels);

@@ -1,0 +1,9 @@
+/** The onHttpRequest function: Kafka records from its topic (src/consumers/functions.ts), handled by src/consumers. */
+import { consumerFunction, createEventConsumer } from '../src/consumers';
+import { kafkaConsumerHandler } from './kafka-consumer';
+
+export const handler = kafkaConsumerHandler({
+  functionName: 'onHttpRequest',
+  publishErrorEvents: true,
+  build: (deps) => createEventConsumer({ ...deps, fn: consumerFunction('onHttpRequest') }),
+});

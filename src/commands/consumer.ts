@@ -1,0 +1,127 @@
+/**
+ * The commands function's logic: decode each command (either shape), run its handler, and
+ * answer on the events topic with the command's correlation id and record key, so the
+ * answer lands on the partition the sender's key maps to:
+ * - `<type>.processed` with the handler's data;
+ * - `command.rejected` with the reason, for an unknown type or a refused payload.
+ * The answer's event id is derived from the command's id (src/consumers/idempotency.ts):
+ * answering the same command twice writes the same event twice, which consumers drop.
+ * The command counts as processed only once Kafka acknowledged the answer; if it did not,
+ * the command is delivered again.
+ */
+import { createEvent, eventHeaders } from '../events';
+import type { EventData } from '../events';
+import type { ConsumedRecord } from '../kafka/records';
+import type { RecordDecision } from '../consumers/batch';
+import { UNKNOWN_EVENT_TYPE } from '../consumers/batch';
+import type { Consumer, ConsumerDeps } from '../consumers/consumer';
+import { claimedEventType, createConsumer, jsonValue } from '../consumers/consumer';
+import { derivedEventId } from '../consumers/idempotency';
+import { withKeys } from '../consumers/registry';
+import type { Command, CommandRegistry } from './registry';
+import { COMMAND_REJECTED, CommandRejectedError, createCommandRegistry, processedEventType } from './registry';
+import { decodeCommand } from './shape';
+import { TIME_NOW, timeNow } from './time-now';
+
+export function defaultCommands(): CommandRegistry {
+  return createCommandRegistry({ [TIME_NOW]: timeNow });
+}
+
+type Outcome = { kind: 'processed'; data: EventData } | { kind: 'rejected'; reason: string; details: readonly string[] };
+
+export function createCommandConsumer(
+  params: ConsumerDeps & {
+    /** The function's name (onCommand). */
+    name: string;
+    commands?: CommandRegistry;
+  },
+): Consumer {
+  const { config, publisher, logger, metrics, name } = params;
+  const commands = params.commands ?? defaultCommands();
+  const now = params.now ?? (() => new Date());
+  const source = `${config.service.name}/${name}`;
+
+  async function answer(command: Command, record: ConsumedRecord, eventType: string, data: EventData): Promise<void> {
+    const event = createEvent({
+      id: derivedEventId(command.id, eventType),
+      eventType,
+      data,
+      source,
+      correlationId: command.correlationId,
+      now: now(),
+    });
+    await publisher.send([
+      {
+        topic: config.kafka.topics.events,
+        key: record.key,
+        value: JSON.stringify(event),
+        headers: { ...eventHeaders(event), command_id: command.id },
+      },
+    ]);
+  }
+
+  async function run(command: Command, record: ConsumedRecord): Promise<void> {
+    const log = withKeys(logger, {
+      command_type: command.type,
+      command_id: command.id,
+      correlation_id: command.correlationId,
+      command_shape: command.shape,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+    });
+    const handler = commands.get(command.type);
+    let outcome: Outcome;
+    if (!handler) {
+      outcome = { kind: 'rejected', reason: `unknown command type "${command.type}"`, details: [] };
+    } else {
+      try {
+        outcome = { kind: 'processed', data: await handler(command, { now, log }) };
+      } catch (error) {
+        if (!(error instanceof CommandRejectedError)) {
+          metrics?.commands.inc({ command_type: command.type, outcome: 'failed' });
+          throw error;
+        }
+        outcome = { kind: 'rejected', reason: error.reason, details: error.details };
+      }
+    }
+    const base = { command_id: command.id, command_type: command.type };
+    try {
+      if (outcome.kind === 'processed') {
+        await answer(command, record, processedEventType(command.type), { ...base, ...outcome.data });
+      } else {
+        await answer(command, record, COMMAND_REJECTED, {
+          ...base,
+          reason: outcome.reason,
+          details: [...outcome.details],
+          known_commands: commands.types(),
+        });
+      }
+    } catch (error) {
+      metrics?.commands.inc({ command_type: command.type, outcome: 'failed' });
+      throw error;
+    }
+    metrics?.commands.inc({ command_type: command.type, outcome: outcome.kind });
+    if (outcome.kind === 'processed') log.info('command processed');
+    else log.warn('command rejected', { reason: outcome.reason, details: outcome.details });
+  }
+
+  function decide(record: ConsumedRecord): RecordDecision {
+    const value = jsonValue(record);
+    if (!value.ok) return { kind: 'dead_letter', eventType: UNKNOWN_EVENT_TYPE, reason: value.reason, error: value.error };
+    const claimed = claimedEventType(value.json, 'type') !== UNKNOWN_EVENT_TYPE ? claimedEventType(value.json, 'type') : claimedEventType(value.json);
+    // jsonValue succeeded, so the value is not null.
+    const decoded = decodeCommand(value.json, record.value ?? Buffer.alloc(0));
+    if (!decoded.ok) return { kind: 'dead_letter', eventType: claimed, reason: decoded.reason, error: decoded.error };
+    const { command } = decoded;
+    return {
+      kind: 'handle',
+      eventType: command.type,
+      id: command.id,
+      correlationId: command.correlationId,
+      run: () => run(command, record),
+    };
+  }
+
+  return createConsumer({ ...params, decide });
+}

@@ -1,0 +1,7 @@
+export { createCommandConsumer, defaultCommands } from './consumer';
+export { COMMAND_REJECTED, CommandRejectedError, createCommandRegistry, processedEventType } from './registry';
+export type { Command, CommandContext, CommandHandler, CommandRegistry } from './registry';
+export { decodeCommand } from './shape';
+export type { DecodedCommand } from './shape';
+export { TIME_FORMATS, TIME_NOW, timeNow, zonedTime } from './time-now';
+export type { TimeFormat, ZonedTime } from './time-now';

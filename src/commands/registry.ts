@@ -1,0 +1,57 @@
+/**
+ * Seed 2's command pattern: a registry from command type to the handler that carries it
+ * out. A handler returns the data of its answer (published as `<type>.processed` on the
+ * events topic with the command's correlation id and key), throws CommandRejectedError for
+ * a command it refuses (answered by `command.rejected` with the reason), or throws a
+ * retriable error to have the command delivered again.
+ */
+import { ServiceError } from '../errors';
+import type { EventData } from '../events';
+import type { ConsumerLog } from '../consumers/batch';
+
+export interface Command {
+  /** The idempotency key: the envelope's id, or for seed 2's shape an id derived from the bytes. */
+  id: string;
+  type: string;
+  correlationId: string;
+  /** When the sender says it sent the command (ISO 8601 as given), if it did. */
+  timestamp: string | undefined;
+  source: string | undefined;
+  payload: EventData;
+  /** Which shape it arrived in. */
+  shape: 'envelope' | 'seed2';
+}
+
+export interface CommandContext {
+  now: () => Date;
+  log: ConsumerLog;
+}
+
+export type CommandHandler = (command: Command, context: CommandContext) => Promise<EventData> | EventData;
+
+/** The command is understood but refused (bad payload); the sender gets command.rejected. */
+export class CommandRejectedError extends ServiceError {
+  constructor(
+    readonly reason: string,
+    readonly details: readonly string[] = [],
+  ) {
+    super(details.length > 0 ? `${reason}: ${details.join('; ')}` : reason);
+  }
+}
+
+export interface CommandRegistry {
+  get(type: string): CommandHandler | undefined;
+  types(): string[];
+}
+
+export function createCommandRegistry(handlers: Record<string, CommandHandler>): CommandRegistry {
+  const map = new Map(Object.entries(handlers));
+  return { get: (type) => map.get(type), types: () => [...map.keys()].sort() };
+}
+
+/** The type of the event that answers a processed command. */
+export function processedEventType(commandType: string): string {
+  return `${commandType}.processed`;
+}
+
+export const COMMAND_REJECTED = 'command.rejected';

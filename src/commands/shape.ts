@@ -1,0 +1,91 @@
+/**
+ * A command as it arrives on the commands topic, in either shape:
+ * - our envelope (`{id, event_type, timestamp, source, correlation_id, data, version}`,
+ *   src/events), the command type in `event_type` and its payload in `data`;
+ * - seed 2's shape (`{type, correlation_id, timestamp, payload, source}`), as any client of
+ *   that guide writes it; it has no id, so one is derived from its bytes.
+ * A command without a correlation id can never be answered usefully: it is dead-lettered
+ * (seed 2 only logged a warning and dropped it).
+ */
+import * as z from 'zod/mini';
+import '../validation';
+import { ValidationError } from '../errors';
+import { correlationIdSchema, describeIssues, eventDataSchema, eventTypeSchema, parseEnvelope } from '../events';
+import type { DeadLetterReason } from '../kafka/dlq';
+import { contentEventId } from '../consumers/idempotency';
+import type { Command } from './registry';
+
+const seed2CommandSchema = z.object({
+  type: eventTypeSchema,
+  correlation_id: correlationIdSchema,
+  timestamp: z.optional(z.string().check(z.maxLength(64))),
+  payload: z.optional(eventDataSchema),
+  source: z.optional(z.string().check(z.maxLength(256))),
+});
+
+export type DecodedCommand =
+  | { ok: true; command: Command }
+  | { ok: false; reason: Extract<DeadLetterReason, 'missing_correlation_id' | 'invalid_envelope' | 'invalid_command'>; error: string };
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function lacksCorrelationId(value: Record<string, unknown>): boolean {
+  const id = value.correlation_id;
+  return id === undefined || id === null || (typeof id === 'string' && id.trim() === '');
+}
+
+/** Validates a command's JSON (`raw` is the record's value, for seed 2's derived id). */
+export function decodeCommand(json: unknown, raw: Buffer): DecodedCommand {
+  if (!isObject(json)) {
+    return { ok: false, reason: 'invalid_command', error: 'a command is a JSON object' };
+  }
+  if (lacksCorrelationId(json)) {
+    return { ok: false, reason: 'missing_correlation_id', error: 'the command has no correlation_id, so no answer could be correlated' };
+  }
+  if ('event_type' in json) {
+    try {
+      const event = parseEnvelope(json);
+      return {
+        ok: true,
+        command: {
+          id: event.id,
+          type: event.event_type,
+          correlationId: event.correlation_id,
+          timestamp: event.timestamp,
+          source: event.source,
+          payload: event.data,
+          shape: 'envelope',
+        },
+      };
+    } catch (error) {
+      const details = error instanceof ValidationError ? error.details.join('; ') : String(error);
+      return { ok: false, reason: 'invalid_envelope', error: `invalid event envelope: ${details}` };
+    }
+  }
+  if ('type' in json) {
+    const parsed = seed2CommandSchema.safeParse(json);
+    if (!parsed.success) {
+      return { ok: false, reason: 'invalid_command', error: `invalid command: ${describeIssues(parsed.error).join('; ')}` };
+    }
+    const c = parsed.data;
+    return {
+      ok: true,
+      command: {
+        id: contentEventId(raw),
+        type: c.type,
+        correlationId: c.correlation_id,
+        timestamp: c.timestamp,
+        source: c.source,
+        payload: c.payload ?? {},
+        shape: 'seed2',
+      },
+    };
+  }
+  return {
+    ok: false,
+    reason: 'invalid_command',
+    error: 'neither an event envelope (event_type) nor a seed 2 command (type)',
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * `time.now`: the current time in an IANA time zone, in a chosen format.
+ * Payload: `{ "timezone": "Europe/Paris", "format": "iso" }` (both optional: UTC, iso).
+ * Formats: `iso` (local time with its UTC offset, RFC 3339), `date` (YYYY-MM-DD), `time`
+ * (HH:mm:ss), `unix` (seconds), `unix_ms` (milliseconds), `human` (en-GB full date and
+ * long time). The time zone is checked against the runtime's ICU data (Intl), the same
+ * database the answer is computed with.
+ */
+import * as z from 'zod/mini';
+import '../validation';
+import { describeIssues } from '../events';
+import type { CommandHandler } from './registry';
+import { CommandRejectedError } from './registry';
+
+export const TIME_NOW = 'time.now';
+export const TIME_FORMATS = ['iso', 'date', 'time', 'unix', 'unix_ms', 'human'] as const;
+export type TimeFormat = (typeof TIME_FORMATS)[number];
+
+const payloadSchema = z.object({
+  timezone: z._default(z.string().check(z.minLength(1), z.maxLength(64)), 'UTC'),
+  format: z._default(z.enum(TIME_FORMATS), 'iso'),
+});
+
+const partsFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** Throws RangeError for a zone the runtime does not know. */
+function partsFormat(timeZone: string): Intl.DateTimeFormat {
+  let format = partsFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      timeZoneName: 'longOffset',
+    });
+    // Only valid zones get here; there are a few hundred of them at most.
+    partsFormats.set(timeZone, format);
+  }
+  return format;
+}
+
+export interface ZonedTime {
+  /** The zone as asked for (ICU would rename some, e.g. Asia/Kolkata to Asia/Calcutta). */
+  timezone: string;
+  date: string;
+  time: string;
+  /** "+05:30", "-03:00", "+00:00". */
+  utcOffset: string;
+  iso: string;
+}
+
+export function zonedTime(instant: Date, timeZone: string): ZonedTime {
+  const format = partsFormat(timeZone);
+  const parts: Record<string, string> = {};
+  for (const part of format.formatToParts(instant)) parts[part.type] = part.value;
+  const zoneName = parts.timeZoneName ?? 'GMT';
+  const utcOffset = zoneName === 'GMT' || zoneName === 'UTC' ? '+00:00' : zoneName.replace(/^(GMT|UTC)/, '');
+  const date = `${parts.year}-${parts.month}-${parts.day}`;
+  const time = `${parts.hour}:${parts.minute}:${parts.second}`;
+  const ms = String(instant.getUTCMilliseconds()).padStart(3, '0');
+  return {
+    timezone: timeZone,
+    date,
+    time,
+    utcOffset,
+    iso: `${date}T${time}.${ms}${utcOffset}`,
+  };
+}
+
+export const timeNow: CommandHandler = (command, { now }) => {
+  const parsed = payloadSchema.safeParse(command.payload);
+  if (!parsed.success) throw new CommandRejectedError('invalid time.now payload', describeIssues(parsed.error));
+  const { timezone, format } = parsed.data;
+  const instant = now();
+  let zoned: ZonedTime;
+  try {
+    zoned = zonedTime(instant, timezone);
+  } catch {
+    throw new CommandRejectedError('invalid time.now payload', [`timezone: ${JSON.stringify(timezone)} is not an IANA time zone`]);
+  }
+  const rendered: Record<TimeFormat, string | number> = {
+    iso: zoned.iso,
+    date: zoned.date,
+    time: zoned.time,
+    unix: Math.floor(instant.getTime() / 1000),
+    unix_ms: instant.getTime(),
+    human: '',
+  };
+  if (format === 'human') {
+    rendered.human = new Intl.DateTimeFormat('en-GB', { timeZone: zoned.timezone, dateStyle: 'full', timeStyle: 'long' }).format(
+      instant,
+    );
+  }
+  return {
+    timezone: zoned.timezone,
+    format,
+    time: rendered[format],
+    utc: instant.toISOString(),
+    utc_offset: zoned.utcOffset,
+  };
+};

@@ -1,0 +1,232 @@
+/**
+ * Turns the decoded records of one Kafka batch into per-record outcomes, with the failure
+ * semantics of the Lambda Kafka event source:
+ *
+ * - Records of one partition are processed one after the other, in offset order;
+ *   partitions are processed side by side.
+ * - A record that can never be processed is dead-lettered (src/kafka/dlq.ts) and the
+ *   partition goes on with the next record.
+ * - A record whose handler fails with a retriable error (`error.retriable`, e.g. Kafka did
+ *   not acknowledge the answer), or whose dead-lettering failed, is `failed`: it is
+ *   reported in the partial batch response and the rest of its partition is not attempted,
+ *   since Lambda delivers that partition again from the reported offset (processing later
+ *   records now would run their effects twice and out of order). Other partitions go on.
+ * - A handler error without `retriable` is a bug or a record the handler refuses: retrying
+ *   would block the partition forever, so the record is dead-lettered with the error.
+ * - A record whose event id was processed before (ProcessedIds) is a `duplicate` and its
+ *   effect is not repeated; an id is remembered only after its effect completed.
+ */
+import { performance } from 'node:perf_hooks';
+import { ValidationError } from '../errors';
+import type { DeadLetterReason, DeadLetterer } from '../kafka/dlq';
+import type { ConsumedRecord } from '../kafka/records';
+import type { MetricInstances } from '../metrics';
+import type { ProcessedIds } from './idempotency';
+
+/** What a consumer decides to do with one record, before any effect. */
+export type RecordDecision =
+  /** Another function on this topic handles it (its filter delivers it there). */
+  | { kind: 'skip'; eventType: string; reason: string }
+  | { kind: 'dead_letter'; eventType: string; reason: DeadLetterReason; error: string }
+  | {
+      kind: 'handle';
+      eventType: string;
+      /** The idempotency key: the event id (or a content id for id-less messages). */
+      id: string;
+      correlationId: string;
+      run: () => Promise<void>;
+    };
+
+export type RecordOutcome =
+  | { status: 'processed'; eventType: string; id: string }
+  | { status: 'duplicate'; eventType: string; id: string }
+  | { status: 'skipped'; eventType: string; reason: string }
+  | { status: 'dead_lettered'; eventType: string; reason: DeadLetterReason }
+  | { status: 'failed'; eventType: string; error: string }
+  /** After a failure on the same partition: delivered again later. */
+  | { status: 'not_attempted' };
+
+export interface BatchResult {
+  outcomes: Array<{ record: ConsumedRecord; outcome: RecordOutcome }>;
+  /** The first failed record of each partition that has one: the partial batch response. */
+  failed: ConsumedRecord[];
+}
+
+export type ConsumerMetrics = Pick<
+  MetricInstances,
+  'kafkaMessagesReceived' | 'kafkaMessageProcessTime' | 'kafkaConsumerLag' | 'deadLetters' | 'duplicatesSuppressed'
+>;
+
+/** The structured logger's shape (Powertools Logger fits). */
+export interface ConsumerLog {
+  debug(message: string, ...extra: Array<Record<string, unknown>>): void;
+  info(message: string, ...extra: Array<Record<string, unknown>>): void;
+  warn(message: string, ...extra: Array<Record<string, unknown>>): void;
+  error(message: string, ...extra: Array<Record<string, unknown>>): void;
+}
+
+export interface BatchProcessorParams {
+  /** The function's name, for logs and the `dlq.consumer` header. */
+  consumer: string;
+  decide: (record: ConsumedRecord) => RecordDecision;
+  deadLetterer: DeadLetterer;
+  processed: ProcessedIds;
+  metrics?: ConsumerMetrics;
+  logger: ConsumerLog;
+  /** Epoch milliseconds; injectable for tests. */
+  now?: () => number;
+}
+
+export const UNKNOWN_EVENT_TYPE = 'unknown';
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isRetriable(error: unknown): boolean {
+  return (error as { retriable?: unknown } | null)?.retriable === true;
+}
+
+function coordinates(record: ConsumedRecord): Record<string, unknown> {
+  return { topic: record.topic, partition: record.partition, offset: record.offset };
+}
+
+export function createBatchProcessor(params: BatchProcessorParams): {
+  process(records: readonly ConsumedRecord[]): Promise<BatchResult>;
+} {
+  const { consumer, decide, deadLetterer, processed, metrics, logger } = params;
+  const now = params.now ?? Date.now;
+
+  function count(record: ConsumedRecord, eventType: string, status: RecordOutcome['status']): void {
+    metrics?.kafkaMessagesReceived.inc({ topic: record.topic, event_type: eventType, status });
+  }
+
+  async function deadLetter(
+    record: ConsumedRecord,
+    eventType: string,
+    reason: DeadLetterReason,
+    error: string,
+  ): Promise<RecordOutcome> {
+    try {
+      const ack = await deadLetterer.send(record, reason, error);
+      metrics?.deadLetters.inc({ topic: record.topic, reason });
+      count(record, eventType, 'dead_lettered');
+      logger.warn('record dead-lettered', {
+        ...coordinates(record),
+        event_type: eventType,
+        reason,
+        error,
+        dlq_topic: ack.topic,
+        dlq_partition: ack.partition,
+        dlq_offset: ack.offset,
+      });
+      return { status: 'dead_lettered', eventType, reason };
+    } catch (dlqError) {
+      // Not acknowledged by the dead-letter topic: the record must be delivered again.
+      count(record, eventType, 'failed');
+      logger.error('record could not be dead-lettered; it will be delivered again', {
+        ...coordinates(record),
+        event_type: eventType,
+        reason,
+        error: messageOf(dlqError),
+      });
+      return { status: 'failed', eventType, error: `dead-lettering failed: ${messageOf(dlqError)}` };
+    }
+  }
+
+  async function processRecord(record: ConsumedRecord): Promise<RecordOutcome> {
+    metrics?.kafkaConsumerLag.observe({ topic: record.topic }, Math.max(0, now() - record.timestamp));
+    let decision: RecordDecision;
+    try {
+      decision = decide(record);
+    } catch (error) {
+      // decide() only classifies; an exception there is a bug, and the record is kept.
+      return deadLetter(record, UNKNOWN_EVENT_TYPE, 'handler_error', `classifying the record failed: ${messageOf(error)}`);
+    }
+    if (decision.kind === 'skip') {
+      count(record, decision.eventType, 'skipped');
+      logger.debug('record skipped', { ...coordinates(record), event_type: decision.eventType, reason: decision.reason });
+      return { status: 'skipped', eventType: decision.eventType, reason: decision.reason };
+    }
+    if (decision.kind === 'dead_letter') {
+      return deadLetter(record, decision.eventType, decision.reason, decision.error);
+    }
+    const { eventType, id, correlationId } = decision;
+    if (processed.has(id)) {
+      metrics?.duplicatesSuppressed.inc({ topic: record.topic, event_type: eventType });
+      count(record, eventType, 'duplicate');
+      logger.info('duplicate record: effect not repeated', {
+        ...coordinates(record),
+        event_type: eventType,
+        event_id: id,
+        correlation_id: correlationId,
+      });
+      return { status: 'duplicate', eventType, id };
+    }
+    const started = performance.now();
+    try {
+      await decision.run();
+    } catch (error) {
+      metrics?.kafkaMessageProcessTime.observe(
+        { topic: record.topic, event_type: eventType },
+        (performance.now() - started) / 1000,
+      );
+      if (isRetriable(error)) {
+        count(record, eventType, 'failed');
+        logger.warn('record failed; it will be delivered again', {
+          ...coordinates(record),
+          event_type: eventType,
+          event_id: id,
+          correlation_id: correlationId,
+          error: messageOf(error),
+        });
+        return { status: 'failed', eventType, error: messageOf(error) };
+      }
+      const reason: DeadLetterReason = error instanceof ValidationError ? 'invalid_data' : 'handler_error';
+      const details = error instanceof ValidationError && error.details.length > 0 ? `: ${error.details.join('; ')}` : '';
+      return deadLetter(record, eventType, reason, `${messageOf(error)}${details}`);
+    }
+    metrics?.kafkaMessageProcessTime.observe({ topic: record.topic, event_type: eventType }, (performance.now() - started) / 1000);
+    processed.add(id);
+    count(record, eventType, 'processed');
+    return { status: 'processed', eventType, id };
+  }
+
+  async function processPartition(records: ConsumedRecord[]): Promise<Array<{ record: ConsumedRecord; outcome: RecordOutcome }>> {
+    const out: Array<{ record: ConsumedRecord; outcome: RecordOutcome }> = [];
+    let failed = false;
+    for (const record of records) {
+      if (failed) {
+        out.push({ record, outcome: { status: 'not_attempted' } });
+        continue;
+      }
+      const outcome = await processRecord(record);
+      out.push({ record, outcome });
+      if (outcome.status === 'failed') failed = true;
+    }
+    return out;
+  }
+
+  return {
+    async process(records) {
+      const partitions = new Map<string, ConsumedRecord[]>();
+      for (const record of records) {
+        const key = `${record.topic}\u0000${record.partition}`;
+        const list = partitions.get(key) ?? [];
+        list.push(record);
+        partitions.set(key, list);
+      }
+      for (const list of partitions.values()) list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+      const results = await Promise.all([...partitions.values()].map(processPartition));
+      const byRecord = new Map<ConsumedRecord, RecordOutcome>();
+      for (const list of results) for (const { record, outcome } of list) byRecord.set(record, outcome);
+      // Outcomes in the order the event listed the records.
+      const outcomes = records.map((record) => ({ record, outcome: byRecord.get(record) ?? { status: 'not_attempted' as const } }));
+      const failed = results.flatMap((list) => list.filter((r) => r.outcome.status === 'failed').map((r) => r.record));
+      const summary: Record<string, number> = {};
+      for (const { outcome } of outcomes) summary[outcome.status] = (summary[outcome.status] ?? 0) + 1;
+      logger.debug('batch processed', { consumer, records: records.length, ...summary });
+      return { outcomes, failed };
+    },
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * A consumer function's logic, free of Lambda types: decoded Kafka records in, per-record
+ * outcomes and the records to report as failed out. The handlers/ entry points decode the
+ * MSK event, call `processRecords`, and return the partial batch response.
+ */
+import type { Config } from '../config';
+import { parseEnvelope } from '../events';
+import type { EventEnvelope } from '../events';
+import { ValidationError } from '../errors';
+import { createDeadLetterer } from '../kafka/dlq';
+import type { DeadLetterReason } from '../kafka/dlq';
+import { compileFilterPatterns } from '../kafka/filter-patterns';
+import type { CompiledFilter } from '../kafka/filter-patterns';
+import type { ConsumedRecord, RecordPublisher } from '../kafka/records';
+import type { BatchResult, ConsumerLog, ConsumerMetrics, RecordDecision } from './batch';
+import { UNKNOWN_EVENT_TYPE, createBatchProcessor } from './batch';
+import { CONSUMER_FUNCTIONS, consumerTopic, filterPatterns } from './functions';
+import type { ConsumerFunction } from './functions';
+import type { ProcessedIds } from './idempotency';
+import { createProcessedIds } from './idempotency';
+import type { EventHandlerRegistry, HandlerMetrics } from './registry';
+import { withKeys } from './registry';
+import { defaultEventHandlers } from './handlers';
+
+export interface Consumer {
+  readonly name: string;
+  processRecords(records: readonly ConsumedRecord[]): Promise<BatchResult>;
+}
+
+/** What the consumers share: where to publish and dead-letter, metrics, logs. */
+export interface ConsumerDeps {
+  config: Pick<Config, 'service' | 'kafka'>;
+  publisher: RecordPublisher;
+  logger: ConsumerLog;
+  metrics?: ConsumerMetrics & HandlerMetrics;
+  /** The container's memory of processed event ids (one per function). */
+  processed?: ProcessedIds;
+  /** Bound on a dead-letter write; the producer's KAFKA_SEND_TIMEOUT_MS by default. */
+  deadLetterTimeoutMs?: number;
+  now?: () => Date;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export type JsonValue =
+  | { ok: true; json: unknown }
+  | { ok: false; reason: Extract<DeadLetterReason, 'empty_value' | 'not_utf8' | 'not_json'>; error: string };
+
+/** The record's value as JSON, or why it cannot be. */
+export function jsonValue(record: Pick<ConsumedRecord, 'value'>): JsonValue {
+  if (record.value === null) return { ok: false, reason: 'empty_value', error: 'the record has no value (a tombstone)' };
+  let text: string;
+  try {
+    text = utf8.decode(record.value);
+  } catch {
+    return { ok: false, reason: 'not_utf8', error: `the value is not UTF-8 text (${record.value.length} bytes)` };
+  }
+  try {
+    return { ok: true, json: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { ok: false, reason: 'not_json', error: `the value is not JSON: ${(error as Error).message}` };
+  }
+}
+
+/** The event_type a record claims, for labels, before it is validated. */
+export function claimedEventType(json: unknown, field: 'event_type' | 'type' = 'event_type'): string {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return UNKNOWN_EVENT_TYPE;
+  const value = (json as Record<string, unknown>)[field];
+  return typeof value === 'string' && value.length > 0 && value.length <= 128 ? value : UNKNOWN_EVENT_TYPE;
+}
+
+/**
+ * Whether a record belongs to `fn`: its own filter matches it, or, for the topic's
+ * catch-all, no sibling's filter does (the sibling receives and handles it). The same
+ * matcher the event source uses (src/kafka/filter-patterns.ts), so every record is
+ * handled or dead-lettered by exactly one function of its topic.
+ */
+export function recordOwnership(
+  fn: ConsumerFunction,
+  functions: readonly ConsumerFunction[] = CONSUMER_FUNCTIONS,
+): (record: Pick<ConsumedRecord, 'value'>) => boolean {
+  if (!fn.catchAll) {
+    const own = compileFilterPatterns(filterPatterns(fn));
+    return (record) => own.matches(record.value);
+  }
+  const siblings: CompiledFilter[] = functions
+    .filter((f) => f.name !== fn.name && f.topic === fn.topic && !f.catchAll)
+    .map((f) => compileFilterPatterns(filterPatterns(f)));
+  return (record) => !siblings.some((filter) => filter.matches(record.value));
+}
+
+function handlesType(fn: ConsumerFunction, eventType: string): boolean {
+  return 'only' in fn.eventTypes ? fn.eventTypes.only.includes(eventType) : !fn.eventTypes.except.includes(eventType);
+}
+
+export function createConsumer(
+  params: ConsumerDeps & {
+    name: string;
+    decide: (record: ConsumedRecord) => RecordDecision;
+  },
+): Consumer {
+  const { config, publisher, logger, metrics, name } = params;
+  const deadLetterer = createDeadLetterer({
+    publisher,
+    topic: config.kafka.topics.dlq,
+    consumer: name,
+    timeoutMs: params.deadLetterTimeoutMs ?? config.kafka.sendTimeoutMs,
+    ...(params.now ? { now: params.now } : {}),
+  });
+  const processor = createBatchProcessor({
+    consumer: name,
+    decide: params.decide,
+    deadLetterer,
+    processed: params.processed ?? createProcessedIds(),
+    logger,
+    ...(metrics ? { metrics } : {}),
+  });
+  return { name, processRecords: (records) => processor.process(records) };
+}
+
+/**
+ * The consumer of one event function (onHttpRequest, onHttpResponse, onError,
+ * onCustomEvent): validates the envelope, picks the handler by event_type, and runs it.
+ */
+export function createEventConsumer(
+  params: ConsumerDeps & {
+    fn: ConsumerFunction;
+    /** The whole table, to know the siblings on the same topic. */
+    functions?: readonly ConsumerFunction[];
+    handlers?: EventHandlerRegistry;
+  },
+): Consumer {
+  const { fn, config, logger, metrics, publisher } = params;
+  const handlers = params.handlers ?? defaultEventHandlers();
+  const owns = recordOwnership(fn, params.functions);
+  const topic = consumerTopic(config.kafka, fn);
+  const source = `${config.service.name}/${fn.name}`;
+  const now = params.now ?? (() => new Date());
+
+  function decide(record: ConsumedRecord): RecordDecision {
+    const value = jsonValue(record);
+    if (!owns(record)) {
+      const eventType = value.ok ? claimedEventType(value.json) : UNKNOWN_EVENT_TYPE;
+      return { kind: 'skip', eventType, reason: 'another function on this topic handles it' };
+    }
+    if (!value.ok) return { kind: 'dead_letter', eventType: UNKNOWN_EVENT_TYPE, reason: value.reason, error: value.error };
+    const claimed = claimedEventType(value.json);
+    let event: EventEnvelope;
+    try {
+      event = parseEnvelope(value.json);
+    } catch (error) {
+      const details = error instanceof ValidationError ? error.details.join('; ') : String(error);
+      return { kind: 'dead_letter', eventType: claimed, reason: 'invalid_envelope', error: `invalid event envelope: ${details}` };
+    }
+    const handler = handlesType(fn, event.event_type) ? handlers.get(event.event_type) : undefined;
+    if (!handler) {
+      return {
+        kind: 'dead_letter',
+        eventType: event.event_type,
+        reason: 'unhandled_event_type',
+        error: `${fn.name} handles no ${event.event_type} events, and no other function reads them from ${topic}`,
+      };
+    }
+    const log = withKeys(logger, {
+      event_type: event.event_type,
+      event_id: event.id,
+      correlation_id: event.correlation_id,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+    });
+    return {
+      kind: 'handle',
+      eventType: event.event_type,
+      id: event.id,
+      correlationId: event.correlation_id,
+      run: async () => {
+        await handler(event, { record, log, publisher, source, now, ...(metrics ? { metrics } : {}) });
+      },
+    };
+  }
+
+  return createConsumer({ ...params, name: fn.name, decide });
+}

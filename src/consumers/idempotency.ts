@@ -1,0 +1,87 @@
+/**
+ * Idempotency on the event id, without a new service.
+ *
+ * Two parts:
+ * 1. A bounded memory of the ids this container has processed (`createProcessedIds`):
+ *    an id is remembered only after its effect completed (the answer was acknowledged by
+ *    Kafka, the metric was recorded), and a record whose id is remembered is skipped as a
+ *    duplicate. It covers redeliveries that reach the same container (the usual case: a
+ *    retried batch, a partial batch response, a producer retry that wrote a record twice).
+ * 2. Deterministic output ids (`derivedEventId`): an effect that publishes an event gives
+ *    it an id derived from the input's id, and the same record key, so when a redelivery
+ *    reaches another container (or this one after its memory forgot the id) and the effect
+ *    runs again, what it publishes is a duplicate of the first answer (same id, same
+ *    partition) that downstream consumers drop by id.
+ *
+ * How far that reaches (also in the README): effects are at-least-once; within one
+ * container a repeat is suppressed while the id is among the last `maxIds` processed;
+ * across containers a publishing effect may be written twice, with the same event id,
+ * and every consumer in this service drops the second copy when it reaches the container
+ * that saw the first (a consumer elsewhere must dedupe on `id` itself); a metric-only
+ * effect (a counter) may count twice across containers. Exactly-once would need a shared
+ * store written in the same step as the effect (e.g. DynamoDB through
+ * @aws-lambda-powertools/idempotency, which has no in-memory persistence layer): a new
+ * service this project does not add.
+ */
+import { createHash } from 'node:crypto';
+
+export interface ProcessedIds {
+  has(id: string): boolean;
+  /** Remembers an id; the oldest is forgotten once `maxIds` are held. */
+  add(id: string): void;
+  readonly size: number;
+}
+
+export const DEFAULT_MAX_PROCESSED_IDS = 10_000;
+
+/** Insertion-ordered, bounded: about 100 bytes per id, 1 MB for the default 10,000. */
+export function createProcessedIds(params: { maxIds?: number } = {}): ProcessedIds {
+  const maxIds = params.maxIds ?? DEFAULT_MAX_PROCESSED_IDS;
+  if (!Number.isInteger(maxIds) || maxIds < 1) throw new RangeError('maxIds: a positive integer');
+  const ids = new Set<string>();
+  return {
+    has: (id) => ids.has(id),
+    add(id) {
+      if (ids.has(id)) return;
+      ids.add(id);
+      if (ids.size > maxIds) {
+        const oldest = ids.values().next();
+        if (!oldest.done) ids.delete(oldest.value);
+      }
+    },
+    get size() {
+      return ids.size;
+    },
+  };
+}
+
+/** This service's UUID namespace for name-based (v5) ids. */
+const NAMESPACE = '5f0c1a5e-9d6b-4c0e-8a3f-2b7d1e4c6a90';
+
+/** An RFC 9562 version 5 UUID (SHA-1, name-based) of `name` in `namespace`. */
+export function uuidV5(namespace: string, name: string | Buffer): string {
+  const hash = createHash('sha1').update(Buffer.from(namespace.replace(/-/g, ''), 'hex')).update(name).digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** A name-based id in this service's namespace. */
+export function nameBasedUuid(name: string | Buffer): string {
+  return uuidV5(NAMESPACE, name);
+}
+
+/** The id of the event an effect publishes for an input event: the same every time. */
+export function derivedEventId(inputId: string, outputType: string): string {
+  return nameBasedUuid(`${inputId}\u0000${outputType}`);
+}
+
+/**
+ * The id of a message that carries none (seed 2's command shape): derived from its bytes,
+ * so a redelivery, or the same bytes written twice by a producer retry, has the same id.
+ */
+export function contentEventId(value: Buffer): string {
+  return nameBasedUuid(Buffer.concat([Buffer.from('content\u0000'), value]));
+}

@@ -1,0 +1,122 @@
+/**
+ * Dead-lettering: a record that can never be processed is written to the dead-letter
+ * topic as it arrived, key and value byte for byte (a null stays null), with its original
+ * headers, and `dlq.*` headers saying why and where it came from, so it can be inspected
+ * and replayed onto its source topic unchanged.
+ *
+ * The write waits for acks=all (the container producer). If it fails, the caller must not
+ * treat the record as done: the consumer reports it as failed so the event source
+ * delivers it again (src/consumers/batch.ts). A record is never dropped because the
+ * dead-letter topic was unreachable.
+ */
+import { KafkaUnavailableError } from '../errors';
+import type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from './records';
+
+/** Why a record was dead-lettered: a short, fixed list (a metric label and a header). */
+export type DeadLetterReason =
+  /** The value is null (a tombstone): there is nothing to process. */
+  | 'empty_value'
+  /** The value is not UTF-8 text. */
+  | 'not_utf8'
+  /** The value is text but not JSON. */
+  | 'not_json'
+  /** JSON, but not a valid event envelope (src/events). */
+  | 'invalid_envelope'
+  /** A command without a correlation id: no answer could ever be correlated. */
+  | 'missing_correlation_id'
+  /** JSON, but neither our envelope nor seed 2's command shape. */
+  | 'invalid_command'
+  /** A valid event of a type no function on this topic handles. */
+  | 'unhandled_event_type'
+  /** A valid event whose data its handler refused (non-retriable validation). */
+  | 'invalid_data'
+  /** The handler failed with an error that trying again cannot fix. */
+  | 'handler_error';
+
+/** The headers added to a dead-lettered record. */
+export const DLQ_HEADERS = {
+  reason: 'dlq.reason',
+  error: 'dlq.error',
+  topic: 'dlq.source.topic',
+  partition: 'dlq.source.partition',
+  offset: 'dlq.source.offset',
+  timestamp: 'dlq.source.timestamp',
+  consumer: 'dlq.consumer',
+  deadLetteredAt: 'dlq.dead_lettered_at',
+  /** Only when a header name repeats in the original: every header in order, as JSON. */
+  originalHeaders: 'dlq.original_headers',
+} as const;
+
+const MAX_ERROR_LENGTH = 1000;
+
+/**
+ * The record written to the dead-letter topic. Original headers are kept under their own
+ * names (the `dlq.*` ones win on a clash, as on a record dead-lettered twice). A header
+ * name may repeat in Kafka but not in OutgoingRecord's headers, so when one does, the
+ * full ordered list is also kept in `dlq.original_headers` as JSON
+ * (`[[name, base64 value], ...]`) and nothing is lost.
+ */
+export function deadLetterRecord(params: {
+  record: ConsumedRecord;
+  reason: DeadLetterReason;
+  error: string;
+  topic: string;
+  consumer: string;
+  now?: Date;
+}): OutgoingRecord {
+  const { record, reason, topic, consumer } = params;
+  const headers: Record<string, string | Buffer> = {};
+  const names = new Set<string>();
+  let repeated = false;
+  for (const { name, value } of record.headers) {
+    if (names.has(name)) repeated = true;
+    names.add(name);
+    headers[name] = value;
+  }
+  if (repeated) {
+    headers[DLQ_HEADERS.originalHeaders] = JSON.stringify(record.headers.map((h) => [h.name, h.value.toString('base64')]));
+  }
+  headers[DLQ_HEADERS.reason] = reason;
+  headers[DLQ_HEADERS.error] = params.error.slice(0, MAX_ERROR_LENGTH);
+  headers[DLQ_HEADERS.topic] = record.topic;
+  headers[DLQ_HEADERS.partition] = String(record.partition);
+  headers[DLQ_HEADERS.offset] = record.offset;
+  headers[DLQ_HEADERS.timestamp] = String(record.timestamp);
+  headers[DLQ_HEADERS.consumer] = consumer;
+  headers[DLQ_HEADERS.deadLetteredAt] = (params.now ?? new Date()).toISOString();
+  return { topic, key: record.key, value: record.value, headers };
+}
+
+export interface DeadLetterer {
+  /** Resolves once the dead-letter topic acknowledged the record; rejects (retriable) otherwise. */
+  send(record: ConsumedRecord, reason: DeadLetterReason, error: string): Promise<RecordAck>;
+}
+
+export function createDeadLetterer(params: {
+  publisher: RecordPublisher;
+  /** The dead-letter topic (KAFKA_TOPIC_DLQ). */
+  topic: string;
+  /** The consuming function's name, recorded in `dlq.consumer`. */
+  consumer: string;
+  timeoutMs?: number;
+  now?: () => Date;
+}): DeadLetterer {
+  const { publisher, topic, consumer, timeoutMs } = params;
+  const now = params.now ?? (() => new Date());
+  return {
+    async send(record, reason, error) {
+      const outgoing = deadLetterRecord({ record, reason, error, topic, consumer, now: now() });
+      let acks: RecordAck[];
+      try {
+        acks = await publisher.send([outgoing], timeoutMs === undefined ? {} : { timeoutMs });
+      } catch (cause) {
+        throw cause instanceof KafkaUnavailableError
+          ? cause
+          : new KafkaUnavailableError('the dead-letter topic did not acknowledge the record', { cause });
+      }
+      const [ack] = acks;
+      if (!ack) throw new KafkaUnavailableError('the dead-letter topic returned no acknowledgement');
+      return ack;
+    },
+  };
+}

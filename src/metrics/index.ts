@@ -1,0 +1,10 @@
+export { METRIC_DEFINITIONS, exportedMetricNames, seriesNames, definitionByName } from './definitions';
+export type { MetricDefinition, MetricKey, MetricType } from './definitions';
+export { createMetrics, containerMetrics, OVERFLOW_LABEL_VALUE } from './registry';
+export type { ServiceMetrics, MetricInstances } from './registry';
+export { containerPusher, createMetricsPusher, putToPushgateway, MAX_PUSH_TIMEOUT_MS } from './push';
+export type { MetricsPusher, MetricsPusherParams, PushGrouping, PushOutcome, PushSender } from './push';
+export { aggregateGroups, deleteGroup, fetchGroups, parseGroups, pruneStaleGroups, PushgatewayError } from './pushgateway';
+export type { MetricFamily, PruneResult, PushgatewayGroup } from './pushgateway';
+export { pushConsumerLag, LAG_GROUP_INSTANCE } from './consumer-lag';
+export type { LagSample } from './consumer-lag';

@@ -1,0 +1,343 @@
+/**
+ * The consumer functions against the real local broker and Pushgateway. Records are
+ * written by independent clients (kcat, kafkajs), read back by a separate consumer, turned
+ * into the exact MSK event Lambda sends (buildKafkaEvent), and given to the real handlers
+ * (handlers/kafka-consumer.ts, the middy chain of the five functions) in this process.
+ * What the handlers publish (answers, dead letters) is read back from the broker.
+ * Every run has its own topics, consumer groups and Pushgateway job.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Context } from 'aws-lambda';
+import { loadConfig } from '../../src/config';
+import { createCommandConsumer } from '../../src/commands';
+import { consumerFunction, createEventConsumer } from '../../src/consumers';
+import { createEvent, eventHeaders } from '../../src/events';
+import { createContainerProducer, createKafka } from '../../src/kafka';
+import type { ContainerProducer, OutgoingRecord, RecordAck, RecordPublisher } from '../../src/kafka';
+import { DLQ_HEADERS } from '../../src/kafka/dlq';
+import { toConsumedRecord } from '../../src/kafka/event-source';
+import { buildKafkaEvent } from '../../src/kafka/msk-event';
+import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
+import type { ConsumedRecord } from '../../src/kafka/records';
+import { createMetrics, deleteGroup } from '../../src/metrics';
+import { executionEnvironmentId } from '../../src/runtime';
+import { KafkaUnavailableError } from '../../src/errors';
+import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';
+import type { KafkaLambdaEvent } from '../../handlers/kafka-consumer';
+import { createTopic, uniqueName } from '../helpers/kafka';
+import { waitFor } from '../helpers/wait-for';
+
+const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+const PUSHGATEWAY = process.env.PUSHGATEWAY_URL ?? 'http://127.0.0.1:9091';
+const topics = {
+  requests: uniqueName('cons-requests'),
+  events: uniqueName('cons-events'),
+  commands: uniqueName('cons-commands'),
+  dlq: uniqueName('cons-dlq'),
+};
+const env = {
+  KAFKA_BROKERS: BROKERS,
+  PUSHGATEWAY_URL: PUSHGATEWAY,
+  KAFKA_TOPIC_REQUESTS: topics.requests,
+  KAFKA_TOPIC_EVENTS: topics.events,
+  KAFKA_TOPIC_COMMANDS: topics.commands,
+  KAFKA_TOPIC_DLQ: topics.dlq,
+  KAFKA_CONSUMER_GROUP: uniqueName('cons-group'),
+  SERVICE_NAME: uniqueName('sts-consumers-it'),
+  LOG_LEVEL: 'ERROR',
+  // Push on every invocation, so what a handler counted is on the Pushgateway when it returns.
+  METRICS_PUSH_INTERVAL_MS: '0',
+};
+const config = loadConfig(env);
+/** Each function has its own name, so its own Pushgateway group (as on Lambda). */
+const FUNCTION_NAMES = ['onHttpRequest', 'onHttpResponse', 'onError', 'onCommand', 'onCustomEvent'];
+const functionConfig = (name: string) => loadConfig({ ...env, AWS_LAMBDA_FUNCTION_NAME: `it-${name}` });
+const SOURCE = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/it', bootstrapServers: [BROKERS] };
+
+function context(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: uniqueName('req'),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'it',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+type Handler = (event: KafkaLambdaEvent, context: Context) => Promise<KafkaBatchResponse>;
+
+/** A handler of one function, as the container would build it, with this run's config. */
+function handlerFor(name: string, publisher: RecordPublisher): (records: ConsumedRecord[]) => Promise<KafkaBatchResponse> {
+  const handler = kafkaConsumerHandler({
+    functionName: name,
+    publishErrorEvents: name !== 'onError',
+    config: functionConfig(name),
+    publisher,
+    metrics: createMetrics(),
+    build: (deps) =>
+      name === 'onCommand'
+        ? createCommandConsumer({ ...deps, name })
+        : createEventConsumer({ ...deps, fn: consumerFunction(name) }),
+  }) as unknown as Handler; // middy's handler type carries callback overloads; this is how Lambda calls it.
+  return (records) => handler(buildKafkaEvent(SOURCE, records) as unknown as KafkaLambdaEvent, context(name));
+}
+
+/** Reads every record of `topic` from the beginning with its own group, as ConsumedRecords. */
+async function startCollector(kafka: Kafka, topic: string) {
+  const consumer: Consumer = kafka.consumer({ groupId: uniqueName('collector'), maxWaitTimeInMs: 100 });
+  const records: ConsumedRecord[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: ({ topic: t, partition, message }) => {
+      records.push(toConsumedRecord(t, partition, message));
+      return Promise.resolve();
+    },
+  });
+  return {
+    records,
+    waitFor: (match: (r: ConsumedRecord) => boolean, count = 1, timeoutMs = 15_000) =>
+      waitFor(
+        () => {
+          const found = records.filter(match);
+          return found.length >= count ? found : undefined;
+        },
+        { timeoutMs, what: `${count} matching record(s) on ${topic}` },
+      ),
+    stop: () => consumer.disconnect(),
+  };
+}
+
+const header = (r: ConsumedRecord, name: string) => r.headers.find((h) => h.name === name)?.value.toString();
+const json = (r: ConsumedRecord) => JSON.parse(r.value?.toString() ?? 'null') as Record<string, unknown>;
+
+/** Fails the `failOn`-th send to `topic` (1-based) once, like a broker that did not acknowledge. */
+function failingOnce(inner: RecordPublisher, topic: string, failOn: number): RecordPublisher & { failures: number } {
+  let seen = 0;
+  const wrapper = {
+    failures: 0,
+    send(records: OutgoingRecord[], options?: { timeoutMs?: number }): Promise<RecordAck[]> {
+      if (records.some((r) => r.topic === topic)) {
+        seen += 1;
+        if (seen === failOn) {
+          wrapper.failures += 1;
+          return Promise.reject(new KafkaUnavailableError('waiting for the broker to acknowledge timed out'));
+        }
+      }
+      return inner.send(records, options);
+    },
+  };
+  return wrapper;
+}
+
+describe('consumer functions against the real broker', () => {
+  let kafka: Kafka;
+  let admin: Admin;
+  let producer: ContainerProducer;
+  let testProducer: Producer;
+  const collectors: Record<keyof typeof topics, Awaited<ReturnType<typeof startCollector>>> = {} as never;
+
+  beforeAll(async () => {
+    kafka = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'sts-consumers-it' });
+    admin = kafka.admin();
+    await admin.connect();
+    for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
+    producer = createContainerProducer({
+      kafka: () => kafka,
+      sendTimeoutMs: 5000,
+      connectTimeoutMs: config.kafka.connectTimeoutMs,
+    });
+    testProducer = kafka.producer();
+    await testProducer.connect();
+    for (const [name, topic] of Object.entries(topics)) {
+      collectors[name as keyof typeof topics] = await startCollector(kafka, topic);
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(Object.values(collectors).map((c) => c.stop()));
+    await testProducer?.disconnect();
+    await producer?.disconnect();
+    await admin?.disconnect();
+    // The handlers pushed this run's metrics under its own job; leave the Pushgateway as it was.
+    for (const name of FUNCTION_NAMES) {
+      const { runtime } = functionConfig(name);
+      await deleteGroup({
+        url: PUSHGATEWAY,
+        timeoutMs: 2000,
+        labels: { job: config.service.name, function: runtime.functionName, instance: executionEnvironmentId(runtime) },
+      }).catch(() => undefined);
+    }
+  });
+
+  it('answers a seed 2 command written by kcat on the events topic with the same correlation id and key', async () => {
+    // Prepare: an independent client writes four commands to partition 0, in seed 2's shape
+    const run = uniqueName('kcat');
+    const lines = [
+      { type: 'time.now', correlation_id: `${run}-ok`, timestamp: '2026-01-31T12:34:56.123456', payload: { timezone: 'Asia/Kolkata', format: 'iso' }, source: 'kcat' },
+      { type: 'teapot.brew', correlation_id: `${run}-unknown`, timestamp: '2026-01-31T12:34:57', payload: {}, source: 'kcat' },
+      { type: 'time.now', timestamp: '2026-01-31T12:34:58', payload: {}, source: 'kcat' },
+      { type: 'time.now', correlation_id: `${run}-after`, timestamp: '2026-01-31T12:34:59', payload: { format: 'unix' }, source: 'kcat' },
+    ];
+    execFileSync('kcat', ['-P', '-b', BROKERS, '-t', topics.commands, '-k', `key-${run}`, '-p', '0'], {
+      input: `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`,
+      timeout: 15_000,
+    });
+    const written = await collectors.commands.waitFor((r) => r.key?.toString() === `key-${run}`, 4);
+    const onCommand = handlerFor('onCommand', producer);
+
+    // Act
+    const response = await onCommand(written);
+
+    // Assess: the batch succeeded
+    expect(response).toEqual({ batchItemFailures: [] });
+    // time.now.processed and command.rejected, with the commands' correlation ids and key
+    const answers = await collectors.events.waitFor((r) => r.key?.toString() === `key-${run}`, 3);
+    const byCorrelation = new Map(answers.map((r) => [json(r).correlation_id, json(r)]));
+    expect(byCorrelation.get(`${run}-ok`)).toMatchObject({
+      event_type: 'time.now.processed',
+      data: { command_type: 'time.now', timezone: 'Asia/Kolkata', utc_offset: '+05:30' },
+    });
+    expect(byCorrelation.get(`${run}-unknown`)).toMatchObject({
+      event_type: 'command.rejected',
+      data: { command_type: 'teapot.brew', reason: 'unknown command type "teapot.brew"' },
+    });
+    expect(byCorrelation.get(`${run}-after`)).toMatchObject({ event_type: 'time.now.processed', data: { format: 'unix' } });
+    for (const r of answers) expect(header(r, 'correlation_id')).toBe(json(r).correlation_id);
+    // The command without a correlation id is in the dead-letter topic, bytes untouched
+    const orphan = written[2];
+    const [dead] = await collectors.dlq.waitFor((r) => r.key?.toString() === `key-${run}`);
+    expect(dead?.value).toEqual(orphan?.value);
+    expect(header(dead!, DLQ_HEADERS.reason)).toBe('missing_correlation_id');
+    expect(header(dead!, DLQ_HEADERS.topic)).toBe(topics.commands);
+    expect(header(dead!, DLQ_HEADERS.partition)).toBe('0');
+    expect(header(dead!, DLQ_HEADERS.offset)).toBe(orphan?.offset);
+  });
+
+  it('dead-letters poison on every topic with reasons and coordinates, and processes the records after it', async () => {
+    // Prepare: poison and good records on partition 0 of each topic, one key per run
+    const run = uniqueName('poison');
+    const key = `key-${run}`;
+    const garbage = randomBytes(48);
+    const good = createEvent({ eventType: 'user_signup', data: { user_id: run }, source: 'it', correlationId: run });
+    const request = createEvent({
+      eventType: 'http_request',
+      data: { user_ip: '198.51.100.9', method: 'GET', endpoint: '/', hostname: 'it', os: 'Linux', request_id: run },
+      source: 'it',
+      correlationId: run,
+    });
+    const missingFields = JSON.stringify({ event_type: 'user_signup', data: {} });
+    const message = (value: Buffer | string, headers: Record<string, string> = {}) => ({ key, value, partition: 0, headers });
+    await testProducer.send({
+      topic: topics.events,
+      messages: [
+        message(garbage, { trace: 'abc' }),
+        message('{"event_type": "user_signup", "data": '),
+        message(missingFields),
+        message(JSON.stringify(good), eventHeaders(good)),
+      ],
+    });
+    await testProducer.send({ topic: topics.requests, messages: [message('not json at all'), message(JSON.stringify(request))] });
+    await testProducer.send({ topic: topics.commands, messages: [message(randomBytes(16))] });
+    const events = await collectors.events.waitFor((r) => r.key?.toString() === key, 4);
+    const requests = await collectors.requests.waitFor((r) => r.key?.toString() === key, 2);
+    const commands = await collectors.commands.waitFor((r) => r.key?.toString() === key, 1);
+
+    // Act: every function of each topic gets what its event source would send it
+    const custom = await handlerFor('onCustomEvent', producer)(events);
+    const responses = await handlerFor('onHttpResponse', producer)(events);
+    const errors = await handlerFor('onError', producer)(events);
+    const onRequest = await handlerFor('onHttpRequest', producer)(requests);
+    const onCommand = await handlerFor('onCommand', producer)(commands);
+
+    // Assess: no batch failed
+    for (const response of [custom, responses, errors, onRequest, onCommand]) expect(response).toEqual({ batchItemFailures: [] });
+    // Five dead letters: three from the events topic (once each), one per other topic
+    const dead = await collectors.dlq.waitFor((r) => r.key?.toString() === key, 5);
+    const summary = dead.map((r) => [header(r, DLQ_HEADERS.topic), header(r, DLQ_HEADERS.offset), header(r, DLQ_HEADERS.reason)]);
+    expect(summary).toEqual(
+      expect.arrayContaining([
+        [topics.events, events[0]?.offset, 'not_utf8'],
+        [topics.events, events[1]?.offset, 'not_json'],
+        [topics.events, events[2]?.offset, 'invalid_envelope'],
+        [topics.requests, requests[0]?.offset, 'not_json'],
+        [topics.commands, commands[0]?.offset, 'not_utf8'],
+      ]),
+    );
+    const deadGarbage = dead.find((r) => header(r, DLQ_HEADERS.offset) === events[0]?.offset && header(r, DLQ_HEADERS.topic) === topics.events);
+    expect(deadGarbage?.value).toEqual(garbage);
+    expect(header(deadGarbage!, 'trace')).toBe('abc');
+    expect(header(deadGarbage!, DLQ_HEADERS.partition)).toBe('0');
+    expect(header(dead.find((r) => header(r, DLQ_HEADERS.reason) === 'invalid_envelope')!, DLQ_HEADERS.error)).toMatch(/id|correlation_id/);
+    // The records after the poison were processed: the http_request reached the Pushgateway's caller count
+    const pushed = await waitFor(
+      async () => {
+        const text = await (await fetch(`${PUSHGATEWAY}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+        return text.split('\n').find((l) => l.startsWith('caller_requests_total{') && l.includes(`job="${config.service.name}"`) && l.includes('caller="198.51.100.9"'));
+      },
+      { timeoutMs: 10_000, what: 'caller_requests_total on the Pushgateway' },
+    );
+    expect(pushed).toMatch(/ 1$/);
+  });
+
+  it('a handler that fails once: its record is reported, delivered again, and its effect happens once', async () => {
+    // Prepare: three commands on partition 0; the answer to the second is not acknowledged once
+    const run = uniqueName('flaky');
+    const key = `key-${run}`;
+    const ids = ['c1', 'c2', 'c3'].map((c) => `${run}-${c}`);
+    await testProducer.send({
+      topic: topics.commands,
+      messages: ids.map((id) => ({ key, partition: 0, value: JSON.stringify({ type: 'time.now', correlation_id: id, payload: {} }) })),
+    });
+    const batch = await collectors.commands.waitFor((r) => r.key?.toString() === key, 3);
+    const publisher = failingOnce(producer, topics.events, 2);
+    const onCommand = handlerFor('onCommand', publisher);
+
+    // Act: the batch; what Lambda delivers again (from the reported offset); the whole batch again (a retried timeout)
+    const first = await onCommand(batch);
+    const failedOffset = first.batchItemFailures[0]?.itemIdentifier.offset;
+    const again = await onCommand(batch.filter((r) => Number(r.offset) >= Number(failedOffset)));
+    const wholeBatch = await onCommand(batch);
+    // A marker on the answers' partition: once it is read, every answer before it has been read too.
+    await producer.send([{ topic: topics.events, key, value: JSON.stringify({ marker: run }) }]);
+    await collectors.events.waitFor((r) => r.key?.toString() === key && r.value?.toString().includes('"marker"') === true);
+
+    // Assess: AWS's partial batch response for Kafka names the failed record by "<topic>-<partition>" and offset
+    expect(publisher.failures).toBe(1);
+    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: `${topics.commands}-0`, offset: Number(batch[1]?.offset) } }] });
+    expect(again).toEqual({ batchItemFailures: [] });
+    expect(wholeBatch).toEqual({ batchItemFailures: [] });
+    const answers = collectors.events.records.filter((r) => r.key?.toString() === key && header(r, 'event_type') === 'time.now.processed');
+    expect(answers.map((r) => json(r).correlation_id).sort()).toEqual([...ids].sort());
+
+    // Act: a new container (empty memory) gets the batch again: it answers again, with the same event ids
+    const otherContainer = handlerFor('onCommand', producer);
+    expect(await otherContainer(batch)).toEqual({ batchItemFailures: [] });
+    const all = await collectors.events.waitFor((r) => r.key?.toString() === key && header(r, 'event_type') === 'time.now.processed', 6);
+
+    // Assess: the repeats are duplicates by id, and the events consumer drops them
+    expect(new Set(all.map((r) => json(r).id)).size).toBe(3);
+    const metrics = createMetrics();
+    const onCustom = kafkaConsumerHandler({
+      functionName: 'onCustomEvent',
+      publishErrorEvents: true,
+      config: functionConfig('onCustomEvent'),
+      publisher: producer,
+      metrics,
+      build: (deps) => createEventConsumer({ ...deps, fn: consumerFunction('onCustomEvent') }),
+    }) as unknown as Handler;
+    await onCustom(buildKafkaEvent(SOURCE, all) as unknown as KafkaLambdaEvent, context('onCustomEvent'));
+    const suppressed = await metrics.registry.getSingleMetric('duplicates_suppressed_total')?.get();
+    expect(suppressed?.values.find((v) => v.labels.event_type === 'time.now.processed')?.value).toBe(3);
+  });
+});

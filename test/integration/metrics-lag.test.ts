@@ -1,0 +1,164 @@
+/**
+ * Consumer-group lag from Kafka's own offsets (the real local broker), pushed by the
+ * scheduled metrics function and shown by GET /metrics: N records written to a topic
+ * whose consumer function has not consumed them show as lag N, summed over partitions,
+ * and the lag returns to 0 once a consumer in that group has consumed and committed them.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, ScheduledEvent } from 'aws-lambda';
+import type { Admin } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetricsHandler } from '../../handlers/metrics';
+import type { ScheduledRunReport } from '../../handlers/metrics';
+import { loadConfig } from '../../src/config';
+import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functions';
+import { withOffsetReader } from '../../src/kafka/lag';
+import { createMetrics, deleteGroup, fetchGroups } from '../../src/metrics';
+import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
+import { waitFor } from '../helpers/wait-for';
+
+type Result = APIGatewayProxyStructuredResultV2;
+
+const metricsRequest = {
+  version: '2.0',
+  routeKey: 'GET /metrics',
+  rawPath: '/metrics',
+  rawQueryString: '',
+  headers: {},
+  isBase64Encoded: false,
+  requestContext: {
+    accountId: '123456789012',
+    apiId: 'local',
+    domainName: '127.0.0.1',
+    domainPrefix: '127',
+    http: { method: 'GET', path: '/metrics', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+    requestId: 'metrics',
+    routeKey: 'GET /metrics',
+    stage: '$default',
+    time: new Date().toUTCString(),
+    timeEpoch: Date.now(),
+  },
+} satisfies APIGatewayProxyEventV2;
+
+const scheduledEvent = {
+  version: '0',
+  id: 'schedule',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '123456789012',
+  time: new Date().toISOString(),
+  region: 'us-east-1',
+  resources: [],
+  detail: {},
+} as ScheduledEvent;
+
+const context = {
+  functionName: 'metrics',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:metrics',
+  memoryLimitInMB: '256',
+  awsRequestId: 'lag-test',
+  getRemainingTimeInMillis: () => 10_000,
+} as Context;
+
+/** The sum of kafka_consumergroup_lag samples for one group in Prometheus text. */
+function lagIn(text: string, group: string): number {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('kafka_consumergroup_lag{') && line.includes(`group="${group}"`))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+describe('consumer-group lag', () => {
+  const kafka = testKafka('sts-metrics-lag-test');
+  const job = uniqueName('sts-lag');
+  const topics = { requests: uniqueName('lag-req'), events: uniqueName('lag-ev'), commands: uniqueName('lag-cmd') };
+  const config = loadConfig({
+    ...process.env,
+    KAFKA_BROKERS: testConfig.kafka.brokers.join(','),
+    PUSHGATEWAY_URL: testConfig.pushgateway.url,
+    SERVICE_NAME: job,
+    AWS_LAMBDA_FUNCTION_NAME: 'metrics',
+    KAFKA_CONSUMER_GROUP: uniqueName('lag-group'),
+    KAFKA_TOPIC_REQUESTS: topics.requests,
+    KAFKA_TOPIC_EVENTS: topics.events,
+    KAFKA_TOPIC_COMMANDS: topics.commands,
+    KAFKA_AUTO_OFFSET_RESET: 'earliest',
+    LOG_LEVEL: 'SILENT',
+  });
+  const onHttpRequest = CONSUMER_FUNCTIONS.find((fn) => fn.name === 'onHttpRequest');
+  if (!onHttpRequest) throw new Error('onHttpRequest is missing from CONSUMER_FUNCTIONS');
+  const group = consumerGroupId(config.kafka, onHttpRequest);
+  const handler = createMetricsHandler({
+    config,
+    metrics: createMetrics(),
+    withOffsets: (use) => withOffsetReader(kafka, use),
+  });
+  let admin: Admin;
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
+  });
+
+  afterAll(async () => {
+    await admin.deleteTopics({ topics: Object.values(topics) });
+    await admin.disconnect();
+    for (const g of await fetchGroups({ url: config.pushgateway.url, timeoutMs: 2000, job })) {
+      await deleteGroup({ url: config.pushgateway.url, timeoutMs: 2000, labels: g.labels });
+    }
+  });
+
+  async function scheduledLag(): Promise<{ report: Extract<ScheduledRunReport['lag'], { total: number }>; shown: number }> {
+    const run = (await handler(scheduledEvent, context)) as ScheduledRunReport;
+    if ('error' in run.lag) throw new Error(`lag not computed: ${run.lag.error}`);
+    const response = (await handler(metricsRequest, context)) as Result;
+    return { report: run.lag, shown: lagIn(String(response.body), group) };
+  }
+
+  it('shows N unconsumed records as lag N summed over partitions, and 0 once they are consumed', async () => {
+    // Prepare
+    const n = 7;
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: topics.requests,
+      messages: Array.from({ length: n }, (_, i) => ({ key: `caller-${i}`, value: JSON.stringify({ i }) })),
+    });
+    await producer.disconnect();
+
+    // Act: the consumer function's group has committed nothing yet
+    const before = await scheduledLag();
+
+    // Assess
+    expect(before.report.failures).toEqual([]);
+    expect(before.report.byGroup[group]).toBe(n);
+    expect(before.shown).toBe(n);
+    expect(before.report.total).toBe(n);
+
+    // Act: a consumer in that group reads and commits everything
+    const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
+    let consumed = 0;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topics.requests], fromBeginning: true });
+    await consumer.run({
+      eachMessage: () => {
+        consumed += 1;
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => (consumed >= n ? true : undefined), { timeoutMs: 20_000, what: `${n} records consumed` });
+    await consumer.disconnect(); // commits the resolved offsets
+
+    // Assess
+    const after = await waitFor(
+      async () => {
+        const lag = await scheduledLag();
+        return lag.report.byGroup[group] === 0 ? lag : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'the lag to return to 0' },
+    );
+    expect(after.shown).toBe(0);
+    expect(after.report.total).toBe(0);
+  });
+});

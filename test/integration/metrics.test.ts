@@ -1,0 +1,260 @@
+/**
+ * The metrics pipeline against the real local Pushgateway: containers push into groups of
+ * their own, GET /metrics sums them, stale groups are pruned, and an unreachable
+ * Pushgateway never fails an invocation. Each test uses its own job (SERVICE_NAME), so
+ * nothing here sees another test's groups.
+ */
+import net from 'node:net';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, ScheduledEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetricsHandler } from '../../handlers/metrics';
+import type { ScheduledRunReport } from '../../handlers/metrics';
+import { pushMetrics } from '../../handlers/middleware/push-metrics';
+import { loadConfig } from '../../src/config';
+import type { Config } from '../../src/config';
+import { withOffsetReader } from '../../src/kafka/lag';
+import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups } from '../../src/metrics';
+import { testConfig, testKafka, uniqueName } from '../helpers/kafka';
+import { waitFor } from '../helpers/wait-for';
+
+type Result = APIGatewayProxyStructuredResultV2;
+const pushgatewayUrl = testConfig.pushgateway.url;
+
+function httpEvent(routeKey: string): APIGatewayProxyEventV2 {
+  const [method = 'GET', path = '/'] = routeKey.split(' ');
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: '',
+    headers: {},
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'local',
+      domainName: '127.0.0.1',
+      domainPrefix: '127',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+      requestId: uniqueName('req'),
+      routeKey,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+  };
+}
+
+const scheduledEvent = {
+  version: '0',
+  id: 'schedule',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '123456789012',
+  time: new Date().toISOString(),
+  region: 'us-east-1',
+  resources: [],
+  detail: {},
+} as ScheduledEvent;
+
+function context(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: uniqueName('req'),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** One simulated container of the HTTP function: its own registry, pusher and handler. */
+function container(params: { job: string; instance: string; url?: string; intervalMs?: number; now?: () => number }) {
+  const metrics = createMetrics();
+  const warnings: unknown[] = [];
+  const options: Parameters<typeof createMetricsPusher>[0] = {
+    metrics,
+    url: params.url ?? pushgatewayUrl,
+    grouping: { job: params.job, function: 'http', instance: params.instance },
+    timeoutMs: 300,
+    intervalMs: params.intervalMs ?? 0,
+    logger: { warn: (_m: string, extra?: unknown) => warnings.push(extra), info: () => undefined } as never, // only warn/info are called
+  };
+  if (params.now) options.now = params.now;
+  const pusher = createMetricsPusher(options);
+  const handler = middy<APIGatewayProxyEventV2, Result>()
+    .use(pushMetrics({ metrics, pusher, recordHttp: true }))
+    .handler(() => Promise.resolve({ statusCode: 200, body: '{}' }));
+  return { metrics, pusher, handler, warnings, invoke: () => handler(httpEvent('GET /'), context('http')) };
+}
+
+function serviceConfig(job: string, extra: Record<string, string> = {}): Config {
+  return loadConfig({
+    ...process.env,
+    KAFKA_BROKERS: testConfig.kafka.brokers.join(','),
+    PUSHGATEWAY_URL: pushgatewayUrl,
+    SERVICE_NAME: job,
+    AWS_LAMBDA_FUNCTION_NAME: 'metrics',
+    LOG_LEVEL: 'SILENT',
+    ...extra,
+  });
+}
+
+/** The sum of a metric's samples in Prometheus text whose labels include `match`. */
+function sumSamples(text: string, name: string, match: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1] ?? '', l[2] ?? ''] as const));
+    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+const jobs: string[] = [];
+function newJob(): string {
+  const job = uniqueName('sts-metrics');
+  jobs.push(job);
+  return job;
+}
+
+describe('metrics through the real Pushgateway', () => {
+  const kafka = testKafka('sts-metrics-test');
+
+  afterAll(async () => {
+    // Leave the shared Pushgateway as it was.
+    for (const job of jobs) {
+      for (const group of await fetchGroups({ url: pushgatewayUrl, timeoutMs: 2000, job })) {
+        await deleteGroup({ url: pushgatewayUrl, timeoutMs: 2000, labels: group.labels });
+      }
+    }
+  });
+
+  let metricsHandlerFor: (config: Config, extra?: { nowSeconds?: () => number }) => ReturnType<typeof createMetricsHandler>;
+  beforeAll(() => {
+    metricsHandlerFor = (config, extra = {}) => {
+      const deps: Parameters<typeof createMetricsHandler>[0] = {
+        config,
+        metrics: createMetrics(),
+        withOffsets: (use) => withOffsetReader(kafka, use),
+      };
+      if (extra.nowSeconds) deps.nowSeconds = extra.nowSeconds;
+      return createMetricsHandler(deps);
+    };
+  });
+
+  it('keeps both containers of one function, each in its own group', async () => {
+    // Prepare
+    const job = newJob();
+    const a = container({ job, instance: 'container-a' });
+    const b = container({ job, instance: 'container-b' });
+    // Act
+    for (let i = 0; i < 3; i++) await a.invoke();
+    for (let i = 0; i < 2; i++) await b.invoke();
+    // Assess
+    const groups = await fetchGroups({ url: pushgatewayUrl, timeoutMs: 2000, job });
+    const requests = Object.fromEntries(
+      groups.map((g) => [
+        String(g.labels.instance),
+        Number(g.families.find((f) => f.name === 'http_requests_total')?.metrics?.[0]?.value),
+      ] as const),
+    );
+    expect(requests).toEqual({ 'container-a': 3, 'container-b': 2 });
+    expect(groups.every((g) => g.labels.function === 'http')).toBe(true);
+  });
+
+  it('GET /metrics shows the sum of the containers per function, without the instance label', async () => {
+    // Prepare
+    const job = newJob();
+    const a = container({ job, instance: 'container-a' });
+    const b = container({ job, instance: 'container-b' });
+    for (let i = 0; i < 4; i++) await a.invoke();
+    for (let i = 0; i < 3; i++) await b.invoke();
+    const handler = metricsHandlerFor(serviceConfig(job));
+    // Act
+    const response = (await handler(httpEvent('GET /metrics'), context('metrics'))) as Result;
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(String(response.headers?.['content-type'])).toContain('text/plain; version=0.0.4');
+    const body = String(response.body);
+    const labels = { job, function: 'http', route: '/', method: 'GET', status: '200' };
+    expect(sumSamples(body, 'http_requests_total', labels)).toBe(7);
+    expect(body.split('\n').filter((l) => l.startsWith('http_requests_total{'))).toHaveLength(1);
+    expect(sumSamples(body, 'http_request_duration_seconds_count', { job, function: 'http' })).toBe(7);
+    expect(body).not.toMatch(/instance="container-/);
+  });
+
+  it('prunes a group whose last push is older than the maximum age and keeps the fresh one', async () => {
+    // Prepare
+    const job = newJob();
+    const maxAge = 900;
+    const old = container({ job, instance: 'reaped' });
+    await old.invoke();
+    const fresh = container({ job, instance: 'alive' });
+    const pushTimes = await waitFor(
+      async () => {
+        await fresh.pusher.push();
+        const groups = await fetchGroups({ url: pushgatewayUrl, timeoutMs: 2000, job });
+        const times = Object.fromEntries(groups.map((g) => [String(g.labels.instance), g.lastPushSeconds] as const));
+        // The Pushgateway stamps pushes in nanoseconds: the later push is strictly later.
+        return (times.alive ?? 0) > (times.reaped ?? Infinity) ? times : undefined;
+      },
+      { what: 'a fresh push stamped after the old one' },
+    );
+    // "Now" is the moment the old group is just past the maximum age and the fresh one is not.
+    const now = (pushTimes.alive ?? 0) + maxAge;
+    const handler = metricsHandlerFor(serviceConfig(job, { METRICS_GROUP_MAX_AGE_SECONDS: String(maxAge) }), {
+      nowSeconds: () => now,
+    });
+    // Act
+    const report = (await handler(scheduledEvent, context('metrics'))) as ScheduledRunReport;
+    // Assess
+    expect(report.prune).toMatchObject({ deleted: 1, failed: 0 });
+    const instances = (await fetchGroups({ url: pushgatewayUrl, timeoutMs: 2000, job })).map((g) => g.labels.instance);
+    expect(instances).toContain('alive');
+    expect(instances).not.toContain('reaped');
+  });
+
+  it('with the Pushgateway unreachable, every invocation still answers, and the failure is counted and logged once', async () => {
+    // Prepare
+    const port = await closedPort();
+    const job = newJob();
+    // A clock that does not move: the back-off after the first failure never ends in this test.
+    const c = container({ job, instance: 'offline', url: `http://127.0.0.1:${port}`, now: () => 0 });
+    // Act
+    const responses = [];
+    for (let i = 0; i < 20; i++) responses.push(await c.invoke());
+    // Assess
+    expect(responses.every((r) => r.statusCode === 200)).toBe(true);
+    const pushes = (await c.metrics.pushgatewayPushes.get()).values;
+    expect(pushes).toEqual([{ labels: { outcome: 'error' }, value: 1 }]);
+    expect(c.warnings).toHaveLength(1);
+    expect(sumSamples(await c.metrics.registry.metrics(), 'http_requests_total', {})).toBe(20);
+  });
+
+  it('GET /metrics answers 503 when the Pushgateway cannot be read', async () => {
+    // Prepare
+    const port = await closedPort();
+    const handler = metricsHandlerFor(serviceConfig(newJob(), { PUSHGATEWAY_URL: `http://127.0.0.1:${port}` }));
+    // Act
+    const response = (await handler(httpEvent('GET /metrics'), context('metrics'))) as Result;
+    // Assess
+    expect(response.statusCode).toBe(503);
+  });
+});

@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import { createBatchProcessor, createProcessedIds } from '../../../src/consumers';
+import type { RecordDecision } from '../../../src/consumers';
+import { KafkaUnavailableError, ServiceError, ValidationError } from '../../../src/errors';
+import { DLQ_HEADERS, createDeadLetterer } from '../../../src/kafka/dlq';
+import type { ConsumedRecord } from '../../../src/kafka/records';
+import { FakePublisher, fakeLogger, metrics, record, sampleValue } from './fakes';
+
+/**
+ * A processor whose decisions come from the record's value: "poison" is dead-lettered,
+ * "fail-once:<id>" fails retriably the first time, "bug" throws a plain error, "bad"
+ * throws a ValidationError, anything else is handled with the value as the id.
+ */
+function setup(options: { dlqFailures?: number } = {}) {
+  const publisher = new FakePublisher();
+  if (options.dlqFailures) publisher.failNext(options.dlqFailures, 'dlq');
+  const logger = fakeLogger();
+  const m = metrics();
+  const processed = createProcessedIds();
+  const effects: string[] = [];
+  const failedOnce = new Set<string>();
+  const decide = (r: ConsumedRecord): RecordDecision => {
+    const text = r.value?.toString() ?? '';
+    if (text === 'poison') return { kind: 'dead_letter', eventType: 'unknown', reason: 'not_json', error: 'not JSON' };
+    return {
+      kind: 'handle',
+      eventType: 'test',
+      id: text,
+      correlationId: `c-${text}`,
+      run: () => {
+        if (text.startsWith('fail-once') && !failedOnce.has(text)) {
+          failedOnce.add(text);
+          return Promise.reject(new KafkaUnavailableError('broker did not acknowledge'));
+        }
+        if (text === 'bug') return Promise.reject(new TypeError('x is undefined'));
+        if (text === 'bad') return Promise.reject(new ValidationError('invalid test data', ['data.n: expected number']));
+        effects.push(text);
+        return Promise.resolve();
+      },
+    };
+  };
+  const processor = createBatchProcessor({
+    consumer: 'onTest',
+    decide,
+    deadLetterer: createDeadLetterer({ publisher, topic: 'dlq', consumer: 'onTest' }),
+    processed,
+    metrics: m,
+    logger,
+  });
+  return { processor, publisher, logger, m, effects };
+}
+
+const on = (partition: number, value: string, offset: string) =>
+  record({ topic: 'events', partition, offset, value: Buffer.from(value) });
+
+describe('createBatchProcessor', () => {
+  it('dead-letters a poison record and goes on with the rest of its partition', async () => {
+    // Prepare
+    const { processor, publisher, effects, m } = setup();
+    const records = [on(0, 'a', '10'), on(0, 'poison', '11'), on(0, 'b', '12')];
+
+    // Act
+    const result = await processor.process(records);
+
+    // Assess
+    expect(result.failed).toEqual([]);
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'dead_lettered', 'processed']);
+    expect(effects).toEqual(['a', 'b']);
+    const [dead] = publisher.to('dlq');
+    expect(dead?.value).toEqual(Buffer.from('poison'));
+    expect(dead?.headers?.[DLQ_HEADERS.offset]).toBe('11');
+    expect(await sampleValue(m, 'dead_letters_total', { topic: 'events', reason: 'not_json' })).toBe(1);
+  });
+
+  it('stops a partition at a retriable failure, reports that record, and goes on with other partitions', async () => {
+    // Prepare
+    const { processor, effects } = setup();
+    const records = [on(0, 'a', '1'), on(0, 'fail-once-x', '2'), on(0, 'c', '3'), on(1, 'd', '7'), on(1, 'e', '8')];
+
+    // Act
+    const result = await processor.process(records);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual([
+      'processed',
+      'failed',
+      'not_attempted',
+      'processed',
+      'processed',
+    ]);
+    expect(result.failed.map((r) => [r.partition, r.offset])).toEqual([[0, '2']]);
+    expect(effects).toEqual(expect.arrayContaining(['a', 'd', 'e']));
+    expect(effects).not.toContain('c');
+  });
+
+  it('does not repeat an effect when the batch is delivered again, and finishes what failed', async () => {
+    // Prepare
+    const { processor, effects, m } = setup();
+    const batch = [on(0, 'a', '1'), on(0, 'fail-once-y', '2'), on(0, 'c', '3')];
+    await processor.process(batch);
+
+    // Act: the whole batch again (as after a timeout), then again
+    const second = await processor.process(batch);
+    const third = await processor.process(batch);
+
+    // Assess
+    expect(second.outcomes.map((o) => o.outcome.status)).toEqual(['duplicate', 'processed', 'processed']);
+    expect(third.outcomes.map((o) => o.outcome.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    expect(effects).toEqual(['a', 'fail-once-y', 'c']);
+    expect(await sampleValue(m, 'duplicates_suppressed_total', { topic: 'events', event_type: 'test' })).toBe(4);
+  });
+
+  it('dead-letters a record whose handler fails without being retriable', async () => {
+    // Prepare
+    const { processor, publisher } = setup();
+
+    // Act
+    const result = await processor.process([on(0, 'bug', '1'), on(0, 'bad', '2'), on(0, 'ok', '3')]);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome)).toEqual([
+      { status: 'dead_lettered', eventType: 'test', reason: 'handler_error' },
+      { status: 'dead_lettered', eventType: 'test', reason: 'invalid_data' },
+      { status: 'processed', eventType: 'test', id: 'ok' },
+    ]);
+    expect(publisher.to('dlq').map((r) => r.headers?.[DLQ_HEADERS.error])).toEqual([
+      'x is undefined',
+      'invalid test data: data.n: expected number',
+    ]);
+  });
+
+  it('keeps a record whose dead-lettering failed: it is reported failed and its partition stops', async () => {
+    // Prepare
+    const { processor, publisher, logger } = setup({ dlqFailures: 1 });
+
+    // Act
+    const result = await processor.process([on(0, 'poison', '5'), on(0, 'b', '6')]);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['failed', 'not_attempted']);
+    expect(result.failed.map((r) => r.offset)).toEqual(['5']);
+    expect(publisher.to('dlq')).toEqual([]);
+    expect(logger.lines.some((l) => l.level === 'error' && l.message.includes('could not be dead-lettered'))).toBe(true);
+  });
+
+  it('counts every record by topic, event type and outcome', async () => {
+    // Prepare
+    const { processor, m } = setup();
+
+    // Act
+    await processor.process([on(0, 'a', '1'), on(0, 'poison', '2'), on(1, 'fail-once-z', '3')]);
+
+    // Assess
+    const received = (status: string, eventType = 'test') =>
+      sampleValue(m, 'kafka_messages_received_total', { topic: 'events', event_type: eventType, status });
+    expect(await received('processed')).toBe(1);
+    expect(await received('dead_lettered', 'unknown')).toBe(1);
+    expect(await received('failed')).toBe(1);
+    expect(await sampleValue(m, 'kafka_consumer_lag_ms', { topic: 'events' }, 'kafka_consumer_lag_ms_count')).toBe(3);
+  });
+
+  it('treats a ServiceError marked retriable as retriable', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    const processor = createBatchProcessor({
+      consumer: 'onTest',
+      decide: () => ({
+        kind: 'handle',
+        eventType: 'test',
+        id: 'x',
+        correlationId: 'c',
+        run: () => Promise.reject(new ServiceError('downstream busy', { retriable: true })),
+      }),
+      deadLetterer: createDeadLetterer({ publisher, topic: 'dlq', consumer: 'onTest' }),
+      processed: createProcessedIds(),
+      logger: fakeLogger(),
+    });
+
+    // Act
+    const result = await processor.process([on(2, 'x', '9')]);
+
+    // Assess
+    expect(result.failed.map((r) => r.offset)).toEqual(['9']);
+    expect(publisher.sent).toEqual([]);
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { KafkaUnavailableError } from '../../../src/errors';
+import { DLQ_HEADERS, createDeadLetterer, deadLetterRecord } from '../../../src/kafka/dlq';
+import type { OutgoingRecord, RecordAck, RecordPublisher } from '../../../src/kafka/records';
+import { FakePublisher, record } from './fakes';
+
+describe('deadLetterRecord', () => {
+  it('keeps key, value and headers byte for byte and adds the reason and source coordinates', () => {
+    // Prepare
+    const original = record({
+      topic: 'events',
+      partition: 2,
+      offset: '41',
+      timestamp: 1_700_000_000_123,
+      key: Buffer.from([0x00, 0xff, 0x10]),
+      value: Buffer.from([0xde, 0xad, 0xbe, 0xef]),
+      headers: [{ name: 'trace', value: Buffer.from([1, 2, 3]) }],
+    });
+
+    // Act
+    const dead = deadLetterRecord({
+      record: original,
+      reason: 'not_utf8',
+      error: 'the value is not UTF-8 text',
+      topic: 'dlq',
+      consumer: 'onCustomEvent',
+      now: new Date('2026-01-31T12:00:00.000Z'),
+    });
+
+    // Assess
+    expect(dead.topic).toBe('dlq');
+    expect(dead.key).toEqual(original.key);
+    expect(dead.value).toEqual(original.value);
+    expect(dead.headers).toEqual({
+      trace: Buffer.from([1, 2, 3]),
+      [DLQ_HEADERS.reason]: 'not_utf8',
+      [DLQ_HEADERS.error]: 'the value is not UTF-8 text',
+      [DLQ_HEADERS.topic]: 'events',
+      [DLQ_HEADERS.partition]: '2',
+      [DLQ_HEADERS.offset]: '41',
+      [DLQ_HEADERS.timestamp]: '1700000000123',
+      [DLQ_HEADERS.consumer]: 'onCustomEvent',
+      [DLQ_HEADERS.deadLetteredAt]: '2026-01-31T12:00:00.000Z',
+    });
+  });
+
+  it('keeps a null key and a null value null', () => {
+    // Prepare, Act
+    const dead = deadLetterRecord({ record: record({ key: null, value: null }), reason: 'empty_value', error: 'e', topic: 'dlq', consumer: 'c' });
+
+    // Assess
+    expect(dead.key).toBeNull();
+    expect(dead.value).toBeNull();
+  });
+
+  it('keeps every header in order when a name repeats', () => {
+    // Prepare
+    const original = record({
+      value: Buffer.from('x'),
+      headers: [
+        { name: 'h', value: Buffer.from('1') },
+        { name: 'h', value: Buffer.from('2') },
+      ],
+    });
+
+    // Act
+    const dead = deadLetterRecord({ record: original, reason: 'not_json', error: 'e', topic: 'dlq', consumer: 'c' });
+
+    // Assess
+    expect(JSON.parse(String(dead.headers?.[DLQ_HEADERS.originalHeaders]))).toEqual([
+      ['h', Buffer.from('1').toString('base64')],
+      ['h', Buffer.from('2').toString('base64')],
+    ]);
+  });
+});
+
+describe('createDeadLetterer', () => {
+  it('resolves with the acknowledgement of the dead-letter topic', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    const dlq = createDeadLetterer({ publisher, topic: 'dlq', consumer: 'c' });
+
+    // Act
+    const ack = await dlq.send(record({ value: Buffer.from('x') }), 'not_json', 'e');
+
+    // Assess
+    expect(ack).toEqual({ topic: 'dlq', partition: 0, offset: '0' });
+  });
+
+  it('rejects with a retriable error when the write is not acknowledged', async () => {
+    // Prepare
+    const failing: RecordPublisher = {
+      send: (_records: OutgoingRecord[]): Promise<RecordAck[]> => Promise.reject(new Error('socket hang up')),
+    };
+    const dlq = createDeadLetterer({ publisher: failing, topic: 'dlq', consumer: 'c' });
+
+    // Act
+    const attempt = dlq.send(record({ value: Buffer.from('x') }), 'not_json', 'e');
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(KafkaUnavailableError);
+    await expect(attempt).rejects.toMatchObject({ retriable: true });
+  });
+});

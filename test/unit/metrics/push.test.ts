@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { createMetrics, createMetricsPusher } from '../../../src/metrics';
+import type { PushSender } from '../../../src/metrics';
+
+const grouping = { job: 'svc', function: 'fn', instance: 'env-1' };
+
+function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: number }) {
+  const metrics = createMetrics();
+  let clock = 0;
+  const warnings: Array<Record<string, unknown>> = [];
+  const infos: string[] = [];
+  const pusher = createMetricsPusher({
+    metrics,
+    url: 'http://pushgateway.invalid:9091',
+    grouping,
+    timeoutMs: params.timeoutMs ?? 300,
+    intervalMs: params.intervalMs,
+    now: () => clock,
+    send: params.send,
+    logger: {
+      warn: (_message: string, extra?: unknown) => warnings.push(extra as Record<string, unknown>),
+      info: (message: string) => infos.push(message),
+    } as never, // only warn and info are called; the Logger's overloads need not be matched here
+  });
+  const outcomes = async () =>
+    Object.fromEntries((await metrics.pushgatewayPushes.get()).values.map((v) => [String(v.labels.outcome), v.value] as const));
+  return { pusher, metrics, warnings, infos, outcomes, advance: (ms: number) => (clock += ms) };
+}
+
+describe('createMetricsPusher', () => {
+  it('pushes on the first invocation, then at most once per interval, with the grouping and the registry', async () => {
+    // Prepare
+    const pushes: Array<{ grouping: object; text: string }> = [];
+    const send: PushSender = async ({ registry, grouping: g }) => {
+      pushes.push({ grouping: g, text: await registry.metrics() });
+    };
+    const { pusher, metrics, advance } = setup({ send, intervalMs: 10_000 });
+    // Act
+    metrics.httpRequests.inc({ route: '/', method: 'GET', status: '200' });
+    const first = await pusher.pushIfDue();
+    advance(5000);
+    const second = await pusher.pushIfDue();
+    advance(5000);
+    const third = await pusher.pushIfDue();
+    // Assess
+    expect([first, second, third]).toEqual(['success', 'skipped', 'success']);
+    expect(pushes).toHaveLength(2);
+    expect(pushes[0]?.grouping).toEqual(grouping);
+    expect(pushes[0]?.text).toContain('http_requests_total{route="/",method="GET",status="200"} 1');
+    // The outcome of a push is counted, so it travels with the next one.
+    expect(pushes[1]?.text).toContain('pushgateway_pushes_total{outcome="success"} 1');
+  });
+
+  it('pushes on every invocation with interval 0', async () => {
+    // Prepare
+    let sent = 0;
+    const { pusher } = setup({ send: () => Promise.resolve(void sent++), intervalMs: 0 });
+    // Act
+    for (let i = 0; i < 5; i++) await pusher.pushIfDue();
+    // Assess
+    expect(sent).toBe(5);
+  });
+
+  it('never throws on failure: counts it, logs it once, and backs off before the next attempt', async () => {
+    // Prepare
+    let attempts = 0;
+    const send: PushSender = () => {
+      attempts += 1;
+      return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:9'));
+    };
+    const { pusher, warnings, outcomes, advance } = setup({ send, intervalMs: 0 });
+    // Act
+    const results = [];
+    for (let i = 0; i < 10; i++) results.push(await pusher.pushIfDue());
+    advance(1000);
+    results.push(await pusher.pushIfDue());
+    advance(1000);
+    results.push(await pusher.pushIfDue()); // second failure: the back-off doubled to 2 s
+    // Assess
+    expect(results.filter((r) => r === 'error')).toHaveLength(2);
+    expect(attempts).toBe(2);
+    expect(await outcomes()).toEqual({ error: 2 });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]).toMatchObject({ outcome: 'error', consecutive_failures: 2, next_attempt_in_ms: 2000 });
+  });
+
+  it('aborts a push that takes longer than the timeout and reports it as a timeout', async () => {
+    // Prepare
+    const send: PushSender = ({ signal }) =>
+      new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+    const { pusher, outcomes } = setup({ send, intervalMs: 0, timeoutMs: 20 });
+    // Act
+    const outcome = await pusher.push();
+    // Assess
+    expect(outcome).toBe('timeout');
+    expect(await outcomes()).toEqual({ timeout: 1 });
+  });
+
+  it('caps the timeout at 300 ms whatever it is given', async () => {
+    // Prepare
+    let seen = 0;
+    const send: PushSender = ({ timeoutMs }) => Promise.resolve(void (seen = timeoutMs));
+    const { pusher } = setup({ send, intervalMs: 0, timeoutMs: 5000 });
+    // Act
+    await pusher.push();
+    // Assess
+    expect(seen).toBe(300);
+  });
+
+  it('logs the recovery after failures', async () => {
+    // Prepare
+    let fail = true;
+    const send: PushSender = () => (fail ? Promise.reject(new Error('down')) : Promise.resolve());
+    const { pusher, infos, advance } = setup({ send, intervalMs: 0 });
+    // Act
+    await pusher.pushIfDue();
+    fail = false;
+    advance(1000);
+    const outcome = await pusher.pushIfDue();
+    // Assess
+    expect(outcome).toBe('success');
+    expect(infos).toEqual(['metrics push recovered']);
+  });
+
+  it('shares one push between concurrent invocations', async () => {
+    // Prepare
+    let sent = 0;
+    let release: () => void = () => undefined;
+    const send: PushSender = () => {
+      sent += 1;
+      return new Promise((resolve) => (release = resolve));
+    };
+    const { pusher } = setup({ send, intervalMs: 0 });
+    // Act
+    const first = pusher.pushIfDue();
+    const second = await pusher.pushIfDue();
+    release();
+    // Assess
+    expect(await first).toBe('success');
+    expect(second).toBe('skipped');
+    expect(sent).toBe(1);
+  });
+});

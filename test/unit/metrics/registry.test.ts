@@ -1,0 +1,92 @@
+import { register as globalRegistry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { METRIC_DEFINITIONS, OVERFLOW_LABEL_VALUE, createMetrics, exportedMetricNames } from '../../../src/metrics';
+
+async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object }> }> }, labels: object) {
+  const { values } = await metric.get();
+  return values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value;
+}
+
+describe('metric definitions', () => {
+  it("keeps seed 1's five Kafka metrics with their exact names, types and labels", () => {
+    // Prepare
+    const seed1 = [
+      ['kafka_messages_sent_total', 'counter', ['topic', 'status']],
+      ['kafka_message_size_bytes', 'histogram', ['topic']],
+      ['kafka_messages_received_total', 'counter', ['topic', 'event_type', 'status']],
+      ['kafka_message_process_time_seconds', 'histogram', ['topic', 'event_type']],
+      ['kafka_consumer_lag_ms', 'histogram', ['topic']],
+    ] as const;
+    // Act
+    const byName = new Map(Object.values(METRIC_DEFINITIONS).map((d) => [d.name, d]));
+    // Assess
+    for (const [name, type, labels] of seed1) {
+      expect(byName.get(name)?.type).toBe(type);
+      expect(byName.get(name)?.labelNames).toEqual(labels);
+    }
+  });
+
+  it('has unique names, ascending buckets, and bounds only labels it declares', () => {
+    // Prepare
+    const definitions = Object.values(METRIC_DEFINITIONS);
+    // Act
+    const names = definitions.map((d) => d.name);
+    // Assess
+    expect(new Set(names).size).toBe(names.length);
+    for (const d of definitions) {
+      const buckets: readonly number[] = 'buckets' in d ? d.buckets : [];
+      expect([...buckets].sort((a, b) => a - b)).toEqual(buckets);
+      const bounded: readonly string[] = 'bounded' in d ? d.bounded : [];
+      for (const label of bounded) expect(d.labelNames as readonly string[]).toContain(label);
+    }
+    expect(exportedMetricNames()).toContain('http_request_duration_seconds_bucket');
+  });
+});
+
+describe('createMetrics', () => {
+  it('gives each container its own registry and never touches the global one', async () => {
+    // Prepare
+    const globalBefore = globalRegistry.getMetricsAsArray().length;
+    const a = createMetrics();
+    const b = createMetrics();
+    // Act
+    a.kafkaMessagesSent.inc({ topic: 't', status: 'success' }, 3);
+    b.kafkaMessagesSent.inc({ topic: 't', status: 'success' });
+    // Assess
+    expect(await valueOf(a.kafkaMessagesSent, { topic: 't', status: 'success' })).toBe(3);
+    expect(await valueOf(b.kafkaMessagesSent, { topic: 't', status: 'success' })).toBe(1);
+    expect(globalRegistry.getMetricsAsArray().length).toBe(globalBefore);
+    expect(a.registry.getMetricsAsArray()).toHaveLength(Object.keys(METRIC_DEFINITIONS).length);
+  });
+
+  it('caps the distinct values of an outside label per container and records the rest as "other"', async () => {
+    // Prepare
+    const metrics = createMetrics({ maxLabelValues: 2 });
+    // Act
+    for (const caller of ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.1']) {
+      metrics.callerRequests.inc({ caller });
+    }
+    metrics.callerRequests.labels('10.0.0.9').inc();
+    metrics.httpResponseTime.observe({ endpoint: '/a'.repeat(200), status: '200' }, 0.01);
+    // Assess
+    const { values } = await metrics.callerRequests.get();
+    expect(Object.fromEntries(values.map((v) => [v.labels.caller, v.value]))).toEqual({
+      '10.0.0.1': 2,
+      '10.0.0.2': 1,
+      [OVERFLOW_LABEL_VALUE]: 3,
+    });
+    const endpoints = (await metrics.httpResponseTime.get()).values.map((v) => String(v.labels.endpoint));
+    expect(Math.max(...endpoints.map((e) => e.length))).toBeLessThanOrEqual(128);
+  });
+
+  it('leaves labels with a fixed set of values alone', async () => {
+    // Prepare
+    const metrics = createMetrics({ maxLabelValues: 1 });
+    // Act
+    metrics.kafkaMessagesSent.inc({ topic: 'a', status: 'success' });
+    metrics.kafkaMessagesSent.inc({ topic: 'b', status: 'error' });
+    // Assess
+    const topics = (await metrics.kafkaMessagesSent.get()).values.map((v) => v.labels.topic);
+    expect(topics).toEqual(['a', 'b']);
+  });
+});
