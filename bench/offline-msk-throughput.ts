@@ -14,6 +14,10 @@
  *   `npm start` does), for batchSize 100 (AWS's default) and 10000 (the maximum).
  * Each row uses its own consumer group from the start of the topic; the clock runs from
  * the consumer joining to the group's committed offsets reaching the end of the topic.
+ *
+ * Profiling: BENCH_ROWS=offline-100 (a comma list of ceiling, alone-100, alone-10000,
+ * offline-100, offline-10000) runs only those rows; BENCH_CPU_PROF_DIR=<dir> starts
+ * serverless offline with --cpu-prof into that directory.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -135,7 +139,8 @@ async function throughOffline(admin: Admin, batch: 'default' | 'max'): Promise<n
   const serviceDir = path.resolve(__dirname, 'offline-msk');
   const bin = path.resolve(__dirname, '../node_modules/serverless/bin/serverless.js');
   let logs = '';
-  const child = spawn(process.execPath, [bin, 'offline', 'start'], {
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, bin, 'offline', 'start'], {
     cwd: serviceDir,
     env: { ...process.env, BENCH_TOPIC: topic, BENCH_GROUP: groupId, BENCH_BATCH: batch, KAFKA_BROKERS: brokers.join(',') },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -165,15 +170,21 @@ async function main(): Promise<void> {
   try {
     console.error(`producing ${records} records of ~${valueBytes} B to ${topic} (${partitions} partitions)`);
     await produce(admin);
-    const ceiling = brokerCeiling();
+    const only = process.env.BENCH_ROWS?.split(',');
+    const want = (row: string) => !only || only.includes(row);
+    const ceiling = want('ceiling') ? brokerCeiling() : { nMsgSec: NaN, fetchNMsgSec: NaN, line: '(not run)' };
     console.error(`broker ceiling (ConsumerPerformance):\n${ceiling.line}`);
-    const rows: Array<[string, number]> = [['broker ceiling: ConsumerPerformance nMsg.sec', ceiling.nMsgSec]];
-    rows.push(['broker ceiling: ConsumerPerformance fetch.nMsg.sec (without group join)', ceiling.fetchNMsgSec]);
+    const rows: Array<[string, number]> = [];
+    if (want('ceiling')) {
+      rows.push(['broker ceiling: ConsumerPerformance nMsg.sec', ceiling.nMsgSec]);
+      rows.push(['broker ceiling: ConsumerPerformance fetch.nMsg.sec (without group join)', ceiling.fetchNMsgSec]);
+    }
     for (const batchSize of [100, 10_000]) {
+      if (!want(`alone-${batchSize}`)) continue;
       rows.push([`event source alone (kafkajs + AWS event, no-op in process), batchSize ${batchSize}`, await eventSourceAlone(admin, batchSize)]);
     }
-    rows.push(['through serverless offline into a no-op function, batchSize 100', await throughOffline(admin, 'default')]);
-    rows.push(['through serverless offline into a no-op function, batchSize 10000', await throughOffline(admin, 'max')]);
+    if (want('offline-100')) rows.push(['through serverless offline into a no-op function, batchSize 100', await throughOffline(admin, 'default')]);
+    if (want('offline-10000')) rows.push(['through serverless offline into a no-op function, batchSize 10000', await throughOffline(admin, 'max')]);
     console.log(`\n${records} records of ~${valueBytes} B, ${partitions} partitions, ${os.cpus().length} CPUs, Node ${process.version}\n`);
     console.log('| path | records/s | share of the ceiling (fetch.nMsg.sec) |');
     console.log('| --- | ---: | ---: |');

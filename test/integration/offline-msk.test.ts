@@ -1,0 +1,277 @@
+/**
+ * The local MSK event source end to end: `serverless offline start` on its own ports with
+ * test/fixtures/offline-msk/serverless.yml, records produced with kafkajs to the real local
+ * broker, and the tiny test functions writing what they received to files.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin, Producer } from 'kafkajs';
+import { decodeKafkaEvent } from '../../src/kafka/msk-event';
+import type { KafkaEvent } from '../../src/kafka/msk-event';
+import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
+import { waitFor } from '../helpers/wait-for';
+
+const serviceDir = path.resolve(__dirname, '../fixtures/offline-msk');
+const serverlessBin = path.resolve(__dirname, '../../node_modules/serverless/bin/serverless.js');
+const brokers = testConfig.kafka.brokers.join(',');
+const ARN = 'arn:aws:kafka:us-east-1:123456789012:cluster/local/11111111-2222-3333-4444-555555555555-1';
+
+const fixture = (name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(path.resolve(__dirname, '../events', name), 'utf8')) as Record<string, unknown>;
+
+interface Invocation {
+  at: number;
+  released?: boolean;
+  event: KafkaEvent;
+}
+
+describe('serverless offline with the local MSK event source', () => {
+  const kafka = testKafka('sts-offline-msk-test');
+  const out = mkdtempSync(path.join(os.tmpdir(), 'offline-msk-'));
+  const prefix = uniqueName('offline-msk');
+  const topics = {
+    T_SHAPE: `${prefix}-shape`,
+    T_BATCH: `${prefix}-batch`,
+    T_WINDOW: `${prefix}-window`,
+    T_FILTER: `${prefix}-filter`,
+    T_FAIL: `${prefix}-fail`,
+    T_PARTIAL: `${prefix}-partial`,
+    T_ORDER: `${prefix}-order`,
+  };
+  const groups = ['shape', 'selfmanaged', 'batch', 'window', 'filter', 'fail', 'partial', 'order'].map((g) => `${prefix}-${g}`);
+  let admin: Admin;
+  let producer: Producer;
+  let offline: ChildProcess | undefined;
+  let logs = '';
+  let exitCode: number | null | undefined;
+
+  const invocations = (fn: string): Invocation[] => {
+    const file = path.join(out, `${fn}.jsonl`);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as Invocation);
+  };
+  const received = (fn: string) => invocations(fn).flatMap((i) => decodeKafkaEvent(i.event).records);
+  const committedOffsets = async (groupId: string, topic: string) => {
+    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return Object.fromEntries((result?.partitions ?? []).map((p) => [p.partition, p.offset]));
+  };
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    await Promise.all(
+      Object.entries(topics).map(([name, topic]) => createTopic(admin, topic, name === 'T_ORDER' ? 3 : 1)),
+    );
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    // Produced before offline starts: TRIM_HORIZON must deliver them, LATEST must not.
+    await producer.send({
+      topic: topics.T_BATCH,
+      acks: -1,
+      messages: Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ i }) })),
+    });
+    await producer.send({ topic: topics.T_WINDOW, acks: -1, messages: [{ value: JSON.stringify({ old: true }) }] });
+
+    offline = spawn(process.execPath, [serverlessBin, 'offline', 'start'], {
+      cwd: serviceDir,
+      env: { ...process.env, ...topics, G_PREFIX: prefix, OFFLINE_MSK_OUT: out, KAFKA_BROKERS: brokers, HTTP_PORT: '3100', LAMBDA_PORT: '3102' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    offline.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
+    offline.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
+    offline.once('exit', (code) => (exitCode = code));
+    await waitFor(() => (logs.includes('event source mapping(s) running') ? true : undefined), {
+      timeoutMs: 90_000,
+      intervalMs: 200,
+      what: `serverless offline with the offline-msk plugin to start; output so far:\n${logs}`,
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}\n${logs}`);
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    if (offline && exitCode === undefined) {
+      offline.kill('SIGKILL');
+    }
+    await producer?.disconnect();
+    await admin?.deleteGroups(groups).catch(() => undefined);
+    await admin?.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+    await admin?.disconnect();
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('sends the function exactly the MSK event AWS sends, field by field', async () => {
+    // Prepare
+    const expected = fixture('msk-event.json');
+    const expectedRecord = Object.values(expected.records as Record<string, Array<Record<string, unknown>>>)[0]![0]!;
+    const timestamp = Date.now() - 1234;
+
+    // Act
+    const [ack] = await producer.send({
+      topic: topics.T_SHAPE,
+      acks: -1,
+      messages: [
+        {
+          key: Buffer.from([0, 1, 2, 250]),
+          value: JSON.stringify({ event_type: 'shape', n: 1 }),
+          timestamp: String(timestamp),
+          headers: { headerKey: 'headerValue', bin: Buffer.from([0, 255]) },
+        },
+      ],
+    });
+    const [invocation] = await waitFor(() => (invocations('shape').length > 0 ? invocations('shape') : undefined));
+
+    // Assess
+    const event = invocation!.event as unknown as Record<string, unknown>;
+    expect(Object.keys(event)).toEqual(Object.keys(expected));
+    expect(event.eventSource).toBe('aws:kafka');
+    expect(event.eventSourceArn).toBe(ARN);
+    expect(event.bootstrapServers).toBe(brokers);
+    const records = event.records as Record<string, Array<Record<string, unknown>>>;
+    expect(Object.keys(records)).toEqual([`${topics.T_SHAPE}-0`]);
+    const record = records[`${topics.T_SHAPE}-0`]![0]!;
+    expect(Object.keys(record)).toEqual(Object.keys(expectedRecord));
+    for (const field of Object.keys(expectedRecord)) expect(typeof record[field], field).toBe(typeof expectedRecord[field]);
+    expect(record).toEqual({
+      topic: topics.T_SHAPE,
+      partition: 0,
+      offset: Number(ack!.baseOffset),
+      timestamp,
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from([0, 1, 2, 250]).toString('base64'),
+      value: Buffer.from(JSON.stringify({ event_type: 'shape', n: 1 })).toString('base64'),
+      headers: [{ headerKey: [...Buffer.from('headerValue')] }, { bin: [0, 255] }],
+    });
+  });
+
+  it('sends the self-managed Kafka event for a kafka event: no eventSourceArn', async () => {
+    const expected = fixture('self-managed-kafka-event.json');
+
+    const [invocation] = await waitFor(() => (invocations('selfmanaged').length > 0 ? invocations('selfmanaged') : undefined));
+
+    const event = invocation!.event as unknown as Record<string, unknown>;
+    expect(Object.keys(event)).toEqual(Object.keys(expected));
+    expect(event.eventSource).toBe('SelfManagedKafka');
+    expect(event.bootstrapServers).toBe(brokers);
+  });
+
+  it('honours TRIM_HORIZON and batchSize: records produced before start, at most 5 per invocation', async () => {
+    const all = await waitFor(() => (received('batch').length >= 12 ? received('batch') : undefined));
+
+    expect(all.map((r) => JSON.parse(r.value!.toString()) as unknown)).toEqual(Array.from({ length: 12 }, (_, i) => ({ i })));
+    const sizes = invocations('batch').map((i) => decodeKafkaEvent(i.event).records.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(5);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(12);
+    await waitFor(async () => ((await committedOffsets(`${prefix}-batch`, topics.T_BATCH))[0] === '12' ? true : undefined));
+  });
+
+  it('honours LATEST and the batching window: three records sent one by one arrive in one invocation', async () => {
+    // Act
+    for (const n of [1, 2, 3]) {
+      await producer.send({ topic: topics.T_WINDOW, acks: -1, messages: [{ value: JSON.stringify({ n }) }] });
+    }
+    const [invocation] = await waitFor(() => (invocations('window').length > 0 ? invocations('window') : undefined), {
+      timeoutMs: 15_000,
+    });
+
+    // Assess
+    const values = decodeKafkaEvent(invocation!.event).records.map((r) => JSON.parse(r.value!.toString()) as unknown);
+    expect(values).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(invocations('window')).toHaveLength(1);
+  });
+
+  it('honours filterPatterns: only matching records reach the function, and all offsets are committed', async () => {
+    // Act
+    await producer.send({
+      topic: topics.T_FILTER,
+      acks: -1,
+      messages: [
+        { value: JSON.stringify({ event_type: 'drop', n: 0 }) },
+        { value: JSON.stringify({ event_type: 'keep', n: 1 }) },
+        { value: 'keep (not JSON)' },
+        { value: JSON.stringify({ event_type: 'also.this', n: 3 }) },
+        { value: null },
+        { value: JSON.stringify({ event_type: 'drop', n: 5 }) },
+      ],
+    });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-filter`, topics.T_FILTER))[0] === '6' ? true : undefined));
+
+    // Assess
+    expect(received('filter').map((r) => (JSON.parse(r.value!.toString()) as { n: number }).n)).toEqual([1, 3]);
+  });
+
+  it('delivers a failed batch again and commits nothing before the function succeeds', async () => {
+    // Prepare
+    await producer.send({
+      topic: topics.T_FAIL,
+      acks: -1,
+      messages: [{ value: JSON.stringify({ n: 0 }) }, { value: JSON.stringify({ n: 1 }) }],
+    });
+
+    // Act: let it fail twice, look at the group, then let it succeed
+    await waitFor(() => (invocations('failUntilReleased').length >= 2 ? true : undefined));
+    const whileFailing = await committedOffsets(`${prefix}-fail`, topics.T_FAIL);
+    writeFileSync(path.join(out, 'release'), '');
+    await waitFor(() => (invocations('failUntilReleased').some((i) => i.released) ? true : undefined));
+    await waitFor(async () => ((await committedOffsets(`${prefix}-fail`, topics.T_FAIL))[0] === '2' ? true : undefined));
+
+    // Assess
+    expect(whileFailing[0]).toBe('-1');
+    const batches = invocations('failUntilReleased').map((i) => decodeKafkaEvent(i.event).records.map((r) => r.offset));
+    for (const offsets of batches) expect(offsets).toEqual(['0', '1']);
+    expect(logs).toContain('batch failed, delivering it again');
+  });
+
+  it('honours a partial batch response: delivers again from the failed record', async () => {
+    // Act
+    await producer.send({
+      topic: topics.T_PARTIAL,
+      acks: -1,
+      messages: [0, 1, 2, 3, 4].map((n) => ({ value: JSON.stringify({ n, fail: n === 2 }) })),
+    });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-partial`, topics.T_PARTIAL))[0] === '5' ? true : undefined));
+
+    // Assess
+    const batches = invocations('partial').map((i) => decodeKafkaEvent(i.event).records.map((r) => Number(r.offset)));
+    expect(batches).toEqual([
+      [0, 1, 2, 3, 4],
+      [2, 3, 4],
+    ]);
+  });
+
+  it('keeps per-partition order in a batch that mixes partitions', async () => {
+    // Act
+    await producer.send({
+      topic: topics.T_ORDER,
+      acks: -1,
+      messages: Array.from({ length: 60 }, (_, seq) => ({ key: `key-${seq % 6}`, value: JSON.stringify({ seq }) })),
+    });
+    const all = await waitFor(() => (received('order').length >= 60 ? received('order') : undefined));
+
+    // Assess
+    const byPartition = new Map<number, number[]>();
+    for (const r of all) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), Number(r.offset)]);
+    expect(byPartition.size).toBeGreaterThan(1);
+    for (const offsets of byPartition.values()) expect(offsets).toEqual(offsets.map((_, i) => i));
+    expect(invocations('order').some((i) => Object.keys(i.event.records).length > 1)).toBe(true);
+  });
+
+  it('stops cleanly with serverless offline: the process exits and no consumer is left in any group', async () => {
+    // Act
+    offline!.kill('SIGINT');
+    await waitFor(() => (exitCode !== undefined ? true : undefined), { timeoutMs: 30_000, what: 'serverless offline to exit' });
+
+    // Assess
+    expect(exitCode).toBe(0);
+    expect(logs).toContain('offline-msk: stopped 8 event source mapping(s)');
+    const { groups: described } = await admin.describeGroups(groups);
+    for (const group of described) expect(group.members, group.groupId).toHaveLength(0);
+  });
+});
