@@ -1,0 +1,165 @@
+/**
+ * End to end through `serverless offline` with the project's serverless.yml and its local
+ * MSK event source, against the real broker: GET / is followed by the http_request and
+ * http_response consumer functions; a command written by an independent client (kcat) in
+ * seed 2's shape is answered on the events topic with the same correlation id; a poison
+ * record lands in the dead-letter topic and the record after it is still handled.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
+import { parseEnvelope } from '../../src/events';
+import { createTopic, startReader, testKafka, uniqueName } from '../helpers/kafka';
+import { startOffline } from '../helpers/offline';
+import type { Offline } from '../helpers/offline';
+import { waitFor } from '../helpers/wait-for';
+
+const topics = {
+  requests: uniqueName('e2e-requests'),
+  events: uniqueName('e2e-events'),
+  commands: uniqueName('e2e-commands'),
+  dlq: uniqueName('e2e-dlq'),
+};
+const group = uniqueName('e2e-group');
+
+/** The structured log lines (JSON) serverless offline printed so far. */
+function logLines(offline: Offline): Array<Record<string, unknown>> {
+  const lines: Array<Record<string, unknown>> = [];
+  for (const line of offline.output().split('\n')) {
+    const start = line.indexOf('{"level"');
+    if (start < 0) continue;
+    try {
+      lines.push(JSON.parse(line.slice(start)) as Record<string, unknown>);
+    } catch {
+      // A line cut by the pipe's chunking is read again on the next poll.
+    }
+  }
+  return lines;
+}
+
+describe('end to end through serverless offline and the local MSK event source', () => {
+  let admin: Admin;
+  let offline: Offline;
+  let reader: Awaited<ReturnType<typeof startReader>>;
+
+  beforeAll(async () => {
+    admin = testKafka('sts-e2e-admin').admin();
+    await admin.connect();
+    for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
+    reader = await startReader(testKafka('sts-e2e-reader'), [topics.events, topics.dlq]);
+    offline = await startOffline({
+      httpPort: 3320,
+      lambdaPort: 3322,
+      env: {
+        KAFKA_TOPIC_REQUESTS: topics.requests,
+        KAFKA_TOPIC_EVENTS: topics.events,
+        KAFKA_TOPIC_COMMANDS: topics.commands,
+        KAFKA_TOPIC_DLQ: topics.dlq,
+        KAFKA_CONSUMER_GROUP: group,
+        KAFKA_AUTO_OFFSET_RESET: 'earliest',
+      },
+      readyTimeoutMs: 120_000,
+    });
+    await waitFor(() => (offline.output().includes('event source mapping(s) running') ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the local MSK event source to start',
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await offline?.stop();
+    await reader?.stop();
+    await admin?.disconnect();
+  }, 60_000);
+
+  const handled = (message: string, correlationId: string) => () =>
+    logLines(offline).find((l) => l.message === message && l.correlation_id === correlationId);
+
+  async function getTime(correlationId: string): Promise<number> {
+    const response = await fetch(`${offline.baseUrl}/`, {
+      headers: { 'x-correlation-id': correlationId },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(response.status).toBe(200);
+    return performance.now();
+  }
+
+  it('runs the http_request and http_response consumer functions after GET /', async () => {
+    // Prepare: a first request warms the consumer functions up (cold start, group join)
+    const warmUp = uniqueName('warm');
+    await getTime(warmUp);
+    await waitFor(handled('http response', warmUp), { timeoutMs: 60_000, what: 'the warm-up request to be consumed' });
+
+    // Act
+    const correlationId = uniqueName('e2e');
+    const answeredAt = await getTime(correlationId);
+
+    // Assess: both consumer functions logged it within 2 s (maximumBatchingWindow 0)
+    const request = await waitFor(handled('http request', correlationId), { timeoutMs: 2000, what: 'onHttpRequest to log the request' });
+    const response = await waitFor(handled('http response', correlationId), { timeoutMs: 2000, what: 'onHttpResponse to log the response' });
+    console.log(`consumed ${(performance.now() - answeredAt).toFixed(0)} ms after GET / answered`);
+    expect(request).toMatchObject({ caller: '127.0.0.1', method: 'GET', endpoint: '/' });
+    expect(request.function_name).toMatch(/onHttpRequest/);
+    expect(response.function_name).toMatch(/onHttpResponse/);
+  });
+
+  it('answers a seed-2 command written by kcat on the events topic with the same correlation id and key', async () => {
+    // Prepare
+    const correlationId = uniqueName('cmd');
+    const command = JSON.stringify({
+      type: 'time.now',
+      correlation_id: correlationId,
+      timestamp: new Date().toISOString(),
+      payload: { timezone: 'Asia/Tokyo', format: 'iso' },
+      source: 'kcat',
+    });
+
+    // Act: an independent client (librdkafka's kcat), not this project's code
+    execFileSync('kcat', ['-P', '-b', '127.0.0.1:9092', '-t', topics.commands, '-k', `key-${correlationId}`], {
+      input: command,
+      timeout: 15_000,
+    });
+
+    // Assess
+    const [answer] = await reader.waitForRecords(
+      (r) => r.topic === topics.events && r.headers.correlation_id === correlationId,
+      1,
+      30_000,
+    );
+    const event = parseEnvelope(JSON.parse(answer!.value!.toString()));
+    expect(event.event_type).toBe('time.now.processed');
+    expect(event.correlation_id).toBe(correlationId);
+    expect(answer?.key).toBe(`key-${correlationId}`);
+    expect(JSON.stringify(event.data)).toContain('+09:00');
+  });
+
+  it('dead-letters a poison record and still handles the one after it on the same partition', async () => {
+    // Prepare: both on partition 0 of the commands topic
+    const producer = testKafka('sts-e2e-producer').producer();
+    await producer.connect();
+    const correlationId = uniqueName('after-poison');
+    const poison = Buffer.from([0xff, 0xfe, 0x00, 0x7b, 0x22]);
+
+    // Act
+    await producer.send({
+      topic: topics.commands,
+      messages: [
+        { partition: 0, key: 'poison', value: poison },
+        {
+          partition: 0,
+          key: 'good',
+          value: JSON.stringify({ type: 'time.now', correlation_id: correlationId, payload: {}, source: 'e2e', timestamp: new Date().toISOString() }),
+        },
+      ],
+    });
+    await producer.disconnect();
+
+    // Assess
+    const [dead] = await reader.waitForRecords((r) => r.topic === topics.dlq && r.key === 'poison', 1, 30_000);
+    expect(dead?.value?.equals(poison)).toBe(true);
+    expect(dead?.headers['dlq.reason']).toEqual(expect.any(String) as unknown);
+    expect(dead?.headers['dlq.source.topic']).toBe(topics.commands);
+    expect(dead?.headers['dlq.source.partition']).toBe('0');
+    await reader.waitForRecords((r) => r.topic === topics.events && r.headers.correlation_id === correlationId, 1, 30_000);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * `npm run topics` (infra/topics.ts) against the real local broker, run as the command it
+ * is, with unique topic names through the environment: the first run creates the four
+ * topics with the configured partitions, the second is a no-op.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Admin } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testKafka, uniqueName } from '../helpers/kafka';
+
+const run = promisify(execFile);
+const repo = path.resolve(__dirname, '../..');
+const tsx = path.join(repo, 'node_modules/.bin/tsx');
+
+describe('npm run topics', () => {
+  const prefix = uniqueName('sts-topics');
+  const topics = {
+    KAFKA_TOPIC_REQUESTS: `${prefix}-requests`,
+    KAFKA_TOPIC_EVENTS: `${prefix}-events`,
+    KAFKA_TOPIC_COMMANDS: `${prefix}-commands`,
+    KAFKA_TOPIC_DLQ: `${prefix}-dlq`,
+  };
+  const names = Object.values(topics);
+  let admin: Admin;
+
+  const topicsCommand = () =>
+    run(tsx, ['infra/topics.ts'], {
+      cwd: repo,
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        ...topics,
+        KAFKA_BROKERS: '127.0.0.1:9092',
+        MSK_CLUSTER_ARN: '',
+        KAFKA_AUTH: 'none',
+        KAFKA_TOPIC_PARTITIONS: '4',
+        KAFKA_TOPIC_REPLICATION_FACTOR: '2',
+      },
+    });
+
+  beforeAll(async () => {
+    admin = testKafka('sts-topics-test').admin();
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    const present = new Set(await admin.listTopics());
+    const mine = names.filter((t) => present.has(t));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 10_000 });
+    await admin.disconnect();
+  });
+
+  it('creates the four topics with the configured partitions, then finds them all there', async () => {
+    // Prepare
+    const before = new Set(await admin.listTopics());
+    expect(names.filter((t) => before.has(t))).toEqual([]);
+
+    // Act
+    const first = await topicsCommand();
+
+    // Assess
+    expect(first.stdout).toContain(`[topics] created: ${names.join(', ')}; already there: none`);
+    // One local broker: the factor of 2 is capped, and the command says so.
+    expect(first.stdout).toContain('[topics] replication factor 2 capped at 1');
+    const metadata = await admin.fetchTopicMetadata({ topics: names });
+    expect(metadata.topics.map((t) => t.name).sort()).toEqual([...names].sort());
+    for (const topic of metadata.topics) {
+      expect(topic.partitions).toHaveLength(4);
+      for (const partition of topic.partitions) expect(partition.replicas).toHaveLength(1);
+    }
+
+    // Act: again
+    const second = await topicsCommand();
+
+    // Assess: nothing created, the topics unchanged
+    expect(second.stdout).toContain(`[topics] created: none; already there: ${names.join(', ')}`);
+    const after = await admin.fetchTopicMetadata({ topics: names });
+    expect(after.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(names.map((n) => [n, 4]).sort());
+  });
+});

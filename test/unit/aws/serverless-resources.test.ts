@@ -1,0 +1,126 @@
+/**
+ * infra/aws/serverless-resources.cjs on small services (no packaging): ARNs from a cluster
+ * ARN string or import, the role per function, the extension per msk event, and the
+ * mistakes it refuses.
+ */
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+interface Context {
+  options: { stage?: string };
+  resolveConfigurationProperty: (path: string[]) => Promise<Json | undefined>;
+}
+interface ResourcesModule {
+  kafkaArn(clusterArn: Json, kind: 'topic' | 'group', name: string): Json;
+  resources(context: Context): Promise<Record<string, { Type: string; Properties: Record<string, Json> }>>;
+  extensions(context: Context): Promise<Record<string, { Properties: Json }>>;
+}
+
+const load = createRequire(__filename);
+const module = load('../../../infra/aws/serverless-resources.cjs') as ResourcesModule;
+
+const ARN = 'arn:aws:kafka:us-east-1:123456789012:cluster/c1/uuid-1';
+
+function context(config: Record<string, Json>): Context {
+  return {
+    options: { stage: 'dev' },
+    resolveConfigurationProperty: (path) => {
+      let value: Json | undefined = config;
+      for (const key of path) value = value && typeof value === 'object' && !Array.isArray(value) ? value[key] : undefined;
+      return Promise.resolve(value);
+    },
+  };
+}
+
+function service(overrides: Record<string, Json> = {}): Record<string, Json> {
+  return {
+    service: 'svc',
+    provider: { stage: 'local' },
+    custom: {
+      kafkaAccess: { reader: { write: ['dlq'] } },
+      kafkaEventSourceMapping: { FunctionResponseTypes: ['ReportBatchItemFailures'] },
+    },
+    functions: {
+      reader: {
+        role: 'ReaderLambdaRole',
+        events: [{ msk: { arn: ARN, topic: 'in', consumerGroupId: 'g-in' } }],
+      },
+      web: { role: 'WebLambdaRole', events: [{ httpApi: 'GET /' }] },
+    },
+    ...overrides,
+  };
+}
+
+describe('infra/aws/serverless-resources.cjs', () => {
+  it('derives topic and group ARNs from a cluster ARN string', () => {
+    // Act / Assess
+    expect(module.kafkaArn(ARN, 'topic', 't')).toBe('arn:aws:kafka:us-east-1:123456789012:topic/c1/uuid-1/t');
+    expect(module.kafkaArn(ARN, 'group', 'g')).toBe('arn:aws:kafka:us-east-1:123456789012:group/c1/uuid-1/g');
+  });
+
+  it('derives them with CloudFormation functions from an import', () => {
+    // Prepare
+    const imported = { 'Fn::ImportValue': 'x-ClusterArn' };
+
+    // Act
+    const arn = module.kafkaArn(imported, 'topic', 't');
+
+    // Assess
+    const split = { 'Fn::Split': [':cluster/', imported] };
+    expect(arn).toEqual({ 'Fn::Join': ['', [{ 'Fn::Select': [0, split] }, ':topic/', { 'Fn::Select': [1, split] }, '/t']] });
+  });
+
+  it('refuses what is not an MSK cluster ARN', () => {
+    expect(() => module.kafkaArn('arn:aws:sqs:us-east-1:123456789012:q', 'topic', 't')).toThrow(/not an MSK cluster ARN/);
+  });
+
+  it('makes one role per function: the reader reads its topic and group, the web function gets no Kafka data access', async () => {
+    // Act
+    const roles = await module.resources(context(service()));
+
+    // Assess
+    expect(Object.keys(roles).sort()).toEqual(['ReaderLambdaRole', 'WebLambdaRole']);
+    const statements = (id: string) =>
+      (roles[id]!.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: Json[] }> } }>)[0]!
+        .PolicyDocument.Statement;
+    const on = (id: string, action: string) => statements(id).filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource);
+    expect(on('ReaderLambdaRole', 'kafka-cluster:ReadData')).toEqual([module.kafkaArn(ARN, 'topic', 'in')]);
+    expect(on('ReaderLambdaRole', 'kafka-cluster:AlterGroup')).toEqual([module.kafkaArn(ARN, 'group', 'g-in')]);
+    expect(on('ReaderLambdaRole', 'kafka-cluster:WriteData')).toEqual([module.kafkaArn(ARN, 'topic', 'dlq')]);
+    expect(on('ReaderLambdaRole', 'kafka:DescribeClusterV2')).toEqual([ARN]);
+    expect(on('WebLambdaRole', 'kafka-cluster:ReadData')).toEqual([]);
+    expect(on('WebLambdaRole', 'kafka-cluster:WriteData')).toEqual([]);
+    expect(on('WebLambdaRole', 'kafka-cluster:Connect')).toEqual([ARN]);
+    // The stage given on the command line names the log group.
+    expect(JSON.stringify(on('WebLambdaRole', 'logs:PutLogEvents'))).toContain('/aws/lambda/svc-dev-web:*');
+  });
+
+  it("keys each extension with the framework's logical id of the msk event", async () => {
+    // Act
+    const extensions = await module.extensions(context(service()));
+
+    // Assess
+    expect(extensions).toEqual({
+      ReaderEventSourceMappingMSKC1In: { Properties: { FunctionResponseTypes: ['ReportBatchItemFailures'] } },
+    });
+  });
+
+  it('refuses a function whose role is not its own, access for an unknown function, and two clusters', async () => {
+    // Prepare
+    const wrongRole = service();
+    (wrongRole.functions as Record<string, Record<string, Json>>).web!.role = 'SharedRole';
+    const unknown = service();
+    ((unknown.custom as Record<string, Record<string, Json>>).kafkaAccess as Record<string, Json>).ghost = { write: ['x'] };
+    const twoClusters = service();
+    (twoClusters.functions as Record<string, Json>).other = {
+      role: 'OtherLambdaRole',
+      events: [{ msk: { arn: ARN.replace('c1', 'c2'), topic: 'in', consumerGroupId: 'g' } }],
+    };
+
+    // Act / Assess
+    await expect(module.resources(context(wrongRole))).rejects.toThrow('functions.web.role must be WebLambdaRole');
+    await expect(module.resources(context(unknown))).rejects.toThrow('custom.kafkaAccess.ghost: no such function');
+    await expect(module.resources(context(twoClusters))).rejects.toThrow('every msk event must read the same cluster');
+  });
+});
