@@ -9,13 +9,13 @@
  * measured invocations (growth there would be a leak per invocation).
  */
 import './http-handler-env';
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadConfig } from '../src/config';
 import { buildTimePayload, timeRequestRecords } from '../src/http/time';
 import { createKafka } from '../src/kafka';
 import { hostInfo } from '../src/runtime';
+import { httpEvent, lambdaContext } from '../test/helpers/lambda';
 import { fmt, summarize } from './stats';
 
 import { handler } from '../handlers/http';
@@ -24,43 +24,11 @@ const invocations = Number(process.argv[2] ?? 10_000);
 const naiveInvocations = Number(process.argv[3] ?? 200);
 
 function event(): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: 'GET /',
-    rawPath: '/',
-    rawQueryString: '',
-    headers: { 'user-agent': 'bench', 'x-forwarded-for': '203.0.113.7' },
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'bench',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method: 'GET', path: '/', protocol: 'HTTP/1.1', sourceIp: '192.0.2.10', userAgent: 'bench' },
-      requestId: randomUUID(),
-      routeKey: 'GET /',
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-  };
+  return httpEvent('GET /', { headers: { 'user-agent': 'bench', 'x-forwarded-for': '203.0.113.7' }, sourceIp: '192.0.2.10' });
 }
 
 function context(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'bench-http',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench-http',
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: '/aws/lambda/bench-http',
-    logStreamName: 'bench',
-    getRemainingTimeInMillis: () => 10_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return lambdaContext('bench-http');
 }
 
 async function main(): Promise<void> {

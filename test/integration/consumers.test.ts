@@ -28,6 +28,7 @@ import { KafkaUnavailableError } from '../../src/errors';
 import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';
 import type { KafkaLambdaEvent } from '../../handlers/kafka-consumer';
 import { createTopic, uniqueName } from '../helpers/kafka';
+import { lambdaContext as context } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -56,23 +57,6 @@ const config = loadConfig(env);
 const FUNCTION_NAMES = ['onHttpRequest', 'onHttpResponse', 'onError', 'onCommand', 'onCustomEvent'];
 const functionConfig = (name: string) => loadConfig({ ...env, AWS_LAMBDA_FUNCTION_NAME: `it-${name}` });
 const SOURCE = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/it', bootstrapServers: [BROKERS] };
-
-function context(functionName: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: uniqueName('req'),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'it',
-    getRemainingTimeInMillis: () => 10_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 type Handler = (event: KafkaLambdaEvent, context: Context) => Promise<KafkaBatchResponse>;
 

@@ -5,7 +5,6 @@
  * ip whatever X-Forwarded-For says.
  */
 import { propertyToken, propertyTopics } from './http-properties-env';
-import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { handler } from '../../handlers/http';
 import { sharedProducer } from '../../src/kafka';
 import { getConfig } from '../../src/config';
 import { createTopic, testKafka } from '../helpers/kafka';
+import { httpEvent, lambdaContext } from '../helpers/lambda';
 
 const invoke = handler as unknown as (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 const RUNS = 1000;
@@ -22,34 +22,15 @@ function event(params: {
   path: string;
   headers?: Record<string, string>;
   query?: string;
-  body?: string;
+  body?: string | undefined;
   isBase64Encoded?: boolean;
   sourceIp?: string;
 }): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: `${params.method} ${params.path}`,
-    rawPath: params.path,
-    rawQueryString: params.query ?? '',
-    headers: params.headers ?? {},
-    body: params.body,
-    isBase64Encoded: params.isBase64Encoded ?? false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'props',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method: params.method, path: params.path, protocol: 'HTTP/1.1', sourceIp: params.sourceIp ?? '192.0.2.1', userAgent: 'fc' },
-      requestId: randomUUID(),
-      routeKey: `${params.method} ${params.path}`,
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-  };
+  const { method, path, query, ...rest } = params;
+  return httpEvent(`${method} ${path}`, { ...rest, method, path, rawQueryString: query ?? '' });
 }
 
-const context = (): Context => ({ awsRequestId: randomUUID(), functionName: 'props', getRemainingTimeInMillis: () => 10_000 }) as Context; // only these are read
+const context = (): Context => lambdaContext('props');
 
 const headerName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,20}$/);
 const anyText = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ maxLength: 5000 }));

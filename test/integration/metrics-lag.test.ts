@@ -4,7 +4,7 @@
  * whose consumer function has not consumed them show as lag N, summed over partitions,
  * and the lag returns to 0 once a consumer in that group has consumed and committed them.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, ScheduledEvent } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsHandler } from '../../handlers/metrics';
@@ -14,42 +14,10 @@ import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functio
 import { withOffsetReader } from '../../src/kafka/lag';
 import { createMetrics, deleteGroup, fetchGroups } from '../../src/metrics';
 import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
+import { httpEvent, scheduledEvent } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
 
 type Result = APIGatewayProxyStructuredResultV2;
-
-const metricsRequest = {
-  version: '2.0',
-  routeKey: 'GET /metrics',
-  rawPath: '/metrics',
-  rawQueryString: '',
-  headers: {},
-  isBase64Encoded: false,
-  requestContext: {
-    accountId: '123456789012',
-    apiId: 'local',
-    domainName: '127.0.0.1',
-    domainPrefix: '127',
-    http: { method: 'GET', path: '/metrics', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
-    requestId: 'metrics',
-    routeKey: 'GET /metrics',
-    stage: '$default',
-    time: new Date().toUTCString(),
-    timeEpoch: Date.now(),
-  },
-} satisfies APIGatewayProxyEventV2;
-
-const scheduledEvent = {
-  version: '0',
-  id: 'schedule',
-  'detail-type': 'Scheduled Event',
-  source: 'aws.events',
-  account: '123456789012',
-  time: new Date().toISOString(),
-  region: 'us-east-1',
-  resources: [],
-  detail: {},
-} as ScheduledEvent;
 
 const context = {
   functionName: 'metrics',
@@ -110,9 +78,9 @@ describe('consumer-group lag', () => {
   });
 
   async function scheduledLag(): Promise<{ report: Extract<ScheduledRunReport['lag'], { total: number }>; shown: number }> {
-    const run = (await handler(scheduledEvent, context)) as ScheduledRunReport;
+    const run = (await handler(scheduledEvent(), context)) as ScheduledRunReport;
     if ('error' in run.lag) throw new Error(`lag not computed: ${run.lag.error}`);
-    const response = (await handler(metricsRequest, context)) as Result;
+    const response = (await handler(httpEvent('GET /metrics'), context)) as Result;
     return { report: run.lag, shown: lagIn(String(response.body), group) };
   }
 

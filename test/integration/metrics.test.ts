@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, ScheduledEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsHandler } from '../../handlers/metrics';
 import type { ScheduledRunReport } from '../../handlers/metrics';
@@ -16,63 +16,11 @@ import type { Config } from '../../src/config';
 import { withOffsetReader } from '../../src/kafka/lag';
 import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups } from '../../src/metrics';
 import { testConfig, testKafka, uniqueName } from '../helpers/kafka';
+import { httpEvent, lambdaContext as context, scheduledEvent } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
 
 type Result = APIGatewayProxyStructuredResultV2;
 const pushgatewayUrl = testConfig.pushgateway.url;
-
-function httpEvent(routeKey: string): APIGatewayProxyEventV2 {
-  const [method = 'GET', path = '/'] = routeKey.split(' ');
-  return {
-    version: '2.0',
-    routeKey,
-    rawPath: path,
-    rawQueryString: '',
-    headers: {},
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'local',
-      domainName: '127.0.0.1',
-      domainPrefix: '127',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
-      requestId: uniqueName('req'),
-      routeKey,
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-  };
-}
-
-const scheduledEvent = {
-  version: '0',
-  id: 'schedule',
-  'detail-type': 'Scheduled Event',
-  source: 'aws.events',
-  account: '123456789012',
-  time: new Date().toISOString(),
-  region: 'us-east-1',
-  resources: [],
-  detail: {},
-} as ScheduledEvent;
-
-function context(functionName: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: uniqueName('req'),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 10_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 /** One simulated container of the HTTP function: its own registry, pusher and handler. */
 function container(params: { job: string; instance: string; url?: string; intervalMs?: number; now?: () => number }) {
@@ -223,7 +171,7 @@ describe('metrics through the real Pushgateway', () => {
       nowSeconds: () => now,
     });
     // Act
-    const report = (await handler(scheduledEvent, context('metrics'))) as ScheduledRunReport;
+    const report = (await handler(scheduledEvent(), context('metrics'))) as ScheduledRunReport;
     // Assess
     expect(report.prune).toMatchObject({ deleted: 1, failed: 0 });
     const instances = (await fetchGroups({ url: pushgatewayUrl, timeoutMs: 2000, job })).map((g) => g.labels.instance);

@@ -4,32 +4,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { describe, expect, it } from 'vitest';
 import { pushMetrics } from '../../../handlers/middleware/push-metrics';
 import { createMetrics } from '../../../src/metrics';
+import { httpEvent } from '../../helpers/lambda';
 
 type Result = APIGatewayProxyStructuredResultV2;
-
-function httpEvent(routeKey: string, method = 'GET'): APIGatewayProxyEventV2 {
-  const path = routeKey.split(' ')[1] ?? '/';
-  return {
-    version: '2.0',
-    routeKey,
-    rawPath: path,
-    rawQueryString: '',
-    headers: {},
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      requestId: 'req',
-      routeKey,
-      stage: '$default',
-      time: '22/Nov/2026:06:00:00 +0000',
-      timeEpoch: 0,
-    },
-  };
-}
 
 const context = { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 10_000 } as Context;
 
@@ -69,7 +46,7 @@ describe('pushMetrics middleware', () => {
       .use(httpErrorHandler({ logger: false }))
       .handler(() => Promise.reject(new Error('boom')));
     // Act
-    const response = await handler(httpEvent('POST /kafka/publish', 'POST'), context);
+    const response = await handler(httpEvent('POST /kafka/publish'), context);
     // Assess
     expect(response.statusCode).toBe(500);
     expect(await samples(metrics)).toEqual([{ route: '/kafka/publish', method: 'POST', status: '500', value: 1 }]);
