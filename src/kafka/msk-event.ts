@@ -16,7 +16,8 @@
  * - MSK events carry `eventSourceArn` (the cluster ARN); self-managed ones do not;
  * - `bootstrapServers` is the comma-separated broker list.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../validation';
 import { ValidationError } from '../errors';
 import type { ConsumedRecord } from './records';
 
@@ -96,17 +97,18 @@ export function buildKafkaEvent(source: KafkaEventSource, records: readonly Cons
   return { eventSource: SELF_MANAGED_KAFKA_EVENT_SOURCE, bootstrapServers, records: grouped };
 }
 
-const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'));
+const nonNegativeInt = () => z.number().check(z.int(), z.gte(0));
 
 const kafkaEventRecordSchema = z.object({
-  topic: z.string().min(1),
-  partition: z.number().int().nonnegative(),
-  offset: z.number().int().nonnegative(),
-  timestamp: z.number().int(),
+  topic: z.string().check(z.minLength(1)),
+  partition: nonNegativeInt(),
+  offset: nonNegativeInt(),
+  timestamp: z.number().check(z.int()),
   timestampType: z.string(),
-  key: base64.nullish(),
-  value: base64.nullish(),
-  headers: z.array(z.record(z.string(), z.array(z.number().int().min(-128).max(255)))).default([]),
+  key: z.nullish(base64),
+  value: z.nullish(base64),
+  headers: z._default(z.array(z.record(z.string(), z.array(z.number().check(z.int(), z.gte(-128), z.lte(255))))), []),
 });
 
 const recordsSchema = z.record(z.string(), z.array(kafkaEventRecordSchema));
@@ -114,13 +116,13 @@ const recordsSchema = z.record(z.string(), z.array(kafkaEventRecordSchema));
 export const kafkaEventSchema = z.discriminatedUnion('eventSource', [
   z.object({
     eventSource: z.literal(MSK_EVENT_SOURCE),
-    eventSourceArn: z.string().min(1),
-    bootstrapServers: z.string().optional(),
+    eventSourceArn: z.string().check(z.minLength(1)),
+    bootstrapServers: z.optional(z.string()),
     records: recordsSchema,
   }),
   z.object({
     eventSource: z.literal(SELF_MANAGED_KAFKA_EVENT_SOURCE),
-    bootstrapServers: z.string().optional(),
+    bootstrapServers: z.optional(z.string()),
     records: recordsSchema,
   }),
 ]);

@@ -5,7 +5,7 @@
  * newer one, and partitions that no longer exist disappear.
  */
 import http from 'node:http';
-import { Gauge, Pushgateway, Registry } from 'prom-client';
+import { Gauge, Pushgateway, Registry } from './prom-client';
 import { METRIC_DEFINITIONS } from './definitions';
 import { PushgatewayError } from './pushgateway';
 

@@ -31,7 +31,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { Pushgateway } from 'prom-client';
+import { Pushgateway } from './prom-client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { executionEnvironmentId } from '../runtime';

@@ -11,9 +11,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { AggregatorRegistry, Pushgateway } from 'prom-client';
-import type { Aggregator, Registry } from 'prom-client';
-import * as z from 'zod';
+import { AggregatorRegistry, Pushgateway } from './prom-client';
+import type { Aggregator, Registry } from './prom-client';
+import * as z from 'zod/mini';
+import '../validation';
 import { ServiceError } from '../errors';
 import { definitionByName } from './definitions';
 

@@ -4,7 +4,7 @@
  * global registry, so two instances (two simulated containers in a test) never share
  * a count.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from './prom-client';
 import type { Config } from '../config';
 import { METRIC_DEFINITIONS } from './definitions';
 import type { MetricDefinition, MetricKey } from './definitions';
