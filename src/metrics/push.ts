@@ -12,7 +12,7 @@
  *   invocation thaws it (its socket long dead) or never finish at all.
  * - At most once per `intervalMs` (METRICS_PUSH_INTERVAL_MS, 10 s by default), and always
  *   on a container's first invocation: most invocations pay nothing, one pays one HTTP
- *   round trip. Measured (bench/results/metrics.md): a push on every invocation costs
+ *   round trip. Measured (BENCHMARKS.md, "Metrics push overhead"): a push on every invocation costs
  *   3-5 ms at p50 locally (the Pushgateway checks each push against all its groups); once
  *   per 10 s it is 0.01-0.02 ms at p50, under 0.5 ms amortised. The price: what a
  *   container counted after its last push is lost when Lambda reaps it (Lambda gives a
