@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// The reliability suite's heavy part (a 30 s load test) runs only when asked for; it is
+// run before each release: RELIABILITY_HEAVY=1 npm run test:reliability.
+const heavy = process.env.RELIABILITY_HEAVY === '1';
+
 export default defineConfig({
   test: {
     projects: [
@@ -21,6 +25,18 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Files share one broker; running them one at a time keeps 2 cores calm.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'reliability',
+          include: ['test/reliability/**/*.test.ts'],
+          exclude: heavy ? [] : ['test/reliability/load.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },
