@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// The reliability suite's heavy part (a 30 s load test) runs only when asked for; it is
+// The reliability suite's heavy part (a 2.5 min load test) runs only when asked for; it is
 // run before each release: RELIABILITY_HEAVY=1 npm run test:reliability.
 const heavy = process.env.RELIABILITY_HEAVY === '1';
 

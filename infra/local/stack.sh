@@ -110,6 +110,8 @@ format_kafka_storage() {
   local cluster_id
   # A cluster id is 16 random bytes in URL-safe base64 without padding.
   cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  # One in 32 ids starts with "-", which the storage tool would read as an option.
+  while [[ $cluster_id == -* ]]; do cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'); done
   log "formatting KRaft storage in $kafka_home/data (cluster id $cluster_id)"
   kafka_java
   if ! "${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" \

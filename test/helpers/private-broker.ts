@@ -8,14 +8,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from './wait-for';
 
 const run = promisify(execFile);
 const stack = path.resolve(__dirname, '../../infra/local/stack.sh');
 
 export interface PrivateBroker {
   brokers: string;
-  /** SIGKILL the broker process (a crash, not a clean shutdown). */
-  kill: () => void;
+  /** SIGKILL the broker process (a crash, not a clean shutdown) and wait until it is gone. */
+  kill: () => Promise<void>;
   /** Start it again (same data) and wait until it is ready. */
   start: () => Promise<void>;
   /** Stop it and delete its data. */
@@ -39,9 +40,20 @@ export async function startPrivateBroker(params: { port: number }): Promise<Priv
   await start();
   return {
     brokers: `127.0.0.1:${params.port}`,
-    kill: () => {
+    kill: async () => {
       const pid = Number(readFileSync(path.join(dir, 'kafka.pid'), 'utf8').trim());
       process.kill(pid, 'SIGKILL');
+      await waitFor(
+        () => {
+          try {
+            process.kill(pid, 0);
+            return undefined;
+          } catch {
+            return true; // no such process: it is gone
+          }
+        },
+        { timeoutMs: 15_000, what: `broker pid ${pid} to exit after SIGKILL` },
+      );
     },
     start,
     destroy: async () => {

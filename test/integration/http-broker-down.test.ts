@@ -56,7 +56,7 @@ describe('HTTP function when the broker stops and restarts', () => {
     expect((await publish('before')).status).toBe(202);
 
     // Act: crash the broker
-    broker.kill();
+    await broker.kill();
     const down = [];
     for (let i = 0; i < 5; i++) down.push(await get('/'));
     const healthz = await get('/healthz');

@@ -1,0 +1,138 @@
+/**
+ * The Pushgateway unreachable (PUSHGATEWAY_URL on a closed port): every function run by
+ * `serverless offline` still succeeds. The HTTP routes answer as usual, the five consumer
+ * functions still consume (their log lines), each function logs its failed push, and
+ * GET /metrics answers 503 (bounded) instead of hanging. Kafka down is covered by
+ * test/integration/http-broker-down.test.ts.
+ */
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
+import { createTopic, testKafka, uniqueName } from '../helpers/kafka';
+import { startOffline } from '../helpers/offline';
+import type { Offline } from '../helpers/offline';
+import { waitFor } from '../helpers/wait-for';
+import { call, logLines, publishInit } from './support';
+
+const TOKEN = 'reliability-degraded-admin-token-0123456789';
+const topics = {
+  requests: uniqueName('deg-requests'),
+  events: uniqueName('deg-events'),
+  commands: uniqueName('deg-commands'),
+  dlq: uniqueName('deg-dlq'),
+};
+const group = uniqueName('deg-group');
+
+/** A port nothing listens on: bound by the OS, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+describe('every function still succeeds with the Pushgateway unreachable', () => {
+  let admin: Admin;
+  let offline: Offline;
+  let pushgatewayUrl: string;
+
+  beforeAll(async () => {
+    admin = testKafka('sts-degraded-admin').admin();
+    await admin.connect();
+    for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
+    pushgatewayUrl = `http://127.0.0.1:${await closedPort()}`;
+    offline = await startOffline({
+      httpPort: 3600,
+      lambdaPort: 3602,
+      env: {
+        PUSHGATEWAY_URL: pushgatewayUrl,
+        ADMIN_TOKEN: TOKEN,
+        KAFKA_TOPIC_REQUESTS: topics.requests,
+        KAFKA_TOPIC_EVENTS: topics.events,
+        KAFKA_TOPIC_COMMANDS: topics.commands,
+        KAFKA_TOPIC_DLQ: topics.dlq,
+        KAFKA_CONSUMER_GROUP: group,
+        KAFKA_AUTO_OFFSET_RESET: 'earliest',
+      },
+      readyTimeoutMs: 120_000,
+    });
+    await waitFor(() => (offline.output().includes('event source mapping(s) running') ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the local MSK event source to start',
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await offline?.stop();
+    await admin?.disconnect();
+  }, 60_000);
+
+  const logged = (message: string, correlationId: string, fn: string) => () =>
+    logLines(offline).find(
+      (l) => l.message === message && l.correlation_id === correlationId && String(l.function_name).includes(fn),
+    );
+
+  it('answers every HTTP route and runs every consumer function', async () => {
+    // Prepare
+    const correlationId = uniqueName('deg');
+    const base = offline.baseUrl;
+
+    // Act: every HTTP route, and events for each consumer function
+    const time = await call(`${base}/`, { headers: { 'x-correlation-id': correlationId } });
+    const healthz = await call(`${base}/healthz`);
+    const status = await call(`${base}/kafka/status`);
+    const custom = await call(`${base}/kafka/publish`, publishInit(TOKEN, { event_type: 'degraded_probe', data: { marker: correlationId }, correlation_id: correlationId }));
+    const command = await call(
+      `${base}/kafka/publish`,
+      publishInit(TOKEN, { event_type: 'time.now', topic: topics.commands, data: { timezone: 'UTC' }, correlation_id: `${correlationId}-cmd` }),
+    );
+    const error = await call(
+      `${base}/kafka/publish`,
+      publishInit(TOKEN, {
+        event_type: 'error',
+        data: { error_message: 'probe', error_type: 'DegradedProbe', service: 'reliability-test' },
+        correlation_id: `${correlationId}-err`,
+      }),
+    );
+    const flush = await call(`${base}/kafka/flush`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+
+    // Assess: the HTTP function succeeded on every route
+    expect(time.status).toBe(200);
+    expect(healthz.status).toBe(200);
+    expect(status.status).toBe(200);
+    expect(custom.status).toBe(202);
+    expect(command.status).toBe(202);
+    expect(error.status).toBe(202);
+    expect(flush.status).toBe(200);
+
+    // Assess: each consumer function handled its event (its own log line)
+    const wait = { timeoutMs: 60_000, intervalMs: 200 };
+    await waitFor(logged('http request', correlationId, 'onHttpRequest'), { ...wait, what: 'onHttpRequest' });
+    await waitFor(logged('http response', correlationId, 'onHttpResponse'), { ...wait, what: 'onHttpResponse' });
+    await waitFor(logged('custom event', correlationId, 'onCustomEvent'), { ...wait, what: 'onCustomEvent' });
+    await waitFor(logged('error event', `${correlationId}-err`, 'onError'), { ...wait, what: 'onError' });
+    // onCommand answers time.now.processed on the events topic, which onCustomEvent logs
+    const answer = await waitFor(logged('custom event', `${correlationId}-cmd`, 'onCustomEvent'), { ...wait, what: 'the answer to the command' });
+    expect(answer.event_type).toBe('time.now.processed');
+
+    // Assess: the pushes did fail, and were only logged
+    const failedPushes = logLines(offline).filter((l) => l.message === 'metrics push failed');
+    const functions = new Set(failedPushes.map((l) => String(l.function_name).replace(/^.*-/, '')));
+    console.log(`'metrics push failed' logged by: ${[...functions].join(', ')}`);
+    for (const fn of ['http', 'onHttpRequest', 'onHttpResponse', 'onCustomEvent', 'onError', 'onCommand']) {
+      expect(functions).toContain(fn);
+    }
+    expect(offline.output()).not.toMatch(/"level":"ERROR"[^\n]*"message":"unhandled failure"/);
+  });
+
+  it('answers GET /metrics with 503 rather than hanging', async () => {
+    // Act
+    const metrics = await call(`${offline.baseUrl}/metrics`, {}, 15_000);
+
+    // Assess
+    console.log(`GET /metrics with the Pushgateway unreachable: ${metrics.status} in ${metrics.ms.toFixed(0)} ms`);
+    expect(metrics.status).toBe(503);
+  });
+});
