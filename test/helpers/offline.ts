@@ -70,3 +70,66 @@ export async function startOffline(params: {
   }
   return { baseUrl, output: () => output, stop };
 }
+
+export interface ServiceTopics {
+  requests: string;
+  events: string;
+  commands: string;
+  dlq: string;
+}
+
+/**
+ * `serverless offline` with the project's serverless.yml on topics and a consumer-group
+ * prefix of the test's own, waiting (bounded) until the local MSK event source runs.
+ * The topics must exist on the broker the env points at.
+ */
+export async function startService(params: {
+  httpPort: number;
+  lambdaPort: number;
+  topics: ServiceTopics;
+  group: string;
+  env?: Record<string, string>;
+}): Promise<Offline> {
+  const { topics } = params;
+  const offline = await startOffline({
+    httpPort: params.httpPort,
+    lambdaPort: params.lambdaPort,
+    env: {
+      KAFKA_TOPIC_REQUESTS: topics.requests,
+      KAFKA_TOPIC_EVENTS: topics.events,
+      KAFKA_TOPIC_COMMANDS: topics.commands,
+      KAFKA_TOPIC_DLQ: topics.dlq,
+      KAFKA_CONSUMER_GROUP: params.group,
+      KAFKA_AUTO_OFFSET_RESET: 'earliest',
+      ...params.env,
+    },
+    readyTimeoutMs: 120_000,
+  });
+  try {
+    await waitFor(() => (offline.output().includes('event source mapping(s) running') ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the local MSK event source to start',
+    });
+  } catch (error) {
+    await offline.stop();
+    throw error;
+  }
+  return offline;
+}
+
+export type LogLine = Record<string, unknown>;
+
+/** The structured log lines (JSON) serverless offline printed so far. */
+export function logLines(offline: Offline): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of offline.output().split('\n')) {
+    const start = line.indexOf('{"level"');
+    if (start < 0) continue;
+    try {
+      lines.push(JSON.parse(line.slice(start)) as LogLine);
+    } catch {
+      // A line cut by the pipe's chunking is read again on the next poll.
+    }
+  }
+  return lines;
+}

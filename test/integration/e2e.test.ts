@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { parseEnvelope } from '../../src/events';
 import { createTopic, startReader, testKafka, uniqueName } from '../helpers/kafka';
-import { startOffline } from '../helpers/offline';
+import { logLines, startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
 import { waitFor } from '../helpers/wait-for';
 
@@ -22,21 +22,6 @@ const topics = {
 };
 const group = uniqueName('e2e-group');
 
-/** The structured log lines (JSON) serverless offline printed so far. */
-function logLines(offline: Offline): Array<Record<string, unknown>> {
-  const lines: Array<Record<string, unknown>> = [];
-  for (const line of offline.output().split('\n')) {
-    const start = line.indexOf('{"level"');
-    if (start < 0) continue;
-    try {
-      lines.push(JSON.parse(line.slice(start)) as Record<string, unknown>);
-    } catch {
-      // A line cut by the pipe's chunking is read again on the next poll.
-    }
-  }
-  return lines;
-}
-
 describe('end to end through serverless offline and the local MSK event source', () => {
   let admin: Admin;
   let offline: Offline;
@@ -47,23 +32,7 @@ describe('end to end through serverless offline and the local MSK event source',
     await admin.connect();
     for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
     reader = await startReader(testKafka('sts-e2e-reader'), [topics.events, topics.dlq]);
-    offline = await startOffline({
-      httpPort: 3320,
-      lambdaPort: 3322,
-      env: {
-        KAFKA_TOPIC_REQUESTS: topics.requests,
-        KAFKA_TOPIC_EVENTS: topics.events,
-        KAFKA_TOPIC_COMMANDS: topics.commands,
-        KAFKA_TOPIC_DLQ: topics.dlq,
-        KAFKA_CONSUMER_GROUP: group,
-        KAFKA_AUTO_OFFSET_RESET: 'earliest',
-      },
-      readyTimeoutMs: 120_000,
-    });
-    await waitFor(() => (offline.output().includes('event source mapping(s) running') ? true : undefined), {
-      timeoutMs: 60_000,
-      what: 'the local MSK event source to start',
-    });
+    offline = await startService({ httpPort: 3320, lambdaPort: 3322, topics, group });
   }, 180_000);
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { createTopic, testKafka, uniqueName } from '../helpers/kafka';
-import { startOffline } from '../helpers/offline';
+import { startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
 import { waitFor } from '../helpers/wait-for';
 import { call, logLines, publishInit } from './support';
@@ -61,24 +61,7 @@ describe('loopback load against serverless offline (heavy)', () => {
     admin = testKafka('sts-load-admin').admin();
     await admin.connect();
     for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
-    offline = await startOffline({
-      httpPort: HTTP_PORT,
-      lambdaPort: 3602,
-      env: {
-        ADMIN_TOKEN: TOKEN,
-        KAFKA_TOPIC_REQUESTS: topics.requests,
-        KAFKA_TOPIC_EVENTS: topics.events,
-        KAFKA_TOPIC_COMMANDS: topics.commands,
-        KAFKA_TOPIC_DLQ: topics.dlq,
-        KAFKA_CONSUMER_GROUP: group,
-        KAFKA_AUTO_OFFSET_RESET: 'earliest',
-      },
-      readyTimeoutMs: 120_000,
-    });
-    await waitFor(() => (offline.output().includes('event source mapping(s) running') ? true : undefined), {
-      timeoutMs: 60_000,
-      what: 'the local MSK event source to start',
-    });
+    offline = await startService({ httpPort: HTTP_PORT, lambdaPort: 3602, topics, group, env: { ADMIN_TOKEN: TOKEN } });
     pid = offlinePid();
     idleConnections = brokerConnections(pid); // the plugin's consumers, before any invocation
   }, 240_000);

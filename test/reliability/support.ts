@@ -2,24 +2,10 @@
  * Shared by the reliability tests: the consumer functions' structured log lines printed
  * by `serverless offline`, and small bounded HTTP calls that record every answer.
  */
-import type { Offline } from '../helpers/offline';
+import type { LogLine } from '../helpers/offline';
 
-export type LogLine = Record<string, unknown>;
-
-/** The structured log lines (JSON) serverless offline printed so far (as in e2e.test.ts). */
-export function logLines(offline: Offline): LogLine[] {
-  const lines: LogLine[] = [];
-  for (const line of offline.output().split('\n')) {
-    const start = line.indexOf('{"level"');
-    if (start < 0) continue;
-    try {
-      lines.push(JSON.parse(line.slice(start)) as LogLine);
-    } catch {
-      // A line cut by the pipe's chunking is read again on the next poll.
-    }
-  }
-  return lines;
-}
+export { logLines } from '../helpers/offline';
+export type { LogLine } from '../helpers/offline';
 
 /** How many lines with this message each value of `key` has (e.g. per event_id). */
 export function countBy(lines: LogLine[], message: string, key: string, fn?: RegExp): Map<string, number> {
