@@ -11,7 +11,6 @@
  *   npx tsx bench/metrics-push.ts            (PUSHGATEWAY_URL, default http://127.0.0.1:9091)
  */
 import http from 'node:http';
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -19,6 +18,7 @@ import { pushMetrics } from '../handlers/middleware/push-metrics';
 import { loadConfig } from '../src/config';
 import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups } from '../src/metrics';
 import type { ServiceMetrics } from '../src/metrics';
+import { closedPort } from '../test/helpers/net';
 
 type Result = APIGatewayProxyStructuredResultV2;
 
@@ -74,15 +74,6 @@ function realisticMetrics(): ServiceMetrics {
     metrics.kafkaMessageSize.observe({ topic }, 420);
   }
   return metrics;
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** An HTTP server that accepts requests and never answers: the slow-Pushgateway case. */

@@ -89,3 +89,23 @@ export async function startReader(
     stop: () => consumer.disconnect(),
   };
 }
+
+/** The four service topics with unique names (requests, events, commands, dead letters). */
+export function uniqueServiceTopics(prefix: string): { requests: string; events: string; commands: string; dlq: string } {
+  return {
+    requests: uniqueName(`${prefix}-requests`),
+    events: uniqueName(`${prefix}-events`),
+    commands: uniqueName(`${prefix}-commands`),
+    dlq: uniqueName(`${prefix}-dlq`),
+  };
+}
+
+/** The environment variables that point the service at those topics. */
+export function topicEnv(topics: { requests: string; events: string; commands: string; dlq: string }): Record<string, string> {
+  return {
+    KAFKA_TOPIC_REQUESTS: topics.requests,
+    KAFKA_TOPIC_EVENTS: topics.events,
+    KAFKA_TOPIC_COMMANDS: topics.commands,
+    KAFKA_TOPIC_DLQ: topics.dlq,
+  };
+}

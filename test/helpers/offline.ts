@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { topicEnv } from './kafka';
 import { waitFor } from './wait-for';
 
 const repo = path.resolve(__dirname, '../..');
@@ -95,10 +96,7 @@ export async function startService(params: {
     httpPort: params.httpPort,
     lambdaPort: params.lambdaPort,
     env: {
-      KAFKA_TOPIC_REQUESTS: topics.requests,
-      KAFKA_TOPIC_EVENTS: topics.events,
-      KAFKA_TOPIC_COMMANDS: topics.commands,
-      KAFKA_TOPIC_DLQ: topics.dlq,
+      ...topicEnv(topics),
       KAFKA_CONSUMER_GROUP: params.group,
       KAFKA_AUTO_OFFSET_RESET: 'earliest',
       ...params.env,

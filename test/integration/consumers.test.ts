@@ -27,25 +27,17 @@ import { executionEnvironmentId } from '../../src/runtime';
 import { KafkaUnavailableError } from '../../src/errors';
 import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';
 import type { KafkaLambdaEvent } from '../../handlers/kafka-consumer';
-import { createTopic, uniqueName } from '../helpers/kafka';
+import { createTopic, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { lambdaContext as context } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const PUSHGATEWAY = process.env.PUSHGATEWAY_URL ?? 'http://127.0.0.1:9091';
-const topics = {
-  requests: uniqueName('cons-requests'),
-  events: uniqueName('cons-events'),
-  commands: uniqueName('cons-commands'),
-  dlq: uniqueName('cons-dlq'),
-};
+const topics = uniqueServiceTopics('cons');
 const env = {
   KAFKA_BROKERS: BROKERS,
   PUSHGATEWAY_URL: PUSHGATEWAY,
-  KAFKA_TOPIC_REQUESTS: topics.requests,
-  KAFKA_TOPIC_EVENTS: topics.events,
-  KAFKA_TOPIC_COMMANDS: topics.commands,
-  KAFKA_TOPIC_DLQ: topics.dlq,
+  ...topicEnv(topics),
   KAFKA_CONSUMER_GROUP: uniqueName('cons-group'),
   SERVICE_NAME: uniqueName('sts-consumers-it'),
   LOG_LEVEL: 'ERROR',

@@ -9,17 +9,12 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { parseEnvelope } from '../../src/events';
-import { createTopic, startReader, testKafka, uniqueName } from '../helpers/kafka';
+import { createTopic, startReader, testKafka, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { logLines, startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
 import { waitFor } from '../helpers/wait-for';
 
-const topics = {
-  requests: uniqueName('e2e-requests'),
-  events: uniqueName('e2e-events'),
-  commands: uniqueName('e2e-commands'),
-  dlq: uniqueName('e2e-dlq'),
-};
+const topics = uniqueServiceTopics('e2e');
 const group = uniqueName('e2e-group');
 
 describe('end to end through serverless offline and the local MSK event source', () => {

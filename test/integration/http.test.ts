@@ -6,18 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { parseEnvelope } from '../../src/events';
-import { createTopic, startReader, testKafka, uniqueName } from '../helpers/kafka';
+import { createTopic, startReader, testKafka, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import type { ReadRecord } from '../helpers/kafka';
 import { startOffline } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
 
 const TOKEN = 'integration-admin-token-0123456789';
-const topics = {
-  requests: uniqueName('http-requests'),
-  events: uniqueName('http-events'),
-  commands: uniqueName('http-commands'),
-  dlq: uniqueName('http-dlq'),
-};
+const topics = uniqueServiceTopics('http');
 
 describe('HTTP function through serverless offline', () => {
   let admin: Admin;
@@ -34,10 +29,7 @@ describe('HTTP function through serverless offline', () => {
       lambdaPort: 3302,
       env: {
         ADMIN_TOKEN: TOKEN,
-        KAFKA_TOPIC_REQUESTS: topics.requests,
-        KAFKA_TOPIC_EVENTS: topics.events,
-        KAFKA_TOPIC_COMMANDS: topics.commands,
-        KAFKA_TOPIC_DLQ: topics.dlq,
+        ...topicEnv(topics),
       },
     });
   });

@@ -4,7 +4,6 @@
  * Pushgateway never fails an invocation. Each test uses its own job (SERVICE_NAME), so
  * nothing here sees another test's groups.
  */
-import net from 'node:net';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups } from '..
 import { testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { httpEvent, lambdaContext as context, scheduledEvent } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
+import { closedPort } from '../helpers/net';
 
 type Result = APIGatewayProxyStructuredResultV2;
 const pushgatewayUrl = testConfig.pushgateway.url;
@@ -64,15 +64,6 @@ function sumSamples(text: string, name: string, match: Record<string, string>): 
     if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[3]);
   }
   return sum;
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 const jobs: string[] = [];

@@ -5,34 +5,20 @@
  * GET /metrics answers 503 (bounded) instead of hanging. Kafka down is covered by
  * test/integration/http-broker-down.test.ts.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { createTopic, testKafka, uniqueName } from '../helpers/kafka';
+import { createTopic, testKafka, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
 import { waitFor } from '../helpers/wait-for';
 import { call, logLines, publishInit } from './support';
+import { closedPort } from '../helpers/net';
 
 const TOKEN = 'reliability-degraded-admin-token-0123456789';
-const topics = {
-  requests: uniqueName('deg-requests'),
-  events: uniqueName('deg-events'),
-  commands: uniqueName('deg-commands'),
-  dlq: uniqueName('deg-dlq'),
-};
+const topics = uniqueServiceTopics('deg');
 const group = uniqueName('deg-group');
 
 /** A port nothing listens on: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 describe('every function still succeeds with the Pushgateway unreachable', () => {
   let admin: Admin;
   let offline: Offline;

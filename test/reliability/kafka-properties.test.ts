@@ -36,7 +36,7 @@ import { createMetrics, deleteGroup } from '../../src/metrics';
 import { executionEnvironmentId } from '../../src/runtime';
 import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';
 import type { KafkaLambdaEvent } from '../../handlers/kafka-consumer';
-import { createTopic, uniqueName } from '../helpers/kafka';
+import { createTopic, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { lambdaContext } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
 
@@ -51,19 +51,11 @@ const PARTITIONS = 3;
 /** Under the broker's default message.max.bytes (1 MiB) with room for the dlq.* headers. */
 const HUGE_MAX = 512 * 1024;
 
-const topics = {
-  requests: uniqueName('prop-requests'),
-  events: uniqueName('prop-events'),
-  commands: uniqueName('prop-commands'),
-  dlq: uniqueName('prop-dlq'),
-};
+const topics = uniqueServiceTopics('prop');
 const env = {
   KAFKA_BROKERS: BROKERS,
   PUSHGATEWAY_URL: PUSHGATEWAY,
-  KAFKA_TOPIC_REQUESTS: topics.requests,
-  KAFKA_TOPIC_EVENTS: topics.events,
-  KAFKA_TOPIC_COMMANDS: topics.commands,
-  KAFKA_TOPIC_DLQ: topics.dlq,
+  ...topicEnv(topics),
   KAFKA_CONSUMER_GROUP: uniqueName('prop-group'),
   SERVICE_NAME: uniqueName('sts-kafka-props'),
   LOG_LEVEL: 'SILENT',

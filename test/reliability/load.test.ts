@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { createTopic, testKafka, uniqueName } from '../helpers/kafka';
+import { createTopic, testKafka, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
 import { waitFor } from '../helpers/wait-for';
@@ -23,12 +23,7 @@ const HTTP_PORT = 3600;
 const BROKER_PORT = 9092;
 const DURATION_S = 60;
 const CONNECTIONS = 10;
-const topics = {
-  requests: uniqueName('load-requests'),
-  events: uniqueName('load-events'),
-  commands: uniqueName('load-commands'),
-  dlq: uniqueName('load-dlq'),
-};
+const topics = uniqueServiceTopics('load');
 const group = uniqueName('load-group');
 
 /** The pid of the process listening on the HTTP port (serverless offline's node). */

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { loadConfig } from '../../src/config';
 import { createKafka } from '../../src/kafka';
-import { createTopic, uniqueName } from '../helpers/kafka';
+import { createTopic, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
 import { startPrivateBroker } from '../helpers/private-broker';
@@ -28,12 +28,7 @@ const N = 300; // publishes; as many GET / go alongside
 const CLIENTS = 4;
 const LOAD_TIMEOUT_MS = 240_000;
 
-const topics = {
-  requests: uniqueName('rel-requests'),
-  events: uniqueName('rel-events'),
-  commands: uniqueName('rel-commands'),
-  dlq: uniqueName('rel-dlq'),
-};
+const topics = uniqueServiceTopics('rel');
 const group = uniqueName('rel-group');
 
 /** Whether something accepts connections on 127.0.0.1:port (bounded by 1 s). */

@@ -12,7 +12,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import fc from 'fast-check';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTopic, startReader, testKafka, uniqueName } from '../helpers/kafka';
+import { createTopic, startReader, testKafka, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import type { ReadRecord } from '../helpers/kafka';
 import { httpEvent, lambdaContext } from '../helpers/lambda';
 import type { ConsumerDeps } from '../../src/consumers';
@@ -21,18 +21,10 @@ const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const TOKEN = `sec-Admin-Token-${uniqueName('t')}`;
 const SASL_PASSWORD = `sasl-Secret-${uniqueName('p')}`;
 const MAX_BODY = 1024;
-const topics = {
-  requests: uniqueName('sec-requests'),
-  events: uniqueName('sec-events'),
-  commands: uniqueName('sec-commands'),
-  dlq: uniqueName('sec-dlq'),
-};
+const topics = uniqueServiceTopics('sec');
 const baseEnv: Record<string, string> = {
   KAFKA_BROKERS: BROKERS,
-  KAFKA_TOPIC_REQUESTS: topics.requests,
-  KAFKA_TOPIC_EVENTS: topics.events,
-  KAFKA_TOPIC_COMMANDS: topics.commands,
-  KAFKA_TOPIC_DLQ: topics.dlq,
+  ...topicEnv(topics),
   ADMIN_TOKEN: TOKEN,
   HTTP_MAX_BODY_BYTES: String(MAX_BODY),
   // In the config (and so in reach of every log call) without being used: the broker is plaintext.
