@@ -62,6 +62,7 @@ const envSchema = z.object({
   PUSHGATEWAY_QUERY_TIMEOUT_MS: positiveInt(2000, 5000),
 
   ADMIN_TOKEN: z.optional(z.string()),
+  ADMIN_TOKEN_SECRET_ARN: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN'))),
 
   // Set by the Lambda runtime (and by serverless-offline); read here so nothing else reads env.
   AWS_LAMBDA_FUNCTION_NAME: withDefault(z.string(), 'local'),
@@ -100,7 +101,7 @@ export interface Config {
   };
   pushgateway: { url: string; timeoutMs: number };
   metrics: { pushIntervalMs: number; groupMaxAgeSeconds: number; maxLabelValues: number; queryTimeoutMs: number };
-  admin: { token: string | undefined };
+  admin: { token: string | undefined; tokenSecretArn: string | undefined };
   http: { maxBodyBytes: number };
   runtime: {
     functionName: string;
@@ -162,7 +163,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxLabelValues: e.METRICS_MAX_LABEL_VALUES,
       queryTimeoutMs: e.PUSHGATEWAY_QUERY_TIMEOUT_MS,
     },
-    admin: { token: e.ADMIN_TOKEN },
+    admin: { token: e.ADMIN_TOKEN, tokenSecretArn: e.ADMIN_TOKEN_SECRET_ARN },
     http: { maxBodyBytes: e.HTTP_MAX_BODY_BYTES },
     runtime: {
       functionName: e.AWS_LAMBDA_FUNCTION_NAME,
