@@ -1,0 +1,195 @@
+/**
+ * `npm run dlq` end to end on the real broker, through `serverless offline` with the
+ * project's serverless.yml on topics of this test's own:
+ * - a poison command is dead-lettered by the onCommand function itself;
+ * - a valid command is dead-lettered as the consumers write them (src/kafka/dlq.ts), and
+ *   another as Lambda's `kafka://` on-failure destination writes it;
+ * - `list` shows each one's reason, error and source; `show` prints one in full;
+ * - `replay` sends the valid ones back to their source topic and partition with their
+ *   key, value and headers: each is answered exactly once, also when replayed again;
+ *   the poison command is dead-lettered once more, and not again.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Admin, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../infra/dlq';
+import { deadLetterRecord } from '../../src/kafka/dlq';
+import type { ConsumedRecord } from '../../src/kafka/records';
+import { createTopic, startReader, testKafka, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
+import { startService } from '../helpers/offline';
+import type { Offline } from '../helpers/offline';
+
+const run = promisify(execFile);
+const repo = path.resolve(__dirname, '../..');
+const topics = uniqueServiceTopics('dlqtool');
+const group = uniqueName('dlqtool-group');
+const groups = ['commands', 'http-request', 'http-response', 'error', 'custom'].map((suffix) => `${group}-${suffix}`);
+
+function command(correlationId: string): string {
+  return JSON.stringify({ type: 'time.now', correlation_id: correlationId, timestamp: new Date().toISOString(), payload: { format: 'iso' }, source: 'dlq-test' });
+}
+
+/** `npm run dlq -- <args>` in this process; its output lines. */
+async function dlq(...args: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  await main([...args, '--topic', topics.dlq, '--timeout-ms', '30000'], (line) => lines.push(line));
+  return lines;
+}
+
+describe('npm run dlq on the local broker', () => {
+  let admin: Admin;
+  let producer: Producer;
+  let offline: Offline;
+  let reader: Awaited<ReturnType<typeof startReader>>;
+  const poisonKey = uniqueName('poison');
+  const serviceId = uniqueName('service-dead-letter');
+  const lambdaId = uniqueName('lambda-dead-letter');
+
+  const answers = (correlationId: string) => reader.records.filter((r) => r.topic === topics.events && r.headers.correlation_id === correlationId);
+
+  beforeAll(async () => {
+    admin = testKafka('sts-dlq-admin').admin();
+    await admin.connect();
+    for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
+    producer = testKafka('sts-dlq-producer').producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    reader = await startReader(testKafka('sts-dlq-reader'), [topics.events, topics.dlq, topics.commands]);
+    offline = await startService({ httpPort: 25010, lambdaPort: 25012, topics, group });
+
+    // A poison command, dead-lettered by onCommand.
+    await producer.send({ topic: topics.commands, messages: [{ partition: 1, key: poisonKey, value: 'not a command at all', headers: { trace: 'p-1' } }] });
+    // A valid command that a consumer gave up on earlier, written the way the consumers write it.
+    const failed: ConsumedRecord = {
+      topic: topics.commands,
+      partition: 2,
+      offset: '0',
+      timestamp: Date.now() - 60_000,
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from(`key-${serviceId}`),
+      value: Buffer.from(command(serviceId)),
+      headers: [{ name: 'trace', value: Buffer.from('s-1') }],
+    };
+    const written = deadLetterRecord({ record: failed, reason: 'handler_error', error: 'the time service was down', topic: topics.dlq, consumer: 'onCommand' });
+    await producer.send({ topic: topics.dlq, messages: [{ key: written.key, value: written.value, headers: written.headers }] });
+    // And one Lambda's on-failure destination wrote after its retries (its documented format).
+    const lambdaPayload = {
+      requestContext: { requestId: 'r-1', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:onCommand', condition: 'RetriesExhausted', approximateInvokeCount: 11 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      payload: {
+        eventSource: 'aws:kafka',
+        eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/c/u',
+        bootstrapServers: '127.0.0.1:9092',
+        records: {
+          [`${topics.commands}-0`]: [
+            {
+              topic: topics.commands,
+              partition: 0,
+              offset: 0,
+              timestamp: Date.now(),
+              timestampType: 'CREATE_TIME',
+              key: Buffer.from(`key-${lambdaId}`).toString('base64'),
+              value: Buffer.from(command(lambdaId)).toString('base64'),
+              headers: [{ trace: [...Buffer.from('l-1')] }],
+            },
+          ],
+        },
+      },
+    };
+    await producer.send({ topic: topics.dlq, messages: [{ key: `key-${lambdaId}`, value: JSON.stringify(lambdaPayload) }] });
+    await reader.waitForRecords((r) => r.topic === topics.dlq && r.key === poisonKey, 1, 60_000);
+  }, 240_000);
+
+  afterAll(async () => {
+    await offline?.stop();
+    await reader?.stop();
+    await producer?.disconnect();
+    if (admin) {
+      await admin.deleteTopics({ topics: Object.values(topics), timeout: 10_000 }).catch(() => undefined);
+      await admin.deleteGroups(groups).catch(() => undefined);
+      await admin.disconnect();
+    }
+  }, 60_000);
+
+  it('lists every dead letter with its reason, error, source and state', async () => {
+    // Act
+    const lines = (await dlq('list', '--json')).map((l) => JSON.parse(l) as { reason: string; error: string; format: string; source: Array<{ topic: string; partition: number }>; replayed: boolean; consumer: string | null });
+
+    // Assess
+    expect(lines).toHaveLength(3);
+    const poison = lines.find((l) => l.format === 'service' && l.reason !== 'handler_error');
+    expect(poison).toMatchObject({ reason: 'not_json', replayed: false, source: [{ topic: topics.commands, partition: 1 }] });
+    expect(poison?.consumer).toMatch(/onCommand/);
+    expect(lines.find((l) => l.reason === 'handler_error')).toMatchObject({ error: 'the time service was down', source: [{ topic: topics.commands, partition: 2 }] });
+    expect(lines.find((l) => l.format === 'lambda')).toMatchObject({ reason: 'RetriesExhausted', error: 'Unhandled, status 200', source: [{ topic: topics.commands, partition: 0 }] });
+  });
+
+  it('shows one dead letter in full, as `npm run dlq` prints it', async () => {
+    // Prepare
+    const [poison] = await dlq('list', '--json', '--reason', 'not_json');
+    const at = (JSON.parse(poison!) as { dead_letter: string }).dead_letter;
+
+    // Act: the real command line, in its own process
+    const { stdout } = await run('npm', ['run', '--silent', 'dlq', '--', 'show', at, '--topic', topics.dlq, '--timeout-ms', '30000'], {
+      cwd: repo,
+      timeout: 60_000,
+      env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:9092' },
+    });
+
+    // Assess
+    const shown = JSON.parse(stdout) as { records: Array<{ key: string; value: string; headers: string[][] }> };
+    expect(shown.records).toEqual([{ topic: topics.commands, partition: 1, offset: expect.any(String) as unknown, key: poisonKey, value: 'not a command at all', headers: [['trace', 'p-1']] }]);
+  });
+
+  it('replays by reason: the command is answered once, with its original key and headers', async () => {
+    // Act
+    const out = await dlq('replay', '--reason', 'handler_error');
+
+    // Assess
+    expect(out.at(-1)).toBe('1 replayed, 0 already replayed');
+    const [back] = await reader.waitForRecords((r) => r.topic === topics.commands && r.key === `key-${serviceId}`, 1, 10_000);
+    expect(back).toMatchObject({ partition: 2, headers: { trace: 's-1' } });
+    const [answer] = await reader.waitForRecords((r) => r.topic === topics.events && r.headers.correlation_id === serviceId, 1, 30_000);
+    expect(answer?.key).toBe(`key-${serviceId}`);
+  });
+
+  it('replays by source topic: skips what was replayed, answers the Lambda one once, dead-letters the poison once more', async () => {
+    // Act
+    const out = await dlq('replay', '--source-topic', topics.commands);
+
+    // Assess
+    expect(out.at(-1)).toBe('2 replayed, 1 already replayed');
+    await reader.waitForRecords((r) => r.topic === topics.events && r.headers.correlation_id === lambdaId, 1, 30_000);
+    await reader.waitForRecords((r) => r.topic === topics.dlq && r.key === poisonKey, 2, 30_000);
+  });
+
+  it('replays nothing twice: a second run and an offset replay of replayed dead letters send nothing, and each command was answered once', async () => {
+    // Prepare: the three original dead letters (the poison's second one is not selected)
+    const listed = (await dlq('list', '--json')).map((l) => JSON.parse(l) as { dead_letter: string; replayed: boolean; reason: string });
+    const originals = listed.filter((l) => l.replayed);
+    expect(originals).toHaveLength(3);
+
+    // Act
+    const again = await dlq('replay', '--reason', 'handler_error');
+    const [first] = originals;
+    const byOffset = await dlq('replay', '--offsets', first!.dead_letter);
+
+    // Assess
+    expect(again.at(-1)).toBe('0 replayed, 1 already replayed');
+    expect(byOffset.at(-1)).toBe('0 replayed, 1 already replayed');
+    // Give a duplicate, had one been sent, the time to be answered.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(answers(serviceId)).toHaveLength(1);
+    expect(answers(lambdaId)).toHaveLength(1);
+    expect(reader.records.filter((r) => r.topic === topics.dlq && r.key === poisonKey)).toHaveLength(2);
+    const pending = listed.filter((l) => !l.replayed);
+    expect(pending).toEqual([expect.objectContaining({ reason: 'not_json' })]);
+  });
+
+  it('says clearly when the dead-letter topic does not exist', async () => {
+    await expect(main(['list', '--topic', uniqueName('no-such-dlq'), '--timeout-ms', '10000'], () => undefined)).rejects.toThrow(/does not exist/);
+  });
+});
