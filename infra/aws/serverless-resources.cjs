@@ -4,11 +4,22 @@
  * service's own (resolved) configuration; serverless.yml loads it with
  * `${file(./infra/aws/serverless-resources.cjs):resources}` and `...:extensions`:
  *
- * - `resources`: one IAM role per function, least privilege on the MSK cluster (IAM
- *   access control): the topics it writes (custom.kafkaAccess.<fn>.write), the topic and
- *   consumer group of its msk events (what the event source mapping reads with the
- *   function's role), and what the metrics function describes. Topic and group ARNs are
- *   derived from the cluster ARN, a string or a CloudFormation import.
+ * - `resources`:
+ *   - one IAM role per function, least privilege on the MSK cluster (IAM access control):
+ *     the topics it writes (custom.kafkaAccess.<fn>.write) or creates (`.create`), the
+ *     topic and consumer group of its msk events (what the event source mapping reads with
+ *     the function's role), and what the metrics function describes; the admin token
+ *     secret for the one function that reads it. Topic and group ARNs are derived from
+ *     the cluster ARN, a string or a CloudFormation import;
+ *   - the admin token secret (custom.adminToken: `generate` makes one in this stack, an
+ *     ARN names an existing one, `none` turns the admin routes off);
+ *   - the topics as a custom resource (custom.serviceTopics), which every event source
+ *     mapping waits for;
+ *   - the poller group every event source mapping shares (custom.pollerGroupName) and the
+ *     HTTP API's throttling (custom.httpApiThrottling), merged into the framework's own
+ *     resources of the same logical id.
+ * - `adminTokenSecretArn`: the value of ADMIN_TOKEN_SECRET_ARN for the function that reads
+ *   the secret ('' when there is none).
  * - `extensions`: custom.kafkaEventSourceMapping merged into every msk event source
  *   mapping. Their logical ids depend on the cluster and topic names, which are
  *   parameters, so they are computed with the framework's own naming.
@@ -16,6 +27,7 @@
  * Plain CommonJS: serverless requires it while it resolves variables.
  */
 const naming = require('serverless/lib/plugins/aws/lib/naming');
+const mergePlainObjects = require('serverless/lib/utils/merge-plain-objects');
 const getMskClusterNameToken = require('serverless/lib/plugins/aws/package/compile/events/msk/get-msk-cluster-name-token');
 
 /** AWS requires `*` for these (AWSLambdaVPCAccessExecutionRole, Lambda's MSK event source docs). */
@@ -60,7 +72,8 @@ async function readService({ options, resolveConfigurationProperty }) {
   const stage = options.stage || (await resolveConfigurationProperty(['provider', 'stage'])) || 'dev';
   const functions = (await resolveConfigurationProperty(['functions'])) || {};
   const custom = (await resolveConfigurationProperty(['custom'])) || {};
-  return { service: typeof service === 'string' ? service : service.name, stage, functions, custom };
+  const environment = (await resolveConfigurationProperty(['provider', 'environment'])) || {};
+  return { service: typeof service === 'string' ? service : service.name, stage, functions, custom, environment };
 }
 
 function mskEvents(fn) {
@@ -83,14 +96,15 @@ function unique(values) {
   return [...new Set(values)];
 }
 
-function roleFor({ key, fn, access, clusterArn, service, stage }) {
+function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
   const functionName = fn.name || `${service}-${stage}-${key}`;
   const reads = mskEvents(fn).map((e) => {
     if (typeof e.consumerGroupId !== 'string') fail(`functions.${key}: every msk event needs a consumerGroupId`);
     return { topic: e.topic, group: e.consumerGroupId };
   });
   const write = unique(access.write || []);
-  const describeTopics = unique([...write, ...(access.describeTopics || []), ...reads.map((r) => r.topic)]);
+  const create = unique(access.create || []);
+  const describeTopics = unique([...write, ...create, ...(access.describeTopics || []), ...reads.map((r) => r.topic)]);
   const readTopics = unique(reads.map((r) => r.topic));
   const groups = unique(reads.map((r) => r.group));
   const describeGroups = unique([...groups, ...(access.describeGroups || [])]);
@@ -119,6 +133,9 @@ function roleFor({ key, fn, access, clusterArn, service, stage }) {
   if (write.length > 0) {
     statements.push(statement(['kafka-cluster:WriteData'], write.map((t) => kafkaArn(cluster, 'topic', t))));
   }
+  if (create.length > 0) {
+    statements.push(statement(['kafka-cluster:CreateTopic'], create.map((t) => kafkaArn(cluster, 'topic', t))));
+  }
   if (readTopics.length > 0) {
     statements.push(statement(['kafka-cluster:ReadData'], readTopics.map((t) => kafkaArn(cluster, 'topic', t))));
   }
@@ -128,11 +145,14 @@ function roleFor({ key, fn, access, clusterArn, service, stage }) {
   if (groups.length > 0) {
     statements.push(statement(['kafka-cluster:AlterGroup'], groups.map((g) => kafkaArn(cluster, 'group', g))));
   }
+  if (secrets && secrets.length > 0) {
+    statements.push(statement(['secretsmanager:GetSecretValue'], secrets));
+  }
 
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
-      Description: `${functionName}: its log group, the VPC, and its own topics and consumer groups on the MSK cluster`,
+      Description: `${functionName}: its log group, the VPC, and its own topics and consumer groups on the MSK cluster${secrets && secrets.length > 0 ? ', and the admin token secret' : ''}`,
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
         Statement: [{ Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] }],
@@ -153,19 +173,175 @@ function roleLogicalId(functionKey) {
 }
 
 async function resources(context) {
-  const { service, stage, functions, custom } = await readService(context);
+  const { service, stage, functions, custom, environment } = await readService(context);
   const accessByFunction = isDict(custom.kafkaAccess) ? custom.kafkaAccess : {};
   for (const key of Object.keys(accessByFunction)) {
     if (!functions[key]) fail(`custom.kafkaAccess.${key}: no such function`);
   }
   const clusterArn = clusterArnOf(functions);
+  const admin = adminTokenSettings({ custom, functions: { ...functions, '(provider)': { environment } }, stage });
   const out = {};
   for (const [key, fn] of Object.entries(functions)) {
     const logicalId = roleLogicalId(key);
     if (fn.role !== logicalId) fail(`functions.${key}.role must be ${logicalId} (its least-privilege role)`);
-    out[logicalId] = roleFor({ key, fn, access: accessByFunction[key] || {}, clusterArn, service, stage });
+    const secrets = admin && admin.function === key && admin.arn !== '' ? [admin.arn] : [];
+    out[logicalId] = roleFor({ key, fn, access: accessByFunction[key] || {}, clusterArn, service, stage, secrets });
+  }
+  if (admin && admin.mode === 'generate') out[ADMIN_TOKEN_SECRET_ID] = adminTokenSecret({ service, stage });
+  // Several parts may extend the same framework resource (a mapping): merged, not replaced.
+  return mergePlainObjects(
+    out,
+    serviceTopicsResources({ custom, functions }),
+    pollerGroupResources({ custom, functions }),
+    httpApiThrottlingResources({ custom }),
+  );
+}
+
+const ADMIN_TOKEN_SECRET_ID = 'AdminTokenSecret';
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
+/**
+ * custom.adminToken: { secret: generate | none | <secret ARN>, function: <the function that reads it> }.
+ * Undefined when the service has no such setting.
+ */
+function adminTokenSettings({ custom, functions, stage }) {
+  const settings = custom.adminToken;
+  if (settings === undefined) return undefined;
+  if (!isDict(settings) || typeof settings.secret !== 'string' || typeof settings.function !== 'string') {
+    fail('custom.adminToken: expected { secret: generate | none | <secret ARN>, function: <name> }');
+  }
+  // Without the functions (ADMIN_TOKEN_SECRET_ARN is part of one), only the secret is read.
+  if (functions !== undefined) {
+    if (!functions[settings.function] || settings.function === '(provider)') {
+      fail(`custom.adminToken.function: no such function ${settings.function}`);
+    }
+    // A token in any function's environment is plain text in its configuration: only for `serverless offline`.
+    for (const [key, fn] of Object.entries(functions)) {
+      const plain = fn.environment && fn.environment.ADMIN_TOKEN;
+      if (stage !== 'local' && typeof plain === 'string' && plain !== '') {
+        fail(`${key === '(provider)' ? 'provider' : `functions.${key}`}: ADMIN_TOKEN would be plain text in the deployed configuration; leave adminToken empty and use adminTokenSecret`);
+      }
+    }
+  }
+  if (settings.secret === 'generate') return { mode: 'generate', function: settings.function, arn: { Ref: ADMIN_TOKEN_SECRET_ID } };
+  if (settings.secret === 'none') return { mode: 'none', function: settings.function, arn: '' };
+  if (!SECRET_ARN.test(settings.secret)) {
+    fail(`custom.adminToken.secret: "generate", "none" or a Secrets Manager secret ARN, not "${settings.secret}"`);
+  }
+  return { mode: 'existing', function: settings.function, arn: settings.secret };
+}
+
+function adminTokenSecret({ service, stage }) {
+  return {
+    Type: 'AWS::SecretsManager::Secret',
+    Metadata: {
+      checkov: {
+        skip: [
+          {
+            id: 'CKV2_AWS_57',
+            comment:
+              'A bearer token with no system behind it to update: rotate it with put-secret-value; the http function reads the new value within 60 s (src/http/admin-token.ts)',
+          },
+          { id: 'CKV_AWS_149', comment: 'The account key aws/secretsmanager is enough for one bearer token; a customer managed key would also need kms:Decrypt for the reader' },
+        ],
+      },
+    },
+    Properties: {
+      Description: `${service}-${stage}: the bearer token of the admin routes (POST /kafka/publish, POST /kafka/flush)`,
+      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
+    },
+  };
+}
+
+/** ADMIN_TOKEN_SECRET_ARN for the function that reads the secret: '' when there is none. */
+async function adminTokenSecretArn({ resolveConfigurationProperty }) {
+  const settings = await resolveConfigurationProperty(['custom', 'adminToken']);
+  const admin = adminTokenSettings({ custom: { adminToken: settings }, functions: undefined, stage: undefined });
+  return admin ? admin.arn : '';
+}
+
+const SERVICE_TOPICS_ID = 'ServiceTopics';
+
+/**
+ * custom.serviceTopics: { function, topics, partitions, replicationFactor }: a custom
+ * resource the function answers on deploy, which every event source mapping waits for
+ * (a mapping's topics and its on-failure destination topic must exist).
+ */
+function serviceTopicsResources({ custom, functions }) {
+  const settings = custom.serviceTopics;
+  if (settings === undefined) return {};
+  if (!isDict(settings) || typeof settings.function !== 'string' || !Array.isArray(settings.topics)) {
+    fail('custom.serviceTopics: expected { function, topics, partitions, replicationFactor }');
+  }
+  if (!functions[settings.function]) fail(`custom.serviceTopics.function: no such function ${settings.function}`);
+  const out = {
+    [SERVICE_TOPICS_ID]: {
+      Type: 'Custom::ServiceTopics',
+      // Its log group first, so the function's logs are kept with their retention.
+      DependsOn: [naming.getLogGroupLogicalId(settings.function)],
+      Properties: {
+        ServiceToken: { 'Fn::GetAtt': [naming.getLambdaLogicalId(settings.function), 'Arn'] },
+        // A lost answer fails the deploy after 5 minutes instead of CloudFormation's 1 hour.
+        ServiceTimeout: 300,
+        // Changing any of these runs the function again (an Update).
+        Topics: settings.topics,
+        Partitions: String(settings.partitions),
+        ReplicationFactor: String(settings.replicationFactor),
+      },
+    },
+  };
+  for (const [key, fn] of Object.entries(functions)) {
+    for (const event of mskEvents(fn)) {
+      const logicalId = naming.getMSKEventLogicalId(key, getMskClusterNameToken(event.arn), event.topic);
+      // The framework's own DependsOn is [the function's role]; merged index by index.
+      out[logicalId] = { Type: 'AWS::Lambda::EventSourceMapping', DependsOn: [roleLogicalId(key), SERVICE_TOPICS_ID] };
+    }
   }
   return out;
+}
+
+/** custom.pollerGroupName: every msk event source mapping shares the provisioned pollers of this group ('' for none). */
+function pollerGroupResources({ custom, functions }) {
+  const name = custom.pollerGroupName;
+  if (name === undefined || name === '') return {};
+  if (typeof name !== 'string' || !/^[a-zA-Z0-9_-]{1,128}$/.test(name)) {
+    fail(`custom.pollerGroupName: letters, digits, "-" and "_", at most 128, not "${name}"`);
+  }
+  const out = {};
+  for (const [key, fn] of Object.entries(functions)) {
+    for (const event of mskEvents(fn)) {
+      if (!isDict(event.provisionedPollerConfig)) {
+        fail(`functions.${key}: a poller group needs provisioned mode (provisionedPollerConfig) on its msk event`);
+      }
+      const logicalId = naming.getMSKEventLogicalId(key, getMskClusterNameToken(event.arn), event.topic);
+      out[logicalId] = { Type: 'AWS::Lambda::EventSourceMapping', Properties: { ProvisionedPollerConfig: { PollerGroupName: name } } };
+    }
+  }
+  return out;
+}
+
+function wholeNumber(value, what, min, max) {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`${what}: a whole number from ${min} to ${max}, not "${value}"`);
+  return n;
+}
+
+/** custom.httpApiThrottling: { rateLimit, burstLimit } on the HTTP API's default stage. */
+function httpApiThrottlingResources({ custom }) {
+  const settings = custom.httpApiThrottling;
+  if (settings === undefined) return {};
+  if (!isDict(settings)) fail('custom.httpApiThrottling: expected { rateLimit, burstLimit }');
+  return {
+    [naming.getHttpApiStageLogicalId()]: {
+      Type: 'AWS::ApiGatewayV2::Stage',
+      Properties: {
+        DefaultRouteSettings: {
+          ThrottlingRateLimit: wholeNumber(settings.rateLimit, 'custom.httpApiThrottling.rateLimit', 1, 10000),
+          ThrottlingBurstLimit: wholeNumber(settings.burstLimit, 'custom.httpApiThrottling.burstLimit', 1, 5000),
+        },
+      },
+    },
+  };
 }
 
 async function extensions(context) {
@@ -182,4 +358,4 @@ async function extensions(context) {
   return out;
 }
 
-module.exports = { resources, extensions, kafkaArn, roleLogicalId };
+module.exports = { resources, extensions, adminTokenSecretArn, kafkaArn, roleLogicalId };
