@@ -5,14 +5,18 @@
  * extensions (partial batch responses, provisioned pollers, retries, record age, the
  * dead-letter topic as on-failure destination); one least-privilege role per function
  * (no `*` resource but the network interface actions); the HTTP API routes, the metrics
- * schedule, the runtime, the VPC; the zip ships the IAM signer without type declarations.
- * cfn-lint (from PyPI, installed by .ci/run) passes on it and on infra/aws.
+ * schedule, the runtime, the VPC; the zip ships the IAM signer without type declarations;
+ * the admin token secret read by http alone; reserved concurrency and API throttling; one
+ * poller group; the topics custom resource every mapping waits for; in infra/aws, the
+ * Pushgateway's persistence, circuit breaker and Prometheus access. cfn-lint and checkov
+ * (from PyPI, installed by .ci/run) pass on it and on infra/aws.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic, filterPatterns, startingPosition } from '../../src/consumers/functions';
@@ -31,7 +35,13 @@ const IMPORTS: Record<string, string> = {
   [`simple-time-service-${STAGE}-msk-ClientSecurityGroupId`]: 'sg-0123456789abcdef0',
   [`simple-time-service-${STAGE}-pushgateway-Url`]: 'http://internal-pushgateway.example',
 };
-const PSEUDO: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012' };
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'us-east-1',
+  'AWS::AccountId': '123456789012',
+  // What Ref of the generated secret gives: its ARN.
+  AdminTokenSecret: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AdminTokenSecret-AbCdEf',
+};
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 interface Resource {
@@ -171,10 +181,12 @@ describe('serverless package --stage prod', () => {
   it('extends every mapping with partial batch responses, provisioned pollers, retries, record age and the dead-letter topic', () => {
     for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) {
       expect(mapping.Properties.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
-      // Kafka mappings take the error handling controls in provisioned mode only.
-      expect(mapping.Properties.ProvisionedPollerConfig, id).toEqual({ MinimumPollers: 1, MaximumPollers: 4 });
+      // Kafka mappings take the error handling controls in provisioned mode only; the five
+      // share one poller group's capacity.
+      expect(mapping.Properties.ProvisionedPollerConfig, id).toEqual({ MinimumPollers: 1, MaximumPollers: 4, PollerGroupName: 'simple-time-service-prod' });
       expect(mapping.Properties.MaximumRetryAttempts, id).toBe(10);
-      expect(mapping.Properties.MaximumRecordAgeInSeconds, id).toBe(86400);
+      // Never dead-lettered for its age alone: a backlog is processed.
+      expect(mapping.Properties.MaximumRecordAgeInSeconds, id).toBe(-1);
       expect(mapping.Properties.DestinationConfig, id).toEqual({ OnFailure: { Destination: `kafka://${config.kafka.topics.dlq}` } });
     }
   });
@@ -248,7 +260,7 @@ describe('serverless package --stage prod', () => {
   it('runs every function on nodejs22.x arm64 in the VPC, with its log retention', () => {
     const functions = ofType('AWS::Lambda::Function');
     expect(functions.map(([id]) => id).sort()).toEqual(
-      ['http', 'metrics', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)].map((k) => `${logicalName(k)}LambdaFunction`).sort(),
+      ['http', 'metrics', 'topics', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)].map((k) => `${logicalName(k)}LambdaFunction`).sort(),
     );
     for (const [id, fn] of functions) {
       const p = evaluate(fn.Properties) as Record<string, Json>;
@@ -281,6 +293,7 @@ describe('serverless package --stage prod', () => {
       onError: 'on-error',
       onCommand: 'on-command',
       onCustomEvent: 'on-custom-event',
+      topics: 'topics',
     };
     for (const [key, file] of Object.entries(handlerFiles)) {
       const entries = zipEntries(path.join(packageDir, `${key}.zip`));
@@ -288,6 +301,103 @@ describe('serverless package --stage prod', () => {
       expect(entries, key).toContain('node_modules/aws-msk-iam-sasl-signer-js/dist/index.js');
       const declarations = entries.filter((e) => e.startsWith('node_modules/') && /\.d\.[cm]?ts$|\.map$|\/dist-types\/|\/dist-es\//.test(e));
       expect(declarations, key).toEqual([]);
+    }
+  });
+
+  it('gives the admin token secret to the http function alone: its ARN, GetSecretValue on it, and no token in any configuration', () => {
+    // The stack makes the secret (adminTokenSecret: generate)
+    expect(resources.AdminTokenSecret?.Type).toBe('AWS::SecretsManager::Secret');
+    expect(resources.AdminTokenSecret?.Properties.GenerateSecretString).toMatchObject({ PasswordLength: 48 });
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, Json> }).Variables;
+      if (id === 'HttpLambdaFunction') expect(env.ADMIN_TOKEN_SECRET_ARN, id).toEqual({ Ref: 'AdminTokenSecret' });
+      else expect(env.ADMIN_TOKEN_SECRET_ARN, id).toBeUndefined();
+      expect(env.ADMIN_TOKEN ?? '', id).toBe('');
+    }
+    for (const [id] of ofType('AWS::IAM::Role')) {
+      const key = id.charAt(0).toLowerCase() + id.slice(1).replace(/LambdaRole$/, '');
+      const reads = allowed(statementsOf(key), 'secretsmanager:GetSecretValue') as unknown as Json[];
+      expect(reads, id).toEqual(key === 'http' ? [PSEUDO.AdminTokenSecret] : []);
+      expect(JSON.stringify(statementsOf(key)).match(/"secretsmanager:/g)?.length ?? 0, id).toBe(key === 'http' ? 1 : 0);
+    }
+  });
+
+  it('bounds the http function and the API: reserved concurrency and default route throttling', () => {
+    expect(resources.HttpLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(20);
+    expect(resources.TopicsLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(resources.HttpApiStage?.Properties.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50 });
+  });
+
+  it('creates the topics on deploy with a custom resource that every mapping waits for, and a role that may create only them', () => {
+    const custom = resources.ServiceTopics;
+    expect(custom?.Type).toBe('Custom::ServiceTopics');
+    expect(custom?.Properties).toMatchObject({ ServiceToken: { 'Fn::GetAtt': ['TopicsLambdaFunction', 'Arn'] }, Topics: allTopics, Partitions: '3', ReplicationFactor: '3' });
+    expect(custom?.Properties.ServiceTimeout).toBeLessThanOrEqual(600);
+    for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) expect(mapping.DependsOn, id).toContain('ServiceTopics');
+    const statements = statementsOf('topics');
+    expect(allowed(statements, 'kafka-cluster:CreateTopic')).toEqual(allTopics.map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics.map(topicArn).sort());
+    for (const action of ['WriteData', 'WriteDataIdempotently', 'ReadData', 'AlterGroup', 'DescribeGroup']) {
+      expect(allowed(statements, `kafka-cluster:${action}`), action).toEqual([]);
+    }
+  });
+
+  it('runs the Pushgateway (infra/aws) with its metrics on EFS, one writer at a time, a circuit breaker and a Prometheus ingress of its own', () => {
+    // CloudFormation's short tags (!Ref, !Sub, ...) read as plain values: only the structure is checked.
+    const tags = ['Ref', 'Sub', 'GetAtt', 'If', 'Equals', 'Not', 'Join', 'Split', 'Select', 'ImportValue', 'GetAZs', 'Cidr'].flatMap((name) =>
+      (['scalar', 'sequence', 'mapping'] as const).map((kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) })),
+    );
+    const template = yaml.load(fs.readFileSync(path.join(repo, 'infra/aws/pushgateway.yml'), 'utf8'), { schema: yaml.DEFAULT_SCHEMA.extend(tags) }) as {
+      Parameters: Record<string, { Default?: string }>;
+      Resources: Record<string, Resource>;
+    };
+    const r = template.Resources;
+    const task = r.TaskDefinition!.Properties as { Volumes: Array<{ EFSVolumeConfiguration: Record<string, Json> }>; ContainerDefinitions: Array<{ Command: string[]; MountPoints: Array<{ ContainerPath: string }> }> };
+    const [container] = task.ContainerDefinitions;
+    const file = container!.Command.find((c) => c.startsWith('--persistence.file='))!;
+    expect(file, 'the persistence file').toBeDefined();
+    expect(file.slice('--persistence.file='.length).startsWith(`${container!.MountPoints[0]!.ContainerPath}/`)).toBe(true);
+    expect(task.Volumes[0]!.EFSVolumeConfiguration).toMatchObject({ FilesystemId: { Ref: 'FileSystem' }, TransitEncryption: 'ENABLED' });
+    expect(r.FileSystem?.Properties.Encrypted).toBe(true);
+    const deployment = r.Service!.Properties.DeploymentConfiguration as Record<string, Json>;
+    expect(deployment).toMatchObject({ MaximumPercent: 100, MinimumHealthyPercent: 0, DeploymentCircuitBreaker: { Enable: true, Rollback: true } });
+    expect(r.PrometheusIngress?.Properties).toMatchObject({ GroupId: { Ref: 'LoadBalancerSecurityGroup' }, SourceSecurityGroupId: { Ref: 'PrometheusSecurityGroupId' } });
+    expect(template.Parameters.Image?.Default).toMatch(/^quay\.io\/prometheus\/pushgateway:v\d+\.\d+\.\d+$/);
+  });
+
+  it('passes checkov (the policy scanner), as do the templates in infra/aws: every finding fixed or skipped with its reason', () => {
+    const found = spawnSync('checkov', ['--version'], { encoding: 'utf8' });
+    if (found.error) {
+      if (process.env.CI === 'true') throw new Error('checkov is not installed: .ci/run installs it from PyPI');
+      console.log('checkov is not installed, so the templates were not scanned: pip install checkov (or run .ci/run)');
+      return;
+    }
+    const scan = (args: string[]) =>
+      // --skip-download: AWS's policies ship in the package; nothing is fetched from the vendor's platform.
+      spawnSync('checkov', ['--skip-download', '--framework', 'cloudformation', '--output', 'json', ...args], {
+        encoding: 'utf8',
+        timeout: 180_000,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+    for (const [what, args] of [
+      ['the generated template', ['-f', path.join(packageDir, 'cloudformation-template-update-stack.json')]],
+      ['infra/aws', ['-d', path.join(repo, 'infra/aws')]],
+    ] as const) {
+      const result = scan([...args]);
+      const reports = ([] as Array<{
+        summary: { passed: number; failed: number; parsing_errors: number };
+        results: { failed_checks: Array<{ check_id: string; resource: string }>; skipped_checks: Array<{ check_id: string; check_result: { suppress_comment?: string } }> };
+      }>).concat(
+        JSON.parse(result.stdout) as never,
+      );
+      const failed = reports.flatMap((r) => r.results.failed_checks.map((c) => `${c.check_id} ${c.resource}`));
+      expect(failed, `checkov on ${what}`).toEqual([]);
+      expect(reports.reduce((n, r) => n + r.summary.passed, 0), what).toBeGreaterThan(20);
+      expect(reports.reduce((n, r) => n + r.summary.parsing_errors, 0), what).toBe(0);
+      for (const skipped of reports.flatMap((r) => r.results.skipped_checks)) {
+        expect(skipped.check_result.suppress_comment ?? '', `${what}: ${skipped.check_id} is skipped with its reason`).toMatch(/\w{3,}.*\w{3,}/);
+      }
+      expect(result.status, `checkov on ${what}: ${result.stderr}`).toBe(0);
     }
   });
 

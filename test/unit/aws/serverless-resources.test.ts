@@ -12,6 +12,7 @@ interface Context {
   resolveConfigurationProperty: (path: string[]) => Promise<Json | undefined>;
 }
 interface ResourcesModule {
+  adminTokenSecretArn(context: Context): Promise<Json>;
   kafkaArn(clusterArn: Json, kind: 'topic' | 'group', name: string): Json;
   resources(context: Context): Promise<Record<string, { Type: string; Properties: Record<string, Json> }>>;
   extensions(context: Context): Promise<Record<string, { Properties: Json }>>;
@@ -80,7 +81,11 @@ describe('infra/aws/serverless-resources.cjs', () => {
     const roles = await module.resources(context(service()));
 
     // Assess
-    expect(Object.keys(roles).sort()).toEqual(['ReaderLambdaRole', 'WebLambdaRole']);
+    expect(Object.keys(roles).filter((id) => roles[id]!.Type === 'AWS::IAM::Role').sort()).toEqual(['ReaderLambdaRole', 'WebLambdaRole']);
+    // Every other entry only notes, on a resource the framework makes, why a scanner check does not apply.
+    for (const [id, r] of Object.entries(roles)) {
+      if (r.Type !== 'AWS::IAM::Role') expect(Object.keys(r).sort(), id).toEqual(['Metadata', 'Type']);
+    }
     const statements = (id: string) =>
       (roles[id]!.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: Json[] }> } }>)[0]!
         .PolicyDocument.Statement;
@@ -122,5 +127,45 @@ describe('infra/aws/serverless-resources.cjs', () => {
     await expect(module.resources(context(wrongRole))).rejects.toThrow('functions.web.role must be WebLambdaRole');
     await expect(module.resources(context(unknown))).rejects.toThrow('custom.kafkaAccess.ghost: no such function');
     await expect(module.resources(context(twoClusters))).rejects.toThrow('every msk event must read the same cluster');
+  });
+  it('refuses a plain ADMIN_TOKEN on an AWS stage, and an admin token setting that is neither generate, none nor a secret ARN', async () => {
+    // Prepare
+    const plain = service({ custom: { adminToken: { secret: 'generate', function: 'web' } } });
+    (plain.functions as Record<string, Record<string, Json>>).web!.environment = { ADMIN_TOKEN: 'a'.repeat(32) };
+    const wrong = service({ custom: { adminToken: { secret: 'my-secret', function: 'web' } } });
+
+    // Act / Assess
+    await expect(module.resources(context(plain))).rejects.toThrow(/functions.web: ADMIN_TOKEN would be plain text/);
+    await expect(module.resources(context(wrong))).rejects.toThrow(/"generate", "none" or a Secrets Manager secret ARN/);
+  });
+
+  it('gives the secret to its one function: generated in the stack, an existing ARN, or none', async () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf';
+    for (const [secret, expected] of [['generate', { Ref: 'AdminTokenSecret' }], [arn, arn], ['none', '']] as const) {
+      // Act
+      const config = service({ custom: { adminToken: { secret, function: 'web' } } });
+      const roles = await module.resources(context(config));
+
+      // Assess
+      expect(await module.adminTokenSecretArn(context(config)), secret).toEqual(expected);
+      expect('AdminTokenSecret' in roles, secret).toBe(secret === 'generate');
+      const grants = JSON.stringify(roles.WebLambdaRole!.Properties.Policies).includes('secretsmanager:GetSecretValue');
+      expect(grants, secret).toBe(secret !== 'none');
+      expect(JSON.stringify(roles.ReaderLambdaRole!.Properties.Policies), secret).not.toContain('secretsmanager');
+    }
+  });
+
+  it('puts every mapping in the poller group only in provisioned mode, and checks the throttling numbers', async () => {
+    // Prepare
+    const grouped = service({ custom: { pollerGroupName: 'svc-dev' } });
+    const provisioned = service({ custom: { pollerGroupName: 'svc-dev' } });
+    ((provisioned.functions as Record<string, Record<string, Json[]>>).reader!.events![0] as Record<string, Record<string, Json>>).msk!.provisionedPollerConfig = { minimumPollers: 1 };
+    const throttled = service({ custom: { httpApiThrottling: { rateLimit: '0', burstLimit: 10 } } });
+
+    // Act / Assess
+    await expect(module.resources(context(grouped))).rejects.toThrow(/a poller group needs provisioned mode/);
+    const roles = await module.resources(context(provisioned));
+    expect(roles.ReaderEventSourceMappingMSKC1In).toEqual({ Type: 'AWS::Lambda::EventSourceMapping', Properties: { ProvisionedPollerConfig: { PollerGroupName: 'svc-dev' } } });
+    await expect(module.resources(context(throttled))).rejects.toThrow(/rateLimit: a whole number from 1 to 10000, not "0"/);
   });
 });
