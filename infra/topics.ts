@@ -7,7 +7,7 @@
 import { getConfig } from '../src/config';
 import { createKafka, ensureTopics, resolveBrokers, serviceTopics } from '../src/kafka';
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   const config = getConfig();
   const brokers = await resolveBrokers(config.kafka);
   const admin = createKafka({ kafka: config.kafka, brokers, clientId: 'simple-time-service-topics' }).admin();
@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error('[topics] failed:', error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error('[topics] failed:', error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -37,7 +37,17 @@ export async function startPrivateBroker(params: { port: number }): Promise<Priv
   const start = async (): Promise<void> => {
     await run('bash', [stack, 'start'], { env, timeout: 180_000 });
   };
-  await start();
+  const destroy = async (): Promise<void> => {
+    await run('bash', [stack, 'stop'], { env, timeout: 60_000 }).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await start();
+  } catch (error) {
+    // Failed half-way (the broker may be up, the topics step failed): nothing stays behind.
+    await destroy();
+    throw error;
+  }
   return {
     brokers: `127.0.0.1:${params.port}`,
     kill: async () => {
@@ -56,9 +66,6 @@ export async function startPrivateBroker(params: { port: number }): Promise<Priv
       );
     },
     start,
-    destroy: async () => {
-      await run('bash', [stack, 'stop'], { env, timeout: 60_000 }).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    destroy,
   };
 }

@@ -1,0 +1,417 @@
+/**
+ * infra/local/stack.sh and .ci/run start every time and touch only what is their own.
+ * Every test here uses a stack of its own (its own state directory and ports in
+ * 23100-23199), so the shared default stack keeps running untouched.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateBroker } from '../helpers/private-broker';
+import { waitFor } from '../helpers/wait-for';
+import { alive, cleanEnv, pathWithout, privateStack, repo, runCommand, script } from './local-stack-support';
+import type { PrivateStack } from './local-stack-support';
+
+const KAFKA_VERSION = '3.9.2';
+
+// What a test made (folders, private stacks), undone after it whether it passed or not.
+const undo: Array<() => unknown> = [];
+afterEach(async () => {
+  while (undo.length > 0) await undo.pop()!();
+}, 120_000);
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  undo.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function ownStack(...args: Parameters<typeof privateStack>): PrivateStack {
+  const stack = privateStack(...args);
+  undo.push(() => stack.destroy());
+  return stack;
+}
+
+/** A long-lived process of the test's own, in its own process group. */
+function background(command: string, args: string[]): ChildProcess {
+  const child = spawn(command, args, { detached: true, stdio: 'ignore' });
+  child.unref();
+  return child;
+}
+
+function end(child: ChildProcess | undefined): void {
+  if (child?.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+async function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function pushgatewayAnswers(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { signal: AbortSignal.timeout(2000) });
+    const body = (await response.json()) as { data?: { build_information?: unknown } };
+    return response.ok && body.data?.build_information !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+describe('stack.sh with a running private broker', () => {
+  // One private broker for the tests that need one running (23100-23103).
+  let stack: PrivateStack;
+
+  beforeAll(async () => {
+    stack = privateStack(23100);
+    const started = await stack.run('start');
+    expect(started.code, started.out).toBe(0);
+  }, 180_000);
+
+  afterAll(async () => {
+    await stack?.destroy();
+  }, 120_000);
+
+  it('adopts a running broker whose server.log has rolled over: readiness is a connection, not a log line', async () => {
+    // Prepare: log4j's rollover, done by hand (the "started" line is now in server.log.1)
+    const logs = path.join(stack.dir, `kafka-${KAFKA_VERSION}`, 'logs');
+    renameSync(path.join(logs, 'server.log'), path.join(logs, 'server.log.1'));
+    writeFileSync(path.join(logs, 'server.log'), '');
+    const pid = stack.pid('kafka');
+
+    // Act
+    const again = await stack.run('start', { LOCAL_STACK_READY_TIMEOUT: '15' }, 60_000);
+
+    // Assess
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain(`kafka already running (pid ${pid})`);
+    expect(stack.pid('kafka')).toBe(pid);
+  }, 90_000);
+
+  it('refuses a LOCAL_STACK_READY_TIMEOUT that is not a whole number of seconds, without evaluating it', async () => {
+    // Prepare: bash arithmetic would run the command substitution inside an array index
+    const dir = tempDir('sts-timeout-');
+    const marker = path.join(dir, 'evaluated');
+
+    // Act
+    const injected = await stack.run('start', { LOCAL_STACK_READY_TIMEOUT: `HOME[$(touch ${marker})]` }, 60_000);
+    const words = await stack.run('start', { LOCAL_STACK_READY_TIMEOUT: '2 minutes' }, 60_000);
+
+    // Assess
+    expect(existsSync(marker)).toBe(false);
+    expect(injected.code, injected.out).not.toBe(0);
+    expect(injected.out).toContain('LOCAL_STACK_READY_TIMEOUT');
+    expect(words.code, words.out).not.toBe(0);
+    expect(words.out).toContain('LOCAL_STACK_READY_TIMEOUT');
+  }, 90_000);
+
+  it('takes only a real Pushgateway for a Pushgateway: an HTTP server answering 2xx everywhere is refused', async () => {
+    // Prepare: any path answers 200, as a dev server or a proxy might
+    const port = 23110;
+    const server = http.createServer((_, response) => response.writeHead(200, { 'content-type': 'text/plain' }).end('OK'));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const other = ownStack(23108, { extra: { KAFKA_BROKERS: `127.0.0.1:${stack.ports.kafka}`, LOCAL_PUSHGATEWAY_PORT: String(port) } });
+
+    // Act
+    const started = await other.run('start', {}, 60_000);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+
+    // Assess
+    expect(started.code, started.out).not.toBe(0);
+    expect(started.out).toMatch(/not a Pushgateway/);
+  }, 90_000);
+
+  it("neither adopts nor stops a Pushgateway it did not start (Debian's own service)", async () => {
+    // Prepare: a Pushgateway started outside the stack, as systemd would
+    const port = 23111;
+    const foreign = background('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`]);
+    const other = ownStack(23108, { extra: { KAFKA_BROKERS: `127.0.0.1:${stack.ports.kafka}`, LOCAL_PUSHGATEWAY_PORT: String(port) } });
+    try {
+      await waitFor(() => pushgatewayAnswers(port).then((ok) => (ok ? true : undefined)), { timeoutMs: 15_000, what: 'the foreign Pushgateway' });
+
+      // Act
+      const started = await other.run('start', {}, 60_000);
+      const stopped = await other.run('stop', {}, 60_000);
+
+      // Assess
+      expect(started.code, started.out).not.toBe(0);
+      expect(started.out).toMatch(/not started by this stack/);
+      expect(stopped.code, stopped.out).toBe(0);
+      expect(alive(foreign.pid)).toBe(true);
+      expect(await pushgatewayAnswers(port)).toBe(true);
+    } finally {
+      end(foreign);
+      }
+  }, 90_000);
+
+  it('renders configs literally when the state folder, the checkout path and PUSHGATEWAY_URL hold & and #', async () => {
+    // Prepare: a checkout whose path holds both (links to this one), a state folder too
+    const root = tempDir('sts-amp-');
+    const checkout = path.join(root, 'co&py#1');
+    mkdirSync(checkout);
+    for (const entry of readdirSync(repo)) {
+      if (entry !== '.git') symlinkSync(path.join(repo, entry), path.join(checkout, entry));
+    }
+    const state = path.join(root, 'state&#x');
+    const odd = ownStack(23120, { prometheus: true, dir: state });
+    const run = (extra: Record<string, string> = {}) =>
+      runCommand('bash', [path.join(checkout, 'infra/local/stack.sh'), 'start'], { env: { ...odd.env, ...extra }, timeoutMs: 150_000, cwd: checkout });
+    try {
+      // Act
+      const started = await run();
+      const withUrl = await run({ PUSHGATEWAY_URL: `http://127.0.0.1:${odd.ports.pushgateway}#a&b` });
+
+      // Assess: every path is the real one, and everything written stays in the state folder
+      expect(started.code, started.out).toBe(0);
+      const kafkaHome = path.join(state, `kafka-${KAFKA_VERSION}`);
+      const properties = readFileSync(path.join(kafkaHome, 'server.properties'), 'utf8');
+      expect(properties).toContain(`\nlog.dirs=${kafkaHome}/data\n`);
+      expect(existsSync(path.join(kafkaHome, 'data', 'meta.properties'))).toBe(true);
+      expect(readFileSync(path.join(kafkaHome, 'logs', 'server.log'), 'utf8')).toContain('Kafka Server started');
+      const prometheusYml = readFileSync(path.join(state, 'prometheus', 'prometheus.yml'), 'utf8');
+      expect(prometheusYml).toContain(`- '${checkout}/infra/local/prometheus/rules.yml'`);
+      expect(readdirSync(root).sort()).toEqual(['co&py#1', 'state&#x']);
+      expect(withUrl.code, withUrl.out).toBe(0);
+      expect(readFileSync(path.join(state, 'prometheus', 'prometheus.yml'), 'utf8')).toContain(`targets: ['127.0.0.1:${odd.ports.pushgateway}']`);
+    } finally {
+      await runCommand('bash', [path.join(checkout, 'infra/local/stack.sh'), 'stop'], { env: odd.env, timeoutMs: 90_000, cwd: checkout });
+      }
+  }, 240_000);
+
+  it(".ci/run's exit trap stops a stack it started", async () => {
+    // Prepare: here the "tests" start a Pushgateway of this stack and leave it running
+    const bin = tempDir('sts-ci-bin-');
+    const other = ownStack(23112, { extra: { KAFKA_BROKERS: `127.0.0.1:${stack.ports.kafka}` } });
+    script(path.join(bin, 'npm'), `if [[ $1 == test ]]; then bash ${JSON.stringify(path.join(repo, 'infra/local/stack.sh'))} start; fi`);
+
+    // Act
+    const ci = await runCommand('bash', [path.join(repo, '.ci/run')], { env: { ...other.env, PATH: `${bin}:${process.env.PATH}` }, timeoutMs: 120_000 });
+
+    // Assess
+    expect(ci.code, ci.out).toBe(0);
+    expect(ci.out).toContain('pushgateway ready');
+    expect(await listening(other.ports.pushgateway)).toBe(false);
+  }, 150_000);
+
+  it(".ci/run's exit trap leaves a stack that was running before it alone", async () => {
+    // Prepare: npm stands in for `npm ci && npm test`
+    const bin = tempDir('sts-ci-bin-');
+    script(path.join(bin, 'npm'), 'exit 0');
+    const pid = stack.pid('kafka');
+
+    // Act
+    const ci = await runCommand('bash', [path.join(repo, '.ci/run')], { env: { ...stack.env, PATH: `${bin}:${process.env.PATH}` }, timeoutMs: 120_000 });
+
+    // Assess
+    expect(ci.code, ci.out).toBe(0);
+    expect(alive(pid)).toBe(true);
+    const status = await stack.run('status', {}, 30_000);
+    expect(status.code, status.out).toBe(0);
+  }, 150_000);
+});
+
+describe('stack.sh and pid files', () => {
+  it('neither adopts nor stops processes whose command line merely contains kafka.Kafka or pushgateway', async () => {
+    // Prepare: pid files naming unrelated processes (a `tail -f` of the Pushgateway's log)
+    const stack = ownStack(23130);
+    mkdirSync(path.join(stack.dir, 'pushgateway'), { recursive: true });
+    writeFileSync(path.join(stack.dir, 'pushgateway', 'pushgateway.log'), '');
+    const tail = background('tail', ['-f', path.join(stack.dir, 'pushgateway', 'pushgateway.log')]);
+    const notKafka = background('bash', ['-c', 'sleep 600', 'kafka.Kafka', path.join(stack.dir, `kafka-${KAFKA_VERSION}`, 'server.properties')]);
+    writeFileSync(path.join(stack.dir, 'pushgateway.pid'), `${tail.pid}\n`);
+    writeFileSync(path.join(stack.dir, 'kafka.pid'), `${notKafka.pid}\n`);
+    try {
+      // Act
+      const stopped = await stack.run('stop', {}, 60_000);
+      const started = await stack.run('start', { LOCAL_STACK_READY_TIMEOUT: '60' }, 150_000);
+
+      // Assess: the stack started its own broker and Pushgateway, the others live on
+      expect(stopped.code, stopped.out).toBe(0);
+      expect(alive(tail.pid)).toBe(true);
+      expect(alive(notKafka.pid)).toBe(true);
+      expect(started.code, started.out).toBe(0);
+      expect(stack.pid('kafka')).not.toBe(notKafka.pid);
+      expect(stack.pid('pushgateway')).not.toBe(tail.pid);
+      expect(await pushgatewayAnswers(stack.ports.pushgateway)).toBe(true);
+      const stoppedAgain = await stack.run('stop', {}, 60_000);
+      expect(stoppedAgain.code, stoppedAgain.out).toBe(0);
+      expect(alive(tail.pid)).toBe(true);
+      expect(alive(notKafka.pid)).toBe(true);
+    } finally {
+      end(tail);
+      end(notKafka);
+      await stack.destroy();
+    }
+  }, 240_000);
+});
+
+describe('stack.sh input checks', () => {
+  it('refuses a KAFKA_VERSION that is not a version before any rm -rf', async () => {
+    // Prepare: a version that climbs out of the state folder
+    const root = tempDir('sts-version-');
+    const stack = ownStack(23140, { dir: path.join(root, 'state') });
+    mkdirSync(path.join(stack.dir, 'kafka-x'), { recursive: true });
+    mkdirSync(path.join(root, 'victim'));
+    writeFileSync(path.join(root, 'victim', 'keep'), 'not the stack\'s');
+
+    // Act
+    const reset = await stack.run('reset', { KAFKA_VERSION: 'x/../../victim' }, 60_000);
+
+    // Assess
+    expect(readFileSync(path.join(root, 'victim', 'keep'), 'utf8')).toBe('not the stack\'s');
+    expect(reset.code, reset.out).not.toBe(0);
+    expect(reset.out).toContain('KAFKA_VERSION');
+  }, 90_000);
+
+  it('bounds the Maven download: a registry that accepts and never answers fails start in time', async () => {
+    // Prepare: a mirror that accepts connections and never answers, an empty cache
+    const root = tempDir('sts-maven-');
+    const port = 23159;
+    const sockets: net.Socket[] = [];
+    const registry = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => registry.listen(port, '127.0.0.1', resolve));
+    mkdirSync(path.join(root, 'home', '.m2'), { recursive: true });
+    writeFileSync(
+      path.join(root, 'home', '.m2', 'settings.xml'),
+      `<settings><mirrors><mirror><id>silent</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:${port}/maven2</url></mirror></mirrors></settings>\n`,
+    );
+    const stack = ownStack(23150, {
+      dir: path.join(root, 'state'),
+      extra: { LOCAL_STACK_CACHE: path.join(root, 'cache'), MAVEN_OPTS: `-Duser.home=${path.join(root, 'home')}`, LOCAL_STACK_DOWNLOAD_TIMEOUT: '10' },
+    });
+    try {
+      // Act
+      const started = await stack.run('start', {}, 60_000);
+
+      // Assess
+      expect(started.timedOut, started.out).toBe(false);
+      expect(started.code, started.out).not.toBe(0);
+      expect(started.out).toMatch(/Maven did not finish within 10 s/);
+      expect(sockets.length).toBeGreaterThan(0);
+      expect(existsSync(path.join(root, 'cache', `kafka-${KAFKA_VERSION}`, 'libs', '.complete'))).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => registry.close(() => resolve()));
+      await stack.destroy();
+      }
+  }, 90_000);
+});
+
+describe('apt installs', () => {
+  // A private mount namespace hides this machine's /usr/sbin (its policy-rc.d) from the
+  // script under test only; a stand-in apt-get records how it was called and whether a
+  // policy that forbids starting services was in force, then fails as apt would offline.
+  function aptRun(target: string[], hidden: string[], env: NodeJS.ProcessEnv, root: string) {
+    const bin = pathWithout(hidden, path.join(root, 'bin'), env.PATH);
+    const log = path.join(root, 'apt.log');
+    script(
+      path.join(root, 'apt-get'),
+      [
+        `echo "apt-get $*" >>${JSON.stringify(log)}`,
+        `if [[ -x /usr/sbin/policy-rc.d ]]; then /usr/sbin/policy-rc.d prometheus-pushgateway start; echo "policy $?" >>${JSON.stringify(log)}; else echo "policy none" >>${JSON.stringify(log)}; fi`,
+        '[[ $1 == install ]] && exit 100 || exit 0',
+      ].join('\n'),
+    );
+    rmSync(path.join(bin, 'apt-get'), { force: true });
+    symlinkSync(path.join(root, 'apt-get'), path.join(bin, 'apt-get'));
+    const sbin = path.join(root, 'sbin');
+    mkdirSync(sbin);
+    const inner = `mount --bind ${JSON.stringify(sbin)} /usr/sbin && { "$@"; code=$?; [[ -e /usr/sbin/policy-rc.d ]] && echo "after policy-rc.d left" >>${JSON.stringify(log)}; exit $code; }`;
+    return runCommand('unshare', ['-m', 'bash', '-c', inner, 'ns', ...target], { env: { ...env, PATH: bin }, timeoutMs: 120_000 }).then((run) => ({
+      run,
+      log: existsSync(log) ? readFileSync(log, 'utf8') : '',
+    }));
+  }
+
+  // Installed without recommends, with a policy forbidding service starts while apt ran,
+  // and that policy gone again afterwards (there was none before).
+  function expectQuietInstall(log: string, pkg: string): void {
+    expect(log).toMatch(new RegExp(`^apt-get install .*--no-install-recommends.* ${pkg}$`, 'm'));
+    expect(log).toContain('policy 101');
+    expect(log).not.toContain('policy none');
+    expect(log).not.toContain('after policy-rc.d left');
+  }
+
+  it('stack.sh installs the Pushgateway without recommends and without starting its service', async () => {
+    // Prepare: a machine without the Pushgateway
+    const root = tempDir('sts-apt-');
+    const stack = ownStack(23160, { extra: { KAFKA_BROKERS: '127.0.0.1:1' } });
+
+    try {
+      // Act
+      const { run, log } = await aptRun(['bash', path.join(repo, 'infra/local/stack.sh'), 'start'], ['prometheus-pushgateway', 'pushgateway'], stack.env, root);
+
+      // Assess
+      expect(run.code, run.out).not.toBe(0);
+      expectQuietInstall(log, 'prometheus-pushgateway');
+    } finally {
+      await stack.destroy();
+      }
+  }, 150_000);
+
+  it('.ci/run installs without recommends and without starting services', async () => {
+    // Prepare: a machine without kcat; npm stands in for `npm ci && npm test`
+    const root = tempDir('sts-apt-ci-');
+    const stack = ownStack(23164);
+    mkdirSync(path.join(root, 'npm-bin'));
+    script(path.join(root, 'npm-bin', 'npm'), 'exit 0');
+    const env = { ...stack.env, PATH: `${path.join(root, 'npm-bin')}:${process.env.PATH}` };
+
+    try {
+      // Act
+      const { run, log } = await aptRun(['bash', path.join(repo, '.ci/run')], ['kcat'], env, root);
+
+      // Assess: the stand-in fails the install, and .ci/run stops there
+      expect(run.code, run.out).not.toBe(0);
+      expectQuietInstall(log, 'kcat');
+    } finally {
+      await stack.destroy();
+      }
+  }, 150_000);
+});
+
+describe('test/helpers/private-broker', () => {
+  it('stops a private broker whose start fails half-way (after the broker is up)', async () => {
+    // Prepare: the topics step fails (a partition count that is not a number)
+    const port = 23170;
+    const saved = process.env.KAFKA_TOPIC_PARTITIONS;
+    const before = new Set(readdirSync(os.tmpdir()).filter((d) => d.startsWith('sts-broker-')));
+    process.env.KAFKA_TOPIC_PARTITIONS = 'three';
+    let error: unknown;
+    try {
+      // Act
+      await startPrivateBroker({ port });
+    } catch (e) {
+      error = e;
+    } finally {
+      if (saved === undefined) delete process.env.KAFKA_TOPIC_PARTITIONS;
+      else process.env.KAFKA_TOPIC_PARTITIONS = saved;
+    }
+
+    // Assess: it failed, and nothing of it is left running or on disk
+    const left = readdirSync(os.tmpdir()).filter((d) => d.startsWith('sts-broker-') && !before.has(d));
+    const stillUp = await listening(port);
+    for (const dir of left) {
+      // A leak from a failed assertion below must not outlive the test.
+      await runCommand('bash', [path.join(repo, 'infra/local/stack.sh'), 'stop'], { env: { ...cleanEnv(), LOCAL_STACK_DIR: path.join(os.tmpdir(), dir) }, timeoutMs: 60_000 });
+    }
+    expect(String(error)).toMatch(/KAFKA_TOPIC_PARTITIONS/);
+    expect(stillUp).toBe(false);
+    expect(left).toEqual([]);
+  }, 180_000);
+});
