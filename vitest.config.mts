@@ -22,6 +22,8 @@ export default defineConfig({
           // Starts the real local Kafka broker and Pushgateway (infra/local/stack.sh);
           // if they cannot start, the run fails here: integration tests never skip.
           globalSetup: ['test/integration/global-setup.ts'],
+          // After each file, the topics and groups it named with uniqueName are deleted.
+          setupFiles: ['test/helpers/cleanup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Files share one broker; running them one at a time keeps 2 cores calm.
@@ -35,6 +37,7 @@ export default defineConfig({
           exclude: heavy ? [] : ['test/reliability/load.test.ts'],
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
+          setupFiles: ['test/helpers/cleanup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,

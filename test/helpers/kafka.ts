@@ -1,15 +1,13 @@
 /** Test helpers for the real local broker: unique names, a throwaway topic, a reader. */
-import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config';
 import { createKafka } from '../../src/kafka';
+import { uniqueName } from './names';
 import { waitFor } from './wait-for';
 
 export const testConfig = loadConfig({ ...process.env, KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092' });
 
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
-}
+export { uniqueName } from './names';
 
 export function testKafka(clientId = 'sts-test'): Kafka {
   return createKafka({ kafka: testConfig.kafka, brokers: testConfig.kafka.brokers, clientId });

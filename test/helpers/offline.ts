@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { topicEnv } from './kafka';
+import { uniqueName } from './names';
 import { waitFor } from './wait-for';
 
 const repo = path.resolve(__dirname, '../..');
@@ -34,6 +35,9 @@ export async function startOffline(params: {
       LAMBDA_PORT: String(lambdaPort),
       KAFKA_BROKERS: '127.0.0.1:9092',
       PUSHGATEWAY_URL: 'http://127.0.0.1:9091',
+      // Consumer groups of the test's own, never the service's (a developer's running
+      // `npm start` uses those), and deleted after the file (test/helpers/cleanup.ts).
+      KAFKA_CONSUMER_GROUP: uniqueName('offline-group'),
       ...params.env,
     },
     // Its own process group, so stop() ends serverless and its worker threads together.

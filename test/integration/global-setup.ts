@@ -1,11 +1,18 @@
 /**
- * Starts the real local stack (infra/local/stack.sh start: Kafka in KRaft mode and
- * the Pushgateway) before the integration tests. If it cannot start, this throws and
- * the run fails: integration tests never skip. A stack this run started is stopped
- * afterwards; one that was already running is left as it was.
+ * Starts the real local stack (infra/local/stack.sh start: Kafka in KRaft mode, the
+ * Pushgateway and Prometheus, ready for consumer groups) before the integration tests.
+ * If it cannot start, this throws and the run fails: integration tests never skip. A
+ * stack this run started is stopped afterwards; one that was already running is left
+ * as it was.
+ *
+ * It also checks that the run leaves the broker as it found it: the topics and consumer
+ * groups listed after the run must all have been there before it (each test file deletes
+ * what it made: test/helpers/cleanup.ts). A leftover fails the run, named.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { brokerContents, testBrokers } from '../helpers/broker-contents';
+import type { BrokerContents } from '../helpers/broker-contents';
 
 const stack = path.resolve(__dirname, '../../infra/local/stack.sh');
 
@@ -17,12 +24,36 @@ function run(command: 'start' | 'stop' | 'status', inherit: boolean): number {
   return result.status ?? 1;
 }
 
-export default function setup(): () => void {
+function added(before: string[], after: string[]): string[] {
+  const had = new Set(before);
+  return after.filter((name) => !had.has(name));
+}
+
+export default async function setup(): Promise<() => Promise<void>> {
   const wasRunning = run('status', false) === 0;
   if (run('start', true) !== 0) {
     throw new Error('the local stack (Kafka broker, Pushgateway) could not start: see the [stack] lines above');
   }
-  return () => {
-    if (!wasRunning && process.env.KEEP_STACK !== '1') run('stop', true);
+  const brokers = testBrokers().join(',');
+  const before: BrokerContents = await brokerContents();
+  return async () => {
+    try {
+      const after = await brokerContents();
+      const topics = added(before.topics, after.topics);
+      const groups = added(before.groups, after.groups);
+      console.log(
+        `[cleanup] broker ${brokers}: before the run ${before.topics.length} topics and ${before.groups.length} consumer groups, ` +
+          `after it ${after.topics.length} and ${after.groups.length}`,
+      );
+      if (topics.length + groups.length > 0) {
+        // An error thrown here is only printed: the exit code says it too.
+        process.exitCode = 1;
+        console.error(
+          `[cleanup] error: the tests left on ${brokers} what was not there before: topics [${topics.join(', ')}], consumer groups [${groups.join(', ')}]`,
+        );
+      }
+    } finally {
+      if (!wasRunning && process.env.KEEP_STACK !== '1') run('stop', true);
+    }
   };
 }
