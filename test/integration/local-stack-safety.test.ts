@@ -73,6 +73,12 @@ async function pushgatewayAnswers(port: number): Promise<boolean> {
   }
 }
 
+async function pushgatewayFlag(port: number, flag: string): Promise<string | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { signal: AbortSignal.timeout(2000) });
+  const body = (await response.json()) as { data?: { flags?: Record<string, string> } };
+  return body.data?.flags?.[flag];
+}
+
 describe('stack.sh with a running private broker', () => {
   // One private broker for the tests that need one running (23100-23103).
   let stack: PrivateStack;
@@ -159,38 +165,38 @@ describe('stack.sh with a running private broker', () => {
       }
   }, 90_000);
 
-  it('renders configs literally when the state folder, the checkout path and PUSHGATEWAY_URL hold & and #', async () => {
-    // Prepare: a checkout whose path holds both (links to this one), a state folder too
+  it("renders configs literally when the state folder, the checkout path and PUSHGATEWAY_URL hold & # ' and \\", async () => {
+    // Prepare: a checkout whose path holds them (links to this one), a state folder too
     const root = tempDir('sts-amp-');
-    const checkout = path.join(root, 'co&py#1');
+    const checkout = path.join(root, "co&py#1'q");
     mkdirSync(checkout);
     for (const entry of readdirSync(repo)) {
       if (entry !== '.git') symlinkSync(path.join(repo, entry), path.join(checkout, entry));
     }
-    const state = path.join(root, 'state&#x');
+    const state = path.join(root, 'state&#x\\b');
     const odd = ownStack(23120, { prometheus: true, dir: state });
-    const run = (extra: Record<string, string> = {}) =>
-      runCommand('bash', [path.join(checkout, 'infra/local/stack.sh'), 'start'], { env: { ...odd.env, ...extra }, timeoutMs: 150_000, cwd: checkout });
-    try {
-      // Act
-      const started = await run();
-      const withUrl = await run({ PUSHGATEWAY_URL: `http://127.0.0.1:${odd.ports.pushgateway}#a&b` });
+    const run = (command: string, extra: Record<string, string> = {}) =>
+      runCommand('bash', [path.join(checkout, 'infra/local/stack.sh'), command], { env: { ...odd.env, ...extra }, timeoutMs: 150_000, cwd: checkout });
 
-      // Assess: every path is the real one, and everything written stays in the state folder
-      expect(started.code, started.out).toBe(0);
-      const kafkaHome = path.join(state, `kafka-${KAFKA_VERSION}`);
-      const properties = readFileSync(path.join(kafkaHome, 'server.properties'), 'utf8');
-      expect(properties).toContain(`\nlog.dirs=${kafkaHome}/data\n`);
-      expect(existsSync(path.join(kafkaHome, 'data', 'meta.properties'))).toBe(true);
-      expect(readFileSync(path.join(kafkaHome, 'logs', 'server.log'), 'utf8')).toContain('Kafka Server started');
-      const prometheusYml = readFileSync(path.join(state, 'prometheus', 'prometheus.yml'), 'utf8');
-      expect(prometheusYml).toContain(`- '${checkout}/infra/local/prometheus/rules.yml'`);
-      expect(readdirSync(root).sort()).toEqual(['co&py#1', 'state&#x']);
-      expect(withUrl.code, withUrl.out).toBe(0);
-      expect(readFileSync(path.join(state, 'prometheus', 'prometheus.yml'), 'utf8')).toContain(`targets: ['127.0.0.1:${odd.ports.pushgateway}']`);
-    } finally {
-      await runCommand('bash', [path.join(checkout, 'infra/local/stack.sh'), 'stop'], { env: odd.env, timeoutMs: 90_000, cwd: checkout });
-      }
+    // Act
+    const started = await run('start');
+    const status = await run('status');
+    const withUrl = await run('start', { PUSHGATEWAY_URL: `http://127.0.0.1:${odd.ports.pushgateway}#a&b` });
+    await run('stop');
+
+    // Assess: every path is the real one, and everything written stays in the state folder
+    expect(started.code, started.out).toBe(0);
+    const kafkaHome = path.join(state, `kafka-${KAFKA_VERSION}`);
+    const properties = readFileSync(path.join(kafkaHome, 'server.properties'), 'utf8');
+    expect(properties).toContain(`\nlog.dirs=${kafkaHome.replaceAll('\\', '\\\\')}/data\n`);
+    expect(existsSync(path.join(kafkaHome, 'data', 'meta.properties'))).toBe(true);
+    expect(readFileSync(path.join(kafkaHome, 'logs', 'server.log'), 'utf8')).toContain('Kafka Server started');
+    expect(status.out).toMatch(/^prometheus +running/m);
+    const prometheusYml = readFileSync(path.join(state, 'prometheus', 'prometheus.yml'), 'utf8');
+    expect(prometheusYml).toContain(`- '${checkout.replaceAll("'", "''")}/infra/local/prometheus/rules.yml'`);
+    expect(readdirSync(root).sort()).toEqual(["co&py#1'q", 'state&#x\\b']);
+    expect(withUrl.code, withUrl.out).toBe(0);
+    expect(readFileSync(path.join(state, 'prometheus', 'prometheus.yml'), 'utf8')).toContain(`targets: ['127.0.0.1:${odd.ports.pushgateway}']`);
   }, 240_000);
 
   it(".ci/run's exit trap stops a stack it started", async () => {
@@ -226,7 +232,7 @@ describe('stack.sh with a running private broker', () => {
 });
 
 describe('stack.sh and pid files', () => {
-  it('neither adopts nor stops processes whose command line merely contains kafka.Kafka or pushgateway', async () => {
+  it('neither adopts nor stops processes whose command line merely contains kafka.Kafka or pushgateway; reset deletes only its own', async () => {
     // Prepare: pid files naming unrelated processes (a `tail -f` of the Pushgateway's log)
     const stack = ownStack(23130);
     mkdirSync(path.join(stack.dir, 'pushgateway'), { recursive: true });
@@ -248,10 +254,12 @@ describe('stack.sh and pid files', () => {
       expect(stack.pid('kafka')).not.toBe(notKafka.pid);
       expect(stack.pid('pushgateway')).not.toBe(tail.pid);
       expect(await pushgatewayAnswers(stack.ports.pushgateway)).toBe(true);
-      const stoppedAgain = await stack.run('stop', {}, 60_000);
-      expect(stoppedAgain.code, stoppedAgain.out).toBe(0);
+      expect(await pushgatewayFlag(stack.ports.pushgateway, 'persistence.file')).toBe(path.join(stack.dir, 'pushgateway', 'metrics.store'));
+      const reset = await stack.run('reset', {}, 60_000);
+      expect(reset.code, reset.out).toBe(0);
       expect(alive(tail.pid)).toBe(true);
       expect(alive(notKafka.pid)).toBe(true);
+      expect(readdirSync(stack.dir).filter((f) => f.startsWith('kafka-') || f === 'pushgateway')).toEqual([]);
     } finally {
       end(tail);
       end(notKafka);
