@@ -32,6 +32,7 @@ export async function startPrivateBroker(params: { port: number }): Promise<Priv
     LOCAL_KAFKA_CONTROLLER_PORT: String(params.port + 1),
     // The shared Pushgateway is fine: only the broker is private.
     PUSHGATEWAY_URL: process.env.PUSHGATEWAY_URL ?? 'http://127.0.0.1:9091',
+    LOCAL_PROMETHEUS: 'off',
   };
   delete env.KAFKA_BROKERS;
   const start = async (): Promise<void> => {
