@@ -109,7 +109,7 @@ async function run(scenario: Scenario) {
     const pusher = createMetricsPusher({
       metrics,
       url: scenario.url,
-      grouping: { job, function: 'bench', instance: scenario.name.replace(/\W+/g, '-') },
+      grouping: { job, stage: 'bench', function: 'bench', instance: scenario.name.replace(/\W+/g, '-') },
       timeoutMs: 300,
       intervalMs: scenario.intervalMs,
       now: () => clock,
@@ -144,7 +144,7 @@ async function lostAtReap(ratePerSecond: number, intervalMs: number, invocations
   const pusher = createMetricsPusher({
     metrics,
     url: pushgatewayUrl,
-    grouping: { job, function: 'reap', instance },
+    grouping: { job, stage: 'bench', function: 'reap', instance },
     timeoutMs: 300,
     intervalMs,
     now: () => clock,
@@ -170,7 +170,7 @@ async function lostAtReap(ratePerSecond: number, intervalMs: number, invocations
   }
   const groups = await fetchGroups({ url: pushgatewayUrl, timeoutMs: 2000, job });
   const group = groups.find((g) => g.labels.instance === instance);
-  const inGateway = Number(group?.families.find((f) => f.name === 'http_requests_total')?.metrics?.[0]?.value ?? 0);
+  const inGateway = Number(group?.families.find((f) => f.name === 'http_requests_total')?.samples[0]?.value ?? 0);
   if (inGateway !== pushedCount) throw new Error(`the Pushgateway holds ${inGateway}, expected ${pushedCount}`);
   return {
     pushes: pushesSeen,

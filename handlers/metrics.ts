@@ -3,12 +3,13 @@
  *
  * - Scheduled (EventBridge `rate(1 minute)`; locally serverless-offline runs the same
  *   schedule with node-schedule): computes consumer-group lag per group, topic and
- *   partition for every consumer function and pushes it to the Pushgateway, then deletes
- *   this service's groups whose last push is older than METRICS_GROUP_MAX_AGE_SECONDS
- *   (containers Lambda reaped never delete their own).
- * - `GET /metrics` (HTTP API): the service's metrics in Prometheus text format, summed
- *   across instances per function (the `instance` label removed), with the lag gauges:
- *   seed 1's /metrics for a fleet of functions.
+ *   partition for every consumer function and pushes it to the Pushgateway, then folds
+ *   this service's and stage's container groups whose last push is older than
+ *   METRICS_GROUP_MAX_AGE_SECONDS into the retired totals and deletes them (containers
+ *   Lambda reaped never delete their own): src/metrics/fleet.ts.
+ * - `GET /metrics` (HTTP API): the stage's metrics in Prometheus text format, summed
+ *   across containers per function (retired totals included, `instance` and `segment`
+ *   removed), with the lag gauges; behind METRICS_TOKEN when it is set.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -24,12 +25,15 @@ import type { OffsetReader } from '../src/kafka/lag';
 import { createLogger } from '../src/logger';
 import type { Logger } from '../src/logger';
 import {
-  aggregateGroups,
+  authorizeMetrics,
   containerMetrics,
   containerPusher,
-  fetchGroups,
-  pruneStaleGroups,
+  CONTENT_TYPE,
+  fleetText,
+  foldStaleGroups,
   pushConsumerLag,
+  readFleet,
+  stageLabel,
 } from '../src/metrics';
 import type { MetricsPusher, ServiceMetrics } from '../src/metrics';
 import { pushMetrics } from './middleware/push-metrics';
@@ -39,7 +43,7 @@ type HttpResult = APIGatewayProxyStructuredResultV2;
 
 export interface ScheduledRunReport {
   lag: { partitions: number; total: number; byGroup: Record<string, number>; failures: LagReport['failures'] } | { error: string };
-  prune: { kept: number; deleted: number; failed: number } | { error: string };
+  prune: { kept: number; folded: number; deleted: number; failed: number } | { error: string };
 }
 
 type Result = HttpResult | ScheduledRunReport;
@@ -85,7 +89,9 @@ export function createMetricsHandler(deps: MetricsHandlerDeps) {
     deps.withOffsets ?? ((use) => sharedKafka({ config, logger }).then((kafka) => withOffsetReader(kafka, use)));
   const nowSeconds = deps.nowSeconds ?? (() => Date.now() / 1000);
   const job = config.service.name;
+  const stage = stageLabel(config.service.stage);
   const pushgateway = { url: config.pushgateway.url, timeoutMs: config.metrics.queryTimeoutMs };
+  const scope = { ...pushgateway, job, stage, maxLabelValues: config.metrics.fleetMaxLabelValues };
 
   async function recordLag(): Promise<ScheduledRunReport['lag']> {
     try {
@@ -94,7 +100,7 @@ export function createMetricsHandler(deps: MetricsHandlerDeps) {
         LAG_TIMEOUT_MS,
         'reading consumer-group offsets',
       );
-      await pushConsumerLag({ ...pushgateway, job, functionName: config.runtime.functionName, lags: report.lags });
+      await pushConsumerLag({ ...pushgateway, job, stage, functionName: config.runtime.functionName, lags: report.lags });
       const byGroup: Record<string, number> = {};
       for (const { group, lag } of report.lags) byGroup[group] = (byGroup[group] ?? 0) + lag;
       const total = Object.values(byGroup).reduce((a, b) => a + b, 0);
@@ -111,21 +117,17 @@ export function createMetricsHandler(deps: MetricsHandlerDeps) {
 
   async function prune(): Promise<ScheduledRunReport['prune']> {
     try {
-      const result = await pruneStaleGroups({
-        ...pushgateway,
-        job,
-        maxAgeSeconds: config.metrics.groupMaxAgeSeconds,
-        nowSeconds: nowSeconds(),
-      });
+      const result = await foldStaleGroups({ ...scope, maxAgeSeconds: config.metrics.groupMaxAgeSeconds, nowSeconds: nowSeconds() });
       metrics.metricsTasks.inc({ task: 'prune', outcome: result.failed.length > 0 ? 'error' : 'success' });
       if (result.deleted.length > 0 || result.failed.length > 0) {
-        logger.info('stale Pushgateway groups pruned', {
+        logger.info('stale Pushgateway groups folded into the retired totals and deleted', {
+          folded: result.folded,
           deleted: result.deleted,
           failed: result.failed,
           max_age_seconds: config.metrics.groupMaxAgeSeconds,
         });
       }
-      return { kept: result.kept, deleted: result.deleted.length, failed: result.failed.length };
+      return { kept: result.kept, folded: result.folded, deleted: result.deleted.length, failed: result.failed.length };
     } catch (error) {
       metrics.metricsTasks.inc({ task: 'prune', outcome: 'error' });
       logger.error('stale Pushgateway groups not pruned', { error: message(error) });
@@ -143,10 +145,16 @@ export function createMetricsHandler(deps: MetricsHandlerDeps) {
     if (event.requestContext.http.method !== 'GET' && event.requestContext.http.method !== 'HEAD') {
       return { statusCode: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain' }, body: 'method not allowed\n' };
     }
+    const access = authorizeMetrics({ authorization: event.headers?.authorization, token: config.metrics.token });
+    if (!access.allowed) {
+      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      if (access.status === 401) headers['www-authenticate'] = 'Bearer';
+      return { statusCode: access.status, headers, body: `${access.message}\n` };
+    }
     try {
-      const groups = await fetchGroups({ ...pushgateway, job });
-      const registry = aggregateGroups({ groups });
-      return { statusCode: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
+      const read = await readFleet(scope);
+      if (read.skipped > 0) logger.warn('Pushgateway samples of an unexpected shape were left out', { skipped: read.skipped });
+      return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: fleetText(read) };
     } catch (error) {
       logger.error('metrics not served: the Pushgateway could not be read', { error: message(error) });
       return {

@@ -59,6 +59,9 @@ const envSchema = z.object({
   METRICS_PUSH_INTERVAL_MS: positiveInt(10_000, 300_000, 0),
   METRICS_GROUP_MAX_AGE_SECONDS: positiveInt(900, undefined, 60),
   METRICS_MAX_LABEL_VALUES: positiveInt(20, 1000),
+  METRICS_FLEET_MAX_LABEL_VALUES: positiveInt(100, 10_000),
+  METRICS_PER_CALLER: withDefault(z.enum(['on', 'off']), 'off'),
+  METRICS_TOKEN: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._~+/=-]{16,}$/, 'at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -'))),
   PUSHGATEWAY_QUERY_TIMEOUT_MS: positiveInt(2000, 5000),
 
   ADMIN_TOKEN: z.optional(z.string()),
@@ -100,7 +103,8 @@ export interface Config {
     sendTimeoutMs: number;
   };
   pushgateway: { url: string; timeoutMs: number };
-  metrics: { pushIntervalMs: number; groupMaxAgeSeconds: number; maxLabelValues: number; queryTimeoutMs: number };
+  metrics: { pushIntervalMs: number; groupMaxAgeSeconds: number; maxLabelValues: number; queryTimeoutMs: number } & {
+    fleetMaxLabelValues: number; perCaller: boolean; token: string | undefined };
   admin: { token: string | undefined; tokenSecretArn: string | undefined };
   http: { maxBodyBytes: number };
   runtime: {
@@ -128,6 +132,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 16) {
     problems.push('ADMIN_TOKEN: at least 16 characters');
+  }
+  // A live container's group must never look stale between two of its pushes (src/metrics/push.ts).
+  const minAge = Math.max(2 * Math.ceil(e.METRICS_PUSH_INTERVAL_MS / 1000), 60) + 60;
+  if (e.METRICS_GROUP_MAX_AGE_SECONDS < minAge) {
+    problems.push(`METRICS_GROUP_MAX_AGE_SECONDS: ${e.METRICS_GROUP_MAX_AGE_SECONDS} s is too short for METRICS_PUSH_INTERVAL_MS=${e.METRICS_PUSH_INTERVAL_MS}: at least twice the push interval (and a minute) plus 60 s, here ${minAge} s`);
+  }
+  if (e.METRICS_FLEET_MAX_LABEL_VALUES < e.METRICS_MAX_LABEL_VALUES) {
+    problems.push('METRICS_FLEET_MAX_LABEL_VALUES: at least METRICS_MAX_LABEL_VALUES (a fleet cap below one container\'s)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -161,6 +173,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS,
       groupMaxAgeSeconds: e.METRICS_GROUP_MAX_AGE_SECONDS,
       maxLabelValues: e.METRICS_MAX_LABEL_VALUES,
+      fleetMaxLabelValues: e.METRICS_FLEET_MAX_LABEL_VALUES,
+      perCaller: e.METRICS_PER_CALLER === 'on',
+      token: e.METRICS_TOKEN,
       queryTimeoutMs: e.PUSHGATEWAY_QUERY_TIMEOUT_MS,
     },
     admin: { token: e.ADMIN_TOKEN, tokenSecretArn: e.ADMIN_TOKEN_SECRET_ARN },

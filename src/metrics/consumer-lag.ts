@@ -2,14 +2,15 @@
  * Pushing consumer-group lag: a cluster-wide fact, not one container's, so it goes into a
  * group of its own whose instance label is fixed ("consumergroup-lag"). Each scheduled run
  * replaces it (PUT), a metrics container reaped mid-way leaves no stale copy beside a
- * newer one, and partitions that no longer exist disappear.
+ * newer one, and partitions that no longer exist disappear. Gauges: never folded into the
+ * retired totals; the group is deleted once older than METRICS_GROUP_MAX_AGE_SECONDS.
  */
-import http from 'node:http';
-import { Gauge, Pushgateway, Registry } from './prom-client';
 import { METRIC_DEFINITIONS } from './definitions';
-import { PushgatewayError } from './pushgateway';
+import { expositionText } from './exposition';
+import { LAG_GROUP_INSTANCE } from './fleet';
+import { groupRequest, PushgatewayError } from './pushgateway';
 
-export const LAG_GROUP_INSTANCE = 'consumergroup-lag';
+export { LAG_GROUP_INSTANCE };
 
 export interface LagSample {
   group: string;
@@ -18,33 +19,31 @@ export interface LagSample {
   lag: number;
 }
 
-const agent = new http.Agent({ keepAlive: false });
-
 export async function pushConsumerLag(params: {
   url: string;
   timeoutMs: number;
   job: string;
+  /** The stage label (stageLabel). */
+  stage: string;
   functionName: string;
   lags: readonly LagSample[];
 }): Promise<void> {
-  const { url, timeoutMs, job, functionName, lags } = params;
-  const registry = new Registry();
+  const { url, timeoutMs, job, stage, functionName, lags } = params;
   const definition = METRIC_DEFINITIONS.consumerGroupLag;
-  const gauge = new Gauge({
-    name: definition.name,
-    help: definition.help,
-    labelNames: [...definition.labelNames],
-    registers: [registry],
-  });
-  for (const { group, topic, partition, lag } of lags) gauge.set({ group, topic, partition: String(partition) }, lag);
-  const options = url.startsWith('https:')
-    ? { timeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) }
-    : { timeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs), agent };
+  const body = expositionText([
+    {
+      name: definition.name,
+      help: definition.help,
+      type: 'gauge',
+      series: lags.map(({ group, topic, partition, lag }) => ({
+        labels: [['group', group], ['partition', String(partition)], ['topic', topic]] as Array<[string, string]>,
+        value: lag,
+      })),
+    },
+  ]);
+  const labels = { job, stage, function: functionName, instance: LAG_GROUP_INSTANCE };
   try {
-    await new Pushgateway(url, options, registry).push({
-      jobName: job,
-      groupings: { function: functionName, instance: LAG_GROUP_INSTANCE },
-    });
+    await groupRequest({ url, method: 'PUT', labels, body, timeoutMs });
   } catch (cause) {
     throw new PushgatewayError(`could not push consumer-group lag to ${url}`, { cause });
   }

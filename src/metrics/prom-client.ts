@@ -11,12 +11,9 @@ export const Registry = require('prom-client/lib/registry') as typeof PromClient
 export const Counter = require('prom-client/lib/counter') as typeof PromClient.Counter;
 export const Gauge = require('prom-client/lib/gauge') as typeof PromClient.Gauge;
 export const Histogram = require('prom-client/lib/histogram') as typeof PromClient.Histogram;
-export const Pushgateway = require('prom-client/lib/pushgateway') as typeof PromClient.Pushgateway;
-export const AggregatorRegistry = require('prom-client/lib/cluster') as typeof PromClient.AggregatorRegistry;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export type Registry = PromClient.Registry;
 export type Counter<T extends string = string> = PromClient.Counter<T>;
 export type Gauge<T extends string = string> = PromClient.Gauge<T>;
 export type Histogram<T extends string = string> = PromClient.Histogram<T>;
-export type Aggregator = PromClient.Aggregator;

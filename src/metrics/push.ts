@@ -5,8 +5,15 @@
  *   is the only writer of its group, so replacing the whole group is exact, and a series
  *   the container no longer has disappears with it. POST would only replace same-named
  *   families and keep the rest.
- * - Grouping {job: service, function, instance: execution environment id}: containers
- *   never overwrite each other; the metrics function sums them per function.
+ * - Grouping {job: service, stage, function, instance: execution environment id,
+ *   segment}: containers never overwrite each other; the metrics function sums them per
+ *   function (src/metrics/fleet.ts). `segment` is a random id made when the process
+ *   starts, so a runtime Lambda restarts in the same environment (after a timeout or a
+ *   crash, counters from zero) never replaces the old process's group with smaller
+ *   counts. It is renewed when the container was idle for longer than the group may live
+ *   (METRICS_GROUP_MAX_AGE_SECONDS less a minute): the old group may have been folded into
+ *   the retired totals and deleted, so the new segment carries only what was counted after
+ *   the old group's last push (the registry minus that push), never the same count twice.
  * - Awaited inside the invocation, never left running: Lambda freezes the container
  *   once the response is returned, so a push in the background may stall until the next
  *   invocation thaws it (its socket long dead) or never finish at all.
@@ -28,25 +35,32 @@
  * - No keep-alive: a socket kept across a freeze is often dead on thaw, and a new local
  *   connection costs far less than a failed push.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { Pushgateway } from './prom-client';
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { executionEnvironmentId } from '../runtime';
+import { expositionText } from './exposition';
+import type { FamilyOut, FamilyType, HistogramValue, LabelPairs } from './exposition';
+import { stageLabel } from './fleet';
+import { groupRequest } from './pushgateway';
 import type { ServiceMetrics } from './registry';
 
 export interface PushGrouping {
   job: string;
+  stage: string;
   function: string;
   instance: string;
 }
 
+/** A container group's full key: the grouping and the process's current segment. */
+export type PushGroupKey = PushGrouping & { segment: string };
+
 export type PushOutcome = 'success' | 'error' | 'timeout';
 
 export interface MetricsPusher {
-  readonly grouping: PushGrouping;
+  /** The group the next push goes to (its segment changes after a long idle gap). */
+  readonly grouping: PushGroupKey;
   /** Pushes when the interval (or the back-off after a failure) has passed; never throws. */
   pushIfDue(): Promise<PushOutcome | 'skipped'>;
   /** Pushes now, whatever the interval; never throws. */
@@ -61,60 +75,164 @@ export interface MetricsPusherParams {
   grouping: PushGrouping;
   timeoutMs: number;
   intervalMs: number;
+  /** METRICS_GROUP_MAX_AGE_SECONDS: a segment idle for this less a minute is not pushed to again. */
+  groupMaxAgeSeconds?: number;
   logger?: PushLogger;
   /** Milliseconds on a monotonic clock; injectable for tests. */
   now?: () => number;
-  /** Sends one push; prom-client's Pushgateway (PUT) by default, injectable for tests. */
+  /** Sends one push (PUT of the group); injectable for tests. */
   send?: PushSender;
 }
 
-export type PushSender = (push: {
-  url: string;
-  registry: ServiceMetrics['registry'];
-  grouping: PushGrouping;
-  timeoutMs: number;
-  signal: AbortSignal;
-}) => Promise<void>;
+export type PushSender = (push: { url: string; grouping: PushGroupKey; body: string; timeoutMs: number; signal: AbortSignal }) => Promise<void>;
 
 export const MAX_PUSH_TIMEOUT_MS = 300;
+/** Kept between a segment's last push and the prune that may delete its group. */
+export const GROUP_AGE_MARGIN_SECONDS = 60;
+const DEFAULT_GROUP_MAX_AGE_SECONDS = 900;
 const MIN_FAILURE_BACKOFF_MS = 1000;
 const MAX_FAILURE_BACKOFF_MS = 60_000;
 
-const agents = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
-
-/** PUT /metrics/job/<job>/function/<function>/instance/<instance> with the registry's text. */
-export const putToPushgateway: PushSender = async ({ url, registry, grouping, timeoutMs, signal }) => {
-  const { job, ...groupings } = grouping;
-  const agent = url.startsWith('https:') ? agents.https : agents.http;
-  // A new Pushgateway object per push carries this push's abort signal; constructing one
-  // only stores its arguments. `timeout` also bounds the connect.
-  const gateway = new Pushgateway(url, { timeout: timeoutMs, signal, agent }, registry);
-  await gateway.push({ jobName: job, groupings });
-};
+/** PUT /metrics/job@base64/…/stage@base64/…/function@base64/…/instance@base64/…/segment@base64/… */
+export const putToPushgateway: PushSender = ({ url, grouping, body, timeoutMs, signal }) =>
+  groupRequest({ url, method: 'PUT', labels: { ...grouping }, body, timeoutMs, signal });
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+function newSegment(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** Cumulative values by family and series, as last sent: what a segment's group may hold. */
+type Snapshot = Map<string, Map<string, number | HistogramValue>>;
+
+interface JsonValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+
+interface JsonMetric {
+  name: string;
+  help: string;
+  type: string;
+  values: JsonValue[];
+}
+
+function labelPairs(labels: Record<string, string | number>): Array<[string, string]> {
+  return Object.keys(labels)
+    .filter((name) => name !== 'le')
+    .sort()
+    .map((name) => [name, String(labels[name])]);
+}
+
+function pairsKey(pairs: LabelPairs): string {
+  return pairs.map(([n, v]) => `${n}\u0000${v}`).join('\u0001');
+}
+
+/** prom-client's JSON form (getMetricsAsJSON) as families, histograms regrouped. */
+function familiesOf(metrics: JsonMetric[]): Array<{ name: string; help: string; type: FamilyType; series: Map<string, { labels: LabelPairs; value: number | HistogramValue }> }> {
+  const out = [];
+  for (const metric of metrics) {
+    const type = metric.type as FamilyType;
+    if (type !== 'counter' && type !== 'gauge' && type !== 'histogram') continue;
+    const series = new Map<string, { labels: LabelPairs; value: number | HistogramValue }>();
+    for (const v of metric.values) {
+      const labels = labelPairs(v.labels);
+      const key = pairsKey(labels);
+      if (type !== 'histogram') {
+        series.set(key, { labels, value: v.value });
+        continue;
+      }
+      let entry = series.get(key);
+      if (!entry) {
+        entry = { labels, value: { buckets: new Map<number, number>(), sum: 0, count: 0 } };
+        series.set(key, entry);
+      }
+      const h = entry.value as { buckets: Map<number, number>; sum: number; count: number };
+      if (v.metricName?.endsWith('_bucket')) {
+        const le = v.labels.le;
+        h.buckets.set(le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), v.value);
+      } else if (v.metricName?.endsWith('_sum')) h.sum = v.value;
+      else if (v.metricName?.endsWith('_count')) h.count = v.value;
+    }
+    out.push({ name: metric.name, help: metric.help, type, series });
+  }
+  return out;
+}
+
+function minus(value: number | HistogramValue, base: number | HistogramValue | undefined, type: FamilyType): number | HistogramValue {
+  if (base === undefined || type === 'gauge') return value;
+  if (typeof value === 'number') return typeof base === 'number' ? value - base : value;
+  if (typeof base === 'number') return value;
+  const buckets = new Map<number, number>();
+  for (const [le, count] of value.buckets) buckets.set(le, count - (base.buckets.get(le) ?? 0));
+  return { buckets, sum: value.sum - base.sum, count: value.count - base.count };
+}
+
+/**
+ * The push body: the registry, minus `base` (the counts an earlier segment's group
+ * already holds), and the snapshot of the cumulative values it stands for.
+ */
+async function pushBody(registry: ServiceMetrics['registry'], base: Snapshot): Promise<{ body: string; snapshot: Snapshot }> {
+  const families = familiesOf((await registry.getMetricsAsJSON()) as unknown as JsonMetric[]);
+  const snapshot: Snapshot = new Map();
+  const out: FamilyOut[] = [];
+  for (const family of families) {
+    const cumulative = new Map<string, number | HistogramValue>();
+    const baseFamily = base.get(family.name);
+    const series = [];
+    for (const [key, { labels, value }] of family.series) {
+      cumulative.set(key, value);
+      const delta = minus(value, baseFamily?.get(key), family.type);
+      series.push(typeof delta === 'number' ? { labels, value: delta } : { labels, histogram: delta });
+    }
+    snapshot.set(family.name, cumulative);
+    out.push({ name: family.name, help: family.help, type: family.type, series });
+  }
+  return { body: expositionText(out), snapshot };
+}
+
 export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher {
-  const { metrics, url, grouping, intervalMs, logger } = params;
+  const { metrics, url, intervalMs, logger } = params;
   const timeoutMs = Math.min(params.timeoutMs, MAX_PUSH_TIMEOUT_MS);
   const now = params.now ?? (() => performance.now());
   const send = params.send ?? putToPushgateway;
+  const rotateAfterMs = ((params.groupMaxAgeSeconds ?? DEFAULT_GROUP_MAX_AGE_SECONDS) - GROUP_AGE_MARGIN_SECONDS) * 1000;
 
+  let grouping: PushGroupKey = { ...params.grouping, segment: newSegment() };
   let nextDue = Number.NEGATIVE_INFINITY;
   let consecutiveFailures = 0;
   let inFlight: Promise<PushOutcome> | undefined;
+  /** Counts that earlier segments' groups hold (subtracted from every push). */
+  let base: Snapshot = new Map();
+  /** What the current segment's group may hold: the last push sent to it, applied or not. */
+  let lastSent: Snapshot | undefined;
+  /** Start of the segment's last successful push (or of its first attempt): its group is no older. */
+  let touchedAt: number | undefined;
 
   async function attempt(): Promise<PushOutcome> {
     const started = now();
+    if (touchedAt !== undefined && started - touchedAt > rotateAfterMs) {
+      // The group may be past its maximum age: pruned, its counts in the retired totals.
+      base = lastSent ?? base;
+      grouping = { ...params.grouping, segment: newSegment() };
+      touchedAt = undefined;
+      lastSent = undefined;
+    }
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     let outcome: PushOutcome;
     let failure: string | undefined;
     try {
-      await send({ url, registry: metrics.registry, grouping, timeoutMs, signal: controller.signal });
+      const { body, snapshot } = await pushBody(metrics.registry, base);
+      lastSent = snapshot;
+      touchedAt ??= started;
+      await send({ url, grouping, body, timeoutMs, signal: controller.signal });
       outcome = 'success';
+      touchedAt = started;
     } catch (error) {
       outcome = controller.signal.aborted || /timed out/i.test(errorMessage(error)) ? 'timeout' : 'error';
       failure = errorMessage(error);
@@ -160,15 +278,22 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
     return push();
   }
 
-  return { grouping, push, pushIfDue };
+  return {
+    get grouping() {
+      return grouping;
+    },
+    push,
+    pushIfDue,
+  };
 }
 
 const containerPushers = new Map<string, MetricsPusher>();
 
 /**
  * This execution environment's pusher, configured from PUSHGATEWAY_URL,
- * PUSHGATEWAY_TIMEOUT_MS and METRICS_PUSH_INTERVAL_MS, grouped by {job: SERVICE_NAME,
- * function: the Lambda function's name, instance: the execution environment id}.
+ * PUSHGATEWAY_TIMEOUT_MS, METRICS_PUSH_INTERVAL_MS and METRICS_GROUP_MAX_AGE_SECONDS,
+ * grouped by {job: SERVICE_NAME, stage, function: the Lambda function's name, instance:
+ * the execution environment id, segment}.
  */
 export function containerPusher(params: {
   config: Pick<Config, 'service' | 'pushgateway' | 'metrics' | 'runtime'>;
@@ -178,6 +303,7 @@ export function containerPusher(params: {
   const { config, metrics, logger } = params;
   const grouping: PushGrouping = {
     job: config.service.name,
+    stage: stageLabel(config.service.stage),
     function: config.runtime.functionName,
     instance: executionEnvironmentId(config.runtime),
   };
@@ -190,6 +316,7 @@ export function containerPusher(params: {
       grouping,
       timeoutMs: config.pushgateway.timeoutMs,
       intervalMs: config.metrics.pushIntervalMs,
+      groupMaxAgeSeconds: config.metrics.groupMaxAgeSeconds,
     };
     if (logger) options.logger = logger;
     pusher = createMetricsPusher(options);

@@ -1,55 +1,22 @@
 /**
- * Reading the Pushgateway as a whole (the metrics function's work): its groups, their
- * last push, pruning stale ones, and the service's metrics summed across instances.
+ * The Pushgateway's HTTP API as the service uses it: PUT and DELETE of one group, and a
+ * read of every group as a stream.
  *
- * The groups come from the Pushgateway's JSON API (GET /api/v1/metrics, present since
- * 1.0; Debian ships 1.5.1), which lists each group with its grouping labels, its
- * push_time_seconds and every metric family already parsed (histograms as bucket maps),
- * so no text-format parser is needed; the answer is validated with zod. Summing across
- * instances and writing the text format are prom-client's own (AggregatorRegistry.aggregate,
- * the function behind its cluster mode), so this file only reshapes.
+ * - Reads use the JSON API (GET /api/v1/metrics, present since 1.0; Debian ships 1.5.1):
+ *   each group with its grouping labels, its push_time_seconds and every family already
+ *   parsed (histograms as bucket maps). The answer is one JSON document holding every
+ *   group of every job; with a thousand containers it is tens of megabytes. It is never
+ *   held whole: `streamGroups` cuts the `data` array into its elements as the bytes
+ *   arrive and hands each group, parsed on its own, to a callback that keeps only what
+ *   it needs, so memory is one group plus what the caller aggregates.
+ * - Grouping values go into the URL base64url-encoded (`name@base64/…`, Pushgateway
+ *   0.9+), so any value (an execution environment id with `/`, an empty string) is safe.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { AggregatorRegistry, Pushgateway } from './prom-client';
-import type { Aggregator, Registry } from './prom-client';
-import * as z from 'zod/mini';
-import '../validation';
 import { ServiceError } from '../errors';
-import { definitionByName } from './definitions';
-
-const labelsSchema = z.record(z.string(), z.string());
-
-const sampleSchema = z.object({
-  labels: z._default(labelsSchema, {}),
-  value: z.optional(z.string()),
-  buckets: z.optional(labelsSchema),
-  count: z.optional(z.string()),
-  sum: z.optional(z.string()),
-});
-
-const familySchema = z.object({
-  type: z.string(),
-  help: z._default(z.string(), ''),
-  metrics: z._default(z.nullable(z.array(sampleSchema)), []),
-});
-
-// A group is its labels plus one key per metric family, hence the loose object.
-const groupSchema = z.looseObject({ labels: labelsSchema, last_push_successful: z.optional(z.boolean()) });
-
-const answerSchema = z.object({ status: z.literal('success'), data: z.nullable(z.array(groupSchema)) });
-
-export type MetricFamily = z.infer<typeof familySchema> & { name: string };
-
-export interface PushgatewayGroup {
-  labels: Record<string, string>;
-  /** Unix seconds of the last successful push into this group (0 if none). */
-  lastPushSeconds: number;
-  families: MetricFamily[];
-}
-
-/** The Pushgateway's own bookkeeping series, present in every group. */
-const BOOKKEEPING = new Set(['push_time_seconds', 'push_failure_time_seconds']);
+import { parseNumber } from './exposition';
+import type { FamilyType } from './exposition';
 
 export class PushgatewayError extends ServiceError {
   constructor(message: string, options: { cause?: unknown } = {}) {
@@ -57,164 +24,319 @@ export class PushgatewayError extends ServiceError {
   }
 }
 
-function toNumber(value: string | undefined): number {
-  if (value === undefined) return 0;
-  const n = Number(value);
-  return Number.isNaN(n) ? 0 : n;
-}
-
-/** Every group in the Pushgateway, parsed; `job` keeps only that job's groups. */
-export async function fetchGroups(params: { url: string; timeoutMs: number; job?: string }): Promise<PushgatewayGroup[]> {
-  const { url, timeoutMs, job } = params;
-  let body: unknown;
-  try {
-    const response = await fetch(`${url}/api/v1/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    body = await response.json();
-  } catch (cause) {
-    throw new PushgatewayError(`could not read the Pushgateway's groups at ${url}`, { cause });
-  }
-  return parseGroups(body, job, url);
-}
-
-/** The JSON API's answer as groups; `job` keeps only that job's groups. */
-export function parseGroups(body: unknown, job?: string, from = 'the Pushgateway'): PushgatewayGroup[] {
-  const parsed = z.safeParse(answerSchema, body);
-  if (!parsed.success) {
-    throw new PushgatewayError(`unexpected answer from ${from}/api/v1/metrics: ${z.prettifyError(parsed.error)}`);
-  }
-  const groups: PushgatewayGroup[] = [];
-  for (const raw of parsed.data.data ?? []) {
-    if (job !== undefined && raw.labels.job !== job) continue;
-    const families: MetricFamily[] = [];
-    let lastPushSeconds = 0;
-    for (const [name, value] of Object.entries(raw)) {
-      if (name === 'labels' || name === 'last_push_successful') continue;
-      const family = z.safeParse(familySchema, value);
-      if (!family.success) continue;
-      if (name === 'push_time_seconds') lastPushSeconds = toNumber(family.data.metrics?.[0]?.value);
-      if (BOOKKEEPING.has(name)) continue;
-      families.push({ name, ...family.data });
-    }
-    groups.push({ labels: raw.labels, lastPushSeconds, families });
-  }
-  return groups;
-}
-
-const deleteAgents = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
-
-/** Deletes one group, named by all of its grouping labels. */
-export async function deleteGroup(params: {
-  url: string;
-  timeoutMs: number;
+export interface GroupSample {
   labels: Record<string, string>;
-}): Promise<void> {
-  const { url, timeoutMs, labels } = params;
-  const { job, ...groupings } = labels;
-  if (!job) throw new PushgatewayError('a Pushgateway group always has a job label');
-  const agent = url.startsWith('https:') ? deleteAgents.https : deleteAgents.http;
-  const gateway = new Pushgateway(url, { timeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs), agent });
-  try {
-    await gateway.delete({ jobName: job, groupings });
-  } catch (cause) {
-    throw new PushgatewayError(`could not delete Pushgateway group ${JSON.stringify(labels)}`, { cause });
-  }
+  value?: number;
+  histogram?: { buckets: Array<[number, number]>; sum: number; count: number };
 }
 
-export interface PruneResult {
-  kept: number;
-  deleted: Array<Record<string, string>>;
-  failed: Array<{ labels: Record<string, string>; error: string }>;
-}
-
-/**
- * Deletes `job`'s groups whose last push is older than `maxAgeSeconds`: containers Lambda
- * has reaped never delete their own group, and the Pushgateway never expires one.
- */
-export async function pruneStaleGroups(params: {
-  url: string;
-  timeoutMs: number;
-  job: string;
-  maxAgeSeconds: number;
-  nowSeconds?: number;
-  /** The groups to judge (read from the Pushgateway when not given). */
-  groups?: PushgatewayGroup[];
-  /** Deletes one group; deleteGroup by default, injectable for tests. */
-  remove?: (labels: Record<string, string>) => Promise<void>;
-}): Promise<PruneResult> {
-  const { url, timeoutMs, job, maxAgeSeconds } = params;
-  const nowSeconds = params.nowSeconds ?? Date.now() / 1000;
-  const remove = params.remove ?? ((labels: Record<string, string>) => deleteGroup({ url, timeoutMs, labels }));
-  const groups = params.groups ?? (await fetchGroups({ url, timeoutMs, job }));
-  const stale = groups.filter((g) => g.labels.job === job && nowSeconds - g.lastPushSeconds > maxAgeSeconds);
-  const result: PruneResult = { kept: groups.length - stale.length, deleted: [], failed: [] };
-  const outcomes = await Promise.allSettled(stale.map((g) => remove(g.labels)));
-  outcomes.forEach((outcome, index) => {
-    const labels = stale[index]?.labels ?? {};
-    if (outcome.status === 'fulfilled') result.deleted.push(labels);
-    else result.failed.push({ labels, error: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason) });
-  });
-  return result;
-}
-
-interface JsonValue {
-  value: number;
-  labels: Record<string, string>;
-  metricName?: string;
-}
-
-interface JsonMetric {
+export interface GroupFamily {
   name: string;
+  type: FamilyType;
   help: string;
-  type: 'counter' | 'gauge' | 'histogram';
-  aggregator: Aggregator;
-  values: JsonValue[];
+  samples: GroupSample[];
 }
 
-function bucketOrder(le: string): number {
-  return le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+export interface PushgatewayGroup {
+  /** The grouping labels (job and the rest of the group's key). */
+  labels: Record<string, string>;
+  /** Unix seconds of the last successful push into this group (0 if none). */
+  lastPushSeconds: number;
+  families: GroupFamily[];
 }
 
-/** One Pushgateway family as prom-client's JSON form, without the dropped labels. */
-function toJsonMetric(family: MetricFamily, dropLabels: ReadonlySet<string>): JsonMetric | undefined {
-  const type = family.type.toLowerCase();
-  if (type !== 'counter' && type !== 'gauge' && type !== 'histogram') return undefined;
-  const definition = definitionByName(family.name);
-  const values: JsonValue[] = [];
-  for (const sample of family.metrics ?? []) {
-    const labels = Object.fromEntries(Object.entries(sample.labels).filter(([name]) => !dropLabels.has(name)));
-    if (type !== 'histogram') {
-      values.push({ value: toNumber(sample.value), labels });
-      continue;
-    }
-    const buckets = Object.entries(sample.buckets ?? {}).sort(([a], [b]) => bucketOrder(a) - bucketOrder(b));
-    if (!buckets.some(([le]) => le === '+Inf')) buckets.push(['+Inf', sample.count ?? '0']);
-    for (const [le, count] of buckets) {
-      values.push({ metricName: `${family.name}_bucket`, labels: { ...labels, le }, value: toNumber(count) });
-    }
-    values.push({ metricName: `${family.name}_sum`, labels, value: toNumber(sample.sum) });
-    values.push({ metricName: `${family.name}_count`, labels, value: toNumber(sample.count) });
+/** The Pushgateway's own bookkeeping series, present in every group. */
+const BOOKKEEPING = new Set(['push_time_seconds', 'push_failure_time_seconds']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringRecord(value: unknown): Record<string, string> | undefined {
+  if (!isRecord(value)) return undefined;
+  for (const v of Object.values(value)) if (typeof v !== 'string') return undefined;
+  return value as Record<string, string>;
+}
+
+function familyType(type: unknown): FamilyType | undefined {
+  const t = typeof type === 'string' ? type.toLowerCase() : '';
+  return t === 'counter' || t === 'gauge' || t === 'histogram' ? t : undefined;
+}
+
+function sampleOf(raw: unknown, type: FamilyType): GroupSample | undefined {
+  if (!isRecord(raw)) return undefined;
+  const labels = raw.labels === undefined ? {} : stringRecord(raw.labels);
+  if (!labels) return undefined;
+  if (type !== 'histogram') {
+    return typeof raw.value === 'string' ? { labels, value: parseNumber(raw.value) } : undefined;
   }
+  const buckets = stringRecord(raw.buckets ?? {});
+  if (!buckets || typeof raw.count !== 'string' || typeof raw.sum !== 'string') return undefined;
   return {
-    name: family.name,
-    // The service's own help text when it knows the metric, so every version agrees.
-    help: definition?.help ?? family.help,
-    type,
-    // Counts and histograms add up across containers; a gauge is a level, and the one
-    // the service pushes (consumer-group lag) comes from a single group anyway.
-    aggregator: type === 'gauge' ? 'max' : 'sum',
-    values,
+    labels,
+    histogram: {
+      buckets: Object.entries(buckets).map(([le, count]) => [parseNumber(le), parseNumber(count)]),
+      sum: parseNumber(raw.sum),
+      count: parseNumber(raw.count),
+    },
   };
 }
 
 /**
- * The groups' metrics summed across instances: the `instance` label is dropped and
- * samples with equal remaining labels (job, function, metric labels) are added up.
+ * One element of the JSON API's `data` array as a group. Families of a type the service
+ * never pushes (summary, untyped) and malformed samples are left out and counted.
  */
-export function aggregateGroups(params: { groups: PushgatewayGroup[]; dropLabels?: readonly string[] }): Registry {
-  const drop = new Set(params.dropLabels ?? ['instance']);
-  const perGroup = params.groups.map((group) =>
-    group.families.map((family) => toJsonMetric(family, drop)).filter((m): m is JsonMetric => m !== undefined),
-  );
-  return AggregatorRegistry.aggregate(perGroup);
+export function parseGroup(raw: unknown): { group: PushgatewayGroup; skipped: number } {
+  const labels = isRecord(raw) ? stringRecord(raw.labels) : undefined;
+  if (!isRecord(raw) || !labels || typeof labels.job !== 'string') {
+    throw new PushgatewayError('unexpected group in the Pushgateway answer: no grouping labels with a job');
+  }
+  let lastPushSeconds = 0;
+  let skipped = 0;
+  const families: GroupFamily[] = [];
+  for (const [name, value] of Object.entries(raw)) {
+    if (name === 'labels' || name === 'last_push_successful' || !isRecord(value)) continue;
+    if (name === 'push_time_seconds') {
+      const first = Array.isArray(value.metrics) ? (value.metrics[0] as unknown) : undefined;
+      if (isRecord(first) && typeof first.value === 'string') lastPushSeconds = parseNumber(first.value);
+    }
+    if (BOOKKEEPING.has(name)) continue;
+    const type = familyType(value.type);
+    if (!type) {
+      skipped += 1;
+      continue;
+    }
+    const samples: GroupSample[] = [];
+    for (const rawSample of Array.isArray(value.metrics) ? (value.metrics as unknown[]) : []) {
+      const sample = sampleOf(rawSample, type);
+      if (sample) samples.push(sample);
+      else skipped += 1;
+    }
+    families.push({ name, type, help: typeof value.help === 'string' ? value.help : '', samples });
+  }
+  return { group: { labels, lastPushSeconds: Number.isFinite(lastPushSeconds) ? lastPushSeconds : 0, families }, skipped };
+}
+
+/**
+ * Cuts a JSON document `{"status": …, "data": [ {…}, {…} ]}` into the text of each
+ * element of `data` as the chunks arrive. Strings (and the escapes in them) are tracked
+ * so braces inside label values do not count.
+ */
+export class DataArraySplitter {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private key = '';
+  private keyStart = -1;
+  private collectingKey = false;
+  private inData = false;
+  private element: string[] = [];
+  private elementStart = -1;
+  private statusValue: string | undefined;
+  private expectStatusValue = false;
+
+  constructor(private readonly onElement: (text: string) => void) {}
+
+  /** The top-level "status" value, once seen. */
+  get status(): string | undefined {
+    return this.statusValue;
+  }
+
+  push(chunk: string): void {
+    this.elementStart = this.depth >= 3 && this.inData ? 0 : -1;
+    if (this.collectingKey) this.keyStart = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 0x5c) this.escaped = true;
+        else if (c === 0x22) {
+          this.inString = false;
+          if (this.collectingKey) {
+            this.key += chunk.slice(this.keyStart, i);
+            this.collectingKey = false;
+            if (this.expectStatusValue) {
+              this.statusValue = this.key;
+              this.expectStatusValue = false;
+            }
+          }
+        }
+        continue;
+      }
+      switch (c) {
+        case 0x22: // "
+          this.inString = true;
+          if (this.depth === 1) {
+            this.collectingKey = true;
+            this.key = '';
+            this.keyStart = i + 1;
+          }
+          break;
+        case 0x3a: // :
+          if (this.depth === 1 && this.key === 'status') this.expectStatusValue = true;
+          break;
+        case 0x7b: // {
+        case 0x5b: // [
+          if (this.depth === 1 && c === 0x5b && this.key === 'data') this.inData = true;
+          this.depth += 1;
+          if (this.inData && this.depth === 3) this.elementStart = i;
+          break;
+        case 0x7d: // }
+        case 0x5d: // ]
+          this.depth -= 1;
+          if (this.inData && this.depth === 2 && this.elementStart >= 0) {
+            this.element.push(chunk.slice(this.elementStart, i + 1));
+            const text = this.element.join('');
+            this.element = [];
+            this.elementStart = -1;
+            this.onElement(text);
+          } else if (this.inData && this.depth === 1) {
+            this.inData = false;
+          }
+          break;
+        case 0x6e: // n: a null data array or a null status is fine
+          break;
+        default:
+          break;
+      }
+    }
+    if (this.inData && this.depth >= 3 && this.elementStart >= 0) this.element.push(chunk.slice(this.elementStart));
+    if (this.collectingKey && this.keyStart >= 0) this.key += chunk.slice(this.keyStart);
+  }
+
+  /** Throws unless the document ended where it should. */
+  end(from: string): void {
+    if (this.depth !== 0 || this.inString) throw new PushgatewayError(`the answer from ${from} ended in the middle of the document`);
+    if (this.statusValue !== 'success') {
+      throw new PushgatewayError(`unexpected answer from ${from}: status ${JSON.stringify(this.statusValue ?? null)}`);
+    }
+  }
+}
+
+export interface StreamStats {
+  bytes: number;
+  groups: number;
+  skipped: number;
+}
+
+/**
+ * Reads every group of the Pushgateway as a stream, handing each one to `onGroup` as soon
+ * as it is complete; `keep` (from the grouping labels alone) avoids parsing the families
+ * of groups the caller does not want. Bounded by `timeoutMs` as a whole.
+ */
+export async function streamGroups(params: {
+  url: string;
+  timeoutMs: number;
+  keep?: (labels: Record<string, string>) => boolean;
+  onGroup: (group: PushgatewayGroup) => void;
+}): Promise<StreamStats> {
+  const { url, timeoutMs, keep, onGroup } = params;
+  const from = `${url}/api/v1/metrics`;
+  const stats: StreamStats = { bytes: 0, groups: 0, skipped: 0 };
+  const splitter = new DataArraySplitter((text) => {
+    const raw: unknown = JSON.parse(text);
+    const labels = isRecord(raw) ? stringRecord(raw.labels) : undefined;
+    if (keep && labels && !keep(labels)) return;
+    const { group, skipped } = parseGroup(raw);
+    stats.groups += 1;
+    stats.skipped += skipped;
+    onGroup(group);
+  });
+  try {
+    const response = await fetch(from, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+    const decoder = new TextDecoder();
+    // Node's fetch streams Uint8Array chunks; its types leave the element type open.
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      stats.bytes += value.byteLength;
+      splitter.push(decoder.decode(value, { stream: true }));
+    }
+    splitter.push(decoder.decode());
+  } catch (cause) {
+    if (cause instanceof PushgatewayError) throw cause;
+    throw new PushgatewayError(`could not read the Pushgateway's groups at ${url}`, { cause });
+  }
+  splitter.end(from);
+  return stats;
+}
+
+/** Every group whose grouping labels include `match` (tests, benchmarks, tools). */
+export async function fetchGroups(params: { url: string; timeoutMs: number; job?: string; match?: Record<string, string> }): Promise<PushgatewayGroup[]> {
+  const match = { ...params.match, ...(params.job === undefined ? {} : { job: params.job }) };
+  const groups: PushgatewayGroup[] = [];
+  await streamGroups({
+    url: params.url,
+    timeoutMs: params.timeoutMs,
+    keep: (labels) => Object.entries(match).every(([k, v]) => labels[k] === v),
+    onGroup: (group) => groups.push(group),
+  });
+  return groups;
+}
+
+const agents = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
+
+/** /metrics/job@base64/…/name@base64/… for a group's labels (job first). */
+export function groupPath(labels: Record<string, string>): string {
+  const { job, ...rest } = labels;
+  if (!job) throw new PushgatewayError('a Pushgateway group always has a job label');
+  const encode = (value: string): string => (value === '' ? '=' : Buffer.from(value, 'utf8').toString('base64url'));
+  const parts = [`job@base64/${encode(job)}`];
+  for (const [name, value] of Object.entries(rest)) parts.push(`${name}@base64/${encode(value)}`);
+  return `/metrics/${parts.join('/')}`;
+}
+
+/**
+ * One request to a group: PUT (replace the group with `body`) or DELETE. No keep-alive:
+ * a socket kept across a Lambda freeze is often dead on thaw. Aborted by `signal` or
+ * after `timeoutMs`.
+ */
+export function groupRequest(params: {
+  url: string;
+  method: 'PUT' | 'DELETE';
+  labels: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}): Promise<void> {
+  const { url, method, labels, body, timeoutMs } = params;
+  const target = new URL(`${url}${groupPath(labels)}`);
+  const client = target.protocol === 'https:' ? https : http;
+  const signal = params.signal ? AbortSignal.any([params.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  return new Promise<void>((resolve, reject) => {
+    const request = client.request(
+      target,
+      {
+        method,
+        agent: target.protocol === 'https:' ? agents.https : agents.http,
+        signal,
+        timeout: timeoutMs,
+        headers: body === undefined ? {} : { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve();
+          else reject(new Error(`${method} ${target.pathname}: HTTP ${status} ${Buffer.concat(chunks).toString('utf8').slice(0, 300).trim()}`));
+        });
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`${method} timed out after ${timeoutMs} ms`)));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** Deletes one group, named by all of its grouping labels. */
+export async function deleteGroup(params: { url: string; timeoutMs: number; labels: Record<string, string> }): Promise<void> {
+  try {
+    await groupRequest({ ...params, method: 'DELETE' });
+  } catch (cause) {
+    throw new PushgatewayError(`could not delete Pushgateway group ${JSON.stringify(params.labels)}`, { cause });
+  }
 }

@@ -28,9 +28,9 @@ const MAX_LABEL_VALUE_LENGTH = 128;
 
 /**
  * Caps the distinct values of a label in one container: the first `max` values are kept
- * as they are, later new ones become "other". Per container, so a fleet of N containers
- * exports at most N × max values of that label before the Pushgateway's groups are
- * aggregated (and stale groups pruned after METRICS_GROUP_MAX_AGE_SECONDS).
+ * as they are, later new ones become "other". Per container (METRICS_MAX_LABEL_VALUES);
+ * GET /metrics and the retired totals cap the same labels again for the whole fleet
+ * (METRICS_FLEET_MAX_LABEL_VALUES, src/metrics/aggregate.ts).
  */
 class LabelBudget {
   private readonly seen = new Map<string, Set<string>>();
@@ -109,9 +109,21 @@ function build(definition: MetricDefinition, registry: Registry): object {
   }
 }
 
-/** Every metric of METRIC_DEFINITIONS in `registry` (a new private one by default). */
+/** Records nothing: a metric switched off keeps its type but never has a series. */
+function silence(metric: object): void {
+  const target = metric as Record<string, unknown>;
+  const noop = (): void => undefined;
+  for (const method of ['inc', 'dec', 'set', 'observe']) if (typeof target[method] === 'function') target[method] = noop;
+  target.labels = () => ({ inc: noop, dec: noop, set: noop, observe: noop });
+}
+
+/**
+ * Every metric of METRIC_DEFINITIONS in `registry` (a new private one by default).
+ * `perCaller: false` switches caller_requests_total off (client ips are personal data and
+ * grow with the callers); the service's containers follow METRICS_PER_CALLER, off by default.
+ */
 export function createMetrics(
-  params: { registry?: Registry; maxLabelValues?: number } = {},
+  params: { registry?: Registry; maxLabelValues?: number; perCaller?: boolean } = {},
 ): ServiceMetrics {
   const registry = params.registry ?? new Registry();
   const budget = new LabelBudget(params.maxLabelValues ?? 20);
@@ -119,6 +131,7 @@ export function createMetrics(
   for (const [key, definition] of Object.entries(METRIC_DEFINITIONS) as Array<[MetricKey, MetricDefinition]>) {
     const metric = build(definition, registry);
     guardLabels(metric, key, definition, budget);
+    if (key === 'callerRequests' && params.perCaller === false) silence(metric);
     instances[key] = metric;
   }
   // The loop above created exactly one instance of the right class per key.
@@ -129,6 +142,6 @@ let containerInstance: ServiceMetrics | undefined;
 
 /** This execution environment's metrics, created on first use and kept for its life. */
 export function containerMetrics(config: Pick<Config, 'metrics'>): ServiceMetrics {
-  containerInstance ??= createMetrics({ maxLabelValues: config.metrics.maxLabelValues });
+  containerInstance ??= createMetrics({ maxLabelValues: config.metrics.maxLabelValues, perCaller: config.metrics.perCaller });
   return containerInstance;
 }

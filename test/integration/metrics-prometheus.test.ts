@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMetrics, createMetricsPusher, deleteGroup } from '../../src/metrics';
+import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups } from '../../src/metrics';
 import { testConfig, uniqueName } from '../helpers/kafka';
 import { waitFor } from '../helpers/wait-for';
 
@@ -20,10 +20,12 @@ interface QueryAnswer {
 
 describe('local Prometheus', () => {
   const job = uniqueName('sts-prom');
-  const grouping = { job, function: 'http', instance: 'container-p' };
+  const grouping = { job, stage: 'dev', function: 'http', instance: 'container-p' };
 
   afterAll(async () => {
-    await deleteGroup({ url: testConfig.pushgateway.url, timeoutMs: 2000, labels: grouping });
+    for (const group of await fetchGroups({ url: testConfig.pushgateway.url, timeoutMs: 2000, job })) {
+      await deleteGroup({ url: testConfig.pushgateway.url, timeoutMs: 2000, labels: group.labels });
+    }
   });
 
   it("passes promtool's tests of the recording rules", () => {
@@ -52,7 +54,8 @@ describe('local Prometheus', () => {
       { timeoutMs: 30_000, intervalMs: 500, what: `Prometheus at ${prometheusUrl} to scrape the pushed series` },
     );
     expect(series).toHaveLength(1);
-    expect(series[0]?.metric).toMatchObject({ job, function: 'http', instance: 'container-p', route: '/', status: '200' });
+    expect(series[0]?.metric).toMatchObject({ job, stage: 'dev', function: 'http', instance: 'container-p', route: '/', status: '200' });
+    expect(series[0]?.metric.segment).toMatch(/^[0-9a-f]{12}$/);
     expect(series[0]?.value[1]).toBe('5');
   });
 });

@@ -13,11 +13,12 @@ import { pushMetrics } from '../../handlers/middleware/push-metrics';
 import { loadConfig } from '../../src/config';
 import type { Config } from '../../src/config';
 import { withOffsetReader } from '../../src/kafka/lag';
-import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups } from '../../src/metrics';
+import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups, stageLabel } from '../../src/metrics';
 import { testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { httpEvent, lambdaContext as context, scheduledEvent } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
 import { closedPort } from '../helpers/net';
+import { sumSamples } from './metrics-support';
 
 type Result = APIGatewayProxyStructuredResultV2;
 const pushgatewayUrl = testConfig.pushgateway.url;
@@ -29,7 +30,7 @@ function container(params: { job: string; instance: string; url?: string; interv
   const options: Parameters<typeof createMetricsPusher>[0] = {
     metrics,
     url: params.url ?? pushgatewayUrl,
-    grouping: { job: params.job, function: 'http', instance: params.instance },
+    grouping: { job: params.job, stage: stageLabel('local'), function: 'http', instance: params.instance },
     timeoutMs: 300,
     intervalMs: params.intervalMs ?? 0,
     logger: { warn: (_m: string, extra?: unknown) => warnings.push(extra), info: () => undefined } as never, // only warn/info are called
@@ -52,18 +53,6 @@ function serviceConfig(job: string, extra: Record<string, string> = {}): Config 
     LOG_LEVEL: 'SILENT',
     ...extra,
   });
-}
-
-/** The sum of a metric's samples in Prometheus text whose labels include `match`. */
-function sumSamples(text: string, name: string, match: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1] ?? '', l[2] ?? ''] as const));
-    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[3]);
-  }
-  return sum;
 }
 
 const jobs: string[] = [];
@@ -111,7 +100,7 @@ describe('metrics through the real Pushgateway', () => {
     const requests = Object.fromEntries(
       groups.map((g) => [
         String(g.labels.instance),
-        Number(g.families.find((f) => f.name === 'http_requests_total')?.metrics?.[0]?.value),
+        Number(g.families.find((f) => f.name === 'http_requests_total')?.samples[0]?.value),
       ] as const),
     );
     expect(requests).toEqual({ 'container-a': 3, 'container-b': 2 });
@@ -137,6 +126,29 @@ describe('metrics through the real Pushgateway', () => {
     expect(body.split('\n').filter((l) => l.startsWith('http_requests_total{'))).toHaveLength(1);
     expect(sumSamples(body, 'http_request_duration_seconds_count', { job, function: 'http' })).toBe(7);
     expect(body).not.toMatch(/instance="container-/);
+  });
+
+  it('GET /metrics writes samples as the Prometheus text format does: plain integers in le, large floats, escaped labels', async () => {
+    // Prepare
+    const job = newJob();
+    const a = container({ job, instance: 'container-a' });
+    a.metrics.kafkaMessageSize.observe({ topic: 'big' }, 2_000_000);
+    a.metrics.kafkaMessageSize.observe({ topic: 'big' }, 1e21);
+    a.metrics.httpRequests.inc({ route: 'a"b\\c\nd', method: 'GET', status: '200' });
+    await a.invoke();
+    const handler = metricsHandlerFor(serviceConfig(job));
+    // Act
+    const body = String(((await handler(httpEvent('GET /metrics'), context('metrics'))) as Result).body);
+    // Assess
+    const lines = body.split('\n');
+    const big = (suffix: string) => lines.find((l) => l.startsWith(`kafka_message_size_bytes_${suffix}{`) && l.includes('topic="big"'));
+    expect(lines.filter((l) => l.startsWith('kafka_message_size_bytes_bucket{') && l.includes('topic="big"')).map((l) => /le="([^"]*)"/.exec(l)?.[1])).toEqual(
+      ['64', '128', '256', '512', '1024', '2048', '4096', '8192', '16384', '65536', '262144', '1048576', '+Inf'],
+    );
+    expect(big('sum')).toMatch(/ 1.000000000000002e\+21$/);
+    expect(big('count')).toMatch(/ 2$/);
+    expect(body).toContain('route="a\\"b\\\\c\\nd"');
+    expect(body).not.toMatch(/e\+06/);
   });
 
   it('prunes a group whose last push is older than the maximum age and keeps the fresh one', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics, createMetricsPusher } from '../../../src/metrics';
 import type { PushSender } from '../../../src/metrics';
 
-const grouping = { job: 'svc', function: 'fn', instance: 'env-1' };
+const grouping = { job: 'svc', stage: 'dev', function: 'fn', instance: 'env-1' };
 
 function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: number }) {
   const metrics = createMetrics();
@@ -31,8 +31,9 @@ describe('createMetricsPusher', () => {
   it('pushes on the first invocation, then at most once per interval, with the grouping and the registry', async () => {
     // Prepare
     const pushes: Array<{ grouping: object; text: string }> = [];
-    const send: PushSender = async ({ registry, grouping: g }) => {
-      pushes.push({ grouping: g, text: await registry.metrics() });
+    const send: PushSender = ({ body, grouping: g }) => {
+      pushes.push({ grouping: { ...g }, text: body });
+      return Promise.resolve();
     };
     const { pusher, metrics, advance } = setup({ send, intervalMs: 10_000 });
     // Act
@@ -45,8 +46,9 @@ describe('createMetricsPusher', () => {
     // Assess
     expect([first, second, third]).toEqual(['success', 'skipped', 'success']);
     expect(pushes).toHaveLength(2);
-    expect(pushes[0]?.grouping).toEqual(grouping);
-    expect(pushes[0]?.text).toContain('http_requests_total{route="/",method="GET",status="200"} 1');
+    expect(pushes[0]?.grouping).toMatchObject(grouping);
+    expect((pushes[0]?.grouping as { segment?: string }).segment).toMatch(/^[0-9a-f]{12}$/);
+    expect(pushes[0]?.text).toContain('http_requests_total{method="GET",route="/",status="200"} 1');
     // The outcome of a push is counted, so it travels with the next one.
     expect(pushes[1]?.text).toContain('pushgateway_pushes_total{outcome="success"} 1');
   });
@@ -134,10 +136,84 @@ describe('createMetricsPusher', () => {
     // Act
     const first = pusher.pushIfDue();
     const second = await pusher.pushIfDue();
+    await new Promise((resolve) => setImmediate(resolve)); // the body is built before the send starts
     release();
     // Assess
     expect(await first).toBe('success');
     expect(second).toBe('skipped');
     expect(sent).toBe(1);
+  });
+});
+
+describe('segments: a group is never overwritten with smaller counts nor pushed to after it may have been pruned', () => {
+  const REQUEST = { route: '/', method: 'GET', status: '200' } as const;
+
+  function recorder() {
+    const pushes: Array<{ segment: string; requests: number }> = [];
+    const send: PushSender = ({ body, grouping: g }) => {
+      const line = body.split('\n').find((l) => l.startsWith('http_requests_total{'));
+      pushes.push({ segment: g.segment, requests: Number(line?.split(' ').pop() ?? 0) });
+      return Promise.resolve();
+    };
+    return { pushes, send };
+  }
+
+  it('a new process (a runtime restart in the same environment) pushes into a segment of its own', async () => {
+    // Prepare
+    const { pushes, send } = recorder();
+    const first = setup({ send, intervalMs: 0 });
+    const restarted = setup({ send, intervalMs: 0 });
+    // Act
+    first.metrics.httpRequests.inc(REQUEST, 100);
+    await first.pusher.push();
+    restarted.metrics.httpRequests.inc(REQUEST, 3);
+    await restarted.pusher.push();
+    // Assess
+    expect(pushes[0]?.segment).not.toBe(pushes[1]?.segment);
+    expect(first.pusher.grouping).toMatchObject(grouping);
+  });
+
+  it('keeps its segment while pushes are closer than the group age less a minute, then moves on with only the new counts', async () => {
+    // Prepare
+    const { pushes, send } = recorder();
+    const { pusher, metrics, advance } = setup({ send, intervalMs: 0 });
+    // Act
+    metrics.httpRequests.inc(REQUEST, 100);
+    await pusher.push();
+    advance(839_000); // 900 s maximum age - 60 s margin - 1 s
+    metrics.httpRequests.inc(REQUEST, 5);
+    await pusher.push();
+    advance(840_001);
+    metrics.httpRequests.inc(REQUEST, 1);
+    await pusher.push();
+    metrics.httpRequests.inc(REQUEST, 2);
+    await pusher.push();
+    // Assess
+    expect(pushes.map((p) => p.requests)).toEqual([100, 105, 1, 3]);
+    expect(pushes[1]?.segment).toBe(pushes[0]?.segment);
+    expect(pushes[2]?.segment).not.toBe(pushes[1]?.segment);
+    expect(pushes[3]?.segment).toBe(pushes[2]?.segment);
+  });
+
+  it('after a failed push and a long idle gap, the new segment starts after what the failed push carried (never counted twice)', async () => {
+    // Prepare
+    const { pushes, send } = recorder();
+    let fail = false;
+    const { pusher, metrics, advance } = setup({
+      send: (push) => (fail ? Promise.reject(new Error('socket hang up')) : send(push)),
+      intervalMs: 0,
+    });
+    // Act
+    metrics.httpRequests.inc(REQUEST, 10);
+    await pusher.push();
+    fail = true;
+    metrics.httpRequests.inc(REQUEST, 5);
+    await pusher.push(); // may or may not have reached the group
+    fail = false;
+    advance(901_000);
+    metrics.httpRequests.inc(REQUEST, 1);
+    await pusher.push();
+    // Assess
+    expect(pushes.map((p) => p.requests)).toEqual([10, 1]);
   });
 });

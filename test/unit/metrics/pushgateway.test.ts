@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateGroups, parseGroups, pruneStaleGroups } from '../../../src/metrics';
+import { DataArraySplitter, FleetAggregate, expositionText, parseGroup } from '../../../src/metrics';
+import type { PushgatewayGroup } from '../../../src/metrics';
 
 /** A group as Pushgateway 1.5.1's GET /api/v1/metrics lists it (recorded from the real one). */
 function group(instance: string, fn: string, requests: string, pushTime: number, observations: [string, string, string]) {
-  const labels = { job: 'svc', function: fn, instance };
+  const labels = { job: 'svc', stage: 'dev', function: fn, instance, segment: `seg-${instance}` };
   return {
     labels,
     last_push_successful: true,
@@ -52,81 +53,127 @@ const answer = {
   ],
 };
 
-describe('parseGroups', () => {
-  it("reads the JSON API's groups with their last push time, keeping one job's groups", () => {
+function parsed(): PushgatewayGroup[] {
+  return answer.data.map((raw) => parseGroup(raw).group).filter((g) => g.labels.job === 'svc');
+}
+
+function sum(groups: PushgatewayGroup[], maxLabelValues = 100): string {
+  const aggregate = new FleetAggregate({ maxLabelValues, dropLabels: new Set(['instance', 'segment']) });
+  for (const g of groups) for (const f of g.families) aggregate.addFamily(f, g.labels.instance === 'retired');
+  return expositionText(aggregate.out(['http_requests_total', 'http_request_duration_seconds']));
+}
+
+describe('parseGroup', () => {
+  it("reads a JSON API group with its last push time and families, without the bookkeeping series", () => {
     // Prepare / Act
-    const groups = parseGroups(answer, 'svc');
+    const groups = parsed();
     // Assess
     expect(groups.map((g) => g.labels.instance)).toEqual(['env-a', 'env-b', 'env-c']);
     expect(groups[0]?.lastPushSeconds).toBeCloseTo(1795329149.577, 3);
     expect(groups[0]?.families.map((f) => f.name).sort()).toEqual(['http_request_duration_seconds', 'http_requests_total']);
   });
 
-  it('rejects an answer that is not the JSON API', () => {
-    // Prepare / Act / Assess
-    expect(() => parseGroups({ status: 'error', data: [] })).toThrow(/unexpected answer/);
+  it('refuses a group without grouping labels', () => {
+    expect(() => parseGroup({ metrics: [] })).toThrow(/no grouping labels/);
+  });
+
+  it('leaves out and counts a sample of an unexpected shape', () => {
+    const raw = group('env-x', 'http', '1', 1, ['1', '1', '1']);
+    (raw.http_requests_total.metrics[0] as { value: unknown }).value = 5;
+    expect(parseGroup(raw).skipped).toBe(1);
   });
 });
 
-describe('aggregateGroups', () => {
-  it('sums counters and histograms across instances per function, without the instance label', async () => {
+describe('DataArraySplitter', () => {
+  it("cuts the JSON API's answer into its groups whatever the chunk boundaries, braces inside strings included", () => {
     // Prepare
-    const groups = parseGroups(answer, 'svc');
-    // Act
-    const text = await aggregateGroups({ groups }).metrics();
+    const tricky = { ...group('env-{"}', 'http', '1', 1, ['1', '1', '1']) };
+    const text = JSON.stringify({ status: 'success', data: [...answer.data, tricky] });
+    for (const size of [1, 7, 64, text.length]) {
+      const elements: string[] = [];
+      const splitter = new DataArraySplitter((e) => elements.push(e));
+      // Act
+      for (let i = 0; i < text.length; i += size) splitter.push(text.slice(i, i + size));
+      splitter.end('test');
+      // Assess
+      expect(elements.map((e) => (JSON.parse(e) as { labels: { instance: string } }).labels.instance)).toEqual(['env-a', 'env-b', 'env-c', 'env-z', 'env-{"}']);
+    }
+  });
+
+  it('refuses an answer whose status is not success, or that is cut short', () => {
+    const failed = new DataArraySplitter(() => undefined);
+    failed.push('{"status":"error","data":[]}');
+    expect(() => failed.end('test')).toThrow(/status "error"/);
+    const short = new DataArraySplitter(() => undefined);
+    short.push('{"status":"success","data":[{"labels":');
+    expect(() => short.end('test')).toThrow(/ended in the middle/);
+  });
+
+  it('accepts a null data array', () => {
+    const splitter = new DataArraySplitter(() => undefined);
+    splitter.push('{"status":"success","data":null}');
+    expect(() => splitter.end('test')).not.toThrow();
+  });
+});
+
+describe('FleetAggregate', () => {
+  it('sums counters and histograms across containers per function, without the instance and segment labels', () => {
+    // Prepare / Act
+    const text = sum(parsed());
     // Assess
     const lines = text.split('\n');
-    expect(lines).toContain('http_requests_total{job="svc",function="http",route="/",method="GET",status="200"} 5');
-    expect(lines).toContain('http_requests_total{job="svc",function="other",route="/",method="GET",status="200"} 7');
-    const buckets = lines.filter((l) => l.startsWith('http_request_duration_seconds_bucket{job="svc",function="http"'));
+    expect(lines).toContain('http_requests_total{function="http",job="svc",method="GET",route="/",stage="dev",status="200"} 5');
+    expect(lines).toContain('http_requests_total{function="other",job="svc",method="GET",route="/",stage="dev",status="200"} 7');
+    const buckets = lines.filter((l) => l.startsWith('http_request_duration_seconds_bucket{function="http"'));
     expect(buckets).toEqual([
-      'http_request_duration_seconds_bucket{job="svc",function="http",route="/",method="GET",le="0.1"} 3',
-      'http_request_duration_seconds_bucket{job="svc",function="http",route="/",method="GET",le="1"} 5',
-      'http_request_duration_seconds_bucket{job="svc",function="http",route="/",method="GET",le="+Inf"} 5',
+      'http_request_duration_seconds_bucket{function="http",job="svc",method="GET",route="/",stage="dev",le="0.1"} 3',
+      'http_request_duration_seconds_bucket{function="http",job="svc",method="GET",route="/",stage="dev",le="1"} 5',
+      'http_request_duration_seconds_bucket{function="http",job="svc",method="GET",route="/",stage="dev",le="+Inf"} 5',
     ]);
-    expect(lines).toContain('http_request_duration_seconds_count{job="svc",function="http",route="/",method="GET"} 5');
-    expect(lines).toContain('http_request_duration_seconds_sum{job="svc",function="http",route="/",method="GET"} 0.85');
-    expect(text).not.toContain('instance=');
-    expect(text).not.toContain('push_time_seconds');
+    expect(lines).toContain('http_request_duration_seconds_count{function="http",job="svc",method="GET",route="/",stage="dev"} 5');
+    expect(lines).toContain('http_request_duration_seconds_sum{function="http",job="svc",method="GET",route="/",stage="dev"} 0.85');
+    expect(text).not.toMatch(/instance=|segment=|push_time_seconds/);
     expect(text).toContain('# TYPE http_request_duration_seconds histogram');
   });
-});
 
-describe('pruneStaleGroups', () => {
-  it("deletes only the job's groups whose last push is older than the maximum age", async () => {
-    // Prepare
-    const groups = parseGroups(answer, 'svc');
-    const removed: Array<Record<string, string>> = [];
-    // Act
-    const result = await pruneStaleGroups({
-      url: 'http://pushgateway.invalid',
-      timeoutMs: 100,
-      job: 'svc',
-      maxAgeSeconds: 900,
-      nowSeconds: 1.7953291e9 + 899.5,
-      groups,
-      remove: (labels) => Promise.resolve(void removed.push(labels)),
+  it('caps an outside-fed label for the fleet: the retired values first, then the smallest, the rest in "other", no count lost', () => {
+    // Prepare: route is outside-fed; 6 containers with one route each, a cap of 3
+    const container = (instance: string, route: string, n: number): PushgatewayGroup => ({
+      labels: { job: 'svc', stage: 'dev', function: 'http', instance },
+      lastPushSeconds: 1,
+      families: [
+        { name: 'http_requests_total', type: 'counter', help: '', samples: [{ labels: { job: 'svc', stage: 'dev', function: 'http', instance, route, method: 'GET', status: '200' }, value: n }] },
+      ],
     });
+    const groups = [container('a', '/f', 1), container('b', '/e', 2), container('c', '/d', 4), container('d', '/c', 8), container('retired', '/z', 16), container('e', '/b', 32)];
+    // Act: in two orders
+    const forward = sum(groups, 3);
+    const backward = sum([...groups].reverse(), 3);
     // Assess
-    expect(removed).toEqual([{ job: 'svc', function: 'other', instance: 'env-c' }]);
-    expect(result).toMatchObject({ kept: 2, failed: [] });
+    const values = (text: string): Record<string, number> =>
+      Object.fromEntries(text.split('\n').filter((l) => l.startsWith('http_requests_total{')).map((l) => [String(/route="([^"]*)"/.exec(l)?.[1]), Number(l.split(' ').pop())] as const));
+    expect(values(forward)).toEqual({ '/z': 16, '/b': 32, '/c': 8, other: 1 + 2 + 4 });
+    expect(values(backward)).toEqual(values(forward));
   });
 
-  it('reports a group it could not delete and still deletes the others', async () => {
+  it('keeps the largest value of a gauge and adds histograms of different bucket layouts at the union of their bounds', () => {
     // Prepare
-    const groups = parseGroups(answer, 'svc');
+    const aggregate = new FleetAggregate({ maxLabelValues: 10, dropLabels: new Set(['instance']) });
+    aggregate.addFamily({ name: 'g', type: 'gauge', help: 'g', samples: [{ labels: { instance: 'a' }, value: 3 }, { labels: { instance: 'b' }, value: 9 }] });
+    aggregate.addFamily({ name: 'h', type: 'histogram', help: 'h', samples: [{ labels: { instance: 'a' }, histogram: { buckets: [[1, 1], [2, 2], [Infinity, 2]], sum: 3, count: 2 } }] });
+    aggregate.addFamily({ name: 'h', type: 'histogram', help: 'h', samples: [{ labels: { instance: 'b' }, histogram: { buckets: [[1, 1], [Infinity, 4]], sum: 10, count: 4 } }] });
     // Act
-    const result = await pruneStaleGroups({
-      url: 'http://pushgateway.invalid',
-      timeoutMs: 100,
-      job: 'svc',
-      maxAgeSeconds: 60,
-      nowSeconds: 1.8e9,
-      groups,
-      remove: (labels) => (labels.instance === 'env-b' ? Promise.reject(new Error('HTTP 500')) : Promise.resolve()),
-    });
+    const text = expositionText(aggregate.out([]));
     // Assess
-    expect(result.deleted.map((l) => l.instance)).toEqual(['env-a', 'env-c']);
-    expect(result.failed).toEqual([{ labels: { job: 'svc', function: 'http', instance: 'env-b' }, error: 'HTTP 500' }]);
+    expect(text).toContain('g 9');
+    expect(text).toContain('h_bucket{le="1"} 2\nh_bucket{le="2"} 3\nh_bucket{le="+Inf"} 6\nh_sum 13\nh_count 6');
+  });
+
+  it('leaves out a family whose type disagrees with the one first seen, and counts it', () => {
+    const aggregate = new FleetAggregate({ maxLabelValues: 10, dropLabels: new Set() });
+    aggregate.addFamily({ name: 'x', type: 'counter', help: '', samples: [{ labels: {}, value: 1 }] });
+    aggregate.addFamily({ name: 'x', type: 'gauge', help: '', samples: [{ labels: {}, value: 5 }] });
+    expect(aggregate.conflicts).toBe(1);
+    expect(expositionText(aggregate.out([]))).toContain('x 1');
   });
 });

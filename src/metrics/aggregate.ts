@@ -1,0 +1,222 @@
+/**
+ * Summing the fleet's groups into one set of series, as they stream in.
+ *
+ * - Counters and histograms are added up, gauges keep their largest value, across the
+ *   groups; `dropLabels` (instance, segment) are removed first, so what remains is one
+ *   series per service, stage, function and metric labels.
+ * - Memory is bounded by the output, never by the number of groups: each outside-fed
+ *   label (a definition's `bounded`) keeps at most `maxLabelValues` values for the whole
+ *   fleet (METRICS_FLEET_MAX_LABEL_VALUES), the rest are added into "other". Which values
+ *   keep a series of their own is decided the same way on every read: first the values
+ *   the retired totals already hold (`pinned`: they never lose their series, so a total
+ *   never moves between a value and "other" once folded), then the smallest in sort
+ *   order. A value pushed out by a smaller one has its series merged into "other" at once.
+ */
+import { OVERFLOW_LABEL_VALUE } from './registry';
+import { definitionByName } from './definitions';
+import type { FamilyOut, FamilyType, SeriesOut } from './exposition';
+import type { GroupFamily, GroupSample } from './pushgateway';
+
+interface Histogram {
+  buckets: Map<number, number>;
+  sum: number;
+  count: number;
+}
+
+interface Series {
+  labels: Array<[string, string]>;
+  value: number;
+  histogram: Histogram | undefined;
+}
+
+/** The values of one outside-fed label that keep a series of their own. */
+class LabelCap {
+  readonly kept = new Set<string>();
+  readonly pinned = new Set<string>();
+
+  constructor(private readonly max: number) {}
+
+  /** The value to record under, and the kept value this admission pushed out, if any. */
+  admit(value: string, pinned: boolean): { as: string; evicted?: string } {
+    if (value === OVERFLOW_LABEL_VALUE) return { as: value };
+    if (this.kept.has(value)) {
+      if (pinned) this.pinned.add(value);
+      return { as: value };
+    }
+    if (this.kept.size < this.max) {
+      this.kept.add(value);
+      if (pinned) this.pinned.add(value);
+      return { as: value };
+    }
+    // Full: push out the largest value not pinned, if the newcomer ranks before it.
+    let largest: string | undefined;
+    for (const v of this.kept) if (!this.pinned.has(v) && (largest === undefined || v > largest)) largest = v;
+    if (largest === undefined || (!pinned && value > largest)) return { as: OVERFLOW_LABEL_VALUE };
+    this.kept.delete(largest);
+    this.kept.add(value);
+    if (pinned) this.pinned.add(value);
+    return { as: value, evicted: largest };
+  }
+}
+
+function seriesKey(labels: ReadonlyArray<readonly [string, string]>): string {
+  let key = '';
+  for (const [name, value] of labels) key += `${name}\u0000${value}\u0001`;
+  return key;
+}
+
+/** Cumulative count of `h` at upper bound `bound` (its largest own bound not above it). */
+function cumulativeAt(h: Histogram, bound: number): number {
+  const exact = h.buckets.get(bound);
+  if (exact !== undefined) return exact;
+  let best = 0;
+  let bestBound = Number.NEGATIVE_INFINITY;
+  for (const [b, c] of h.buckets) {
+    if (b <= bound && b > bestBound) {
+      bestBound = b;
+      best = c;
+    }
+  }
+  return bound === Number.POSITIVE_INFINITY ? h.count : best;
+}
+
+function addHistogram(into: Histogram, from: Histogram): void {
+  let sameBounds = into.buckets.size === from.buckets.size;
+  if (sameBounds) for (const b of from.buckets.keys()) if (!into.buckets.has(b)) sameBounds = false;
+  if (sameBounds) {
+    for (const [b, c] of from.buckets) into.buckets.set(b, (into.buckets.get(b) ?? 0) + c);
+  } else {
+    // Different layouts (two versions of a definition): add at the union of the bounds,
+    // each side read at its own nearest lower bound, so the buckets stay cumulative.
+    const bounds = new Set([...into.buckets.keys(), ...from.buckets.keys()]);
+    const merged = new Map<number, number>();
+    for (const b of bounds) merged.set(b, cumulativeAt(into, b) + cumulativeAt(from, b));
+    into.buckets = merged;
+  }
+  into.sum += from.sum;
+  into.count += from.count;
+}
+
+class FamilyAccumulator {
+  readonly series = new Map<string, Series>();
+  private readonly caps = new Map<string, LabelCap>();
+
+  constructor(
+    readonly name: string,
+    readonly type: FamilyType,
+    public help: string,
+    private readonly bounded: ReadonlySet<string>,
+    private readonly maxLabelValues: number,
+  ) {}
+
+  private cap(label: string): LabelCap {
+    let cap = this.caps.get(label);
+    if (!cap) {
+      cap = new LabelCap(this.maxLabelValues);
+      this.caps.set(label, cap);
+    }
+    return cap;
+  }
+
+  add(labels: Array<[string, string]>, value: number, histogram: Histogram | undefined, pinned: boolean): void {
+    for (const pair of labels) {
+      if (!this.bounded.has(pair[0])) continue;
+      const { as, evicted } = this.cap(pair[0]).admit(pair[1], pinned);
+      pair[1] = as;
+      if (evicted !== undefined) this.evict(pair[0], evicted);
+    }
+    this.merge(labels, value, histogram);
+  }
+
+  private merge(labels: Array<[string, string]>, value: number, histogram: Histogram | undefined): void {
+    const key = seriesKey(labels);
+    const existing = this.series.get(key);
+    if (!existing) {
+      const copy = histogram ? { buckets: new Map(histogram.buckets), sum: histogram.sum, count: histogram.count } : undefined;
+      this.series.set(key, { labels, value, histogram: copy });
+      return;
+    }
+    if (this.type === 'gauge') existing.value = Math.max(existing.value, value);
+    else existing.value += value;
+    if (histogram) {
+      if (existing.histogram) addHistogram(existing.histogram, histogram);
+      else existing.histogram = { buckets: new Map(histogram.buckets), sum: histogram.sum, count: histogram.count };
+    }
+  }
+
+  /** Moves every series of `label=value` into `label="other"`. */
+  private evict(label: string, value: string): void {
+    const moved: Series[] = [];
+    for (const [key, series] of this.series) {
+      if (series.labels.some(([n, v]) => n === label && v === value)) {
+        this.series.delete(key);
+        moved.push(series);
+      }
+    }
+    for (const series of moved) {
+      const labels = series.labels.map(([n, v]): [string, string] => [n, n === label ? OVERFLOW_LABEL_VALUE : v]);
+      this.merge(labels, series.value, series.histogram);
+    }
+  }
+
+  out(): FamilyOut {
+    const sorted = [...this.series.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const series: SeriesOut[] = sorted.map(([, s]) => (s.histogram ? { labels: s.labels, histogram: s.histogram } : { labels: s.labels, value: s.value }));
+    return { name: this.name, help: this.help, type: this.type, series };
+  }
+}
+
+export interface AggregateOptions {
+  /** Distinct values per outside-fed label for the whole fleet. */
+  maxLabelValues: number;
+  /** Labels removed before summing (instance, segment). */
+  dropLabels: ReadonlySet<string>;
+}
+
+export class FleetAggregate {
+  private readonly families = new Map<string, FamilyAccumulator>();
+  /** Samples left out because their family's type disagreed with the first seen. */
+  conflicts = 0;
+
+  constructor(private readonly options: AggregateOptions) {}
+
+  /** Adds one family of one group; `pinned` for the retired totals (see the file comment). */
+  addFamily(family: GroupFamily, pinned = false): void {
+    let acc = this.families.get(family.name);
+    if (!acc) {
+      const definition = definitionByName(family.name);
+      // The service's own help text when it knows the metric, so every version agrees.
+      acc = new FamilyAccumulator(family.name, family.type, definition?.help ?? family.help, new Set(definition?.bounded ?? []), this.options.maxLabelValues);
+      this.families.set(family.name, acc);
+    }
+    if (acc.type !== family.type) {
+      this.conflicts += family.samples.length;
+      return;
+    }
+    for (const sample of family.samples) this.addSample(acc, sample, pinned);
+  }
+
+  private addSample(acc: FamilyAccumulator, sample: GroupSample, pinned: boolean): void {
+    const labels: Array<[string, string]> = [];
+    for (const name of Object.keys(sample.labels).sort()) {
+      if (!this.options.dropLabels.has(name)) labels.push([name, sample.labels[name] ?? '']);
+    }
+    const h = sample.histogram;
+    const histogram = h ? { buckets: new Map(h.buckets), sum: h.sum, count: h.count } : undefined;
+    acc.add(labels, sample.value ?? 0, histogram, pinned);
+  }
+
+  /** The summed families: the service's own in definition order, then any other by name. */
+  out(order: readonly string[]): FamilyOut[] {
+    const rank = new Map(order.map((name, i) => [name, i]));
+    return [...this.families.values()]
+      .sort((a, b) => (rank.get(a.name) ?? order.length) - (rank.get(b.name) ?? order.length) || (a.name < b.name ? -1 : 1))
+      .map((f) => f.out());
+  }
+
+  get seriesCount(): number {
+    let n = 0;
+    for (const f of this.families.values()) n += f.series.size;
+    return n;
+  }
+}
