@@ -376,7 +376,9 @@ render_prometheus_config() {
     target="127.0.0.1:$pushgateway_port"
   fi
   mkdir -p "$prometheus_home/data"
+  local token=${METRICS_TOKEN:-}
   render_PUSHGATEWAY_TARGET=$target render_PUSHGATEWAY_SCHEME=$scheme render_RULES_FILE=${rules//"'"/"''"} \
+    render_METRICS_TOKEN=${token//"'"/"''"} render_SERVICE_TARGET="127.0.0.1:${HTTP_PORT:-3000}" \
     render "$prometheus_home/prometheus.yml" "$here/prometheus/prometheus.yml.template"
 }
 

@@ -132,15 +132,15 @@ class FamilyAccumulator {
     const key = seriesKey(labels);
     const existing = this.series.get(key);
     if (!existing) {
-      const copy = histogram ? { buckets: new Map(histogram.buckets), sum: histogram.sum, count: histogram.count } : undefined;
-      this.series.set(key, { labels, value, histogram: copy });
+      // The caller hands over `labels` and `histogram`: they are its own fresh copies.
+      this.series.set(key, { labels, value, histogram });
       return;
     }
     if (this.type === 'gauge') existing.value = Math.max(existing.value, value);
     else existing.value += value;
     if (histogram) {
       if (existing.histogram) addHistogram(existing.histogram, histogram);
-      else existing.histogram = { buckets: new Map(histogram.buckets), sum: histogram.sum, count: histogram.count };
+      else existing.histogram = histogram;
     }
   }
 
@@ -198,9 +198,15 @@ export class FleetAggregate {
 
   private addSample(acc: FamilyAccumulator, sample: GroupSample, pinned: boolean): void {
     const labels: Array<[string, string]> = [];
-    for (const name of Object.keys(sample.labels).sort()) {
+    // The JSON API lists label names sorted already (Go sorts map keys); sort only if not.
+    let sorted = true;
+    let previous = '';
+    for (const name in sample.labels) {
+      if (name < previous) sorted = false;
+      previous = name;
       if (!this.options.dropLabels.has(name)) labels.push([name, sample.labels[name] ?? '']);
     }
+    if (!sorted) labels.sort(([a], [b]) => (a < b ? -1 : 1));
     const h = sample.histogram;
     const histogram = h ? { buckets: new Map(h.buckets), sum: h.sum, count: h.count } : undefined;
     acc.add(labels, sample.value ?? 0, histogram, pinned);

@@ -4,6 +4,8 @@
  * a runtime restart in the same execution environment, a live container pruned and then
  * invoked again, and two stages sharing one Pushgateway. GET /metrics never goes down.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsHandler } from '../../handlers/metrics';
@@ -12,7 +14,8 @@ import { loadConfig } from '../../src/config';
 import { createMetrics, createMetricsPusher } from '../../src/metrics';
 import { uniqueName } from '../helpers/kafka';
 import { httpEvent, lambdaContext as context, scheduledEvent } from '../helpers/lambda';
-import { startPrivatePushgateway } from '../helpers/private-pushgateway';
+import { promQuery, startPrivatePrometheus, startPrivatePushgateway } from '../helpers/private-pushgateway';
+import { waitFor } from '../helpers/wait-for';
 import type { PrivateProcess } from '../helpers/private-pushgateway';
 import { sumSamples } from './metrics-support';
 
@@ -53,7 +56,7 @@ function container(params: { job: string; stage: string; instance: string; fn?: 
   };
 }
 
-function metricsFunction(params: { job: string; stage: string; nowSeconds?: () => number }) {
+function metricsFunction(params: { job: string; stage: string; nowSeconds?: () => number; env?: Record<string, string> }) {
   const config = loadConfig({
     PUSHGATEWAY_URL: pushgateway.url,
     SERVICE_NAME: params.job,
@@ -61,6 +64,7 @@ function metricsFunction(params: { job: string; stage: string; nowSeconds?: () =
     AWS_LAMBDA_FUNCTION_NAME: 'metrics',
     LOG_LEVEL: 'SILENT',
     METRICS_GROUP_MAX_AGE_SECONDS: String(MAX_AGE_SECONDS),
+    ...params.env,
   });
   const deps: Parameters<typeof createMetricsHandler>[0] = {
     config,
@@ -70,9 +74,13 @@ function metricsFunction(params: { job: string; stage: string; nowSeconds?: () =
   };
   if (params.nowSeconds) deps.nowSeconds = params.nowSeconds;
   const handler = createMetricsHandler(deps);
+  const token = params.env?.METRICS_TOKEN;
+  const get = async (headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}): Promise<Result> =>
+    (await handler(httpEvent('GET /metrics', { headers }), context('metrics'))) as Result;
   return {
+    get,
     async total(): Promise<number> {
-      const response = (await handler(httpEvent('GET /metrics'), context('metrics'))) as Result;
+      const response = await get();
       expect(response.statusCode).toBe(200);
       return sumSamples(String(response.body), 'http_requests_total', { job: params.job, ...REQUEST });
     },
@@ -147,5 +155,76 @@ describe('fleet counters through a real Pushgateway', () => {
     expect(instances('prod')).toContain('env-p');
     expect(await prod.total()).toBe(40);
     expect(await dev.total()).toBe(7);
+  });
+});
+
+describe("Prometheus's own view agrees", () => {
+  const TOKEN = 'prometheus-scrape-token-0123456789';
+  let prometheus: PrivateProcess | undefined;
+  let server: http.Server | undefined;
+
+  afterAll(async () => {
+    await prometheus?.stop();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  });
+
+  it('scraping the Pushgateway and GET /metrics gives the same totals, and increase() shows no false reset over a restart and a prune', async () => {
+    // Prepare: GET /metrics served over HTTP (behind METRICS_TOKEN), a private Prometheus scraping it and the Pushgateway every second
+    const job = uniqueName('sts-fleet-prom');
+    const stage = 'dev';
+    const fn = metricsFunction({ job, stage, env: { METRICS_TOKEN: TOKEN } });
+    server = http.createServer((request, response) => {
+      const headers: Record<string, string> = request.headers.authorization ? { authorization: request.headers.authorization } : {};
+      void fn.get(headers).then((result) => {
+        response.writeHead(result.statusCode ?? 500, result.headers as http.OutgoingHttpHeaders);
+        response.end(result.body);
+      });
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const address = server.address() as AddressInfo;
+    prometheus = await startPrivatePrometheus({
+      config: [
+        'global: { scrape_interval: 1s }',
+        'scrape_configs:',
+        '  - job_name: pushgateway',
+        '    honor_labels: true',
+        `    static_configs: [{ targets: ['${new URL(pushgateway.url).host}'] }]`,
+        '  - job_name: service-metrics',
+        '    authorization: { type: Bearer, credentials: ' + TOKEN + ' }',
+        `    static_configs: [{ targets: ['127.0.0.1:${address.port}'] }]`,
+      ].join('\n'),
+    });
+    const promUrl = prometheus.url;
+    const scalar = async (query: string): Promise<number> => Number((await promQuery(promUrl, query))[0]?.value[1] ?? Number.NaN);
+    // The containers' requests (the metrics function counts its own GET /metrics under function="metrics").
+    const pushgatewayTotal = `sum(http_requests_total{job="${job}",stage="${stage}",function="http"})`;
+    const scrapedTotal = `sum(http_requests_total{job="service-metrics",exported_job="${job}",stage="${stage}",function="http"})`;
+    /** Waits until Prometheus has scraped both views at `total`. */
+    const seen = (total: number) =>
+      waitFor(async () => ((await scalar(pushgatewayTotal)) === total && (await scalar(scrapedTotal)) === total ? true : undefined), {
+        timeoutMs: 20_000,
+        intervalMs: 250,
+        what: `Prometheus to see ${total} requests in both views`,
+      });
+    const a = container({ job, stage, instance: 'env-1' });
+    await a.serve(100);
+    await container({ job, stage, instance: 'env-2' }).serve(50);
+    await seen(150);
+    // Act: a runtime restart in env-1, a prune of every group, the idle container invoked again
+    await container({ job, stage, instance: 'env-1' }).serve(3);
+    await seen(153);
+    await later({ job, stage }).prune();
+    await seen(153);
+    a.clock.ms += (MAX_AGE_SECONDS + 1) * 1000;
+    await a.serve(1);
+    await seen(154);
+    // Assess
+    expect(await fn.total()).toBe(154);
+    expect(await scalar(`sum(resets(http_requests_total{job="service-metrics",exported_job="${job}",function="http"}[5m]))`)).toBe(0);
+    expect(await scalar(`sum(resets(http_requests_total{job="${job}",function="http"}[5m]))`)).toBe(0);
+    const increase = await scalar(`sum(increase(http_requests_total{job="service-metrics",exported_job="${job}",function="http"}[5m]))`);
+    // 4 requests after the first scrape, extrapolated a little by Prometheus; a false reset would add about 150.
+    expect(increase).toBeGreaterThan(3.9);
+    expect(increase).toBeLessThan(10);
   });
 });
