@@ -63,6 +63,11 @@ export interface MetricsHandlerDeps {
 
 /** Lag is read once a minute; a broker that does not answer in this long is skipped. */
 const LAG_TIMEOUT_MS = 5000;
+/**
+ * The fold reads every group once a minute, off any caller's path: it may take longer than
+ * a GET /metrics may (PUSHGATEWAY_QUERY_TIMEOUT_MS), within the function's 20 s timeout.
+ */
+const FOLD_READ_TIMEOUT_MS = 15_000;
 
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -117,7 +122,13 @@ export function createMetricsHandler(deps: MetricsHandlerDeps) {
 
   async function prune(): Promise<ScheduledRunReport['prune']> {
     try {
-      const result = await foldStaleGroups({ ...scope, maxAgeSeconds: config.metrics.groupMaxAgeSeconds, nowSeconds: nowSeconds() });
+      const result = await foldStaleGroups({
+        ...scope,
+        timeoutMs: Math.max(FOLD_READ_TIMEOUT_MS, scope.timeoutMs),
+        deleteTimeoutMs: scope.timeoutMs,
+        maxAgeSeconds: config.metrics.groupMaxAgeSeconds,
+        nowSeconds: nowSeconds(),
+      });
       metrics.metricsTasks.inc({ task: 'prune', outcome: result.failed.length > 0 ? 'error' : 'success' });
       if (result.deleted.length > 0 || result.failed.length > 0) {
         logger.info('stale Pushgateway groups folded into the retired totals and deleted', {

@@ -326,7 +326,7 @@ start_pushgateway() {
     # Its own persistence file: Debian's build defaults to /var/lib/prometheus, shared by
     # every Pushgateway on the machine.
     nohup setsid "$bin" --web.listen-address="127.0.0.1:$pushgateway_port" --web.enable-admin-api \
-      --persistence.file="$state/pushgateway/metrics.store" \
+      --persistence.file="$state/pushgateway/metrics.store" --push.disable-consistency-check \
       >"$state/pushgateway/pushgateway.log" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid" >"$pushgateway_pidfile"

@@ -213,6 +213,23 @@ export class DataArraySplitter {
   }
 }
 
+/**
+ * A group's grouping labels without parsing its families: Go writes the object's keys
+ * sorted, so the group's own `"labels":{…}` is the one right before
+ * `"last_push_successful"` (the sequence `"labels":{` cannot occur inside a JSON string).
+ * Undefined when not found; the caller then parses the whole group.
+ */
+function groupingLabels(text: string): Record<string, string> | undefined {
+  const end = text.indexOf(',"last_push_successful":');
+  const start = end > 0 ? text.lastIndexOf('"labels":{', end) : -1;
+  if (start < 0) return undefined;
+  try {
+    return stringRecord(JSON.parse(text.slice(start + '"labels":'.length, end)));
+  } catch {
+    return undefined;
+  }
+}
+
 export interface StreamStats {
   bytes: number;
   groups: number;
@@ -234,6 +251,10 @@ export async function streamGroups(params: {
   const from = `${url}/api/v1/metrics`;
   const stats: StreamStats = { bytes: 0, groups: 0, skipped: 0 };
   const splitter = new DataArraySplitter((text) => {
+    if (keep) {
+      const labels = groupingLabels(text);
+      if (labels && !keep(labels)) return;
+    }
     const raw: unknown = JSON.parse(text);
     const labels = isRecord(raw) ? stringRecord(raw.labels) : undefined;
     if (keep && labels && !keep(labels)) return;

@@ -1,6 +1,6 @@
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { METRIC_DEFINITIONS, OVERFLOW_LABEL_VALUE, createMetrics, exportedMetricNames } from '../../../src/metrics';
+import { FOLDED_MARKER, METRIC_DEFINITIONS, OVERFLOW_LABEL_VALUE, createMetrics, exportedMetricNames } from '../../../src/metrics';
 
 async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object }> }> }, labels: object) {
   const { values } = await metric.get();
@@ -88,5 +88,38 @@ describe('createMetrics', () => {
     // Assess
     const topics = (await metrics.kafkaMessagesSent.get()).values.map((v) => v.labels.topic);
     expect(topics).toEqual(['a', 'b']);
+  });
+});
+
+describe('released metrics', () => {
+  it('never change type: the Pushgateway runs with --push.disable-consistency-check, and one push of another type would break its scrape for every group', () => {
+    // Prepare: every metric released so far, with its type. Add new ones; never edit a line.
+    const released: Record<string, string> = {
+      kafka_messages_sent_total: 'counter',
+      kafka_message_size_bytes: 'histogram',
+      kafka_messages_received_total: 'counter',
+      kafka_message_process_time_seconds: 'histogram',
+      kafka_consumer_lag_ms: 'histogram',
+      http_requests_total: 'counter',
+      http_request_duration_seconds: 'histogram',
+      caller_requests_total: 'counter',
+      http_response_time_seconds: 'histogram',
+      error_events_total: 'counter',
+      commands_total: 'counter',
+      dead_letters_total: 'counter',
+      duplicates_suppressed_total: 'counter',
+      pushgateway_pushes_total: 'counter',
+      metrics_function_tasks_total: 'counter',
+      kafka_consumergroup_lag: 'gauge',
+      metrics_retired_group_push_time_seconds: 'gauge',
+    };
+    // Act
+    const current = Object.fromEntries(Object.values(METRIC_DEFINITIONS).map((d) => [d.name, d.type]));
+    // Assess
+    for (const [name, type] of Object.entries(current)) {
+      if (name in released) expect(`${name} ${type}`).toBe(`${name} ${released[name]}`);
+    }
+    expect(Object.keys(current).filter((name) => !(name in released))).toEqual([]);
+    expect(released[FOLDED_MARKER]).toBe('gauge');
   });
 });
