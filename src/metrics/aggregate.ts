@@ -4,13 +4,14 @@
  * - Counters and histograms are added up, gauges keep their largest value, across the
  *   groups; `dropLabels` (instance, segment) are removed first, so what remains is one
  *   series per service, stage, function and metric labels.
- * - Memory is bounded by the output, never by the number of groups: each outside-fed
- *   label (a definition's `bounded`) keeps at most `maxLabelValues` values for the whole
- *   fleet (METRICS_FLEET_MAX_LABEL_VALUES), the rest are added into "other". Which values
- *   keep a series of their own is decided the same way on every read: first the values
- *   the retired totals already hold (`pinned`: they never lose their series, so a total
- *   never moves between a value and "other" once folded), then the smallest in sort
- *   order. A value pushed out by a smaller one has its series merged into "other" at once.
+ * - Memory is bounded by the output, never by the number of groups: each metric keeps at
+ *   most `maxLabelValues` (METRICS_FLEET_MAX_LABEL_VALUES) combinations of its outside-fed
+ *   labels (a definition's `bounded`: route and method, endpoint and status, caller…) for
+ *   the whole fleet; the rest are added into "other" (every outside-fed label "other").
+ *   Which combinations keep series of their own is decided the same way on every read:
+ *   first those the retired totals already hold (`pinned`: they never lose their series,
+ *   so a total never moves between a value and "other" once folded), then the smallest in
+ *   sort order. One pushed out by a smaller one has its series merged into "other" at once.
  */
 import { OVERFLOW_LABEL_VALUE } from './registry';
 import { definitionByName } from './definitions';
@@ -29,7 +30,7 @@ interface Series {
   histogram: Histogram | undefined;
 }
 
-/** The values of one outside-fed label that keep a series of their own. */
+/** The combinations of a metric's outside-fed labels that keep series of their own. */
 class LabelCap {
   readonly kept = new Set<string>();
   readonly pinned = new Set<string>();
@@ -99,31 +100,28 @@ function addHistogram(into: Histogram, from: Histogram): void {
 
 class FamilyAccumulator {
   readonly series = new Map<string, Series>();
-  private readonly caps = new Map<string, LabelCap>();
+  private readonly cap: LabelCap;
 
   constructor(
     readonly name: string,
     readonly type: FamilyType,
     public help: string,
     private readonly bounded: ReadonlySet<string>,
-    private readonly maxLabelValues: number,
-  ) {}
-
-  private cap(label: string): LabelCap {
-    let cap = this.caps.get(label);
-    if (!cap) {
-      cap = new LabelCap(this.maxLabelValues);
-      this.caps.set(label, cap);
-    }
-    return cap;
+    maxLabelValues: number,
+  ) {
+    this.cap = new LabelCap(maxLabelValues);
   }
 
   add(labels: Array<[string, string]>, value: number, histogram: Histogram | undefined, pinned: boolean): void {
-    for (const pair of labels) {
-      if (!this.bounded.has(pair[0])) continue;
-      const { as, evicted } = this.cap(pair[0]).admit(pair[1], pinned);
-      pair[1] = as;
-      if (evicted !== undefined) this.evict(pair[0], evicted);
+    if (this.bounded.size > 0) {
+      // One cap per metric over the combination of its outside-fed labels (route and method,
+      // endpoint and status…), so the metric's series are bounded, not only each label.
+      const tuple = labels.filter(([name]) => this.bounded.has(name)).map(([, v]) => v);
+      if (tuple.length > 0 && !tuple.every((v) => v === OVERFLOW_LABEL_VALUE)) {
+        const { as, evicted } = this.cap.admit(JSON.stringify(tuple), pinned);
+        if (as === OVERFLOW_LABEL_VALUE) for (const pair of labels) if (this.bounded.has(pair[0])) pair[1] = OVERFLOW_LABEL_VALUE;
+        if (evicted !== undefined) this.evict(evicted);
+      }
     }
     this.merge(labels, value, histogram);
   }
@@ -144,17 +142,17 @@ class FamilyAccumulator {
     }
   }
 
-  /** Moves every series of `label=value` into `label="other"`. */
-  private evict(label: string, value: string): void {
+  /** Moves every series whose outside-fed labels are `tuple` into "other". */
+  private evict(tuple: string): void {
     const moved: Series[] = [];
     for (const [key, series] of this.series) {
-      if (series.labels.some(([n, v]) => n === label && v === value)) {
+      if (JSON.stringify(series.labels.filter(([name]) => this.bounded.has(name)).map(([, v]) => v)) === tuple) {
         this.series.delete(key);
         moved.push(series);
       }
     }
     for (const series of moved) {
-      const labels = series.labels.map(([n, v]): [string, string] => [n, n === label ? OVERFLOW_LABEL_VALUE : v]);
+      const labels = series.labels.map(([n, v]): [string, string] => [n, this.bounded.has(n) ? OVERFLOW_LABEL_VALUE : v]);
       this.merge(labels, series.value, series.histogram);
     }
   }

@@ -156,6 +156,34 @@ describe('FleetAggregate', () => {
     expect(values(backward)).toEqual(values(forward));
   });
 
+  it('caps the combinations of a metric\'s outside-fed labels, so a metric with two of them stays bounded too', () => {
+    // Prepare: http_response_time_seconds{endpoint, status}, 3 x 3 combinations, a cap of 4
+    const aggregate = new FleetAggregate({ maxLabelValues: 4, dropLabels: new Set(['instance']) });
+    for (const endpoint of ['/a', '/b', '/c']) {
+      for (const status of ['200', '404', '500']) {
+        aggregate.addFamily({
+          name: 'http_response_time_seconds',
+          type: 'histogram',
+          help: '',
+          samples: [{ labels: { endpoint, status, instance: `${endpoint}${status}` }, histogram: { buckets: [[1, 1], [Infinity, 1]], sum: 1, count: 1 } }],
+        });
+      }
+    }
+    // Act
+    const counts = expositionText(aggregate.out([]))
+      .split('\n')
+      .filter((l) => l.startsWith('http_response_time_seconds_count'))
+      .map((l) => l.replace('http_response_time_seconds_count', ''));
+    // Assess
+    expect(counts).toEqual([
+      '{endpoint="/a",status="200"} 1',
+      '{endpoint="/a",status="404"} 1',
+      '{endpoint="/a",status="500"} 1',
+      '{endpoint="/b",status="200"} 1',
+      '{endpoint="other",status="other"} 5',
+    ]);
+  });
+
   it('keeps the largest value of a gauge and adds histograms of different bucket layouts at the union of their bounds', () => {
     // Prepare
     const aggregate = new FleetAggregate({ maxLabelValues: 10, dropLabels: new Set(['instance']) });
