@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config';
 import { ConfigError } from '../../../src/errors';
-import { createMetrics } from '../../../src/metrics';
+import { createMetrics, stageLabel } from '../../../src/metrics';
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -59,5 +59,15 @@ describe('metrics settings', () => {
     expect(loadConfig({}).metrics.token).toBeUndefined();
     expect(configError({ METRICS_TOKEN: 'short' }).message).toContain('METRICS_TOKEN');
     expect(configError({ METRICS_TOKEN: 'has a space in the middle of it' }).message).toContain('METRICS_TOKEN');
+  });
+});
+
+describe('stageLabel', () => {
+  it('is STAGE on AWS, and tells two local checkouts apart by their path', () => {
+    expect(stageLabel('prod', '/srv/a')).toBe('prod');
+    expect(stageLabel('dev', '/srv/a')).toBe('dev');
+    expect(stageLabel('local', '/home/me/checkout-a')).toMatch(/^local-[0-9a-f]{8}$/);
+    expect(stageLabel('local', '/home/me/checkout-a')).not.toBe(stageLabel('local', '/home/me/checkout-b'));
+    expect(stageLabel('local', '/home/me/checkout-a')).toBe(stageLabel('local', '/home/me/checkout-a'));
   });
 });
