@@ -406,6 +406,8 @@ start_prometheus() {
       --config.file="$prometheus_home/prometheus.yml"
       --storage.tsdb.path="$prometheus_home/data" --storage.tsdb.retention.time=2d
       --web.listen-address="127.0.0.1:$prometheus_port"
+      --web.console.templates="$here/prometheus/consoles"
+      --web.console.libraries=/usr/share/doc/prometheus/examples/console_libraries
     )
     nohup setsid "$bin" "${args[@]}" >"$prometheus_home/prometheus.log" 2>&1 </dev/null 9>&- &
     pid=$!

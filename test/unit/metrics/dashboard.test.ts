@@ -1,12 +1,15 @@
 /**
- * The Grafana dashboard (infra/grafana) and the local Prometheus recording rules
- * (infra/local/prometheus) name only metrics the service exports, as derived from
- * METRIC_DEFINITIONS (a histogram exports name_bucket, name_sum and name_count).
+ * The Grafana dashboard (infra/grafana), the local dashboard (the Prometheus console
+ * infra/local/prometheus/consoles/simple-time-service.html) and the local Prometheus
+ * recording rules (infra/local/prometheus) name only metrics the service exports, as
+ * derived from METRIC_DEFINITIONS (a histogram exports name_bucket, name_sum and
+ * name_count), and only labels those metrics have; the local dashboard graphs no metric
+ * the Grafana dashboard for AWS leaves out.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exportedMetricNames } from '../../../src/metrics';
+import { definitionByName, exportedMetricNames } from '../../../src/metrics';
 
 const root = path.resolve(__dirname, '../../..');
 
@@ -29,6 +32,34 @@ function metricNamesIn(expr: string): string[] {
   return [...bare.matchAll(/(?<![\w$.])[a-zA-Z_:][a-zA-Z0-9_:]*/g)]
     .map((m) => m[0])
     .filter((word) => !PROMQL_WORDS.has(word));
+}
+
+/** The label names an expression matches on or aggregates by. */
+function labelNamesIn(expr: string): string[] {
+  const names: string[] = [];
+  for (const [, matchers = ''] of expr.matchAll(/\{([^}]*)\}/g)) {
+    for (const [, name = ''] of matchers.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) names.push(name);
+  }
+  for (const [, list = ''] of expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
+    names.push(...list.split(',').map((n) => n.trim()).filter((n) => n.length > 0));
+  }
+  return names;
+}
+
+/**
+ * Labels an expression may use: its metrics' own, `le` for a histogram's buckets, and the
+ * Pushgateway grouping every container adds (job, function, instance, and whatever else
+ * the grouping key carries, such as a stage).
+ */
+const GROUPING_LABELS = new Set(['job', 'function', 'instance', 'stage', 'le']);
+
+function unknownLabels(expr: string): string[] {
+  const allowed = new Set(GROUPING_LABELS);
+  for (const name of metricNamesIn(expr)) {
+    const definition = definitionByName(name.replace(/_(bucket|sum|count)$/, '')) ?? definitionByName(name);
+    for (const label of definition?.labelNames ?? []) allowed.add(label);
+  }
+  return labelNamesIn(expr).filter((label) => !allowed.has(label));
 }
 
 interface Panel {
@@ -100,6 +131,72 @@ describe('the Grafana dashboard', () => {
       ...variableMetrics.filter((n) => !exported.has(n)).map((n) => `variable: ${n}`),
     ];
     expect(unknown).toEqual([]);
+    expect(exprs.flatMap(({ where, expr }) => unknownLabels(expr).map((l) => `${where}: ${l}`))).toEqual([]);
+  });
+});
+
+describe('the local dashboard (Prometheus console)', () => {
+  const page = readFileSync(path.join(root, 'infra/local/prometheus/consoles/simple-time-service.html'), 'utf8');
+  /** Each query of the page's panel table: `{ expr: "...", name: "..." }` (JavaScript strings). */
+  const queries = [...page.matchAll(/\{\s*expr:\s*"((?:[^"\\]|\\.)*)",\s*name:\s*"((?:[^"\\]|\\.)*)"\s*\}/g)].map((m) => ({
+    expr: (m[1] ?? '').replace(/\\(.)/g, '$1'),
+    name: m[2] ?? '',
+  }));
+
+  it('reads every query of the page', () => {
+    // Prepare / Act
+    const exprCount = [...page.matchAll(/\bexpr:\s*["'`]/g)].length;
+    // Assess: none written in another form that this test would miss
+    expect(queries.length).toBe(exprCount);
+    expect(queries.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('names only metrics the service exports, and only their labels', () => {
+    // Prepare
+    const exported = exportedMetricNames();
+    // Act
+    const named = queries.flatMap(({ expr }) => metricNamesIn(expr));
+    // Assess
+    expect(named.filter((n) => !exported.has(n))).toEqual([]);
+    expect(queries.flatMap(({ expr }) => unknownLabels(expr).map((l) => `${expr}: ${l}`))).toEqual([]);
+  });
+
+  it('graphs request rate and latency, events produced, records consumed, lag, dead letters and failed pushes', () => {
+    // Prepare / Act
+    const named = new Set(queries.flatMap(({ expr }) => metricNamesIn(expr)));
+    // Assess
+    for (const metric of [
+      'http_requests_total',
+      'http_request_duration_seconds_bucket',
+      'kafka_messages_sent_total',
+      'kafka_messages_received_total',
+      'kafka_consumergroup_lag',
+      'kafka_consumer_lag_ms_bucket',
+      'dead_letters_total',
+      'pushgateway_pushes_total',
+    ]) {
+      expect(named, metric).toContain(metric);
+    }
+  });
+
+  it('names in each legend only labels its query keeps', () => {
+    // Prepare / Act
+    const problems = queries.flatMap(({ expr, name }) => {
+      const kept = new Set(labelNamesIn(expr.replace(/\{[^}]*\}/g, '')));
+      return [...name.matchAll(/\[\[\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\]\]/g)].map((m) => m[1] ?? '').filter((l) => !kept.has(l)).map((l) => `${name}: ${l}`);
+    });
+    // Assess
+    expect(problems).toEqual([]);
+  });
+
+  it('graphs no metric the Grafana dashboard for AWS leaves out (the same series)', () => {
+    // Prepare
+    const grafana = JSON.parse(readFileSync(path.join(root, 'infra/grafana/simple-time-service.json'), 'utf8')) as { panels: Panel[] };
+    const onGrafana = new Set(panelExprs(grafana.panels).flatMap(({ expr }) => metricNamesIn(expr)));
+    // Act
+    const local = new Set(queries.flatMap(({ expr }) => metricNamesIn(expr)));
+    // Assess
+    expect([...local].filter((n) => !onGrafana.has(n))).toEqual([]);
   });
 });
 
