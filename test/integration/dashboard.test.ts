@@ -11,7 +11,7 @@
  * panels keyed by topic or group must show this test's own, and the page must load
  * without an error. A screenshot is saved (DASHBOARD_SCREENSHOT, or the temp folder).
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,11 +24,13 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functions';
+import { createEvent } from '../../src/events';
 import { createTopic, testConfig, testKafka, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { scheduledEvent } from '../helpers/lambda';
 import { startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
-import { waitFor } from '../helpers/wait-for';
+import { startPushgateway } from '../helpers/pushgateway';
+import type { OwnPushgateway } from '../helpers/pushgateway';
 
 const run = promisify(execFile);
 const repo = path.resolve(__dirname, '../..');
@@ -116,40 +118,6 @@ async function startPushgatewayDoor(target: URL): Promise<{ url: string; failing
   return door;
 }
 
-/**
- * Debian's Pushgateway on `port`, in memory only (its default persistence file is
- * /var/lib/prometheus/pushgateway.data, shared with every other Pushgateway on the machine).
- */
-async function startPushgateway(port: number): Promise<{ stop: () => Promise<void> }> {
-  const bin = ['prometheus-pushgateway', 'pushgateway'].find((name) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0);
-  if (!bin) throw new Error('no Pushgateway: apt-get install prometheus-pushgateway (.ci/run installs it)');
-  const child = spawn(bin, [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file='], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  try {
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`the Pushgateway exited: ${output}`);
-        return (await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok ? true : undefined;
-      },
-      { timeoutMs: 15_000, intervalMs: 100, what: `a Pushgateway on 127.0.0.1:${port}` },
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { stop };
-}
-
 async function stackCommand(command: 'start' | 'stop', env: NodeJS.ProcessEnv): Promise<string> {
   const { stdout, stderr } = await run('bash', [stack, command], { env, timeout: 180_000 });
   return stdout + stderr;
@@ -171,7 +139,7 @@ describe('the local dashboard in Prometheus', () => {
   const pageUrl = `${prometheusUrl}/consoles/simple-time-service.html`;
   const kafka = testKafka('sts-dashboard-test');
   let admin: Admin | undefined;
-  let pushgateway: { stop: () => Promise<void> } | undefined;
+  let pushgateway: OwnPushgateway | undefined;
   let door: Awaited<ReturnType<typeof startPushgatewayDoor>> | undefined;
   let offline: Offline | undefined;
   let browser: Browser | undefined;
@@ -228,10 +196,16 @@ describe('the local dashboard in Prometheus', () => {
     statuses.push(await call('POST', '/kafka/publish', { event_type: 'time.now', topic: topics.commands, data: { timezone: 'Europe/Paris' } }));
     expect(statuses.filter((s) => s >= 300)).toEqual([]);
     if (index % 2 === 1) {
-      // A record nobody can process: onHttpRequest dead-letters it.
+      // A record nobody can process (onHttpRequest dead-letters it), and a burst of events
+      // just before the lag is read, which the consumers have not caught up with yet.
       const producer = kafka.producer();
       await producer.connect();
       await producer.send({ topic: topics.requests, messages: [{ key: `poison-${index}`, value: 'not json' }] });
+      const burst = Array.from({ length: 40 }, (_, i) => ({
+        key: `burst-${i}`,
+        value: JSON.stringify(createEvent({ eventType: 'custom_event', data: { i }, source: 'dashboard-test' })),
+      }));
+      await producer.send({ topic: topics.events, messages: burst });
       await producer.disconnect();
     }
     // The scheduled run of the metrics function: consumer-group lag.

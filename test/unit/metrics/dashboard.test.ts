@@ -48,10 +48,10 @@ function labelNamesIn(expr: string): string[] {
 
 /**
  * Labels an expression may use: its metrics' own, `le` for a histogram's buckets, and the
- * Pushgateway grouping every container adds (job, function, instance, and whatever else
- * the grouping key carries, such as a stage).
+ * labels of the Pushgateway grouping every container pushes under (job, stage, function,
+ * instance, segment).
  */
-const GROUPING_LABELS = new Set(['job', 'function', 'instance', 'stage', 'le']);
+const GROUPING_LABELS = new Set(['job', 'stage', 'function', 'instance', 'segment', 'le']);
 
 function unknownLabels(expr: string): string[] {
   const allowed = new Set(GROUPING_LABELS);
