@@ -5,7 +5,8 @@
  * template gives it (pointed at the local broker, plaintext, this test's topics and
  * Pushgateway) and invoked with recorded events: API Gateway HTTP API v2 events for `http`
  * and `metrics`, the schedule event, MSK events for each consumer (AWS's recorded example
- * and events built as the local event source builds them). What the bundle loads lazily (the
+ * and events built as the local event source builds them), a CloudFormation custom resource
+ * request for `topics` (answered to a URL of the test's own). What the bundle loads lazily (the
  * IAM signer, the AWS SDK the runtime provides) is loaded at init too.
  *
  * Every answer is compared with the same function's answer, for the same event, under
@@ -18,6 +19,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -51,7 +54,8 @@ const TOKEN = 'node22-zips-admin-token';
 /** AWS's recorded MSK event (test/events). */
 const mskFixture = JSON.parse(fs.readFileSync(path.join(repo, 'test/events/msk-event.json'), 'utf8')) as { eventSourceArn: string };
 const CLUSTER_ARN = mskFixture.eventSourceArn;
-const FUNCTION_KEYS = ['http', 'metrics', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)];
+/** The functions of serverless.yml: the test runs every function the template has, and these at least. */
+const KNOWN_FUNCTIONS = ['http', 'metrics', 'topics', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)];
 
 interface Side {
   name: 'offline' | 'zip';
@@ -287,6 +291,17 @@ describe('the packaged zips on Node.js 22', () => {
   let offlineSide: Side;
   let zipSide: Side;
   let packageSeconds = 0;
+  let functionKeys: string[] = [];
+  /** What the topics function PUT to its response URL, by side. */
+  const cloudFormationAnswers: Record<string, unknown[]> = { offline: [], zip: [] };
+  const answerServer = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      cloudFormationAnswers[(request.url ?? '').slice(1)]?.push(JSON.parse(body) as unknown);
+      response.end();
+    });
+  });
 
   beforeAll(async () => {
     const node = node22();
@@ -294,6 +309,7 @@ describe('the packaged zips on Node.js 22', () => {
     await admin.connect();
     for (const topic of [...Object.values(offlineTopics), ...Object.values(zipTopics)]) await createTopic(admin, topic, 3);
     pushgateway = await startPushgateway(PUSHGATEWAY_PORT);
+    await new Promise<void>((resolve) => answerServer.listen(0, '127.0.0.1', resolve));
     reader = await startReader(testKafka('sts-node22-reader'), [...Object.values(offlineTopics), ...Object.values(zipTopics)]);
 
     // One package run, and serverless offline meanwhile.
@@ -327,11 +343,12 @@ describe('the packaged zips on Node.js 22', () => {
     fs.mkdirSync(runtimeModules, { recursive: true });
     // The nodejs22.x runtime provides the AWS SDK v3 (@aws-sdk/*) on its NODE_PATH.
     fs.symlinkSync(path.join(repo, 'node_modules/@aws-sdk'), path.join(runtimeModules, '@aws-sdk'));
+    functionKeys = Object.entries(template.Resources)
+      .filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.endsWith('LambdaFunction'))
+      .map(([id]) => `${id.charAt(0).toLowerCase()}${id.slice(1).replace(/LambdaFunction$/, '')}`);
     const started2 = await Promise.all(
-      FUNCTION_KEYS.map(async (key) => {
-        const resource = template.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`];
-        if (!resource) throw new Error(`no ${key} function in the template`);
-        const fn = resource.Properties;
+      functionKeys.map(async (key) => {
+        const fn = template.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`]!.Properties;
         const dir = path.join(workDir, 'task', key);
         unpackReadOnly(path.join(packageDir, `${key}.zip`), dir);
         const deployed = Object.fromEntries(Object.entries(fn.Environment.Variables).filter((e): e is [string, string] => typeof e[1] === 'string'));
@@ -401,6 +418,7 @@ describe('the packaged zips on Node.js 22', () => {
     await offline?.stop();
     await reader?.stop();
     await pushgateway?.stop();
+    answerServer.close();
     if (admin) {
       const groups = [offlineGroup, zipGroup].flatMap((prefix) =>
         CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(loadConfig({ KAFKA_CONSUMER_GROUP: prefix }).kafka, fn)),
@@ -417,11 +435,12 @@ describe('the packaged zips on Node.js 22', () => {
   }, 120_000);
 
   it('loads every function on Node 22 from a read-only folder, with every package its bundle loads', () => {
-    const failed = FUNCTION_KEYS.map((key) => [key, zips.get(key)!.init] as const)
+    expect(functionKeys).toEqual(expect.arrayContaining(KNOWN_FUNCTIONS));
+    const failed = functionKeys.map((key) => [key, zips.get(key)!.init] as const)
       .filter(([, init]) => !init.ok)
       .map(([key, init]) => `${key}: ${init.error?.errorType}: ${init.error?.errorMessage}`);
     expect(failed).toEqual([]);
-    for (const key of FUNCTION_KEYS) {
+    for (const key of functionKeys) {
       const { init } = zips.get(key)!;
       expect(init, key).toMatchObject({ ok: true, readOnly: true });
       expect(init.node, key).toMatch(/^v22\./);
@@ -483,6 +502,27 @@ describe('the packaged zips on Node.js 22', () => {
     // The answers and dead letters the cases above are made to cause are among them.
     expect(types.map((h) => h.event_type)).toEqual(expect.arrayContaining(['http_request', 'http_response', 'custom_event', 'time.now.processed', 'command.rejected']));
     expect(types.map((h) => h['dlq.reason'])).toEqual(expect.arrayContaining(['not_json', 'missing_correlation_id']));
+  });
+
+  it("answers CloudFormation's Create request for the topics as under serverless offline", async () => {
+    // Prepare
+    const { port } = answerServer.address() as AddressInfo;
+    const request = (side: Side) => ({
+      RequestType: 'Create',
+      ResponseURL: `http://127.0.0.1:${port}/${side.name}`,
+      StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/node22-test/1',
+      RequestId: 'n22-topics',
+      LogicalResourceId: 'ServiceTopics',
+      ResourceProperties: { Topics: Object.values(side.topics) },
+    });
+    // Act
+    const fromOffline = await offlineSide.invoke('topics', request(offlineSide));
+    const fromZip = await zipSide.invoke('topics', request(zipSide));
+    // Assess: the same answer, returned and sent to CloudFormation's URL
+    expect(fromZip).toMatchObject({ ok: true, result: { Status: 'SUCCESS' } });
+    expect(normalize(zipSide, fromZip)).toEqual(normalize(offlineSide, fromOffline));
+    expect(cloudFormationAnswers.zip).toHaveLength(1);
+    expect(normalize(zipSide, cloudFormationAnswers.zip)).toEqual(normalize(offlineSide, cloudFormationAnswers.offline));
   });
 
   it('answers GET /metrics and the schedule as under serverless offline', async () => {
