@@ -171,11 +171,8 @@ describe('the local dashboard in Prometheus', () => {
     if (stackStarted) await stackCommand('stop', stackEnv).catch((error: unknown) => console.log(`stack.sh stop: ${String(error)}`));
     await pushgateway?.stop();
     fs.rmSync(stateDir, { recursive: true, force: true });
-    if (admin) {
-      await admin.deleteGroups(consumerGroups).catch((error: unknown) => console.log(`deleting consumer groups: ${String(error)}`));
-      await admin.deleteTopics({ topics: Object.values(topics) });
-      await admin.disconnect();
-    }
+    // The topics and consumer groups (all named by uniqueName) go with test/helpers/cleanup.ts.
+    await admin?.disconnect();
   }, 120_000);
 
   async function call(method: string, route: string, body?: unknown): Promise<number> {

@@ -26,8 +26,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config';
-import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functions';
+import { CONSUMER_FUNCTIONS } from '../../src/consumers/functions';
 import { createEvent } from '../../src/events';
 import { buildKafkaEvent } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
@@ -419,16 +418,8 @@ describe('the packaged zips on Node.js 22', () => {
     await reader?.stop();
     await pushgateway?.stop();
     answerServer.close();
-    if (admin) {
-      const groups = [offlineGroup, zipGroup].flatMap((prefix) =>
-        CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(loadConfig({ KAFKA_CONSUMER_GROUP: prefix }).kafka, fn)),
-      );
-      const existing = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
-      const ours = groups.filter((g) => existing.has(g));
-      if (ours.length > 0) await admin.deleteGroups(ours).catch((error: unknown) => console.log(`deleting consumer groups: ${String(error)}`));
-      await admin.deleteTopics({ topics: [...Object.values(offlineTopics), ...Object.values(zipTopics)] });
-      await admin.disconnect();
-    }
+    // The topics and consumer groups (all named by uniqueName) go with test/helpers/cleanup.ts.
+    await admin?.disconnect();
     removeUnpacked(path.join(workDir, 'task'));
     fs.rmSync(workDir, { recursive: true, force: true });
     fs.rmSync(path.join(repo, esbuildFolder), { recursive: true, force: true });
