@@ -30,9 +30,22 @@ export class ValidationError extends ServiceError {
   }
 }
 
+/**
+ * What a failed send means for its records:
+ * - `not_sent`: they never reached a broker (refused during the back-off, or no connection
+ *   could be made), so they were not written;
+ * - `unknown`: they may have been written (the broker did not acknowledge in time, or the
+ *   connection failed after the request left), so a retry may write them twice. Consumers
+ *   drop the second copy by event id, so a retry must keep the event's id.
+ */
+export type SendOutcome = 'not_sent' | 'unknown';
+
 /** Kafka did not acknowledge in time or could not be reached; trying again may work. */
 export class KafkaUnavailableError extends ServiceError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, { ...options, retriable: true });
+  readonly outcome: SendOutcome;
+
+  constructor(message: string, options: { cause?: unknown; outcome?: SendOutcome } = {}) {
+    super(message, { ...(options.cause === undefined ? {} : { cause: options.cause }), retriable: true });
+    this.outcome = options.outcome ?? 'unknown';
   }
 }

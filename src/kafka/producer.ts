@@ -2,21 +2,37 @@
  * The container's producer: created lazily, reused across invocations, idempotent with
  * acks=all, and every wait bounded.
  *
- * Two kafkajs traps shape it. A producer whose connection the broker severed can stay
+ * Two kafkajs traps shape it: a producer whose connection the broker severed can stay
  * "disconnected" and reject every send (kafkajs #907), and a send that hit ETIMEDOUT can
- * retry forever without reconnecting (kafkajs #919; an idempotent producer's retries
- * default to Number.MAX_SAFE_INTEGER). So a send that fails or does not finish in time
- * discards its producer (disconnecting it, which ends its retries) and the next send
- * builds a fresh one. Its retries are bounded too, so a discarded producer stops by
- * itself; the price is that a record retried through a fresh producer may be written
- * twice, which consumers absorb by deduplicating on the event id. While the broker is known to be down, sends fail at once for a
- * short back-off instead of each waiting out the timeout, so callers stay fast.
+ * retry forever without reconnecting (kafkajs #919). So a producer instance whose
+ * connection is bad is discarded (disconnecting it ends its retries) and the next send
+ * builds a fresh one. What counts, and what does not:
+ *
+ * - Each send has two bounds. The caller's deadline (`timeoutMs`, else
+ *   KAFKA_SEND_TIMEOUT_MS) settles the caller's promise. The attempt itself runs until the
+ *   broker answers or its own bound passes (KAFKA_SEND_TIMEOUT_MS, or the caller's longer
+ *   deadline): a caller that stops waiting early does not end it, so a slow but healthy
+ *   broker is never taken for a broken one, and its records may still be written.
+ * - Only an attempt that fails in a way that means its connection is bad (a connection or
+ *   request-timeout error, "the producer is disconnected", a lost idempotent session, no
+ *   answer within its own bound) discards an instance, only the instance it ran on, and
+ *   only if no acknowledgement arrived on that instance after the attempt started (an
+ *   acknowledgement proves the connection alive). A failure on an instance that was
+ *   already replaced never touches its replacement.
+ * - A fresh connection that fails means the broker cannot be reached: for `backoffMs`
+ *   after it, sends fail at once (outcome `not_sent`) instead of each waiting out its
+ *   deadline, so callers stay fast while Kafka is down.
+ *
+ * Retries are bounded too, so a discarded instance stops by itself; the price is that a
+ * record retried through a fresh instance may be written twice, which consumers absorb by
+ * deduplicating on the event id.
  */
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { KafkaUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from './records';
+import { recordBytes } from './records';
 
 export type ProducerStatus = 'idle' | 'connecting' | 'connected' | 'unavailable';
 
@@ -30,29 +46,81 @@ export interface ProducerState {
   lastErrorAt: string | undefined;
 }
 
-/** Called once per record after each send, for metrics (kafka_messages_sent_total and sizes). */
+/**
+ * Called once per record when its send settled, for metrics (src/metrics/send-observer.ts):
+ * `success` once the broker acknowledged it, `error` otherwise; `bytes` is the record's
+ * size (key, value and headers).
+ */
 export type SendObserver = (outcome: { topic: string; status: 'success' | 'error'; bytes: number }) => void;
 
 export interface ContainerProducer extends RecordPublisher {
   state(): ProducerState;
+  /** Connects now if not connected (bounded); resolves whether a connected producer is ready. */
+  connect(options?: { timeoutMs?: number }): Promise<boolean>;
   /** Waits (bounded) until every send in flight has settled. */
   flush(options?: { timeoutMs?: number }): Promise<{ settled: number }>;
   disconnect(): Promise<void>;
 }
 
 const DISCONNECT_TIMEOUT_MS = 1000;
+/** Node's timers hold at most 2^31-1 ms; a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+function timerMs(ms: number): number {
+  return Math.min(Math.max(Math.ceil(ms), 1), MAX_TIMER_MS);
+}
+
+/** The attempt got no answer within its own bound. */
+class NoAnswer extends KafkaUnavailableError {
+  constructor(
+    timeoutMs: number,
+    /** The timer fired far later than set: the process was frozen (Lambda), not the broker slow. */
+    readonly frozen: boolean,
+  ) {
+    super(`the broker did not acknowledge within ${timeoutMs} ms`, { outcome: 'unknown' });
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: (lateMs: number) => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const ms = timerMs(timeoutMs);
+  const due = Date.now() + ms;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new KafkaUnavailableError(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(onTimeout(Date.now() - due)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function byteLength(value: string | Buffer | null): number {
-  if (value === null) return 0;
-  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+const CONNECTION_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+]);
+/** Protocol errors after which an idempotent producer's session is unusable. */
+const SESSION_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'INVALID_PRODUCER_EPOCH',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'PRODUCER_FENCED',
+]);
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether a failed send means its producer instance's connection (or idempotent session)
+ * is bad. Other failures (a record too large, an unknown topic, a refused request) leave
+ * the instance as it is: a fresh one would fail the same way.
+ */
+export function meansBadConnection(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 5) return false;
+  if (error instanceof NoAnswer) return !error.frozen;
+  const e = error as Error & { type?: unknown; code?: unknown; originalError?: unknown };
+  if (CONNECTION_ERRORS.has(e.name) || e.message === 'The producer is disconnected') return true;
+  if (typeof e.type === 'string' && SESSION_ERRORS.has(e.type)) return true;
+  if (typeof e.code === 'string' && SOCKET_ERRORS.has(e.code)) return true;
+  return meansBadConnection(e.cause, depth + 1) || meansBadConnection(e.originalError, depth + 1);
 }
 
 function toMessage(record: OutgoingRecord): Message {
@@ -65,22 +133,36 @@ function toAcks(metadata: RecordMetadata[]): RecordAck[] {
   return metadata.map((m) => ({ topic: m.topicName, partition: m.partition, offset: m.baseOffset ?? '-1' }));
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** One kafkajs producer and what is known about its connection. */
+interface Instance {
+  producer: Producer;
+  /** Acknowledgements received so far: one after a send started proves the connection alive. */
+  acks: number;
+  discarded: boolean;
+}
+
 export function createContainerProducer(params: {
   /** Builds the kafkajs client; called on first use (MSK discovery may run here). */
   kafka: () => Promise<Kafka> | Kafka;
   logger?: Logger;
   sendTimeoutMs: number;
   connectTimeoutMs: number;
-  /** After a failure, sends fail at once for this long (then one is tried again). */
+  /** After a fresh connection failed, sends fail at once for this long (then one tries again). */
   backoffMs?: number;
   onSend?: SendObserver;
 }): ContainerProducer {
   const { logger, sendTimeoutMs, connectTimeoutMs, onSend } = params;
   const backoffMs = params.backoffMs ?? 1000;
+  // kafkajs' own connection timeout fires first; this one catches a connect that hangs anyway.
+  const connectBoundMs = connectTimeoutMs + 500;
 
   let kafka: Kafka | undefined;
-  let producer: Producer | undefined;
-  let connecting: Promise<Producer> | undefined;
+  let current: Instance | undefined;
+  let connecting: Promise<Instance> | undefined;
   let unavailableUntil = 0;
   const inFlight = new Set<Promise<unknown>>();
   const state: ProducerState = {
@@ -93,7 +175,12 @@ export function createContainerProducer(params: {
     lastErrorAt: undefined,
   };
 
-  async function connect(): Promise<Producer> {
+  function noteError(reason: unknown): void {
+    state.lastError = messageOf(reason);
+    state.lastErrorAt = new Date().toISOString();
+  }
+
+  async function connect(): Promise<Instance> {
     kafka ??= await params.kafka();
     const fresh = kafka.producer({
       idempotent: true,
@@ -102,118 +189,194 @@ export function createContainerProducer(params: {
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
     });
-    state.status = 'connecting';
     try {
-      await withTimeout(fresh.connect(), connectTimeoutMs + 500, 'connecting the producer');
+      await withTimeout(
+        fresh.connect(),
+        connectBoundMs,
+        () => new KafkaUnavailableError(`connecting the producer timed out after ${connectBoundMs} ms`, { outcome: 'not_sent' }),
+      );
     } catch (error) {
-      void fresh.disconnect().catch(() => undefined);
+      void withTimeout(fresh.disconnect(), DISCONNECT_TIMEOUT_MS, () => new Error('disconnect timed out')).catch(() => undefined);
       throw error;
     }
     state.connects += 1;
-    state.status = 'connected';
     logger?.info('kafka producer connected', { connects: state.connects });
-    return fresh;
+    return { producer: fresh, acks: 0, discarded: false };
   }
 
-  function ready(): Promise<Producer> {
-    if (producer) return Promise.resolve(producer);
-    connecting ??= connect()
-      .then((p) => {
-        producer = p;
-        return p;
-      })
-      .finally(() => {
-        connecting = undefined;
-      });
+  /** The current instance, connecting one (shared by concurrent sends) when there is none. */
+  function ready(): Promise<Instance> {
+    if (current) return Promise.resolve(current);
+    if (!connecting) {
+      state.status = 'connecting';
+      connecting = connect()
+        .then(
+          (instance) => {
+            current = instance;
+            state.status = 'connected';
+            return instance;
+          },
+          (error: unknown) => {
+            // The broker cannot be reached: fail fast for a while instead of each send waiting.
+            unavailableUntil = Date.now() + backoffMs;
+            state.status = 'unavailable';
+            noteError(error);
+            logger?.warn('kafka producer could not connect', { error: messageOf(error), retry_in_ms: backoffMs });
+            throw error instanceof KafkaUnavailableError
+              ? error
+              : new KafkaUnavailableError(`Kafka could not be reached: ${messageOf(error)}`, { cause: error, outcome: 'not_sent' });
+          },
+        )
+        .finally(() => {
+          connecting = undefined;
+        });
+    }
     return connecting;
   }
 
-  /** Throws away the current producer so the next send starts clean (kafkajs #907, #919). */
-  function discard(reason: unknown): void {
-    const message = reason instanceof Error ? reason.message : String(reason);
-    state.status = 'unavailable';
-    state.lastError = message;
-    state.lastErrorAt = new Date().toISOString();
-    unavailableUntil = Date.now() + backoffMs;
-    const old = producer;
-    producer = undefined;
-    if (old) void withTimeout(old.disconnect(), DISCONNECT_TIMEOUT_MS, 'disconnect').catch(() => undefined);
+  /** Throws this instance away (kafkajs #907, #919); the next send connects a fresh one. */
+  function discard(instance: Instance, reason: unknown): void {
+    if (instance.discarded) return;
+    instance.discarded = true;
+    if (current === instance) {
+      current = undefined;
+      state.status = 'unavailable';
+      noteError(reason);
+    }
+    void withTimeout(instance.producer.disconnect(), DISCONNECT_TIMEOUT_MS, () => new Error('disconnect timed out')).catch(
+      () => undefined,
+    );
   }
 
   function observe(records: OutgoingRecord[], status: 'success' | 'error'): void {
+    if (status === 'success') state.sent += records.length;
+    else state.failed += records.length;
     if (!onSend) return;
-    for (const r of records) onSend({ topic: r.topic, status, bytes: byteLength(r.value) });
+    for (const r of records) onSend({ topic: r.topic, status, bytes: recordBytes(r) });
   }
 
-  async function sendNow(records: OutgoingRecord[], timeoutMs: number): Promise<RecordAck[]> {
+  /**
+   * One attempt, bounded by `boundMs` whatever its caller's deadline. `progress.sent` turns
+   * true once the records are handed to a connected instance; a caller that gave up before
+   * that (`progress.abandoned`) has them not sent at all, as it was told.
+   */
+  async function attempt(
+    records: OutgoingRecord[],
+    boundMs: number,
+    progress: { sent: boolean; abandoned: boolean },
+  ): Promise<RecordAck[]> {
     const started = Date.now();
-    const p = await withTimeout(ready(), timeoutMs, 'connecting to Kafka');
-    const remaining = Math.max(timeoutMs - (Date.now() - started), 1);
+    let instance: Instance;
+    try {
+      instance = await withTimeout(
+        ready(),
+        boundMs,
+        () => new KafkaUnavailableError(`no connection to Kafka within ${boundMs} ms`, { outcome: 'not_sent' }),
+      );
+    } catch (error) {
+      observe(records, 'error');
+      throw error;
+    }
+    if (progress.abandoned) {
+      observe(records, 'error');
+      throw new KafkaUnavailableError('the caller stopped waiting before a connection was ready', { outcome: 'not_sent' });
+    }
+    const remaining = Math.max(boundMs - (Date.now() - started), 1);
     const byTopic = new Map<string, Message[]>();
     for (const r of records) {
       const list = byTopic.get(r.topic) ?? [];
       list.push(toMessage(r));
       byTopic.set(r.topic, list);
     }
-    const metadata = await withTimeout(
-      p.sendBatch({
+    const acksBefore = instance.acks;
+    progress.sent = true;
+    try {
+      const request = instance.producer.sendBatch({
         acks: -1,
         timeout: remaining,
         compression: CompressionTypes.None,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      }),
-      remaining,
-      'waiting for the broker to acknowledge',
-    );
-    return toAcks(metadata);
-  }
-
-  async function send(records: OutgoingRecord[], options: { timeoutMs?: number } = {}): Promise<RecordAck[]> {
-    if (records.length === 0) return [];
-    if (Date.now() < unavailableUntil) {
-      state.failed += records.length;
-      observe(records, 'error');
-      throw new KafkaUnavailableError(`Kafka is unavailable (${state.lastError ?? 'recent failure'}); not retried yet`);
-    }
-    const attempt = sendNow(records, options.timeoutMs ?? sendTimeoutMs);
-    inFlight.add(attempt);
-    state.inFlight = inFlight.size;
-    try {
-      const acks = await attempt;
-      state.sent += records.length;
-      state.status = 'connected';
+      });
+      // Counted even when it comes after this attempt gave up: it still proves the connection alive.
+      void request.then(
+        () => (instance.acks += 1),
+        () => undefined,
+      );
+      const metadata = await withTimeout(request, remaining, (lateMs) => new NoAnswer(remaining, lateMs > Math.max(remaining, 1000)));
+      if (current === instance) state.status = 'connected';
       observe(records, 'success');
-      return acks;
+      return toAcks(metadata);
     } catch (error) {
-      state.failed += records.length;
       observe(records, 'error');
-      discard(error);
+      const alive = instance.acks > acksBefore;
+      if (meansBadConnection(error) && !alive) discard(instance, error);
+      else if (current === instance) noteError(error);
       logger?.warn('kafka send failed', {
-        error: error instanceof Error ? error.message : String(error),
+        error: messageOf(error),
         topics: [...new Set(records.map((r) => r.topic))],
         records: records.length,
       });
       throw error instanceof KafkaUnavailableError
         ? error
-        : new KafkaUnavailableError('Kafka did not acknowledge the records', { cause: error });
-    } finally {
-      inFlight.delete(attempt);
-      state.inFlight = inFlight.size;
+        : new KafkaUnavailableError(`Kafka did not acknowledge the records: ${messageOf(error)}`, { cause: error, outcome: 'unknown' });
     }
+  }
+
+  async function send(records: OutgoingRecord[], options: { timeoutMs?: number } = {}): Promise<RecordAck[]> {
+    if (records.length === 0) return [];
+    const deadlineMs = options.timeoutMs ?? sendTimeoutMs;
+    if (Date.now() < unavailableUntil) {
+      observe(records, 'error');
+      throw new KafkaUnavailableError(`Kafka is unavailable (${state.lastError ?? 'recent failure'}); not retried yet`, {
+        outcome: 'not_sent',
+      });
+    }
+    const progress = { sent: false, abandoned: false };
+    const running = attempt(records, Math.max(deadlineMs, sendTimeoutMs), progress);
+    inFlight.add(running);
+    state.inFlight = inFlight.size;
+    void running
+      .catch(() => undefined)
+      .finally(() => {
+        inFlight.delete(running);
+        state.inFlight = inFlight.size;
+      });
+    return withTimeout(running, deadlineMs, () => {
+      if (progress.sent) {
+        return new KafkaUnavailableError(`Kafka did not acknowledge within ${deadlineMs} ms; the records may still be written`, {
+          outcome: 'unknown',
+        });
+      }
+      progress.abandoned = true;
+      return new KafkaUnavailableError(`no connection to Kafka within ${deadlineMs} ms`, { outcome: 'not_sent' });
+    });
+  }
+
+  async function connectNow(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    if (current) return true;
+    if (Date.now() < unavailableUntil) return false;
+    const timeoutMs = options.timeoutMs ?? connectBoundMs;
+    return withTimeout(ready(), timeoutMs, () => new Error(`no connection within ${timeoutMs} ms`)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async function flush(options: { timeoutMs?: number } = {}): Promise<{ settled: number }> {
     const pending = [...inFlight];
-    await withTimeout(Promise.allSettled(pending), options.timeoutMs ?? sendTimeoutMs, 'flush');
+    const timeoutMs = options.timeoutMs ?? sendTimeoutMs;
+    await withTimeout(Promise.allSettled(pending), timeoutMs, () => new KafkaUnavailableError(`flush timed out after ${timeoutMs} ms`));
     return { settled: pending.length };
   }
 
   async function disconnect(): Promise<void> {
-    const old = producer;
-    producer = undefined;
+    const old = current;
+    current = undefined;
     state.status = 'idle';
-    if (old) await withTimeout(old.disconnect(), DISCONNECT_TIMEOUT_MS, 'disconnect').catch(() => undefined);
+    if (!old) return;
+    old.discarded = true;
+    await withTimeout(old.producer.disconnect(), DISCONNECT_TIMEOUT_MS, () => new Error('disconnect timed out')).catch(() => undefined);
   }
 
-  return { send, flush, disconnect, state: () => ({ ...state }) };
+  return { send, connect: connectNow, flush, disconnect, state: () => ({ ...state }) };
 }

@@ -26,6 +26,18 @@ export interface OutgoingRecord {
   headers?: Record<string, string | Buffer>;
 }
 
+function bytesOf(value: string | Buffer | null): number {
+  if (value === null) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/** A record's size as sent: key, value, and each header's name and value, in bytes. */
+export function recordBytes(record: OutgoingRecord): number {
+  let bytes = bytesOf(record.key) + bytesOf(record.value);
+  for (const [name, value] of Object.entries(record.headers ?? {})) bytes += Buffer.byteLength(name) + bytesOf(value);
+  return bytes;
+}
+
 /** Where the broker put a record once it acknowledged it. */
 export interface RecordAck {
   topic: string;

@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { KafkaJSConnectionError } from 'kafkajs';
 import type { Kafka, RecordMetadata } from 'kafkajs';
 import { KafkaUnavailableError } from '../../../src/errors';
 import { createContainerProducer } from '../../../src/kafka';
+import { FakeCluster } from './fake-cluster';
 
 /** A fake kafkajs client whose producers do what the test says. */
 function fakeKafka(behaviour: { send: (n: number) => Promise<RecordMetadata[]> }) {
@@ -47,34 +49,63 @@ describe('createContainerProducer', () => {
     // Assess
     expect(made).toHaveLength(1);
     expect(first).toEqual([{ topic: 't', partition: 1, offset: '41' }]);
-    expect(sent).toEqual(['t:success:1', 't:success:1']);
+    expect(sent).toEqual(['t:success:2', 't:success:2']); // key and value bytes
     expect(producer.state()).toMatchObject({ status: 'connected', connects: 1, sent: 2, failed: 0 });
   });
 
-  it('times out a send that never completes, discards that producer, and fails fast during the back-off', async () => {
+  it('times out a send that never completes and discards that producer; the next send connects a fresh one', async () => {
     // Prepare
-    const { kafka, made, sends } = fakeKafka({ send: () => new Promise<RecordMetadata[]>(() => undefined) });
+    const { kafka, made, sends } = fakeKafka({
+      send: (n) => (n === 1 ? new Promise<RecordMetadata[]>(() => undefined) : Promise.resolve(ack('t'))),
+    });
     const producer = createContainerProducer({ kafka: () => kafka, sendTimeoutMs: 50, connectTimeoutMs: 50, backoffMs: 60_000 });
 
     // Act
-    const slow = producer.send([record]).catch((e: unknown) => e);
-    const error = await slow;
-    const fast = await producer.send([record]).catch((e: unknown) => e);
+    const error = await producer.send([record]).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the attempt's own bound passes too
+    const acks = await producer.send([record]);
 
     // Assess
     expect(error).toBeInstanceOf(KafkaUnavailableError);
     expect((error as KafkaUnavailableError).retriable).toBe(true);
+    expect((error as KafkaUnavailableError).outcome).toBe('unknown');
     expect(made[0]?.disconnected).toBe(true);
-    expect(fast).toBeInstanceOf(KafkaUnavailableError);
-    expect(sends()).toBe(1); // the second send never reached a producer
-    expect(made).toHaveLength(1);
+    expect(acks).toHaveLength(1);
+    expect(sends()).toBe(2);
+    expect(made).toHaveLength(2);
+    expect(producer.state()).toMatchObject({ status: 'connected', failed: 1, sent: 1 });
+  });
+
+  it('fails fast (not sent) during the back-off after a connection could not be made', async () => {
+    // Prepare: connecting fails
+    let connects = 0;
+    const kafka = {
+      producer: () => ({
+        connect: () => {
+          connects += 1;
+          return Promise.reject(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:1'));
+        },
+        disconnect: () => Promise.resolve(),
+        sendBatch: () => Promise.reject(new Error('not connected')),
+      }),
+    } as unknown as Kafka; // a structural fake: only the methods the producer calls
+    const producer = createContainerProducer({ kafka: () => kafka, sendTimeoutMs: 50, connectTimeoutMs: 50, backoffMs: 60_000 });
+
+    // Act
+    const first = await producer.send([record]).catch((e: unknown) => e);
+    const second = await producer.send([record]).catch((e: unknown) => e);
+
+    // Assess
+    expect(first).toMatchObject({ outcome: 'not_sent' });
+    expect(second).toMatchObject({ outcome: 'not_sent', message: expect.stringContaining('not retried yet') as unknown });
+    expect(connects).toBe(1);
     expect(producer.state()).toMatchObject({ status: 'unavailable', failed: 2 });
   });
 
-  it('builds a fresh producer after the back-off and recovers', async () => {
+  it('builds a fresh producer after a connection error and recovers', async () => {
     // Prepare: the first send fails, the rest succeed
     const { kafka, made } = fakeKafka({
-      send: (n) => (n === 1 ? Promise.reject(new Error('Connection error: ECONNREFUSED')) : Promise.resolve(ack('t'))),
+      send: (n) => (n === 1 ? Promise.reject(new KafkaJSConnectionError('Connection error: ECONNREFUSED')) : Promise.resolve(ack('t'))),
     });
     const producer = createContainerProducer({ kafka: () => kafka, sendTimeoutMs: 100, connectTimeoutMs: 100, backoffMs: 1 });
 
@@ -102,5 +133,97 @@ describe('createContainerProducer', () => {
     release?.();
     await expect(flushing).resolves.toEqual({ settled: 1 });
     await expect(sending).resolves.toHaveLength(1);
+  });
+});
+
+describe('createContainerProducer: a failure discards only the producer that failed, and only when its connection is bad', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a send stuck on a producer that was already replaced does not discard the healthy replacement when it times out', async () => {
+    // Prepare: instance 1 breaks (its requests hang), one of its sends fails fast and it is replaced by instance 2
+    vi.useFakeTimers();
+    const cluster = new FakeCluster({ ackLatencyMs: 5 });
+    const producer = createContainerProducer({ kafka: () => cluster.kafka(), sendTimeoutMs: 1000, connectTimeoutMs: 1000, backoffMs: 10 });
+    const warm = producer.send([record]);
+    await vi.advanceTimersByTimeAsync(20);
+    await warm;
+    cluster.drop('hang');
+    cluster.restart();
+    const stuck = producer.send([record]).catch((e: unknown) => e); // hangs on instance 1 until its timeout
+    await vi.advanceTimersByTimeAsync(1);
+    cluster.instances[0]!.failure = 'reject'; // the next request on instance 1 fails at once
+    const failedFast = producer.send([record]).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(await failedFast).toBeInstanceOf(KafkaUnavailableError);
+    await vi.advanceTimersByTimeAsync(20); // past any back-off
+    const replaced = producer.send([record]); // instance 2, healthy
+    await vi.advanceTimersByTimeAsync(20);
+    await replaced;
+
+    // Act: the stuck send on instance 1 times out
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await stuck).toBeInstanceOf(KafkaUnavailableError);
+    const next = producer.send([record]);
+    await vi.advanceTimersByTimeAsync(10);
+
+    // Assess: instance 2 is still the producer, and the next send is not refused
+    await expect(next).resolves.toHaveLength(1);
+    expect(cluster.instances).toHaveLength(2);
+    expect(cluster.instances[1]?.disconnectedAt).toBeUndefined();
+  });
+
+  it("a caller's deadline shorter than a healthy broker's acknowledgement fails that send but keeps the producer", async () => {
+    // Prepare: the broker acknowledges in 400 ms; the error-event middleware waits 300 ms
+    vi.useFakeTimers();
+    const cluster = new FakeCluster({ ackLatencyMs: 400 });
+    const producer = createContainerProducer({ kafka: () => cluster.kafka(), sendTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    const warm = producer.send([record]);
+    await vi.advanceTimersByTimeAsync(500);
+    await warm;
+
+    // Act
+    const short = producer.send([record], { timeoutMs: 300 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(300);
+    const shortOutcome = await short;
+    const next = producer.send([record]);
+    await vi.advanceTimersByTimeAsync(1000);
+
+    // Assess: the short send failed for its caller; the producer was kept and the next send went through
+    expect(shortOutcome).toBeInstanceOf(KafkaUnavailableError);
+    await expect(next).resolves.toHaveLength(1);
+    expect(cluster.instances).toHaveLength(1);
+    expect(cluster.instances[0]?.disconnectedAt).toBeUndefined();
+  });
+});
+
+describe('createContainerProducer: back-off only when the broker cannot be reached', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('an instance broken by a broker restart fails once; the sends after it connect afresh instead of being refused', async () => {
+    // Prepare: instance 1 was broken by a restart the producer did not see
+    vi.useFakeTimers();
+    const cluster = new FakeCluster({ ackLatencyMs: 5 });
+    const producer = createContainerProducer({ kafka: () => cluster.kafka(), sendTimeoutMs: 1000, connectTimeoutMs: 1000, backoffMs: 1000 });
+    const warm = producer.send([record]);
+    await vi.advanceTimersByTimeAsync(20);
+    await warm;
+    cluster.drop('reject');
+    cluster.restart();
+    await vi.advanceTimersByTimeAsync(5000);
+
+    // Act
+    const first = producer.send([record]).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(5);
+    const second = producer.send([record]).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(20);
+
+    // Assess: the first failed on the broken instance; the second went through a fresh one
+    expect(await first).toBeInstanceOf(KafkaUnavailableError);
+    expect(await second).toHaveLength(1);
+    expect(cluster.instances).toHaveLength(2);
   });
 });
