@@ -23,7 +23,7 @@ import { buildTimePayload, timeRequestRecords } from '../src/http/time';
 import { describeCluster, serviceTopics, sharedKafka, sharedProducer, withOffsetReader } from '../src/kafka';
 
 import { createLogger } from '../src/logger';
-import { containerMetrics, containerPusher } from '../src/metrics';
+import { containerMetrics, containerPusher, sendObserver } from '../src/metrics';
 import { hostInfo } from '../src/runtime';
 import { errorEvents } from './middleware/error-events';
 import { pushMetrics } from './middleware/push-metrics';
@@ -37,14 +37,7 @@ const host = hostInfo(config.runtime);
 const source = `${config.service.name}/${config.runtime.functionName}`;
 const metrics = containerMetrics(config);
 const pusher = containerPusher({ config, metrics, logger });
-const producer = sharedProducer({
-  config,
-  logger,
-  onSend: ({ topic, status, bytes }) => {
-    metrics.kafkaMessagesSent.inc({ topic, status });
-    metrics.kafkaMessageSize.observe({ topic }, bytes);
-  },
-});
+const producer = sharedProducer({ config, logger, onSend: sendObserver(metrics) });
 const STATUS_TIMEOUT_MS = 1500;
 
 function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): Result {

@@ -19,7 +19,7 @@ import type { RecordPublisher } from '../src/kafka';
 import { decodeKafkaEvent, kafkaBatchResponse } from '../src/kafka/msk-event';
 import type { KafkaBatchResponse } from '../src/kafka/msk-event';
 import { createLogger } from '../src/logger';
-import { containerMetrics, containerPusher } from '../src/metrics';
+import { containerMetrics, containerPusher, sendObserver } from '../src/metrics';
 import type { ServiceMetrics } from '../src/metrics';
 import { errorEvents } from './middleware/error-events';
 import { pushMetrics } from './middleware/push-metrics';
@@ -55,16 +55,7 @@ export function kafkaConsumerHandler(options: KafkaConsumerHandlerOptions) {
   // Persistent: injectLambdaContext's resetKeys clears appended keys after each invocation.
   logger.appendPersistentKeys({ consumer: options.functionName });
   const metrics = options.metrics ?? containerMetrics(config);
-  const producer =
-    options.publisher ??
-    sharedProducer({
-      config,
-      logger,
-      onSend: ({ topic, status, bytes }) => {
-        metrics.kafkaMessagesSent.inc({ topic, status });
-        if (status === 'success') metrics.kafkaMessageSize.observe({ topic }, bytes);
-      },
-    });
+  const producer = options.publisher ?? sharedProducer({ config, logger, onSend: sendObserver(metrics) });
   const consumer = options.build({ config, publisher: producer, logger, metrics, processed: createProcessedIds() });
   const reportBatchItemFailures = options.reportBatchItemFailures ?? true;
 

@@ -14,3 +14,5 @@ export type { FamilyOut, SeriesOut } from './exposition';
 export { authorizeMetrics } from './token';
 export { pushConsumerLag, LAG_GROUP_INSTANCE } from './consumer-lag';
 export type { LagSample } from './consumer-lag';
+export { sendObserver } from './send-observer';
+export type { SendOutcome as SendObservation } from './send-observer';
