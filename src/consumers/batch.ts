@@ -14,7 +14,9 @@
  * - A handler error without `retriable` is a bug or a record the handler refuses: retrying
  *   would block the partition forever, so the record is dead-lettered with the error.
  * - A record whose event id was processed before (ProcessedIds) is a `duplicate` and its
- *   effect is not repeated; an id is remembered only after its effect completed.
+ *   effect is not repeated. The id is reserved before the effect runs, so the same id on
+ *   two partitions of one batch runs once (the second waits for the first), and remembered
+ *   only after the effect completed; a failed effect gives it up.
  */
 import { performance } from 'node:perf_hooks';
 import { ValidationError } from '../errors';
@@ -152,7 +154,8 @@ export function createBatchProcessor(params: BatchProcessorParams): {
       return deadLetter(record, decision.eventType, decision.reason, decision.error);
     }
     const { eventType, id, correlationId } = decision;
-    if (processed.has(id)) {
+    const claim = await processed.claim(id);
+    if (!claim) {
       metrics?.duplicatesSuppressed.inc({ topic: record.topic, event_type: eventType });
       count(record, eventType, 'duplicate');
       logger.info('duplicate record: effect not repeated', {
@@ -167,6 +170,7 @@ export function createBatchProcessor(params: BatchProcessorParams): {
     try {
       await decision.run();
     } catch (error) {
+      claim.release();
       metrics?.kafkaMessageProcessTime.observe(
         { topic: record.topic, event_type: eventType },
         (performance.now() - started) / 1000,
@@ -187,7 +191,7 @@ export function createBatchProcessor(params: BatchProcessorParams): {
       return deadLetter(record, eventType, reason, `${messageOf(error)}${details}`);
     }
     metrics?.kafkaMessageProcessTime.observe({ topic: record.topic, event_type: eventType }, (performance.now() - started) / 1000);
-    processed.add(id);
+    claim.commit();
     count(record, eventType, 'processed');
     return { status: 'processed', eventType, id };
   }

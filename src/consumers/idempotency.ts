@@ -3,9 +3,10 @@
  *
  * Two parts:
  * 1. A bounded memory of the ids this container has processed (`createProcessedIds`):
- *    an id is remembered only after its effect completed (the answer was acknowledged by
- *    Kafka, the metric was recorded), and a record whose id is remembered is skipped as a
- *    duplicate. It covers redeliveries that reach the same container (the usual case: a
+ *    an id is reserved before its effect runs (a second record with it, on another
+ *    partition of the same batch, waits) and remembered only after the effect completed
+ *    (the answer was acknowledged by Kafka, the metric was recorded); a failed effect gives
+ *    the id up. A record whose id is remembered is skipped as a duplicate. It covers redeliveries that reach the same container (the usual case: a
  *    retried batch, a partial batch response, a producer retry that wrote a record twice).
  * 2. Deterministic output ids (`derivedEventId`): an effect that publishes an event gives
  *    it an id derived from the input's id, and the same record key, so when a redelivery
@@ -25,10 +26,25 @@
  */
 import { createHash } from 'node:crypto';
 
+/** An id reserved for an effect about to run; exactly one of the two is called. */
+export interface IdClaim {
+  /** The effect completed: remember the id. */
+  commit(): void;
+  /** The effect failed: give the id up, so a later record with it runs the effect. */
+  release(): void;
+}
+
 export interface ProcessedIds {
   has(id: string): boolean;
   /** Remembers an id; the oldest is forgotten once `maxIds` are held. */
   add(id: string): void;
+  /**
+   * Reserves `id` before its effect runs: undefined when the id was processed already (a
+   * duplicate), else a claim. While another record holds the claim (the same id on another
+   * partition of the batch, running concurrently), it waits for that one to commit or
+   * release, so an effect never runs twice at once.
+   */
+  claim(id: string): Promise<IdClaim | undefined>;
   readonly size: number;
 }
 
@@ -39,15 +55,42 @@ export function createProcessedIds(params: { maxIds?: number } = {}): ProcessedI
   const maxIds = params.maxIds ?? DEFAULT_MAX_PROCESSED_IDS;
   if (!Number.isInteger(maxIds) || maxIds < 1) throw new RangeError('maxIds: a positive integer');
   const ids = new Set<string>();
+  // Ids whose effect is running now: at most one per record in flight, so bounded by the batch.
+  const running = new Map<string, Promise<void>>();
+  function add(id: string): void {
+    if (ids.has(id)) return;
+    ids.add(id);
+    if (ids.size > maxIds) {
+      const oldest = ids.values().next();
+      if (!oldest.done) ids.delete(oldest.value);
+    }
+  }
   return {
     has: (id) => ids.has(id),
-    add(id) {
-      if (ids.has(id)) return;
-      ids.add(id);
-      if (ids.size > maxIds) {
-        const oldest = ids.values().next();
-        if (!oldest.done) ids.delete(oldest.value);
+    add,
+    async claim(id) {
+      for (;;) {
+        if (ids.has(id)) return undefined;
+        const holder = running.get(id);
+        if (!holder) break;
+        await holder;
       }
+      let settle: () => void = () => undefined;
+      running.set(
+        id,
+        new Promise<void>((resolve) => {
+          settle = resolve;
+        }),
+      );
+      let done = false;
+      const finish = (commit: boolean) => {
+        if (done) return;
+        done = true;
+        if (commit) add(id);
+        running.delete(id);
+        settle();
+      };
+      return { commit: () => finish(true), release: () => finish(false) };
     },
     get size() {
       return ids.size;

@@ -183,4 +183,63 @@ describe('createBatchProcessor', () => {
     expect(result.failed.map((r) => r.offset)).toEqual(['9']);
     expect(publisher.sent).toEqual([]);
   });
+
+  it('runs the effect of an event id once when it arrives on two partitions of one batch', async () => {
+    // Prepare: an effect that takes a moment, as a publish does; the same id on partitions 0 and 1
+    const effects: string[] = [];
+    const processor = createBatchProcessor({
+      consumer: 'onTest',
+      decide: (r) => ({
+        kind: 'handle',
+        eventType: 'test',
+        id: r.value?.toString() ?? '',
+        correlationId: 'c',
+        run: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          effects.push(`${r.partition}:${r.offset}`);
+        },
+      }),
+      deadLetterer: createDeadLetterer({ publisher: new FakePublisher(), topic: 'dlq', consumer: 'onTest' }),
+      processed: createProcessedIds(),
+      logger: fakeLogger(),
+    });
+
+    // Act
+    const result = await processor.process([on(0, 'same-id', '1'), on(1, 'same-id', '1')]);
+
+    // Assess
+    expect(effects).toHaveLength(1);
+    expect(result.outcomes.map((o) => o.outcome.status).sort()).toEqual(['duplicate', 'processed']);
+  });
+
+  it('runs the effect again on another partition when its first run failed', async () => {
+    // Prepare: the first run of the id fails retriably, the second succeeds
+    const effects: string[] = [];
+    let runs = 0;
+    const processor = createBatchProcessor({
+      consumer: 'onTest',
+      decide: (r) => ({
+        kind: 'handle',
+        eventType: 'test',
+        id: 'same-id',
+        correlationId: 'c',
+        run: async () => {
+          const run = ++runs;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          if (run === 1) throw new KafkaUnavailableError('not acknowledged');
+          effects.push(`${r.partition}`);
+        },
+      }),
+      deadLetterer: createDeadLetterer({ publisher: new FakePublisher(), topic: 'dlq', consumer: 'onTest' }),
+      processed: createProcessedIds(),
+      logger: fakeLogger(),
+    });
+
+    // Act
+    const result = await processor.process([on(0, 'x', '1'), on(1, 'x', '1')]);
+
+    // Assess: one failed (delivered again), the other ran the effect
+    expect(effects).toHaveLength(1);
+    expect(result.outcomes.map((o) => o.outcome.status).sort()).toEqual(['failed', 'processed']);
+  });
 });
