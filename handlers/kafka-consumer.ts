@@ -63,7 +63,8 @@ export function kafkaConsumerHandler(options: KafkaConsumerHandlerOptions) {
     const { records } = decodeKafkaEvent(event);
     const result = await consumer.processRecords(records);
     if (result.failed.length > 0 && !reportBatchItemFailures) {
-      throw new ServiceError(`${result.failed.length} partition(s) failed; the batch will be delivered again`, {
+      const partitions = new Set(result.failed.map((r) => `${r.topic}-${r.partition}`)).size;
+      throw new ServiceError(`${partitions} partition(s) failed; the batch will be delivered again`, {
         retriable: true,
       });
     }

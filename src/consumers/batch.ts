@@ -7,10 +7,12 @@
  * - A record that can never be processed is dead-lettered (src/kafka/dlq.ts) and the
  *   partition goes on with the next record.
  * - A record whose handler fails with a retriable error (`error.retriable`, e.g. Kafka did
- *   not acknowledge the answer), or whose dead-lettering failed, is `failed`: it is
- *   reported in the partial batch response and the rest of its partition is not attempted,
- *   since Lambda delivers that partition again from the reported offset (processing later
- *   records now would run their effects twice and out of order). Other partitions go on.
+ *   not acknowledge the answer), or whose dead-lettering failed, is `failed`, and the rest
+ *   of its partition is not attempted (processing later records now would run their
+ *   effects out of order). The partial batch response reports that record and every record
+ *   after it in the partition: safe whether Lambda delivers the partition again from the
+ *   lowest reported offset or retries only the records listed ("retry only the failed
+ *   records"), since no unprocessed record is left unlisted. Other partitions go on.
  * - A handler error without `retriable` is a bug or a record the handler refuses: retrying
  *   would block the partition forever, so the record is dead-lettered with the error.
  * - A record whose event id was processed before (ProcessedIds) is a `duplicate` and its
@@ -50,7 +52,10 @@ export type RecordOutcome =
 
 export interface BatchResult {
   outcomes: Array<{ record: ConsumedRecord; outcome: RecordOutcome }>;
-  /** The first failed record of each partition that has one: the partial batch response. */
+  /**
+   * The partial batch response: in each partition with a failure, the failed record and
+   * every record after it (not attempted), in offset order.
+   */
   failed: ConsumedRecord[];
 }
 
@@ -226,7 +231,10 @@ export function createBatchProcessor(params: BatchProcessorParams): {
       for (const list of results) for (const { record, outcome } of list) byRecord.set(record, outcome);
       // Outcomes in the order the event listed the records.
       const outcomes = records.map((record) => ({ record, outcome: byRecord.get(record) ?? { status: 'not_attempted' as const } }));
-      const failed = results.flatMap((list) => list.filter((r) => r.outcome.status === 'failed').map((r) => r.record));
+      const failed = results.flatMap((list) => {
+        const first = list.findIndex((r) => r.outcome.status === 'failed');
+        return first < 0 ? [] : list.slice(first).map((r) => r.record);
+      });
       const summary: Record<string, number> = {};
       for (const { outcome } of outcomes) summary[outcome.status] = (summary[outcome.status] ?? 0) + 1;
       logger.debug('batch processed', { consumer, records: records.length, ...summary });

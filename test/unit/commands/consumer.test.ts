@@ -127,7 +127,7 @@ describe('the command consumer', () => {
 
     // Assess
     expect(attempt.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'failed', 'not_attempted']);
-    expect(attempt.failed.map((r) => r.offset)).toEqual([second.offset]);
+    expect(attempt.failed.map((r) => r.offset)).toEqual([second.offset, third.offset]);
     expect(redelivery.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'processed']);
     expect(wholeBatchAgain.outcomes.map((o) => o.outcome.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
     expect(publisher.values(TOPICS.events).map((e) => e.correlation_id)).toEqual(['c-1', 'c-2', 'c-3']);

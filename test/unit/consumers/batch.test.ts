@@ -72,7 +72,7 @@ describe('createBatchProcessor', () => {
     expect(await sampleValue(m, 'dead_letters_total', { topic: 'events', reason: 'not_json' })).toBe(1);
   });
 
-  it('stops a partition at a retriable failure, reports that record, and goes on with other partitions', async () => {
+  it('stops a partition at a retriable failure, reports that record and every one after it, and goes on with other partitions', async () => {
     // Prepare
     const { processor, effects } = setup();
     const records = [on(0, 'a', '1'), on(0, 'fail-once-x', '2'), on(0, 'c', '3'), on(1, 'd', '7'), on(1, 'e', '8')];
@@ -88,7 +88,12 @@ describe('createBatchProcessor', () => {
       'processed',
       'processed',
     ]);
-    expect(result.failed.map((r) => [r.partition, r.offset])).toEqual([[0, '2']]);
+    // Every record from the first failure on: safe whether Lambda redelivers from the lowest
+    // reported offset or retries only the records listed.
+    expect(result.failed.map((r) => [r.partition, r.offset])).toEqual([
+      [0, '2'],
+      [0, '3'],
+    ]);
     expect(effects).toEqual(expect.arrayContaining(['a', 'd', 'e']));
     expect(effects).not.toContain('c');
   });
@@ -138,7 +143,7 @@ describe('createBatchProcessor', () => {
 
     // Assess
     expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['failed', 'not_attempted']);
-    expect(result.failed.map((r) => r.offset)).toEqual(['5']);
+    expect(result.failed.map((r) => r.offset)).toEqual(['5', '6']);
     expect(publisher.to('dlq')).toEqual([]);
     expect(logger.lines.some((l) => l.level === 'error' && l.message.includes('could not be dead-lettered'))).toBe(true);
   });
