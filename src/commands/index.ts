@@ -3,5 +3,5 @@ export { COMMAND_REJECTED, CommandRejectedError, createCommandRegistry, processe
 export type { Command, CommandContext, CommandHandler, CommandRegistry } from './registry';
 export { decodeCommand } from './shape';
 export type { DecodedCommand } from './shape';
-export { TIME_FORMATS, TIME_NOW, timeNow, zonedTime } from './time-now';
+export { TIME_FORMATS, TIME_NOW, timeNow, timeZoneFormatsCached, zonedTime } from './time-now';
 export type { TimeFormat, ZonedTime } from './time-now';

@@ -21,14 +21,35 @@ const payloadSchema = z.object({
   format: z._default(z.enum(TIME_FORMATS), 'iso'),
 });
 
+/**
+ * Formatters are cached per zone, keyed by the zone's canonical name: Intl accepts any
+ * spelling of a zone ("europe/PARIS") and aliases ("US/Eastern"), so a cache keyed by what
+ * the caller wrote would grow with every variant. Canonical names are finite (a few
+ * hundred), and the cache is capped anyway.
+ */
+const MAX_CACHED_ZONES = 1000;
 const partsFormats = new Map<string, Intl.DateTimeFormat>();
+let canonicalByLowercase: Map<string, string> | undefined;
+
+/** The zone's canonical name; throws RangeError for a zone the runtime does not know. */
+function canonicalZone(timeZone: string): string {
+  canonicalByLowercase ??= new Map(Intl.supportedValuesOf('timeZone').map((zone) => [zone.toLowerCase(), zone]));
+  // Aliases and UTC are not in that list: ICU resolves them (and throws for unknown zones).
+  return canonicalByLowercase.get(timeZone.toLowerCase()) ?? new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone;
+}
+
+/** How many formatters are cached (for tests and diagnostics). */
+export function timeZoneFormatsCached(): number {
+  return partsFormats.size;
+}
 
 /** Throws RangeError for a zone the runtime does not know. */
 function partsFormat(timeZone: string): Intl.DateTimeFormat {
-  let format = partsFormats.get(timeZone);
+  const zone = canonicalZone(timeZone);
+  let format = partsFormats.get(zone);
   if (!format) {
     format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
+      timeZone: zone,
       hourCycle: 'h23',
       year: 'numeric',
       month: '2-digit',
@@ -38,8 +59,8 @@ function partsFormat(timeZone: string): Intl.DateTimeFormat {
       second: '2-digit',
       timeZoneName: 'longOffset',
     });
-    // Only valid zones get here; there are a few hundred of them at most.
-    partsFormats.set(timeZone, format);
+    if (partsFormats.size >= MAX_CACHED_ZONES) partsFormats.clear();
+    partsFormats.set(zone, format);
   }
   return format;
 }

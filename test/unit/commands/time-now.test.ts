@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandRejectedError, timeNow, zonedTime } from '../../../src/commands';
+import { CommandRejectedError, timeNow, timeZoneFormatsCached, zonedTime } from '../../../src/commands';
 import type { Command } from '../../../src/commands';
 import { fakeLogger } from '../consumers/fakes';
 
@@ -90,5 +90,30 @@ describe('time.now', () => {
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(CommandRejectedError);
     await expect(attempt).rejects.toThrow(message);
+  });
+});
+
+describe('time.now memory', () => {
+  it('keeps one formatter per zone whatever the spelling: 2,000 case variants of one zone add one entry', async () => {
+    // Prepare: every upper/lower-case spelling of Europe/Paris (Intl accepts them all)
+    const letters = 'Europe/Paris'.split('');
+    const variants = new Set<string>();
+    for (let mask = 0; variants.size < 2000; mask += 1) {
+      let bit = 0;
+      variants.add(letters.map((c) => (/[a-z]/i.test(c) ? ((mask >> bit++) & 1 ? c.toUpperCase() : c.toLowerCase()) : c)).join(''));
+    }
+    const before = timeZoneFormatsCached();
+
+    // Act
+    for (const timezone of variants) await run({ timezone, format: 'iso' });
+
+    // Assess
+    expect(timeZoneFormatsCached() - before).toBeLessThanOrEqual(1);
+    expect(await run({ timezone: 'eUROPE/pARIS', format: 'iso' })).toMatchObject({ time: '2026-01-31T13:34:56.789+01:00' });
+  });
+
+  it('keeps at most a bounded number of formatters however many zones are asked for', async () => {
+    for (const timezone of Intl.supportedValuesOf('timeZone')) await run({ timezone, format: 'time' });
+    expect(timeZoneFormatsCached()).toBeLessThanOrEqual(1000);
   });
 });
