@@ -4,7 +4,7 @@
  * MSK event, call `processRecords`, and return the partial batch response.
  */
 import type { Config } from '../config';
-import { parseEnvelope } from '../events';
+import { MAX_JSON_DEPTH, jsonDepthExceeds, parseEnvelope } from '../events';
 import type { EventEnvelope } from '../events';
 import { ValidationError } from '../errors';
 import { createDeadLetterer } from '../kafka/dlq';
@@ -44,9 +44,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export type JsonValue =
   | { ok: true; json: unknown }
-  | { ok: false; reason: Extract<DeadLetterReason, 'empty_value' | 'not_utf8' | 'not_json'>; error: string };
+  | { ok: false; reason: Extract<DeadLetterReason, 'empty_value' | 'not_utf8' | 'not_json' | 'too_deep'>; error: string };
 
-/** The record's value as JSON, or why it cannot be. */
+/** The record's value as JSON (nested at most MAX_JSON_DEPTH levels), or why it cannot be. */
 export function jsonValue(record: Pick<ConsumedRecord, 'value'>): JsonValue {
   if (record.value === null) return { ok: false, reason: 'empty_value', error: 'the record has no value (a tombstone)' };
   let text: string;
@@ -55,11 +55,16 @@ export function jsonValue(record: Pick<ConsumedRecord, 'value'>): JsonValue {
   } catch {
     return { ok: false, reason: 'not_utf8', error: `the value is not UTF-8 text (${record.value.length} bytes)` };
   }
+  let json: unknown;
   try {
-    return { ok: true, json: JSON.parse(text) as unknown };
+    json = JSON.parse(text) as unknown;
   } catch (error) {
     return { ok: false, reason: 'not_json', error: `the value is not JSON: ${(error as Error).message}` };
   }
+  if (jsonDepthExceeds(json)) {
+    return { ok: false, reason: 'too_deep', error: `the value is nested deeper than ${MAX_JSON_DEPTH} levels` };
+  }
+  return { ok: true, json };
 }
 
 /** The event_type a record claims, for labels, before it is validated. */

@@ -1,9 +1,11 @@
 /**
- * Reads a JSON request body with a byte limit checked before parsing.
+ * Reads a JSON request body with a byte limit checked before parsing and a nesting limit
+ * (MAX_JSON_DEPTH) checked after.
  * (middy's http-json-body-parser answers 415 for malformed JSON and has no size limit;
  * this service answers 400 for both, so this small reader replaces it.)
  */
 import { ValidationError } from '../errors';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../events/json';
 
 export function readJsonBody(params: {
   /** serverless-offline passes null for an empty body, API Gateway omits it. */
@@ -17,9 +19,12 @@ export function readJsonBody(params: {
   if (raw.length > maxBytes) {
     throw new ValidationError(`the body is ${raw.length} bytes, over the ${maxBytes}-byte limit`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
+    value = JSON.parse(raw.toString('utf8')) as unknown;
   } catch {
     throw new ValidationError('the body is not valid JSON');
   }
+  if (jsonDepthExceeds(value)) throw new ValidationError(`the body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
 }

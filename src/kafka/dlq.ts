@@ -20,6 +20,8 @@ export type DeadLetterReason =
   | 'not_utf8'
   /** The value is text but not JSON. */
   | 'not_json'
+  /** JSON nested deeper than MAX_JSON_DEPTH (src/events/json.ts). */
+  | 'too_deep'
   /** JSON, but not a valid event envelope (src/events). */
   | 'invalid_envelope'
   /** A command without a correlation id: no answer could ever be correlated. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CONSUMER_FUNCTIONS, consumerFunction, createEventConsumer, recordOwnership } from '../../../src/consumers';
+import { createCommandConsumer } from '../../../src/commands';
 import { createEvent } from '../../../src/events';
 import { DLQ_HEADERS } from '../../../src/kafka/dlq';
 import type { ConsumedRecord } from '../../../src/kafka/records';
@@ -194,5 +195,40 @@ describe('recordOwnership', () => {
 
     // Assess
     expect(claiming).toHaveLength(1);
+  });
+});
+
+describe('deeply nested records', () => {
+  const deepData = (levels: number) => `{"x":${'['.repeat(levels)}${']'.repeat(levels)}}`;
+  const envelope = (type: string, data: string) =>
+    `{"id":"${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}","event_type":"${type}","timestamp":"2026-01-31T12:00:00.000Z","source":"s","correlation_id":"c","data":${data},"version":"1.0"}`;
+
+  it.each([
+    ['onHttpRequest', TOPICS.requests, 'http_request'],
+    ['onHttpResponse', TOPICS.events, 'http_response'],
+    ['onError', TOPICS.events, 'error'],
+    ['onCustomEvent', TOPICS.events, 'command.rejected'],
+  ])('%s dead-letters a record nested 4,500 levels, untouched, and goes on', async (name, topic, type) => {
+    // Prepare
+    const { consumer, publisher } = consumerOf(name);
+    const deep = record({ topic, partition: 0, value: Buffer.from(envelope(type, deepData(4500))) });
+
+    // Act
+    const result = await consumer.processRecords([deep]);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['dead_lettered']);
+    const [dead] = publisher.to(TOPICS.dlq);
+    expect(dead?.headers?.[DLQ_HEADERS.reason]).toBe('too_deep');
+    expect(dead?.value).toEqual(deep.value);
+  });
+
+  it('onCommand dead-letters a command nested 4,500 levels', async () => {
+    const publisher = new FakePublisher();
+    const consumer = createCommandConsumer({ name: 'onCommand', config, publisher, logger: fakeLogger() });
+    const deep = record({ topic: TOPICS.commands, value: Buffer.from(`{"type":"time.now","correlation_id":"c","payload":${deepData(4500)}}`) });
+    const result = await consumer.processRecords([deep]);
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['dead_lettered']);
+    expect(publisher.to(TOPICS.dlq)[0]?.headers?.[DLQ_HEADERS.reason]).toBe('too_deep');
   });
 });

@@ -87,3 +87,28 @@ describe('readJsonBody', () => {
     expect(() => readJsonBody({ body, isBase64Encoded: false, maxBytes: 60 })).toThrow(/over the 60-byte limit/);
   });
 });
+
+describe('deeply nested JSON', () => {
+  // A 9 KB body nested 4,500 levels: JSON.parse takes it, JSON.stringify overflows the stack.
+  const deep = (levels: number) => `{"event_type":"deep","data":{"x":${'['.repeat(levels)}${']'.repeat(levels)}}}`;
+
+  it('refuses a body nested deeper than the limit with a clear error', () => {
+    const body = deep(4500);
+    expect(body.length).toBeLessThan(10_000);
+    let error: unknown;
+    try {
+      buildPublishRequest({ body: readJsonBody({ body, isBase64Encoded: false, maxBytes: 65_536 }), topics, source: 'test' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).message).toMatch(/nested deeper than 64 levels/);
+  });
+
+  it('accepts a body nested exactly to the limit', () => {
+    // The body is 1 level, data 1, x 62 arrays: 64 in all.
+    const value = readJsonBody({ body: deep(62), isBase64Encoded: false, maxBytes: 65_536 });
+    expect(() => buildPublishRequest({ body: value, topics, source: 'test' })).not.toThrow();
+    expect(() => readJsonBody({ body: deep(63), isBase64Encoded: false, maxBytes: 65_536 })).toThrow(ValidationError);
+  });
+});
