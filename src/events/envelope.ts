@@ -27,8 +27,19 @@ export const correlationIdSchema = z
     z.regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
   );
 
-/** A JSON object (not an array, not null). */
-export const eventDataSchema = z.record(z.string(), z.unknown());
+/**
+ * A JSON object (not an array, not null). A key named `__proto__` is refused: JSON.parse
+ * keeps it as a key like any other, but rebuilding the object (as schema validation does)
+ * would drop it silently, so the event would not be what was sent. Nested deeper, values
+ * are kept as they are, `__proto__` keys included.
+ */
+export const eventDataSchema = z.pipe(
+  z.custom<unknown>(
+    (value) => typeof value !== 'object' || value === null || !Object.prototype.hasOwnProperty.call(value, '__proto__'),
+    'a key named "__proto__" is not accepted',
+  ),
+  z.record(z.string(), z.unknown()),
+);
 
 export const eventEnvelopeSchema = z.strictObject({
   id: z.uuid(),

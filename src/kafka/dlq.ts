@@ -67,7 +67,8 @@ export function deadLetterRecord(params: {
   now?: Date;
 }): OutgoingRecord {
   const { record, reason, topic, consumer } = params;
-  const headers: Record<string, string | Buffer> = {};
+  // No prototype, so a header named "__proto__" is a header like any other.
+  const headers = Object.create(null) as Record<string, string | Buffer>;
   const names = new Set<string>();
   let repeated = false;
   for (const { name, value } of record.headers) {

@@ -100,6 +100,21 @@ export function buildKafkaEvent(source: KafkaEventSource, records: readonly Cons
 const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'));
 const nonNegativeInt = () => z.number().check(z.int(), z.gte(0));
 
+const headerBytesSchema = z.array(z.number().check(z.int(), z.gte(-128), z.lte(255)));
+
+/**
+ * One header, `{ name: [byte, ...] }`, validated without rebuilding the object: a record
+ * schema would drop a header named `__proto__`, and a dead-letter copy must keep them all.
+ */
+const headerSchema = z.custom<Record<string, number[]>>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((bytes) => headerBytesSchema.safeParse(bytes).success),
+  'a header: { "<name>": [byte, ...] }',
+);
+
 const kafkaEventRecordSchema = z.object({
   topic: z.string().check(z.minLength(1)),
   partition: nonNegativeInt(),
@@ -108,7 +123,7 @@ const kafkaEventRecordSchema = z.object({
   timestampType: z.string(),
   key: z.nullish(base64),
   value: z.nullish(base64),
-  headers: z._default(z.array(z.record(z.string(), z.array(z.number().check(z.int(), z.gte(-128), z.lte(255))))), []),
+  headers: z._default(z.array(headerSchema), []),
 });
 
 const recordsSchema = z.record(z.string(), z.array(kafkaEventRecordSchema));

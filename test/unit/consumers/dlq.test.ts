@@ -44,6 +44,13 @@ describe('deadLetterRecord', () => {
     });
   });
 
+  it('keeps a header named __proto__ as a header of its own', () => {
+    const original = record({ headers: [{ name: '__proto__', value: Buffer.from('p') }, { name: 'b', value: Buffer.from('b') }] });
+    const dead = deadLetterRecord({ record: original, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'onTest' });
+    expect(Object.keys(dead.headers ?? {})).toEqual(expect.arrayContaining(['__proto__', 'b']));
+    expect(Object.getOwnPropertyDescriptor(dead.headers, '__proto__')?.value).toEqual(Buffer.from('p'));
+  });
+
   it('keeps a null key and a null value null', () => {
     // Prepare, Act
     const dead = deadLetterRecord({ record: record({ key: null, value: null }), reason: 'empty_value', error: 'e', topic: 'dlq', consumer: 'c' });

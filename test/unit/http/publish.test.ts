@@ -112,3 +112,16 @@ describe('deeply nested JSON', () => {
     expect(() => readJsonBody({ body: deep(63), isBase64Encoded: false, maxBytes: 65_536 })).toThrow(ValidationError);
   });
 });
+
+describe('keys named __proto__', () => {
+  it('refuses data with a __proto__ key (400) instead of publishing the data without it', () => {
+    const body = readJsonBody({ body: '{"event_type":"x","data":{"__proto__":{"a":1},"b":1}}', isBase64Encoded: false, maxBytes: 1024 });
+    expect(problems(body)).toEqual([expect.stringMatching(/^data: .*__proto__/)]);
+  });
+
+  it('keeps a __proto__ key nested inside data', () => {
+    const body = readJsonBody({ body: '{"event_type":"x","data":{"b":{"__proto__":1}}}', isBase64Encoded: false, maxBytes: 1024 });
+    const { record } = buildPublishRequest({ body, topics, source: 't' });
+    expect(record.value).toContain('"b":{"__proto__":1}');
+  });
+});

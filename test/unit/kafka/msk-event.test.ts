@@ -84,6 +84,22 @@ describe('decodeKafkaEvent', () => {
     expect([...records[0]!.headers[0]!.value]).toEqual([255, 65]);
   });
 
+  it('keeps a header named __proto__ (as the JSON event from Lambda carries it)', () => {
+    // Prepare: the event as the runtime parses it from JSON, where "__proto__" is an own key
+    const event: unknown = JSON.parse(
+      '{"eventSource":"SelfManagedKafka","records":{"t-0":[{"topic":"t","partition":0,"offset":0,"timestamp":1,"timestampType":"CREATE_TIME","headers":[{"__proto__":[112]},{"b":[98]}]}]}}',
+    );
+
+    // Act
+    const { records } = decodeKafkaEvent(event);
+
+    // Assess
+    expect(records[0]?.headers.map((h) => [h.name, h.value.toString()])).toEqual([
+      ['__proto__', 'p'],
+      ['b', 'b'],
+    ]);
+  });
+
   it.each([
     ['not an object', 'hello'],
     ['an SQS event', { Records: [] }],
