@@ -17,6 +17,9 @@ const topicName = (fallback: string) =>
     fallback,
   );
 
+/** The longest any wait fed by configuration may be: the consumer functions' timeout. */
+export const MAX_WAIT_MS = 30_000;
+
 const envSchema = z.object({
   SERVICE_NAME: withDefault(nonEmpty(), 'simple-time-service'),
   STAGE: withDefault(nonEmpty(), 'local'),
@@ -47,17 +50,19 @@ const envSchema = z.object({
   KAFKA_TOPIC_REQUESTS: topicName('simple-time-service-requests'),
   KAFKA_TOPIC_COMMANDS: topicName('simple-time-service-commands'),
   KAFKA_TOPIC_DLQ: topicName('simple-time-service-dlq'),
-  KAFKA_TOPIC_PARTITIONS: positiveInt(3),
-  KAFKA_TOPIC_REPLICATION_FACTOR: positiveInt(2),
+  KAFKA_TOPIC_PARTITIONS: positiveInt(3, 10_000),
+  KAFKA_TOPIC_REPLICATION_FACTOR: positiveInt(2, 32_767),
   KAFKA_CONSUMER_GROUP: withDefault(nonEmpty(), 'simple-time-service-group'),
   KAFKA_AUTO_OFFSET_RESET: withDefault(z.enum(['earliest', 'latest']), 'earliest'),
-  KAFKA_CONNECT_TIMEOUT_MS: positiveInt(1000),
-  KAFKA_SEND_TIMEOUT_MS: positiveInt(1000),
+  // Timers: Node's overflow past 2^31-1 ms (they fire at once), and no function runs longer
+  // than 30 s, so no wait may either.
+  KAFKA_CONNECT_TIMEOUT_MS: positiveInt(1000, MAX_WAIT_MS),
+  KAFKA_SEND_TIMEOUT_MS: positiveInt(1000, MAX_WAIT_MS),
 
   PUSHGATEWAY_URL: withDefault(z.url(), 'http://localhost:9091'),
   PUSHGATEWAY_TIMEOUT_MS: positiveInt(300, 300),
   METRICS_PUSH_INTERVAL_MS: positiveInt(10_000, 300_000, 0),
-  METRICS_GROUP_MAX_AGE_SECONDS: positiveInt(900, undefined, 60),
+  METRICS_GROUP_MAX_AGE_SECONDS: positiveInt(900, 30 * 24 * 3600, 60),
   METRICS_MAX_LABEL_VALUES: positiveInt(20, 1000),
   METRICS_FLEET_MAX_LABEL_VALUES: positiveInt(100, 10_000),
   METRICS_PER_CALLER: withDefault(z.enum(['on', 'off']), 'off'),
@@ -140,6 +145,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.METRICS_FLEET_MAX_LABEL_VALUES < e.METRICS_MAX_LABEL_VALUES) {
     problems.push('METRICS_FLEET_MAX_LABEL_VALUES: at least METRICS_MAX_LABEL_VALUES (a fleet cap below one container\'s)');
+  }
+  if (e.ADMIN_TOKEN !== undefined && !/^[\x21-\x7e]+$/.test(e.ADMIN_TOKEN)) {
+    // A bearer token is one word of printable ASCII: this one could never match.
+    problems.push('ADMIN_TOKEN: printable ASCII without spaces or control characters (it is sent as a bearer token)');
+  }
+  const topicVariables = {
+    KAFKA_TOPIC_REQUESTS: e.KAFKA_TOPIC_REQUESTS,
+    KAFKA_TOPIC_EVENTS: e.KAFKA_TOPIC_EVENTS,
+    KAFKA_TOPIC_COMMANDS: e.KAFKA_TOPIC_COMMANDS,
+    KAFKA_TOPIC_DLQ: e.KAFKA_TOPIC_DLQ,
+  };
+  const byName = new Map<string, string[]>();
+  for (const [variable, topic] of Object.entries(topicVariables)) byName.set(topic, [...(byName.get(topic) ?? []), variable]);
+  for (const [topic, variables] of byName) {
+    if (variables.length > 1) {
+      // DLQ = events dead-letters a poison record into its own source forever; events =
+      // commands has onCommand answer its own answers forever.
+      problems.push(`${variables.join(' and ')}: the four topics must be distinct (all are ${topic})`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

@@ -60,4 +60,53 @@ describe('loadConfig', () => {
   it('rejects a topic name Kafka would refuse', () => {
     expect(() => loadConfig({ KAFKA_TOPIC_EVENTS: 'bad topic' })).toThrow(/KAFKA_TOPIC_EVENTS/);
   });
+
+  describe('refuses at start what would break the service, naming the variable', () => {
+    const refused = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.message;
+        throw error;
+      }
+      return 'accepted';
+    };
+
+    it.each([
+      // Node's timers overflow past 2^31-1 ms and fire at once: every send would fail
+      ['KAFKA_SEND_TIMEOUT_MS', '3000000000'],
+      ['KAFKA_SEND_TIMEOUT_MS', '2147483647'],
+      ['KAFKA_CONNECT_TIMEOUT_MS', '3000000000'],
+      ['KAFKA_CONNECT_TIMEOUT_MS', '2147483647'],
+      // Longer than any function may run
+      ['KAFKA_SEND_TIMEOUT_MS', '30001'],
+      ['KAFKA_CONNECT_TIMEOUT_MS', '30001'],
+    ])('%s=%s', (name, value) => {
+      expect(refused({ [name]: value })).toMatch(new RegExp(`${name}: .*30000`));
+    });
+
+    it.each([
+      // A poison record would be dead-lettered into its own source forever
+      [{ KAFKA_TOPIC_DLQ: 'simple-time-service-events' }, ['KAFKA_TOPIC_EVENTS', 'KAFKA_TOPIC_DLQ']],
+      // onCommand would answer its own answers forever
+      [{ KAFKA_TOPIC_COMMANDS: 'simple-time-service-events' }, ['KAFKA_TOPIC_EVENTS', 'KAFKA_TOPIC_COMMANDS']],
+      [{ KAFKA_TOPIC_REQUESTS: 'x', KAFKA_TOPIC_DLQ: 'x' }, ['KAFKA_TOPIC_REQUESTS', 'KAFKA_TOPIC_DLQ']],
+    ])('two topics with one name: %j', (env, names) => {
+      const message = refused(env);
+      for (const name of names) expect(message).toContain(name);
+      expect(message).toMatch(/distinct/);
+    });
+
+    it.each(['an admin token with a space', 'admin-token-with-a-tab\there', 'admin-token-ending-in-a-newline\n'])(
+      'ADMIN_TOKEN %j, which could never match a bearer token',
+      (token) => {
+        expect(refused({ ADMIN_TOKEN: token })).toMatch(/ADMIN_TOKEN: .*spaces/);
+      },
+    );
+
+    it('accepts the largest allowed timeouts and four distinct topics', () => {
+      const config = loadConfig({ KAFKA_SEND_TIMEOUT_MS: '30000', KAFKA_CONNECT_TIMEOUT_MS: '30000', ADMIN_TOKEN: 'a-Valid_token.0123456789~!' });
+      expect(config.kafka.sendTimeoutMs).toBe(30_000);
+    });
+  });
 });
