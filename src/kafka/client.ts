@@ -32,16 +32,73 @@ export function saslOptions(kafka: Pick<KafkaSettings, 'auth' | 'sasl' | 'region
 // on every producer it creates, which says nothing new, so it is logged at debug.
 const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']);
 
+/**
+ * Errors kafkajs retries by itself and that heal without anyone acting: a broker restarting
+ * or not up yet, a group coordinator or transaction coordinator loading, a leader election.
+ * kafkajs logs each retry at ERROR (and a consumer crash with its stack); read as failures,
+ * they bury the ones that matter, so they are logged once per cause at WARN.
+ */
+const RETRIABLE_CAUSES: ReadonlyArray<[cause: string, pattern: RegExp]> = [
+  ['connection refused or lost', /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|Connection (?:error|timeout)|Closed connection|connection (?:is )?closed|Failed to connect|not connected/i],
+  ['coordinator loading', /coordinator is loading/i],
+  ['coordinator not available', /coordinator is not available|not the correct coordinator|GroupCoordinatorNotFound/i],
+  ['leader not available', /no leader for this topic-partition|leader not available|not the leader|leadership election/i],
+  ['rebalancing', /group is rebalancing|re-joining the group/i],
+  ['request timed out', /Request .* timed out|request timed out/i],
+  ['topic-partition not known yet', /does not host this topic-partition/i],
+  ['consumer restarting', /^Restarting the consumer in/i],
+];
+
+/** Repeats of one cause within this window go to debug. */
+const CAUSE_WINDOW_MS = 60_000;
+/** Causes are a short fixed list, but the map is bounded anyway. */
+const MAX_CAUSES = 100;
+
+function retriableCause(namespace: string, text: string): string | undefined {
+  const found = RETRIABLE_CAUSES.find(([, pattern]) => pattern.test(text));
+  return found ? `${namespace}:${found[0]}` : undefined;
+}
+
+/**
+ * Routes kafkajs' log lines into the structured logger: never with a stack (kafkajs puts
+ * one in `stack` for connection errors and consumer crashes), retriable errors once per
+ * cause and minute at WARN (repeats at debug), other errors at ERROR.
+ */
 function logCreator(logger: Logger | undefined) {
+  const lastLogged = new Map<string, number>();
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       if (!logger) return;
       // kafkajs' own timestamp and logger name would clash with the structured logger's keys.
-      const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
+      const { message: given, timestamp: _timestamp, logger: _name, stack: _stack, ...extra } = log as LogEntry['log'] & { stack?: unknown };
+      // kafkajs sometimes logs an Error object as the message; only its text is kept.
+      const raw: unknown = given;
+      const message = typeof raw === 'string' ? raw : raw instanceof Error ? raw.message : String(raw);
       const line = { kafkajs: namespace, ...extra };
-      if (level === KafkaLogLevel.ERROR) logger.error(message, line);
-      else if (level === KafkaLogLevel.WARN && !EXPECTED_WARNINGS.has(message)) logger.warn(message, line);
-      else logger.debug(message, line);
+      if (level === KafkaLogLevel.ERROR || level === KafkaLogLevel.WARN) {
+        if (level === KafkaLogLevel.WARN && EXPECTED_WARNINGS.has(message)) {
+          logger.debug(message, line);
+          return;
+        }
+        const error = typeof extra.error === 'string' ? extra.error : '';
+        const cause = retriableCause(namespace, `${message} ${error}`);
+        if (cause === undefined) {
+          if (level === KafkaLogLevel.ERROR) logger.error(message, line);
+          else logger.warn(message, line);
+          return;
+        }
+        const at = Date.now();
+        const last = lastLogged.get(cause);
+        if (last !== undefined && at - last < CAUSE_WINDOW_MS) {
+          logger.debug(message, { ...line, retriable: true });
+          return;
+        }
+        if (lastLogged.size >= MAX_CAUSES) lastLogged.clear();
+        lastLogged.set(cause, at);
+        logger.warn(message, { ...line, retriable: true, repeats_logged_at: 'debug' });
+        return;
+      }
+      logger.debug(message, line);
     };
 }
 

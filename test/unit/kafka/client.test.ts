@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { saslOptions } from '../../../src/kafka';
+import { loadConfig } from '../../../src/config';
+import { createKafka, saslOptions } from '../../../src/kafka';
+import type { Logger } from '../../../src/logger';
+
+const testKafkaSettings = loadConfig({}).kafka;
 
 describe('saslOptions', () => {
   it('uses no SASL for none and tls', () => {
@@ -44,5 +48,49 @@ describe('MSK IAM token (aws-msk-iam-sasl-signer-js, signed locally)', () => {
     expect(url.searchParams.get('Action')).toBe('kafka-cluster:Connect');
     expect(url.searchParams.get('X-Amz-Credential')).toMatch(/^AKIAIOSFODNN7EXAMPLE\/\d{8}\/eu-west-1\/kafka-cluster\/aws4_request$/);
     expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("kafkajs' own log lines", () => {
+  /** A logger that keeps every line it is given. */
+  function captured() {
+    const lines: Array<{ level: string; message: string; extra: Record<string, unknown> }> = [];
+    const at = (level: string) => (message: string, extra: Record<string, unknown> = {}) => lines.push({ level, message, extra });
+    const logger = { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') } as unknown as Logger; // only the four levels are called
+    const kafka = createKafka({ kafka: testKafkaSettings, brokers: ['127.0.0.1:1'], logger });
+    return { lines, log: kafka.logger() };
+  }
+
+  const stack = 'Error: connect ECONNREFUSED 127.0.0.1:1\n    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16)';
+
+  it('carry no stack, at any level', () => {
+    const { lines, log } = captured();
+    log.error('Connection error: connect ECONNREFUSED 127.0.0.1:1', { broker: '127.0.0.1:1', stack });
+    log.error('Crash: KafkaJSNonRetriableError: something unexpected', { groupId: 'g', stack });
+    log.warn('an unusual warning', { stack });
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      expect(line.extra).not.toHaveProperty('stack');
+      expect(JSON.stringify(line)).not.toContain('node:net');
+    }
+  });
+
+  it.each([
+    ['a refused connection during a restart', 'Connection error: connect ECONNREFUSED 127.0.0.1:1', { broker: '127.0.0.1:1', stack }],
+    ["a consumer crash on a loading coordinator", "Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests for this group", { groupId: 'g', stack }],
+    ['a group coordinator not available yet', 'Response GroupCoordinator(key: 10, version: 2)', { error: 'The group coordinator is not available', correlationId: 1 }],
+    ['InitProducerId while the coordinator loads', 'Response InitProducerId(key: 22, version: 1)', { error: "The coordinator is loading and hence can't process requests", correlationId: 2 }],
+    ['a leader not available yet', 'Response Metadata(key: 3, version: 6)', { error: 'There is no leader for this topic-partition as we are in the middle of a leadership election' }],
+  ])('log %s once, at WARN, not as an ERROR storm', (_what, message, extra) => {
+    const { lines, log } = captured();
+    for (let i = 0; i < 5; i += 1) log.error(message, { ...extra, retryCount: i });
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+  });
+
+  it('keep errors a retry cannot fix at ERROR, without a stack', () => {
+    const { lines, log } = captured();
+    log.error('SASL SCRAM SHA512 authentication failed: invalid credentials', { broker: 'b:9096', stack });
+    expect(lines).toEqual([{ level: 'error', message: 'SASL SCRAM SHA512 authentication failed: invalid credentials', extra: expect.not.objectContaining({ stack }) as unknown }]);
   });
 });
