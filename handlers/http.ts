@@ -167,18 +167,29 @@ async function postPublish(event: Event): Promise<Result> {
   try {
     const [ack] = await producer.send([request.record]);
     logger.info('event published', { event_id: request.event.id, event_type: request.event.event_type, ...ack });
-    return json(202, {
-      status: 'accepted',
+    // As the guide answers; every in-sync replica has the event by now (acks=all).
+    return json(200, {
+      status: 'success',
       message: `Event '${request.event.event_type}' published to Kafka`,
+      event: request.event,
       id: request.event.id,
       topic: ack?.topic,
       partition: ack?.partition,
       offset: ack?.offset,
-      event: request.event,
     });
   } catch (error) {
     if (error instanceof KafkaUnavailableError) {
-      return json(503, { error: 'Kafka did not acknowledge the event in time; it was not published', id: request.event.id }, { 'retry-after': '1' });
+      const written = error.outcome === 'not_sent' ? 'it was not written' : 'it may have been written';
+      return json(
+        503,
+        {
+          error: `Kafka did not acknowledge the event in time; ${written}`,
+          outcome: error.outcome,
+          id: request.event.id,
+          retry: 'retry with the same id: the consumers drop a second copy of an id, so a retry never runs twice',
+        },
+        { 'retry-after': '1' },
+      );
     }
     throw error;
   }

@@ -8,16 +8,46 @@
  * --command publishes a command in seed 2's shape {type, correlation_id, timestamp,
  * payload, source} to the commands topic, and with --wait prints the event answering it
  * (same correlation_id) from the events topic, waiting at most --timeout ms.
+ *
+ * A send the broker did not acknowledge in time may still have been written, so it is
+ * retried (--retries, 2 by default) with the very same record: the same event id (--id to
+ * choose it), or for a command the same bytes, whose derived id is the same. The
+ * consumers drop a second copy of an id, so a retry never runs an effect twice.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { getConfig } from '../src/config';
 import { createEvent, eventHeaders } from '../src/events';
+import { KafkaUnavailableError } from '../src/errors';
 import { createContainerProducer, createKafka, resolveBrokers } from '../src/kafka';
-import type { OutgoingRecord } from '../src/kafka';
+import type { OutgoingRecord, RecordAck, RecordPublisher } from '../src/kafka';
 
-const usage = `usage: npm run publish -- (--type <event_type> [--data <json>] | --command <type> [--payload <json>] [--wait])
-       [--topic <topic>] [--key <key>] [--correlation-id <id>] [--timeout <ms>]`;
+const usage = `usage: npm run publish -- (--type <event_type> [--data <json>] [--id <uuid>] | --command <type> [--payload <json>] [--wait])
+       [--topic <topic>] [--key <key>] [--correlation-id <id>] [--timeout <ms>] [--retries <n>]`;
+
+/**
+ * Sends one record, retrying a send whose outcome is unknown (or that was refused) with
+ * the same record, so the same event id: at most `retries` more times, `delayMs` apart.
+ */
+export async function publishWithRetries(params: {
+  publisher: RecordPublisher;
+  record: OutgoingRecord;
+  retries: number;
+  delayMs: number;
+  log?: (line: string) => void;
+}): Promise<RecordAck | undefined> {
+  const { publisher, record, retries, delayMs } = params;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const [ack] = await publisher.send([record]);
+      return ack;
+    } catch (error) {
+      if (!(error instanceof KafkaUnavailableError) || attempt >= retries) throw error;
+      params.log?.(`[publish] ${error.message}; retrying with the same record (${attempt + 1} of ${retries})`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
 
 function parseObject(name: string, text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
@@ -43,6 +73,8 @@ async function main(): Promise<void> {
       topic: { type: 'string' },
       key: { type: 'string' },
       'correlation-id': { type: 'string' },
+      id: { type: 'string' },
+      retries: { type: 'string', default: '2' },
       wait: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '10000' },
       help: { type: 'boolean', default: false },
@@ -63,6 +95,7 @@ async function main(): Promise<void> {
       data: parseObject('data', values.data),
       source: 'simple-time-service/cli',
       correlationId,
+      ...(values.id === undefined ? {} : { id: values.id }),
     });
     record = {
       topic: values.topic ?? config.kafka.topics.events,
@@ -111,7 +144,9 @@ async function main(): Promise<void> {
     connectTimeoutMs: config.kafka.connectTimeoutMs,
   });
   try {
-    const [ack] = await producer.send([record]);
+    const retries = Number(values.retries);
+    if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new Error('--retries: an integer from 0 to 10');
+    const ack = await publishWithRetries({ publisher: producer, record, retries, delayMs: 1000, log: (line) => console.error(line) });
     console.log(JSON.stringify({ published: JSON.parse(record.value as string) as unknown, ...ack }, null, 2));
     if (answer && consumer) {
       let timer: NodeJS.Timeout | undefined;
@@ -127,7 +162,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`[publish] ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(`[publish] ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

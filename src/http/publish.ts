@@ -1,6 +1,10 @@
 /**
- * POST /kafka/publish: the seed's body ({event_type, data, topic?, key?, correlation_id?})
- * validated into an event for one of the configured topics.
+ * POST /kafka/publish: the guide's body ({event_type, data, topic?, key?, correlation_id?},
+ * plus an optional `id`) validated into an event for one of the configured topics.
+ *
+ * `id` makes a retry safe: a send that timed out may still have been written, so a client
+ * that retries with the same id publishes the same event id (on the same partition, since
+ * the id is the key when no key is given), and the consumers drop the second copy.
  */
 import * as z from 'zod/mini';
 import '../validation';
@@ -19,6 +23,7 @@ const publishBodySchema = z.strictObject({
   topic: z.optional(z.string()),
   key: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_KEY_LENGTH))),
   correlation_id: z.optional(correlationIdSchema),
+  id: z.optional(z.uuid('a UUID (the event id; send the same one when retrying)')),
 });
 
 export interface PublishRequest {
@@ -34,15 +39,15 @@ export interface PublishRequest {
 export function buildPublishRequest(params: { body: unknown; topics: Topics; source: string }): PublishRequest {
   const parsed = publishBodySchema.safeParse(params.body);
   if (!parsed.success) throw new ValidationError('invalid publish request', describeIssues(parsed.error));
-  const { event_type, data, topic, key, correlation_id } = parsed.data;
+  const { event_type, data, topic, key, correlation_id, id } = parsed.data;
   const allowed = Object.values(params.topics);
   const target = topic ?? params.topics.events;
   if (!allowed.includes(target)) {
     throw new ValidationError('invalid publish request', [`topic: must be one of ${allowed.join(', ')}`]);
   }
-  const event = createEvent({ eventType: event_type, data, source: params.source, correlationId: correlation_id });
+  const event = createEvent({ eventType: event_type, data, source: params.source, correlationId: correlation_id, ...(id ? { id } : {}) });
   return {
     event,
-    record: { topic: target, key: key ?? null, value: JSON.stringify(event), headers: eventHeaders(event) },
+    record: { topic: target, key: key ?? (id ? id : null), value: JSON.stringify(event), headers: eventHeaders(event) },
   };
 }

@@ -125,3 +125,24 @@ describe('keys named __proto__', () => {
     expect(record.value).toContain('"b":{"__proto__":1}');
   });
 });
+
+describe('an id of the caller\'s own', () => {
+  const id = '3f1c1e0a-8b6d-4c2e-9a7f-1b2c3d4e5f60';
+
+  it('is the event id, and without a key the record is keyed by it, so a retry lands where the first try did', () => {
+    const first = buildPublishRequest({ body: { event_type: 'x', data: {}, id }, topics, source: 't' });
+    const retry = buildPublishRequest({ body: { event_type: 'x', data: {}, id }, topics, source: 't' });
+    expect(first.event.id).toBe(id);
+    expect(retry.event.id).toBe(id);
+    expect(first.record.key).toBe(id);
+    expect(retry.record.key).toBe(id);
+  });
+
+  it('keeps a key given with it', () => {
+    expect(buildPublishRequest({ body: { event_type: 'x', data: {}, id, key: 'k' }, topics, source: 't' }).record.key).toBe('k');
+  });
+
+  it.each(['not-a-uuid', '', 42, '3F1C1E0A-8B6D-4C2E-9A7F-1B2C3D4E5F60x'])('refuses id %j', (bad) => {
+    expect(problems({ event_type: 'x', data: {}, id: bad })).toEqual([expect.stringMatching(/^id: /)]);
+  });
+});

@@ -1,15 +1,19 @@
 /**
- * GET /kafka/status, in-process with a fake cluster behind the container's shared Kafka
- * client and producer: the original guide's fields, what anyone may see versus an admin,
- * how many admin connections it opens, and that it closes every one before answering.
+ * The HTTP function in-process, with a fake cluster behind the container's shared Kafka
+ * client and producer. GET /kafka/status: the original guide's fields, what anyone may see
+ * versus an admin, how many admin connections it opens, and that it closes every one
+ * before answering. POST /kafka/publish: the guide's answer.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { httpEvent, lambdaContext } from '../../helpers/lambda';
+import type { KafkaUnavailableError } from '../../../src/errors';
 
 const TOKEN = 'status-admin-token-0123456789';
 const admins = { connects: 0, disconnects: 0, open: 0 };
 let producerConnects = 0;
+/** Set by a test: the next send fails as the real producer's does when the broker did not acknowledge in time. */
+let failNextSend: Error | undefined;
 
 /** A fake kafkajs admin client: a broker whose host must stay private, and a slow disconnect. */
 function fakeAdmin() {
@@ -46,7 +50,11 @@ vi.mock('../../../src/kafka/shared', () => ({
   sharedProducer: () => {
     let connected = false;
     return {
-      send: () => Promise.resolve([]),
+      send: (records: Array<{ topic: string }>) => {
+        const failure = failNextSend;
+        failNextSend = undefined;
+        return failure ? Promise.reject(failure) : Promise.resolve(records.map((r) => ({ topic: r.topic, partition: 1, offset: '42' })));
+      },
       connect: () => {
         producerConnects += 1;
         connected = true;
@@ -69,11 +77,14 @@ vi.mock('../../../src/kafka/shared', () => ({
 
 type Invoke = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 let invoke: Invoke;
+/** The handler's own error class (modules are loaded afresh for it). */
+let KafkaUnavailable: typeof KafkaUnavailableError;
 
 beforeAll(async () => {
   Object.assign(process.env, { LOG_LEVEL: 'SILENT', ADMIN_TOKEN: TOKEN, PUSHGATEWAY_URL: 'http://127.0.0.1:9' });
   vi.resetModules();
-  invoke = (await import('../../../handlers/http.js')).handler as unknown as Invoke; // middy's handler type carries callback overloads; this is how Lambda calls it.
+  invoke = (await import('../../../handlers/http.js')).handler;
+  KafkaUnavailable = (await import('../../../src/errors.js')).KafkaUnavailableError;
 });
 
 afterAll(() => {
@@ -120,5 +131,54 @@ describe('GET /kafka/status', () => {
     expect(admins.connects - before).toBeLessThanOrEqual(1);
     expect(admins.open).toBe(0);
     expect(admins.disconnects).toBe(admins.connects);
+  });
+});
+
+describe('POST /kafka/publish', () => {
+  it('answers 200 with "status": "success", the event, and where the broker put it, as the guide does', async () => {
+    // Act
+    const response = await invoke(
+      httpEvent('POST /kafka/publish', {
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ event_type: 'custom_event', data: { user_id: '123', action: 'login' } }),
+      }),
+      lambdaContext('http'),
+    );
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(String(response.body))).toMatchObject({
+      status: 'success',
+      message: "Event 'custom_event' published to Kafka",
+      event: { event_type: 'custom_event', data: { user_id: '123', action: 'login' } },
+      topic: 'simple-time-service-events',
+      partition: 1,
+      offset: '42',
+    });
+  });
+});
+
+describe('POST /kafka/publish when the broker does not acknowledge in time', () => {
+  it('answers 503 saying the outcome is unknown and that a retry with the same id is safe', async () => {
+    // Prepare
+    const id = '9b2f6c1e-2d4a-4f6b-8c3e-5a7d9e1f2b3c';
+    failNextSend = new KafkaUnavailable('Kafka did not acknowledge within 1000 ms; the records may still be written', { outcome: 'unknown' });
+
+    // Act
+    const response = await invoke(
+      httpEvent('POST /kafka/publish', {
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ event_type: 'custom_event', data: {}, id }),
+      }),
+      lambdaContext('http'),
+    );
+
+    // Assess
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['retry-after']).toBe('1');
+    const body = JSON.parse(String(response.body)) as Record<string, unknown>;
+    expect(body).toMatchObject({ id, outcome: 'unknown' });
+    expect(String(body.error)).toMatch(/may have been written/);
+    expect(String(body.retry)).toMatch(/same id/);
   });
 });
