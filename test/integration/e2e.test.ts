@@ -3,9 +3,11 @@
  * MSK event source, against the real broker: GET / is followed by the http_request and
  * http_response consumer functions; a command written by an independent client (kcat) in
  * seed 2's shape is answered on the events topic with the same correlation id; a poison
- * record lands in the dead-letter topic and the record after it is still handled.
+ * record lands in the dead-letter topic and the record after it is still handled; a publish
+ * retried with the same id is handled once.
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { parseEnvelope } from '../../src/events';
@@ -16,6 +18,7 @@ import { waitFor } from '../helpers/wait-for';
 
 const topics = uniqueServiceTopics('e2e');
 const group = uniqueName('e2e-group');
+const TOKEN = 'e2e-admin-token-0123456789';
 
 describe('end to end through serverless offline and the local MSK event source', () => {
   let admin: Admin;
@@ -27,7 +30,7 @@ describe('end to end through serverless offline and the local MSK event source',
     await admin.connect();
     for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
     reader = await startReader(testKafka('sts-e2e-reader'), [topics.events, topics.dlq]);
-    offline = await startService({ httpPort: 3320, lambdaPort: 3322, topics, group });
+    offline = await startService({ httpPort: 3320, lambdaPort: 3322, topics, group, env: { ADMIN_TOKEN: TOKEN } });
   }, 180_000);
 
   afterAll(async () => {
@@ -125,5 +128,33 @@ describe('end to end through serverless offline and the local MSK event source',
     expect(dead?.headers['dlq.source.topic']).toBe(topics.commands);
     expect(dead?.headers['dlq.source.partition']).toBe('0');
     await reader.waitForRecords((r) => r.topic === topics.events && r.headers.correlation_id === correlationId, 1, 30_000);
+  });
+
+  it('handles a publish retried with the same id once: the second copy is dropped as a duplicate', async () => {
+    // Prepare: a client whose first answer was lost retries with the id it chose
+    const id = randomUUID();
+    const correlationId = uniqueName('retry');
+    const publish = () =>
+      fetch(`${offline.baseUrl}/kafka/publish`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ event_type: 'retried_event', data: { n: 1 }, id, correlation_id: correlationId }),
+        signal: AbortSignal.timeout(10_000),
+      });
+
+    // Act
+    const first = await publish();
+    const retry = await publish();
+
+    // Assess: both written (same id, same partition), handled once, the second logged as a duplicate
+    expect([first.status, retry.status]).toEqual([200, 200]);
+    const [a, b] = (await Promise.all([first.json(), retry.json()])) as Array<{ id: string; partition: number }>;
+    expect([a?.id, b?.id]).toEqual([id, id]);
+    expect(b?.partition).toBe(a?.partition);
+    await waitFor(() => logLines(offline).find((l) => l.message === 'duplicate record: effect not repeated' && l.event_id === id), {
+      timeoutMs: 30_000,
+      what: 'onCustomEvent to drop the second copy',
+    });
+    expect(logLines(offline).filter((l) => l.message === 'custom event' && l.event_id === id)).toHaveLength(1);
   });
 });

@@ -4,7 +4,7 @@
  * POST /kafka/publish (custom events, each with a unique marker) and GET / (each with a
  * unique x-correlation-id) from a few concurrent clients; a third of the way in, the
  * broker is killed with SIGKILL and started again. Every answer is recorded. Then every
- * event answered 202 must be handled by onCustomEvent (its 'custom event' log line,
+ * event answered 200 must be handled by onCustomEvent (its 'custom event' log line,
  * which carries the event id), and its effect must happen once: redeliveries the consumer
  * suppressed show as 'duplicate record: effect not repeated' and are counted apart.
  */
@@ -73,7 +73,7 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
   it('consumes every acknowledged event exactly once', async () => {
     // Prepare: a warm-up publish, consumed, so the producer and the consumer functions are up
     const warm = await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, { event_type: 'reliability_warmup', data: { marker: 'warm' } }));
-    expect(warm.status).toBe(202);
+    expect(warm.status).toBe(200);
     const warmId = String(warm.body?.id);
     await waitFor(() => countBy(logLines(offline), 'custom event', 'event_id').get(warmId), {
       timeoutMs: 60_000,
@@ -109,9 +109,9 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
               waitFor(
                 async () => {
                   const probe = await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, { event_type: 'reliability_probe', data: { marker: `${runId}-recovery` } }));
-                  return probe.status === 202 ? probe : undefined;
+                  return probe.status === 200 ? probe : undefined;
                 },
-                { timeoutMs: 60_000, intervalMs: 500, what: '/kafka/publish to answer 202 after the restart' },
+                { timeoutMs: 60_000, intervalMs: 500, what: '/kafka/publish to answer 200 after the restart' },
               ),
             )
             .then((probe) => {
@@ -134,7 +134,7 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
     await Promise.all(Array.from({ length: CLIENTS }, client));
     if (restart) await restart;
 
-    const acknowledged = publishes.filter((p) => p.answer.status === 202);
+    const acknowledged = publishes.filter((p) => p.answer.status === 200);
     const refused = publishes.filter((p) => p.answer.status === 503);
     const ackIds = new Set(acknowledged.map((p) => String(p.answer.body?.id)));
     if (recoveryId) ackIds.add(recoveryId);
@@ -181,7 +181,7 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
     if (lost.length > 0) console.log(`lost ids: ${lost.slice(0, 20).join(', ')}`);
 
     expect(publishes).toHaveLength(N);
-    expect(acknowledged.length + refused.length).toBe(N); // every publish answered 202 or 503, nothing else
+    expect(acknowledged.length + refused.length).toBe(N); // every publish answered 200 or 503, nothing else
     expect(refused.length).toBeGreaterThan(0); // the crash really happened under load
     expect(acknowledged.length).toBeGreaterThan(0);
     expect(lost).toEqual([]);
