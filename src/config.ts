@@ -81,6 +81,9 @@ const envSchema = z.object({
   HTTP_MAX_BODY_BYTES: positiveInt(65_536, 1_048_576),
 });
 
+/** Every environment variable this module reads (README's configuration tables document them). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export type KafkaAuth = 'none' | 'tls' | 'scram' | 'iam';
 
 export interface Topics {
