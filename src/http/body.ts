@@ -7,6 +7,8 @@
 import { ValidationError } from '../errors';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../events/json';
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 export function readJsonBody(params: {
   /** serverless-offline passes null for an empty body, API Gateway omits it. */
   body: string | null | undefined;
@@ -19,9 +21,16 @@ export function readJsonBody(params: {
   if (raw.length > maxBytes) {
     throw new ValidationError(`the body is ${raw.length} bytes, over the ${maxBytes}-byte limit`);
   }
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    // Decoding loosely would replace the bad bytes with U+FFFD and publish altered data.
+    throw new ValidationError('the body is not UTF-8 text');
+  }
   let value: unknown;
   try {
-    value = JSON.parse(raw.toString('utf8')) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new ValidationError('the body is not valid JSON');
   }

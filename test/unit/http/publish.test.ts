@@ -146,3 +146,11 @@ describe('an id of the caller\'s own', () => {
     expect(problems({ event_type: 'x', data: {}, id: bad })).toEqual([expect.stringMatching(/^id: /)]);
   });
 });
+
+describe('a body that is not UTF-8', () => {
+  it('is refused (400) instead of having its bytes silently replaced by U+FFFD', () => {
+    // {"event_type":"x","data":{"a":"<0xff>"}}, as a base64 body
+    const bytes = Buffer.concat([Buffer.from('{"event_type":"x","data":{"a":"'), Buffer.from([0xff]), Buffer.from('"}}')]);
+    expect(() => readJsonBody({ body: bytes.toString('base64'), isBase64Encoded: true, maxBytes: 1024 })).toThrow(/not UTF-8/);
+  });
+});
