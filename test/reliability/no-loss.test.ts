@@ -7,7 +7,12 @@
  * event answered 200 must be handled by onCustomEvent (its 'custom event' log line,
  * which carries the event id), and its effect must happen once: redeliveries the consumer
  * suppressed show as 'duplicate record: effect not repeated' and are counted apart.
+ *
+ * Each publish carries an id of the client's own. A 503 that says the event was not
+ * written ('not_sent') must never be consumed; every 503 is then retried with the same id,
+ * as the 503 says a client should, and every retried event must be consumed.
  */
+import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
@@ -29,6 +34,8 @@ const CLIENTS = 4;
 const LOAD_TIMEOUT_MS = 240_000;
 
 const topics = uniqueServiceTopics('rel');
+
+const probeBody = (marker: string, i: number, id: string) => ({ event_type: 'reliability_probe', data: { marker, i }, correlation_id: marker, id });
 const group = uniqueName('rel-group');
 
 /** Whether something accepts connections on 127.0.0.1:port (bounded by 1 s). */
@@ -84,7 +91,7 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
     // the way in and restarted; the last third waits (bounded) until the service
     // acknowledges publishes again (the probe that shows it is counted as acknowledged).
     const runId = uniqueName('run');
-    const publishes: Array<{ marker: string; answer: Answer }> = [];
+    const publishes: Array<{ marker: string; id: string; answer: Answer }> = [];
     const gets: Array<{ correlationId: string; answer: Answer }> = [];
     let next = 0;
     let restart: Promise<void> | undefined;
@@ -120,14 +127,12 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
         }
         if (i >= Math.floor((2 * N) / 3) && restart) await restart;
         const marker = `${runId}-${i}`;
+        const id = randomUUID();
         const [published, got] = await Promise.all([
-          call(
-            `${offline.baseUrl}/kafka/publish`,
-            publishInit(TOKEN, { event_type: 'reliability_probe', data: { marker, i }, correlation_id: marker }),
-          ),
+          call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, probeBody(marker, i, id))),
           call(`${offline.baseUrl}/`, { headers: { 'x-correlation-id': `get-${marker}` } }),
         ]);
-        publishes.push({ marker, answer: published });
+        publishes.push({ marker, id, answer: published });
         gets.push({ correlationId: `get-${marker}`, answer: got });
       }
     };
@@ -160,6 +165,27 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
     const markers503 = new Set(refused.map((p) => p.marker));
     const consumedByCorrelation = countBy(lines, 'custom event', 'correlation_id', /onCustomEvent/);
     const refusedButConsumed = [...markers503].filter((m) => consumedByCorrelation.has(m)).length;
+    // A 503 that says "not written" must mean it.
+    const notSent = refused.filter((p) => p.answer.body?.outcome === 'not_sent');
+    const notSentButConsumed = notSent.filter((p) => consumedByCorrelation.has(p.marker)).map((p) => p.id);
+
+    // Act: every 503 retried with the same id, as its answer says
+    const retries: Array<{ id: string; answer: Answer }> = [];
+    for (const p of refused) {
+      retries.push({ id: p.id, answer: await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, probeBody(p.marker, -1, p.id))) });
+    }
+    const retriedIds = new Set(retries.map((r) => r.id));
+    let afterRetry = new Map<string, number>();
+    await waitFor(
+      () => {
+        afterRetry = countBy(logLines(offline), 'custom event', 'event_id', /onCustomEvent/);
+        return [...retriedIds].every((id) => afterRetry.has(id)) ? true : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: 'every retried event to be consumed' },
+    ).catch(() => undefined);
+    const retriedLost = [...retriedIds].filter((id) => !afterRetry.has(id));
+    const retriedTwice = [...retriedIds].filter((id) => (afterRetry.get(id) ?? 0) > 1);
+    const retriedSuppressed = countBy(logLines(offline), 'duplicate record: effect not repeated', 'event_id', /onCustomEvent/);
     const getResponsesConsumed = gets.filter((g) => lines.some((l) => l.message === 'http response' && l.correlation_id === g.correlationId)).length;
 
     const figures = {
@@ -173,6 +199,13 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
       effect_twice: twice.length,
       lost: lost.length,
       refused_but_consumed: refusedButConsumed,
+      refused_not_sent: notSent.length,
+      refused_not_sent_but_consumed: notSentButConsumed.length,
+      retried: retries.length,
+      retried_statuses: statuses(retries.map((r) => r.answer)),
+      retried_lost: retriedLost.length,
+      retried_duplicates_suppressed: [...retriedIds].reduce((sum, id) => sum + (retriedSuppressed.get(id) ?? 0), 0),
+      retried_effect_twice: retriedTwice.length,
       get_statuses: statuses(gets.map((g) => g.answer)),
       get_max_ms: Math.round(Math.max(...gets.map((g) => g.answer.ms))),
       get_http_response_events_consumed: getResponsesConsumed,
@@ -188,5 +221,8 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
     expect(twice).toEqual([]);
     expect(gets).toHaveLength(N);
     expect(gets.every((g) => g.answer.status === 200)).toBe(true);
+    expect(notSentButConsumed).toEqual([]);
+    expect(retries.every((r) => r.answer.status === 200)).toBe(true);
+    expect(retriedLost).toEqual([]);
   }, 420_000);
 });
