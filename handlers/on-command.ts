@@ -1,4 +1,4 @@
-/** The onCommand function: commands (our envelope or seed 2's shape) answered on the events topic by src/commands. */
+/** The onCommand function: commands (our envelope or the second guide's shape) answered on the events topic by src/commands. */
 import { createCommandConsumer } from '../src/commands';
 import { kafkaConsumerHandler } from './kafka-consumer';
 

@@ -1,11 +1,11 @@
 /**
- * Publish a test event or command from a terminal (seed 2, step 7).
+ * Publish a test event or command from a terminal (as the second guide's step 7 does).
  *
  *   npm run publish -- --type test_event --data '{"a":1}'
  *   npm run publish -- --command time.now --payload '{"timezone":"Europe/Paris"}' --wait
  *
  * --type publishes an event in the service's envelope (events topic unless --topic);
- * --command publishes a command in seed 2's shape {type, correlation_id, timestamp,
+ * --command publishes a command in the second guide's shape {type, correlation_id, timestamp,
  * payload, source} to the commands topic, and with --wait prints the event answering it
  * (same correlation_id) from the events topic, waiting at most --timeout ms.
  *

@@ -1,5 +1,5 @@
 /**
- * Seed 2's command pattern: a registry from command type to the handler that carries it
+ * The second guide's command pattern: a registry from command type to the handler that carries it
  * out. A handler returns the data of its answer (published as `<type>.processed` on the
  * events topic with the command's correlation id and key), throws CommandRejectedError for
  * a command it refuses (answered by `command.rejected` with the reason), or throws a
@@ -10,7 +10,7 @@ import type { EventData } from '../events';
 import type { ConsumerLog } from '../consumers/batch';
 
 export interface Command {
-  /** The idempotency key: the envelope's id, or for seed 2's shape an id derived from the bytes. */
+  /** The idempotency key: the envelope's id, or for the second guide's shape an id derived from the bytes. */
   id: string;
   type: string;
   correlationId: string;
@@ -19,7 +19,7 @@ export interface Command {
   source: string | undefined;
   payload: EventData;
   /** Which shape it arrived in. */
-  shape: 'envelope' | 'seed2';
+  shape: 'envelope' | 'plain';
 }
 
 export interface CommandContext {

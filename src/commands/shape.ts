@@ -2,10 +2,10 @@
  * A command as it arrives on the commands topic, in either shape:
  * - our envelope (`{id, event_type, timestamp, source, correlation_id, data, version}`,
  *   src/events), the command type in `event_type` and its payload in `data`;
- * - seed 2's shape (`{type, correlation_id, timestamp, payload, source}`), as any client of
+ * - the second guide's shape (`{type, correlation_id, timestamp, payload, source}`), as any client of
  *   that guide writes it; it has no id, so one is derived from its bytes.
  * A command without a correlation id can never be answered usefully: it is dead-lettered
- * (seed 2 only logged a warning and dropped it).
+ * (the second guide only logged a warning and dropped it).
  */
 import * as z from 'zod/mini';
 import '../validation';
@@ -15,7 +15,7 @@ import type { DeadLetterReason } from '../kafka/dlq';
 import { contentEventId } from '../consumers/idempotency';
 import type { Command } from './registry';
 
-const seed2CommandSchema = z.object({
+const plainCommandSchema = z.object({
   type: eventTypeSchema,
   correlation_id: correlationIdSchema,
   timestamp: z.optional(z.string().check(z.maxLength(64))),
@@ -36,7 +36,7 @@ function lacksCorrelationId(value: Record<string, unknown>): boolean {
   return id === undefined || id === null || (typeof id === 'string' && id.trim() === '');
 }
 
-/** Validates a command's JSON (`raw` is the record's value, for seed 2's derived id). */
+/** Validates a command's JSON (`raw` is the record's value, for the second guide's derived id). */
 export function decodeCommand(json: unknown, raw: Buffer): DecodedCommand {
   if (!isObject(json)) {
     return { ok: false, reason: 'invalid_command', error: 'a command is a JSON object' };
@@ -65,7 +65,7 @@ export function decodeCommand(json: unknown, raw: Buffer): DecodedCommand {
     }
   }
   if ('type' in json) {
-    const parsed = seed2CommandSchema.safeParse(json);
+    const parsed = plainCommandSchema.safeParse(json);
     if (!parsed.success) {
       return { ok: false, reason: 'invalid_command', error: `invalid command: ${describeIssues(parsed.error).join('; ')}` };
     }
@@ -79,13 +79,13 @@ export function decodeCommand(json: unknown, raw: Buffer): DecodedCommand {
         timestamp: c.timestamp,
         source: c.source,
         payload: c.payload ?? {},
-        shape: 'seed2',
+        shape: 'plain',
       },
     };
   }
   return {
     ok: false,
     reason: 'invalid_command',
-    error: 'neither an event envelope (event_type) nor a seed 2 command (type)',
+    error: 'neither an event envelope (event_type) nor a plain command (type)',
   };
 }

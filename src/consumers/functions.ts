@@ -54,7 +54,7 @@ export const CONSUMER_FUNCTIONS: readonly ConsumerFunction[] = [
     catchAll: false,
   },
   { name: 'onError', topic: 'events', eventTypes: { only: ['error'] }, groupSuffix: 'error', catchAll: false },
-  // Commands arrive in our envelope (event_type) or in seed 2's shape (type): no filter.
+  // Commands arrive in our envelope (event_type) or in the second guide's shape (type): no filter.
   { name: 'onCommand', topic: 'commands', eventTypes: { except: [] }, groupSuffix: 'commands', catchAll: true },
   {
     name: 'onCustomEvent',

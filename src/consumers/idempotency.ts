@@ -122,7 +122,7 @@ export function derivedEventId(inputId: string, outputType: string): string {
 }
 
 /**
- * The id of a message that carries none (seed 2's command shape): derived from its bytes,
+ * The id of a message that carries none (the second guide's command shape): derived from its bytes,
  * so a redelivery, or the same bytes written twice by a producer retry, has the same id.
  */
 export function contentEventId(value: Buffer): string {

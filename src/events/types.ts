@@ -1,4 +1,4 @@
-/** Builders for the event types of seed 1, with the data each carries. */
+/** Builders for the event types of the first guide, with the data each carries. */
 import type { EventEnvelope } from './envelope';
 import { createEvent } from './envelope';
 

@@ -28,7 +28,7 @@ describe('decodeCommand', () => {
         timestamp: '2026-01-31T12:34:56.123456',
         payload: { timezone: 'Europe/Paris' },
         source: 'other-service',
-        shape: 'seed2',
+        shape: 'plain',
       },
     });
     expect(first.ok && again.ok && first.command.id === again.command.id).toBe(true);

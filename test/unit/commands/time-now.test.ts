@@ -6,7 +6,7 @@ import { fakeLogger } from '../consumers/fakes';
 const instant = new Date('2026-01-31T12:34:56.789Z');
 
 function command(payload: Record<string, unknown>): Command {
-  return { id: 'id', type: 'time.now', correlationId: 'c', timestamp: undefined, source: undefined, payload, shape: 'seed2' };
+  return { id: 'id', type: 'time.now', correlationId: 'c', timestamp: undefined, source: undefined, payload, shape: 'plain' };
 }
 
 const run = (payload: Record<string, unknown>) => timeNow(command(payload), { now: () => instant, log: fakeLogger() });
