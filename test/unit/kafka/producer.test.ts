@@ -227,3 +227,31 @@ describe('createContainerProducer: back-off only when the broker cannot be reach
     expect(cluster.instances).toHaveLength(2);
   });
 });
+
+describe('createContainerProducer: a frozen container is not a broken broker', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a send whose bound passed while the process was frozen (Lambda between invocations) keeps its producer', async () => {
+    // Prepare: a send in flight on a slow but healthy broker
+    vi.useFakeTimers();
+    const cluster = new FakeCluster({ ackLatencyMs: 5 });
+    const producer = createContainerProducer({ kafka: () => cluster.kafka(), sendTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    const warm = producer.send([record]);
+    await vi.advanceTimersByTimeAsync(20);
+    await warm;
+    cluster.ackLatencyMs = 30_000;
+    const frozenSend = producer.send([record], { timeoutMs: 300 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(300); // the caller answered; then the container is frozen
+
+    // Act: the clock jumps 10 minutes while no timer could run, then the process thaws
+    vi.setSystemTime(Date.now() + 600_000);
+    await vi.advanceTimersByTimeAsync(1000);
+
+    // Assess: the attempt's bound fired 10 minutes late: not evidence against the connection
+    expect(await frozenSend).toBeInstanceOf(KafkaUnavailableError);
+    expect(cluster.instances).toHaveLength(1);
+    expect(cluster.instances[0]?.disconnectedAt).toBeUndefined();
+  });
+});
