@@ -109,6 +109,12 @@ function envelope(u: U, eventType: string, data: unknown, ts: string): Record<st
 const json = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8');
 const valid = { valid: true } as const;
 const dead = (...reasons: DeadLetterReason[]): Expectation => ({ valid: false, reasons });
+/**
+ * Generated objects may have a key named "__proto__": event data with one is refused (an
+ * invalid envelope) rather than processed without it.
+ */
+const unlessProtoKey = (data: unknown, expectation: Expectation): Expectation =>
+  typeof data === 'object' && data !== null && Object.prototype.hasOwnProperty.call(data, '__proto__') ? dead('invalid_envelope') : expectation;
 const key = fc.option(fc.oneof(fc.string({ maxLength: 40 }), fc.ipV4()), { nil: null });
 
 const requestData = fc.record({ user_ip: fc.ipV4(), method: fc.constantFrom('GET', 'POST'), endpoint: fc.webPath(), hostname: fc.string({ maxLength: 20 }) });
@@ -134,7 +140,7 @@ function validEnvelope(topic: TopicName): fc.Arbitrary<Template> {
       data: fc.record({ timezone: fc.constantFrom('UTC', 'Europe/Paris', 'Asia/Kolkata', 'America/St_Johns'), format: fc.constantFrom('iso', 'date', 'time', 'unix', 'unix_ms', 'human') }, { requiredKeys: [] }),
     }),
   };
-  return fc.tuple(typed[topic], timestamp, key).map(([{ type, data }, ts, k]) => (u: U) => ({ kind: 'valid_envelope', key: k, value: json(envelope(u, type, data, ts)), expect: valid }));
+  return fc.tuple(typed[topic], timestamp, key).map(([{ type, data }, ts, k]) => (u: U) => ({ kind: 'valid_envelope', key: k, value: json(envelope(u, type, data, ts)), expect: unlessProtoKey(data, valid) }));
 }
 
 /** Seed 2 commands: time.now with any payload, and unknown types (answered command.rejected). */
@@ -216,7 +222,7 @@ function topicSpecific(topic: TopicName): fc.Arbitrary<Template> {
   const unicodeData = fc.dictionary(fc.oneof(fc.string({ maxLength: 5 }), unusualText), unusualText, { minKeys: 1, maxKeys: 4 });
   if (topic === 'requests') {
     return fc.oneof(
-      fc.tuple(customType, dataValues, key).map(([type, data, k]) => (u: U) => ({ kind: 'unknown_event_type', key: k, value: json(envelope(u, type, data, now())), expect: dead('unhandled_event_type') })),
+      fc.tuple(customType, dataValues, key).map(([type, data, k]) => (u: U) => ({ kind: 'unknown_event_type', key: k, value: json(envelope(u, type, data, now())), expect: unlessProtoKey(data, dead('unhandled_event_type')) })),
       fc.tuple(fc.constantFrom('user_ip', 'method'), key).map(([drop, k]) => (u: U) => {
         const data: Record<string, unknown> = { user_ip: '203.0.113.7', method: 'GET', endpoint: '/' };
         delete data[drop];
@@ -226,13 +232,13 @@ function topicSpecific(topic: TopicName): fc.Arbitrary<Template> {
         kind: 'unicode_valid',
         key: k,
         value: json(envelope(u, 'http_request', { user_ip: '\u202E1.2.3.4', method: 'G\u200BET', endpoint: '/\uD800', ...extra }, now())),
-        expect: valid,
+        expect: unlessProtoKey(extra, valid),
       })),
     );
   }
   if (topic === 'events') {
     return fc.oneof(
-      fc.tuple(customType, dataValues, key).map(([type, data, k]) => (u: U) => ({ kind: 'unknown_event_type', key: k, value: json(envelope(u, type, data, now())), expect: valid })),
+      fc.tuple(customType, dataValues, key).map(([type, data, k]) => (u: U) => ({ kind: 'unknown_event_type', key: k, value: json(envelope(u, type, data, now())), expect: unlessProtoKey(data, valid) })),
       fc.tuple(fc.oneof(fc.integer({ min: -1000, max: 99 }), fc.integer({ min: 600, max: 100_000 }), fc.constant(200.5)), key).map(([status, k]) => (u: U) => ({
         kind: 'invalid_data',
         key: k,
@@ -242,7 +248,7 @@ function topicSpecific(topic: TopicName): fc.Arbitrary<Template> {
       key.map((k) => (u: U) => ({ kind: 'invalid_data', key: k, value: json(envelope(u, 'error', { error_message: 'x', error_type: '', service: 's' }, now())), expect: dead('invalid_data') })),
       // http_request has a handler of its own, whichever topic it arrives on.
       key.map((k) => (u: U) => ({ kind: 'invalid_data', key: k, value: json(envelope(u, 'http_request', { nope: true }, now())), expect: dead('invalid_data') })),
-      fc.tuple(unicodeData, key).map(([data, k]) => (u: U) => ({ kind: 'unicode_valid', key: k, value: json(envelope(u, 'user_signup', data, now())), expect: valid })),
+      fc.tuple(unicodeData, key).map(([data, k]) => (u: U) => ({ kind: 'unicode_valid', key: k, value: json(envelope(u, 'user_signup', data, now())), expect: unlessProtoKey(data, valid) })),
     );
   }
   return fc.oneof(
