@@ -1,5 +1,6 @@
 /** A Pushgateway of a test's own (Debian's binary), in memory only, on a port of its own. */
 import { spawn, spawnSync } from 'node:child_process';
+import { deleteGroup, fetchGroups } from '../../src/metrics';
 import { waitFor } from './wait-for';
 
 export interface OwnPushgateway {
@@ -40,4 +41,10 @@ export async function startPushgateway(port: number): Promise<OwnPushgateway> {
     throw error;
   }
   return { url, stop };
+}
+
+/** Deletes every group a test pushed under its own `job` (whatever the rest of each group's key). */
+export async function deletePushedGroups(url: string, job: string): Promise<void> {
+  const groups = await fetchGroups({ url, timeoutMs: 2000, job }).catch(() => []);
+  for (const group of groups) await deleteGroup({ url, timeoutMs: 2000, labels: group.labels }).catch(() => undefined);
 }

@@ -22,8 +22,8 @@ import { toConsumedRecord } from '../../src/kafka/event-source';
 import { buildKafkaEvent } from '../../src/kafka/msk-event';
 import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
-import { createMetrics, deleteGroup } from '../../src/metrics';
-import { executionEnvironmentId } from '../../src/runtime';
+import { createMetrics } from '../../src/metrics';
+import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/errors';
 import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';
 import type { KafkaLambdaEvent } from '../../handlers/kafka-consumer';
@@ -45,8 +45,6 @@ const env = {
   METRICS_PUSH_INTERVAL_MS: '0',
 };
 const config = loadConfig(env);
-/** Each function has its own name, so its own Pushgateway group (as on Lambda). */
-const FUNCTION_NAMES = ['onHttpRequest', 'onHttpResponse', 'onError', 'onCommand', 'onCustomEvent'];
 const functionConfig = (name: string) => loadConfig({ ...env, AWS_LAMBDA_FUNCTION_NAME: `it-${name}` });
 const SOURCE = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/it', bootstrapServers: [BROKERS] };
 
@@ -146,14 +144,7 @@ describe('consumer functions against the real broker', () => {
     await producer?.disconnect();
     await admin?.disconnect();
     // The handlers pushed this run's metrics under its own job; leave the Pushgateway as it was.
-    for (const name of FUNCTION_NAMES) {
-      const { runtime } = functionConfig(name);
-      await deleteGroup({
-        url: PUSHGATEWAY,
-        timeoutMs: 2000,
-        labels: { job: config.service.name, function: runtime.functionName, instance: executionEnvironmentId(runtime) },
-      }).catch(() => undefined);
-    }
+    await deletePushedGroups(PUSHGATEWAY, config.service.name);
   });
 
   it('answers a seed 2 command written by kcat on the events topic with the same correlation id and key', async () => {
