@@ -88,6 +88,11 @@ async function main(): Promise<void> {
   const config = getConfig();
   const correlationId = values['correlation-id'] ?? randomUUID();
   const timeoutMs = Number(values.timeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600_000) {
+    throw new Error('--timeout: an integer from 100 to 600000 (milliseconds)');
+  }
+  const retries = Number(values.retries);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new Error('--retries: an integer from 0 to 10');
   let record: OutgoingRecord;
   if (values.type !== undefined) {
     const event = createEvent({
@@ -120,46 +125,90 @@ async function main(): Promise<void> {
   }
 
   const kafka = createKafka({ kafka: config.kafka, brokers: await resolveBrokers(config.kafka), clientId: 'simple-time-service-cli' });
-  const consumer = values.wait ? kafka.consumer({ groupId: `simple-time-service-cli-${randomUUID()}` }) : undefined;
-  let answer: Promise<string> | undefined;
-  if (consumer) {
-    // Subscribed before publishing, from the latest offsets, so the answer cannot be missed.
-    await consumer.connect();
-    await consumer.subscribe({ topics: [config.kafka.topics.events], fromBeginning: false });
-    answer = new Promise<string>((resolve) => {
-      void consumer.run({
-        eachMessage: ({ message }) => {
-          const id = message.headers?.correlation_id?.toString();
-          if (id === correlationId && message.value) resolve(message.value.toString());
-          return Promise.resolve();
-        },
-      });
-    });
-    await new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-  }
-
   const producer = createContainerProducer({
     kafka: () => kafka,
     sendTimeoutMs: Math.max(config.kafka.sendTimeoutMs, 5000),
     connectTimeoutMs: config.kafka.connectTimeoutMs,
   });
+  const answers = values.wait ? await listenForAnswer(kafka, config.kafka.topics.events, correlationId, timeoutMs) : undefined;
   try {
-    const retries = Number(values.retries);
-    if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new Error('--retries: an integer from 0 to 10');
     const ack = await publishWithRetries({ publisher: producer, record, retries, delayMs: 1000, log: (line) => console.error(line) });
     console.log(JSON.stringify({ published: JSON.parse(record.value as string) as unknown, ...ack }, null, 2));
-    if (answer && consumer) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer with correlation_id ${correlationId} within ${timeoutMs} ms`)), timeoutMs);
-      });
-      const reply = await Promise.race([answer, timeout]).finally(() => clearTimeout(timer));
+    if (answers) {
+      const reply = await answers.answer();
       console.log(JSON.stringify({ answer: JSON.parse(reply) as unknown }, null, 2));
     }
   } finally {
     await producer.disconnect();
-    await consumer?.disconnect();
+    await answers?.close();
   }
+}
+
+/** Rejects after `ms` with `message`; `clear` stops the timer. */
+function deadline(ms: number, message: string): { promise: Promise<never>; clear: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return { promise, clear: () => clearTimeout(timer) };
+}
+
+/**
+ * Joins a consumer group of its own on the events topic from the latest offsets, before
+ * the record is published, so the answer cannot be missed. `close` leaves and deletes the
+ * group, so a command line run leaves nothing on the broker.
+ */
+async function listenForAnswer(
+  kafka: ReturnType<typeof createKafka>,
+  topic: string,
+  correlationId: string,
+  timeoutMs: number,
+): Promise<{ answer: () => Promise<string>; close: () => Promise<void> }> {
+  const groupId = `simple-time-service-cli-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId });
+  const close = async (): Promise<void> => {
+    await consumer.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteGroups([groupId]);
+    } catch {
+      // never joined, or already gone: nothing to delete
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  let resolveAnswer: (value: string) => void = () => undefined;
+  const answer = new Promise<string>((resolve) => (resolveAnswer = resolve));
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  const joinDeadline = deadline(timeoutMs, `could not join a consumer group on ${topic} within ${timeoutMs} ms`);
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: false });
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        if (message.headers?.correlation_id?.toString() === correlationId && message.value) resolveAnswer(message.value.toString());
+        return Promise.resolve();
+      },
+    });
+    await Promise.race([joined, joinDeadline.promise]);
+  } catch (error) {
+    await close();
+    throw error;
+  } finally {
+    joinDeadline.clear();
+  }
+  return {
+    answer: async () => {
+      const wait = deadline(timeoutMs, `no answer with correlation_id ${correlationId} within ${timeoutMs} ms`);
+      try {
+        return await Promise.race([answer, wait.promise]);
+      } finally {
+        wait.clear();
+      }
+    },
+    close,
+  };
 }
 
 if (require.main === module) {
