@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.serverless/', '.esbuild/', 'coverage/', '**/*.mjs', '**/*.cjs'] },
+  { ignores: ['node_modules/', '.serverless/', '.esbuild/', 'coverage/', 'infra/offline-msk/dist/', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -10,7 +10,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts'],
+          // The local MSK event source's own tests live in its package (infra/offline-msk).
+          include: ['test/unit/**/*.test.ts', 'infra/offline-msk/test/**/*.test.ts'],
           environment: 'node',
         },
       },

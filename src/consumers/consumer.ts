@@ -9,12 +9,10 @@ import type { EventEnvelope } from '../events';
 import { ValidationError } from '../errors';
 import { createDeadLetterer } from '../kafka/dlq';
 import type { DeadLetterReason } from '../kafka/dlq';
-import { compileFilterPatterns } from '../kafka/filter-patterns';
-import type { CompiledFilter } from '../kafka/filter-patterns';
 import type { ConsumedRecord, RecordPublisher } from '../kafka/records';
 import type { BatchResult, ConsumerLog, ConsumerMetrics, RecordDecision } from './batch';
 import { UNKNOWN_EVENT_TYPE, createBatchProcessor } from './batch';
-import { CONSUMER_FUNCTIONS, consumerTopic, filterPatterns } from './functions';
+import { CONSUMER_FUNCTIONS, consumerTopic } from './functions';
 import type { ConsumerFunction } from './functions';
 import type { ProcessedIds } from './idempotency';
 import { createProcessedIds } from './idempotency';
@@ -75,23 +73,24 @@ export function claimedEventType(json: unknown, field: 'event_type' | 'type' = '
 }
 
 /**
- * Whether a record belongs to `fn`: its own filter matches it, or, for the topic's
- * catch-all, no sibling's filter does (the sibling receives and handles it). The same
- * matcher the event source uses (src/kafka/filter-patterns.ts), so every record is
- * handled or dead-lettered by exactly one function of its topic.
+ * Whether a record belongs to `fn`: a JSON object whose event_type is a type it handles,
+ * or, for the topic's catch-all, any record no sibling claims that way. A lookup on the
+ * table the filters are made from: whatever it gives a sibling, the sibling's filter on
+ * value.event_type delivers to it, so every record is handled or dead-lettered by exactly
+ * one function of its topic.
  */
 export function recordOwnership(
   fn: ConsumerFunction,
   functions: readonly ConsumerFunction[] = CONSUMER_FUNCTIONS,
 ): (record: Pick<ConsumedRecord, 'value'>) => boolean {
-  if (!fn.catchAll) {
-    const own = compileFilterPatterns(filterPatterns(fn));
-    return (record) => own.matches(record.value);
-  }
-  const siblings: CompiledFilter[] = functions
-    .filter((f) => f.name !== fn.name && f.topic === fn.topic && !f.catchAll)
-    .map((f) => compileFilterPatterns(filterPatterns(f)));
-  return (record) => !siblings.some((filter) => filter.matches(record.value));
+  const claims = (f: ConsumerFunction, record: Pick<ConsumedRecord, 'value'>): boolean => {
+    const value = jsonValue(record);
+    const type = value.ok && typeof value.json === 'object' && value.json !== null ? (value.json as { event_type?: unknown }).event_type : undefined;
+    return typeof type === 'string' && handlesType(f, type);
+  };
+  if (!fn.catchAll) return (record) => claims(fn, record);
+  const siblings = functions.filter((f) => f.name !== fn.name && f.topic === fn.topic && !f.catchAll);
+  return (record) => !siblings.some((f) => claims(f, record));
 }
 
 function handlesType(fn: ConsumerFunction, eventType: string): boolean {

@@ -7,11 +7,11 @@
  * a record whose value is not UTF-8 JSON, or is JSON without `event_type`, never matches a
  * pattern on `value.event_type`: Lambda drops it and commits its offset, so no function
  * would ever see it and it could not be dead-lettered (docs.aws.amazon.com/lambda/latest/
- * dg/kafka-filtering.html and invocation-eventfiltering.html; src/kafka/filter-patterns.ts
+ * dg/kafka-filtering.html and invocation-eventfiltering.html; infra/offline-msk/src/filter.ts
  * spells the rules out). No pattern can match random bytes, so on every topic exactly one
  * function has no filter at all: the topic's catch-all. It receives every record, skips
- * the ones a sibling's filter delivers to that sibling (computed with the same filter
- * matcher, so each record is handled or dead-lettered by exactly one function), and
+ * the ones a sibling's filter delivers to that sibling (looked up in this table, which the
+ * filters are made from, so each record is handled or dead-lettered by exactly one function), and
  * dead-letters whatever can never be processed. The other functions filter on their own
  * event types. The price is that the catch-all of the events topic is also invoked for
  * the batches that hold http_response and error events, which it skips.

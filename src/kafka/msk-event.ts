@@ -1,9 +1,8 @@
 /**
  * The event Lambda sends for Amazon MSK (`aws:kafka`) and self-managed Apache Kafka
- * (`SelfManagedKafka`) event source mappings, both ways: `buildKafkaEvent` makes the exact
- * event from consumed records (the local event source uses it), and `decodeKafkaEvent`
- * validates an event and turns it back into plain `ConsumedRecord`s (the consumer
- * functions use it). Also the partial batch response for Kafka.
+ * (`SelfManagedKafka`) event source mappings: `decodeKafkaEvent` validates an event and
+ * turns it into plain `ConsumedRecord`s (the consumer functions use it). Also the partial
+ * batch response for Kafka. (The local event source, infra/offline-msk, builds the events.)
  *
  * The shape follows AWS's documented examples (docs.aws.amazon.com/lambda/latest/dg/
  * with-msk.html and with-kafka.html, recorded in test/events):
@@ -59,42 +58,6 @@ export type KafkaEventSource =
 /** The `records` key AWS uses for one partition: `<topic>-<partition>`. */
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}-${partition}`;
-}
-
-function encodeRecord(record: ConsumedRecord): KafkaEventRecord {
-  // Field order as in AWS's events, so a serialised event reads like theirs.
-  return {
-    topic: record.topic,
-    partition: record.partition,
-    offset: Number(record.offset),
-    timestamp: record.timestamp,
-    timestampType: record.timestampType,
-    ...(record.key === null ? {} : { key: record.key.toString('base64') }),
-    ...(record.value === null ? {} : { value: record.value.toString('base64') }),
-    headers: record.headers.map(({ name, value }) => ({ [name]: [...value] })),
-  };
-}
-
-/**
- * The exact event Lambda sends for these records. Records keep their order within a
- * partition; partitions appear in the order their first record does.
- */
-export function buildKafkaEvent(source: KafkaEventSource, records: readonly ConsumedRecord[]): KafkaEvent {
-  const grouped: Record<string, KafkaEventRecord[]> = {};
-  for (const record of records) {
-    const key = partitionKey(record.topic, record.partition);
-    (grouped[key] ??= []).push(encodeRecord(record));
-  }
-  const bootstrapServers = source.bootstrapServers.join(',');
-  if (source.kind === 'msk') {
-    return {
-      eventSource: MSK_EVENT_SOURCE,
-      eventSourceArn: source.eventSourceArn,
-      bootstrapServers,
-      records: grouped,
-    };
-  }
-  return { eventSource: SELF_MANAGED_KAFKA_EVENT_SOURCE, bootstrapServers, records: grouped };
 }
 
 const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'));
@@ -217,48 +180,4 @@ export function kafkaBatchResponse(failed: ReadonlyArray<Pick<ConsumedRecord, 't
       itemIdentifier: { partition: partitionKey(r.topic, r.partition), offset: Number(r.offset) },
     })),
   };
-}
-
-/**
- * How Lambda reads a function's response for a Kafka batch when ReportBatchItemFailures
- * is on: no response, null, `{}`, or an empty/null `batchItemFailures` is complete
- * success; a list of valid identifiers of records in the batch is a partial failure
- * (per partition, the lowest reported offset is where delivery starts again); anything
- * else (an identifier that is not an object, names no partition of the batch or no
- * offset in it) makes the whole batch a failure.
- */
-export type BatchOutcome =
-  | { kind: 'success' }
-  | { kind: 'partial'; retryFrom: Map<string, number> }
-  | { kind: 'failure'; reason: string };
-
-export function interpretBatchResponse(
-  response: unknown,
-  batch: ReadonlyMap<string, ReadonlySet<number>>,
-): BatchOutcome {
-  if (response === null || response === undefined || typeof response !== 'object' || Array.isArray(response)) {
-    return { kind: 'success' };
-  }
-  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
-  if (failures === null || failures === undefined) return { kind: 'success' };
-  if (!Array.isArray(failures)) return { kind: 'failure', reason: 'batchItemFailures is not an array' };
-  if (failures.length === 0) return { kind: 'success' };
-  const retryFrom = new Map<string, number>();
-  for (const entry of failures as unknown[]) {
-    const id = (entry as { itemIdentifier?: unknown } | null)?.itemIdentifier;
-    if (id === null || typeof id !== 'object') {
-      return { kind: 'failure', reason: `invalid itemIdentifier ${JSON.stringify(id)}: expected { partition, offset }` };
-    }
-    const { partition, offset } = id as { partition?: unknown; offset?: unknown };
-    const numericOffset = typeof offset === 'string' && /^\d+$/.test(offset) ? Number(offset) : offset;
-    if (typeof partition !== 'string' || typeof numericOffset !== 'number' || !batch.get(partition)?.has(numericOffset)) {
-      return {
-        kind: 'failure',
-        reason: `itemIdentifier ${JSON.stringify(id)} names no record of this batch`,
-      };
-    }
-    const current = retryFrom.get(partition);
-    if (current === undefined || numericOffset < current) retryFrom.set(partition, numericOffset);
-  }
-  return { kind: 'partial', retryFrom };
 }

@@ -81,7 +81,7 @@ describe('serverless offline with the local MSK event source', () => {
 
     offline = spawn(process.execPath, [serverlessBin, 'offline', 'start'], {
       cwd: serviceDir,
-      env: { ...process.env, ...topics, G_PREFIX: prefix, OFFLINE_MSK_OUT: out, KAFKA_BROKERS: brokers, HTTP_PORT: '3100', LAMBDA_PORT: '3102' },
+      env: { ...process.env, ...topics, G_PREFIX: prefix, OFFLINE_MSK_OUT: out, KAFKA_BROKERS: brokers, HTTP_PORT: '21100', LAMBDA_PORT: '21102' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     offline.stdout?.on('data', (d: Buffer) => (logs += d.toString()));

@@ -361,7 +361,7 @@ describe('security (in-process, real broker)', () => {
     const { loadConfig } = await import('../../src/config.js');
     const { kafkaConsumerHandler } = await import('../../handlers/kafka-consumer.js');
     const { consumerFunction, createEventConsumer } = await import('../../src/consumers/index.js');
-    const { buildKafkaEvent } = await import('../../src/kafka/msk-event.js');
+    const { buildKafkaEvent } = await import('../../infra/offline-msk/src/event.js');
     const config = loadConfig({ ...badEnv, AWS_LAMBDA_FUNCTION_NAME: 'sec-onCustomEvent' });
     expect(config.kafka.sasl?.password).toBe(SASL_PASSWORD);
     type KafkaHandler = (event: unknown, context: Context) => Promise<unknown>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONSUMER_FUNCTIONS, consumerFunction, filterPatterns, startingPosition } from '../../../src/consumers';
-import { compileFilterPatterns } from '../../../src/kafka/filter-patterns';
+import { compileFilterPatterns } from '../../../infra/offline-msk/src/filter';
 
 describe('the consumer function table', () => {
   it('has exactly one catch-all (no filter) on every topic a function reads', () => {

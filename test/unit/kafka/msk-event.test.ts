@@ -1,13 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  buildKafkaEvent,
-  decodeKafkaEvent,
-  interpretBatchResponse,
-  kafkaBatchResponse,
-  partitionKey,
-} from '../../../src/kafka/msk-event';
+import { decodeKafkaEvent, kafkaBatchResponse } from '../../../src/kafka/msk-event';
+import { buildKafkaEvent } from '../../../infra/offline-msk/src/event';
 import type { ConsumedRecord } from '../../../src/kafka/records';
 import { ValidationError } from '../../../src/errors';
 
@@ -111,42 +106,7 @@ describe('decodeKafkaEvent', () => {
   });
 });
 
-describe('buildKafkaEvent', () => {
-  it('builds the MSK event field by field as in the recorded fixture', () => {
-    // Prepare
-    const expected = fixture('msk-event.json');
-    const source = decodeKafkaEvent(expected).source;
-
-    // Act
-    const event = buildKafkaEvent(source, [exampleRecord()]) as unknown as Record<string, unknown>;
-
-    // Assess: same fields, same order, same values (but the key, AWS's placeholder)
-    expect(Object.keys(event)).toEqual(Object.keys(expected));
-    expect(event.eventSource).toBe(expected.eventSource);
-    expect(event.eventSourceArn).toBe(expected.eventSourceArn);
-    expect(event.bootstrapServers).toBe(expected.bootstrapServers);
-    const expectedRecords = expected.records as Record<string, Array<Record<string, unknown>>>;
-    const records = event.records as Record<string, Array<Record<string, unknown>>>;
-    expect(Object.keys(records)).toEqual(Object.keys(expectedRecords));
-    const [built] = records['mytopic-0']!;
-    const [recorded] = expectedRecords['mytopic-0']!;
-    expect(Object.keys(built!)).toEqual(Object.keys(recorded!));
-    for (const field of ['topic', 'partition', 'offset', 'timestamp', 'timestampType', 'value', 'headers']) {
-      expect(built![field], field).toEqual(recorded![field]);
-    }
-    expect(built!.key).toBe(Buffer.from('recordKey').toString('base64'));
-  });
-
-  it('builds the self-managed event field by field as in the recorded fixture', () => {
-    const expected = fixture('self-managed-kafka-event.json');
-
-    const event = buildKafkaEvent(decodeKafkaEvent(expected).source, [exampleRecord()]) as unknown as Record<string, unknown>;
-
-    expect(Object.keys(event)).toEqual(Object.keys(expected));
-    expect(event).not.toHaveProperty('eventSourceArn');
-    expect({ ...event, records: undefined }).toEqual({ ...expected, records: undefined });
-  });
-
+describe('buildKafkaEvent (the local event source) and decodeKafkaEvent', () => {
   it('keys records by topic-partition, keeps offset order, and round-trips through decode', () => {
     // Prepare
     const records = [
@@ -171,12 +131,7 @@ describe('buildKafkaEvent', () => {
 });
 
 describe('partial batch responses', () => {
-  const batch = new Map([
-    [partitionKey('t', 0), new Set([10, 11, 12])],
-    [partitionKey('t', 1), new Set([4])],
-  ]);
-
-  it('reads AWS itemIdentifier objects and retries each partition from its lowest failed offset', () => {
+  it('reports records as AWS itemIdentifier objects', () => {
     const response = kafkaBatchResponse([
       { topic: 't', partition: 0, offset: '12' },
       { topic: 't', partition: 0, offset: '11' },
@@ -185,25 +140,5 @@ describe('partial batch responses', () => {
     expect(response).toEqual({
       batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 12 } }, { itemIdentifier: { partition: 't-0', offset: 11 } }],
     });
-    expect(interpretBatchResponse(response, batch)).toEqual({ kind: 'partial', retryFrom: new Map([['t-0', 11]]) });
-  });
-
-  it.each([undefined, null, {}, { batchItemFailures: [] }, { batchItemFailures: null }, 'done'])(
-    'treats %j as complete success',
-    (response) => {
-      expect(interpretBatchResponse(response, batch)).toEqual({ kind: 'success' });
-    },
-  );
-
-  it.each([
-    [{ batchItemFailures: [{ itemIdentifier: '' }] }],
-    [{ batchItemFailures: [{ itemIdentifier: null }] }],
-    [{ batchItemFailures: [{ itemIdentifier: 't-0-11' }] }],
-    [{ batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 99 } }] }],
-    [{ batchItemFailures: [{ itemIdentifier: { partition: 't-7', offset: 11 } }] }],
-    [{ batchItemFailures: [{ identifier: { partition: 't-0', offset: 11 } }] }],
-    [{ batchItemFailures: 'oops' }],
-  ])('treats an invalid response %j as failure of the whole batch', (response) => {
-    expect(interpretBatchResponse(response, batch).kind).toBe('failure');
   });
 });

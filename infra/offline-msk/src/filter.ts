@@ -1,29 +1,28 @@
 /**
- * Lambda event filtering for Kafka event source mappings (MSK and self-managed), as the
- * local event source applies it: `filterPatterns` in serverless.yml, `FilterCriteria` in
- * the mapping.
+ * Lambda event filtering for Kafka event source mappings (MSK and self-managed): an
+ * event's `filterPatterns` in serverless.yml, `FilterCriteria` in the deployed mapping.
  *
  * AWS's rules, as documented (docs.aws.amazon.com/lambda/latest/dg/kafka-filtering.html and
  * invocation-eventfiltering.html):
  * - Kafka mappings only support filtering on the `value` key. A pattern naming anything
- *   else is refused here with an error, so a pattern that would not work on AWS fails
- *   locally too.
+ *   else is refused with an error, so a pattern that would not work on AWS fails locally.
  * - A record is sent to the function when it matches ANY pattern (at most 5 by default);
  *   with no patterns every record is sent. Within a pattern every field must match (AND);
  *   the list of matchers of one field is an OR.
- * - Lambda decodes the value's bytes as UTF-8 before filtering. A value that is valid JSON
- *   is matched as JSON (`{ "value": { "event_type": [...] } }`); otherwise as a plain
- *   string (`{ "value": [ { "prefix": "ERROR" } ] }`).
- * - When the message format does not match the pattern's format (a plain string against
- *   a JSON pattern, JSON against a plain-string pattern), or the value is not UTF-8,
- *   AWS "processes metadata filters only". Kafka mappings have no metadata filters, so
- *   the `value` condition cannot hold and the record does not match: it is filtered out.
- *   (AWS's earlier table said so plainly for this case: "Lambda drops the record".)
- *   A null value (a tombstone) is treated as absent.
+ * - Lambda decodes the value's bytes as UTF-8 before filtering, then reads them as JSON
+ *   when they are valid JSON. A JSON object is matched by an object pattern
+ *   (`{ "value": { "event_type": [...] } }`); any other JSON value (a number, a string in
+ *   quotes, true, false, null, an array) and a value that is not JSON (a plain string) are
+ *   matched by a list of matchers (`{ "value": [ { "numeric": [">", 100] } ] }`), so `150`
+ *   is the number 150 and `"150"` the string "150".
+ * - When the value's format does not match the pattern's format (a JSON object against a
+ *   list of matchers, a scalar against an object pattern), when the value is not UTF-8,
+ *   or when there is no value (a tombstone), AWS "processes metadata filters only". Kafka
+ *   mappings have no metadata filters, so the `value` condition cannot hold and the
+ *   record matches no pattern, `{ "exists": false }` included: it is filtered out.
  * - Records that are filtered out are never sent to the function; their offsets are
- *   committed with the batch ("For Kafka, Lambda commits offsets for matched and
- *   unmatched messages after successfully invoking the function").
- * - Here "valid JSON" means a JSON object: `123` or `"text"` are matched as plain strings.
+ *   committed ("For Kafka, Lambda commits offsets for matched and unmatched messages
+ *   after successfully invoking the function").
  *
  * Matchers supported (Lambda's filter rule syntax): literal strings, numbers, booleans and
  * null (equals; `""` is the empty string), `prefix`, `suffix`, `equals-ignore-case`,
@@ -32,7 +31,12 @@
  * `suffix` or `equals-ignore-case` matcher; the field must exist). When the event field is
  * an array, the field matches when any element does.
  */
-import { ValidationError } from '../errors';
+
+/** A filter pattern AWS would refuse, with where in the pattern. */
+export class FilterPatternError extends Error {
+  override readonly name = 'FilterPatternError';
+}
+
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Literal = null | boolean | number | string;
@@ -79,35 +83,35 @@ function compileStringMatcher(
     if (isPlainObject(arg) && typeof arg['equals-ignore-case'] === 'string' && Object.keys(arg).length === 1) {
       return { kind: key, value: arg['equals-ignore-case'], ignoreCase: true };
     }
-    throw new ValidationError(`${where}: "${key}" takes a string`);
+    throw new FilterPatternError(`${where}: "${key}" takes a string`);
   }
   if (key === 'equals-ignore-case') {
     if (typeof arg === 'string') return { kind: key, value: arg };
-    throw new ValidationError(`${where}: "equals-ignore-case" takes a string`);
+    throw new FilterPatternError(`${where}: "equals-ignore-case" takes a string`);
   }
-  throw new ValidationError(`${where}: unsupported matcher "${key}"`);
+  throw new FilterPatternError(`${where}: unsupported matcher "${key}"`);
 }
 
 function compileMatcher(raw: unknown, where: string): Matcher {
   if (isLiteral(raw)) return { kind: 'equals', value: raw };
   if (!isPlainObject(raw) || Object.keys(raw).length !== 1) {
-    throw new ValidationError(`${where}: a matcher is a literal or an object with one operator, got ${JSON.stringify(raw)}`);
+    throw new FilterPatternError(`${where}: a matcher is a literal or an object with one operator, got ${JSON.stringify(raw)}`);
   }
   const [key, arg] = Object.entries(raw)[0]!;
   switch (key) {
     case 'exists':
-      if (typeof arg !== 'boolean') throw new ValidationError(`${where}: "exists" takes true or false`);
+      if (typeof arg !== 'boolean') throw new FilterPatternError(`${where}: "exists" takes true or false`);
       return { kind: 'exists', value: arg };
     case 'numeric': {
       if (!Array.isArray(arg) || (arg.length !== 2 && arg.length !== 4)) {
-        throw new ValidationError(`${where}: "numeric" takes [op, n] or [op, n, op, n]`);
+        throw new FilterPatternError(`${where}: "numeric" takes [op, n] or [op, n, op, n]`);
       }
       const checks: Array<{ op: NumericOp; value: number }> = [];
       for (let i = 0; i < arg.length; i += 2) {
         const op: unknown = arg[i];
         const value: unknown = arg[i + 1];
         if (typeof op !== 'string' || !NUMERIC_OPS.has(op) || typeof value !== 'number') {
-          throw new ValidationError(`${where}: "numeric" takes operators = < <= > >= each followed by a number`);
+          throw new FilterPatternError(`${where}: "numeric" takes operators = < <= > >= each followed by a number`);
         }
         checks.push({ op: op as NumericOp, value });
       }
@@ -120,7 +124,7 @@ function compileMatcher(raw: unknown, where: string): Matcher {
         const [inner, innerArg] = Object.entries(arg)[0]!;
         return { kind: 'anything-but-string', test: compileStringMatcher(inner, innerArg, `${where}.anything-but`) };
       }
-      throw new ValidationError(
+      throw new FilterPatternError(
         `${where}: "anything-but" takes a literal, a list of literals, or a prefix/suffix/equals-ignore-case matcher`,
       );
     }
@@ -131,16 +135,16 @@ function compileMatcher(raw: unknown, where: string): Matcher {
 
 function compileNode(raw: unknown, where: string): Node {
   if (Array.isArray(raw)) {
-    if (raw.length === 0) throw new ValidationError(`${where}: an empty list of matchers never matches`);
+    if (raw.length === 0) throw new FilterPatternError(`${where}: an empty list of matchers never matches`);
     return { kind: 'leaf', matchers: raw.map((m, i) => compileMatcher(m, `${where}[${i}]`)) };
   }
   if (isPlainObject(raw)) {
     const fields = new Map<string, Node>();
     for (const [key, child] of Object.entries(raw)) fields.set(key, compileNode(child, `${where}.${key}`));
-    if (fields.size === 0) throw new ValidationError(`${where}: an empty object is not a pattern`);
+    if (fields.size === 0) throw new FilterPatternError(`${where}: an empty object is not a pattern`);
     return { kind: 'fields', fields };
   }
-  throw new ValidationError(`${where}: expected an object of fields or a list of matchers, got ${JSON.stringify(raw)}`);
+  throw new FilterPatternError(`${where}: expected an object of fields or a list of matchers, got ${JSON.stringify(raw)}`);
 }
 
 function numericHolds(op: NumericOp, actual: number, expected: number): boolean {
@@ -223,35 +227,39 @@ function matchNode(node: Node, value: Json | typeof ABSENT): boolean {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** How Lambda sees a Kafka value when filtering: JSON object, plain string, or nothing. */
-export type FilterView = { kind: 'json'; value: Json } | { kind: 'string'; value: string } | { kind: 'absent' };
+/**
+ * How Lambda sees a Kafka value when filtering: a JSON object (object patterns), a scalar
+ * (lists of matchers: any other JSON value, or a plain string), or nothing a pattern can
+ * match (no value, or bytes that are not UTF-8).
+ */
+export type FilterView = { kind: 'object'; value: Json } | { kind: 'scalar'; value: Json } | { kind: 'none'; why: 'tombstone' | 'not-utf8' };
 
 export function filterViewOf(value: Buffer | null): FilterView {
-  if (value === null) return { kind: 'absent' };
+  if (value === null) return { kind: 'none', why: 'tombstone' };
   let text: string;
   try {
     text = utf8.decode(value);
   } catch {
-    return { kind: 'absent' };
+    return { kind: 'none', why: 'not-utf8' };
   }
+  let parsed: Json;
   try {
-    const parsed = JSON.parse(text) as Json;
-    if (isPlainObject(parsed)) return { kind: 'json', value: parsed };
+    parsed = JSON.parse(text) as Json;
   } catch {
-    // Not JSON: a plain string.
+    return { kind: 'scalar', value: text };
   }
-  return { kind: 'string', value: text };
+  return isPlainObject(parsed) ? { kind: 'object', value: parsed } : { kind: 'scalar', value: parsed };
 }
 
 /**
  * Compiles serverless.yml `filterPatterns` (each an object such as
  * `{ value: { event_type: ['http_request'] } }`) or FilterCriteria `Pattern` strings.
- * Throws a ValidationError naming the first problem.
+ * Throws a FilterPatternError naming the first problem.
  */
 export function compileFilterPatterns(patterns: readonly unknown[] | undefined): CompiledFilter {
   const list = patterns ?? [];
   if (list.length > MAX_FILTER_PATTERNS) {
-    throw new ValidationError(`at most ${MAX_FILTER_PATTERNS} filter patterns per event source mapping, got ${list.length}`);
+    throw new FilterPatternError(`at most ${MAX_FILTER_PATTERNS} filter patterns per event source mapping, got ${list.length}`);
   }
   const compiled = list.map((raw, i) => {
     const where = `filterPatterns[${i}]`;
@@ -260,14 +268,14 @@ export function compileFilterPatterns(patterns: readonly unknown[] | undefined):
       try {
         pattern = JSON.parse(raw);
       } catch {
-        throw new ValidationError(`${where}: not JSON: ${raw}`);
+        throw new FilterPatternError(`${where}: not JSON: ${raw}`);
       }
     }
-    if (!isPlainObject(pattern)) throw new ValidationError(`${where}: a pattern is an object`);
+    if (!isPlainObject(pattern)) throw new FilterPatternError(`${where}: a pattern is an object`);
     const keys = Object.keys(pattern);
     const other = keys.filter((k) => k !== 'value');
     if (other.length > 0 || keys.length === 0) {
-      throw new ValidationError(
+      throw new FilterPatternError(
         `${where}: Kafka event source mappings only support filtering on the "value" key (found ${keys.join(', ') || 'nothing'})`,
       );
     }
@@ -279,14 +287,11 @@ export function compileFilterPatterns(patterns: readonly unknown[] | undefined):
     matches(value: Buffer | null): boolean {
       if (compiled.length === 0) return true;
       const view = filterViewOf(value);
-      return compiled.some((node) => {
-        if (view.kind === 'absent') return matchNode(node, ABSENT);
-        // The value's format must be the pattern's format (object pattern for JSON,
-        // list of matchers for a plain string); otherwise only metadata filters apply,
-        // and Kafka mappings have none.
-        if (view.kind === 'json') return node.kind === 'fields' && matchNode(node, view.value);
-        return node.kind === 'leaf' && matchNode(node, view.value);
-      });
+      // The value's format must be the pattern's (object pattern for a JSON object, list
+      // of matchers for anything else); otherwise only metadata filters apply, and Kafka
+      // mappings have none.
+      if (view.kind === 'none') return false;
+      return compiled.some((node) => (view.kind === 'object' ? node.kind === 'fields' : node.kind === 'leaf') && matchNode(node, view.value));
     },
   };
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileFilterPatterns, filterViewOf } from '../../../src/kafka/filter-patterns';
-import { ValidationError } from '../../../src/errors';
+import { FilterPatternError, compileFilterPatterns, filterViewOf } from '../src/filter';
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
@@ -97,7 +96,32 @@ describe('compileFilterPatterns: what AWS supports for Kafka', () => {
     expect(matches(stringPattern, json({ event_type: 'http_request' }))).toBe(false);
     expect(matches(jsonPattern, Buffer.from([0xff, 0xfe, 0x00]))).toBe(false);
     expect(matches(jsonPattern, null)).toBe(false);
-    expect(filterViewOf(Buffer.from('123')).kind).toBe('string');
+  });
+
+  it('matches neither a non-UTF-8 value nor a tombstone, not even with exists: false (no metadata filters on Kafka)', () => {
+    for (const pattern of [[{ value: [{ exists: false }] }], [{ value: { a: [{ exists: false }] } }], [{ value: [{ 'anything-but': ['x'] }] }]]) {
+      expect(matches(pattern, Buffer.from([0xff, 0xfe, 0x00])), JSON.stringify(pattern)).toBe(false);
+      expect(matches(pattern, null), JSON.stringify(pattern)).toBe(false);
+    }
+    expect(filterViewOf(null)).toEqual({ kind: 'none', why: 'tombstone' });
+    expect(filterViewOf(Buffer.from([0xc3, 0x28]))).toEqual({ kind: 'none', why: 'not-utf8' });
+  });
+
+  it('matches a JSON scalar as its JSON value with a list of matchers: numbers are numbers, quoted strings strings', () => {
+    const over100 = [{ value: [{ numeric: ['>', 100] }] }];
+
+    expect(matches(over100, Buffer.from('150'))).toBe(true);
+    expect(matches(over100, Buffer.from('99.5'))).toBe(false);
+    expect(matches(over100, Buffer.from('"150"'))).toBe(false);
+    expect(matches([{ value: ['150'] }], Buffer.from('"150"'))).toBe(true);
+    expect(matches([{ value: [150] }], Buffer.from('150'))).toBe(true);
+    expect(matches([{ value: [true] }], Buffer.from('true'))).toBe(true);
+    expect(matches([{ value: [null] }], Buffer.from('null'))).toBe(true);
+    expect(matches([{ value: [{ exists: true }] }], Buffer.from('0'))).toBe(true);
+    expect(matches([{ value: [3] }], Buffer.from('[1,2,3]'))).toBe(true);
+    expect(matches([{ value: { a: [1] } }], Buffer.from('1'))).toBe(false);
+    expect(filterViewOf(Buffer.from('123'))).toEqual({ kind: 'scalar', value: 123 });
+    expect(filterViewOf(Buffer.from('plain text'))).toEqual({ kind: 'scalar', value: 'plain text' });
   });
 
   it.each([
@@ -110,7 +134,7 @@ describe('compileFilterPatterns: what AWS supports for Kafka', () => {
     [Array.from({ length: 6 }, () => ({ value: { a: ['x'] } })), 'at most 5'],
     [['{not json'], 'not JSON'],
   ])('refuses %j with a clear error', (patterns, message) => {
-    expect(() => compileFilterPatterns(patterns)).toThrow(ValidationError);
+    expect(() => compileFilterPatterns(patterns)).toThrow(FilterPatternError);
     expect(() => compileFilterPatterns(patterns)).toThrow(message);
   });
 

@@ -1,0 +1,732 @@
+/**
+ * One Kafka event source mapping, as Lambda runs it, free of kafkajs: the consumer
+ * (./kafka-source.ts, or a fake in tests) hands it the current assignment and the records
+ * it fetched; it filters them, gathers batches, invokes the function with the exact AWS
+ * event, and commits offsets only for records the function took or that went to the
+ * on-failure destination.
+ *
+ * It is a state machine driven by events (records, assignments, an invocation, commit or
+ * destination write settling, a timer): each event updates the state synchronously and
+ * then starts whatever work became possible. Nothing waits in a loop, so its behaviour is
+ * decided by the order of events alone, which the model-based test generates.
+ *
+ * How it keeps records safe:
+ * - Per-partition state with an assignment generation. A partition revoked by a rebalance
+ *   loses its state; when it comes back it gets a new state and a new generation. A batch
+ *   (or a destination write) settles only against the state and generation it was taken
+ *   from: a stale one changes nothing and commits nothing; the partition's owner delivers
+ *   those records again from the committed offset.
+ * - At most one batch or destination write per partition at a time, across generations: a
+ *   partition that comes back while its old batch is in flight waits for that batch.
+ * - Records leave a partition's queue by offset, never by count, and only from its head;
+ *   the offset committed is the first record not yet resolved, so a commit never passes a
+ *   record that was not delivered successfully or written to the destination.
+ * - Buffers are per partition: a partition holding `maxRecordsPerPartition` unresolved
+ *   records has its own fetches paused (`deps.pause`) until half of them are resolved; the
+ *   others keep fetching. A partition whose record keeps failing waits on its own backoff,
+ *   and once it has failed it is delivered in batches of its own, so it never makes
+ *   another partition's batch fail again.
+ * - A commit is recorded as done only when `deps.commit` resolves; one commit at a time.
+ *
+ * What it does the way Lambda does (docs.aws.amazon.com/lambda/latest/dg/kafka-retry-
+ * configurations.html, kafka-on-failure-destination.html, invocation-eventfiltering.html):
+ * - batches of at most `batchSize` records and about 6 MB, gathered for up to
+ *   `batchingWindowMs`, records keyed `topic-partition`, each partition in offset order;
+ * - filtered-out records never reach the function; their offsets are committed;
+ * - a failed invocation (error, timeout, malformed partial response) delivers the records
+ *   again after a backoff; `maximumRetryAttempts` counts the retries of the failing record
+ *   (the first record the partition resumes at), not of a batch: it starts again for the
+ *   next record that fails. -1 retries without end, except that with an on-failure
+ *   destination AWS applies at most 10;
+ * - with ReportBatchItemFailures, each reported partition resumes at its lowest reported
+ *   offset; records below it are done, partitions not reported are done;
+ * - `bisectBatchOnFunctionError`: a batch of a partition that fails as a whole is split in
+ *   two and each half retried on its own; splitting does not count as a retry;
+ * - `maximumRecordAgeSeconds`: a record older than that never reaches the function;
+ * - when the retries of a record are used up, the records that failed in the last attempt
+ *   (all of the partition's records in the batch, or the reported ones) go to the
+ *   on-failure destination, records the function took are done, and the partition moves
+ *   on; a record too old goes there too. Without a destination Lambda discards them, and
+ *   so does this mapping, with an error line saying so.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CompiledFilter } from './filter';
+import type { KafkaEvent, KafkaEventSource } from './event';
+import { buildKafkaEvent, interpretBatchResponse, recordEventBytes } from './event';
+import type { ConsumedRecord, TopicPartition } from './records';
+import { partitionKey } from './records';
+
+/** What an invocation came back with. */
+export type InvokeResult = { ok: true; payload: unknown } | { ok: false; error: string };
+
+export interface PartitionOffset {
+  topic: string;
+  partition: number;
+  /** The next offset to read (Kafka's committed-offset convention). */
+  offset: string;
+}
+
+export interface EventSourceLog {
+  debug(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+/** Why records left for the on-failure destination: AWS's `requestContext.condition`. */
+export type FailureCondition = 'RetriesExhausted' | 'RecordAgeExceeded';
+
+/** Records of one partition that Lambda gives up on, with what AWS writes about them. */
+export interface Failure {
+  condition: FailureCondition;
+  /** The failed records, in offset order, all of one partition. */
+  records: ConsumedRecord[];
+  requestId: string;
+  /** How many times the function was invoked with the first of them. */
+  approximateInvokeCount: number;
+  /** The last invocation's response context, or null when none was made. */
+  response: { statusCode: number; executedVersion: string; functionError?: string } | null;
+  /** When Lambda gave up on them. */
+  at: Date;
+}
+
+export interface Timers {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface MappingSettings {
+  /** The function's name, for logs. */
+  functionName: string;
+  /** 1..10000; AWS's default for Kafka is 100. */
+  batchSize: number;
+  /** AWS's default for Kafka is 500 ms when maximumBatchingWindow is not set. */
+  batchingWindowMs: number;
+  source: KafkaEventSource;
+  filter: CompiledFilter;
+  /** FunctionResponseTypes includes ReportBatchItemFailures. */
+  reportBatchItemFailures: boolean;
+  /** -1 (AWS's default): retry until the function succeeds (at most 10 with a destination). */
+  maximumRetryAttempts: number;
+  /** -1 (AWS's default): records never get too old. */
+  maximumRecordAgeSeconds: number;
+  bisectBatchOnFunctionError: boolean;
+  /** Whether an on-failure destination takes the records Lambda gives up on (else they are discarded). */
+  hasDestination: boolean;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Unresolved records held per partition before its fetches pause. */
+  maxRecordsPerPartition: number;
+  /** Lambda's synchronous invocation payload limit is 6 MB; stay under it. */
+  maxEventBytes: number;
+}
+
+export const MAPPING_DEFAULTS = {
+  batchSize: 100,
+  batchingWindowMs: 500,
+  reportBatchItemFailures: false,
+  maximumRetryAttempts: -1,
+  maximumRecordAgeSeconds: -1,
+  bisectBatchOnFunctionError: false,
+  /** What AWS applies when retries are infinite and an on-failure destination is set. */
+  retriesWithDestination: 10,
+  initialBackoffMs: 100,
+  maxBackoffMs: 5_000,
+  maxRecordsPerPartition: 1_000,
+  maxEventBytes: 5_900_000,
+} as const;
+
+export interface MappingDeps {
+  invoke(event: KafkaEvent): Promise<InvokeResult>;
+  /** Resolves only once the offsets are committed; rejects otherwise. */
+  commit(offsets: PartitionOffset[]): Promise<void>;
+  /** Writes records Lambda gave up on to the on-failure destination (only called when there is one). */
+  sendToDestination?(failure: Failure): Promise<void>;
+  /** Told of records discarded because there is no destination (as Lambda discards them). */
+  discarded?(failure: Failure): void;
+  /** Stop fetching this partition (its buffer is full), and start again. */
+  pause(partition: TopicPartition): void;
+  resume(partition: TopicPartition): void;
+  log: EventSourceLog;
+  timers?: Timers;
+  requestId?: () => string;
+}
+
+interface Pending {
+  record: ConsumedRecord;
+  offset: bigint;
+  arrivedAt: number;
+  size: number;
+}
+
+interface PartitionState {
+  readonly key: string;
+  readonly tp: TopicPartition;
+  readonly generation: number;
+  /** Matching records not yet resolved, in offset order. Records leave from the head only. */
+  queue: Pending[];
+  /** One past the last offset seen (dedupes a consumer that fetches again from the committed offset). */
+  nextOffset: bigint | undefined;
+  /** The first offset fetched in this generation: where the group stood, so nothing to commit before it moves. */
+  fetchedFrom: bigint | undefined;
+  /** The last offset this state committed. */
+  committed: bigint | undefined;
+  /** Failed invocations of each queued record (retries are counted per record); entries leave with their records. */
+  failures: Map<bigint, number>;
+  /** The response of the last failed invocation, for the destination's responseContext. */
+  lastResponse: Failure['response'];
+  /** A batch that failed as a whole, being retried in halves: records below `end`, `size` at a time. */
+  bisect: { end: bigint; size: number } | undefined;
+  /** Not before this time (backoff after a failure). */
+  retryAt: number;
+  /** A destination write that failed, to try again before anything else. */
+  pendingFailure: { failure: Failure; through: bigint } | undefined;
+  paused: boolean;
+}
+
+interface BatchPart {
+  state: PartitionState;
+  items: Pending[];
+}
+
+interface Batch {
+  parts: BatchPart[];
+  records: ConsumedRecord[];
+}
+
+const ZERO = 0n;
+
+export class EventSourceMapping {
+  readonly settings: MappingSettings;
+  readonly #deps: MappingDeps;
+  readonly #timers: Timers;
+  readonly #partitions = new Map<string, PartitionState>();
+  /** Partitions with a batch or destination write in flight, of any generation. */
+  readonly #busy = new Set<string>();
+  /** Partitions this mapping paused, of any generation (so a partition that comes back is resumed). */
+  readonly #pausedKeys = new Set<string>();
+  #generation = 0;
+  #stopping = false;
+  #timer: { handle: unknown; at: number } | undefined;
+  #pumpScheduled = false;
+  #work = new Set<Promise<void>>();
+  #commitRunning = false;
+  #commitScheduled = false;
+  #commitWanted = false;
+  #commitRetry: unknown;
+  #commitFailures = 0;
+  /** Counters for logs and benchmarks. */
+  readonly stats = { invocations: 0, delivered: 0, filtered: 0, failures: 0, commits: 0, toDestination: 0, discarded: 0 };
+
+  constructor(settings: MappingSettings, deps: MappingDeps) {
+    this.settings = settings;
+    this.#deps = deps;
+    this.#timers = deps.timers ?? {
+      now: Date.now,
+      setTimeout: (callback, ms) => setTimeout(callback, ms),
+      clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    };
+  }
+
+  /** The retries a failing record gets: -1 is unlimited, except with a destination (AWS applies 10). */
+  get retryLimit(): number {
+    const { maximumRetryAttempts, hasDestination } = this.settings;
+    if (maximumRetryAttempts < 0 && hasDestination) return MAPPING_DEFAULTS.retriesWithDestination;
+    return maximumRetryAttempts;
+  }
+
+  /** What a partition holds, for logs and tests. */
+  inspect(): Array<{ key: string; generation: number; buffered: number; busy: boolean; paused: boolean; attempts: number; next: string | undefined }> {
+    return [...this.#partitions.values()].map((s) => ({
+      key: s.key,
+      generation: s.generation,
+      buffered: s.queue.length,
+      busy: this.#busy.has(s.key),
+      paused: s.paused,
+      attempts: s.queue[0] ? (s.failures.get(s.queue[0].offset) ?? 0) : 0,
+      next: this.#commitOffset(s)?.toString(),
+    }));
+  }
+
+  /**
+   * The consumer's current assignment (after every rebalance). Partitions no longer in it
+   * lose their state; new ones get a fresh state and generation; kept ones keep theirs.
+   */
+  assign(partitions: readonly TopicPartition[]): void {
+    const wanted = new Map(partitions.map((tp) => [partitionKey(tp.topic, tp.partition), tp]));
+    for (const [key, state] of this.#partitions) {
+      if (wanted.has(key)) continue;
+      this.#partitions.delete(key);
+      if (state.paused) this.#resumeFetch(state.tp, key);
+    }
+    for (const [key, tp] of wanted) {
+      if (this.#partitions.has(key)) continue;
+      this.#generation += 1;
+      this.#partitions.set(key, {
+        key,
+        tp: { topic: tp.topic, partition: tp.partition },
+        generation: this.#generation,
+        queue: [],
+        nextOffset: undefined,
+        fetchedFrom: undefined,
+        committed: undefined,
+        failures: new Map(),
+        lastResponse: null,
+        bisect: undefined,
+        retryAt: 0,
+        pendingFailure: undefined,
+        paused: false,
+      });
+      // A partition paused in an earlier generation must fetch again: its new state is empty.
+      if (this.#pausedKeys.has(key)) this.#resumeFetch(tp, key);
+    }
+    this.#schedulePump();
+  }
+
+  /**
+   * Records of one partition, in offset order, as fetched. Never waits: a partition whose
+   * buffer is full is paused instead. Records of a partition not assigned are ignored.
+   */
+  push(records: readonly ConsumedRecord[]): void {
+    if (this.#stopping || records.length === 0) return;
+    const first = records[0]!;
+    const state = this.#partitions.get(partitionKey(first.topic, first.partition));
+    if (!state) return;
+    const now = this.#timers.now();
+    let filtered = false;
+    for (const record of records) {
+      const offset = BigInt(record.offset);
+      if (state.nextOffset !== undefined && offset < state.nextOffset) continue; // seen already
+      state.fetchedFrom ??= offset;
+      state.nextOffset = offset + 1n;
+      if (this.settings.filter.matches(record.value)) {
+        state.queue.push({ record, offset, arrivedAt: now, size: recordEventBytes(record) });
+      } else {
+        this.stats.filtered += 1;
+        filtered = true;
+      }
+    }
+    if (!state.paused && state.queue.length >= this.settings.maxRecordsPerPartition) {
+      state.paused = true;
+      this.#pausedKeys.add(state.key);
+      this.#deps.pause(state.tp);
+    }
+    if (filtered) this.#requestCommit();
+    this.#schedulePump();
+  }
+
+  /** Finishes the invocations and destination writes in flight, commits what they resolved, and stops. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#clearTimer();
+    while (this.#work.size > 0) await Promise.all([...this.#work]);
+    this.#timers.clearTimeout(this.#commitRetry);
+    this.#commitRetry = undefined;
+    this.#commitWanted = true;
+    await this.#drainCommits();
+  }
+
+  // --- scheduling ---------------------------------------------------------------------
+
+  /**
+   * Pumps once the current turn is over, so records pushed together (one fetch brings
+   * several partitions) and outcomes settled together are batched together.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Starts every batch and destination write that is due; arms the timer for the next. */
+  #pump(): void {
+    if (this.#stopping) return;
+    const now = this.#timers.now();
+    let wakeAt = Infinity;
+    const healthy: PartitionState[] = [];
+    for (const state of this.#partitions.values()) {
+      if (this.#busy.has(state.key)) continue;
+      if (state.pendingFailure === undefined && state.queue.length === 0) continue;
+      if (state.retryAt > now) {
+        wakeAt = Math.min(wakeAt, state.retryAt);
+        continue;
+      }
+      if (state.pendingFailure) {
+        this.#writeFailure(state, state.pendingFailure.failure, state.pendingFailure.through);
+        continue;
+      }
+      if (this.#divertOld(state, now)) continue;
+      if (state.failures.size > 0 || state.bisect) {
+        // A partition that failed is retried on its own: it cannot fail another's batch.
+        this.#startBatch([this.#part(state, this.settings.batchSize, 400, now)]);
+        continue;
+      }
+      healthy.push(state);
+    }
+    // Healthy partitions share batches, oldest first, when full or when the window has passed.
+    healthy.sort((a, b) => a.queue[0]!.arrivedAt - b.queue[0]!.arrivedAt);
+    while (healthy.length > 0) {
+      const count = healthy.reduce((sum, s) => sum + s.queue.length, 0);
+      const dueAt = healthy[0]!.queue[0]!.arrivedAt + this.settings.batchingWindowMs;
+      if (count < this.settings.batchSize && dueAt > now) {
+        wakeAt = Math.min(wakeAt, dueAt);
+        break;
+      }
+      const parts: BatchPart[] = [];
+      let room = this.settings.batchSize;
+      let bytes = 400;
+      while (healthy.length > 0 && room > 0) {
+        const part = this.#part(healthy[0]!, room, bytes, now);
+        if (part.items.length === 0) break; // the next record would not fit in the event
+        healthy.shift();
+        parts.push(part);
+        room -= part.items.length;
+        bytes += part.items.reduce((sum, p) => sum + p.size, 0);
+      }
+      if (parts.length === 0) break;
+      this.#startBatch(parts);
+    }
+    this.#armTimer(wakeAt);
+  }
+
+  /** The records of a partition for a batch: from its head, within room, bytes, bisect and age. */
+  #part(state: PartitionState, room: number, bytes: number, now: number): BatchPart {
+    const items: Pending[] = [];
+    let limit = room;
+    if (state.bisect) limit = Math.min(limit, state.bisect.size);
+    for (const pending of state.queue) {
+      if (items.length >= limit) break;
+      if (state.bisect && pending.offset >= state.bisect.end) break;
+      if (items.length > 0 && this.#tooOld(pending, now)) break; // it goes to the destination next
+      if ((items.length > 0 || bytes > 400) && bytes + pending.size > this.settings.maxEventBytes) break;
+      items.push(pending);
+      bytes += pending.size;
+    }
+    return { state, items };
+  }
+
+  #tooOld(pending: Pending, now: number): boolean {
+    const maxAge = this.settings.maximumRecordAgeSeconds;
+    if (maxAge < 0 || pending.record.timestamp <= 0 || pending.record.timestampType === 'NO_TIMESTAMP_TYPE') return false;
+    return now - pending.record.timestamp > maxAge * 1000;
+  }
+
+  /** Records at the head older than the maximum age never reach the function. */
+  #divertOld(state: PartitionState, now: number): boolean {
+    let count = 0;
+    while (count < state.queue.length && this.#tooOld(state.queue[count]!, now)) count += 1;
+    if (count === 0) return false;
+    const old = state.queue.slice(0, count);
+    const invoked = state.failures.get(old[0]!.offset) ?? 0;
+    const failure: Failure = {
+      condition: 'RecordAgeExceeded',
+      records: old.map((p) => p.record),
+      requestId: this.#requestId(),
+      approximateInvokeCount: invoked,
+      response: invoked > 0 ? state.lastResponse : null,
+      at: new Date(now),
+    };
+    this.#giveUp(state, failure, old.at(-1)!.offset);
+    return true;
+  }
+
+  #startBatch(parts: BatchPart[]): void {
+    const batch: Batch = { parts, records: parts.flatMap((p) => p.items.map((i) => i.record)) };
+    for (const part of parts) this.#busy.add(part.state.key);
+    const event = buildKafkaEvent(this.settings.source, batch.records);
+    this.stats.invocations += 1;
+    let invoked: Promise<InvokeResult>;
+    try {
+      invoked = this.#deps.invoke(event);
+    } catch (error) {
+      invoked = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.#track(
+      invoked.then(
+        (result) => this.#settle(batch, result),
+        (error: unknown) => this.#settle(batch, { ok: false, error: error instanceof Error ? error.message : String(error) }),
+      ),
+    );
+  }
+
+  #track(work: Promise<void>): void {
+    const tracked: Promise<void> = work
+      .catch((error: unknown) => {
+        // A bug here must not stall the mapping silently.
+        this.#deps.log.error(`${this.settings.functionName}: internal error`, { error: error instanceof Error ? error.stack : String(error) });
+      })
+      .finally(() => {
+        this.#work.delete(tracked);
+      });
+    this.#work.add(tracked);
+  }
+
+  // --- outcomes -----------------------------------------------------------------------
+
+  /** Applies an invocation's outcome to the partitions of its batch (those still of the same generation). */
+  #settle(batch: Batch, result: InvokeResult): void {
+    for (const part of batch.parts) this.#busy.delete(part.state.key);
+    let outcome = result.ok ? ({ kind: 'success' } as ReturnType<typeof interpretBatchResponse>) : { kind: 'failure' as const, reason: result.error };
+    if (result.ok && this.settings.reportBatchItemFailures) {
+      const index = new Map<string, Set<bigint>>();
+      for (const part of batch.parts) index.set(part.state.key, new Set(part.items.map((i) => i.offset)));
+      outcome = interpretBatchResponse(result.payload, index);
+    }
+    const now = this.#timers.now();
+    if (outcome.kind !== 'success') this.stats.failures += 1;
+    const retried: string[] = [];
+    for (const part of batch.parts) {
+      const { state, items } = part;
+      if (this.#partitions.get(state.key) !== state) {
+        this.#deps.log.debug(`${this.settings.functionName}: ${state.key} was revoked during the invocation; its owner delivers it again`);
+        continue;
+      }
+      const first = items[0]!.offset;
+      const last = items.at(-1)!.offset;
+      if (outcome.kind === 'success' || (outcome.kind === 'partial' && !outcome.retryFrom.has(state.key))) {
+        this.#resolve(state, last);
+        this.stats.delivered += items.length;
+        continue;
+      }
+      let failedFrom = first;
+      let failed = new Set(items.map((i) => i.offset));
+      let response: Failure['response'] = { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' };
+      if (outcome.kind === 'partial') {
+        failedFrom = outcome.retryFrom.get(state.key)!;
+        failed = outcome.failed.get(state.key)!;
+        response = { statusCode: 200, executedVersion: '$LATEST' };
+        const done = items.filter((i) => i.offset < failedFrom).length;
+        if (done > 0) {
+          this.#resolve(state, failedFrom - 1n);
+          this.stats.delivered += done;
+        }
+      } else if (this.settings.bisectBatchOnFunctionError && items.length > 1) {
+        // Split in two and retry each half; splitting is not a retry.
+        state.bisect = { end: last + 1n, size: Math.ceil(items.length / 2) };
+        state.retryAt = now + this.settings.initialBackoffMs;
+        retried.push(`${state.key}@${first} (split into ${state.bisect.size})`);
+        continue;
+      }
+      // Each record that failed counts a failed invocation of its own.
+      const rest = items.filter((i) => i.offset >= failedFrom);
+      for (const i of rest) if (failed.has(i.offset)) state.failures.set(i.offset, (state.failures.get(i.offset) ?? 0) + 1);
+      state.lastResponse = response;
+      const limit = this.retryLimit;
+      // From the failed record on, the records the function took and those whose retries are used up leave
+      // (those to the destination); the first failed record with retries left is where delivery resumes.
+      const givenUp: Pending[] = [];
+      let through: bigint | undefined;
+      let resumeAt: Pending | undefined;
+      for (const i of rest) {
+        if (failed.has(i.offset)) {
+          if (limit < 0 || state.failures.get(i.offset)! <= limit) {
+            resumeAt = i;
+            break;
+          }
+          givenUp.push(i);
+        }
+        through = i.offset;
+      }
+      if (resumeAt) {
+        const attempts = state.failures.get(resumeAt.offset)!;
+        state.retryAt = now + Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** (attempts - 1));
+        retried.push(`${state.key}@${resumeAt.offset} (attempt ${attempts})`);
+      }
+      if (givenUp.length > 0) {
+        const failure: Failure = {
+          condition: 'RetriesExhausted',
+          records: givenUp.map((i) => i.record),
+          requestId: this.#requestId(),
+          approximateInvokeCount: Math.max(...givenUp.map((i) => state.failures.get(i.offset)!)),
+          response,
+          at: new Date(now),
+        };
+        this.stats.delivered += rest.filter((i) => i.offset <= through! && !failed.has(i.offset)).length;
+        this.#giveUp(state, failure, through!);
+      }
+    }
+    if (retried.length > 0) {
+      this.#deps.log.warn(`${this.settings.functionName}: batch failed, delivering it again`, {
+        reason: outcome.kind === 'failure' ? outcome.reason : 'partial batch failure',
+        partitions: retried,
+      });
+    }
+    this.#requestCommit();
+    this.#schedulePump();
+  }
+
+  /** Records up to `through` are done: they leave the queue. */
+  #resolve(state: PartitionState, through: bigint): void {
+    let count = 0;
+    while (count < state.queue.length && state.queue[count]!.offset <= through) count += 1;
+    if (count === 0) return;
+    state.queue.splice(0, count);
+    for (const offset of state.failures.keys()) if (offset <= through) state.failures.delete(offset);
+    const head = state.queue[0]?.offset;
+    if (state.bisect) {
+      if (head === undefined || head >= state.bisect.end) state.bisect = undefined;
+      else state.bisect.size = state.queue.filter((p) => p.offset < state.bisect!.end).length;
+    }
+    if (state.paused && state.queue.length <= Math.floor(this.settings.maxRecordsPerPartition / 2)) {
+      state.paused = false;
+      this.#resumeFetch(state.tp, state.key);
+    }
+    this.#requestCommit();
+  }
+
+  /** Lambda gives up on these records: to the destination, or discarded (as Lambda does without one). */
+  #giveUp(state: PartitionState, failure: Failure, through: bigint): void {
+    const offsets = `${failure.records[0]!.offset}..${failure.records.at(-1)!.offset}`;
+    if (!this.settings.hasDestination || !this.#deps.sendToDestination) {
+      this.stats.discarded += failure.records.length;
+      this.#deps.log.error(
+        `${this.settings.functionName}: discarded ${failure.records.length} record(s) of ${state.key} (offsets ${offsets}, ${failure.condition}): ` +
+          'there is no on-failure destination, and Lambda discards them the same way',
+        { condition: failure.condition, approximateInvokeCount: failure.approximateInvokeCount },
+      );
+      this.#deps.discarded?.(failure);
+      this.#resolve(state, through);
+      this.#schedulePump();
+      return;
+    }
+    this.#writeFailure(state, failure, through);
+  }
+
+  #writeFailure(state: PartitionState, failure: Failure, through: bigint): void {
+    state.pendingFailure = undefined;
+    this.#busy.add(state.key);
+    let written: Promise<void>;
+    try {
+      written = this.#deps.sendToDestination!(failure);
+    } catch (error) {
+      written = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.#track(
+      written.then(
+        () => {
+          this.#busy.delete(state.key);
+          if (this.#partitions.get(state.key) === state) {
+            this.stats.toDestination += failure.records.length;
+            this.#deps.log.warn(
+              `${this.settings.functionName}: ${failure.records.length} record(s) of ${state.key} written to the on-failure destination (${failure.condition})`,
+              { offsets: failure.records.map((r) => r.offset) },
+            );
+            this.#resolve(state, through);
+          }
+          this.#schedulePump();
+        },
+        (error: unknown) => {
+          this.#busy.delete(state.key);
+          if (this.#partitions.get(state.key) === state) {
+            state.pendingFailure = { failure, through };
+            state.retryAt = this.#timers.now() + this.settings.maxBackoffMs;
+            this.#deps.log.error(`${this.settings.functionName}: could not write to the on-failure destination; trying again`, {
+              partition: state.key,
+              error: error instanceof Error ? error.message : String(error),
+            });
+          }
+          this.#schedulePump();
+        },
+      ),
+    );
+  }
+
+  // --- commits ------------------------------------------------------------------------
+
+  #commitOffset(state: PartitionState): bigint | undefined {
+    return state.queue[0]?.offset ?? state.nextOffset;
+  }
+
+  /** Asks for a commit: one runs at a time; a request during one runs after it, with the offsets of then. */
+  #requestCommit(): void {
+    this.#commitWanted = true;
+    if (this.#commitScheduled || this.#commitRunning || this.#commitRetry !== undefined) return;
+    this.#commitScheduled = true;
+    // After the current turn, so everything settled together goes into one commit.
+    queueMicrotask(() => {
+      this.#commitScheduled = false;
+      if (!this.#commitRunning && this.#commitRetry === undefined) this.#track(this.#drainCommits());
+    });
+  }
+
+  async #drainCommits(): Promise<void> {
+    if (this.#commitRunning) return;
+    this.#commitRunning = true;
+    try {
+      while (this.#commitWanted) {
+        this.#commitWanted = false;
+        const targets: Array<[PartitionState, bigint]> = [];
+        for (const state of this.#partitions.values()) {
+          const next = this.#commitOffset(state);
+          if (next === undefined || next < ZERO) continue;
+          if (state.committed !== undefined ? next <= state.committed : next <= state.fetchedFrom!) continue;
+          targets.push([state, next]);
+        }
+        if (targets.length === 0) break;
+        const offsets = targets.map(([s, next]) => ({ topic: s.tp.topic, partition: s.tp.partition, offset: next.toString() }));
+        try {
+          await this.#deps.commit(offsets);
+          this.#commitFailures = 0;
+          this.stats.commits += 1;
+          for (const [state, next] of targets) {
+            if (state.committed === undefined || next > state.committed) state.committed = next;
+          }
+        } catch (error) {
+          this.#commitFailures += 1;
+          this.#deps.log.warn(`${this.settings.functionName}: offset commit failed; trying again`, {
+            error: error instanceof Error ? error.message : String(error),
+            offsets,
+          });
+          if (!this.#stopping) {
+            const delay = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(this.#commitFailures, 16));
+            this.#commitRetry = this.#timers.setTimeout(() => {
+              this.#commitRetry = undefined;
+              this.#requestCommit();
+            }, delay);
+            this.#commitWanted = true;
+          }
+          break;
+        }
+      }
+    } finally {
+      this.#commitRunning = false;
+    }
+  }
+
+  // --- helpers ------------------------------------------------------------------------
+
+  #resumeFetch(tp: TopicPartition, key: string): void {
+    this.#pausedKeys.delete(key);
+    this.#deps.resume(tp);
+  }
+
+  #requestId(): string {
+    return this.#deps.requestId ? this.#deps.requestId() : randomUUID();
+  }
+
+  #armTimer(at: number): void {
+    if (this.#timer && this.#timer.at <= at) return;
+    this.#clearTimer();
+    if (!Number.isFinite(at)) return;
+    const delay = Math.max(0, at - this.#timers.now());
+    const handle = this.#timers.setTimeout(() => {
+      this.#timer = undefined;
+      this.#pump();
+    }, delay);
+    this.#timer = { handle, at };
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) this.#timers.clearTimeout(this.#timer.handle);
+    this.#timer = undefined;
+  }
+
+  /** Resolves when nothing is in flight (for tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (this.#work.size > 0) await Promise.all([...this.#work]);
+  }
+}
