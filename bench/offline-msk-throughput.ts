@@ -127,6 +127,7 @@ async function eventSourceAlone(admin: Admin, batchSize: number): Promise<number
       maxBackoffMs: MAPPING_DEFAULTS.maxBackoffMs,
       maxRecordsPerPartition: Math.max(MAPPING_DEFAULTS.maxRecordsPerPartition, batchSize * 2),
       maxEventBytes: MAPPING_DEFAULTS.maxEventBytes,
+      commitIntervalMs: MAPPING_DEFAULTS.commitIntervalMs,
     },
   });
   const started = Date.now(); // joined: as for the other rows, the group join is not counted

@@ -120,6 +120,8 @@ export interface MappingSettings {
   maxRecordsPerPartition: number;
   /** Lambda's synchronous invocation payload limit is 6 MB; stay under it. */
   maxEventBytes: number;
+  /** At most one commit per this many ms (what settles meanwhile goes into the next); a stop commits at once. */
+  commitIntervalMs: number;
 }
 
 export const MAPPING_DEFAULTS = {
@@ -135,6 +137,7 @@ export const MAPPING_DEFAULTS = {
   maxBackoffMs: 5_000,
   maxRecordsPerPartition: 1_000,
   maxEventBytes: 5_900_000,
+  commitIntervalMs: 100,
 } as const;
 
 export interface MappingDeps {
@@ -214,7 +217,7 @@ export class EventSourceMapping {
   #commitRunning = false;
   #commitScheduled = false;
   #commitWanted = false;
-  #commitRetry: unknown;
+  #commitTimer: unknown;
   #commitFailures = 0;
   /** Counters for logs and benchmarks. */
   readonly stats = { invocations: 0, delivered: 0, filtered: 0, failures: 0, commits: 0, toDestination: 0, discarded: 0 };
@@ -321,8 +324,8 @@ export class EventSourceMapping {
     this.#stopping = true;
     this.#clearTimer();
     while (this.#work.size > 0) await Promise.all([...this.#work]);
-    this.#timers.clearTimeout(this.#commitRetry);
-    this.#commitRetry = undefined;
+    this.#timers.clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     this.#commitWanted = true;
     await this.#drainCommits();
   }
@@ -644,12 +647,12 @@ export class EventSourceMapping {
   /** Asks for a commit: one runs at a time; a request during one runs after it, with the offsets of then. */
   #requestCommit(): void {
     this.#commitWanted = true;
-    if (this.#commitScheduled || this.#commitRunning || this.#commitRetry !== undefined) return;
+    if (this.#commitScheduled || this.#commitRunning || this.#commitTimer !== undefined) return;
     this.#commitScheduled = true;
     // After the current turn, so everything settled together goes into one commit.
     queueMicrotask(() => {
       this.#commitScheduled = false;
-      if (!this.#commitRunning && this.#commitRetry === undefined) this.#track(this.#drainCommits());
+      if (!this.#commitRunning && this.#commitTimer === undefined) this.#track(this.#drainCommits());
     });
   }
 
@@ -675,6 +678,14 @@ export class EventSourceMapping {
           for (const [state, next] of targets) {
             if (state.committed === undefined || next > state.committed) state.committed = next;
           }
+          if (this.#commitWanted && !this.#stopping && this.settings.commitIntervalMs > 0) {
+            // Paced: the next commit takes everything that settles until then.
+            this.#commitTimer = this.#timers.setTimeout(() => {
+              this.#commitTimer = undefined;
+              this.#requestCommit();
+            }, this.settings.commitIntervalMs);
+            break;
+          }
         } catch (error) {
           this.#commitFailures += 1;
           this.#deps.log.warn(`${this.settings.functionName}: offset commit failed; trying again`, {
@@ -683,8 +694,8 @@ export class EventSourceMapping {
           });
           if (!this.#stopping) {
             const delay = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(this.#commitFailures, 16));
-            this.#commitRetry = this.#timers.setTimeout(() => {
-              this.#commitRetry = undefined;
+            this.#commitTimer = this.#timers.setTimeout(() => {
+              this.#commitTimer = undefined;
               this.#requestCommit();
             }, delay);
             this.#commitWanted = true;

@@ -26,6 +26,7 @@ const settings: MappingSettings = {
   maxBackoffMs: 20,
   maxRecordsPerPartition: 5,
   maxEventBytes: MAPPING_DEFAULTS.maxEventBytes,
+  commitIntervalMs: 0,
 };
 
 type Listener = (e: { payload: unknown }) => void;

@@ -444,6 +444,7 @@ const settingsArb = fc.record({
   bisectBatchOnFunctionError: fc.boolean(),
   hasDestination: fc.boolean(),
   maxRecordsPerPartition: fc.integer({ min: 2, max: 8 }),
+  commitIntervalMs: fc.constantFrom(0, 100),
 });
 
 const runs = Number(process.env.MODEL_RUNS ?? 2000);

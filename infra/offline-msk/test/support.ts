@@ -122,6 +122,7 @@ export class Bench {
         maxBackoffMs: 1_000,
         maxRecordsPerPartition: 1_000,
         maxEventBytes: MAPPING_DEFAULTS.maxEventBytes,
+        commitIntervalMs: 0,
         ...settings,
       },
       {

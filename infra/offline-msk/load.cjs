@@ -1,0 +1,18 @@
+'use strict';
+/**
+ * Loads one of the package's modules: an installed package runs its compiled JavaScript
+ * (dist/, built by `npm pack` / `npm run build`); in a source checkout, where src/ is
+ * present, it runs the TypeScript through tsx's scoped require, which registers nothing
+ * globally.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+
+module.exports = function load(name) {
+  const source = path.join(__dirname, 'src', `${name}.ts`);
+  if (fs.existsSync(source)) {
+    const { require: tsxRequire } = require('tsx/cjs/api');
+    return tsxRequire(source, __filename);
+  }
+  return require(path.join(__dirname, 'dist', `${name}.js`));
+};
