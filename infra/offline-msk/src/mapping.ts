@@ -219,6 +219,7 @@ export class EventSourceMapping {
   #commitWanted = false;
   #commitTimer: unknown;
   #commitFailures = 0;
+  #lastCommitAt = -Infinity;
   /** Counters for logs and benchmarks. */
   readonly stats = { invocations: 0, delivered: 0, filtered: 0, failures: 0, commits: 0, toDestination: 0, discarded: 0 };
 
@@ -326,8 +327,8 @@ export class EventSourceMapping {
     while (this.#work.size > 0) await Promise.all([...this.#work]);
     this.#timers.clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
-    this.#commitWanted = true;
-    await this.#drainCommits();
+    // A last commit of everything resolved, at once.
+    await this.#commitOnce();
   }
 
   // --- scheduling ---------------------------------------------------------------------
@@ -652,59 +653,61 @@ export class EventSourceMapping {
     // After the current turn, so everything settled together goes into one commit.
     queueMicrotask(() => {
       this.#commitScheduled = false;
-      if (!this.#commitRunning && this.#commitTimer === undefined) this.#track(this.#drainCommits());
+      if (this.#commitRunning || this.#commitTimer !== undefined || !this.#commitWanted) return;
+      const wait = this.#lastCommitAt + this.settings.commitIntervalMs - this.#timers.now();
+      if (!this.#stopping && wait > 0) {
+        // Paced: the next commit takes everything that settles until then.
+        this.#commitTimer = this.#timers.setTimeout(() => {
+          this.#commitTimer = undefined;
+          this.#requestCommit();
+        }, wait);
+        return;
+      }
+      this.#track(this.#commitOnce());
     });
   }
 
-  async #drainCommits(): Promise<void> {
+  /** One commit of every partition's first unresolved offset; asks for the next when more is wanted. */
+  async #commitOnce(): Promise<void> {
     if (this.#commitRunning) return;
     this.#commitRunning = true;
+    this.#commitWanted = false;
     try {
-      while (this.#commitWanted) {
-        this.#commitWanted = false;
-        const targets: Array<[PartitionState, bigint]> = [];
-        for (const state of this.#partitions.values()) {
-          const next = this.#commitOffset(state);
-          if (next === undefined || next < ZERO) continue;
-          if (state.committed !== undefined ? next <= state.committed : next <= state.fetchedFrom!) continue;
-          targets.push([state, next]);
+      const targets: Array<[PartitionState, bigint]> = [];
+      for (const state of this.#partitions.values()) {
+        const next = this.#commitOffset(state);
+        if (next === undefined || next < ZERO) continue;
+        if (state.committed !== undefined ? next <= state.committed : next <= state.fetchedFrom!) continue;
+        targets.push([state, next]);
+      }
+      if (targets.length === 0) return;
+      const offsets = targets.map(([s, next]) => ({ topic: s.tp.topic, partition: s.tp.partition, offset: next.toString() }));
+      try {
+        await this.#deps.commit(offsets);
+        this.#commitFailures = 0;
+        this.#lastCommitAt = this.#timers.now();
+        this.stats.commits += 1;
+        for (const [state, next] of targets) {
+          if (state.committed === undefined || next > state.committed) state.committed = next;
         }
-        if (targets.length === 0) break;
-        const offsets = targets.map(([s, next]) => ({ topic: s.tp.topic, partition: s.tp.partition, offset: next.toString() }));
-        try {
-          await this.#deps.commit(offsets);
-          this.#commitFailures = 0;
-          this.stats.commits += 1;
-          for (const [state, next] of targets) {
-            if (state.committed === undefined || next > state.committed) state.committed = next;
-          }
-          if (this.#commitWanted && !this.#stopping && this.settings.commitIntervalMs > 0) {
-            // Paced: the next commit takes everything that settles until then.
-            this.#commitTimer = this.#timers.setTimeout(() => {
-              this.#commitTimer = undefined;
-              this.#requestCommit();
-            }, this.settings.commitIntervalMs);
-            break;
-          }
-        } catch (error) {
-          this.#commitFailures += 1;
-          this.#deps.log.warn(`${this.settings.functionName}: offset commit failed; trying again`, {
-            error: error instanceof Error ? error.message : String(error),
-            offsets,
-          });
-          if (!this.#stopping) {
-            const delay = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(this.#commitFailures, 16));
-            this.#commitTimer = this.#timers.setTimeout(() => {
-              this.#commitTimer = undefined;
-              this.#requestCommit();
-            }, delay);
-            this.#commitWanted = true;
-          }
-          break;
+      } catch (error) {
+        this.#commitFailures += 1;
+        this.#deps.log.warn(`${this.settings.functionName}: offset commit failed; trying again`, {
+          error: error instanceof Error ? error.message : String(error),
+          offsets,
+        });
+        this.#commitWanted = true;
+        if (!this.#stopping) {
+          const delay = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(this.#commitFailures, 16));
+          this.#commitTimer = this.#timers.setTimeout(() => {
+            this.#commitTimer = undefined;
+            this.#requestCommit();
+          }, delay);
         }
       }
     } finally {
       this.#commitRunning = false;
+      if (this.#commitWanted && this.#commitTimer === undefined && !this.#stopping) this.#requestCommit();
     }
   }
 

@@ -368,6 +368,29 @@ describe('EventSourceMapping: commits', () => {
     expect(b.commits.map((c) => c.value[0]!.offset)).toEqual(['1', '3']);
   });
 
+  it('paces commits: one at once, then at most one per commitIntervalMs with everything settled meanwhile', async () => {
+    const b = new Bench({ batchSize: 1, commitIntervalMs: 100 });
+    assign(b, 0);
+
+    b.mapping.push(range(0, 0, 4));
+    await b.run(50);
+    expect(b.commits.map((c) => c.value[0]!.offset)).toEqual(['1']);
+    await b.run(60);
+
+    expect(b.commits.map((c) => c.value[0]!.offset)).toEqual(['1', '5']);
+  });
+
+  it('commits at once on stop, whatever the pace', async () => {
+    const b = new Bench({ batchSize: 1, commitIntervalMs: 10_000 });
+    assign(b, 0);
+    b.mapping.push(range(0, 0, 4));
+    await b.run();
+
+    await b.mapping.stop();
+
+    expect(b.committed.get('t-0')).toBe(5n);
+  });
+
   it('stops: finishes the invocation in flight, commits it, and starts nothing new', async () => {
     const b = new Bench({ batchSize: 2 });
     b.answer = undefined;
