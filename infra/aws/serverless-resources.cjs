@@ -2,7 +2,7 @@
 /**
  * The CloudFormation serverless.yml needs but cannot spell in YAML, computed from the
  * service's own (resolved) configuration; serverless.yml loads it with
- * `${file(./infra/aws/serverless-resources.cjs):resources}` and `...:extensions`:
+ * `${file(./infra/aws/serverless-resources.cjs):resources}` and `...:adminTokenSecretArn`:
  *
  * - `resources`:
  *   - one IAM role per function, least privilege on the MSK cluster (IAM access control):
@@ -20,9 +20,8 @@
  *     resources of the same logical id.
  * - `adminTokenSecretArn`: the value of ADMIN_TOKEN_SECRET_ARN for the function that reads
  *   the secret ('' when there is none).
- * - `extensions`: custom.kafkaEventSourceMapping merged into every msk event source
- *   mapping. Their logical ids depend on the cluster and topic names, which are
- *   parameters, so they are computed with the framework's own naming.
+ * (The event source mappings' failure handling is written by the msk events themselves:
+ * infra/offline-msk adds those properties to the framework's msk event.)
  *
  * Plain CommonJS: serverless requires it while it resolves variables.
  */
@@ -394,18 +393,4 @@ function httpApiThrottlingResources({ custom }) {
   };
 }
 
-async function extensions(context) {
-  const { functions, custom } = await readService(context);
-  const properties = custom.kafkaEventSourceMapping;
-  if (!isDict(properties)) fail('custom.kafkaEventSourceMapping: expected the properties to merge');
-  const out = {};
-  for (const [key, fn] of Object.entries(functions)) {
-    for (const event of mskEvents(fn)) {
-      const logicalId = naming.getMSKEventLogicalId(key, getMskClusterNameToken(event.arn), event.topic);
-      out[logicalId] = { Properties: properties };
-    }
-  }
-  return out;
-}
-
-module.exports = { resources, extensions, adminTokenSecretArn, kafkaArn, roleLogicalId };
+module.exports = { resources, adminTokenSecretArn, kafkaArn, roleLogicalId };

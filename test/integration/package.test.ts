@@ -1,9 +1,10 @@
 /**
  * `serverless package --stage prod`, as a deploy would run it, with no AWS account: the
  * generated CloudFormation has one event source mapping per consumer function of
- * src/consumers/functions.ts (topic, consumer group, filter, starting position) with the
- * extensions (partial batch responses, provisioned pollers, retries, record age, the
- * dead-letter topic as on-failure destination); one least-privilege role per function
+ * src/consumers/functions.ts (topic, consumer group, filter, starting position) with its
+ * failure handling, written from the msk events by infra/offline-msk (partial batch
+ * responses, provisioned pollers, retries, record age, the dead-letter topic as on-failure
+ * destination); one least-privilege role per function
  * (no `*` resource but the network interface actions); the HTTP API routes, the metrics
  * schedule, the runtime, the VPC; the zip ships the IAM signer without type declarations;
  * the admin token secret read by http alone; reserved concurrency and API throttling; one
@@ -178,7 +179,7 @@ describe('serverless package --stage prod', () => {
     }
   });
 
-  it('extends every mapping with partial batch responses, provisioned pollers, retries, record age and the dead-letter topic', () => {
+  it('gives every mapping partial batch responses, provisioned pollers, retries, record age and the dead-letter topic', () => {
     for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) {
       expect(mapping.Properties.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
       // Kafka mappings take the error handling controls in provisioned mode only; the five

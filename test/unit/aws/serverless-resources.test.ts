@@ -1,7 +1,6 @@
 /**
  * infra/aws/serverless-resources.cjs on small services (no packaging): ARNs from a cluster
- * ARN string or import, the role per function, the extension per msk event, and the
- * mistakes it refuses.
+ * ARN string or import, the role per function, and the mistakes it refuses.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +14,6 @@ interface ResourcesModule {
   adminTokenSecretArn(context: Context): Promise<Json>;
   kafkaArn(clusterArn: Json, kind: 'topic' | 'group', name: string): Json;
   resources(context: Context): Promise<Record<string, { Type: string; Properties: Record<string, Json> }>>;
-  extensions(context: Context): Promise<Record<string, { Properties: Json }>>;
 }
 
 const load = createRequire(__filename);
@@ -40,7 +38,6 @@ function service(overrides: Record<string, Json> = {}): Record<string, Json> {
     provider: { stage: 'local' },
     custom: {
       kafkaAccess: { reader: { write: ['dlq'] } },
-      kafkaEventSourceMapping: { FunctionResponseTypes: ['ReportBatchItemFailures'] },
     },
     functions: {
       reader: {
@@ -101,14 +98,8 @@ describe('infra/aws/serverless-resources.cjs', () => {
     expect(JSON.stringify(on('WebLambdaRole', 'logs:PutLogEvents'))).toContain('/aws/lambda/svc-dev-web:*');
   });
 
-  it("keys each extension with the framework's logical id of the msk event", async () => {
-    // Act
-    const extensions = await module.extensions(context(service()));
-
-    // Assess
-    expect(extensions).toEqual({
-      ReaderEventSourceMappingMSKC1In: { Properties: { FunctionResponseTypes: ['ReportBatchItemFailures'] } },
-    });
+  it('exports the roles only: the event source mappings carry their failure handling in the msk events', () => {
+    expect(Object.keys(module).sort()).toEqual(['kafkaArn', 'resources', 'roleLogicalId']);
   });
 
   it('refuses a function whose role is not its own, access for an unknown function, and two clusters', async () => {
