@@ -1,7 +1,11 @@
 /**
  * The local MSK event source end to end: `serverless offline start` on its own ports with
  * test/fixtures/offline-msk/serverless.yml, records produced with kafkajs to the real local
- * broker, and the tiny test functions writing what they received to files.
+ * broker, and the tiny test functions writing what they received to files. Besides the
+ * event, batching, filters and retries: another member joining the group while a batch is
+ * in flight, a poison record on one partition while records arrive on another, retries
+ * exhausted and a record too old (found on the destination topic in AWS's format), values
+ * that are not UTF-8, tombstones and JSON scalars against filters, and an SQS destination.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -9,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Producer } from 'kafkajs';
+import type { Admin, Consumer, Producer, ProducerRecord } from 'kafkajs';
 import { decodeKafkaEvent } from '../../src/kafka/msk-event';
 import type { KafkaEvent } from '../../src/kafka/msk-event';
 import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
@@ -41,10 +45,24 @@ describe('serverless offline with the local MSK event source', () => {
     T_FAIL: `${prefix}-fail`,
     T_PARTIAL: `${prefix}-partial`,
     T_ORDER: `${prefix}-order`,
+    T_MEMBER: `${prefix}-member`,
+    T_POISON: `${prefix}-poison`,
+    T_EXHAUST: `${prefix}-exhaust`,
+    T_AGED: `${prefix}-aged`,
+    T_SCALARS: `${prefix}-scalars`,
+    T_SQS: `${prefix}-sqs`,
+    T_DEAD: `${prefix}-dead`,
   };
-  const groups = ['shape', 'selfmanaged', 'batch', 'window', 'filter', 'fail', 'partial', 'order'].map((g) => `${prefix}-${g}`);
+  const partitions: Partial<Record<keyof typeof topics, number>> = { T_ORDER: 3, T_MEMBER: 3, T_POISON: 2 };
+  const groups = ['shape', 'selfmanaged', 'batch', 'window', 'filter', 'fail', 'partial', 'order', 'member', 'poison', 'exhaust', 'aged', 'scalars', 'tosqs', 'dead-reader'].map(
+    (g) => `${prefix}-${g}`,
+  );
   let admin: Admin;
   let producer: Producer;
+  let deadReader: Consumer | undefined;
+  const deadLetters: Array<{ key: string | null; value: Record<string, unknown> }> = [];
+  /** A send retried while the new topic's leader settles (bounded). */
+  const send = (record: ProducerRecord) => waitFor(() => producer.send({ acks: -1, ...record }), { timeoutMs: 15_000, what: `a send to ${record.topic}` });
   let offline: ChildProcess | undefined;
   let logs = '';
   let exitCode: number | null | undefined;
@@ -66,18 +84,22 @@ describe('serverless offline with the local MSK event source', () => {
   beforeAll(async () => {
     admin = kafka.admin();
     await admin.connect();
-    await Promise.all(
-      Object.entries(topics).map(([name, topic]) => createTopic(admin, topic, name === 'T_ORDER' ? 3 : 1)),
-    );
+    await Promise.all(Object.entries(topics).map(([name, topic]) => createTopic(admin, topic, partitions[name as keyof typeof topics] ?? 1)));
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     // Produced before offline starts: TRIM_HORIZON must deliver them, LATEST must not.
-    await producer.send({
-      topic: topics.T_BATCH,
-      acks: -1,
-      messages: Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ i }) })),
+    await send({ topic: topics.T_BATCH, messages: Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ i }) })) });
+    await send({ topic: topics.T_WINDOW, messages: [{ value: JSON.stringify({ old: true }) }] });
+    // What Lambda writes to the on-failure destination topic.
+    deadReader = kafka.consumer({ groupId: `${prefix}-dead-reader`, maxWaitTimeInMs: 100 });
+    await deadReader.connect();
+    await deadReader.subscribe({ topics: [topics.T_DEAD], fromBeginning: true });
+    await deadReader.run({
+      eachMessage: ({ message }) => {
+        deadLetters.push({ key: message.key?.toString() ?? null, value: JSON.parse(message.value!.toString()) as Record<string, unknown> });
+        return Promise.resolve();
+      },
     });
-    await producer.send({ topic: topics.T_WINDOW, acks: -1, messages: [{ value: JSON.stringify({ old: true }) }] });
 
     offline = spawn(process.execPath, [serverlessBin, 'offline', 'start'], {
       cwd: serviceDir,
@@ -100,6 +122,7 @@ describe('serverless offline with the local MSK event source', () => {
     if (offline && exitCode === undefined) {
       offline.kill('SIGKILL');
     }
+    await deadReader?.disconnect();
     await producer?.disconnect();
     await admin?.deleteGroups(groups).catch(() => undefined);
     await admin?.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
@@ -114,9 +137,8 @@ describe('serverless offline with the local MSK event source', () => {
     const timestamp = Date.now() - 1234;
 
     // Act
-    const [ack] = await producer.send({
+    const [ack] = await send({
       topic: topics.T_SHAPE,
-      acks: -1,
       messages: [
         {
           key: Buffer.from([0, 1, 2, 250]),
@@ -263,6 +285,139 @@ describe('serverless offline with the local MSK event source', () => {
     expect(invocations('order').some((i) => Object.keys(i.event.records).length > 1)).toBe(true);
   });
 
+  it('loses nothing when another member joins the group while a batch is in flight, and never runs two batches of a partition at once', async () => {
+    // Prepare: 20 records on each of 3 partitions; the function holds its batches
+    const group = `${prefix}-member`;
+    await send({ topic: topics.T_MEMBER, messages: Array.from({ length: 60 }, (_, i) => ({ partition: i % 3, value: JSON.stringify({ i }) })) });
+    await waitFor(() => (existsSync(path.join(out, 'member-began.jsonl')) ? true : undefined), { what: 'a batch in flight' });
+
+    // Act: another member joins (it takes some partitions and commits nothing), then the batches finish, then it leaves
+    const other = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+    const otherJoined = new Promise<void>((resolve) => other.on(other.events.GROUP_JOIN, () => resolve()));
+    await other.connect();
+    await other.subscribe({ topics: [topics.T_MEMBER], fromBeginning: true });
+    await other.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
+    await otherJoined;
+    writeFileSync(path.join(out, 'release-member'), '');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await other.disconnect();
+    await waitFor(
+      async () => {
+        const committed = await committedOffsets(group, topics.T_MEMBER);
+        return [0, 1, 2].every((p) => committed[p] === '20') ? true : undefined;
+      },
+      { timeoutMs: 45_000, what: 'the group to commit every record after the rebalances' },
+    );
+
+    // Assess: every record reached the function, and each partition's batches never overlapped
+    const calls = invocations('member') as Array<Invocation & { began: number; ended: number }>;
+    for (const p of [0, 1, 2]) {
+      const delivered = new Set(calls.flatMap((c) => decodeKafkaEvent(c.event).records.filter((r) => r.partition === p).map((r) => Number(r.offset))));
+      expect([...delivered].sort((a, b) => a - b), `t-${p}`).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      const spans = calls.filter((c) => decodeKafkaEvent(c.event).records.some((r) => r.partition === p)).sort((a, b) => a.began - b.began);
+      for (let i = 1; i < spans.length; i++) expect(spans[i]!.began, `t-${p}: a batch began before the previous one ended`).toBeGreaterThanOrEqual(spans[i - 1]!.ended);
+    }
+  }, 90_000);
+
+  it('keeps delivering a partition while another is stuck on a poison record (whose buffer fills and pauses)', async () => {
+    // Prepare: a poison record and 40 more behind it on partition 0 (its buffer holds 20)
+    await send({ topic: topics.T_POISON, messages: [{ partition: 0, value: JSON.stringify({ poison: true }) }, ...Array.from({ length: 40 }, (_, i) => ({ partition: 0, value: JSON.stringify({ i }) }))] });
+    await waitFor(() => (invocations('poison').some((i) => (i as Invocation & { failed: boolean }).failed) ? true : undefined), { what: 'the poison record to fail' });
+
+    // Act: records keep arriving on partition 1
+    for (let n = 0; n < 5; n++) {
+      await send({ topic: topics.T_POISON, messages: [{ partition: 1, value: JSON.stringify({ n }) }] });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await waitFor(async () => ((await committedOffsets(`${prefix}-poison`, topics.T_POISON))[1] === '5' ? true : undefined), { what: 'partition 1 to be committed' });
+
+    // Assess: partition 1 went through, never in a batch with the poison; partition 0 is held at the poison record
+    const calls = invocations('poison') as Array<Invocation & { failed: boolean }>;
+    const partition1 = calls.filter((c) => decodeKafkaEvent(c.event).records.some((r) => r.partition === 1));
+    expect(partition1.every((c) => !c.failed)).toBe(true);
+    expect(partition1.flatMap((c) => decodeKafkaEvent(c.event).records.map((r) => r.offset))).toEqual(['0', '1', '2', '3', '4']);
+    expect((await committedOffsets(`${prefix}-poison`, topics.T_POISON))[0]).toBe('-1');
+    expect(calls.filter((c) => c.failed).every((c) => decodeKafkaEvent(c.event).records.every((r) => r.partition === 0))).toBe(true);
+  });
+
+  it('writes records whose retries are exhausted to the destination topic in AWS format, keyed as they were, and moves on', async () => {
+    // Act
+    const [ack] = await send({
+      topic: topics.T_EXHAUST,
+      messages: [
+        { key: 'good-0', value: JSON.stringify({ n: 0 }) },
+        { key: 'bad-1', value: JSON.stringify({ n: 1, fail: true }), headers: { trace: 'abc' } },
+        { key: 'after-2', value: JSON.stringify({ n: 2 }) },
+      ],
+    });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-exhaust`, topics.T_EXHAUST))[0] === '3' ? true : undefined), { what: 'the exhausted records to be committed' });
+    const dead = await waitFor(() => {
+      const found = deadLetters.filter((d) => JSON.stringify(d.value).includes(topics.T_EXHAUST));
+      return found.length >= 2 ? found : undefined;
+    });
+
+    // Assess: the function reported 1 and everything after it, twice (one retry); both went to the destination
+    expect(invocations('exhaust').map((i) => decodeKafkaEvent(i.event).records.map((r) => r.offset))).toEqual([
+      ['0', '1', '2'],
+      ['1', '2'],
+    ]);
+    expect(dead.map((d) => d.key)).toEqual(['bad-1', 'after-2']);
+    const base = Number(ack!.baseOffset);
+    const [first] = dead;
+    expect(Object.keys(first!.value)).toEqual(['requestContext', 'responseContext', 'version', 'timestamp', 'KafkaBatchInfo', 'payload']);
+    expect(first!.value).toMatchObject({
+      requestContext: {
+        functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:offline-msk-test-test-exhaust:$LATEST',
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 2,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST' },
+      version: '1.0',
+      KafkaBatchInfo: { batchSize: 1, eventSourceArn: ARN, bootstrapServers: brokers, recordInfo: { offset: String(base + 1) } },
+    });
+    const payload = decodeKafkaEvent(first!.value.payload);
+    expect(payload.records).toHaveLength(1);
+    expect(payload.records[0]).toMatchObject({ topic: topics.T_EXHAUST, offset: String(base + 1), key: Buffer.from('bad-1') });
+    expect(payload.records[0]!.headers).toEqual([{ name: 'trace', value: Buffer.from('abc') }]);
+    expect(JSON.parse(payload.records[0]!.value!.toString())).toEqual({ n: 1, fail: true });
+  });
+
+  it('never sends a record older than maximumRecordAgeInSeconds: it is on the destination topic as RecordAgeExceeded', async () => {
+    // Act
+    await send({ topic: topics.T_AGED, messages: [{ key: 'old', value: 'two minutes old', timestamp: String(Date.now() - 120_000) }, { key: 'new', value: 'fresh' }] });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-aged`, topics.T_AGED))[0] === '2' ? true : undefined), { what: 'both records to be committed' });
+    const [dead] = await waitFor(() => {
+      const found = deadLetters.filter((d) => JSON.stringify(d.value).includes(topics.T_AGED));
+      return found.length > 0 ? found : undefined;
+    });
+
+    // Assess
+    expect(received('aged').map((r) => r.value!.toString())).toEqual(['fresh']);
+    expect(dead!.key).toBe('old');
+    expect(dead!.value).toMatchObject({ requestContext: { condition: 'RecordAgeExceeded', approximateInvokeCount: 0 }, responseContext: null });
+  });
+
+  it('matches neither a non-UTF-8 value nor a tombstone with exists: false, and matches JSON scalars as numbers', async () => {
+    // Act
+    await send({
+      topic: topics.T_SCALARS,
+      messages: [{ value: Buffer.from([0xff, 0xfe, 0x00]) }, { value: null }, { value: '150' }, { value: '"150"' }, { value: '99' }, { value: JSON.stringify({ n: 150 }) }],
+    });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-scalars`, topics.T_SCALARS))[0] === '6' ? true : undefined), { what: 'every record to be committed' });
+
+    // Assess
+    expect(received('scalars').map((r) => r.value?.toString())).toEqual(['150']);
+  });
+
+  it('logs, loudly, the invocation record Lambda would send to an SQS destination', async () => {
+    await send({ topic: topics.T_SQS, messages: [{ value: 'lost?' }] });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-tosqs`, topics.T_SQS))[0] === '1' ? true : undefined), { what: 'the record to be given up' });
+
+    expect(logs).toContain('on AWS, Lambda sends the SQS destination arn:aws:sqs:us-east-1:123456789012:failed-batches this invocation record');
+    expect(logs).toContain('"condition": "RetryAttemptsExhausted"');
+    expect(logs).toContain(`"${topics.T_SQS}-0": {`);
+  });
+
   it('stops cleanly with serverless offline: the process exits and no consumer is left in any group', async () => {
     // Act
     offline!.kill('SIGINT');
@@ -270,8 +425,8 @@ describe('serverless offline with the local MSK event source', () => {
 
     // Assess
     expect(exitCode).toBe(0);
-    expect(logs).toContain('offline-msk: stopped 8 event source mapping(s)');
-    const { groups: described } = await admin.describeGroups(groups);
+    expect(logs).toContain('offline-msk: stopped 14 event source mapping(s)');
+    const { groups: described } = await admin.describeGroups(groups.filter((g) => !g.endsWith('-dead-reader')));
     for (const group of described) expect(group.members, group.groupId).toHaveLength(0);
   });
 });
