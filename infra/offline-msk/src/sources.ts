@@ -4,7 +4,7 @@
  * group, invoking the function through `invoke` (the main thread), and writing what Lambda
  * gives up on to the event's on-failure destination.
  */
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { Producer } from 'kafkajs';
 import { compileFilterPatterns } from './filter';
 import type { Destination, FailureContext } from './failure';
@@ -95,7 +95,13 @@ export async function runMappings(params: {
   const producerFor = (brokers: string[]) => () => {
     const client = clientFor(brokers);
     if (!client.producer) {
-      const producer = client.kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 1 });
+      // Keyed records go where the Java client's default partitioner puts them (murmur2), as AWS's producer does.
+      const producer = client.kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent: false,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       client.producer = producer.connect().then(
         () => producer,
         (error: unknown) => {
