@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CONSUMER_FUNCTIONS, consumerFunction, createEventConsumer, recordOwnership } from '../../../src/consumers';
+import { CONSUMER_FUNCTIONS, consumerFunction, createEventConsumer, filterPatterns, recordOwnership } from '../../../src/consumers';
 import { createCommandConsumer } from '../../../src/commands';
+import { compileFilterPatterns } from '../../../infra/offline-msk/src/filter';
 import { createEvent } from '../../../src/events';
 import { DLQ_HEADERS } from '../../../src/kafka/dlq';
 import type { ConsumedRecord } from '../../../src/kafka/records';
@@ -195,6 +196,12 @@ describe('recordOwnership', () => {
 
     // Assess
     expect(claiming).toHaveLength(1);
+  });
+
+  it.each(samples)('gives %s to a filtered function only if its filter delivers it there', (_name, value) => {
+    for (const fn of events.filter((f) => !f.catchAll)) {
+      if (recordOwnership(fn)({ value })) expect(compileFilterPatterns(filterPatterns(fn)).matches(value), fn.name).toBe(true);
+    }
   });
 });
 
