@@ -3,31 +3,13 @@
  * counted only when kafkajs performed them, and crashes.
  */
 import { describe, expect, it } from 'vitest';
-import { compileFilterPatterns } from '../src/filter';
-import { MAPPING_DEFAULTS } from '../src/mapping';
 import type { MappingSettings, PartitionOffset } from '../src/mapping';
 import { startKafkaEventSource } from '../src/kafka-source';
 import type { RunningEventSource } from '../src/kafka-source';
 import type { ConsumedRecord } from '../src/records';
-import { range } from './support';
+import { BASE_SETTINGS, range } from './support';
 
-const settings: MappingSettings = {
-  functionName: 'fn',
-  batchSize: 10,
-  batchingWindowMs: 0,
-  source: { kind: 'msk', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/c/1', bootstrapServers: ['b:9092'] },
-  filter: compileFilterPatterns([]),
-  reportBatchItemFailures: false,
-  maximumRetryAttempts: -1,
-  maximumRecordAgeSeconds: -1,
-  bisectBatchOnFunctionError: false,
-  hasDestination: false,
-  initialBackoffMs: 10,
-  maxBackoffMs: 20,
-  maxRecordsPerPartition: 5,
-  maxEventBytes: MAPPING_DEFAULTS.maxEventBytes,
-  commitIntervalMs: 0,
-};
+const settings: MappingSettings = { ...BASE_SETTINGS, initialBackoffMs: 10, maxBackoffMs: 20, maxRecordsPerPartition: 5 };
 
 type Listener = (e: { payload: unknown }) => void;
 

@@ -83,6 +83,25 @@ export function partialAt(failures: Array<[number, number]>): InvokeResult {
   return { ok: true, payload: { batchItemFailures: failures.map(([p, offset]) => ({ itemIdentifier: { partition: `t-${p}`, offset } })) } };
 }
 
+/** Settings for tests: small batches, no window, short backoffs, commits as soon as they can. */
+export const BASE_SETTINGS: MappingSettings = {
+  functionName: 'fn',
+  batchSize: 10,
+  batchingWindowMs: 0,
+  source: { kind: 'msk', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/c/1', bootstrapServers: ['127.0.0.1:9092'] },
+  filter: compileFilterPatterns([]),
+  reportBatchItemFailures: false,
+  maximumRetryAttempts: -1,
+  maximumRecordAgeSeconds: -1,
+  bisectBatchOnFunctionError: false,
+  hasDestination: false,
+  initialBackoffMs: 100,
+  maxBackoffMs: 1_000,
+  maxRecordsPerPartition: 1_000,
+  maxEventBytes: MAPPING_DEFAULTS.maxEventBytes,
+  commitIntervalMs: 0,
+};
+
 export const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class Bench {
@@ -108,21 +127,7 @@ export class Bench {
     const log = (level: string) => (message: string) => this.lines.push({ level, message });
     this.mapping = new EventSourceMapping(
       {
-        functionName: 'fn',
-        batchSize: 10,
-        batchingWindowMs: 0,
-        source: { kind: 'msk', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/c/1', bootstrapServers: ['127.0.0.1:9092'] },
-        filter: compileFilterPatterns([]),
-        reportBatchItemFailures: false,
-        maximumRetryAttempts: -1,
-        maximumRecordAgeSeconds: -1,
-        bisectBatchOnFunctionError: false,
-        hasDestination: false,
-        initialBackoffMs: 100,
-        maxBackoffMs: 1_000,
-        maxRecordsPerPartition: 1_000,
-        maxEventBytes: MAPPING_DEFAULTS.maxEventBytes,
-        commitIntervalMs: 0,
+        ...BASE_SETTINGS,
         ...settings,
       },
       {
