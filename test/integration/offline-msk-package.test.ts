@@ -155,7 +155,7 @@ describe('the offline-msk package, packed and installed in a service of its own'
   it('installs as compiled JavaScript: no TypeScript, no tsconfig, nothing of this repository', () => {
     const installed = path.join(service, 'node_modules/@simple-time-service/serverless-offline-msk');
 
-    expect(readdirSync(installed).sort()).toEqual(['README.md', 'dist', 'index.cjs', 'load.cjs', 'package.json', 'worker.cjs']);
+    expect(readdirSync(installed).sort()).toEqual(['README.md', 'dist', 'index.cjs', 'package.json']);
     expect(readdirSync(path.join(installed, 'dist')).every((f) => f.endsWith('.js'))).toBe(true);
     expect(existsSync(path.join(installed, 'src'))).toBe(false);
   });

@@ -195,7 +195,7 @@ export async function startKafkaEventSource(params: KafkaSourceParams): Promise<
     const c = kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
-      maxWaitTimeInMs: params.maxWaitTimeInMs ?? 250,
+      maxWaitTimeInMs: params.maxWaitTimeInMs ?? 50,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
     });

@@ -1,8 +1,7 @@
 /**
- * The event source mappings of a service, run in the poller thread (./poller.ts): one per
- * `msk` and `kafka` event, each consuming its topic from the broker with its consumer
- * group, invoking the function through `invoke` (the main thread), and writing what Lambda
- * gives up on to the event's on-failure destination.
+ * The event source mappings of a service: one per `msk` and `kafka` event, each consuming
+ * its topic from the broker with its consumer group, invoking the function through
+ * `invoke`, and writing what Lambda gives up on to the event's on-failure destination.
  */
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { Producer } from 'kafkajs';

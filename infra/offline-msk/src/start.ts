@@ -1,18 +1,15 @@
 /**
- * The local event source mappings for `serverless offline`: the polling, the mappings and
- * the events run in a thread of their own (./poller.ts, ./sources.ts); this main-thread
- * side reads the options, invokes the functions for the poller in the serverless process
- * (./invoke.ts), and logs. Loaded by ./plugin.ts when offline starts, so packaging never
- * loads kafkajs.
+ * The local event source mappings for `serverless offline`: reads the options, and runs
+ * one event source mapping per `msk` and `kafka` event (./sources.ts), invoking the
+ * functions in the serverless process (./invoke.ts). Loaded by ./plugin.ts when offline
+ * starts, so packaging never loads kafkajs.
  */
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { PluginLog } from './log';
 import { line } from './log';
 import { createInvoker } from './invoke';
 import type { MappingDefinition, ServiceLike } from './options';
 import { readMappings, readPluginOptions } from './options';
-import type { FromPoller, PollerData, ToPoller } from './poller';
+import { runMappings } from './sources';
 
 export interface ServerlessLike {
   service: ServiceLike;
@@ -24,9 +21,6 @@ export interface RunningOfflineMsk {
 }
 
 type Dict = Record<string, unknown>;
-
-/** How long a stop waits for the poller (the invocations in flight finish, their offsets are committed). */
-const STOP_TIMEOUT_MS = 60_000;
 
 /** serverless-offline's options as it merges them: custom['serverless-offline'], then the command line. */
 export function offlineOptions(service: ServiceLike, cliOptions: Dict): Dict {
@@ -68,82 +62,30 @@ export async function startOfflineMsk(params: {
 
   const functions = [...new Map(mappings.map((m) => [m.functionKey, { functionKey: m.functionKey, timeoutSeconds: m.timeoutSeconds }])).values()];
   const invoker = await createInvoker(serverless, offlineOptions(service, params.cliOptions), functions);
-
-  const data: PollerData = { mappings, options };
-  const poller = new Worker(path.resolve(__dirname, '..', 'worker.cjs'), { workerData: data });
-  const send = (message: ToPoller) => poller.postMessage(message);
-  let started: { resolve: () => void; reject: (error: Error) => void } | undefined;
-  let stopped: (() => void) | undefined;
-  let exited = false;
-  let stopping = false;
-  poller.on('message', (message: FromPoller) => {
-    switch (message.type) {
-      case 'invoke':
-        void invoker.invoke(message.functionKey, message.event).then((result) => {
-          if (!exited) send({ type: 'result', id: message.id, result });
-        });
-        return;
-      case 'log':
-        log[message.level](message.message);
-        return;
-      case 'started':
-        started?.resolve();
-        return;
-      case 'failed':
-        started?.reject(new Error(`offline-msk: ${message.error}`));
-        return;
-      case 'fatal':
-        params.onFatal?.(new Error(message.error));
-        return;
-      case 'stopped':
-        stopped?.();
-        return;
-    }
-  });
-  poller.on('error', (error) => {
-    log.error(line(`the polling thread failed: ${error.stack ?? error.message}`));
-    started?.reject(error);
-    stopped?.();
-  });
-  poller.on('exit', (code) => {
-    exited = true;
-    if (!stopping) log.error(line(`the polling thread exited (code ${code}); no event source mapping runs`));
-    started?.reject(new Error(`offline-msk: the polling thread exited (code ${code})`));
-    stopped?.();
-  });
-
-  let stopPromise: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopPromise ??= (async () => {
-      stopping = true;
-      if (!exited) {
-        let timer: NodeJS.Timeout | undefined;
-        await new Promise<void>((resolve) => {
-          stopped = resolve;
-          timer = setTimeout(() => {
-            log.error(line(`the mappings did not stop within ${STOP_TIMEOUT_MS / 1000} s; ending the polling thread`));
-            resolve();
-          }, STOP_TIMEOUT_MS);
-          send({ type: 'stop' });
-        });
-        clearTimeout(timer);
-        await poller.terminate();
-      }
-      await invoker.cleanup().catch(() => undefined);
-      log.notice(line(`stopped ${mappings.length} event source mapping(s)`));
-    })();
-    return stopPromise;
-  };
-
+  let running: Awaited<ReturnType<typeof runMappings>>;
   try {
-    await new Promise<void>((resolve, reject) => (started = { resolve, reject }));
+    running = await runMappings({
+      mappings,
+      options,
+      log,
+      invoke: (functionKey, event) => invoker.invoke(functionKey, event),
+      ...(params.onFatal ? { onFatal: params.onFatal } : {}),
+    });
   } catch (error) {
-    await stop();
-    throw error;
-  } finally {
-    started = undefined;
+    await invoker.cleanup().catch(() => undefined);
+    throw new Error(`offline-msk: ${error instanceof Error ? error.message : String(error)}`);
   }
   for (const m of mappings) log.notice(line(describe(m)));
   log.notice(line(`${mappings.length} event source mapping(s) running`));
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await running.stop();
+      await invoker.cleanup().catch(() => undefined);
+      log.notice(line(`stopped ${mappings.length} event source mapping(s)`));
+    })();
+    return stopped;
+  };
   return { mappings, stop };
 }

@@ -23,7 +23,7 @@ describe('the package', () => {
     const sources = readdirSync(path.join(root, 'src')).filter((f) => f.endsWith('.ts'));
     const outside: string[] = [];
     const packages = new Set<string>();
-    for (const file of [...sources.map((f) => path.join(root, 'src', f)), ...['index.cjs', 'load.cjs', 'worker.cjs'].map((f) => path.join(root, f))]) {
+    for (const file of [...sources.map((f) => path.join(root, 'src', f)), path.join(root, 'index.cjs')]) {
       for (const specifier of imports(file)) {
         if (specifier.startsWith('.')) {
           const target = path.resolve(path.dirname(file), specifier);
@@ -35,14 +35,14 @@ describe('the package', () => {
     }
 
     expect(outside).toEqual([]);
-    // tsx loads the TypeScript in a source checkout only (load.cjs); an installed package runs dist/.
+    // tsx loads the TypeScript in a source checkout only (index.cjs); an installed package runs dist/.
     expect([...packages].sort()).toEqual(['kafkajs', 'serverless-offline', 'tsx']);
     expect(Object.keys(manifest.dependencies)).toEqual(['kafkajs']);
     expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['serverless', 'serverless-offline']);
   });
 
-  it('ships its entries, its compiled code and its README', () => {
+  it('ships its entry, its compiled code and its README', () => {
     expect(manifest.main).toBe('index.cjs');
-    expect(manifest.files).toEqual(['index.cjs', 'load.cjs', 'worker.cjs', 'dist/', 'README.md']);
+    expect(manifest.files).toEqual(['index.cjs', 'dist/', 'README.md']);
   });
 });
