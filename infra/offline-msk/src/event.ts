@@ -48,17 +48,21 @@ export type KafkaEventSource =
   | { kind: 'self-managed'; bootstrapServers: string[] };
 
 function encodeRecord(record: ConsumedRecord): KafkaEventRecord {
-  // Field order as in AWS's events, so a serialised event reads like theirs.
-  return {
+  // Field order as in AWS's events, so a serialised event reads like theirs (key and value
+  // are left out when null).
+  const encoded: KafkaEventRecord = {
     topic: record.topic,
     partition: record.partition,
     offset: Number(record.offset),
     timestamp: record.timestamp,
     timestampType: record.timestampType,
-    ...(record.key === null ? {} : { key: record.key.toString('base64') }),
-    ...(record.value === null ? {} : { value: record.value.toString('base64') }),
-    headers: record.headers.map(({ name, value }) => ({ [name]: [...value] })),
-  };
+  } as KafkaEventRecord;
+  if (record.key !== null) encoded.key = record.key.toString('base64');
+  if (record.value !== null) encoded.value = record.value.toString('base64');
+  const headers: KafkaEventRecord['headers'] = [];
+  for (const { name, value } of record.headers) headers.push({ [name]: [...value] });
+  encoded.headers = headers;
+  return encoded;
 }
 
 /**
@@ -67,8 +71,16 @@ function encodeRecord(record: ConsumedRecord): KafkaEventRecord {
  */
 export function buildKafkaEvent(source: KafkaEventSource, records: readonly ConsumedRecord[]): KafkaEvent {
   const grouped: Record<string, KafkaEventRecord[]> = {};
+  let list: KafkaEventRecord[] | undefined;
+  let topic: string | undefined;
+  let partition: number | undefined;
   for (const record of records) {
-    (grouped[partitionKey(record.topic, record.partition)] ??= []).push(encodeRecord(record));
+    if (record.topic !== topic || record.partition !== partition) {
+      topic = record.topic;
+      partition = record.partition;
+      list = grouped[partitionKey(topic, partition)] ??= [];
+    }
+    list!.push(encodeRecord(record));
   }
   const bootstrapServers = source.bootstrapServers.join(',');
   if (source.kind === 'msk') {
@@ -77,11 +89,16 @@ export function buildKafkaEvent(source: KafkaEventSource, records: readonly Cons
   return { eventSource: 'SelfManagedKafka', bootstrapServers, records: grouped };
 }
 
+/** Base64 length of n bytes. */
+function base64Length(n: number): number {
+  return Math.ceil(n / 3) * 4;
+}
+
 /** Bytes a record adds to the serialised event (base64 and JSON overhead), for the 6 MB payload cap. */
 export function recordEventBytes(record: ConsumedRecord): number {
-  const b64 = (n: number) => Math.ceil(n / 3) * 4;
-  const headers = record.headers.reduce((sum, h) => sum + h.name.length + h.value.length * 4 + 8, 0);
-  return 160 + record.topic.length + b64(record.key?.length ?? 0) + b64(record.value?.length ?? 0) + headers;
+  let bytes = 160 + record.topic.length + base64Length(record.key?.length ?? 0) + base64Length(record.value?.length ?? 0);
+  for (const h of record.headers) bytes += h.name.length + h.value.length * 4 + 8;
+  return bytes;
 }
 
 /**

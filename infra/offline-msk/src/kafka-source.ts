@@ -67,7 +67,8 @@ function timestampTypeOf(message: KafkaMessage): ConsumedRecord['timestampType']
 
 export function toConsumedRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
   const headers: ConsumedRecord['headers'] = [];
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
+  for (const name in message.headers) {
+    const value = message.headers[name];
     const values = Array.isArray(value) ? value : [value];
     for (const v of values) {
       if (v === undefined) continue;
