@@ -52,9 +52,10 @@ describe('serverless offline with the local MSK event source', () => {
     T_SCALARS: `${prefix}-scalars`,
     T_SQS: `${prefix}-sqs`,
     T_DEAD: `${prefix}-dead`,
+    T_SLOW: `${prefix}-slow`,
   };
   const partitions: Partial<Record<keyof typeof topics, number>> = { T_ORDER: 3, T_MEMBER: 3, T_POISON: 2 };
-  const groups = ['shape', 'selfmanaged', 'batch', 'window', 'filter', 'fail', 'partial', 'order', 'member', 'poison', 'exhaust', 'aged', 'scalars', 'tosqs', 'dead-reader'].map(
+  const groups = ['shape', 'selfmanaged', 'batch', 'window', 'filter', 'fail', 'partial', 'order', 'member', 'poison', 'exhaust', 'aged', 'scalars', 'tosqs', 'slow', 'dead-reader'].map(
     (g) => `${prefix}-${g}`,
   );
   let admin: Admin;
@@ -418,6 +419,18 @@ describe('serverless offline with the local MSK event source', () => {
     expect(logs).toContain(`"${topics.T_SQS}-0": {`);
   });
 
+  it("ends an invocation that runs over the function's timeout, as a failure, and the function's next invocation runs", async () => {
+    await send({ topic: topics.T_SLOW, messages: [{ value: 'slow' }, { value: 'fast' }] });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-slow`, topics.T_SLOW))[0] === '2' ? true : undefined), {
+      timeoutMs: 20_000,
+      what: 'both records to be committed',
+    });
+
+    expect(invocations('slow').map((i) => decodeKafkaEvent(i.event).records.map((r) => r.value!.toString()))).toEqual([['slow'], ['fast']]);
+    expect(logs).toContain('Task timed out after 1.00 seconds');
+    expect(logs).toMatch(/discarded 1 record\(s\) of \S+-slow-0 \(offsets 0\.\.0, RetriesExhausted\)/);
+  });
+
   it('stops cleanly with serverless offline: the process exits and no consumer is left in any group', async () => {
     // Act
     offline!.kill('SIGINT');
@@ -425,7 +438,7 @@ describe('serverless offline with the local MSK event source', () => {
 
     // Assess
     expect(exitCode).toBe(0);
-    expect(logs).toContain('offline-msk: stopped 14 event source mapping(s)');
+    expect(logs).toContain('offline-msk: stopped 15 event source mapping(s)');
     const { groups: described } = await admin.describeGroups(groups.filter((g) => !g.endsWith('-dead-reader')));
     for (const group of described) expect(group.members, group.groupId).toHaveLength(0);
   });

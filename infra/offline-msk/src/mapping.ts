@@ -88,6 +88,8 @@ export interface Failure {
   response: { statusCode: number; executedVersion: string; functionError?: string } | null;
   /** When Lambda gave up on them. */
   at: Date;
+  /** Why, for logs (the last invocation's error, or the age). */
+  reason: string;
 }
 
 export interface Timers {
@@ -433,6 +435,7 @@ export class EventSourceMapping {
       approximateInvokeCount: invoked,
       response: invoked > 0 ? state.lastResponse : null,
       at: new Date(now),
+      reason: `older than ${this.settings.maximumRecordAgeSeconds} s`,
     };
     this.#giveUp(state, failure, old.at(-1)!.offset);
     return true;
@@ -548,6 +551,7 @@ export class EventSourceMapping {
           approximateInvokeCount: Math.max(...givenUp.map((i) => state.failures.get(i.offset)!)),
           response,
           at: new Date(now),
+          reason: outcome.kind === 'failure' ? outcome.reason : 'reported in a partial batch response',
         };
         this.stats.delivered += rest.filter((i) => i.offset <= through! && !failed.has(i.offset)).length;
         this.#giveUp(state, failure, through!);
@@ -590,7 +594,7 @@ export class EventSourceMapping {
       this.#deps.log.error(
         `${this.settings.functionName}: discarded ${failure.records.length} record(s) of ${state.key} (offsets ${offsets}, ${failure.condition}): ` +
           'there is no on-failure destination, and Lambda discards them the same way',
-        { condition: failure.condition, approximateInvokeCount: failure.approximateInvokeCount },
+        { condition: failure.condition, approximateInvokeCount: failure.approximateInvokeCount, reason: failure.reason },
       );
       this.#deps.discarded?.(failure);
       this.#resolve(state, through);
@@ -617,7 +621,7 @@ export class EventSourceMapping {
             this.stats.toDestination += failure.records.length;
             this.#deps.log.warn(
               `${this.settings.functionName}: ${failure.records.length} record(s) of ${state.key} written to the on-failure destination (${failure.condition})`,
-              { offsets: failure.records.map((r) => r.offset) },
+              { offsets: failure.records.map((r) => r.offset), reason: failure.reason },
             );
             this.#resolve(state, through);
           }

@@ -18,6 +18,7 @@ function failure(overrides: Partial<Failure> = {}): Failure {
     approximateInvokeCount: 3,
     response: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
     at: new Date('2019-11-14T18:16:05.568Z'),
+    reason: 'boom',
     ...overrides,
   };
 }
