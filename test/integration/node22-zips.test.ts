@@ -28,7 +28,7 @@ import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSUMER_FUNCTIONS } from '../../src/consumers/functions';
 import { createEvent } from '../../src/events';
-import { buildKafkaEvent } from '../../src/kafka/msk-event';
+import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { exportedMetricNames } from '../../src/metrics';
 import { createTopic, startReader, testConfig, testKafka, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
