@@ -84,8 +84,13 @@ export function recordOwnership(
   functions: readonly ConsumerFunction[] = CONSUMER_FUNCTIONS,
 ): (record: Pick<ConsumedRecord, 'value'>) => boolean {
   const claims = (f: ConsumerFunction, record: Pick<ConsumedRecord, 'value'>): boolean => {
-    const value = jsonValue(record);
-    const type = value.ok && typeof value.json === 'object' && value.json !== null ? (value.json as { event_type?: unknown }).event_type : undefined;
+    let json: unknown;
+    try {
+      json = record.value === null ? undefined : JSON.parse(utf8.decode(record.value));
+    } catch {
+      return false; // not UTF-8 or not JSON: no filter delivers it
+    }
+    const type = typeof json === 'object' && json !== null ? (json as { event_type?: unknown }).event_type : undefined;
     return typeof type === 'string' && handlesType(f, type);
   };
   if (!fn.catchAll) return (record) => claims(fn, record);
