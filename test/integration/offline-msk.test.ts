@@ -41,6 +41,7 @@ describe('serverless offline with the local MSK event source', () => {
     T_SHAPE: `${prefix}-shape`,
     T_BATCH: `${prefix}-batch`,
     T_WINDOW: `${prefix}-window`,
+    T_ATTIME: `${prefix}-attime`,
     T_FILTER: `${prefix}-filter`,
     T_FAIL: `${prefix}-fail`,
     T_PARTIAL: `${prefix}-partial`,
@@ -55,7 +56,7 @@ describe('serverless offline with the local MSK event source', () => {
     T_SLOW: `${prefix}-slow`,
   };
   const partitions: Partial<Record<keyof typeof topics, number>> = { T_ORDER: 3, T_MEMBER: 3, T_POISON: 2 };
-  const groups = ['shape', 'selfmanaged', 'batch', 'window', 'filter', 'fail', 'partial', 'order', 'member', 'poison', 'exhaust', 'aged', 'scalars', 'tosqs', 'slow', 'dead-reader'].map(
+  const groups = ['shape', 'selfmanaged', 'batch', 'attime', 'window', 'filter', 'fail', 'partial', 'order', 'member', 'poison', 'exhaust', 'aged', 'scalars', 'tosqs', 'slow', 'dead-reader'].map(
     (g) => `${prefix}-${g}`,
   );
   let admin: Admin;
@@ -91,6 +92,16 @@ describe('serverless offline with the local MSK event source', () => {
     // Produced before offline starts: TRIM_HORIZON must deliver them, LATEST must not.
     await send({ topic: topics.T_BATCH, messages: Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ i }) })) });
     await send({ topic: topics.T_WINDOW, messages: [{ value: JSON.stringify({ old: true }) }] });
+    // AT_TIMESTAMP 1650000000 s: the records stamped before it are skipped, the ones at or after it delivered.
+    await send({
+      topic: topics.T_ATTIME,
+      messages: [
+        { value: 'before-1', timestamp: '1600000000000' },
+        { value: 'before-2', timestamp: '1649999999999' },
+        { value: 'at', timestamp: '1650000000000' },
+        { value: 'after', timestamp: '1700000000000' },
+      ],
+    });
     // What Lambda writes to the on-failure destination topic.
     deadReader = kafka.consumer({ groupId: `${prefix}-dead-reader`, maxWaitTimeInMs: 100 });
     await deadReader.connect();
@@ -193,6 +204,14 @@ describe('serverless offline with the local MSK event source', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(5);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(12);
     await waitFor(async () => ((await committedOffsets(`${prefix}-batch`, topics.T_BATCH))[0] === '12' ? true : undefined));
+  });
+
+  it('honours AT_TIMESTAMP: a new group starts at the first record stamped at or after startingPositionTimestamp', async () => {
+    const all = await waitFor(() => (received('attime').length >= 2 ? received('attime') : undefined));
+
+    expect(all.map((r) => r.value!.toString())).toEqual(['at', 'after']);
+    await waitFor(async () => ((await committedOffsets(`${prefix}-attime`, topics.T_ATTIME))[0] === '4' ? true : undefined));
+    expect(received('attime')).toHaveLength(2);
   });
 
   it('honours LATEST and the batching window: three records sent one by one arrive in one invocation', async () => {
@@ -438,8 +457,9 @@ describe('serverless offline with the local MSK event source', () => {
 
     // Assess
     expect(exitCode).toBe(0);
-    expect(logs).toContain('offline-msk: stopped 15 event source mapping(s)');
-    const { groups: described } = await admin.describeGroups(groups.filter((g) => !g.endsWith('-dead-reader')));
+    const mappingGroups = groups.filter((g) => !g.endsWith('-dead-reader')); // one per mapping
+    expect(logs).toContain(`offline-msk: stopped ${mappingGroups.length} event source mapping(s)`);
+    const { groups: described } = await admin.describeGroups(mappingGroups);
     for (const group of described) expect(group.members, group.groupId).toHaveLength(0);
   });
 });
