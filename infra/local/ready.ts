@@ -1,18 +1,26 @@
 /**
- * The service's topics (infra/topics.ts), then readiness of the local broker as a client
- * sees it; run by `infra/local/stack.sh start`. A broker that accepts connections may still answer "the
- * coordinator is loading" to a consumer's first FindCoordinator/JoinGroup (the offsets
- * topic is created on first use, then each of its partitions is loaded) and to an
- * idempotent producer's InitProducerId. This waits, bounded by
+ * The service's topics (infra/topics.ts), then readiness of the local Kafka as a client
+ * sees it; run by `infra/local/stack.sh start`. A broker that accepts connections may
+ * not be registered yet (a cluster's topics would get fewer replicas), and may still
+ * answer "the coordinator is loading" to a consumer's first FindCoordinator/JoinGroup
+ * (the offsets topic is created on first use, then each of its partitions is loaded) and
+ * to an idempotent producer's InitProducerId. This waits, bounded by
  * LOCAL_STACK_READY_TIMEOUT, until
+ * - every broker is registered (LOCAL_STACK_BROKER_COUNT of them),
  * - the group coordinator answers DescribeGroups for the service's consumer groups and
- *   for one group on every partition of the offsets topic, and
- * - an idempotent producer gets its producer id,
+ *   for one group on every partition of the offsets topic,
+ * - with more than one broker, every replica of the service's topics and of the offsets
+ *   topic is in sync,
+ * - an idempotent producer gets its producer id, and
+ * - with LOCAL_STACK_SASL_BROKERS, a SCRAM-SHA-512 login over TLS is accepted there,
  * so that `npm start` and the tests never race a loading coordinator.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Admin } from 'kafkajs';
 import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functions';
 import { loadConfig } from '../../src/config';
-import { createKafka } from '../../src/kafka';
+import { createKafka, serviceTopics } from '../../src/kafka';
 import { main as createTopics } from '../topics';
 
 const OFFSETS_TOPIC = '__consumer_offsets';
@@ -56,14 +64,35 @@ async function until<T>(what: string, deadline: number, attempt: () => Promise<T
   }
 }
 
-async function main(): Promise<void> {
-  try {
-    await createTopics();
-  } catch (error) {
-    throw new Error(`the service's topics could not be created: ${error instanceof Error ? error.message : String(error)}`);
+/** Fails until every partition of `topics` has all its replicas in sync. */
+export async function replicasInSync(admin: Pick<Admin, 'fetchTopicMetadata'>, topics: string[]): Promise<void> {
+  const { topics: found } = await admin.fetchTopicMetadata({ topics });
+  const behind: string[] = [];
+  for (const topic of found) {
+    for (const p of topic.partitions) {
+      if (p.leader < 0 || p.isr.length < p.replicas.length) behind.push(`${topic.name}-${p.partitionId} (in sync ${p.isr.length} of ${p.replicas.length})`);
+    }
   }
+  if (behind.length > 0) throw new Error(`replicas not in sync: ${behind.slice(0, 5).join(', ')}${behind.length > 5 ? ', …' : ''}`);
+}
+
+/** One admin request through a connection of its own with this configuration. */
+async function answersWith(env: Record<string, string | undefined>, what: string): Promise<void> {
+  const config = loadConfig(env);
+  const admin = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'simple-time-service-ready' }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    if (cluster.brokers.length === 0) throw new Error(`${what}: no brokers in the answer`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function main(): Promise<void> {
   const timeoutSeconds = Number(process.env.LOCAL_STACK_READY_TIMEOUT ?? '120');
   const deadline = Date.now() + (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 120) * 1000;
+  const expectedBrokers = Number(process.env.LOCAL_STACK_BROKER_COUNT ?? '1');
   const config = loadConfig(process.env);
   // No logger: the retries while the coordinator loads are expected, not news.
   const kafka = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'simple-time-service-ready' });
@@ -72,6 +101,17 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   try {
     await until('the broker', deadline, () => admin.connect());
+    if (expectedBrokers > 1) {
+      await until(`all ${expectedBrokers} brokers`, deadline, async () => {
+        const { brokers } = await admin.describeCluster();
+        if (brokers.length < expectedBrokers) throw new Error(`${brokers.length} of ${expectedBrokers} brokers registered`);
+      });
+    }
+    try {
+      await createTopics();
+    } catch (error) {
+      throw new Error(`the service's topics could not be created: ${error instanceof Error ? error.message : String(error)}`);
+    }
     // The service's own groups first: the first FindCoordinator creates the offsets topic.
     const serviceGroups = CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn));
     await until('the group coordinator', deadline, () => admin.describeGroups(serviceGroups));
@@ -80,9 +120,21 @@ async function main(): Promise<void> {
     if (partitions > 0) {
       await until('every partition of the offsets topic', deadline, () => admin.describeGroups(groupsCoveringPartitions(partitions)));
     }
+    if (expectedBrokers > 1) {
+      const topics = [...serviceTopics(config.kafka.topics), OFFSETS_TOPIC];
+      await until('every replica in sync', deadline, () => replicasInSync(admin, topics));
+    }
     await until('producer ids', deadline, () => producer.connect());
+    const saslBrokers = process.env.LOCAL_STACK_SASL_BROKERS;
+    if (saslBrokers) {
+      const dir = process.env.LOCAL_STACK_SECURITY_DIR ?? '';
+      const password = readFileSync(path.join(dir, 'scram-password'), 'utf8').trim();
+      const scram = { ...process.env, KAFKA_BROKERS: saslBrokers, KAFKA_AUTH: 'scram', KAFKA_SASL_USERNAME: 'simple-time-service', KAFKA_SASL_PASSWORD: password };
+      await until('a SCRAM-SHA-512 login over TLS', deadline, () => answersWith(scram, 'SASL_SSL'));
+    }
     console.log(
-      `[stack] group coordinator ready (${partitions} offsets partitions) and producer ids handed out in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `[stack] ${expectedBrokers > 1 ? `${expectedBrokers} brokers registered, every replica in sync, ` : ''}group coordinator ready (${partitions} offsets partitions)` +
+        `${saslBrokers ? ', SCRAM login over TLS accepted' : ''} and producer ids handed out in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
   } finally {
     await producer.disconnect().catch(() => undefined);

@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# The local stack: a real Apache Kafka broker (KRaft, one combined broker+controller
-# node, jars from Maven Central) and a real Prometheus Pushgateway (Debian's package),
-# both on 127.0.0.1, plus the service's topics; and a Prometheus (Debian's package)
-# scraping the Pushgateway, with its UI on 127.0.0.1:9090, for graphs while developing.
+# The local stack: a real Apache Kafka (KRaft, jars from Maven Central) and a real
+# Prometheus Pushgateway (Debian's package), both on 127.0.0.1, plus the service's
+# topics; and a Prometheus (Debian's package) scraping the Pushgateway, with its UI on
+# 127.0.0.1:9090, for graphs while developing.
 #
 #   infra/local/stack.sh start    start what is not running, wait until ready, create topics
-#   infra/local/stack.sh stop [kafka|pushgateway|prometheus ...]
+#   infra/local/stack.sh stop [kafka|pushgateway|prometheus|kafka-broker-N|kafka-controller ...]
 #                                 stop what this stack started (all by default; fine when nothing runs)
-#   infra/local/stack.sh status   one line per component; exit 0 only when broker and Pushgateway are up
+#   infra/local/stack.sh status   one line per component; exit 0 only when broker(s) and Pushgateway are up
+#   infra/local/stack.sh env [none|scram|tls]
+#                                 `export` lines that point a client at the running Kafka
+#                                 (the listener of that authentication; default $KAFKA_AUTH or none)
 #   infra/local/stack.sh reset    stop, then delete the broker's and Prometheus's data
+#
+# Kafka is one combined broker+controller node (the default), or with LOCAL_KAFKA_BROKERS=3
+# a cluster of three brokers and one controller of its own (replication factor 3,
+# min.insync.replicas=2). With LOCAL_KAFKA_SASL=on every broker also has a SASL_SSL
+# listener (SCRAM-SHA-512) and an SSL listener (mutual TLS), with a CA and certificates
+# made here (openssl) in the state folder.
 #
 # Idempotent: one lock serialises concurrent calls, and a running component is found by
 # its pid file and its exact command (program, and this state folder's config or its
 # listen address), so a second start never makes a second broker and nothing else is
 # ever adopted or stopped. (The lock's descriptor is closed for the servers started
-# here, or they would hold it.) Ready means ready for a client: the broker answers a
-# Kafka request, the group coordinator answers and producer ids are handed out.
+# here, or they would hold it.) Ready means ready for a client: every node answers a
+# Kafka request, every broker is registered, the group coordinator answers and producer
+# ids are handed out (and, with LOCAL_KAFKA_SASL=on, a SCRAM login and a client
+# certificate are accepted).
 # When KAFKA_BROKERS or PUSHGATEWAY_URL is set, that component is not started here.
 # Prometheus is a convenience: when it cannot be installed or its port is taken, start
 # warns and goes on (LOCAL_PROMETHEUS=off skips it), and status does not count it.
@@ -46,15 +57,45 @@ whole_number() {
 KAFKA_VERSION=${KAFKA_VERSION:-3.9.2}
 [[ $KAFKA_VERSION =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
   die "KAFKA_VERSION=$KAFKA_VERSION: expected a Kafka release such as 3.9.2"
-kafka_port=$(whole_number LOCAL_KAFKA_PORT "${LOCAL_KAFKA_PORT:-9092}" 1 65535)
-controller_port=$(whole_number LOCAL_KAFKA_CONTROLLER_PORT "${LOCAL_KAFKA_CONTROLLER_PORT:-9093}" 1 65535)
+kafka_brokers=$(whole_number LOCAL_KAFKA_BROKERS "${LOCAL_KAFKA_BROKERS:-1}" 1 3)
+((kafka_brokers == 1 || kafka_brokers == 3)) ||
+  die "LOCAL_KAFKA_BROKERS=$kafka_brokers: expected 1 (one broker+controller node) or 3 (three brokers and a controller)"
+sasl_enabled=${LOCAL_KAFKA_SASL:-off}
+[[ $sasl_enabled == on || $sasl_enabled == off ]] || die "LOCAL_KAFKA_SASL=$sasl_enabled: expected on or off"
+# Ports: the brokers' PLAINTEXT listeners from LOCAL_KAFKA_PORT on (one each), then the
+# controller, then (LOCAL_KAFKA_SASL=on) the SASL_SSL listeners, then the SSL ones. The
+# cluster's default block (9192-9201) keeps clear of the single broker's (9092-9095).
+if ((kafka_brokers == 1)); then default_kafka_port=9092; else default_kafka_port=9192; fi
+kafka_port=$(whole_number LOCAL_KAFKA_PORT "${LOCAL_KAFKA_PORT:-$default_kafka_port}" 1 65535)
+controller_port=$(whole_number LOCAL_KAFKA_CONTROLLER_PORT "${LOCAL_KAFKA_CONTROLLER_PORT:-$((kafka_port + kafka_brokers))}" 1 65535)
+sasl_port=$(whole_number LOCAL_KAFKA_SASL_PORT "${LOCAL_KAFKA_SASL_PORT:-$((kafka_port + kafka_brokers + 1))}" 1 65535)
+tls_port=$(whole_number LOCAL_KAFKA_TLS_PORT "${LOCAL_KAFKA_TLS_PORT:-$((kafka_port + 2 * kafka_brokers + 1))}" 1 65535)
+# Every port of a block below 65536, and no port in two places.
+declare -A port_use=()
+claim_ports() {
+  local name=$1 first=$2 count=$3 port
+  ((first + count - 1 <= 65535)) || die "$name=$first: its $count ports would pass 65535"
+  for ((port = first; port < first + count; port++)); do
+    [[ -z ${port_use[$port]:-} ]] || die "$name: port $port is also ${port_use[$port]}'s"
+    port_use[$port]=$name
+  done
+}
+claim_ports LOCAL_KAFKA_PORT "$kafka_port" "$kafka_brokers"
+claim_ports LOCAL_KAFKA_CONTROLLER_PORT "$controller_port" 1
+if [[ $sasl_enabled == on ]]; then
+  claim_ports LOCAL_KAFKA_SASL_PORT "$sasl_port" "$kafka_brokers"
+  claim_ports LOCAL_KAFKA_TLS_PORT "$tls_port" "$kafka_brokers"
+fi
 pushgateway_port=$(whole_number LOCAL_PUSHGATEWAY_PORT "${LOCAL_PUSHGATEWAY_PORT:-9091}" 1 65535)
 prometheus_port=$(whole_number LOCAL_PROMETHEUS_PORT "${LOCAL_PROMETHEUS_PORT:-9090}" 1 65535)
 ready_timeout=$(whole_number LOCAL_STACK_READY_TIMEOUT "${LOCAL_STACK_READY_TIMEOUT:-120}" 1 3600)
 download_timeout=$(whole_number LOCAL_STACK_DOWNLOAD_TIMEOUT "${LOCAL_STACK_DOWNLOAD_TIMEOUT:-900}" 1 86400)
 prometheus_enabled=${LOCAL_PROMETHEUS:-on}
 [[ $prometheus_enabled == on || $prometheus_enabled == off ]] || die "LOCAL_PROMETHEUS=$prometheus_enabled: expected on or off"
+# Per broker, and for the cluster's controller (its metadata is a few MB). Three brokers
+# and a controller take at most 1.8 GB; on two cores the number of JVMs is what counts.
 heap_opts=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
+controller_heap_opts=${KAFKA_CONTROLLER_HEAP_OPTS:--Xms64m -Xmx256m}
 # State (pids, logs, broker data) and the jar cache live outside the checkout so that
 # every clone on this machine shares one broker and one download.
 state=${LOCAL_STACK_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/simple-time-service}
@@ -63,9 +104,7 @@ cache=${LOCAL_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/simple-time-service}
 [[ $state != *[$',\n']* ]] || die "LOCAL_STACK_DIR=$state: a comma or a line break in it cannot be a Kafka log.dirs entry"
 [[ $cache != *[$':\n']* ]] || die "LOCAL_STACK_CACHE=$cache: a colon or a line break in it cannot be on a Java class path"
 
-kafka_home="$state/kafka-$KAFKA_VERSION"
 kafka_libs="$cache/kafka-$KAFKA_VERSION/libs"
-kafka_pidfile="$state/kafka.pid"
 pushgateway_pidfile="$state/pushgateway.pid"
 prometheus_pidfile="$state/prometheus.pid"
 prometheus_home="$state/prometheus"
@@ -76,10 +115,12 @@ who_listens() {
   ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -n 1
 }
 
-# Writes $1 from the template $2 with every @@NAME@@ replaced by the value of the
-# variable render_NAME, literally (no sed: "&", "#" or "\" in a path stay what they are).
+# Writes $1 from the templates $2... (one after the other) with every @@NAME@@ replaced
+# by the value of the variable render_NAME, literally (no sed: "&", "#" or "\" in a path
+# stay what they are).
 render() {
-  local out=$1 template=$2
+  local out=$1
+  shift
   awk 'BEGIN { failed = 0 }
     {
       line = $0; result = ""
@@ -91,7 +132,7 @@ render() {
       }
       print result line
     }
-    END { exit failed }' "$template" >"$out.new" || { rm -f "$out.new"; die "could not render $out from $template"; }
+    END { exit failed }' "$@" >"$out.new" || { rm -f "$out.new"; die "could not render $out from $*"; }
   mv "$out.new" "$out"
 }
 
@@ -113,14 +154,21 @@ is_component() {
   proc_args "$pid" args || return 1
   program=${args[0]##*/}
   case $component in
-    kafka)
-      # Any Kafka version of this state folder (KAFKA_VERSION may have changed since).
+    kafka | kafka-controller | kafka-broker-[1-3])
+      # Any Kafka version of this state folder (KAFKA_VERSION may have changed since):
+      # kafka-<version>/server.properties for the single node, or
+      # kafka-<version>-cluster/<node>/server.properties for a node of the cluster.
       local config
       [[ $program == java ]] && ((${#args[@]} >= 2)) && [[ ${args[-2]} == kafka.Kafka ]] || return 1
       config=${args[-1]}
       [[ $config == "$state/kafka-"*/server.properties ]] || return 1
       config=${config#"$state/kafka-"}
-      [[ ${config%/server.properties} =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]]
+      config=${config%/server.properties}
+      if [[ $component == kafka ]]; then
+        [[ $config =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]]
+      else
+        [[ $config =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}-cluster/(.*)$ && ${BASH_REMATCH[1]} == "${component#kafka-}" ]]
+      fi
       return
       ;;
     pushgateway)
@@ -149,7 +197,6 @@ component_pid() {
   printf '%s\n' "$pid"
 }
 
-kafka_pid() { component_pid kafka; }
 pushgateway_pid() { component_pid pushgateway; }
 prometheus_pid() { component_pid prometheus; }
 
@@ -201,60 +248,305 @@ file_url() {
   printf 'file:%s\n' "$p"
 }
 
-# The java command line shared by the storage tool and the broker. The classpath
-# wildcard is expanded by java itself, not by the shell.
-kafka_java() {
-  local heap
-  read -ra heap <<<"$heap_opts"
-  kafka_java=(java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
-    -Dlog4j.configuration="$(file_url "$here/log4j.properties")" -Dkafka.log.dir="$kafka_home/logs"
-    -cp "$kafka_libs/*")
+# The nodes: one combined broker+controller node "kafka" (state in kafka-<version>), or
+# with LOCAL_KAFKA_BROKERS=3 "kafka-controller" and "kafka-broker-1..3" (state in
+# kafka-<version>-cluster/<node>). Each has its pid file <name>.pid; stop and status
+# know the nodes of both, start starts those of the chosen one.
+single_home="$state/kafka-$KAFKA_VERSION"
+cluster_home="$state/kafka-$KAFKA_VERSION-cluster"
+security="$state/security"
+scram_user=simple-time-service
+controller_node_id=0
+all_kafka_nodes=(kafka kafka-controller kafka-broker-1 kafka-broker-2 kafka-broker-3)
+if ((kafka_brokers == 1)); then
+  mode_nodes=(kafka)
+  mode_home=$single_home
+else
+  mode_nodes=(kafka-controller kafka-broker-1 kafka-broker-2 kafka-broker-3)
+  mode_home=$cluster_home
+fi
+
+node_home() {
+  case $1 in
+    kafka) printf '%s\n' "$single_home" ;;
+    *) printf '%s\n' "$cluster_home/${1#kafka-}" ;;
+  esac
 }
 
-render_kafka_config() {
-  mkdir -p "$kafka_home/data" "$kafka_home/logs"
-  # Java properties: a backslash starts an escape.
-  local data=$kafka_home/data
-  render_KAFKA_PORT=$kafka_port render_CONTROLLER_PORT=$controller_port render_DATA_DIR=${data//'\'/'\\'} \
-    render "$kafka_home/server.properties" "$here/server.properties.template"
+# The broker number of a node (1 for the single node), or 0 for the controller.
+node_index() {
+  case $1 in
+    kafka) echo 1 ;;
+    kafka-broker-*) echo "${1#kafka-broker-}" ;;
+    *) echo 0 ;;
+  esac
 }
 
-format_kafka_storage() {
-  [[ -f $kafka_home/data/meta.properties ]] && return 0
-  local cluster_id
-  # A cluster id is 16 random bytes in URL-safe base64 without padding.
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-  # One in 32 ids starts with "-", which the storage tool would read as an option.
-  while [[ $cluster_id == -* ]]; do cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'); done
-  log "formatting KRaft storage in $kafka_home/data (cluster id $cluster_id)"
-  kafka_java
-  if ! "${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-    -c "$kafka_home/server.properties" >"$kafka_home/logs/format.log" 2>&1; then
-    cat "$kafka_home/logs/format.log" >&2
-    die "kafka storage format failed"
+# The port of listener $2 (PLAINTEXT, CONTROLLER, SASL_SSL, SSL) in the config $1, or nothing.
+listener_port() {
+  awk -v name="$2" -F'[=,]' '/^listeners=/ {
+      for (i = 2; i <= NF; i++) if (index($i, name "://") == 1) { n = split($i, parts, ":"); print parts[n]; exit }
+    }' "$1" 2>/dev/null
+}
+
+# The config a running node was started with (its last argument).
+node_config() {
+  local -a args
+  proc_args "$1" args && printf '%s\n' "${args[-1]}"
+}
+
+# The port a node answers Kafka requests on: the controller's, or the broker's PLAINTEXT.
+node_main_port() {
+  local config=$1
+  if grep -q '^process.roles=controller$' "$config" 2>/dev/null; then
+    listener_port "$config" CONTROLLER
+  else
+    listener_port "$config" PLAINTEXT
   fi
 }
 
-# Whether the broker on the port answers a Kafka request: an ApiVersions (v0) request,
-# answered with our correlation id and no error. A connection, not a log line: the log
-# rolls over, a connection does not.
+# The ports node $1 will listen on when started now.
+node_ports() {
+  local i
+  i=$(node_index "$1")
+  case $1 in
+    kafka-controller) echo "$controller_port" ;;
+    kafka) echo "$kafka_port $controller_port" ;;
+    *) echo "$((kafka_port + i - 1))" ;;
+  esac
+  if [[ $sasl_enabled == on && $1 != kafka-controller ]]; then
+    echo "$((sasl_port + i - 1)) $((tls_port + i - 1))"
+  fi
+}
+
+# The java command line shared by the storage tool, the config tool and the nodes: heap
+# $1, logs in $2. The classpath wildcard is expanded by java itself, not by the shell.
+kafka_java() {
+  local heap
+  read -ra heap <<<"$1"
+  kafka_java=(java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+    -Dlog4j.configuration="$(file_url "$here/log4j.properties")" -Dkafka.log.dir="$2"
+    -cp "$kafka_libs/*")
+}
+
+# A value for a Java properties file: a backslash starts an escape there.
+properties_value() { printf '%s\n' "${1//'\'/'\\'}"; }
+
+render_node_config() {
+  local node=$1 home i listeners advertised=''
+  home=$(node_home "$node")
+  i=$(node_index "$node")
+  mkdir -p "$home/data" "$home/logs"
+  local -a templates=()
+  local -x render_DATA_DIR render_NODE_ID render_VOTERS render_CONTROLLER_PORT render_ROLES render_LISTENERS
+  local -x render_ADVERTISED_LISTENERS render_REPLICATION_FACTOR render_MIN_INSYNC_REPLICAS render_IO_THREADS
+  local -x render_TLS_KEYSTORE render_TLS_TRUSTSTORE
+  render_DATA_DIR=$(properties_value "$home/data")
+  render_CONTROLLER_PORT=$controller_port
+  if [[ $node == kafka-controller ]]; then
+    render_NODE_ID=$controller_node_id
+    render_VOTERS="$controller_node_id@127.0.0.1:$controller_port"
+    render "$home/server.properties" "$here/controller.properties.template"
+    return
+  fi
+  listeners="PLAINTEXT://127.0.0.1:$((kafka_port + i - 1))"
+  if [[ $sasl_enabled == on ]]; then
+    listeners+=",SASL_SSL://127.0.0.1:$((sasl_port + i - 1)),SSL://127.0.0.1:$((tls_port + i - 1))"
+  fi
+  advertised=$listeners
+  templates=("$here/server.properties.template")
+  if [[ $node == kafka ]]; then
+    render_ROLES=broker,controller
+    render_NODE_ID=1
+    render_VOTERS="1@127.0.0.1:$controller_port"
+    listeners+=",CONTROLLER://127.0.0.1:$controller_port"
+    render_REPLICATION_FACTOR=1 render_MIN_INSYNC_REPLICAS=1 render_IO_THREADS=4
+  else
+    render_ROLES=broker
+    render_NODE_ID=$i
+    render_VOTERS="$controller_node_id@127.0.0.1:$controller_port"
+    render_REPLICATION_FACTOR=3 render_MIN_INSYNC_REPLICAS=2 render_IO_THREADS=2
+  fi
+  render_LISTENERS=$listeners
+  render_ADVERTISED_LISTENERS=$advertised
+  if [[ $sasl_enabled == on ]]; then
+    render_TLS_KEYSTORE=$(properties_value "$security/broker.pem")
+    render_TLS_TRUSTSTORE=$(properties_value "$security/ca.pem")
+    templates+=("$here/tls.properties.template")
+  fi
+  render "$home/server.properties" "${templates[@]}"
+}
+
+random_token() { head -c "$1" /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+
+# The SCRAM user's password: made once per state folder (mode 600), checked before use
+# because it goes into a tool's argument list.
+scram_password() {
+  local password
+  if [[ ! -s $security/scram-password ]]; then
+    mkdir -p "$security"
+    chmod 700 "$security"
+    (umask 077 && random_token 18 >"$security/scram-password.new") && mv "$security/scram-password.new" "$security/scram-password"
+  fi
+  password=$(<"$security/scram-password")
+  [[ $password =~ ^[A-Za-z0-9_-]{16,64}$ ]] ||
+    die "$security/scram-password: expected 16 to 64 letters, digits, '-' or '_' (delete it to have a new one made)"
+  printf '%s\n' "$password"
+}
+
+password_digest() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
+
+# A cluster id: 16 random bytes in URL-safe base64 without padding. One in 32 would start
+# with "-", which the storage tool would read as an option.
+new_cluster_id() {
+  local id
+  id=$(random_token 16)
+  while [[ $id == -* ]]; do id=$(random_token 16); done
+  printf '%s\n' "$id"
+}
+
+# The cluster id for node $1: the single node gets a new one when its storage is
+# formatted; the cluster's nodes share one, kept beside them.
+cluster_id() {
+  local id
+  if [[ $1 == kafka ]]; then
+    new_cluster_id
+    return
+  fi
+  if [[ ! -f $cluster_home/cluster.id ]]; then
+    mkdir -p "$cluster_home"
+    new_cluster_id >"$cluster_home/cluster.id"
+  fi
+  id=$(<"$cluster_home/cluster.id")
+  [[ $id =~ ^[A-Za-z0-9_-]{22}$ ]] || die "$cluster_home/cluster.id: not a cluster id (delete the cluster's state: npm run stack:reset)"
+  printf '%s\n' "$id"
+}
+
+# Formats a node's storage once. The node that holds the metadata (the single node, or
+# the controller) gets the SCRAM user then (kafka-storage --add-scram); its password's
+# digest is noted in $mode_home/scram-user.
+format_node_storage() {
+  local node=$1 home id password
+  home=$(node_home "$node")
+  [[ -f $home/data/meta.properties ]] && return 0
+  id=$(cluster_id "$node")
+  local -a scram=()
+  if [[ $node == kafka || $node == kafka-controller ]]; then
+    password=$(scram_password)
+    scram=(--add-scram "SCRAM-SHA-512=[name=$scram_user,password=$password]")
+  fi
+  log "formatting KRaft storage in $home/data (cluster id $id)"
+  kafka_java "$controller_heap_opts" "$home/logs"
+  if ! "${kafka_java[@]}" kafka.tools.StorageTool format -t "$id" \
+    -c "$home/server.properties" "${scram[@]}" >"$home/logs/format.log" 2>&1; then
+    cat "$home/logs/format.log" >&2
+    die "kafka storage format failed ($node)"
+  fi
+  if ((${#scram[@]} > 0)); then password_digest "$password" >"$mode_home/scram-user"; fi
+}
+
+# LOCAL_KAFKA_SASL=on on a storage formatted without the user (or with another password):
+# the user is set through the running broker (kafka-configs), once.
+ensure_scram_user() {
+  local password marker class
+  password=$(scram_password)
+  marker=$mode_home/scram-user
+  [[ -f $marker && $(<"$marker") == "$(password_digest "$password")" ]] && return 0
+  log "setting the SCRAM user $scram_user on the running broker (kafka-configs)"
+  kafka_java "$controller_heap_opts" "$mode_home/tools-logs"
+  mkdir -p "$mode_home/tools-logs"
+  for class in kafka.admin.ConfigCommand org.apache.kafka.tools.ConfigCommand; do
+    if timeout 120 "${kafka_java[@]}" "$class" --bootstrap-server "127.0.0.1:$kafka_port" --alter \
+      --entity-type users --entity-name "$scram_user" --add-config "SCRAM-SHA-512=[password=$password]" \
+      >"$mode_home/tools-logs/configs.log" 2>&1 </dev/null; then
+      password_digest "$password" >"$marker"
+      return 0
+    fi
+    grep -q 'Could not find or load main class' "$mode_home/tools-logs/configs.log" || break
+  done
+  tail -n 20 "$mode_home/tools-logs/configs.log" >&2
+  die "the SCRAM user could not be set (log: $mode_home/tools-logs/configs.log)"
+}
+
+# LOCAL_KAFKA_SASL=on: a CA, the brokers' key and certificate (for 127.0.0.1 and
+# localhost) and a client key and certificate for mutual TLS, in $security (PEM, keys
+# mode 600). Made when missing or when a certificate expires within a day.
+ensure_tls() {
+  local f valid=1
+  for f in ca.pem broker.pem client.pem client.key; do [[ -s $security/$f ]] || valid=0; done
+  if ((valid)); then
+    for f in ca.pem broker.pem client.pem; do
+      openssl x509 -checkend 86400 -noout -in "$security/$f" >/dev/null 2>&1 || valid=0
+    done
+  fi
+  ((valid)) && return 0
+  command -v openssl >/dev/null || die "openssl is needed for LOCAL_KAFKA_SASL=on (the CA and the certificates): apt-get install openssl"
+  log "making a CA, the brokers' certificate and a client certificate in $security (openssl)"
+  local work=$security/new
+  rm -rf -- "$work"
+  mkdir -p "$work"
+  chmod 700 "$security" "$work"
+  # Its own bash: errexit is ignored in a subshell whose status is tested.
+  if ! bash -euo pipefail -c '
+    umask 077
+    cd "$1"
+    user=$2
+    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
+    key ca.key
+    openssl req -x509 -new -key ca.key -out ca.pem -days 365 -sha256 -subj "/CN=simple-time-service local CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+    sign() { # name, subject, extended key usage, more extensions
+      key "$1.key"
+      openssl req -new -key "$1.key" -out "$1.csr" -subj "$2"
+      printf "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n%s" "$3" "${4:-}" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -CAserial ca.srl -days 365 -sha256 \
+        -extfile "$1.ext" -out "$1.crt"
+    }
+    sign broker /CN=localhost serverAuth,clientAuth "subjectAltName=IP:127.0.0.1,DNS:localhost
+"
+    sign client "/CN=$user-client" clientAuth
+    # Kafka'"'"'s PEM key store: the private key (PKCS#8), then the certificate chain.
+    cat broker.key broker.crt ca.pem >broker.pem
+    mv client.crt client.pem
+  ' _ "$work" "$scram_user" >"$security/openssl.log" 2>&1; then
+    cat "$security/openssl.log" >&2
+    rm -rf -- "$work"
+    die "openssl could not make the certificates (log: $security/openssl.log)"
+  fi
+  for f in ca.key ca.pem broker.pem client.key client.pem; do mv -f "$work/$f" "$security/$f"; done
+  rm -rf -- "$work"
+}
+
+# Whether a Kafka node answers a Kafka request on 127.0.0.1:$1: an ApiVersions (v0)
+# request, answered with our correlation id and no error. A connection, not a log line:
+# the log rolls over, a connection does not.
 kafka_answers() {
   timeout 3 bash -c '
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf "\x00\x00\x00\x0f\x00\x12\x00\x00\x00\x00\x53\x54\x00\x05stack" >&3
     [[ $(head -c 10 <&3 | od -An -tx1 | tr -d " \n") == ????????000053540000 ]]
-  ' _ "$kafka_port" 2>/dev/null
+  ' _ "$1" 2>/dev/null
 }
 
-wait_kafka_ready() {
-  local pid=$1 deadline=$(($(date +%s) + ready_timeout))
-  until kafka_answers; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 25 "$kafka_home/logs/server.log" "$kafka_home/logs/stdout.log" >&2 2>/dev/null || true
-      die "the Kafka broker exited while starting (logs in $kafka_home/logs)"
-    fi
-    (($(date +%s) < deadline)) || die "the Kafka broker did not answer on 127.0.0.1:$kafka_port within ${ready_timeout}s (logs in $kafka_home/logs)"
-    sleep 0.2
+# Waits until each node $2... (whose pids are in the array named $1) answers on its port.
+wait_nodes_ready() {
+  local -n pids_of=$1
+  shift
+  local node pid port home deadline=$(($(date +%s) + ready_timeout))
+  for node in "$@"; do
+    pid=${pids_of[$node]}
+    home=$(node_home "$node")
+    # From the file (the process may not have exec'd java yet).
+    port=$(node_main_port "$home/server.properties")
+    [[ -n $port ]] || die "$home/server.properties names no port for $node"
+    until kafka_answers "$port"; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        tail -n 25 "$home/logs/server.log" "$home/logs/stdout.log" >&2 2>/dev/null || true
+        die "$node exited while starting (logs in $home/logs)"
+      fi
+      (($(date +%s) < deadline)) || die "$node did not answer on 127.0.0.1:$port within ${ready_timeout}s (logs in $home/logs)"
+      sleep 0.2
+    done
   done
 }
 
@@ -263,28 +555,74 @@ start_kafka() {
     log "KAFKA_BROKERS=$KAFKA_BROKERS is set: using it, no local broker started"
     return 0
   fi
-  local pid
-  if pid=$(kafka_pid); then
-    log "kafka already running (pid $pid)"
-    wait_kafka_ready "$pid"
-    return 0
+  local node pid port config
+  local -a to_start=()
+  local -A pids=()
+  for node in "${mode_nodes[@]}"; do
+    if pid=$(component_pid "$node"); then
+      config=$(node_config "$pid")
+      if [[ $sasl_enabled == on && $node != kafka-controller ]] && [[ -z $(listener_port "$config" SASL_SSL) ]]; then
+        die "$node (pid $pid) runs without the SASL_SSL listener: stop it (npm run stack:stop $node) and start again with LOCAL_KAFKA_SASL=on"
+      fi
+      log "$node already running (pid $pid)"
+      pids[$node]=$pid
+      continue
+    fi
+    for port in $(node_ports "$node"); do
+      if port_open "$port"; then
+        die "127.0.0.1:$port is taken by a process this stack did not start ($(who_listens "$port")); stop it, or set KAFKA_BROKERS to use it"
+      fi
+    done
+    to_start+=("$node")
+  done
+  if ((${#to_start[@]} > 0)); then
+    ensure_kafka_jars
+    [[ $sasl_enabled == off ]] || ensure_tls
+    # Formatted together (a JVM each); what they share is made first.
+    scram_password >/dev/null
+    ((kafka_brokers == 1)) || cluster_id kafka-controller >/dev/null
+    local -a formats=()
+    for node in "${to_start[@]}"; do
+      render_node_config "$node"
+      format_node_storage "$node" &
+      formats+=($!)
+    done
+    for pid in "${formats[@]}"; do wait "$pid" || die "kafka storage format failed"; done
+    # The controller (listed first) and the brokers start together: the brokers wait for it.
+    for node in "${to_start[@]}"; do
+      local home node_heap=$heap_opts
+      home=$(node_home "$node")
+      [[ $node == kafka-controller ]] && node_heap=$controller_heap_opts
+      [[ -f $home/logs/server.log ]] && mv "$home/logs/server.log" "$home/logs/server.log.previous"
+      local -a ports
+      read -ra ports <<<"$(node_ports "$node" | tr '\n' ' ')"
+      log "starting $node ($KAFKA_VERSION) on 127.0.0.1, ports ${ports[*]} (heap: $node_heap)"
+      kafka_java "$node_heap" "$home/logs"
+      # setsid: the node outlives `npm start` being interrupted; `stop` ends it.
+      nohup setsid "${kafka_java[@]}" kafka.Kafka "$home/server.properties" \
+        >"$home/logs/stdout.log" 2>&1 </dev/null 9>&- &
+      pid=$!
+      echo "$pid" >"$state/$node.pid"
+      pids[$node]=$pid
+    done
   fi
-  if port_open "$kafka_port"; then
-    die "127.0.0.1:$kafka_port is taken by a process this stack did not start ($(who_listens "$kafka_port")); stop it, or set KAFKA_BROKERS to use it"
-  fi
-  ensure_kafka_jars
-  render_kafka_config
-  format_kafka_storage
-  [[ -f $kafka_home/logs/server.log ]] && mv "$kafka_home/logs/server.log" "$kafka_home/logs/server.log.previous"
-  log "starting kafka $KAFKA_VERSION on 127.0.0.1:$kafka_port (heap: $heap_opts)"
-  # setsid: the broker outlives `npm start` being interrupted; `stop` ends it.
-  kafka_java
-  nohup setsid "${kafka_java[@]}" kafka.Kafka "$kafka_home/server.properties" \
-    >"$kafka_home/logs/stdout.log" 2>&1 </dev/null 9>&- &
-  pid=$!
-  echo "$pid" >"$kafka_pidfile"
-  wait_kafka_ready "$pid"
-  log "kafka ready (pid $pid)"
+  wait_nodes_ready pids "${mode_nodes[@]}"
+  for node in "${to_start[@]}"; do log "$node ready (pid ${pids[$node]})"; done
+  [[ $sasl_enabled == off ]] || ensure_scram_user
+}
+
+# The brokers' host:port list on listener $1 (PLAINTEXT, SASL_SSL, SSL) of the running
+# nodes of this mode; fails when a node does not run or has no such listener.
+mode_brokers() {
+  local node pid port list=''
+  for node in "${mode_nodes[@]}"; do
+    [[ $node == kafka-controller ]] && continue
+    pid=$(component_pid "$node") || return 1
+    port=$(listener_port "$(node_config "$pid")" "$1")
+    [[ -n $port ]] || return 2
+    list+="${list:+,}127.0.0.1:$port"
+  done
+  printf '%s\n' "$list"
 }
 
 # ---------------------------------------------------------------- Pushgateway
@@ -435,63 +773,144 @@ start_prometheus() {
 # join fails with "the coordinator is loading".
 create_topics() {
   [[ -d $repo/node_modules/kafkajs ]] || die "node_modules is missing: run npm ci first"
-  local brokers=${KAFKA_BROKERS:-127.0.0.1:$kafka_port}
-  (cd "$repo" && KAFKA_BROKERS=$brokers LOCAL_STACK_READY_TIMEOUT=$ready_timeout node --import tsx infra/local/ready.ts) ||
+  local brokers=${KAFKA_BROKERS:-} list
+  local -a env=("LOCAL_STACK_READY_TIMEOUT=$ready_timeout")
+  if [[ -z $brokers ]]; then
+    brokers=$(mode_brokers PLAINTEXT) || die "the local Kafka is not running"
+    env+=("LOCAL_STACK_BROKER_COUNT=$kafka_brokers")
+    # Three brokers: the topics get three replicas (min.insync.replicas=2 is the brokers' default).
+    ((kafka_brokers == 1)) || env+=("KAFKA_TOPIC_REPLICATION_FACTOR=$kafka_brokers")
+    if [[ $sasl_enabled == on ]]; then
+      list=$(mode_brokers SASL_SSL) || die "a broker runs without the SASL_SSL listener"
+      env+=("LOCAL_STACK_SASL_BROKERS=$list")
+      list=$(mode_brokers SSL) || die "a broker runs without the SSL listener"
+      env+=("LOCAL_STACK_TLS_BROKERS=$list" "LOCAL_STACK_SECURITY_DIR=$security" "NODE_EXTRA_CA_CERTS=$security/ca.pem")
+    fi
+  fi
+  (cd "$repo" && env "KAFKA_BROKERS=$brokers" "${env[@]}" node --import tsx infra/local/ready.ts) ||
     die "the broker on $brokers is not ready for the service (topics, consumer groups, producers)"
 }
 
-# ---------------------------------------------------------------- stop / status
+# ---------------------------------------------------------------- stop / status / env
 
-stop_component() {
-  local name=$1 pid
-  if ! pid=$(component_pid "$name"); then
-    log "$name is not running"
-    rm -f "$state/$name.pid"
-    return 0
-  fi
-  log "stopping $name (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  # A broker's controlled shutdown takes a few seconds; it gets 30 before SIGKILL.
-  local deadline=$(($(date +%s) + 30))
-  while kill -0 "$pid" 2>/dev/null; do
-    if (($(date +%s) >= deadline)); then
-      log "$name did not stop within 30s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
+# Stops the components named (pid file names), those named together at once: SIGTERM,
+# then SIGKILL for any still running after 30 s (a broker's controlled shutdown takes a
+# few seconds).
+stop_components() {
+  local name pid deadline
+  local -A stopping=()
+  for name in "$@"; do
+    if pid=$(component_pid "$name"); then
+      log "stopping $name (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      stopping[$name]=$pid
+    else
+      rm -f "$state/$name.pid"
     fi
-    sleep 0.2
   done
-  rm -f "$state/$name.pid"
+  deadline=$(($(date +%s) + 30))
+  for name in "${!stopping[@]}"; do
+    pid=${stopping[$name]}
+    while kill -0 "$pid" 2>/dev/null; do
+      if (($(date +%s) >= deadline)); then
+        log "$name did not stop within 30s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 0.2
+    done
+    rm -f "$state/$name.pid"
+  done
 }
 
-# Components named on the command line (stop and reset), all three by default.
-components() {
-  local c
+# Stops what is named (all by default), in this order whatever the order given:
+# Prometheus, the Pushgateway, the brokers (together), the cluster's controller (last:
+# the brokers' controlled shutdown needs it). `kafka` means every Kafka node of this
+# state folder, single or cluster.
+stop() {
+  local c node any=0
+  local -a wanted=() nodes=()
   (($# > 0)) || set -- prometheus pushgateway kafka
   for c in "$@"; do
-    [[ $c == kafka || $c == pushgateway || $c == prometheus ]] || die "unknown component $c: expected kafka, pushgateway or prometheus"
+    case $c in
+      kafka) wanted+=("${all_kafka_nodes[@]}") ;;
+      pushgateway | prometheus | kafka-controller | kafka-broker-[1-3]) wanted+=("$c") ;;
+      *) die "unknown component $c: expected kafka, pushgateway, prometheus, kafka-controller or kafka-broker-1..3" ;;
+    esac
   done
-  # Stopped in this order whatever the order given: Prometheus, Pushgateway, broker.
-  for c in prometheus pushgateway kafka; do
-    [[ " $* " == *" $c "* ]] && printf '%s\n' "$c"
+  for c in prometheus pushgateway; do
+    [[ " ${wanted[*]} " == *" $c "* ]] || continue
+    if component_pid "$c" >/dev/null; then stop_components "$c"; else log "$c is not running"; rm -f "$state/$c.pid"; fi
   done
-  return 0
+  for node in kafka kafka-broker-1 kafka-broker-2 kafka-broker-3; do
+    [[ " ${wanted[*]} " == *" $node "* ]] || continue
+    nodes+=("$node")
+    component_pid "$node" >/dev/null && any=1
+  done
+  if [[ " ${wanted[*]} " == *" kafka-controller "* ]] && component_pid kafka-controller >/dev/null; then any=1; fi
+  if ((${#nodes[@]} > 0)) || [[ " ${wanted[*]} " == *" kafka-controller "* ]]; then
+    ((any)) || log "kafka is not running"
+    ((${#nodes[@]} == 0)) || stop_components "${nodes[@]}"
+    [[ " ${wanted[*]} " != *" kafka-controller "* ]] || stop_components kafka-controller
+  fi
+}
+
+# One status line for Kafka node $1; fails when it is not up.
+node_status() {
+  local node=$1 pid config port version extra='' p
+  if pid=$(component_pid "$node"); then
+    config=$(node_config "$pid")
+    port=$(node_main_port "$config")
+    version=${config#"$state/kafka-"}
+    version=${version%%[-/]*}
+    if [[ $node != kafka-controller ]]; then
+      p=$(listener_port "$config" SASL_SSL)
+      [[ -z $p ]] || extra+="  SASL_SSL 127.0.0.1:$p"
+      p=$(listener_port "$config" SSL)
+      [[ -z $p ]] || extra+="  SSL 127.0.0.1:$p"
+    else
+      extra='  (controller)'
+    fi
+    if [[ -n $port ]] && kafka_answers "$port"; then
+      printf '%-12s running  pid %s  127.0.0.1:%s  version %s%s\n' "$node" "$pid" "$port" "$version" "$extra"
+      return 0
+    fi
+    printf '%-12s starting  pid %s  (127.0.0.1:%s does not answer yet)\n' "$node" "$pid" "$port"
+    return 1
+  fi
+  # Not running: its own ports, as a start now would use them.
+  for port in $(node_ports "$node"); do
+    if port_open "$port"; then
+      printf '%-12s stopped  (127.0.0.1:%s is taken by a process this stack did not start)\n' "$node" "$port"
+      return 1
+    fi
+  done
+  printf '%-12s stopped\n' "$node"
+  return 1
 }
 
 status() {
-  local ok=0 pid version
+  local ok=0 pid node list
   if [[ -n ${KAFKA_BROKERS:-} ]]; then
     echo "kafka        external: $KAFKA_BROKERS"
-  elif pid=$(kafka_pid) && kafka_answers; then
-    version=$(tr '\0' '\n' </proc/"$pid"/cmdline | tail -n 1)
-    version=${version#"$state/kafka-"}
-    echo "kafka        running  pid $pid  127.0.0.1:$kafka_port  version ${version%/server.properties}"
-  elif port_open "$kafka_port"; then
-    echo "kafka        stopped  (127.0.0.1:$kafka_port is taken by a process this stack did not start)"
-    ok=3
   else
-    echo "kafka        stopped"
-    ok=3
+    for node in "${all_kafka_nodes[@]}"; do
+      if [[ " ${mode_nodes[*]} " == *" $node "* ]]; then
+        node_status "$node" || ok=3
+      elif component_pid "$node" >/dev/null; then
+        # A node of the other mode that runs too: listed, not counted.
+        node_status "$node" || true
+      fi
+    done
+    if ((ok == 0)); then
+      list=$(mode_brokers PLAINTEXT) && echo "brokers      KAFKA_BROKERS=$list"
+      if list=$(mode_brokers SASL_SSL); then
+        echo "sasl_ssl     KAFKA_BROKERS=$list KAFKA_AUTH=scram (all of it: eval \"\$(npm run -s stack:env -- scram)\")"
+      fi
+      if list=$(mode_brokers SSL); then
+        echo "ssl          KAFKA_BROKERS=$list KAFKA_AUTH=tls (all of it: eval \"\$(npm run -s stack:env -- tls)\")"
+      fi
+    fi
   fi
   if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
     echo "pushgateway  external: $PUSHGATEWAY_URL"
@@ -513,38 +932,80 @@ status() {
   return $ok
 }
 
+# `export` lines for a client of the running Kafka of this mode, on the listener of
+# authentication $1 (none: PLAINTEXT, scram: SASL_SSL, tls: SSL).
+print_env() {
+  local auth=${1:-${KAFKA_AUTH:-none}} listener list code=0
+  case $auth in
+    none) listener=PLAINTEXT ;;
+    scram) listener=SASL_SSL ;;
+    tls) listener=SSL ;;
+    *) die "env $auth: expected none, scram or tls" ;;
+  esac
+  [[ -z ${KAFKA_BROKERS:-} ]] || die "KAFKA_BROKERS=$KAFKA_BROKERS is set: this stack runs no Kafka of its own"
+  list=$(mode_brokers "$listener") || code=$?
+  ((code != 1)) || die "the local Kafka ($kafka_brokers broker(s)) is not running: npm run stack:start"
+  ((code != 2)) || die "the local Kafka runs without the $listener listener: restart it with LOCAL_KAFKA_SASL=on (npm run stack:stop kafka, then start)"
+  printf 'export KAFKA_BROKERS=%q\n' "$list"
+  printf 'export KAFKA_AUTH=%q\n' "$auth"
+  case $auth in
+    scram)
+      printf 'export KAFKA_SASL_USERNAME=%q\n' "$scram_user"
+      printf 'export KAFKA_SASL_PASSWORD=%q\n' "$(scram_password)"
+      printf 'export KAFKA_SSL_CA_FILE=%q\n' "$security/ca.pem"
+      ;;
+    tls)
+      printf 'export KAFKA_SSL_CA_FILE=%q\n' "$security/ca.pem"
+      printf 'export KAFKA_SSL_CERT_FILE=%q\n' "$security/client.pem"
+      printf 'export KAFKA_SSL_KEY_FILE=%q\n' "$security/client.key"
+      ;;
+  esac
+}
+
 main() {
   local cmd=${1:-}
   shift || true
   mkdir -p "$state"
-  if [[ $cmd == status ]]; then
-    status
-    return
-  fi
+  case $cmd in
+    status)
+      status
+      return
+      ;;
+    env)
+      print_env "$@"
+      return
+      ;;
+  esac
   # One caller at a time: two concurrent starts must not race to launch two brokers.
   exec 9>"$state/.lock"
   flock -w 300 9 || die "another stack.sh has held $state/.lock for 300s"
-  local c
   case $cmd in
     start)
-      local t0
+      local t0 list
       t0=$(now)
       start_kafka
       start_pushgateway
       start_prometheus
       create_topics
       log "local stack ready in $(elapsed "$t0") s"
+      if [[ -z ${KAFKA_BROKERS:-} ]]; then
+        list=$(mode_brokers PLAINTEXT) && log "kafka: KAFKA_BROKERS=$list"
+        if [[ $sasl_enabled == on ]]; then
+          list=$(mode_brokers SASL_SSL) && log "kafka, SCRAM-SHA-512 over TLS: KAFKA_BROKERS=$list (all of it: eval \"\$(npm run -s stack:env -- scram)\")"
+          list=$(mode_brokers SSL) && log "kafka, mutual TLS: KAFKA_BROKERS=$list (all of it: eval \"\$(npm run -s stack:env -- tls)\")"
+        fi
+      fi
       ;;
     stop)
-      for c in $(components "$@"); do stop_component "$c"; done
+      stop "$@"
       ;;
     reset)
-      for c in $(components); do stop_component "$c"; done
-      log "deleting $kafka_home, $prometheus_home/data and $state/pushgateway"
-      rm -rf -- "$kafka_home" "$prometheus_home/data" "$state/pushgateway"
+      stop
+      log "deleting $single_home, $cluster_home, $security, $prometheus_home/data and $state/pushgateway"
+      rm -rf -- "$single_home" "$cluster_home" "$security" "$prometheus_home/data" "$state/pushgateway"
       ;;
     *)
-      echo "usage: $0 start | stop [kafka|pushgateway|prometheus ...] | status | reset" >&2
+      echo "usage: $0 start | stop [kafka|pushgateway|prometheus|kafka-controller|kafka-broker-N ...] | status | env [none|scram|tls] | reset" >&2
       exit 2
       ;;
   esac
