@@ -72,9 +72,43 @@ function ownPrometheusRuns(env: NodeJS.ProcessEnv): boolean {
   return /^prometheus\s+running\b/m.test(status.stdout ?? '');
 }
 
+/** The variables `stack.sh env` sets for a client of the stack's Kafka. */
+const CLIENT_VARIABLES = ['KAFKA_BROKERS', 'KAFKA_AUTH', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'];
+
+/**
+ * What a client of the Kafka just started needs, from `stack.sh env <KAFKA_AUTH>`: its
+ * brokers on the listener of that authentication and, for scram and tls, the credentials
+ * and the CA. The `export` lines are evaluated by bash itself (they are shell-quoted),
+ * in an environment of their own.
+ */
+export function stackClientEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const listed = spawnSync('bash', [stackScript, 'env', env.KAFKA_AUTH ?? 'none'], { env, encoding: 'utf8', timeout: 30_000 });
+  if (listed.status !== 0) throw new Error((listed.stderr || 'stack.sh env failed').trim());
+  const values = spawnSync('bash', ['-c', 'eval "$1" && shift && for n; do printf "%s=%s\\0" "$n" "${!n-}"; done', '_', listed.stdout, ...CLIENT_VARIABLES], {
+    env: { PATH: env.PATH ?? '' },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  if (values.status !== 0) throw new Error(`stack.sh env printed what bash cannot read: ${values.stderr.trim()}`);
+  const out: Record<string, string> = {};
+  for (const entry of values.stdout.split('\0')) {
+    const at = entry.indexOf('=');
+    if (at > 0 && entry.length > at + 1) out[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  return out;
+}
+
 /** The variables that point the stack elsewhere than its defaults, as a command prefix. */
 function stackPrefix(env: NodeJS.ProcessEnv): string {
-  const names = ['LOCAL_STACK_DIR', 'LOCAL_KAFKA_PORT', 'LOCAL_KAFKA_CONTROLLER_PORT', 'LOCAL_PUSHGATEWAY_PORT', 'LOCAL_PROMETHEUS_PORT'];
+  const names = [
+    'LOCAL_STACK_DIR',
+    'LOCAL_KAFKA_BROKERS',
+    'LOCAL_KAFKA_SASL',
+    'LOCAL_KAFKA_PORT',
+    'LOCAL_KAFKA_CONTROLLER_PORT',
+    'LOCAL_PUSHGATEWAY_PORT',
+    'LOCAL_PROMETHEUS_PORT',
+  ];
   const set = names.filter((n) => env[n]).map((n) => `${n}=${shellQuote(env[n]!)}`);
   return set.length > 0 ? `${set.join(' ')} ` : '';
 }
@@ -128,8 +162,16 @@ async function main(): Promise<number> {
   const stackSeconds = elapsed(t0);
 
   // serverless offline gives the functions the environment serverless.yml declares,
-  // which reads these: point it at the stack just started (its ports may not be the defaults).
-  env.KAFKA_BROKERS ??= `127.0.0.1:${env.LOCAL_KAFKA_PORT ?? '9092'}`;
+  // which reads these: point it at the stack just started (its ports, its broker count and
+  // the listener of KAFKA_AUTH may not be the defaults).
+  if (!env.KAFKA_BROKERS) {
+    try {
+      Object.assign(env, stackClientEnv(env));
+    } catch (error) {
+      console.error(`[start] error: ${error instanceof Error ? error.message : String(error)}`);
+      return 1;
+    }
+  }
   env.PUSHGATEWAY_URL ??= `http://127.0.0.1:${env.LOCAL_PUSHGATEWAY_PORT ?? '9091'}`;
   const apiUrl = `http://127.0.0.1:${env.HTTP_PORT ?? '3000'}`;
   const prometheusPort = env.LOCAL_PROMETHEUS_PORT ?? '9090';
