@@ -35,7 +35,7 @@ import { waitFor } from '../helpers/wait-for';
 import type { Call } from './figures';
 import { longestGapMs, longestStreakMs, statusCounts } from './figures';
 import type { LogLine } from './support';
-import { logLines, publishInit } from './support';
+import { call, logLines, publishInit } from './support';
 
 const heavy = process.env.RELIABILITY_HEAVY === '1';
 const BASE = 26400; // brokers 26400-26402, controller 26403
@@ -86,21 +86,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** One call, with when it started and ended. */
 async function timedCall(url: string, init: RequestInit = {}): Promise<Call & { body: Record<string, unknown> | undefined }> {
   const start = Date.now();
-  try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-    const text = await response.text();
-    let body: Record<string, unknown> | undefined;
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      body = undefined;
-    }
-    return { start, end: Date.now(), status: response.status, body };
-  } catch {
-    return { start, end: Date.now(), status: 0, body: undefined };
-  }
+  const answer = await call(url, init);
+  return { start, end: Date.now(), status: answer.status, body: answer.body };
 }
 
 function publishBody(kind: Kind, marker: string, i: number): Record<string, unknown> {
@@ -182,6 +172,32 @@ async function partitionsBehind(admin: Admin): Promise<string[]> {
   return behind;
 }
 
+/**
+ * After a load: waits (bounded) until every acknowledged publish was handled and every
+ * partition caught up, then says what was not: publishes never handled, handled twice,
+ * partitions behind.
+ */
+async function settle(offline: Offline, admin: Admin, publishes: Publish[]): Promise<{ lost: Publish[]; twice: Publish[]; behind: string[] }> {
+  const acked = publishes.filter((p) => p.status === ACKED);
+  const handled = () => {
+    const counts = handledCounts(logLines(offline), publishes);
+    return { lost: acked.filter((p) => !counts.has(`${p.kind}:${p.id}`)), twice: acked.filter((p) => (counts.get(`${p.kind}:${p.id}`) ?? 0) > 1) };
+  };
+  // The figures say what is missing: a timeout here is not the failure itself.
+  await waitFor(() => (handled().lost.length === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 1000, what: 'every acknowledged publish to be handled' }).catch(
+    () => undefined,
+  );
+  let behind: string[] = [];
+  await waitFor(
+    async () => {
+      behind = await partitionsBehind(admin);
+      return behind.length === 0 ? true : undefined;
+    },
+    { timeoutMs: 90_000, intervalMs: 1000, what: 'every partition to be caught up' },
+  ).catch(() => undefined);
+  return { ...handled(), behind };
+}
+
 /** The broker leading most partitions of these topics. */
 async function busiestLeader(admin: Admin, cluster: PrivateCluster, names: string[]): Promise<ClusterNode> {
   const { topics: found } = await admin.fetchTopicMetadata({ topics: names });
@@ -257,28 +273,10 @@ describe('a three-broker cluster under load', () => {
     await sleep(5000);
     await load.stop();
 
-    // Assess: every acknowledged publish handled (bounded wait), once
+    // Assess: every acknowledged publish handled, once; every partition caught up
     const acked = load.publishes.filter((p) => p.status === ACKED);
-    let counts = new Map<string, number>();
-    await waitFor(
-      () => {
-        counts = handledCounts(logLines(offline), load.publishes);
-        return acked.every((p) => counts.has(`${p.kind}:${p.id}`)) ? true : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 1000, what: 'every acknowledged publish to be handled' },
-    ).catch(() => undefined); // the figures below say what is missing
+    const { lost, twice, behind } = await settle(offline, admin, load.publishes);
     const lines = logLines(offline);
-    counts = handledCounts(lines, load.publishes);
-    const lost = acked.filter((p) => !counts.has(`${p.kind}:${p.id}`));
-    const twice = acked.filter((p) => (counts.get(`${p.kind}:${p.id}`) ?? 0) > 1);
-    let behind: string[] = [];
-    await waitFor(
-      async () => {
-        behind = await partitionsBehind(admin);
-        return behind.length === 0 ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 1000, what: 'every partition to be caught up' },
-    ).catch(() => undefined);
 
     const perRestart = windows.map((w) => {
       const publishes = load.publishes.filter((p) => p.start >= w.from && p.start <= w.to);
@@ -347,24 +345,7 @@ describe('a three-broker cluster under load', () => {
     const publishesDown = load.publishes.filter(down);
     const getsDown = load.gets.filter(down);
     const acked = load.publishes.filter((p) => p.status === ACKED);
-    let counts = new Map<string, number>();
-    await waitFor(
-      () => {
-        counts = handledCounts(logLines(offline), load.publishes);
-        return acked.every((p) => counts.has(`${p.kind}:${p.id}`)) ? true : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 1000, what: 'every acknowledged publish to be handled' },
-    ).catch(() => undefined);
-    const lost = acked.filter((p) => !counts.has(`${p.kind}:${p.id}`));
-    const twice = acked.filter((p) => (counts.get(`${p.kind}:${p.id}`) ?? 0) > 1);
-    let behind: string[] = [];
-    await waitFor(
-      async () => {
-        behind = await partitionsBehind(admin);
-        return behind.length === 0 ? true : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 1000, what: 'every partition to be caught up' },
-    ).catch(() => undefined);
+    const { lost, twice, behind } = await settle(offline, admin, load.publishes);
     const figures = {
       publishes_while_down: statusCounts(publishesDown),
       get_while_down: statusCounts(getsDown),
