@@ -879,11 +879,20 @@ node_status() {
     return 1
   fi
   # Not running: its own ports, as a start now would use them.
+  local other config
   for port in $(node_ports "$node"); do
-    if port_open "$port"; then
-      printf '%-12s stopped  (127.0.0.1:%s is taken by a process this stack did not start)\n' "$node" "$port"
-      return 1
-    fi
+    port_open "$port" || continue
+    for other in "${all_kafka_nodes[@]}"; do
+      pid=$(component_pid "$other") || continue
+      config=$(node_config "$pid")
+      if [[ $(listener_port "$config" PLAINTEXT) == "$port" || $(listener_port "$config" CONTROLLER) == "$port" ||
+        $(listener_port "$config" SASL_SSL) == "$port" || $(listener_port "$config" SSL) == "$port" ]]; then
+        printf '%-12s stopped  (127.0.0.1:%s is %s'"'"'s)\n' "$node" "$port" "$other"
+        return 1
+      fi
+    done
+    printf '%-12s stopped  (127.0.0.1:%s is taken by a process this stack did not start)\n' "$node" "$port"
+    return 1
   done
   printf '%-12s stopped\n' "$node"
   return 1

@@ -161,16 +161,21 @@ describe('stack.sh with LOCAL_KAFKA_BROKERS=3', () => {
     expect(sasl.out).toContain('LOCAL_KAFKA_SASL=yes: expected on or off');
   });
 
-  it('stop ends the brokers, then their controller; a second stop is fine', async () => {
+  it('stop ends the brokers, then their controller, also when the single broker is chosen; a second stop is fine', async () => {
     // Prepare
     const before = pids(stack);
 
-    // Act
-    const stopped = await stack.run('stop', {}, 90_000);
+    // Act: without LOCAL_KAFKA_BROKERS (the single broker chosen), status lists the
+    // cluster's nodes too, and stop ends them
+    const single = await stack.run('status', { LOCAL_KAFKA_BROKERS: '' }, 30_000);
+    const stopped = await stack.run('stop', { LOCAL_KAFKA_BROKERS: '' }, 90_000);
     const again = await stack.run('stop', {}, 30_000);
     const status = await stack.run('status', {}, 30_000);
 
     // Assess
+    expect(single.code).toBe(3);
+    expect(single.out).toMatch(new RegExp(`^kafka +stopped  \\(127\\.0\\.0\\.1:${BASE} is kafka-broker-1's\\)$`, 'm'));
+    for (const node of NODES) expect(single.out).toMatch(new RegExp(`^${node} +running `, 'm'));
     expect(stopped.code, stopped.out).toBe(0);
     const order = ['kafka-broker-1', 'kafka-broker-2', 'kafka-broker-3', 'kafka-controller'].map((n) => stopped.out.indexOf(`stopping ${n} (pid ${before[n]})`));
     expect(order.every((i) => i >= 0), stopped.out).toBe(true);

@@ -142,7 +142,7 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
     expect(parseEnvLines((await stack.run('env', { KAFKA_AUTH: 'scram' }, 30_000)).out)).toEqual(scram);
   });
 
-  it('refuses to use a broker running without the listeners, then switches on when restarted, setting a SCRAM user the storage lacks', async () => {
+  it('refuses to use a broker running without the listeners, then switches on when restarted, setting a SCRAM user the storage lacks and making certificates that expire anew', async () => {
     // Prepare: the broker restarted without LOCAL_KAFKA_SASL; its storage as one formatted
     // before the SCRAM user existed (no note of it, and no password yet)
     const stopped = await stack.run('stop', {}, 60_000);
@@ -151,6 +151,8 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
     expect(plain.code, plain.out).toBe(0);
     unlinkSync(path.join(stack.dir, 'kafka-3.9.2', 'scram-user'));
     unlinkSync(path.join(security, 'scram-password'));
+    // and a client certificate that expires within the day
+    await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(security, 'client.key'), '-out', path.join(security, 'client.pem'), '-days', '1', '-subj', '/CN=expiring']);
 
     // Act
     const refused = await stack.run('start', {}, 60_000);
@@ -173,6 +175,9 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
     expect(envRefused.out).toContain('runs without the SASL_SSL listener');
     expect(switched.code, switched.out).toBe(0);
     expect(switched.out).toContain('setting the SCRAM user simple-time-service on the running broker');
+    expect(switched.out).toContain('making a CA, the brokers\' certificate and a client certificate');
+    const verified = await exec('openssl', ['verify', '-CAfile', path.join(security, 'ca.pem'), path.join(security, 'client.pem')]);
+    expect(verified.stdout).toContain(': OK');
     expect(switched.out).toContain('SCRAM login over TLS accepted');
     expect(fresh.KAFKA_SASL_PASSWORD).not.toBe(scram.KAFKA_SASL_PASSWORD);
     expect(login.ok, login.out).toBe(true);
