@@ -19,6 +19,7 @@ import type { LagReport } from '../src/consumers/lag';
 import { KafkaUnavailableError, ValidationError } from '../src/errors';
 import { correlationIdSchema } from '../src/events';
 import { authorizeAdmin } from '../src/http/admin';
+import { AdminTokenUnavailableError, createAdminTokenSource } from '../src/http/admin-token';
 import { readJsonBody } from '../src/http/body';
 import { buildPublishRequest } from '../src/http/publish';
 import { buildTimePayload, timeRequestRecords } from '../src/http/time';
@@ -41,6 +42,9 @@ const source = `${config.service.name}/${config.runtime.functionName}`;
 const metrics = containerMetrics(config);
 const pusher = containerPusher({ config, metrics, logger });
 const producer = sharedProducer({ config, logger, onSend: sendObserver(metrics) });
+// The admin token: ADMIN_TOKEN locally; on AWS read from its secret with a short cache,
+// so a rotation takes effect without a redeploy.
+const adminToken = createAdminTokenSource({ token: config.admin.token, secretArn: config.admin.tokenSecretArn, region: config.kafka.region });
 function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): Result {
   return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
@@ -119,7 +123,12 @@ function lagView(lag: StatusSnapshot<LagReport>['lag'], admin: boolean): Record<
  * name hosts) only for admin callers; the route itself stays public.
  */
 async function getKafkaStatus(event: Event): Promise<Result> {
-  const admin = authorizeAdmin({ authorization: event.headers.authorization, token: config.admin.token }).allowed;
+  // The route is public: a token that cannot be read only withholds the admin view.
+  const token = await adminToken.get().catch((error: unknown) => {
+    logger.warn('admin token not read; answering without the admin view', { error: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  });
+  const admin = token !== undefined && authorizeAdmin({ authorization: event.headers.authorization, token }).allowed;
   // A fresh container connects its producer here, so the answer says what a send would find.
   const [connected, snapshot] = await Promise.all([producer.connect({ timeoutMs: STATUS_TIMEOUT_MS }), clusterStatus.read()]);
   const { cluster } = snapshot;
@@ -142,15 +151,24 @@ async function getKafkaStatus(event: Event): Promise<Result> {
   });
 }
 
-function denied(event: Event): Result | undefined {
-  const decision = authorizeAdmin({ authorization: event.headers.authorization, token: config.admin.token });
+/** Why an admin route refuses this request (401, 403, or 503 when the token cannot be read), or nothing. */
+async function denied(event: Event): Promise<Result | undefined> {
+  let token: string | undefined;
+  try {
+    token = await adminToken.get();
+  } catch (error) {
+    if (!(error instanceof AdminTokenUnavailableError)) throw error;
+    logger.error('admin token not read', { error: error.message });
+    return json(503, { error: 'the admin token could not be read; try again shortly' }, { 'retry-after': '1' });
+  }
+  const decision = authorizeAdmin({ authorization: event.headers.authorization, token });
   if (decision.allowed) return undefined;
   const headers: Record<string, string> = decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
   return json(decision.status, { error: decision.message }, headers);
 }
 
 async function postPublish(event: Event): Promise<Result> {
-  const refusal = denied(event);
+  const refusal = await denied(event);
   if (refusal) return refusal;
   let request;
   try {
@@ -196,7 +214,7 @@ async function postPublish(event: Event): Promise<Result> {
 }
 
 async function postFlush(event: Event): Promise<Result> {
-  const refusal = denied(event);
+  const refusal = await denied(event);
   if (refusal) return refusal;
   try {
     const { settled } = await producer.flush();
