@@ -43,6 +43,11 @@ const envSchema = z.object({
   KAFKA_AUTH: withDefault(z.enum(['none', 'tls', 'scram', 'iam']), 'none'),
   KAFKA_SASL_USERNAME: z.optional(z.string()),
   KAFKA_SASL_PASSWORD: z.optional(z.string()),
+  // PEM files: the CA to trust instead of Node's public roots (a local or private CA), and
+  // a client certificate and key for mutual TLS (KAFKA_AUTH=tls).
+  KAFKA_SSL_CA_FILE: z.optional(nonEmpty()),
+  KAFKA_SSL_CERT_FILE: z.optional(nonEmpty()),
+  KAFKA_SSL_KEY_FILE: z.optional(nonEmpty()),
   AWS_REGION: withDefault(z.string(), 'us-east-1'),
   KAFKA_CLIENT_ID: withDefault(nonEmpty(), 'simple-time-service'),
 
@@ -56,7 +61,9 @@ const envSchema = z.object({
   KAFKA_AUTO_OFFSET_RESET: withDefault(z.enum(['earliest', 'latest']), 'earliest'),
   // Timers: Node's overflow past 2^31-1 ms (they fire at once), and no function runs longer
   // than 30 s, so no wait may either.
-  KAFKA_CONNECT_TIMEOUT_MS: positiveInt(1000, MAX_WAIT_MS),
+  // A new connection's own budget: broker discovery, TCP, TLS and the IAM or SCRAM
+  // handshake, which on AWS take far longer than a send (BENCHMARKS.md, first connection).
+  KAFKA_CONNECT_TIMEOUT_MS: positiveInt(5000, MAX_WAIT_MS),
   KAFKA_SEND_TIMEOUT_MS: positiveInt(1000, MAX_WAIT_MS),
 
   PUSHGATEWAY_URL: withDefault(z.url(), 'http://localhost:9091'),
@@ -100,6 +107,8 @@ export interface Config {
     mskClusterArn: string | undefined;
     auth: KafkaAuth;
     sasl: { username: string; password: string } | undefined;
+    /** PEM files for TLS (paths): a CA to trust, and a client certificate and key. */
+    tls: { caFile: string | undefined; certFile: string | undefined; keyFile: string | undefined };
     region: string;
     clientId: string;
     topics: Topics;
@@ -137,6 +146,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems: string[] = [];
   if (e.KAFKA_AUTH === 'scram' && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
     problems.push('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: required when KAFKA_AUTH=scram');
+  }
+  if (e.KAFKA_AUTH === 'none' && e.KAFKA_SSL_CA_FILE !== undefined) {
+    problems.push('KAFKA_SSL_CA_FILE: only with KAFKA_AUTH=tls, scram or iam (KAFKA_AUTH=none connects without TLS)');
+  }
+  if ((e.KAFKA_SSL_CERT_FILE === undefined) !== (e.KAFKA_SSL_KEY_FILE === undefined)) {
+    problems.push('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE: both or neither (a client certificate and its key)');
+  } else if (e.KAFKA_SSL_CERT_FILE !== undefined && e.KAFKA_AUTH !== 'tls') {
+    problems.push('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE: only with KAFKA_AUTH=tls (mutual TLS)');
   }
   if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 16) {
     problems.push('ADMIN_TOKEN: at least 16 characters');
@@ -180,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD
           ? { username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
           : undefined,
+      tls: { caFile: e.KAFKA_SSL_CA_FILE, certFile: e.KAFKA_SSL_CERT_FILE, keyFile: e.KAFKA_SSL_KEY_FILE },
       region: e.AWS_REGION,
       clientId: e.KAFKA_CLIENT_ID,
       topics: {

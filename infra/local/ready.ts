@@ -12,7 +12,8 @@
  * - with more than one broker, every replica of the service's topics and of the offsets
  *   topic is in sync,
  * - an idempotent producer gets its producer id, and
- * - with LOCAL_STACK_SASL_BROKERS, a SCRAM-SHA-512 login over TLS is accepted there,
+ * - with LOCAL_STACK_SASL_BROKERS, a SCRAM-SHA-512 login over TLS is accepted there, and
+ *   with LOCAL_STACK_TLS_BROKERS the client certificate (both from LOCAL_STACK_SECURITY_DIR),
  * so that `npm start` and the tests never race a loading coordinator.
  */
 import { readFileSync } from 'node:fs';
@@ -126,15 +127,34 @@ async function main(): Promise<void> {
     }
     await until('producer ids', deadline, () => producer.connect());
     const saslBrokers = process.env.LOCAL_STACK_SASL_BROKERS;
+    const tlsBrokers = process.env.LOCAL_STACK_TLS_BROKERS;
+    const dir = process.env.LOCAL_STACK_SECURITY_DIR ?? '';
     if (saslBrokers) {
-      const dir = process.env.LOCAL_STACK_SECURITY_DIR ?? '';
       const password = readFileSync(path.join(dir, 'scram-password'), 'utf8').trim();
-      const scram = { ...process.env, KAFKA_BROKERS: saslBrokers, KAFKA_AUTH: 'scram', KAFKA_SASL_USERNAME: 'simple-time-service', KAFKA_SASL_PASSWORD: password };
+      const scram = {
+        ...process.env,
+        KAFKA_BROKERS: saslBrokers,
+        KAFKA_AUTH: 'scram',
+        KAFKA_SASL_USERNAME: 'simple-time-service',
+        KAFKA_SASL_PASSWORD: password,
+        KAFKA_SSL_CA_FILE: path.join(dir, 'ca.pem'),
+      };
       await until('a SCRAM-SHA-512 login over TLS', deadline, () => answersWith(scram, 'SASL_SSL'));
+    }
+    if (tlsBrokers) {
+      const tls = {
+        ...process.env,
+        KAFKA_BROKERS: tlsBrokers,
+        KAFKA_AUTH: 'tls',
+        KAFKA_SSL_CA_FILE: path.join(dir, 'ca.pem'),
+        KAFKA_SSL_CERT_FILE: path.join(dir, 'client.pem'),
+        KAFKA_SSL_KEY_FILE: path.join(dir, 'client.key'),
+      };
+      await until('a client certificate over TLS', deadline, () => answersWith(tls, 'SSL'));
     }
     console.log(
       `[stack] ${expectedBrokers > 1 ? `${expectedBrokers} brokers registered, every replica in sync, ` : ''}group coordinator ready (${partitions} offsets partitions)` +
-        `${saslBrokers ? ', SCRAM login over TLS accepted' : ''} and producer ids handed out in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `${saslBrokers ? ', SCRAM login over TLS accepted' : ''}${tlsBrokers ? ', client certificate accepted' : ''} and producer ids handed out in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
   } finally {
     await producer.disconnect().catch(() => undefined);

@@ -784,7 +784,7 @@ create_topics() {
       list=$(mode_brokers SASL_SSL) || die "a broker runs without the SASL_SSL listener"
       env+=("LOCAL_STACK_SASL_BROKERS=$list")
       list=$(mode_brokers SSL) || die "a broker runs without the SSL listener"
-      env+=("LOCAL_STACK_TLS_BROKERS=$list" "LOCAL_STACK_SECURITY_DIR=$security" "NODE_EXTRA_CA_CERTS=$security/ca.pem")
+      env+=("LOCAL_STACK_TLS_BROKERS=$list" "LOCAL_STACK_SECURITY_DIR=$security")
     fi
   fi
   (cd "$repo" && env "KAFKA_BROKERS=$brokers" "${env[@]}" node --import tsx infra/local/ready.ts) ||

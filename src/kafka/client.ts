@@ -1,10 +1,14 @@
 /**
- * The kafkajs client: brokers, TLS/SASL (SCRAM or MSK IAM through OAUTHBEARER), bounded
+ * The kafkajs client: brokers, TLS (public roots or a CA of our own, client certificates),
+ * SASL (SCRAM or MSK IAM through OAUTHBEARER), bounded
  * connection timeouts, and kafkajs' own log lines routed into our structured logger.
  */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { Config } from '../config';
+import { ConfigError } from '../errors';
 import type { Logger } from '../logger';
 
 export type KafkaSettings = Config['kafka'];
@@ -26,6 +30,37 @@ export function saslOptions(kafka: Pick<KafkaSettings, 'auth' | 'sasl' | 'region
     default:
       return undefined;
   }
+}
+
+/** A PEM file named by a variable, with what it must hold; a clear error naming the variable otherwise. */
+function pemFile(variable: string, file: string, holds: RegExp, what: string, read: (file: string) => string): string {
+  let text: string;
+  try {
+    text = read(file);
+  } catch (error) {
+    throw new ConfigError([`${variable}=${file}: cannot be read (${error instanceof Error ? error.message : String(error)})`]);
+  }
+  if (!holds.test(text)) throw new ConfigError([`${variable}=${file}: holds no ${what} in PEM form`]);
+  return text;
+}
+
+/**
+ * TLS for kafkajs: none with KAFKA_AUTH=none; otherwise the brokers' certificates are
+ * checked against Node's public roots (right for MSK), or against the CA of
+ * KAFKA_SSL_CA_FILE instead (a local or private CA); with KAFKA_SSL_CERT_FILE and
+ * KAFKA_SSL_KEY_FILE the client presents that certificate (mutual TLS).
+ */
+export function tlsOptions(
+  kafka: Pick<KafkaSettings, 'auth' | 'tls'>,
+  read: (file: string) => string = (file) => readFileSync(file, 'utf8'),
+): boolean | ConnectionOptions {
+  if (kafka.auth === 'none') return false;
+  const { caFile, certFile, keyFile } = kafka.tls;
+  const options: ConnectionOptions = {};
+  if (caFile !== undefined) options.ca = pemFile('KAFKA_SSL_CA_FILE', caFile, /-----BEGIN CERTIFICATE-----/, 'certificate', read);
+  if (certFile !== undefined) options.cert = pemFile('KAFKA_SSL_CERT_FILE', certFile, /-----BEGIN CERTIFICATE-----/, 'certificate', read);
+  if (keyFile !== undefined) options.key = pemFile('KAFKA_SSL_KEY_FILE', keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key', read);
+  return Object.keys(options).length > 0 ? options : true;
 }
 
 // The producer bounds its retries on purpose (see producer.ts); kafkajs warns about that
@@ -113,7 +148,7 @@ export function createKafka(params: {
   const config: KafkaConfig = {
     clientId: params.clientId ?? kafka.clientId,
     brokers,
-    ssl: kafka.auth !== 'none',
+    ssl: tlsOptions(kafka),
     connectionTimeout: kafka.connectTimeoutMs,
     authenticationTimeout: kafka.connectTimeoutMs,
     requestTimeout: Math.max(kafka.sendTimeoutMs, 1000),

@@ -8,6 +8,12 @@
  * connection is bad is discarded (disconnecting it ends its retries) and the next send
  * builds a fresh one. What counts, and what does not:
  *
+ * - The connection has its own budget (KAFKA_CONNECT_TIMEOUT_MS, plus a margin): broker
+ *   discovery (MSK's GetBootstrapBrokers), TCP, TLS and authentication together. A send
+ *   made while no connection is ready waits for it within that budget, and only then
+ *   does its own deadline start: the first send of a new container is not lost to a slow
+ *   handshake. The container's producer starts connecting when it is made (./shared.ts),
+ *   during Lambda's init phase.
  * - Each send has two bounds. The caller's deadline (`timeoutMs`, else
  *   KAFKA_SEND_TIMEOUT_MS) settles the caller's promise. The attempt itself runs until the
  *   broker answers or its own bound passes (KAFKA_SEND_TIMEOUT_MS, or the caller's longer
@@ -157,7 +163,8 @@ export function createContainerProducer(params: {
 }): ContainerProducer {
   const { logger, sendTimeoutMs, connectTimeoutMs, onSend } = params;
   const backoffMs = params.backoffMs ?? 1000;
-  // kafkajs' own connection timeout fires first; this one catches a connect that hangs anyway.
+  // The connection's own budget, discovery included; the margin lets kafkajs' own
+  // connection timeout (the same value, per broker connection) fire first.
   const connectBoundMs = connectTimeoutMs + 500;
 
   let kafka: Kafka | undefined;
@@ -181,7 +188,11 @@ export function createContainerProducer(params: {
   }
 
   async function connect(): Promise<Instance> {
-    kafka ??= await params.kafka();
+    const deadline = Date.now() + connectBoundMs;
+    const remaining = () => Math.max(deadline - Date.now(), 1);
+    const tooLong = () =>
+      new KafkaUnavailableError(`connecting to Kafka (discovery, TLS, authentication) took more than ${connectBoundMs} ms`, { outcome: 'not_sent' });
+    kafka ??= await withTimeout(Promise.resolve(params.kafka()), remaining(), tooLong);
     const fresh = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -190,11 +201,7 @@ export function createContainerProducer(params: {
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
     });
     try {
-      await withTimeout(
-        fresh.connect(),
-        connectBoundMs,
-        () => new KafkaUnavailableError(`connecting the producer timed out after ${connectBoundMs} ms`, { outcome: 'not_sent' }),
-      );
+      await withTimeout(fresh.connect(), remaining(), tooLong);
     } catch (error) {
       void withTimeout(fresh.disconnect(), DISCONNECT_TIMEOUT_MS, () => new Error('disconnect timed out')).catch(() => undefined);
       throw error;
@@ -332,7 +339,20 @@ export function createContainerProducer(params: {
       });
     }
     const progress = { sent: false, abandoned: false };
-    const running = attempt(records, Math.max(deadlineMs, sendTimeoutMs), progress);
+    // No connection yet (a new container, or after a broken one): it has its own budget,
+    // and the send's deadline starts once it is ready.
+    const connection = current ? undefined : ready();
+    const running = (async () => {
+      if (connection) {
+        try {
+          await connection;
+        } catch (error) {
+          observe(records, 'error');
+          throw error;
+        }
+      }
+      return attempt(records, Math.max(deadlineMs, sendTimeoutMs), progress);
+    })();
     inFlight.add(running);
     state.inFlight = inFlight.size;
     void running
@@ -341,6 +361,7 @@ export function createContainerProducer(params: {
         inFlight.delete(running);
         state.inFlight = inFlight.size;
       });
+    if (connection) await connection.catch(() => undefined);
     return withTimeout(running, deadlineMs, () => {
       if (progress.sent) {
         return new KafkaUnavailableError(`Kafka did not acknowledge within ${deadlineMs} ms; the records may still be written`, {

@@ -1,6 +1,7 @@
 /**
  * One Kafka client and one producer per container (per Lambda execution environment),
- * created on first use and reused by every invocation after it.
+ * created on first use (the handlers do so at module load) and reused by every
+ * invocation after it. The producer starts connecting when it is created.
  */
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../config';
@@ -38,6 +39,11 @@ export function sharedProducer(params: { config: Config; logger?: Logger; onSend
   };
   if (logger) options.logger = logger;
   if (onSend) options.onSend = onSend;
-  producer ??= createContainerProducer(options);
+  if (!producer) {
+    producer = createContainerProducer(options);
+    // The connection starts now, when the handler module is loaded (Lambda's init phase),
+    // with its own budget; the first invocation finds it ready or on its way.
+    void producer.connect();
+  }
   return producer;
 }

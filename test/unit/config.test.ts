@@ -57,6 +57,20 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes the TLS files as paths, a client certificate only with its key and only for mutual TLS, a CA only with TLS', () => {
+    expect(loadConfig({ KAFKA_AUTH: 'tls', KAFKA_SSL_CA_FILE: '/s/ca.pem', KAFKA_SSL_CERT_FILE: '/s/c.pem', KAFKA_SSL_KEY_FILE: '/s/c.key' }).kafka.tls).toEqual({
+      caFile: '/s/ca.pem',
+      certFile: '/s/c.pem',
+      keyFile: '/s/c.key',
+    });
+    expect(loadConfig({}).kafka.tls).toEqual({ caFile: undefined, certFile: undefined, keyFile: undefined });
+    expect(() => loadConfig({ KAFKA_AUTH: 'tls', KAFKA_SSL_CERT_FILE: '/s/c.pem' })).toThrow(/KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE: both or neither/);
+    expect(() => loadConfig({ KAFKA_AUTH: 'scram', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_SSL_CERT_FILE: '/c', KAFKA_SSL_KEY_FILE: '/k' })).toThrow(
+      /only with KAFKA_AUTH=tls/,
+    );
+    expect(() => loadConfig({ KAFKA_SSL_CA_FILE: '/s/ca.pem' })).toThrow(/KAFKA_SSL_CA_FILE: only with KAFKA_AUTH=tls, scram or iam/);
+  });
+
   it('rejects a topic name Kafka would refuse', () => {
     expect(() => loadConfig({ KAFKA_TOPIC_EVENTS: 'bad topic' })).toThrow(/KAFKA_TOPIC_EVENTS/);
   });

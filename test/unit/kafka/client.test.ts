@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config';
 import { createKafka, saslOptions } from '../../../src/kafka';
+import { tlsOptions } from '../../../src/kafka/client';
 import type { Logger } from '../../../src/logger';
 
 const testKafkaSettings = loadConfig({}).kafka;
@@ -92,5 +93,48 @@ describe("kafkajs' own log lines", () => {
     const { lines, log } = captured();
     log.error('SASL SCRAM SHA512 authentication failed: invalid credentials', { broker: 'b:9096', stack });
     expect(lines).toEqual([{ level: 'error', message: 'SASL SCRAM SHA512 authentication failed: invalid credentials', extra: expect.not.objectContaining({ stack }) as unknown }]);
+  });
+});
+
+describe('tlsOptions', () => {
+  const files: Record<string, string> = {
+    '/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    '/client.pem': '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n',
+    '/client.key': '-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n',
+    '/notes.txt': 'not a certificate',
+  };
+  const read = (file: string): string => {
+    const text = files[file];
+    if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${file}'`);
+    return text;
+  };
+  const tls = (auth: 'none' | 'tls' | 'scram' | 'iam', given: Partial<Record<'caFile' | 'certFile' | 'keyFile', string>> = {}) =>
+    tlsOptions({ auth, tls: { caFile: given.caFile, certFile: given.certFile, keyFile: given.keyFile } }, read);
+
+  it('is off for none, and the public roots (true) for tls, scram and iam without files', () => {
+    expect(tls('none')).toBe(false);
+    for (const auth of ['tls', 'scram', 'iam'] as const) expect(tls(auth)).toBe(true);
+  });
+
+  it('trusts the CA of KAFKA_SSL_CA_FILE instead, and presents the client certificate of KAFKA_SSL_CERT_FILE/KAFKA_SSL_KEY_FILE', () => {
+    expect(tls('scram', { caFile: '/ca.pem' })).toEqual({ ca: files['/ca.pem'] });
+    expect(tls('tls', { caFile: '/ca.pem', certFile: '/client.pem', keyFile: '/client.key' })).toEqual({
+      ca: files['/ca.pem'],
+      cert: files['/client.pem'],
+      key: files['/client.key'],
+    });
+  });
+
+  it('names the variable and the file when a file cannot be read or holds no PEM', () => {
+    expect(() => tls('scram', { caFile: '/missing.pem' })).toThrow("KAFKA_SSL_CA_FILE=/missing.pem: cannot be read (ENOENT: no such file or directory, open '/missing.pem')");
+    expect(() => tls('scram', { caFile: '/notes.txt' })).toThrow('KAFKA_SSL_CA_FILE=/notes.txt: holds no certificate in PEM form');
+    expect(() => tls('tls', { certFile: '/client.pem', keyFile: '/ca.pem' })).toThrow('KAFKA_SSL_KEY_FILE=/ca.pem: holds no private key in PEM form');
+  });
+
+  it('goes into the kafkajs client', () => {
+    // createKafka reads the files when the client is made
+    expect(() => createKafka({ kafka: { ...testKafkaSettings, auth: 'scram', tls: { caFile: '/nowhere/ca.pem', certFile: undefined, keyFile: undefined } }, brokers: ['b:9096'] })).toThrow(
+      /KAFKA_SSL_CA_FILE=\/nowhere\/ca.pem: cannot be read/,
+    );
   });
 });

@@ -1,10 +1,13 @@
 /**
  * Model-based property test of the container producer (src/kafka/producer.ts) against a
  * simulated cluster (./fake-cluster.ts) on fake timers. fast-check generates interleavings
- * of sends (with and without a caller's own deadline), slow acknowledgements, broker drops
+ * of sends (with and without a caller's own deadline), slow acknowledgements, slow
+ * connections (discovery and handshakes longer than a send's deadline), broker drops
  * (requests failing or hanging) and restarts, and the passing of time; after every step:
  *
- * 1. every send settles within its bound (the caller's deadline, else KAFKA_SEND_TIMEOUT_MS);
+ * 1. every send settles within its bound: the caller's deadline (else KAFKA_SEND_TIMEOUT_MS),
+ *    plus, when no connection was ready as it was made, the connection's own budget
+ *    (KAFKA_CONNECT_TIMEOUT_MS and its margin), which may be longer than a send's;
  * 2. no send is refused ("not sent") while the broker is healthy: up while the send is
  *    pending, and not down at any moment of the back-off plus connect bound before it;
  * 3. no healthy producer is discarded: every producer instance the container producer
@@ -22,7 +25,8 @@ import { FakeCluster } from './fake-cluster';
 import type { DropMode } from './fake-cluster';
 
 const SEND_TIMEOUT_MS = 1000;
-const CONNECT_TIMEOUT_MS = 1000;
+// Longer than a send's: a connection (discovery, TLS, authentication) may take longer than a send.
+const CONNECT_TIMEOUT_MS = 2500;
 const BACKOFF_MS = 1000;
 /** The longest a connect may take before the producer gives up on it (its own bound). */
 const CONNECT_BOUND_MS = CONNECT_TIMEOUT_MS + 500;
@@ -99,7 +103,8 @@ class SendCommand implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(_m: Model, real: Real): Promise<void> {
     const id = `send-${++sendCounter}`;
-    const s: SendRecord = { id, issuedAt: Date.now(), bound: this.deadline ?? SEND_TIMEOUT_MS };
+    const connected = real.producer.state().status === 'connected';
+    const s: SendRecord = { id, issuedAt: Date.now(), bound: (this.deadline ?? SEND_TIMEOUT_MS) + (connected ? 0 : CONNECT_BOUND_MS) };
     real.sends.push(s);
     const options = this.deadline === undefined ? {} : { timeoutMs: this.deadline };
     real.producer.send([{ topic: 't', key: null, value: id }], options).then(
@@ -140,6 +145,16 @@ class AckLatencyCommand implements fc.AsyncCommand<Model, Real> {
   toString = () => `ackLatency(${this.ms})`;
 }
 
+class ConnectLatencyCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  async run(_m: Model, real: Real): Promise<void> {
+    real.cluster.connectLatencyMs = this.ms;
+    await Promise.resolve();
+  }
+  toString = () => `connectLatency(${this.ms})`;
+}
+
 class DropCommand implements fc.AsyncCommand<Model, Real> {
   constructor(readonly mode: DropMode) {}
   check = (m: Readonly<Model>) => m.up;
@@ -170,6 +185,8 @@ const commands = [
   fc.integer({ min: HEALTHY_WINDOW_MS, max: HEALTHY_WINDOW_MS + 2000 }).map((ms) => new AdvanceCommand(ms)),
   // A healthy broker acknowledges within the send timeout, sometimes slower than a short deadline.
   fc.integer({ min: 1, max: 900 }).map((ms) => new AckLatencyCommand(ms)),
+  // A healthy broker's connection may take longer than a send's deadline, within its own budget.
+  fc.integer({ min: 1, max: CONNECT_TIMEOUT_MS - 100 }).map((ms) => new ConnectLatencyCommand(ms)),
   fc.constantFrom<DropMode>('reject', 'hang').map((mode) => new DropCommand(mode)),
   fc.constant(new RestartCommand()),
 ];
@@ -194,7 +211,7 @@ describe('container producer (model-based)', () => {
         try {
           await fc.asyncModelRun(() => ({ model: { up: true }, real }), cmds);
           // Every send settles in the end, and the invariants still hold.
-          await vi.advanceTimersByTimeAsync(SEND_TIMEOUT_MS * 3);
+          await vi.advanceTimersByTimeAsync(CONNECT_BOUND_MS + SEND_TIMEOUT_MS * 3);
           checkInvariants(real);
           expect(real.sends.every((s) => s.settledAt !== undefined)).toBe(true);
         } finally {

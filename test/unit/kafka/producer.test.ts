@@ -255,3 +255,64 @@ describe('createContainerProducer: a frozen container is not a broken broker', (
     expect(cluster.instances[0]?.disconnectedAt).toBeUndefined();
   });
 });
+
+describe('createContainerProducer: the first connection has its own budget (KAFKA_CONNECT_TIMEOUT_MS)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a first send on a cold container is delivered when its connection (TLS, SASL) takes longer than KAFKA_SEND_TIMEOUT_MS', async () => {
+    // Prepare: the handshakes take 2.5 s; a send may wait 1 s for its acknowledgement
+    vi.useFakeTimers();
+    const cluster = new FakeCluster({ ackLatencyMs: 5, connectLatencyMs: 2500 });
+    const producer = createContainerProducer({ kafka: () => cluster.kafka(), sendTimeoutMs: 1000, connectTimeoutMs: 5000 });
+
+    // Act
+    const first = producer.send([record]).then(
+      (acks) => ({ acks }),
+      (error: unknown) => ({ error }),
+    );
+    await vi.advanceTimersByTimeAsync(2600);
+
+    // Assess
+    expect(await first).toMatchObject({ acks: [{ topic: 't' }] });
+  });
+
+  it('broker discovery counts in the connection budget, not in the send budget', async () => {
+    // Prepare: GetBootstrapBrokers (or the SDK's import) takes 2 s before the client exists
+    vi.useFakeTimers();
+    const cluster = new FakeCluster({ ackLatencyMs: 5, connectLatencyMs: 5 });
+    const kafka = () => new Promise<Kafka>((resolve) => setTimeout(() => resolve(cluster.kafka()), 2000));
+    const producer = createContainerProducer({ kafka, sendTimeoutMs: 1000, connectTimeoutMs: 5000 });
+
+    // Act
+    const first = producer.send([record]).then(
+      (acks) => ({ acks }),
+      (error: unknown) => ({ error }),
+    );
+    await vi.advanceTimersByTimeAsync(2100);
+
+    // Assess
+    expect(await first).toMatchObject({ acks: [{ topic: 't' }] });
+  });
+
+  it('a connection that takes longer than its budget fails the send as not sent, within the connection and send budgets', async () => {
+    // Prepare: discovery never answers
+    vi.useFakeTimers();
+    const producer = createContainerProducer({ kafka: () => new Promise<Kafka>(() => undefined), sendTimeoutMs: 1000, connectTimeoutMs: 3000 });
+
+    // Act
+    const started = Date.now();
+    let settledAt: number | undefined;
+    const first = producer.send([record]).catch((error: unknown) => {
+      settledAt = Date.now();
+      return error;
+    });
+    await vi.advanceTimersByTimeAsync(5000);
+
+    // Assess
+    expect(await first).toMatchObject({ outcome: 'not_sent' });
+    expect(settledAt! - started).toBeGreaterThanOrEqual(3000);
+    expect(settledAt! - started).toBeLessThanOrEqual(3000 + 500 + 1000);
+  });
+});
