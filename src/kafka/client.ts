@@ -63,6 +63,71 @@ export function tlsOptions(
   return Object.keys(options).length > 0 ? options : true;
 }
 
+/** An error and the errors it wraps (kafkajs: `cause`, `originalError`), outermost first. */
+function errorChain(error: unknown): Array<Error & { code?: unknown; name: string }> {
+  const chain: Array<Error & { code?: unknown }> = [];
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 6; depth++) {
+    chain.push(current);
+    const e = current as Error & { cause?: unknown; originalError?: unknown };
+    current = e.cause ?? e.originalError;
+  }
+  return chain;
+}
+
+/** Node's codes for a broker certificate this client cannot trust. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+const EXPIRED_CERTIFICATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+/** The TLS alerts a broker sends when it does not accept the client's certificate (or its absence). */
+const CLIENT_CERTIFICATE_ALERT = /(?:sslv3|tlsv1|tlsv13) alert (bad certificate|certificate required|unknown ca|certificate unknown|unsupported certificate)/i;
+
+/**
+ * Why a connection was refused, in words that name the cause and what to change, when it
+ * was refused for its credentials or certificates: a failure that trying again soon will
+ * not heal. Undefined for anything else (a broker down or restarting, a timeout).
+ */
+export function explainConnectionFailure(error: unknown, kafka: Pick<KafkaSettings, 'auth' | 'sasl' | 'tls'>): string | undefined {
+  for (const e of errorChain(error)) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const detail = e.message.replace(/^Connection error: /, '');
+    if (e.name === 'KafkaJSSASLAuthenticationError' || /^SASL .* authentication failed/i.test(e.message)) {
+      const reason = detail.replace(/^SASL [^:]*authentication failed: /i, '');
+      if (kafka.auth === 'scram') {
+        return `Kafka refused the SCRAM-SHA-512 login of user "${kafka.sasl?.username ?? ''}" (${reason}): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`;
+      }
+      if (kafka.auth === 'iam') {
+        return `Kafka refused the IAM login (${reason}): check that the function's role may kafka-cluster:Connect to the cluster, and AWS_REGION`;
+      }
+      return `Kafka refused the login (${reason})`;
+    }
+    if (UNTRUSTED_CERTIFICATE.has(code)) {
+      const fix = kafka.tls.caFile ? `it is not signed by the CA in KAFKA_SSL_CA_FILE=${kafka.tls.caFile}` : 'set KAFKA_SSL_CA_FILE to the CA that signed it';
+      return `the broker's TLS certificate is not trusted (${detail}): ${fix}`;
+    }
+    if (EXPIRED_CERTIFICATE.has(code)) return `the broker's TLS certificate has expired or is not valid yet (${detail})`;
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the broker's TLS certificate does not name the address it was reached at (${detail})`;
+    const alert = CLIENT_CERTIFICATE_ALERT.exec(e.message);
+    if (alert) {
+      const what = alert[0];
+      return kafka.tls.certFile
+        ? `the broker refused the client certificate (${what}): check KAFKA_SSL_CERT_FILE=${kafka.tls.certFile} and KAFKA_SSL_KEY_FILE, and that the broker trusts its CA`
+        : `the broker refused the TLS handshake for want of a client certificate (${what}): set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE`;
+    }
+  }
+  return undefined;
+}
+
+/** kafkajs' log lines about refused credentials or certificates: the caller explains those once (explainConnectionFailure). */
+const REFUSED_CONNECTION = /SASL .*authentication failed|Authentication failed|invalid credentials|certificate|alert (?:bad|unknown|handshake)/i;
+
 // The producer bounds its retries on purpose (see producer.ts); kafkajs warns about that
 // on every producer it creates, which says nothing new, so it is logged at debug.
 const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']);
@@ -111,11 +176,16 @@ function logCreator(logger: Logger | undefined) {
       const message = typeof raw === 'string' ? raw : raw instanceof Error ? raw.message : String(raw);
       const line = { kafkajs: namespace, ...extra };
       if (level === KafkaLogLevel.ERROR || level === KafkaLogLevel.WARN) {
+        const error = typeof extra.error === 'string' ? extra.error : '';
+        if (REFUSED_CONNECTION.test(`${message} ${error}`)) {
+          // Three lines a connection attempt, every attempt: the producer's one error says it.
+          logger.debug(message, { ...line, refused: true });
+          return;
+        }
         if (level === KafkaLogLevel.WARN && EXPECTED_WARNINGS.has(message)) {
           logger.debug(message, line);
           return;
         }
-        const error = typeof extra.error === 'string' ? extra.error : '';
         const cause = retriableCause(namespace, `${message} ${error}`);
         if (cause === undefined) {
           if (level === KafkaLogLevel.ERROR) logger.error(message, line);

@@ -159,10 +159,18 @@ export function createContainerProducer(params: {
   connectTimeoutMs: number;
   /** After a fresh connection failed, sends fail at once for this long (then one tries again). */
   backoffMs?: number;
+  /** The longest back-off, reached by doubling while connections keep being refused for their credentials or certificates. */
+  maxBackoffMs?: number;
+  /**
+   * Words for a connection refused for its credentials or certificates (which trying again
+   * soon will not heal), else undefined: see explainConnectionFailure in ./client.ts.
+   */
+  explain?: (error: unknown) => string | undefined;
   onSend?: SendObserver;
 }): ContainerProducer {
   const { logger, sendTimeoutMs, connectTimeoutMs, onSend } = params;
   const backoffMs = params.backoffMs ?? 1000;
+  const maxBackoffMs = Math.max(params.maxBackoffMs ?? 30_000, backoffMs);
   // The connection's own budget, discovery included; the margin lets kafkajs' own
   // connection timeout (the same value, per broker connection) fire first.
   const connectBoundMs = connectTimeoutMs + 500;
@@ -171,6 +179,9 @@ export function createContainerProducer(params: {
   let current: Instance | undefined;
   let connecting: Promise<Instance> | undefined;
   let unavailableUntil = 0;
+  /** Connections refused in a row for their credentials or certificates, and the last words logged for it. */
+  let refusals = 0;
+  let refusalLogged: string | undefined;
   const inFlight = new Set<Promise<unknown>>();
   const state: ProducerState = {
     status: 'idle',
@@ -221,17 +232,38 @@ export function createContainerProducer(params: {
           (instance) => {
             current = instance;
             state.status = 'connected';
+            refusals = 0;
+            refusalLogged = undefined;
             return instance;
           },
           (error: unknown) => {
-            // The broker cannot be reached: fail fast for a while instead of each send waiting.
-            unavailableUntil = Date.now() + backoffMs;
             state.status = 'unavailable';
-            noteError(error);
-            logger?.warn('kafka producer could not connect', { error: messageOf(error), retry_in_ms: backoffMs });
-            throw error instanceof KafkaUnavailableError
-              ? error
-              : new KafkaUnavailableError(`Kafka could not be reached: ${messageOf(error)}`, { cause: error, outcome: 'not_sent' });
+            const refused = params.explain?.(error);
+            if (refused === undefined) {
+              // The broker cannot be reached: fail fast for a while instead of each send waiting.
+              refusals = 0;
+              refusalLogged = undefined;
+              unavailableUntil = Date.now() + backoffMs;
+              noteError(error);
+              logger?.warn('kafka producer could not connect', { error: messageOf(error), retry_in_ms: backoffMs });
+              throw error instanceof KafkaUnavailableError
+                ? error
+                : new KafkaUnavailableError(`Kafka could not be reached: ${messageOf(error)}`, { cause: error, outcome: 'not_sent' });
+            }
+            // Refused for its credentials or certificates: only a change of configuration or
+            // of the broker heals that, so the connection is tried again less and less often
+            // (doubling up to maxBackoffMs), and the cause is logged once, not per attempt.
+            refusals += 1;
+            const retryInMs = Math.min(backoffMs * 2 ** Math.min(refusals - 1, 30), maxBackoffMs);
+            unavailableUntil = Date.now() + retryInMs;
+            noteError(refused);
+            if (refused !== refusalLogged) {
+              refusalLogged = refused;
+              logger?.error(refused, { error: messageOf(error), retries: 'less and less often, at most every ' + `${maxBackoffMs} ms` });
+            } else {
+              logger?.debug(refused, { retry_in_ms: retryInMs });
+            }
+            throw new KafkaUnavailableError(refused, { cause: error, outcome: 'not_sent' });
           },
         )
         .finally(() => {

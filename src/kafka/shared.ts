@@ -7,7 +7,7 @@ import type { Kafka } from 'kafkajs';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { resolveBrokers } from './brokers';
-import { createKafka } from './client';
+import { createKafka, explainConnectionFailure } from './client';
 import { createContainerProducer } from './producer';
 import type { ContainerProducer, SendObserver } from './producer';
 
@@ -36,6 +36,7 @@ export function sharedProducer(params: { config: Config; logger?: Logger; onSend
     kafka: () => sharedKafka({ config, ...(logger ? { logger } : {}) }),
     sendTimeoutMs: config.kafka.sendTimeoutMs,
     connectTimeoutMs: config.kafka.connectTimeoutMs,
+    explain: (error) => explainConnectionFailure(error, config.kafka),
   };
   if (logger) options.logger = logger;
   if (onSend) options.onSend = onSend;

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config';
 import { createKafka, saslOptions } from '../../../src/kafka';
-import { tlsOptions } from '../../../src/kafka/client';
+import { explainConnectionFailure, tlsOptions } from '../../../src/kafka/client';
+import { KafkaJSConnectionError, KafkaJSSASLAuthenticationError } from 'kafkajs';
+import { KafkaUnavailableError } from '../../../src/errors';
 import type { Logger } from '../../../src/logger';
+
+/** kafkajs' own SASL error (its type declarations omit the constructor's message). */
+const saslError = (message: string): Error => new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)(message);
 
 const testKafkaSettings = loadConfig({}).kafka;
 
@@ -91,8 +96,17 @@ describe("kafkajs' own log lines", () => {
 
   it('keep errors a retry cannot fix at ERROR, without a stack', () => {
     const { lines, log } = captured();
+    log.error('The group member needs to have a valid member id before actually entering a consumer group', { broker: 'b:9096', stack });
+    expect(lines).toEqual([
+      { level: 'error', message: 'The group member needs to have a valid member id before actually entering a consumer group', extra: expect.not.objectContaining({ stack }) as unknown },
+    ]);
+  });
+
+  it('leave refused credentials and certificates to the one clear error of the caller (explainConnectionFailure): debug, not three lines an attempt', () => {
+    const { lines, log } = captured();
     log.error('SASL SCRAM SHA512 authentication failed: invalid credentials', { broker: 'b:9096', stack });
-    expect(lines).toEqual([{ level: 'error', message: 'SASL SCRAM SHA512 authentication failed: invalid credentials', extra: expect.not.objectContaining({ stack }) as unknown }]);
+    log.error('Connection error: self-signed certificate in certificate chain', { broker: 'b:9096' });
+    expect(lines.map((l) => l.level)).toEqual(['debug', 'debug']);
   });
 });
 
@@ -136,5 +150,53 @@ describe('tlsOptions', () => {
     expect(() => createKafka({ kafka: { ...testKafkaSettings, auth: 'scram', tls: { caFile: '/nowhere/ca.pem', certFile: undefined, keyFile: undefined } }, brokers: ['b:9096'] })).toThrow(
       /KAFKA_SSL_CA_FILE=\/nowhere\/ca.pem: cannot be read/,
     );
+  });
+});
+
+describe('explainConnectionFailure', () => {
+  const scram = { ...testKafkaSettings, auth: 'scram' as const, sasl: { username: 'svc', password: 'p' } };
+  const tls = (caFile?: string, certFile?: string) => ({ ...testKafkaSettings, auth: 'tls' as const, tls: { caFile, certFile, keyFile: certFile && `${certFile}.key` } });
+  const connectionError = (message: string, code?: string) => new KafkaJSConnectionError(`Connection error: ${message}`, { code });
+
+  it('names a refused SCRAM login, the user and the variables to check', () => {
+    const error = saslError(
+      'SASL SCRAM SHA512 authentication failed: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512',
+    );
+    expect(explainConnectionFailure(error, scram)).toBe(
+      'Kafka refused the SCRAM-SHA-512 login of user "svc" (Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD',
+    );
+  });
+
+  it('names an untrusted broker certificate and what to set, found through the causes kafkajs wraps it in', () => {
+    const error = new KafkaUnavailableError('Kafka could not be reached', { cause: connectionError('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN') });
+    expect(explainConnectionFailure(error, scram)).toBe(
+      "the broker's TLS certificate is not trusted (self-signed certificate in certificate chain): set KAFKA_SSL_CA_FILE to the CA that signed it",
+    );
+    expect(explainConnectionFailure(connectionError('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), tls('/s/ca.pem'))).toBe(
+      "the broker's TLS certificate is not trusted (unable to verify the first certificate): it is not signed by the CA in KAFKA_SSL_CA_FILE=/s/ca.pem",
+    );
+  });
+
+  it('names a certificate that names another host, or has expired', () => {
+    expect(explainConnectionFailure(connectionError("Hostname/IP does not match certificate's altnames: IP: 10.0.0.1 is not in the cert's list: 127.0.0.1", 'ERR_TLS_CERT_ALTNAME_INVALID'), scram)).toMatch(
+      /^the broker's TLS certificate does not name the address it was reached at \(Hostname\/IP does not match/,
+    );
+    expect(explainConnectionFailure(connectionError('certificate has expired', 'CERT_HAS_EXPIRED'), scram)).toBe("the broker's TLS certificate has expired or is not valid yet (certificate has expired)");
+  });
+
+  it('names a client certificate the broker refused, or the one that is missing', () => {
+    const alert = connectionError('80FC:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../rec_layer_s3.c:1601:SSL alert number 42\n');
+    expect(explainConnectionFailure(alert, tls('/s/ca.pem'))).toBe(
+      'the broker refused the TLS handshake for want of a client certificate (sslv3 alert bad certificate): set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE',
+    );
+    expect(explainConnectionFailure(alert, tls('/s/ca.pem', '/s/client.pem'))).toBe(
+      'the broker refused the client certificate (sslv3 alert bad certificate): check KAFKA_SSL_CERT_FILE=/s/client.pem and KAFKA_SSL_KEY_FILE, and that the broker trusts its CA',
+    );
+  });
+
+  it('leaves other failures (a broker down, a timeout) unexplained: they heal by themselves', () => {
+    expect(explainConnectionFailure(connectionError('connect ECONNREFUSED 127.0.0.1:9094', 'ECONNREFUSED'), scram)).toBeUndefined();
+    expect(explainConnectionFailure(new KafkaJSConnectionError('Connection timeout'), scram)).toBeUndefined();
+    expect(explainConnectionFailure('not an error', scram)).toBeUndefined();
   });
 });

@@ -1,9 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { KafkaJSConnectionError } from 'kafkajs';
+import { KafkaJSConnectionError, KafkaJSSASLAuthenticationError } from 'kafkajs';
 import type { Kafka, RecordMetadata } from 'kafkajs';
 import { KafkaUnavailableError } from '../../../src/errors';
 import { createContainerProducer } from '../../../src/kafka';
+import type { Logger } from '../../../src/logger';
 import { FakeCluster } from './fake-cluster';
+
+/** kafkajs' own SASL error (its type declarations omit the constructor's message). */
+const saslError = (message: string): Error => new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)(message);
 
 /** A fake kafkajs client whose producers do what the test says. */
 function fakeKafka(behaviour: { send: (n: number) => Promise<RecordMetadata[]> }) {
@@ -314,5 +318,104 @@ describe('createContainerProducer: the first connection has its own budget (KAFK
     expect(await first).toMatchObject({ outcome: 'not_sent' });
     expect(settledAt! - started).toBeGreaterThanOrEqual(3000);
     expect(settledAt! - started).toBeLessThanOrEqual(3000 + 500 + 1000);
+  });
+});
+
+describe('createContainerProducer: a connection refused for its credentials or certificates', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('logs one clear error naming the cause, and tries again less and less often, up to its longest back-off', async () => {
+    // Prepare: every connection is refused for a wrong password, and sends keep coming
+    vi.useFakeTimers();
+    let connects = 0;
+    const refused = saslError('SASL SCRAM SHA512 authentication failed: invalid credentials');
+    const kafka = {
+      producer: () => ({
+        connect: () => {
+          connects += 1;
+          return Promise.reject(refused);
+        },
+        disconnect: () => Promise.resolve(),
+        sendBatch: () => Promise.reject(new Error('not connected')),
+      }),
+    } as unknown as Kafka; // a structural fake: only the methods the producer calls
+    const logged: Array<[string, string]> = [];
+    const logger = {
+      info: () => undefined,
+      debug: () => undefined,
+      warn: (message: string) => logged.push(['warn', message]),
+      error: (message: string) => logged.push(['error', message]),
+    } as unknown as Logger; // a structural fake: only the levels the producer uses
+    const producer = createContainerProducer({
+      kafka: () => kafka,
+      sendTimeoutMs: 1000,
+      connectTimeoutMs: 1000,
+      backoffMs: 1000,
+      maxBackoffMs: 30_000,
+      explain: (error) => (error === refused ? 'Kafka refused the login: check KAFKA_SASL_PASSWORD' : undefined),
+      logger,
+    });
+
+    // Act: a send every 100 ms for two minutes
+    const errors = new Set<string>();
+    for (let t = 0; t < 120_000; t += 100) {
+      void producer.send([record]).catch((error: unknown) => errors.add((error as Error).message));
+      await vi.advanceTimersByTimeAsync(100);
+    }
+
+    // Assess: 1, 2, 4, 8, 16 s apart, then every 30 s (at 0, 1, 3, 7, 15, 31, 61 and 91 s):
+    // 8 connections in two minutes, not 120; one error line; every caller told why
+    expect(connects).toBe(8);
+    expect(logged).toEqual([['error', 'Kafka refused the login: check KAFKA_SASL_PASSWORD']]);
+    expect([...errors].every((m) => m.includes('check KAFKA_SASL_PASSWORD'))).toBe(true);
+    expect(producer.state()).toMatchObject({ status: 'unavailable', lastError: 'Kafka refused the login: check KAFKA_SASL_PASSWORD' });
+  });
+
+  it('a connection that works again resets the back-off, and a broker that is merely down keeps the short one', async () => {
+    // Prepare: refused twice, then accepted; later the broker goes down
+    vi.useFakeTimers();
+    let connects = 0;
+    let mode: 'refuse' | 'accept' | 'down' = 'refuse';
+    const refused = saslError('SASL SCRAM SHA512 authentication failed: invalid credentials');
+    const kafka = {
+      producer: () => ({
+        connect: () => {
+          connects += 1;
+          if (mode === 'refuse') return Promise.reject(refused);
+          if (mode === 'down') return Promise.reject(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9094', { code: 'ECONNREFUSED' }));
+          return Promise.resolve();
+        },
+        disconnect: () => Promise.resolve(),
+        sendBatch: () => Promise.reject(new KafkaJSConnectionError('Connection error: socket closed')),
+      }),
+    } as unknown as Kafka; // a structural fake: only the methods the producer calls
+    const producer = createContainerProducer({
+      kafka: () => kafka,
+      sendTimeoutMs: 1000,
+      connectTimeoutMs: 1000,
+      backoffMs: 1000,
+      maxBackoffMs: 30_000,
+      explain: (error) => (error === refused ? 'refused' : undefined),
+    });
+    const sendEvery100ms = async (ms: number) => {
+      for (let t = 0; t < ms; t += 100) {
+        void producer.send([record]).catch(() => undefined);
+        await vi.advanceTimersByTimeAsync(100);
+      }
+    };
+
+    // Act
+    await sendEvery100ms(2500); // refused at 0 and 1 s; the next try is due at 3 s
+    mode = 'accept';
+    await sendEvery100ms(1000); // connected at 3 s; its sends break it
+    const afterAccept = connects;
+    mode = 'down';
+    await sendEvery100ms(5000);
+
+    // Assess: after the success, a broker that is down is tried again every second or so
+    expect(afterAccept).toBeGreaterThanOrEqual(3);
+    expect(connects - afterAccept).toBeGreaterThanOrEqual(4);
   });
 });
