@@ -45,7 +45,7 @@ const TOKEN = 'reliability-rolling-admin-token-0123456789';
 const CLIENTS = heavy ? 6 : 3;
 const PAUSE_MS = heavy ? 20 : 150;
 /** A publish the service acknowledged (POST /kafka/publish's success status). */
-const ACKED = 202;
+const ACKED = 200;
 const OFFSETS_TOPIC = '__consumer_offsets';
 
 const topics = uniqueServiceTopics('roll');
