@@ -118,6 +118,26 @@ describe('the admin token source of the HTTP function', () => {
     }
   });
 
+  it('GET /kafka/status gives the admin view to the token the source answers (after a rotation, only the new one)', async () => {
+    // Prepare
+    const status = (token: string) =>
+      invoke(httpEvent('GET /kafka/status', { headers: { authorization: `Bearer ${token}` } }), lambdaContext('http'));
+    const before = reads;
+
+    // Act
+    const first = await status(FIRST);
+    answer = { token: ROTATED };
+    const old = await status(FIRST);
+    const rotated = await status(ROTATED);
+
+    // Assess
+    for (const response of [first, old, rotated]) expect(response.statusCode).toBe(200);
+    expect(JSON.parse(String(first.body))).toHaveProperty('producer.status', 'connected');
+    expect(JSON.parse(String(old.body))).not.toHaveProperty('producer');
+    expect(JSON.parse(String(rotated.body))).toHaveProperty('producer.status', 'connected');
+    expect(reads - before).toBe(3);
+  });
+
   it('GET /kafka/status stays public and answers 200 without the admin view when the token cannot be read', async () => {
     // Prepare
     answer = { error: new Unavailable('the admin token could not be read from Secrets Manager') };
