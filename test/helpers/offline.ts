@@ -119,6 +119,15 @@ export async function startService(params: {
   return offline;
 }
 
+/** The log line each consumer function writes per record it handles. */
+export const CONSUMER_LINES: Array<{ fn: string; message: string }> = [
+  { fn: 'onHttpRequest', message: 'http request' },
+  { fn: 'onHttpResponse', message: 'http response' },
+  { fn: 'onError', message: 'error event' },
+  { fn: 'onCommand', message: 'command processed' },
+  { fn: 'onCustomEvent', message: 'custom event' },
+];
+
 export type LogLine = Record<string, unknown>;
 
 /** The structured log lines (JSON) serverless offline printed so far. */

@@ -27,7 +27,7 @@ import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../../src/consumers/functions';
 import { createKafka } from '../../src/kafka';
 import { uniqueName, uniqueServiceTopics } from '../helpers/kafka';
-import { startService } from '../helpers/offline';
+import { CONSUMER_LINES, startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
 import { CLUSTER_BROKERS, startPrivateCluster, waitInSync } from '../helpers/private-broker';
 import type { ClusterNode, PrivateCluster } from '../helpers/private-broker';
@@ -60,15 +60,6 @@ const HANDLED_BY: Record<Kind, { fn: RegExp; message: string; idKey: string }> =
   error: { fn: /onError/, message: 'error event', idKey: 'event_id' },
   command: { fn: /onCommand/, message: 'command processed', idKey: 'command_id' },
 };
-
-/** The log line each consumer function writes per record it handles. */
-const CONSUMER_LINES: Array<{ fn: string; message: string }> = [
-  { fn: 'onHttpRequest', message: 'http request' },
-  { fn: 'onHttpResponse', message: 'http response' },
-  { fn: 'onError', message: 'error event' },
-  { fn: 'onCommand', message: 'command processed' },
-  { fn: 'onCustomEvent', message: 'custom event' },
-];
 
 interface Publish extends Call {
   kind: Kind;
@@ -360,6 +351,13 @@ describe('a three-broker cluster under load', () => {
       partitions_without_progress: behind.length,
     };
     console.log(`two-brokers-down figures: ${JSON.stringify(figures)}`);
+    if (behind.length > 0) {
+      console.log(`behind: ${behind.join('; ')}`);
+      // What the event source and the functions said meanwhile (errors and warnings, the last 40).
+      const said = logLines(offline).filter((l) => l.level === 'ERROR' || l.level === 'WARN');
+      const raw = offline.output().split('\n').filter((l) => /crash|offline-msk|rebalanc|commit/i.test(l) && !l.includes('{"level"'));
+      console.log(`log lines: ${[...said.slice(-40).map((l) => JSON.stringify(l)), ...raw.slice(-40)].join('\n')}`);
+    }
 
     expect(publishesDown.length).toBeGreaterThan(10);
     expect(publishesDown.every((p) => p.status === 503)).toBe(true);
