@@ -12,8 +12,6 @@
  * - a wrong password, an untrusted broker certificate and a missing client certificate:
  *   one clear error naming the cause, and connections tried less and less often (counted
  *   at the broker, whose log has a line per failed authentication).
- *
- * The consumers over SCRAM, through the local event source: test/integration/offline-msk-sasl.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
