@@ -31,8 +31,9 @@ function isDict(v: unknown): v is Dict {
 export function compileEventSourceOptions(context: CompileContext): void {
   const { service, resources } = context;
   // Every event must be one AWS accepts; this throws naming each one that is not.
+  // The secrets events name are AWS's business at deploy time: no local credentials are needed here.
   const options: PluginOptions = { brokers: undefined, ssl: false, sasl: undefined, accountId: undefined, maxRecordsPerPartition: undefined, initialBackoffMs: 1, maxBackoffMs: 1 };
-  readMappings(service, options);
+  readMappings(service, options, 'package');
   for (const functionKey of service.getAllFunctions()) {
     const fn = service.getFunction(functionKey);
     const lambdaLogicalId = context.lambdaLogicalId(functionKey);

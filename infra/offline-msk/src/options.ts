@@ -3,6 +3,7 @@
  * handling properties this plugin adds to them), `custom.offlineMsk`, and its own
  * environment variables. Nothing else of the service: not its environment, not its code.
  */
+import { readFileSync } from 'node:fs';
 import { compileFilterPatterns } from './filter';
 import type { Destination } from './failure';
 import { parseDestination } from './failure';
@@ -66,23 +67,48 @@ export interface MappingDefinition {
   destination: Destination | undefined;
   /** Where the consumer connects. */
   brokers: string[];
+  /** How it connects: TLS and SASL, from the event's authentication and the plugin's options. */
+  connection: Connection;
   /** What the event says about its source. */
   source: KafkaEventSource;
   timeoutSeconds: number;
   maxRecordsPerPartition: number;
 }
 
-export type SaslOptions = { username: string; password: string } & (
-  | { mechanism: 'plain' }
-  | { mechanism: 'scram-sha-256' }
-  | { mechanism: 'scram-sha-512' }
-);
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+const SASL_MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
+
+export interface SaslOptions {
+  mechanism: SaslMechanism;
+  username: string;
+  password: string;
+}
+
+/** The local stand-in for an event's SASL secret: its mechanism may come from the event. */
+export interface SaslCredentials {
+  mechanism: SaslMechanism | undefined;
+  username: string;
+  password: string;
+}
+
+/** TLS to the brokers: PEM files for a private CA and for a client certificate (mutual TLS). */
+export interface TlsOptions {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** How one mapping connects: `ssl` false is plaintext; `{}` is TLS trusting Node's public roots. */
+export interface Connection {
+  ssl: false | TlsOptions;
+  sasl: SaslOptions | undefined;
+}
 
 export interface PluginOptions {
   /** Overrides every event's brokers. */
   brokers: string[] | undefined;
-  ssl: boolean;
-  sasl: SaslOptions | undefined;
+  ssl: false | TlsOptions;
+  sasl: SaslCredentials | undefined;
   accountId: string | undefined;
   maxRecordsPerPartition: number | undefined;
   initialBackoffMs: number;
@@ -129,21 +155,8 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
   if (fromEnv === undefined && options.brokers !== undefined && options.brokers !== '' && brokerList(options.brokers) === undefined) {
     problems.push('custom.offlineMsk.brokers: expected host:port, a comma-separated list or an array of them');
   }
-  let sasl: SaslOptions | undefined;
-  if (options.sasl !== undefined) {
-    const s = options.sasl;
-    if (
-      isDict(s) &&
-      (s.mechanism === 'plain' || s.mechanism === 'scram-sha-256' || s.mechanism === 'scram-sha-512') &&
-      typeof s.username === 'string' &&
-      typeof s.password === 'string'
-    ) {
-      sasl = { mechanism: s.mechanism, username: s.username, password: s.password };
-    } else {
-      problems.push('custom.offlineMsk.sasl: expected { mechanism: plain | scram-sha-256 | scram-sha-512, username, password }');
-    }
-  }
-  if (options.ssl !== undefined && typeof options.ssl !== 'boolean') problems.push('custom.offlineMsk.ssl: expected true or false');
+  const sasl = readSasl(options.sasl, problems);
+  const ssl = readTls(options.ssl, problems);
   if (options.accountId !== undefined && !(typeof options.accountId === 'string' && /^\d{12}$/.test(options.accountId))) {
     problems.push('custom.offlineMsk.accountId: expected 12 digits');
   }
@@ -153,13 +166,134 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
   if (problems.length > 0) throw new Error(`offline-msk: invalid options:\n  ${problems.join('\n  ')}`);
   return {
     brokers,
-    ssl: options.ssl === true,
+    ssl,
     sasl,
     accountId: typeof options.accountId === 'string' ? options.accountId : undefined,
     maxRecordsPerPartition,
     initialBackoffMs,
     maxBackoffMs: Math.max(maxBackoffMs, initialBackoffMs),
   };
+}
+
+const NOT_IAM = 'MSK IAM authentication is not offered locally';
+
+function readSasl(value: unknown, problems: string[]): SaslCredentials | undefined {
+  if (value === undefined) return undefined;
+  const where = 'custom.offlineMsk.sasl';
+  if (!isDict(value)) {
+    problems.push(`${where}: expected { mechanism: plain | scram-sha-256 | scram-sha-512, username, password }`);
+    return undefined;
+  }
+  const before = problems.length;
+  for (const key of Object.keys(value)) if (!['mechanism', 'username', 'password'].includes(key)) problems.push(`${where}.${key}: unknown option`);
+  const { mechanism, username, password } = value;
+  if (mechanism !== undefined && !SASL_MECHANISMS.includes(mechanism as SaslMechanism)) {
+    const iam = typeof mechanism === 'string' && /^(aws|iam|oauthbearer|aws_msk_iam)$/i.test(mechanism);
+    problems.push(`${where}.mechanism: expected plain, scram-sha-256 or scram-sha-512, got ${JSON.stringify(mechanism)}${iam ? ` (${NOT_IAM})` : ''}`);
+  }
+  if (typeof username !== 'string' || username.length === 0) problems.push(`${where}.username: required (a non-empty string)`);
+  if (typeof password !== 'string' || password.length === 0) problems.push(`${where}.password: required (a non-empty string)`);
+  if (problems.length > before) return undefined;
+  return { mechanism: mechanism as SaslMechanism | undefined, username: username as string, password: password as string };
+}
+
+/** A PEM file the plugin can read now, so a wrong path stops the start with its name rather than a TLS error later. */
+function pemFile(value: unknown, where: string, problems: string[]): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') {
+    problems.push(`${where}: expected the path of a PEM file`);
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = readFileSync(value, 'utf8');
+  } catch (error) {
+    problems.push(`${where}: cannot read ${value}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return undefined;
+  }
+  if (!text.includes('-----BEGIN ')) problems.push(`${where}: ${value} is not a PEM file (no -----BEGIN line)`);
+  return value;
+}
+
+function readTls(value: unknown, problems: string[]): false | TlsOptions {
+  const where = 'custom.offlineMsk.ssl';
+  if (value === undefined || value === false) return false;
+  if (value === true) return {};
+  if (!isDict(value)) {
+    problems.push(`${where}: expected true, false or { caFile, certFile, keyFile }`);
+    return false;
+  }
+  for (const key of Object.keys(value)) if (!['caFile', 'certFile', 'keyFile'].includes(key)) problems.push(`${where}.${key}: unknown option`);
+  const caFile = pemFile(value.caFile, `${where}.caFile`, problems);
+  const certFile = pemFile(value.certFile, `${where}.certFile`, problems);
+  const keyFile = pemFile(value.keyFile, `${where}.keyFile`, problems);
+  const given = (v: unknown) => v !== undefined && v !== '';
+  if (given(value.certFile) !== given(value.keyFile)) problems.push(`${where}: certFile and keyFile go together (a client certificate and its private key)`);
+  return { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) };
+}
+
+const SASL_ACCESS: Record<string, SaslMechanism> = {
+  saslPlainAuth: 'plain',
+  saslScram256Auth: 'scram-sha-256',
+  saslScram512Auth: 'scram-sha-512',
+};
+
+/**
+ * How a mapping connects. The event says which authentication AWS uses (a `kafka` event's
+ * `accessConfigurations`, an `msk` event's `saslScram512`); the secrets they name live in
+ * Secrets Manager, which is not local, so their content comes from the plugin's options
+ * (`sasl` for a SASL secret, `ssl.certFile`/`keyFile` for a client certificate, `ssl.caFile`
+ * for a server root CA). An event that names no authentication connects as the options say.
+ * Lambda uses SASL over TLS only, so an event naming a SASL secret always gets TLS.
+ */
+function eventConnection(e: Dict, eventType: 'msk' | 'kafka', options: PluginOptions, where: string, problems: string[], checkSecrets: boolean): Connection {
+  const declared: { sasl?: { mechanism: SaslMechanism; property: string }; clientCertificate?: boolean; rootCa?: boolean } = {};
+  if (eventType === 'kafka' && isDict(e.accessConfigurations)) {
+    const access = e.accessConfigurations;
+    const saslKeys = Object.keys(access).filter((k) => k in SASL_ACCESS);
+    if (saslKeys.length + (access.clientCertificateTlsAuth !== undefined ? 1 : 0) > 1) {
+      problems.push(`${where}.accessConfigurations: ${[...saslKeys, ...(access.clientCertificateTlsAuth !== undefined ? ['clientCertificateTlsAuth'] : [])].join(', ')}: one authentication method per event, as AWS accepts`);
+    }
+    const key = saslKeys[0];
+    if (key) declared.sasl = { mechanism: SASL_ACCESS[key]!, property: `accessConfigurations.${key}` };
+    if (access.clientCertificateTlsAuth !== undefined) declared.clientCertificate = true;
+    if (access.serverRootCaCertificate !== undefined) declared.rootCa = true;
+  }
+  if (eventType === 'msk' && e.saslScram512 !== undefined) declared.sasl = { mechanism: 'scram-sha-512', property: 'saslScram512' };
+  const tls = options.ssl === false ? {} : options.ssl;
+  if (!declared.sasl && !declared.clientCertificate && !declared.rootCa) {
+    if (options.sasl && options.sasl.mechanism === undefined && checkSecrets) {
+      problems.push(`${where}: names no SASL secret, so custom.offlineMsk.sasl needs its mechanism`);
+    }
+    return { ssl: options.ssl, sasl: options.sasl ? { ...options.sasl, mechanism: options.sasl.mechanism ?? 'scram-sha-512' } : undefined };
+  }
+  const before = problems.length;
+  if (checkSecrets) {
+    if (declared.sasl) {
+      const { mechanism, property } = declared.sasl;
+      if (!options.sasl) {
+        problems.push(`${where}.${property}: a ${mechanism} secret, which is not local: give its username and password as custom.offlineMsk.sasl`);
+      } else if (options.sasl.mechanism !== undefined && options.sasl.mechanism !== mechanism) {
+        problems.push(`${where}.${property}: the event authenticates with ${mechanism}, custom.offlineMsk.sasl.mechanism says ${options.sasl.mechanism}`);
+      }
+    }
+    if (declared.clientCertificate && !(tls.certFile && tls.keyFile)) {
+      problems.push(`${where}.accessConfigurations.clientCertificateTlsAuth: a client certificate secret, which is not local: give custom.offlineMsk.ssl.certFile and keyFile`);
+    }
+    if (declared.rootCa && !tls.caFile) {
+      problems.push(`${where}.accessConfigurations.serverRootCaCertificate: a CA certificate secret, which is not local: give custom.offlineMsk.ssl.caFile`);
+    }
+  }
+  const sasl = declared.sasl && options.sasl && problems.length === before ? { mechanism: declared.sasl.mechanism, username: options.sasl.username, password: options.sasl.password } : undefined;
+  return { ssl: tls, sasl };
+}
+
+/** What a connection is, for the start-up line (never a secret). */
+export function describeConnection(c: Connection): string {
+  const tls = c.ssl === false ? '' : [c.ssl.caFile ? 'private CA' : '', c.ssl.certFile ? 'client certificate' : ''].filter(Boolean).join(', ');
+  const protocol = c.sasl ? (c.ssl === false ? 'SASL_PLAINTEXT' : 'SASL_SSL') : c.ssl === false ? 'PLAINTEXT' : 'SSL';
+  const details = [c.sasl?.mechanism ?? '', tls].filter(Boolean).join(', ');
+  return details ? `${protocol} ${details}` : protocol;
 }
 
 function serviceName(service: ServiceLike): string {
@@ -176,7 +310,7 @@ function accountOf(arn: unknown): string | undefined {
  * naming every event it cannot run as AWS would (bad filter patterns, missing topic,
  * failure handling without provisioned mode, a destination that is the source topic…).
  */
-export function readMappings(service: ServiceLike, options: PluginOptions): MappingDefinition[] {
+export function readMappings(service: ServiceLike, options: PluginOptions, mode: 'offline' | 'package' = 'offline'): MappingDefinition[] {
   const mappings: MappingDefinition[] = [];
   const problems: string[] = [];
   const providerTimeout = service.provider.timeout ?? 6;
@@ -247,6 +381,9 @@ export function readMappings(service: ServiceLike, options: PluginOptions): Mapp
         problems.push(`${where}.maximumRecordAgeInSeconds: -1 (unlimited) or 60..604800`);
         return;
       }
+      const before = problems.length;
+      const connection = eventConnection(e, eventType, options, where, problems, mode === 'offline');
+      if (problems.length > before) return;
       const eventBrokers = eventType === 'kafka' ? brokerList(e.bootstrapServers) : undefined;
       const brokers = options.brokers ?? eventBrokers ?? ['127.0.0.1:9092'];
       const source: KafkaEventSource =
@@ -275,6 +412,7 @@ export function readMappings(service: ServiceLike, options: PluginOptions): Mapp
         bisectBatchOnFunctionError: e.bisectBatchOnFunctionError === true,
         destination,
         brokers,
+        connection,
         source,
         timeoutSeconds: fn.timeout ?? providerTimeout,
         maxRecordsPerPartition: options.maxRecordsPerPartition ?? Math.max(MAPPING_DEFAULTS.maxRecordsPerPartition, batchSize * 2),

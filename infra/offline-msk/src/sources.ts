@@ -3,8 +3,10 @@
  * its topic from the broker with its consumer group, invoking the function through
  * `invoke`, and writing what Lambda gives up on to the event's on-failure destination.
  */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import type { Producer } from 'kafkajs';
+import type { Producer, SASLOptions } from 'kafkajs';
 import { compileFilterPatterns } from './filter';
 import type { Destination, FailureContext } from './failure';
 import { invocationRecord, kafkaDestinationMessages } from './failure';
@@ -14,7 +16,7 @@ import type { PluginLog } from './log';
 import { eventSourceLog, kafkaLogCreator, line } from './log';
 import type { Failure, InvokeResult } from './mapping';
 import { MAPPING_DEFAULTS } from './mapping';
-import type { MappingDefinition, PluginOptions } from './options';
+import type { Connection, MappingDefinition, PluginOptions, SaslOptions } from './options';
 
 /** How long a write to a Kafka on-failure destination may take before it is tried again. */
 const DESTINATION_TIMEOUT_MS = 30_000;
@@ -24,12 +26,35 @@ export interface RunningMappings {
   stop(): Promise<void>;
 }
 
-function createClient(brokers: string[], options: PluginOptions, log: PluginLog): Kafka {
+/** kafkajs' TLS settings: the PEM files read now (the options checked they are readable). */
+function tlsSettings(ssl: Connection['ssl']): boolean | ConnectionOptions {
+  if (ssl === false) return false;
+  if (!ssl.caFile && !ssl.certFile) return true;
+  return {
+    ...(ssl.caFile ? { ca: [readFileSync(ssl.caFile, 'utf8')] } : {}),
+    ...(ssl.certFile ? { cert: readFileSync(ssl.certFile, 'utf8') } : {}),
+    ...(ssl.keyFile ? { key: readFileSync(ssl.keyFile, 'utf8') } : {}),
+  };
+}
+
+/** kafkajs types each mechanism apart. */
+function kafkaSasl({ mechanism, username, password }: SaslOptions): SASLOptions {
+  switch (mechanism) {
+    case 'plain':
+      return { mechanism, username, password };
+    case 'scram-sha-256':
+      return { mechanism, username, password };
+    case 'scram-sha-512':
+      return { mechanism, username, password };
+  }
+}
+
+function createClient(brokers: string[], connection: Connection, log: PluginLog): Kafka {
   return new Kafka({
     clientId: 'offline-msk',
     brokers,
-    ssl: options.ssl,
-    ...(options.sasl ? { sasl: options.sasl } : {}),
+    ssl: tlsSettings(connection.ssl),
+    ...(connection.sasl ? { sasl: kafkaSasl(connection.sasl) } : {}),
     connectionTimeout: 3_000,
     requestTimeout: 30_000,
     logLevel: logLevel.WARN,
@@ -85,14 +110,14 @@ export async function runMappings(params: {
   const { mappings, options, log: pluginLog } = params;
   const log = eventSourceLog(pluginLog);
   const clients = new Map<string, { kafka: Kafka; producer?: Promise<Producer> }>();
-  const clientFor = (brokers: string[]) => {
-    const key = brokers.join(',');
+  const clientFor = (m: MappingDefinition) => {
+    const key = JSON.stringify([m.brokers, m.connection]);
     let client = clients.get(key);
-    if (!client) clients.set(key, (client = { kafka: createClient(brokers, options, pluginLog) }));
+    if (!client) clients.set(key, (client = { kafka: createClient(m.brokers, m.connection, pluginLog) }));
     return client;
   };
-  const producerFor = (brokers: string[]) => () => {
-    const client = clientFor(brokers);
+  const producerFor = (m: MappingDefinition) => () => {
+    const client = clientFor(m);
     if (!client.producer) {
       // Keyed records go where the Java client's default partitioner puts them (murmur2), as AWS's producer does.
       const producer = client.kafka.producer({
@@ -129,7 +154,7 @@ export async function runMappings(params: {
   const started = await Promise.allSettled(
     mappings.map((m) =>
       startKafkaEventSource({
-        kafka: clientFor(m.brokers).kafka,
+        kafka: clientFor(m).kafka,
         topic: m.topic,
         groupId: m.groupId,
         startingPosition: m.startingPosition,
@@ -137,7 +162,7 @@ export async function runMappings(params: {
         log,
         onFatal,
         invoke: (event) => params.invoke(m.functionKey, event),
-        ...(m.destination ? { sendToDestination: destinationWriter({ mapping: m, destination: m.destination, producer: producerFor(m.brokers), log: pluginLog }) } : {}),
+        ...(m.destination ? { sendToDestination: destinationWriter({ mapping: m, destination: m.destination, producer: producerFor(m), log: pluginLog }) } : {}),
         settings: {
           functionName: m.functionName,
           batchSize: m.batchSize,

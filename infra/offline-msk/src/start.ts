@@ -8,7 +8,7 @@ import type { PluginLog } from './log';
 import { line } from './log';
 import { createInvoker } from './invoke';
 import type { MappingDefinition, ServiceLike } from './options';
-import { readMappings, readPluginOptions } from './options';
+import { describeConnection, readMappings, readPluginOptions } from './options';
 import { runMappings } from './sources';
 
 export interface ServerlessLike {
@@ -37,7 +37,7 @@ function describe(m: MappingDefinition): string {
     m.destination ? `on failure ${m.destination.kind === 'kafka' ? `kafka://${m.destination.topic}` : m.destination.kind}` : 'no on-failure destination',
   ].filter((s) => s !== undefined);
   return (
-    `${m.eventType} ${m.topic} -> ${m.functionName} (group ${m.groupId}, batchSize ${m.batchSize}, window ${m.batchingWindowMs} ms, ` +
+    `${m.eventType} ${m.topic} -> ${m.functionName} (group ${m.groupId}, ${describeConnection(m.connection)}, batchSize ${m.batchSize}, window ${m.batchingWindowMs} ms, ` +
     `${m.startingPosition}, ${m.filterPatterns.length} filter pattern(s), ${failureHandling.join(', ')})`
   );
 }

@@ -1,5 +1,9 @@
 /** What the plugin reads from serverless.yml and its environment, and what it writes at package time. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
 import { describe, expect, it } from 'vitest';
 import { readMappings, readPluginOptions } from '../src/options';
 import type { PluginOptions, ServiceLike } from '../src/options';
@@ -161,7 +165,7 @@ describe('readPluginOptions', () => {
 
     expect(options(svc)).toEqual({
       brokers: ['b1:9092', 'b2:9092'],
-      ssl: true,
+      ssl: {},
       sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
       accountId: '111122223333',
       maxRecordsPerPartition: 50,
@@ -169,7 +173,7 @@ describe('readPluginOptions', () => {
       maxBackoffMs: 20,
     });
     expect(() => options(service({}, { offlineMsk: { broker: 'x', sasl: { mechanism: 'iam' }, accountId: '12' } }))).toThrow(
-      /custom\.offlineMsk\.broker: unknown option[\s\S]*sasl: expected[\s\S]*accountId: expected 12 digits/,
+      /custom\.offlineMsk\.broker: unknown option[\s\S]*sasl\.mechanism: expected[\s\S]*accountId: expected 12 digits/,
     );
   });
 
@@ -177,6 +181,117 @@ describe('readPluginOptions', () => {
     const svc = service({ f: { events: [{ msk: { arn: ARN, topic: 't' } }] } });
 
     expect(mappings(svc, { ADMIN_TOKEN: 'short', KAFKA_BROKERS: '10.0.0.1:9092', KAFKA_AUTH: 'iam' })).toEqual(mappings(svc));
+  });
+});
+
+describe('how the mappings connect: TLS and SASL', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'offline-msk-options-'));
+  const pem = (name: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, `-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n`);
+    return file;
+  };
+  const ca = pem('ca.pem');
+  const cert = pem('client.pem');
+  const key = pem('client.key');
+  const notPem = path.join(dir, 'not.pem');
+  writeFileSync(notPem, 'hello');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const SECRET = 'arn:aws:secretsmanager:eu-west-1:210987654321:secret:kafka';
+  const kafkaEvent = (accessConfigurations: Record<string, unknown>) => ({ kafka: { topic: 't', bootstrapServers: ['b:9096'], accessConfigurations } });
+  const connectionOf = (event: unknown, offlineMsk: Record<string, unknown>) => mappings(service({ f: { events: [event] } }, { offlineMsk }))[0]!.connection;
+  const problemsOf = (event: unknown, offlineMsk: Record<string, unknown>) => {
+    try {
+      mappings(service({ f: { events: [event] } }, { offlineMsk }));
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return 'no error';
+  };
+
+  it('reads ssl as TLS with a private CA and a client certificate; an empty path is no file', () => {
+    expect(options(service({}, { offlineMsk: { ssl: { caFile: ca, certFile: cert, keyFile: key } } })).ssl).toEqual({ caFile: ca, certFile: cert, keyFile: key });
+    expect(options(service({}, { offlineMsk: { ssl: { caFile: ca, certFile: '', keyFile: '' } } })).ssl).toEqual({ caFile: ca });
+    expect(options(service({}, { offlineMsk: { ssl: true } })).ssl).toEqual({});
+    expect(options(service({}, { offlineMsk: {} })).ssl).toBe(false);
+  });
+
+  it('names every bad TLS or SASL option at once', () => {
+    const bad = { ssl: { caFile: path.join(dir, 'missing.pem'), certFile: notPem, cafile: ca }, sasl: { mechanism: 'aws_msk_iam', username: 'u', password: '' } };
+
+    let message = '';
+    try {
+      options(service({}, { offlineMsk: bad }));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+
+    expect(message.split('\n').map((l) => l.trim())).toEqual([
+      'offline-msk: invalid options:',
+      'custom.offlineMsk.sasl.mechanism: expected plain, scram-sha-256 or scram-sha-512, got "aws_msk_iam" (MSK IAM authentication is not offered locally)',
+      'custom.offlineMsk.sasl.password: required (a non-empty string)',
+      'custom.offlineMsk.ssl.cafile: unknown option',
+      `custom.offlineMsk.ssl.caFile: cannot read ${path.join(dir, 'missing.pem')}: ENOENT`,
+      `custom.offlineMsk.ssl.certFile: ${notPem} is not a PEM file (no -----BEGIN line)`,
+      'custom.offlineMsk.ssl: certFile and keyFile go together (a client certificate and its private key)',
+    ]);
+    expect(() => options(service({}, { offlineMsk: { ssl: 'yes' } }))).toThrow(/custom\.offlineMsk\.ssl: expected true, false or \{ caFile, certFile, keyFile \}/);
+  });
+
+  it("a kafka event's SASL secret makes its mapping connect over SASL_SSL with the local username and password", () => {
+    const connection = connectionOf(kafkaEvent({ saslScram512Auth: [SECRET], vpcSubnet: ['subnet-1'] }), { ssl: { caFile: ca }, sasl: { username: 'u', password: 'p' } });
+
+    expect(connection).toEqual({ ssl: { caFile: ca }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } });
+    // Lambda uses SASL over TLS only: TLS (Node's public roots) even when the options say nothing of it.
+    expect(connectionOf(kafkaEvent({ saslPlainAuth: [SECRET] }), { sasl: { username: 'u', password: 'p' } })).toEqual({
+      ssl: {},
+      sasl: { mechanism: 'plain', username: 'u', password: 'p' },
+    });
+    expect(connectionOf(kafkaEvent({ saslScram256Auth: [SECRET] }), { sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' } }).sasl?.mechanism).toBe('scram-sha-256');
+  });
+
+  it("an msk event's saslScram512 does the same", () => {
+    expect(connectionOf({ msk: { arn: ARN, topic: 't', saslScram512: SECRET } }, { ssl: { caFile: ca }, sasl: { username: 'u', password: 'p' } })).toEqual({
+      ssl: { caFile: ca },
+      sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
+    });
+  });
+
+  it('a client certificate secret and a server root CA secret come from the ssl files', () => {
+    expect(connectionOf(kafkaEvent({ clientCertificateTlsAuth: [SECRET], serverRootCaCertificate: [SECRET] }), { ssl: { caFile: ca, certFile: cert, keyFile: key } })).toEqual({
+      ssl: { caFile: ca, certFile: cert, keyFile: key },
+      sasl: undefined,
+    });
+  });
+
+  it('an event that names no authentication connects as the options say', () => {
+    expect(connectionOf({ msk: { arn: ARN, topic: 't' } }, { ssl: { caFile: ca }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } })).toEqual({
+      ssl: { caFile: ca },
+      sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
+    });
+    expect(connectionOf(kafkaEvent({ vpcSubnet: ['subnet-1'], vpcSecurityGroup: ['sg-1'] }), {})).toEqual({ ssl: false, sasl: undefined });
+    expect(connectionOf({ msk: { arn: ARN, topic: 't' } }, { ssl: { certFile: cert, keyFile: key } })).toEqual({ ssl: { certFile: cert, keyFile: key }, sasl: undefined });
+  });
+
+  it('stops the start naming the event when a secret it names has no local stand-in, or the options contradict it', () => {
+    expect(problemsOf(kafkaEvent({ saslScram512Auth: [SECRET] }), {})).toMatch(
+      /functions\.f\.events\[0\]\.kafka\.accessConfigurations\.saslScram512Auth: a scram-sha-512 secret, which is not local: give its username and password as custom\.offlineMsk\.sasl/,
+    );
+    expect(problemsOf({ msk: { arn: ARN, topic: 't', saslScram512: SECRET } }, { sasl: { mechanism: 'plain', username: 'u', password: 'p' } })).toMatch(
+      /functions\.f\.events\[0\]\.msk\.saslScram512: the event authenticates with scram-sha-512, custom\.offlineMsk\.sasl\.mechanism says plain/,
+    );
+    expect(problemsOf(kafkaEvent({ clientCertificateTlsAuth: [SECRET] }), { ssl: { caFile: ca } })).toMatch(/clientCertificateTlsAuth: a client certificate secret, which is not local: give custom\.offlineMsk\.ssl\.certFile and keyFile/);
+    expect(problemsOf(kafkaEvent({ serverRootCaCertificate: [SECRET] }), { ssl: true })).toMatch(/serverRootCaCertificate: a CA certificate secret, which is not local: give custom\.offlineMsk\.ssl\.caFile/);
+    expect(problemsOf(kafkaEvent({ saslScram512Auth: [SECRET], clientCertificateTlsAuth: [SECRET] }), {})).toMatch(/saslScram512Auth, clientCertificateTlsAuth: one authentication method per event/);
+    expect(problemsOf({ msk: { arn: ARN, topic: 't' } }, { sasl: { username: 'u', password: 'p' } })).toMatch(/names no SASL secret, so custom\.offlineMsk\.sasl needs its mechanism/);
+  });
+
+  it('needs no local secrets to package', () => {
+    const svc = service({ f: { events: [kafkaEvent({ saslScram512Auth: [SECRET] })] } });
+
+    expect(() => readMappings(svc, options(svc), 'package')).not.toThrow();
+    expect(() => readMappings(svc, options(svc))).toThrow(/not local/);
   });
 });
 
