@@ -20,7 +20,17 @@
  *   partition that comes back while its old batch is in flight waits for that batch.
  * - Records leave a partition's queue by offset, never by count, and only from its head;
  *   the offset committed is the first record not yet resolved, so a commit never passes a
- *   record that was not delivered successfully or written to the destination.
+ *   record that was not delivered successfully or written to the destination. (The one
+ *   exception, below: records this process already settled may leave from anywhere.)
+ * - What it settled stays settled. Per partition it remembers the offsets it settled in
+ *   this process (one contiguous range, from where it started fetching to its commit
+ *   offset; also a batch that succeeded after its partition was revoked). A commit may be
+ *   lost (it failed, or died with the group coordinator, and the consumer restarted), so
+ *   the group may hand the partition back at an older offset: records in that range are
+ *   then not delivered again but skipped and committed past, as filtered records are. It
+ *   skips only what it settled itself: a partition another member moved further resumes
+ *   where the group stands; records below the range (another member's) are delivered. One
+ *   range per partition of its topic, and at most MAX_SETTLED_PARTITIONS of them.
  * - Buffers are per partition: a partition holding `maxRecordsPerPartition` unresolved
  *   records has its own fetches paused (`deps.pause`) until half of them are resolved; the
  *   others keep fetching. A partition whose record keeps failing waits on its own backoff,
@@ -202,6 +212,15 @@ interface Batch {
 
 const ZERO = 0n;
 
+/** The settled ranges a mapping keeps: one per partition of its topic; the oldest goes past this. */
+export const MAX_SETTLED_PARTITIONS = 10_000;
+
+/** Offsets `from` (inclusive) to `to` (exclusive) of a partition, settled by this process. */
+interface SettledRange {
+  from: bigint;
+  to: bigint;
+}
+
 export class EventSourceMapping {
   readonly settings: MappingSettings;
   readonly #deps: MappingDeps;
@@ -211,6 +230,8 @@ export class EventSourceMapping {
   readonly #busy = new Set<string>();
   /** Partitions this mapping paused, of any generation (so a partition that comes back is resumed). */
   readonly #pausedKeys = new Set<string>();
+  /** What this process settled, per partition, across generations (see the top of the file). */
+  readonly #settled = new Map<string, SettledRange>();
   #generation = 0;
   #stopping = false;
   #timer: { handle: unknown; at: number } | undefined;
@@ -223,7 +244,7 @@ export class EventSourceMapping {
   #commitFailures = 0;
   #lastCommitAt = -Infinity;
   /** Counters for logs and benchmarks. */
-  readonly stats = { invocations: 0, delivered: 0, filtered: 0, failures: 0, commits: 0, toDestination: 0, discarded: 0 };
+  readonly stats = { invocations: 0, delivered: 0, filtered: 0, failures: 0, commits: 0, toDestination: 0, discarded: 0, skippedSettled: 0 };
 
   constructor(settings: MappingSettings, deps: MappingDeps) {
     this.settings = settings;
@@ -300,13 +321,18 @@ export class EventSourceMapping {
     const state = this.#partitions.get(partitionKey(first.topic, first.partition));
     if (!state) return;
     const now = this.#timers.now();
+    const settled = this.#settled.get(state.key);
     let filtered = false;
     for (const record of records) {
       const offset = BigInt(record.offset);
       if (state.nextOffset !== undefined && offset < state.nextOffset) continue; // seen already
       state.fetchedFrom ??= offset;
       state.nextOffset = offset + 1n;
-      if (this.settings.filter.matches(record.value)) {
+      if (settled && offset >= settled.from && offset < settled.to) {
+        // Settled by this process before the partition came back at an older offset: committed past, never delivered again.
+        this.stats.skippedSettled += 1;
+        filtered = true;
+      } else if (this.settings.filter.matches(record.value)) {
         state.queue.push({ record, offset, arrivedAt: now, size: recordEventBytes(record) });
       } else {
         this.stats.filtered += 1;
@@ -318,7 +344,10 @@ export class EventSourceMapping {
       this.#pausedKeys.add(state.key);
       this.#deps.pause(state.tp);
     }
-    if (filtered) this.#requestCommit();
+    if (filtered) {
+      this.#noteSettled(state);
+      this.#requestCommit();
+    }
     this.#schedulePump();
   }
 
@@ -490,6 +519,13 @@ export class EventSourceMapping {
       const { state, items } = part;
       if (this.#partitions.get(state.key) !== state) {
         this.#deps.log.debug(`${this.settings.functionName}: ${state.key} was revoked during the invocation; its owner delivers it again`);
+        const took =
+          outcome.kind === 'success' || (outcome.kind === 'partial' && !outcome.retryFrom.has(state.key))
+            ? items.at(-1)!.offset
+            : outcome.kind === 'partial'
+              ? outcome.retryFrom.get(state.key)! - 1n
+              : undefined;
+        if (took !== undefined && took >= items[0]!.offset) this.#settledWhileRevoked(state, took);
         continue;
       }
       const first = items[0]!.offset;
@@ -574,6 +610,12 @@ export class EventSourceMapping {
     if (count === 0) return;
     state.queue.splice(0, count);
     for (const offset of state.failures.keys()) if (offset <= through) state.failures.delete(offset);
+    this.#noteSettled(state);
+    this.#afterRemoval(state);
+  }
+
+  /** Bisecting, the fetch pause and the commit follow what left the queue. */
+  #afterRemoval(state: PartitionState): void {
     const head = state.queue[0]?.offset;
     if (state.bisect) {
       if (head === undefined || head >= state.bisect.end) state.bisect = undefined;
@@ -584,6 +626,46 @@ export class EventSourceMapping {
       this.#resumeFetch(state.tp, state.key);
     }
     this.#requestCommit();
+  }
+
+  /** A current state's records from where it started fetching to its commit offset are settled. */
+  #noteSettled(state: PartitionState): void {
+    const to = this.#commitOffset(state);
+    if (state.fetchedFrom !== undefined && to !== undefined) this.#mergeSettled(state.key, state.fetchedFrom, to);
+  }
+
+  #mergeSettled(key: string, from: bigint, to: bigint): void {
+    if (to <= from) return;
+    const old = this.#settled.get(key);
+    let range: SettledRange = { from, to };
+    // Ranges that touch make one; otherwise the newer wins (forgetting only makes it skip less).
+    if (old && old.from <= to && from <= old.to) range = { from: old.from < from ? old.from : from, to: old.to > to ? old.to : to };
+    this.#settled.delete(key);
+    this.#settled.set(key, range);
+    if (this.#settled.size > MAX_SETTLED_PARTITIONS) this.#settled.delete(this.#settled.keys().next().value!);
+  }
+
+  /**
+   * A batch (or destination write) whose partition was revoked while it ran settled its
+   * records up to `through` all the same: it began at its old state's commit offset, so
+   * everything from where that state started fetching is settled. If the partition is back
+   * with those records queued again, they leave.
+   */
+  #settledWhileRevoked(state: PartitionState, through: bigint): void {
+    if (state.fetchedFrom === undefined) return;
+    this.#mergeSettled(state.key, state.fetchedFrom, through + 1n);
+    const current = this.#partitions.get(state.key);
+    const settled = this.#settled.get(state.key)!;
+    if (!current || this.#busy.has(current.key)) return;
+    const kept = current.queue.filter((p) => p.offset < settled.from || p.offset >= settled.to);
+    const dropped = current.queue.length - kept.length;
+    if (dropped === 0) return;
+    current.queue = kept;
+    for (const offset of current.failures.keys()) if (offset >= settled.from && offset < settled.to) current.failures.delete(offset);
+    this.stats.skippedSettled += dropped;
+    this.#noteSettled(current);
+    this.#afterRemoval(current);
+    this.#schedulePump();
   }
 
   /** Lambda gives up on these records: to the destination, or discarded (as Lambda does without one). */
@@ -624,6 +706,8 @@ export class EventSourceMapping {
               { offsets: failure.records.map((r) => r.offset), reason: failure.reason },
             );
             this.#resolve(state, through);
+          } else {
+            this.#settledWhileRevoked(state, through);
           }
           this.#schedulePump();
         },
@@ -741,6 +825,11 @@ export class EventSourceMapping {
   #clearTimer(): void {
     if (this.#timer) this.#timers.clearTimeout(this.#timer.handle);
     this.#timer = undefined;
+  }
+
+  /** How many partitions' settled ranges it remembers (at most MAX_SETTLED_PARTITIONS). */
+  get settledPartitions(): number {
+    return this.#settled.size;
   }
 
   /** Resolves when nothing is in flight (for tests and benchmarks). */

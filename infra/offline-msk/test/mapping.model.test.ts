@@ -25,7 +25,11 @@
  *   write, and what it resolved is committed or being committed (a commit that failed is
  *   not taken for done);
  * - a partition's fetches are paused only while its own buffer is full, and no buffer
- *   grows past its limit by more than one fetch.
+ *   grows past its limit by more than one fetch;
+ * - no record settled in this process (taken by the function as Lambda reads its answer,
+ *   written to the destination, or discarded) is delivered again, also when its commit was
+ *   lost: the consumer restarts (a crash, the group coordinator gone) and the group hands
+ *   the same partitions back at their older committed offsets.
  *
  * MODEL_RUNS sets the number of runs (default 2000; CI runs the default).
  */
@@ -53,6 +57,8 @@ interface World {
   fetched: Array<Set<number>>;
   /** Offsets the function took (success, or not reported in a partial response). */
   taken: Array<Set<number>>;
+  /** Offsets this process settled: below the partition's lowest reported failure (or all, on success), written, or discarded. */
+  settled: Array<Set<number>>;
   /** Failed invocations of each record (error, timeout, malformed answer, or reported in a partial one). */
   failures: Array<Map<number, number>>;
   /** Failed invocations of a record that held a poison record of another partition, by `record|poison|generations`. */
@@ -119,7 +125,10 @@ function observe(world: World): void {
       }
     }
     if (event.kind === 'discard') {
-      for (const r of event.failure.records) world.discarded[r.partition]!.add(Number(r.offset));
+      for (const r of event.failure.records) {
+        world.discarded[r.partition]!.add(Number(r.offset));
+        world.settled[r.partition]!.add(Number(r.offset));
+      }
       continue;
     }
     if (event.kind === 'write') {
@@ -130,6 +139,9 @@ function observe(world: World): void {
     }
     const call = event.call;
     world.callGenerations.set(call, [...world.generation]);
+    for (const r of call.records) {
+      if (world.settled[r.partition]!.has(Number(r.offset))) fail(`call ${call.n} delivers t-${r.partition}@${r.offset} again, which this process settled`);
+    }
     for (const p of PARTITIONS) {
       const offsets = call.records.filter((r) => r.partition === p).map((r) => Number(r.offset));
       if (offsets.length === 0) continue;
@@ -249,6 +261,26 @@ const rebalance = (owned: number[]) =>
     world.bench.mapping.assign(owned.map((partition) => ({ topic: 't', partition })));
   });
 
+/**
+ * The consumer crashes and joins again with the same partitions (the group coordinator was
+ * killed): the commit on its way is lost, and kafkajs fetches again from the offsets the
+ * group holds, older than what the mapping settled.
+ */
+const restart = () =>
+  command('consumer restart, its commit lost; the same partitions back', (world) => {
+    world.rebalances += 1;
+    world.bench.commits.find((c) => !c.done)?.fail(new Error('This is not the correct coordinator for this group'));
+    for (const p of PARTITIONS) {
+      if (world.owned.has(p)) {
+        world.fetched[p] = new Set();
+        world.generation[p]! += 1;
+      }
+      world.fetchPos[p] = Number(world.committed[p] ?? 0n);
+    }
+    world.bench.mapping.assign([]);
+    world.bench.mapping.assign([...world.owned].map((partition) => ({ topic: 't', partition })));
+  });
+
 const otherMember = (p: number, n: number) =>
   command(`other member takes ${n} of t-${p}`, (world) => {
     if (world.owned.has(p)) return;
@@ -336,6 +368,9 @@ function noteOutcome(world: World, call: Call, result: InvokeResult): void {
     const o = Number(r.offset);
     if (!reported?.has(`t-${r.partition}:${r.offset}`)) world.taken[r.partition]!.add(o);
     else world.failures[r.partition]!.set(o, (world.failures[r.partition]!.get(o) ?? 0) + 1);
+    // Lambda resumes a partition at its lowest reported offset: only what lies below it is done.
+    const lowest = Math.min(...call.records.filter((q) => q.partition === r.partition && reported?.has(`t-${q.partition}:${q.offset}`)).map((q) => Number(q.offset)));
+    if (o < lowest) world.settled[r.partition]!.add(o);
   }
 }
 
@@ -390,7 +425,12 @@ const settleWrite = (ok: boolean) =>
   command(`destination write ${ok ? 'succeeds' : 'fails'}`, (world) => {
     const pending = world.bench.writes.find((w) => !w.done);
     if (!pending) return;
-    if (ok) for (const r of pending.value.records) world.written[r.partition]!.add(Number(r.offset));
+    if (ok) {
+      for (const r of pending.value.records) {
+        world.written[r.partition]!.add(Number(r.offset));
+        world.settled[r.partition]!.add(Number(r.offset));
+      }
+    }
     if (ok) pending.ok();
     else pending.fail();
   });
@@ -431,6 +471,8 @@ const commands = [
     { weight: 5, arbitrary: fc.subarray([...PARTITIONS], { minLength: 1 }).map((owned) => rebalance(owned)) },
     // …or the mapping's consumer loses everything for a while (a crash, a session timeout).
     { weight: 1, arbitrary: fc.constant(rebalance([])) },
+    // …or it restarts and gets the same partitions back, its last commit lost.
+    { weight: 3, arbitrary: fc.constant(restart()) },
     { weight: 5, arbitrary: fc.tuple(partition, fc.integer({ min: 1, max: 4 })).map(([p, n]) => otherMember(p, n)) },
   ),
 ];
@@ -471,6 +513,7 @@ describe('EventSourceMapping against a model of the broker, the group and the fu
           fetchPos: PARTITIONS.map(() => 0),
           fetched: PARTITIONS.map(() => new Set()),
           taken: PARTITIONS.map(() => new Set()),
+          settled: PARTITIONS.map(() => new Set()),
           failures: PARTITIONS.map(() => new Map<number, number>()),
           failedWithPoison: new Map(),
           generation: PARTITIONS.map(() => 0),

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compileFilterPatterns } from '../src/filter';
+import { MAX_SETTLED_PARTITIONS } from '../src/mapping';
 import { Bench, ERROR, OK, partialAt, range, record } from './support';
 import type { Call } from './support';
 
@@ -530,5 +531,78 @@ describe('EventSourceMapping: partitions and rebalances (the review reproduction
     await b.run();
 
     expect(b.calls).toHaveLength(0);
+  });
+});
+
+describe('EventSourceMapping: what it settled is not delivered again when a partition comes back', () => {
+  it('a commit lost with its coordinator, then a consumer restart: the same partition resumes after what was settled, and commits there', async () => {
+    // The rolling restart's SIGKILL: the commit of 0-9 dies with the coordinator, the consumer
+    // rejoins, and kafkajs fetches again from the group's committed offset (none yet: 0).
+    const b = new Bench();
+    b.autoCommit = false;
+    assign(b, 0);
+    b.mapping.push(range(0, 0, 9));
+    await b.run();
+    b.commits[0]!.fail();
+    await b.run();
+
+    assign(b);
+    assign(b, 0);
+    b.autoCommit = true;
+    b.mapping.push(range(0, 0, 14));
+    await b.run(2_000);
+
+    expect(batches(b)).toEqual([range(0, 0, 9).map((r) => `0:${r.offset}`), range(0, 10, 14).map((r) => `0:${r.offset}`)]);
+    expect(b.committed.get('t-0')).toBe(15n);
+  });
+
+  it('a batch that succeeds after its partition was revoked counts: the partition, back, does not deliver it again', async () => {
+    const b = new Bench();
+    b.answer = (c) => (c.n === 0 ? undefined : OK);
+    assign(b, 0);
+    b.mapping.push(range(0, 0, 9));
+    await b.run();
+
+    assign(b);
+    assign(b, 0);
+    b.mapping.push(range(0, 0, 14));
+    await b.run();
+    b.calls[0]!.answer(OK);
+    await b.run();
+
+    expect(batches(b)).toEqual([range(0, 0, 9).map((r) => `0:${r.offset}`), range(0, 10, 14).map((r) => `0:${r.offset}`)]);
+    expect(b.committed.get('t-0')).toBe(15n);
+  });
+
+  it('skips only what it settled itself: records another member left behind, or below what it settled, are delivered', async () => {
+    const b = new Bench();
+    assign(b, 0);
+    b.mapping.push(range(0, 10, 19));
+    await b.run();
+
+    // Back after another member: the group stood at 5 (below what this mapping took), then at 25.
+    assign(b);
+    assign(b, 0);
+    b.mapping.push(range(0, 5, 22));
+    await b.run();
+    assign(b);
+    assign(b, 0);
+    b.mapping.push(range(0, 25, 27));
+    await b.run();
+
+    expect(batches(b).flat()).toEqual([...range(0, 10, 19), ...range(0, 5, 9), ...range(0, 20, 22), ...range(0, 25, 27)].map((r) => `0:${r.offset}`));
+  });
+
+  it('remembers one settled range per partition, and no more than MAX_SETTLED_PARTITIONS of them', async () => {
+    const b = new Bench({ batchSize: 1 });
+    const partitions = Array.from({ length: MAX_SETTLED_PARTITIONS + 5 }, (_, i) => i);
+    assign(b, ...partitions);
+    for (const p of partitions) b.mapping.push(range(p, 0, 1));
+    await b.run();
+    for (const p of partitions) b.mapping.push(range(p, 2, 2));
+    await b.run();
+
+    expect(b.calls).toHaveLength(partitions.length * 3);
+    expect(b.mapping.settledPartitions).toBe(MAX_SETTLED_PARTITIONS);
   });
 });
