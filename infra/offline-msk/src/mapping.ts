@@ -323,6 +323,7 @@ export class EventSourceMapping {
     const now = this.#timers.now();
     const settled = this.#settled.get(state.key);
     let filtered = false;
+    let skipped = 0;
     for (const record of records) {
       const offset = BigInt(record.offset);
       if (state.nextOffset !== undefined && offset < state.nextOffset) continue; // seen already
@@ -330,7 +331,7 @@ export class EventSourceMapping {
       state.nextOffset = offset + 1n;
       if (settled && offset >= settled.from && offset < settled.to) {
         // Settled by this process before the partition came back at an older offset: committed past, never delivered again.
-        this.stats.skippedSettled += 1;
+        skipped += 1;
         filtered = true;
       } else if (this.settings.filter.matches(record.value)) {
         state.queue.push({ record, offset, arrivedAt: now, size: recordEventBytes(record) });
@@ -344,6 +345,7 @@ export class EventSourceMapping {
       this.#pausedKeys.add(state.key);
       this.#deps.pause(state.tp);
     }
+    if (skipped > 0) this.#skipped(state, skipped);
     if (filtered) {
       this.#noteSettled(state);
       this.#requestCommit();
@@ -634,6 +636,15 @@ export class EventSourceMapping {
     if (state.fetchedFrom !== undefined && to !== undefined) this.#mergeSettled(state.key, state.fetchedFrom, to);
   }
 
+  #skipped(state: PartitionState, count: number): void {
+    this.stats.skippedSettled += count;
+    const range = this.#settled.get(state.key)!;
+    this.#deps.log.warn(
+      `${this.settings.functionName}: ${state.key} came back at an older offset (a commit was lost); ${count} record(s) this process already settled are committed past, not delivered again`,
+      { settled: `${range.from}..${range.to - 1n}` },
+    );
+  }
+
   #mergeSettled(key: string, from: bigint, to: bigint): void {
     if (to <= from) return;
     const old = this.#settled.get(key);
@@ -662,7 +673,7 @@ export class EventSourceMapping {
     if (dropped === 0) return;
     current.queue = kept;
     for (const offset of current.failures.keys()) if (offset >= settled.from && offset < settled.to) current.failures.delete(offset);
-    this.stats.skippedSettled += dropped;
+    this.#skipped(current, dropped);
     this.#noteSettled(current);
     this.#afterRemoval(current);
     this.#schedulePump();

@@ -554,6 +554,7 @@ describe('EventSourceMapping: what it settled is not delivered again when a part
 
     expect(batches(b)).toEqual([range(0, 0, 9).map((r) => `0:${r.offset}`), range(0, 10, 14).map((r) => `0:${r.offset}`)]);
     expect(b.committed.get('t-0')).toBe(15n);
+    expect(b.lines.filter((l) => l.level === 'warn' && l.message.includes('t-0 came back at an older offset (a commit was lost); 10 record(s)'))).toHaveLength(1);
   });
 
   it('a batch that succeeds after its partition was revoked counts: the partition, back, does not deliver it again', async () => {
