@@ -12,11 +12,7 @@
  * - a crash kafkajs restarts itself (a retriable error) revokes everything until the
  *   consumer has joined again; a crash it does not restart is restarted here, with
  *   backoff, up to `maxRestarts` times in a row; then the source stops and `onFatal`
- *   says so;
- * - a consumer that has not joined its group again `rejoinTimeoutMs` after kafkajs said
- *   REBALANCING is replaced by a new one (same restart path): kafkajs re-joins once, and
- *   when that fails (no group coordinator while brokers are down) it goes on fetching as
- *   a member of no generation, so no commit can count, without end.
+ *   says so.
  * Nothing is committed automatically.
  */
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
@@ -45,8 +41,6 @@ export interface KafkaSourceParams {
   /** Consumer restarts in a row (without a join in between) before giving up. */
   maxRestarts?: number;
   restartBackoffMs?: number;
-  /** How long after kafkajs' REBALANCING the consumer may stay out of its group before it is replaced. */
-  rejoinTimeoutMs?: number;
   /** Called once when the source gave up (a consumer that could not be restarted). */
   onFatal?: (error: Error) => void;
 }
@@ -128,8 +122,6 @@ export async function startKafkaEventSource(params: KafkaSourceParams): Promise<
   const name = params.settings.functionName;
   const maxRestarts = params.maxRestarts ?? 5;
   const restartBackoffMs = params.restartBackoffMs ?? 1_000;
-  const rejoinTimeoutMs = params.rejoinTimeoutMs ?? 60_000;
-  let rejoinTimer: NodeJS.Timeout | undefined;
   if (startingPosition === 'AT_TIMESTAMP') await applyStartingTimestamp(params);
 
   let consumer: Consumer | undefined;
@@ -172,8 +164,6 @@ export async function startKafkaEventSource(params: KafkaSourceParams): Promise<
       if (memberId !== undefined && payload.memberId !== memberId) mapping.assign([]); // a new member: nothing carries over
       memberId = payload.memberId;
       joined = true;
-      clearTimeout(rejoinTimer);
-      rejoinTimer = undefined;
       restarts = 0;
       crashedWith = undefined;
       const assignment = payload.memberAssignment[topic] ?? [];
@@ -183,15 +173,7 @@ export async function startKafkaEventSource(params: KafkaSourceParams): Promise<
       firstJoin = undefined;
     });
     c.on(c.events.REBALANCING, () => {
-      if (c !== consumer) return;
-      joined = false;
-      if (rejoinTimer !== undefined || stopping) return;
-      rejoinTimer = setTimeout(() => {
-        rejoinTimer = undefined;
-        if (c !== consumer || joined || stopping) return;
-        mapping.assign([]); // it is a member of no generation: what it holds may be another member's now
-        void restart(new Error(`no group join within ${rejoinTimeoutMs / 1000} s of a rebalance`), `did not join its group again within ${rejoinTimeoutMs / 1000} s of a rebalance`);
-      }, rejoinTimeoutMs);
+      if (c === consumer) joined = false;
     });
     c.on(c.events.CRASH, ({ payload }) => {
       if (c !== consumer || stopping) return;
@@ -236,7 +218,7 @@ export async function startKafkaEventSource(params: KafkaSourceParams): Promise<
     return c;
   }
 
-  async function restart(error: Error, what = 'crashed and kafkajs does not restart it'): Promise<void> {
+  async function restart(error: Error): Promise<void> {
     const old = consumer;
     consumer = undefined;
     await old?.disconnect().catch(() => undefined);
@@ -253,7 +235,7 @@ export async function startKafkaEventSource(params: KafkaSourceParams): Promise<
       return;
     }
     const delay = restartBackoffMs * 2 ** (restarts - 1);
-    log.warn(`${name}: consumer of ${groupId} ${what}; starting a new one in ${delay} ms`, {
+    log.warn(`${name}: consumer of ${groupId} crashed and kafkajs does not restart it; starting a new one in ${delay} ms`, {
       error: error.message,
       attempt: restarts,
     });
@@ -269,7 +251,6 @@ export async function startKafkaEventSource(params: KafkaSourceParams): Promise<
   const stop = async (): Promise<void> => {
     stopping = true;
     clearTimeout(restartTimer);
-    clearTimeout(rejoinTimer);
     await mapping.stop();
     await consumer?.disconnect();
   };
