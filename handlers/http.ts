@@ -16,14 +16,14 @@ import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../src/consu
 import { defaultEventHandlers } from '../src/consumers/handlers';
 import { consumerGroupLag } from '../src/consumers/lag';
 import type { LagReport } from '../src/consumers/lag';
-import { KafkaUnavailableError, ValidationError } from '../src/errors';
+import { ValidationError } from '../src/errors';
 import { correlationIdSchema } from '../src/events';
 import { authorizeAdmin } from '../src/http/admin';
 import { AdminTokenUnavailableError, createAdminTokenSource } from '../src/http/admin-token';
 import { readJsonBody } from '../src/http/body';
 import { buildPublishRequest } from '../src/http/publish';
 import { buildTimePayload, timeRequestRecords } from '../src/http/time';
-import { createClusterStatusReader, serviceTopics, sharedKafka, sharedProducer } from '../src/kafka';
+import { KafkaUnavailableError, createClusterStatusReader, serviceTopics, sharedKafka, sharedProducer } from '../src/kafka';
 import type { StatusSnapshot } from '../src/kafka';
 
 import { createLogger } from '../src/logger';

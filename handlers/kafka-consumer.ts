@@ -13,7 +13,7 @@ import type { Config } from '../src/config';
 import { getConfig } from '../src/config';
 import type { Consumer, ConsumerDeps } from '../src/consumers';
 import { createProcessedIds } from '../src/consumers';
-import { ServiceError } from '../src/errors';
+import { BatchRedeliveryError } from '../src/consumers';
 import { sharedProducer } from '../src/kafka';
 import type { RecordPublisher } from '../src/kafka';
 import { decodeKafkaEvent, kafkaBatchResponse } from '../src/kafka/msk-event';
@@ -64,9 +64,7 @@ export function kafkaConsumerHandler(options: KafkaConsumerHandlerOptions) {
     const result = await consumer.processRecords(records);
     if (result.failed.length > 0 && !reportBatchItemFailures) {
       const partitions = new Set(result.failed.map((r) => `${r.topic}-${r.partition}`)).size;
-      throw new ServiceError(`${partitions} partition(s) failed; the batch will be delivered again`, {
-        retriable: true,
-      });
+      throw new BatchRedeliveryError(`${partitions} partition(s) failed; the batch will be delivered again`);
     }
     return kafkaBatchResponse(result.failed);
   }

@@ -19,16 +19,18 @@
  */
 import { parseArgs } from 'node:util';
 import { getConfig } from '../src/config';
-import { createKafka, resolveBrokers } from '../src/kafka';
 import {
   DeadLetterToolError,
   coordinates,
+  createKafka,
   parseCoordinates,
   readDeadLetters,
   replayDeadLetters,
+  resolveBrokers,
   selects,
-} from '../src/kafka/dead-letters';
-import type { DeadLetter, Selection } from '../src/kafka/dead-letters';
+} from '../src/kafka';
+import type { DeadLetter, Selection } from '../src/kafka';
+import { errorMessage } from '../src/errors';
 
 const USAGE = `usage: npm run dlq -- list [--offsets P:FROM-TO] [--reason R] [--source-topic T] [--json]
        npm run dlq -- show P:OFFSET
@@ -195,7 +197,7 @@ export async function main(argv: string[], out: (line: string) => void = console
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     console.error(`[dlq] ${message}`);
     process.exit(error instanceof DeadLetterToolError ? 2 : 1);
   });

@@ -18,8 +18,8 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { getConfig } from '../src/config';
 import { createEvent, eventHeaders } from '../src/events';
-import { KafkaUnavailableError } from '../src/errors';
-import { createContainerProducer, createKafka, resolveBrokers } from '../src/kafka';
+import { errorMessage } from '../src/errors';
+import { KafkaUnavailableError, createContainerProducer, createKafka, resolveBrokers } from '../src/kafka';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from '../src/kafka';
 
 const usage = `usage: npm run publish -- (--type <event_type> [--data <json>] [--id <uuid>] | --command <type> [--payload <json>] [--wait])
@@ -213,7 +213,7 @@ async function listenForAnswer(
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    console.error(`[publish] ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`[publish] ${errorMessage(error)}`);
     process.exit(1);
   });
 }

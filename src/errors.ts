@@ -1,17 +1,25 @@
 /**
- * One base error for the service. `retriable` decides what a caller does with it:
- * a retriable failure is tried again (or fails a Kafka batch so it is redelivered),
- * a non-retriable one is answered with a clear error or dead-lettered.
+ * The service's base errors. Whether a failure is worth trying again is a property of its
+ * type: a `RetriableError` is tried again (or fails a Kafka batch so it is redelivered),
+ * any other `ServiceError` is answered with a clear error or dead-lettered. Each boundary
+ * names its own errors next to it (src/kafka/errors.ts, src/metrics/errors.ts, …).
  */
 export class ServiceError extends Error {
-  readonly retriable: boolean;
+  readonly retriable: boolean = false;
 
-  constructor(message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+  constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.retriable = options.retriable ?? false;
   }
 }
+
+/** A failure that may pass when tried again (a dependency busy, unreachable or slow). */
+export class RetriableError extends ServiceError {
+  override readonly retriable: boolean = true;
+}
+
+/** A dependency did not answer within its bound. */
+export class TimeoutError extends RetriableError {}
 
 /** Environment variables that are missing or invalid; the message names every one. */
 export class ConfigError extends ServiceError {
@@ -30,22 +38,11 @@ export class ValidationError extends ServiceError {
   }
 }
 
-/**
- * What a failed send means for its records:
- * - `not_sent`: they never reached a broker (refused during the back-off, or no connection
- *   could be made), so they were not written;
- * - `unknown`: they may have been written (the broker did not acknowledge in time, or the
- *   connection failed after the request left), so a retry may write them twice. Consumers
- *   drop the second copy by event id, so a retry must keep the event's id.
- */
-export type SendOutcome = 'not_sent' | 'unknown';
+export function isRetriable(error: unknown): boolean {
+  return error instanceof ServiceError && error.retriable;
+}
 
-/** Kafka did not acknowledge in time or could not be reached; trying again may work. */
-export class KafkaUnavailableError extends ServiceError {
-  readonly outcome: SendOutcome;
-
-  constructor(message: string, options: { cause?: unknown; outcome?: SendOutcome } = {}) {
-    super(message, { ...(options.cause === undefined ? {} : { cause: options.cause }), retriable: true });
-    this.outcome = options.outcome ?? 'unknown';
-  }
+/** What to log or answer about any thrown value. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -9,6 +9,7 @@ import type { Context } from 'aws-lambda';
 import { errorEvent, eventHeaders } from '../../src/events';
 import type { RecordPublisher } from '../../src/kafka';
 import type { Logger } from '../../src/logger';
+import { errorMessage } from '../../src/errors';
 
 export interface ErrorEventsOptions {
   publisher: () => RecordPublisher;
@@ -56,7 +57,7 @@ export function errorEvents<TEvent, TResult>(
       );
     } catch (publishError) {
       options.logger.warn('could not publish the error event', {
-        error: publishError instanceof Error ? publishError.message : String(publishError),
+        error: errorMessage(publishError),
       });
     }
     if (options.http) {

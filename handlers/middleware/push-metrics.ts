@@ -15,6 +15,7 @@ import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Logger } from '../../src/logger';
 import type { MetricsPusher, ServiceMetrics } from '../../src/metrics';
+import { errorMessage } from '../../src/errors';
 
 type MiddlewareLogger = Pick<Logger, 'warn'>;
 
@@ -86,7 +87,7 @@ export function pushMetrics<TEvent = unknown, TResult = unknown>(
       options.metrics.httpRequestDuration.observe(facts, seconds);
     } catch (error) {
       // Recording must never change the answer.
-      options.logger?.warn('could not record HTTP metrics', { error: error instanceof Error ? error.message : String(error) });
+      options.logger?.warn('could not record HTTP metrics', { error: errorMessage(error) });
     }
   }
 

@@ -19,7 +19,8 @@ import { claimedEventType, createConsumer, jsonValue } from '../consumers/consum
 import { derivedEventId } from '../consumers/idempotency';
 import { withKeys } from '../consumers/registry';
 import type { Command, CommandRegistry } from './registry';
-import { COMMAND_REJECTED, CommandRejectedError, createCommandRegistry, processedEventType } from './registry';
+import { CommandRejectedError } from './errors';
+import { COMMAND_REJECTED, createCommandRegistry, processedEventType } from './registry';
 import { decodeCommand } from './shape';
 import { TIME_NOW, timeNow } from './time-now';
 

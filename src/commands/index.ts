@@ -1,5 +1,6 @@
 export { createCommandConsumer, defaultCommands } from './consumer';
-export { COMMAND_REJECTED, CommandRejectedError, createCommandRegistry, processedEventType } from './registry';
+export { CommandRejectedError } from './errors';
+export { COMMAND_REJECTED, createCommandRegistry, processedEventType } from './registry';
 export type { Command, CommandContext, CommandHandler, CommandRegistry } from './registry';
 export { decodeCommand } from './shape';
 export type { DecodedCommand } from './shape';

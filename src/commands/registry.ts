@@ -5,7 +5,6 @@
  * a command it refuses (answered by `command.rejected` with the reason), or throws a
  * retriable error to have the command delivered again.
  */
-import { ServiceError } from '../errors';
 import type { EventData } from '../events';
 import type { ConsumerLog } from '../consumers/batch';
 
@@ -28,16 +27,6 @@ export interface CommandContext {
 }
 
 export type CommandHandler = (command: Command, context: CommandContext) => Promise<EventData> | EventData;
-
-/** The command is understood but refused (bad payload); the sender gets command.rejected. */
-export class CommandRejectedError extends ServiceError {
-  constructor(
-    readonly reason: string,
-    readonly details: readonly string[] = [],
-  ) {
-    super(details.length > 0 ? `${reason}: ${details.join('; ')}` : reason);
-  }
-}
 
 export interface CommandRegistry {
   get(type: string): CommandHandler | undefined;

@@ -10,6 +10,7 @@
 import * as z from 'zod/mini';
 import '../validation';
 import { ValidationError } from '../errors';
+import { isJsonObject } from '../json';
 import { correlationIdSchema, describeIssues, eventDataSchema, eventTypeSchema, parseEnvelope } from '../events';
 import type { DeadLetterReason } from '../kafka/dlq';
 import { contentEventId } from '../consumers/idempotency';
@@ -27,10 +28,6 @@ export type DecodedCommand =
   | { ok: true; command: Command }
   | { ok: false; reason: Extract<DeadLetterReason, 'missing_correlation_id' | 'invalid_envelope' | 'invalid_command'>; error: string };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function lacksCorrelationId(value: Record<string, unknown>): boolean {
   const id = value.correlation_id;
   return id === undefined || id === null || (typeof id === 'string' && id.trim() === '');
@@ -38,7 +35,7 @@ function lacksCorrelationId(value: Record<string, unknown>): boolean {
 
 /** Validates a command's JSON (`raw` is the record's value, for the second guide's derived id). */
 export function decodeCommand(json: unknown, raw: Buffer): DecodedCommand {
-  if (!isObject(json)) {
+  if (!isJsonObject(json)) {
     return { ok: false, reason: 'invalid_command', error: 'a command is a JSON object' };
   }
   if (lacksCorrelationId(json)) {

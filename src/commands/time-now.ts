@@ -10,7 +10,7 @@ import * as z from 'zod/mini';
 import '../validation';
 import { describeIssues } from '../events';
 import type { CommandHandler } from './registry';
-import { CommandRejectedError } from './registry';
+import { CommandRejectedError } from './errors';
 
 export const TIME_NOW = 'time.now';
 export const TIME_FORMATS = ['iso', 'date', 'time', 'unix', 'unix_ms', 'human'] as const;

@@ -21,7 +21,7 @@
  *   only after the effect completed; a failed effect gives it up.
  */
 import { performance } from 'node:perf_hooks';
-import { ValidationError } from '../errors';
+import { ValidationError, errorMessage, isRetriable } from '../errors';
 import type { DeadLetterReason, DeadLetterer } from '../kafka/dlq';
 import type { ConsumedRecord } from '../kafka/records';
 import type { MetricInstances } from '../metrics';
@@ -86,14 +86,6 @@ export interface BatchProcessorParams {
 
 export const UNKNOWN_EVENT_TYPE = 'unknown';
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function isRetriable(error: unknown): boolean {
-  return (error as { retriable?: unknown } | null)?.retriable === true;
-}
-
 function coordinates(record: ConsumedRecord): Record<string, unknown> {
   return { topic: record.topic, partition: record.partition, offset: record.offset };
 }
@@ -135,9 +127,9 @@ export function createBatchProcessor(params: BatchProcessorParams): {
         ...coordinates(record),
         event_type: eventType,
         reason,
-        error: messageOf(dlqError),
+        error: errorMessage(dlqError),
       });
-      return { status: 'failed', eventType, error: `dead-lettering failed: ${messageOf(dlqError)}` };
+      return { status: 'failed', eventType, error: `dead-lettering failed: ${errorMessage(dlqError)}` };
     }
   }
 
@@ -148,7 +140,7 @@ export function createBatchProcessor(params: BatchProcessorParams): {
       decision = decide(record);
     } catch (error) {
       // decide() only classifies; an exception there is a bug, and the record is kept.
-      return deadLetter(record, UNKNOWN_EVENT_TYPE, 'handler_error', `classifying the record failed: ${messageOf(error)}`);
+      return deadLetter(record, UNKNOWN_EVENT_TYPE, 'handler_error', `classifying the record failed: ${errorMessage(error)}`);
     }
     if (decision.kind === 'skip') {
       count(record, decision.eventType, 'skipped');
@@ -187,13 +179,13 @@ export function createBatchProcessor(params: BatchProcessorParams): {
           event_type: eventType,
           event_id: id,
           correlation_id: correlationId,
-          error: messageOf(error),
+          error: errorMessage(error),
         });
-        return { status: 'failed', eventType, error: messageOf(error) };
+        return { status: 'failed', eventType, error: errorMessage(error) };
       }
       const reason: DeadLetterReason = error instanceof ValidationError ? 'invalid_data' : 'handler_error';
       const details = error instanceof ValidationError && error.details.length > 0 ? `: ${error.details.join('; ')}` : '';
-      return deadLetter(record, eventType, reason, `${messageOf(error)}${details}`);
+      return deadLetter(record, eventType, reason, `${errorMessage(error)}${details}`);
     }
     metrics?.kafkaMessageProcessTime.observe({ topic: record.topic, event_type: eventType }, (performance.now() - started) / 1000);
     claim.commit();

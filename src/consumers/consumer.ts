@@ -4,7 +4,8 @@
  * MSK event, call `processRecords`, and return the partial batch response.
  */
 import type { Config } from '../config';
-import { MAX_JSON_DEPTH, jsonDepthExceeds, parseEnvelope } from '../events';
+import { parseEnvelope } from '../events';
+import { MAX_JSON_DEPTH, decodeJson, isJsonObject } from '../json';
 import type { EventEnvelope } from '../events';
 import { ValidationError } from '../errors';
 import { createDeadLetterer } from '../kafka/dlq';
@@ -38,7 +39,6 @@ export interface ConsumerDeps {
   now?: () => Date;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export type JsonValue =
   | { ok: true; json: unknown }
@@ -47,28 +47,17 @@ export type JsonValue =
 /** The record's value as JSON (nested at most MAX_JSON_DEPTH levels), or why it cannot be. */
 export function jsonValue(record: Pick<ConsumedRecord, 'value'>): JsonValue {
   if (record.value === null) return { ok: false, reason: 'empty_value', error: 'the record has no value (a tombstone)' };
-  let text: string;
-  try {
-    text = utf8.decode(record.value);
-  } catch {
-    return { ok: false, reason: 'not_utf8', error: `the value is not UTF-8 text (${record.value.length} bytes)` };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text) as unknown;
-  } catch (error) {
-    return { ok: false, reason: 'not_json', error: `the value is not JSON: ${(error as Error).message}` };
-  }
-  if (jsonDepthExceeds(json)) {
-    return { ok: false, reason: 'too_deep', error: `the value is nested deeper than ${MAX_JSON_DEPTH} levels` };
-  }
-  return { ok: true, json };
+  const decoded = decodeJson(record.value);
+  if (decoded.ok) return decoded;
+  if (decoded.reason === 'not_utf8') return { ok: false, reason: 'not_utf8', error: `the value is not UTF-8 text (${record.value.length} bytes)` };
+  if (decoded.reason === 'not_json') return { ok: false, reason: 'not_json', error: `the value is not JSON: ${decoded.error}` };
+  return { ok: false, reason: 'too_deep', error: `the value is nested deeper than ${MAX_JSON_DEPTH} levels` };
 }
 
 /** The event_type a record claims, for labels, before it is validated. */
 export function claimedEventType(json: unknown, field: 'event_type' | 'type' = 'event_type'): string {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return UNKNOWN_EVENT_TYPE;
-  const value = (json as Record<string, unknown>)[field];
+  if (!isJsonObject(json)) return UNKNOWN_EVENT_TYPE;
+  const value = json[field];
   return typeof value === 'string' && value.length > 0 && value.length <= 128 ? value : UNKNOWN_EVENT_TYPE;
 }
 

@@ -1,3 +1,4 @@
+export { BatchRedeliveryError } from './errors';
 export { createBatchProcessor, UNKNOWN_EVENT_TYPE } from './batch';
 export type { BatchResult, ConsumerLog, ConsumerMetrics, RecordDecision, RecordOutcome } from './batch';
 export { claimedEventType, createConsumer, createEventConsumer, jsonValue, recordOwnership } from './consumer';
@@ -23,3 +24,5 @@ export {
 export type { ProcessedIds } from './idempotency';
 export { createEventHandlerRegistry, withKeys } from './registry';
 export type { EventHandler, EventHandlerContext, EventHandlerRegistry, HandlerMetrics } from './registry';
+export { consumerGroupLag, lagByGroup, partitionLag } from './lag';
+export type { LagReport } from './lag';

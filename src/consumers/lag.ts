@@ -7,16 +7,11 @@
  * retention has overtaken counts from the log start, since the records before it are gone.
  */
 import type { Config } from '../config';
-import type { OffsetReader } from '../kafka/lag';
+import type { OffsetReader } from '../kafka';
+import type { PartitionLag } from '../metrics';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from './functions';
 import type { ConsumerFunction } from './functions';
-
-export interface PartitionLag {
-  group: string;
-  topic: string;
-  partition: number;
-  lag: number;
-}
+import { errorMessage } from '../errors';
 
 export interface LagReport {
   lags: PartitionLag[];
@@ -36,6 +31,16 @@ export function partitionLag(params: {
   else position = committed < low ? low : committed;
   const lag = high - position;
   return lag > 0n ? Number(lag) : 0;
+}
+
+/** Lag summed over each group's partitions (a group reads one topic). */
+export function lagByGroup(lags: readonly PartitionLag[]): Record<string, { topic: string; lag: number }> {
+  const byGroup: Record<string, { topic: string; lag: number }> = {};
+  for (const { group, topic, lag } of lags) {
+    const entry = (byGroup[group] ??= { topic, lag: 0 });
+    entry.lag += lag;
+  }
+  return byGroup;
 }
 
 export async function consumerGroupLag(params: {
@@ -69,7 +74,7 @@ export async function consumerGroupLag(params: {
           });
         }
       } catch (error) {
-        report.failures.push({ group, topic, error: error instanceof Error ? error.message : String(error) });
+        report.failures.push({ group, topic, error: errorMessage(error) });
       }
     }),
   );

@@ -14,4 +14,3 @@ export {
 } from './envelope';
 export type { EventData, EventEnvelope } from './envelope';
 export { EVENT_TYPES, errorEvent, httpRequestEvent, httpResponseEvent } from './types';
-export { MAX_JSON_DEPTH, jsonDepthExceeds } from './json';

@@ -15,7 +15,7 @@
  * so the local path never loads it.
  */
 import type { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ServiceError } from '../errors';
+import { AdminTokenUnavailableError } from './errors';
 
 /** Reads a secret's string value; rejects when it cannot. */
 export type ReadSecret = (params: { secretArn: string; region: string; signal: AbortSignal }) => Promise<string | undefined>;
@@ -23,13 +23,6 @@ export type ReadSecret = (params: { secretArn: string; region: string; signal: A
 export interface AdminTokenSource {
   /** The token, or undefined when the admin routes are off (neither a secret nor ADMIN_TOKEN). */
   get(): Promise<string | undefined>;
-}
-
-/** The secret could not be read, or holds no usable token: answer 503, not 403. */
-export class AdminTokenUnavailableError extends ServiceError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, { ...options, retriable: true });
-  }
 }
 
 export const ADMIN_TOKEN_TTL_MS = 60_000;

@@ -5,9 +5,7 @@
  * this service answers 400 for both, so this small reader replaces it.)
  */
 import { ValidationError } from '../errors';
-import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../events/json';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+import { MAX_JSON_DEPTH, decodeJson } from '../json';
 
 export function readJsonBody(params: {
   /** serverless-offline passes null for an empty body, API Gateway omits it. */
@@ -21,19 +19,9 @@ export function readJsonBody(params: {
   if (raw.length > maxBytes) {
     throw new ValidationError(`the body is ${raw.length} bytes, over the ${maxBytes}-byte limit`);
   }
-  let text: string;
-  try {
-    text = utf8.decode(raw);
-  } catch {
-    // Decoding loosely would replace the bad bytes with U+FFFD and publish altered data.
-    throw new ValidationError('the body is not UTF-8 text');
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text) as unknown;
-  } catch {
-    throw new ValidationError('the body is not valid JSON');
-  }
-  if (jsonDepthExceeds(value)) throw new ValidationError(`the body is nested deeper than ${MAX_JSON_DEPTH} levels`);
-  return value;
+  const decoded = decodeJson(raw);
+  if (decoded.ok) return decoded.json;
+  if (decoded.reason === 'not_utf8') throw new ValidationError('the body is not UTF-8 text');
+  if (decoded.reason === 'not_json') throw new ValidationError('the body is not valid JSON');
+  throw new ValidationError(`the body is nested deeper than ${MAX_JSON_DEPTH} levels`);
 }

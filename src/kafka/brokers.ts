@@ -4,7 +4,7 @@
  * imported lazily so the local (plain brokers) path never loads it.
  */
 import type { Config, KafkaAuth } from '../config';
-import { ServiceError } from '../errors';
+import { BrokerAuthMismatchError, BrokerDiscoveryError } from './errors';
 
 /** The part of @aws-sdk/client-kafka's GetBootstrapBrokers answer that is used. */
 export interface BootstrapBrokers {
@@ -47,12 +47,12 @@ export async function resolveBrokers(
   try {
     answer = await getBootstrapBrokers(kafka.mskClusterArn, kafka.region);
   } catch (cause) {
-    throw new ServiceError(`GetBootstrapBrokers failed for ${kafka.mskClusterArn}`, { cause, retriable: true });
+    throw new BrokerDiscoveryError(`GetBootstrapBrokers failed for ${kafka.mskClusterArn}`, { cause });
   }
   const field = FIELD_BY_AUTH[kafka.auth];
   const value = answer[field];
   if (!value) {
-    throw new ServiceError(
+    throw new BrokerAuthMismatchError(
       `MSK cluster ${kafka.mskClusterArn} has no ${field}: is KAFKA_AUTH=${kafka.auth} enabled on the cluster?`,
     );
   }

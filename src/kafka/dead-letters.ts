@@ -19,6 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, IHeaders, Kafka, Producer } from 'kafkajs';
 import { DLQ_HEADERS } from './dlq';
+import { DeadLetterToolError } from './errors';
 import { decodeKafkaEvent } from './msk-event';
 import type { ConsumedRecord, RecordAck } from './records';
 
@@ -65,13 +66,6 @@ export interface ReplayReceipt {
 }
 
 export type DeadLetterTopicRecord = DeadLetter | ReplayReceipt;
-
-export class DeadLetterToolError extends Error {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'DeadLetterToolError';
-  }
-}
 
 /** `<partition>:<offset>`: how a record of the dead-letter topic is named on the command line and in receipts. */
 export function coordinates(record: { partition: number; offset: string }): string {

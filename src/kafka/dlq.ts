@@ -9,7 +9,7 @@
  * delivers it again (src/consumers/batch.ts). A record is never dropped because the
  * dead-letter topic was unreachable.
  */
-import { KafkaUnavailableError } from '../errors';
+import { KafkaUnavailableError } from './errors';
 import type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from './records';
 
 /** Why a record was dead-lettered: a short, fixed list (a metric label and a header). */
@@ -20,7 +20,7 @@ export type DeadLetterReason =
   | 'not_utf8'
   /** The value is text but not JSON. */
   | 'not_json'
-  /** JSON nested deeper than MAX_JSON_DEPTH (src/events/json.ts). */
+  /** JSON nested deeper than MAX_JSON_DEPTH (src/json.ts). */
   | 'too_deep'
   /** JSON, but not a valid event envelope (src/events). */
   | 'invalid_envelope'

@@ -1,3 +1,5 @@
+export { BrokerAuthMismatchError, BrokerDiscoveryError, DeadLetterToolError, KafkaUnavailableError } from './errors';
+export type { SendOutcome } from './errors';
 export { createKafka, saslOptions } from './client';
 export type { KafkaSettings } from './client';
 export { resolveBrokers, getBootstrapBrokersFromAws } from './brokers';
@@ -9,6 +11,8 @@ export type { ContainerProducer, ProducerState, ProducerStatus, SendObserver } f
 export { sharedKafka, sharedProducer } from './shared';
 export { createClusterStatusReader } from './status';
 export type { ClusterStatus, StatusSnapshot } from './status';
+export { coordinates, parseCoordinates, readDeadLetters, replayDeadLetters, selects } from './dead-letters';
+export type { DeadLetter, Selection } from './dead-letters';
 export type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from './records';
-export { adminOffsetReader, withOffsetReader } from './lag';
-export type { OffsetReader, PartitionOffsets } from './lag';
+export { adminOffsetReader, withOffsetReader } from './offsets';
+export type { OffsetReader, PartitionOffsets, WithOffsets } from './offsets';

@@ -35,7 +35,7 @@
  */
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
-import { KafkaUnavailableError } from '../errors';
+import { KafkaUnavailableError } from './errors';
 import type { Logger } from '../logger';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from './records';
 import { recordBytes } from './records';

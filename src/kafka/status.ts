@@ -11,8 +11,9 @@
  * kept for `cacheMs` too.
  */
 import type { Kafka } from 'kafkajs';
-import { adminOffsetReader } from './lag';
-import type { OffsetReader } from './lag';
+import { adminOffsetReader } from './offsets';
+import type { OffsetReader } from './offsets';
+import { errorMessage } from '../errors';
 
 export interface ClusterStatus {
   reachable: boolean;
@@ -31,9 +32,6 @@ export interface StatusSnapshot<L> {
 
 const DISCONNECT_TIMEOUT_MS = 1000;
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function bounded<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -68,13 +66,13 @@ export function createClusterStatusReader<L>(params: {
       reachable: false,
       brokers: [],
       topics: topics.map((name) => ({ name, partitions: null })),
-      error: messageOf(error),
+      error: errorMessage(error),
     });
     let kafka: Kafka;
     try {
       kafka = await bounded(params.kafka(), left());
     } catch (error) {
-      return { cluster: unreachable(error), lag: { error: messageOf(error) }, readAt: now() };
+      return { cluster: unreachable(error), lag: { error: errorMessage(error) }, readAt: now() };
     }
     const admin = kafka.admin({ retry: { retries: 0 } });
     try {
@@ -89,10 +87,10 @@ export function createClusterStatusReader<L>(params: {
         brokers: description.brokers.map((b) => `${b.host}:${b.port}`),
         topics: topics.map((name) => ({ name, partitions: partitions.get(name) ?? null })),
       };
-      const lag = await bounded(params.lag(adminOffsetReader(admin)), left()).catch((error: unknown) => ({ error: messageOf(error) }));
+      const lag = await bounded(params.lag(adminOffsetReader(admin)), left()).catch((error: unknown) => ({ error: errorMessage(error) }));
       return { cluster, lag, readAt: now() };
     } catch (error) {
-      return { cluster: unreachable(error), lag: { error: messageOf(error) }, readAt: now() };
+      return { cluster: unreachable(error), lag: { error: errorMessage(error) }, readAt: now() };
     } finally {
       await bounded(admin.disconnect(), DISCONNECT_TIMEOUT_MS).catch(() => undefined);
     }

@@ -8,11 +8,13 @@
 import { METRIC_DEFINITIONS } from './definitions';
 import { expositionText } from './exposition';
 import { LAG_GROUP_INSTANCE } from './fleet';
-import { groupRequest, PushgatewayError } from './pushgateway';
+import { PushgatewayError } from './errors';
+import { groupRequest } from './pushgateway';
 
 export { LAG_GROUP_INSTANCE };
 
-export interface LagSample {
+/** Records written to a partition and not yet consumed by a group. */
+export interface PartitionLag {
   group: string;
   topic: string;
   partition: number;
@@ -26,7 +28,7 @@ export async function pushConsumerLag(params: {
   /** The stage label (stageLabel). */
   stage: string;
   functionName: string;
-  lags: readonly LagSample[];
+  lags: readonly PartitionLag[];
 }): Promise<void> {
   const { url, timeoutMs, job, stage, functionName, lags } = params;
   const definition = METRIC_DEFINITIONS.consumerGroupLag;

@@ -23,8 +23,10 @@ import { FleetAggregate } from './aggregate';
 import { METRIC_DEFINITIONS } from './definitions';
 import { expositionText } from './exposition';
 import type { FamilyOut } from './exposition';
-import { groupRequest, PushgatewayError, streamGroups } from './pushgateway';
+import { PushgatewayError } from './errors';
+import { groupRequest, streamGroups } from './pushgateway';
 import type { GroupFamily, PushgatewayGroup, StreamStats } from './pushgateway';
+import { errorMessage } from '../errors';
 
 export const RETIRED_INSTANCE = 'retired';
 export const LAG_GROUP_INSTANCE = 'consumergroup-lag';
@@ -255,7 +257,7 @@ export async function foldStaleGroups(params: FleetScope & { maxAgeSeconds: numb
       await groupRequest({ url: params.url, method: 'DELETE', labels, timeoutMs: deleteTimeoutMs });
       result.deleted.push(labels);
     } catch (error) {
-      result.failed.push({ labels, error: error instanceof Error ? error.message : String(error) });
+      result.failed.push({ labels, error: errorMessage(error) });
     }
   };
 
@@ -276,7 +278,7 @@ export async function foldStaleGroups(params: FleetScope & { maxAgeSeconds: numb
           await groupRequest({ url: params.url, method: 'PUT', labels, body: retiredBody(fold, markers), timeoutMs: params.timeoutMs });
         } catch (error) {
           // Nothing is deleted unless its counts are safely in the retired totals.
-          for (const group of fold.stale) result.failed.push({ labels: group.labels, error: error instanceof Error ? error.message : String(error) });
+          for (const group of fold.stale) result.failed.push({ labels: group.labels, error: errorMessage(error) });
           return;
         }
         result.folded += fold.foldedIds.size;

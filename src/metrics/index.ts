@@ -4,7 +4,8 @@ export { createMetrics, containerMetrics, OVERFLOW_LABEL_VALUE } from './registr
 export type { ServiceMetrics, MetricInstances } from './registry';
 export { containerPusher, createMetricsPusher, putToPushgateway, MAX_PUSH_TIMEOUT_MS, GROUP_AGE_MARGIN_SECONDS } from './push';
 export type { MetricsPusher, MetricsPusherParams, PushGrouping, PushGroupKey, PushOutcome, PushSender } from './push';
-export { deleteGroup, fetchGroups, groupPath, groupRequest, parseGroup, streamGroups, DataArraySplitter, PushgatewayError } from './pushgateway';
+export { deleteGroup, fetchGroups, groupPath, groupRequest, parseGroup, streamGroups, DataArraySplitter } from './pushgateway';
+export { PushgatewayError } from './errors';
 export type { GroupFamily, GroupSample, PushgatewayGroup, StreamStats } from './pushgateway';
 export { FleetAggregate } from './aggregate';
 export { foldStaleGroups, fleetText, readFleet, stageLabel, FOLDED_MARKER, RETIRED_INSTANCE } from './fleet';
@@ -13,6 +14,6 @@ export { CONTENT_TYPE, expositionText, formatNumber, parseNumber } from './expos
 export type { FamilyOut, SeriesOut } from './exposition';
 export { authorizeMetrics } from './token';
 export { pushConsumerLag, LAG_GROUP_INSTANCE } from './consumer-lag';
-export type { LagSample } from './consumer-lag';
+export type { PartitionLag } from './consumer-lag';
 export { sendObserver } from './send-observer';
 export type { SendOutcome as SendObservation } from './send-observer';

@@ -45,6 +45,7 @@ import type { FamilyOut, FamilyType, HistogramValue, LabelPairs } from './exposi
 import { stageLabel } from './fleet';
 import { groupRequest } from './pushgateway';
 import type { ServiceMetrics } from './registry';
+import { errorMessage } from '../errors';
 
 export interface PushGrouping {
   job: string;
@@ -97,9 +98,6 @@ const MAX_FAILURE_BACKOFF_MS = 60_000;
 export const putToPushgateway: PushSender = ({ url, grouping, body, timeoutMs, signal }) =>
   groupRequest({ url, method: 'PUT', labels: { ...grouping }, body, timeoutMs, signal });
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function newSegment(): string {
   return randomBytes(6).toString('hex');

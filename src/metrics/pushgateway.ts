@@ -14,15 +14,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { ServiceError } from '../errors';
+import { isJsonObject } from '../json';
+import { PushgatewayError } from './errors';
 import { parseNumber } from './exposition';
 import type { FamilyType } from './exposition';
-
-export class PushgatewayError extends ServiceError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, { ...options, retriable: true });
-  }
-}
 
 export interface GroupSample {
   labels: Record<string, string>;
@@ -48,12 +43,8 @@ export interface PushgatewayGroup {
 /** The Pushgateway's own bookkeeping series, present in every group. */
 const BOOKKEEPING = new Set(['push_time_seconds', 'push_failure_time_seconds']);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function stringRecord(value: unknown): Record<string, string> | undefined {
-  if (!isRecord(value)) return undefined;
+  if (!isJsonObject(value)) return undefined;
   for (const v of Object.values(value)) if (typeof v !== 'string') return undefined;
   return value as Record<string, string>;
 }
@@ -64,7 +55,7 @@ function familyType(type: unknown): FamilyType | undefined {
 }
 
 function sampleOf(raw: unknown, type: FamilyType): GroupSample | undefined {
-  if (!isRecord(raw)) return undefined;
+  if (!isJsonObject(raw)) return undefined;
   const labels = raw.labels === undefined ? {} : stringRecord(raw.labels);
   if (!labels) return undefined;
   if (type !== 'histogram') {
@@ -87,18 +78,18 @@ function sampleOf(raw: unknown, type: FamilyType): GroupSample | undefined {
  * never pushes (summary, untyped) and malformed samples are left out and counted.
  */
 export function parseGroup(raw: unknown): { group: PushgatewayGroup; skipped: number } {
-  const labels = isRecord(raw) ? stringRecord(raw.labels) : undefined;
-  if (!isRecord(raw) || !labels || typeof labels.job !== 'string') {
+  const labels = isJsonObject(raw) ? stringRecord(raw.labels) : undefined;
+  if (!isJsonObject(raw) || !labels || typeof labels.job !== 'string') {
     throw new PushgatewayError('unexpected group in the Pushgateway answer: no grouping labels with a job');
   }
   let lastPushSeconds = 0;
   let skipped = 0;
   const families: GroupFamily[] = [];
   for (const [name, value] of Object.entries(raw)) {
-    if (name === 'labels' || name === 'last_push_successful' || !isRecord(value)) continue;
+    if (name === 'labels' || name === 'last_push_successful' || !isJsonObject(value)) continue;
     if (name === 'push_time_seconds') {
       const first = Array.isArray(value.metrics) ? (value.metrics[0] as unknown) : undefined;
-      if (isRecord(first) && typeof first.value === 'string') lastPushSeconds = parseNumber(first.value);
+      if (isJsonObject(first) && typeof first.value === 'string') lastPushSeconds = parseNumber(first.value);
     }
     if (BOOKKEEPING.has(name)) continue;
     const type = familyType(value.type);
@@ -256,7 +247,7 @@ export async function streamGroups(params: {
       if (labels && !keep(labels)) return;
     }
     const raw: unknown = JSON.parse(text);
-    const labels = isRecord(raw) ? stringRecord(raw.labels) : undefined;
+    const labels = isJsonObject(raw) ? stringRecord(raw.labels) : undefined;
     if (keep && labels && !keep(labels)) return;
     const { group, skipped } = parseGroup(raw);
     stats.groups += 1;

@@ -11,6 +11,7 @@
  * answered, with a reason that names the failure.
  * (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html)
  */
+import { errorMessage } from '../errors';
 
 /** The part of a custom resource request that is used. */
 export interface CustomResourceRequest {
@@ -106,7 +107,7 @@ export async function handleTopicsRequest(params: {
         Data: { Created: result.created.join(','), Existing: result.existing.join(','), ReplicationFactor: String(result.replicationFactor) },
       };
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       response = { ...base, Status: 'FAILED', Reason: `creating the service's topics failed: ${reason}`.slice(0, MAX_REASON_LENGTH) };
     } finally {
       clearTimeout(timer);

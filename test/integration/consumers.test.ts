@@ -24,7 +24,7 @@ import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { createMetrics } from '../../src/metrics';
 import { deletePushedGroups } from '../helpers/pushgateway';
-import { KafkaUnavailableError } from '../../src/errors';
+import { KafkaUnavailableError } from '../../src/kafka/errors';
 import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';
 import type { KafkaLambdaEvent } from '../../handlers/kafka-consumer';
 import { createTopic, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCommandConsumer, createCommandRegistry } from '../../../src/commands';
 import { createProcessedIds, derivedEventId } from '../../../src/consumers';
-import { KafkaUnavailableError } from '../../../src/errors';
+import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createEvent, parseEnvelope } from '../../../src/events';
 import { DLQ_HEADERS } from '../../../src/kafka/dlq';
 import { FakePublisher, TOPICS, config, fakeLogger, metrics, record, sampleValue } from '../consumers/fakes';

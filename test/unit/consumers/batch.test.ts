@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createBatchProcessor, createProcessedIds } from '../../../src/consumers';
 import type { RecordDecision } from '../../../src/consumers';
-import { KafkaUnavailableError, ServiceError, ValidationError } from '../../../src/errors';
+import { RetriableError, ValidationError } from '../../../src/errors';
+import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { DLQ_HEADERS, createDeadLetterer } from '../../../src/kafka/dlq';
 import type { ConsumedRecord } from '../../../src/kafka/records';
 import { FakePublisher, fakeLogger, metrics, record, sampleValue } from './fakes';
@@ -164,7 +165,7 @@ describe('createBatchProcessor', () => {
     expect(await sampleValue(m, 'kafka_consumer_lag_ms', { topic: 'events' }, 'kafka_consumer_lag_ms_count')).toBe(3);
   });
 
-  it('treats a ServiceError marked retriable as retriable', async () => {
+  it('treats a RetriableError as retriable', async () => {
     // Prepare
     const publisher = new FakePublisher();
     const processor = createBatchProcessor({
@@ -174,7 +175,7 @@ describe('createBatchProcessor', () => {
         eventType: 'test',
         id: 'x',
         correlationId: 'c',
-        run: () => Promise.reject(new ServiceError('downstream busy', { retriable: true })),
+        run: () => Promise.reject(new RetriableError('downstream busy')),
       }),
       deadLetterer: createDeadLetterer({ publisher, topic: 'dlq', consumer: 'onTest' }),
       processed: createProcessedIds(),

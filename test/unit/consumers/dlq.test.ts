@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KafkaUnavailableError } from '../../../src/errors';
+import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { DLQ_HEADERS, createDeadLetterer, deadLetterRecord } from '../../../src/kafka/dlq';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from '../../../src/kafka/records';
 import { FakePublisher, record } from './fakes';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../../src/config';
 import type { ConsumerLog } from '../../../src/consumers';
-import { KafkaUnavailableError } from '../../../src/errors';
+import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createEvent } from '../../../src/events';
 import type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from '../../../src/kafka/records';
 import { createMetrics } from '../../../src/metrics';

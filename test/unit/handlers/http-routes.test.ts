@@ -7,7 +7,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { httpEvent, lambdaContext } from '../../helpers/lambda';
-import type { KafkaUnavailableError } from '../../../src/errors';
+import type { KafkaUnavailableError } from '../../../src/kafka/errors';
 
 const TOKEN = 'status-admin-token-0123456789';
 const admins = { connects: 0, disconnects: 0, open: 0 };
@@ -84,7 +84,7 @@ beforeAll(async () => {
   Object.assign(process.env, { LOG_LEVEL: 'SILENT', ADMIN_TOKEN: TOKEN, PUSHGATEWAY_URL: 'http://127.0.0.1:9' });
   vi.resetModules();
   invoke = (await import('../../../handlers/http.js')).handler;
-  KafkaUnavailable = (await import('../../../src/errors.js')).KafkaUnavailableError;
+  KafkaUnavailable = (await import('../../../src/kafka/errors.js')).KafkaUnavailableError;
 });
 
 afterAll(() => {

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../src/config';
-import { AdminTokenUnavailableError, createAdminTokenSource } from '../../../src/http/admin-token';
+import { createAdminTokenSource } from '../../../src/http/admin-token';
+import { AdminTokenUnavailableError } from '../../../src/http/errors';
 import type { ReadSecret } from '../../../src/http/admin-token';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:simple-time-service/dev/admin-token-AbCdEf';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { publishWithRetries } from '../../../infra/publish';
-import { KafkaUnavailableError } from '../../../src/errors';
+import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from '../../../src/kafka';
 
 /** Fails the first `failures` sends as the producer does when the broker did not acknowledge in time. */

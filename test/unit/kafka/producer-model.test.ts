@@ -18,7 +18,7 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { KafkaUnavailableError } from '../../../src/errors';
+import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createContainerProducer } from '../../../src/kafka';
 import type { ContainerProducer } from '../../../src/kafka';
 import { FakeCluster } from './fake-cluster';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KafkaJSConnectionError, KafkaJSSASLAuthenticationError } from 'kafkajs';
 import type { Kafka, RecordMetadata } from 'kafkajs';
-import { KafkaUnavailableError } from '../../../src/errors';
+import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createContainerProducer } from '../../../src/kafka';
 import type { Logger } from '../../../src/logger';
 import { FakeCluster } from './fake-cluster';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config';
 import { consumerGroupLag, partitionLag } from '../../../src/consumers/lag';
-import type { OffsetReader } from '../../../src/kafka/lag';
+import type { OffsetReader } from '../../../src/kafka/offsets';
 
 describe('partitionLag', () => {
   it('is the end offset minus the committed offset', () => {

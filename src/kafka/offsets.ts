@@ -19,6 +19,9 @@ export interface OffsetReader {
   committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint | undefined>>;
 }
 
+/** Runs `use` with a connected offset reader and closes the connection afterwards. */
+export type WithOffsets = <T>(use: (reader: OffsetReader) => Promise<T>) => Promise<T>;
+
 export function adminOffsetReader(admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchOffsets'>): OffsetReader {
   return {
     async topicOffsets(topic) {

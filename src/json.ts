@@ -25,3 +25,35 @@ export function jsonDepthExceeds(value: unknown, limit = MAX_JSON_DEPTH): boolea
   }
   return false;
 }
+
+/** A JSON object: not an array, not null. */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export type DecodedJson =
+  | { ok: true; json: unknown }
+  | { ok: false; reason: 'not_utf8' | 'too_deep' }
+  | { ok: false; reason: 'not_json'; error: string };
+
+/**
+ * Bytes to a JSON value, refusing what is not UTF-8 (decoding loosely would replace the
+ * bad bytes with U+FFFD and pass on altered data), not JSON, or nested past MAX_JSON_DEPTH.
+ */
+export function decodeJson(bytes: Uint8Array): DecodedJson {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return { ok: false, reason: 'not_utf8' };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch (error) {
+    return { ok: false, reason: 'not_json', error: (error as Error).message };
+  }
+  return jsonDepthExceeds(json) ? { ok: false, reason: 'too_deep' } : { ok: true, json };
+}

@@ -1,0 +1,31 @@
+/** The errors of the Kafka boundary. */
+import { RetriableError, ServiceError } from '../errors';
+
+/**
+ * What a failed send means for its records:
+ * - `not_sent`: they never reached a broker (refused during the back-off, or no connection
+ *   could be made), so they were not written;
+ * - `unknown`: they may have been written (the broker did not acknowledge in time, or the
+ *   connection failed after the request left), so a retry may write them twice. Consumers
+ *   drop the second copy by event id, so a retry must keep the event's id.
+ */
+export type SendOutcome = 'not_sent' | 'unknown';
+
+/** Kafka did not acknowledge in time or could not be reached; trying again may work. */
+export class KafkaUnavailableError extends RetriableError {
+  readonly outcome: SendOutcome;
+
+  constructor(message: string, options: { cause?: unknown; outcome?: SendOutcome } = {}) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    this.outcome = options.outcome ?? 'unknown';
+  }
+}
+
+/** MSK's GetBootstrapBrokers failed; trying again may work. */
+export class BrokerDiscoveryError extends RetriableError {}
+
+/** The MSK cluster has no brokers for the configured KAFKA_AUTH: a setting to change. */
+export class BrokerAuthMismatchError extends ServiceError {}
+
+/** `npm run dlq` cannot do what it was asked (bad selection, unreadable dead letter). */
+export class DeadLetterToolError extends ServiceError {}
