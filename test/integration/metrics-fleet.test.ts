@@ -8,8 +8,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetricsHandler } from '../../handlers/metrics';
-import type { ScheduledRunReport } from '../../handlers/metrics';
+import { defaultDeps } from '../../handlers/factories/deps';
+import type { HandlerDeps } from '../../handlers/factories/deps';
+import { createMetricsHandler } from '../../handlers/factories/metrics';
+import type { ScheduledRunReport } from '../../src/use-cases';
 import { loadConfig } from '../../src/config';
 import { createMetrics, createMetricsPusher } from '../../src/metrics';
 import { uniqueName } from '../helpers/kafka';
@@ -66,14 +68,15 @@ function metricsFunction(params: { job: string; stage: string; nowSeconds?: () =
     METRICS_GROUP_MAX_AGE_SECONDS: String(MAX_AGE_SECONDS),
     ...params.env,
   });
-  const deps: Parameters<typeof createMetricsHandler>[0] = {
+  const deps: Partial<HandlerDeps> = {
     config,
     metrics: createMetrics(),
     // No broker here: the lag task fails (and is counted); the prune is what is tested.
     withOffsets: () => Promise.reject(new Error('no broker in this test')),
   };
-  if (params.nowSeconds) deps.nowSeconds = params.nowSeconds;
-  const handler = createMetricsHandler(deps);
+  const { nowSeconds } = params;
+  if (nowSeconds) deps.now = () => nowSeconds() * 1000;
+  const handler = createMetricsHandler(defaultDeps(deps));
   const token = params.env?.METRICS_TOKEN;
   const get = async (headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}): Promise<Result> =>
     (await handler(httpEvent('GET /metrics', { headers }), context('metrics'))) as Result;

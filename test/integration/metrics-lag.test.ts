@@ -7,11 +7,12 @@
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetricsHandler } from '../../handlers/metrics';
-import type { ScheduledRunReport } from '../../handlers/metrics';
+import { defaultDeps } from '../../handlers/factories/deps';
+import { createMetricsHandler } from '../../handlers/factories/metrics';
+import type { ScheduledRunReport } from '../../src/use-cases';
 import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functions';
-import { withOffsetReader } from '../../src/kafka/lag';
+import { withOffsetReader } from '../../src/kafka/offsets';
 import { createMetrics, deleteGroup, fetchGroups } from '../../src/metrics';
 import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { httpEvent, scheduledEvent } from '../helpers/lambda';
@@ -56,11 +57,13 @@ describe('consumer-group lag', () => {
   const onHttpRequest = CONSUMER_FUNCTIONS.find((fn) => fn.name === 'onHttpRequest');
   if (!onHttpRequest) throw new Error('onHttpRequest is missing from CONSUMER_FUNCTIONS');
   const group = consumerGroupId(config.kafka, onHttpRequest);
-  const handler = createMetricsHandler({
-    config,
-    metrics: createMetrics(),
-    withOffsets: (use) => withOffsetReader(kafka, use),
-  });
+  const handler = createMetricsHandler(
+    defaultDeps({
+      config,
+      metrics: createMetrics(),
+      withOffsets: (use) => withOffsetReader(kafka, use),
+    }),
+  );
   let admin: Admin;
 
   beforeAll(async () => {

@@ -7,12 +7,14 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetricsHandler } from '../../handlers/metrics';
-import type { ScheduledRunReport } from '../../handlers/metrics';
+import { defaultDeps } from '../../handlers/factories/deps';
+import type { HandlerDeps } from '../../handlers/factories/deps';
+import { createMetricsHandler } from '../../handlers/factories/metrics';
+import type { ScheduledRunReport } from '../../src/use-cases';
 import { pushMetrics } from '../../handlers/middleware/push-metrics';
 import { loadConfig } from '../../src/config';
 import type { Config } from '../../src/config';
-import { withOffsetReader } from '../../src/kafka/lag';
+import { withOffsetReader } from '../../src/kafka/offsets';
 import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups, stageLabel } from '../../src/metrics';
 import { testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { httpEvent, lambdaContext as context, scheduledEvent } from '../helpers/lambda';
@@ -77,13 +79,14 @@ describe('metrics through the real Pushgateway', () => {
   let metricsHandlerFor: (config: Config, extra?: { nowSeconds?: () => number }) => ReturnType<typeof createMetricsHandler>;
   beforeAll(() => {
     metricsHandlerFor = (config, extra = {}) => {
-      const deps: Parameters<typeof createMetricsHandler>[0] = {
+      const deps: Partial<HandlerDeps> = {
         config,
         metrics: createMetrics(),
         withOffsets: (use) => withOffsetReader(kafka, use),
       };
-      if (extra.nowSeconds) deps.nowSeconds = extra.nowSeconds;
-      return createMetricsHandler(deps);
+      const { nowSeconds } = extra;
+      if (nowSeconds) deps.now = () => nowSeconds() * 1000;
+      return createMetricsHandler(defaultDeps(deps));
     };
   });
 

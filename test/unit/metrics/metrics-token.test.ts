@@ -1,7 +1,8 @@
 /** GET /metrics behind the optional METRICS_TOKEN (compared in constant time). */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createMetricsHandler } from '../../../handlers/metrics';
+import { defaultDeps } from '../../../handlers/factories/deps';
+import { createMetricsHandler } from '../../../handlers/factories/metrics';
 import { loadConfig } from '../../../src/config';
 import { createMetrics } from '../../../src/metrics';
 import { httpEvent, lambdaContext } from '../../helpers/lambda';
@@ -12,8 +13,8 @@ const TOKEN = 'a-metrics-token-of-32-characters';
 function handlerWith(env: Record<string, string>) {
   // Port 9 (discard) on loopback: nothing answers, so an authorized read gets 503.
   const config = loadConfig({ PUSHGATEWAY_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'SILENT', PUSHGATEWAY_QUERY_TIMEOUT_MS: '200', ...env });
-  const pusher = { grouping: {}, push: () => Promise.resolve('success'), pushIfDue: () => Promise.resolve('skipped') };
-  return createMetricsHandler({ config, metrics: createMetrics(), pusher } as unknown as Parameters<typeof createMetricsHandler>[0]);
+  const pusher = { pushIfDue: () => Promise.resolve('skipped' as const) };
+  return createMetricsHandler(defaultDeps({ config, metrics: createMetrics(), pusher }));
 }
 
 async function get(handler: ReturnType<typeof handlerWith>, headers: Record<string, string> = {}): Promise<Result> {

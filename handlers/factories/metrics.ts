@@ -1,0 +1,31 @@
+/**
+ * The metrics function: an EventBridge schedule runs the minute's lag and prune, an HTTP
+ * API event asks for GET /metrics; both are src/use-cases/metrics-job.ts.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, ScheduledEvent } from 'aws-lambda';
+import { createMetricsJob } from '../../src/use-cases';
+import type { ScheduledRunReport } from '../../src/use-cases';
+import { pushMetrics } from '../middleware/push-metrics';
+import type { HandlerDeps } from './deps';
+
+type Event = APIGatewayProxyEventV2 | ScheduledEvent;
+type Result = APIGatewayProxyStructuredResultV2 | ScheduledRunReport;
+
+function isHttpEvent(event: Event): event is APIGatewayProxyEventV2 {
+  return typeof (event as Partial<APIGatewayProxyEventV2>).requestContext?.http?.method === 'string';
+}
+
+export function createMetricsHandler(deps: HandlerDeps) {
+  const { metrics, pusher, logger } = deps;
+  const job = createMetricsJob(deps);
+  const handle = (event: Event): Promise<Result> =>
+    isHttpEvent(event)
+      ? job.serveMetrics({ method: event.requestContext.http.method, authorization: event.headers?.authorization })
+      : job.runScheduled();
+  return middy<Event, Result, Error, Context>()
+    .use(pushMetrics<Event, Result>({ metrics, pusher, logger, recordHttp: true }))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(handle);
+}
