@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { getConfig } from '../src/config';
 import { createEvent, eventHeaders } from '../src/events';
 import { errorMessage } from '../src/errors';
+import { withTimeout } from '../src/timeout';
 import { KafkaUnavailableError, createContainerProducer, createKafka, resolveBrokers } from '../src/kafka';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from '../src/kafka';
 
@@ -144,15 +145,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** Rejects after `ms` with `message`; `clear` stops the timer. */
-function deadline(ms: number, message: string): { promise: Promise<never>; clear: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return { promise, clear: () => clearTimeout(timer) };
-}
-
 /**
  * Joins a consumer group of its own on the events topic from the latest offsets, before
  * the record is published, so the answer cannot be missed. `close` leaves and deletes the
@@ -181,7 +173,6 @@ async function listenForAnswer(
   let resolveAnswer: (value: string) => void = () => undefined;
   const answer = new Promise<string>((resolve) => (resolveAnswer = resolve));
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-  const joinDeadline = deadline(timeoutMs, `could not join a consumer group on ${topic} within ${timeoutMs} ms`);
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: false });
@@ -191,22 +182,13 @@ async function listenForAnswer(
         return Promise.resolve();
       },
     });
-    await Promise.race([joined, joinDeadline.promise]);
+    await withTimeout(joined, timeoutMs, () => new Error(`could not join a consumer group on ${topic} within ${timeoutMs} ms`));
   } catch (error) {
     await close();
     throw error;
-  } finally {
-    joinDeadline.clear();
   }
   return {
-    answer: async () => {
-      const wait = deadline(timeoutMs, `no answer with correlation_id ${correlationId} within ${timeoutMs} ms`);
-      try {
-        return await Promise.race([answer, wait.promise]);
-      } finally {
-        wait.clear();
-      }
-    },
+    answer: () => withTimeout(answer, timeoutMs, () => new Error(`no answer with correlation_id ${correlationId} within ${timeoutMs} ms`)),
     close,
   };
 }

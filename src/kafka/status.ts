@@ -13,7 +13,8 @@
 import type { Kafka } from 'kafkajs';
 import { adminOffsetReader } from './offsets';
 import type { OffsetReader } from './offsets';
-import { errorMessage } from '../errors';
+import { TimeoutError, errorMessage } from '../errors';
+import { withTimeout } from '../timeout';
 
 export interface ClusterStatus {
   reachable: boolean;
@@ -34,13 +35,7 @@ const DISCONNECT_TIMEOUT_MS = 1000;
 
 
 function bounded<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), Math.max(1, timeoutMs));
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return withTimeout(promise, timeoutMs, () => new TimeoutError(`no answer within ${timeoutMs} ms`));
 }
 
 export function createClusterStatusReader<L>(params: {

@@ -11,7 +11,8 @@
  * answered, with a reason that names the failure.
  * (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html)
  */
-import { errorMessage } from '../errors';
+import { TimeoutError, errorMessage } from '../errors';
+import { withTimeout } from '../timeout';
 
 /** The part of a custom resource request that is used. */
 export interface CustomResourceRequest {
@@ -93,14 +94,8 @@ export async function handleTopicsRequest(params: {
   if (request.RequestType === 'Delete') {
     response = { ...base, Status: 'SUCCESS', Data: { Created: '', Existing: '' } };
   } else {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await Promise.race([
-        params.ensure(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`the topics were not ready within ${budgetMs} ms`)), Math.max(0, budgetMs));
-        }),
-      ]);
+      const result = await withTimeout(params.ensure(), budgetMs, () => new TimeoutError(`the topics were not ready within ${budgetMs} ms`));
       response = {
         ...base,
         Status: 'SUCCESS',
@@ -109,8 +104,6 @@ export async function handleTopicsRequest(params: {
     } catch (error) {
       const reason = errorMessage(error);
       response = { ...base, Status: 'FAILED', Reason: `creating the service's topics failed: ${reason}`.slice(0, MAX_REASON_LENGTH) };
-    } finally {
-      clearTimeout(timer);
     }
   }
   params.log?.('answering CloudFormation', { request_type: request.RequestType, status: response.Status, reason: response.Reason, data: response.Data });
