@@ -12,17 +12,19 @@ import type { Route } from '@middy/http-router';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { getConfig } from '../src/config';
-import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../src/consumers/functions';
-import { defaultEventHandlers } from '../src/consumers/handlers';
-import { consumerGroupLag } from '../src/consumers/lag';
-import type { LagReport } from '../src/consumers/lag';
+import { CONSUMER_FUNCTIONS, consumerGroupId, consumerGroupLag, consumerTopic, defaultEventHandlers } from '../src/consumers';
+import type { LagReport } from '../src/consumers';
 import { ValidationError } from '../src/errors';
 import { correlationIdSchema } from '../src/events';
-import { authorizeAdmin } from '../src/http/admin';
-import { AdminTokenUnavailableError, createAdminTokenSource } from '../src/http/admin-token';
-import { readJsonBody } from '../src/http/body';
-import { buildPublishRequest } from '../src/http/publish';
-import { buildTimePayload, timeRequestRecords } from '../src/http/time';
+import {
+  AdminTokenUnavailableError,
+  authorizeAdmin,
+  buildPublishRequest,
+  buildTimePayload,
+  createAdminTokenSource,
+  readJsonBody,
+  timeRequestRecords,
+} from '../src/http';
 import { KafkaUnavailableError, createClusterStatusReader, serviceTopics, sharedKafka, sharedProducer } from '../src/kafka';
 import type { StatusSnapshot } from '../src/kafka';
 

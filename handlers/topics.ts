@@ -9,8 +9,8 @@ import type { Context } from 'aws-lambda';
 import { getConfig } from '../src/config';
 import { createKafka, ensureTopics, resolveBrokers, serviceTopics } from '../src/kafka';
 import { createLogger } from '../src/logger';
-import { handleTopicsRequest } from '../src/provisioning/topics-resource';
-import type { CustomResourceRequest, CustomResourceResponse, TopicsResult } from '../src/provisioning/topics-resource';
+import { handleTopicsRequest } from '../src/provisioning';
+import type { CustomResourceRequest, CustomResourceResponse, TopicsResult } from '../src/provisioning';
 
 /** Left for answering CloudFormation after the work's budget. */
 const ANSWER_MARGIN_MS = 5_000;

@@ -33,6 +33,11 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Bytes as UTF-8 text; throws on bytes that are not UTF-8 instead of replacing them. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}
+
 export type DecodedJson =
   | { ok: true; json: unknown }
   | { ok: false; reason: 'not_utf8' | 'too_deep' }
@@ -45,7 +50,7 @@ export type DecodedJson =
 export function decodeJson(bytes: Uint8Array): DecodedJson {
   let text: string;
   try {
-    text = utf8.decode(bytes);
+    text = decodeUtf8(bytes);
   } catch {
     return { ok: false, reason: 'not_utf8' };
   }

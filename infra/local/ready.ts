@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Admin } from 'kafkajs';
-import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functions';
+import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers';
 import { loadConfig } from '../../src/config';
 import { createKafka, serviceTopics } from '../../src/kafka';
 import { main as createTopics } from '../topics';

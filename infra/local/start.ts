@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
-import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../../src/consumers/functions';
+import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../../src/consumers';
 
 const repo = path.resolve(__dirname, '../..');
 /** serverless offline's notice once every event source mapping consumes (infra/offline-msk). */

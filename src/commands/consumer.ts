@@ -11,13 +11,9 @@
  */
 import { createEvent, eventHeaders } from '../events';
 import type { EventData } from '../events';
-import type { ConsumedRecord } from '../kafka/records';
-import type { RecordDecision } from '../consumers/batch';
-import { UNKNOWN_EVENT_TYPE } from '../consumers/batch';
-import type { Consumer, ConsumerDeps } from '../consumers/consumer';
-import { claimedEventType, createConsumer, jsonValue } from '../consumers/consumer';
-import { derivedEventId } from '../consumers/idempotency';
-import { withKeys } from '../consumers/registry';
+import type { ConsumedRecord } from '../kafka';
+import { UNKNOWN_EVENT_TYPE, claimedEventType, createConsumer, derivedEventId, jsonValue, withKeys } from '../consumers';
+import type { Consumer, ConsumerDeps, RecordDecision } from '../consumers';
 import type { Command, CommandRegistry } from './registry';
 import { CommandRejectedError } from './errors';
 import { COMMAND_REJECTED, createCommandRegistry, processedEventType } from './registry';

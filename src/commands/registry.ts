@@ -6,7 +6,7 @@
  * retriable error to have the command delivered again.
  */
 import type { EventData } from '../events';
-import type { ConsumerLog } from '../consumers/batch';
+import type { ConsumerLog } from '../consumers';
 
 export interface Command {
   /** The idempotency key: the envelope's id, or for the second guide's shape an id derived from the bytes. */

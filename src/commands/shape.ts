@@ -12,8 +12,8 @@ import '../validation';
 import { ValidationError } from '../errors';
 import { isJsonObject } from '../json';
 import { correlationIdSchema, describeIssues, eventDataSchema, eventTypeSchema, parseEnvelope } from '../events';
-import type { DeadLetterReason } from '../kafka/dlq';
-import { contentEventId } from '../consumers/idempotency';
+import type { DeadLetterReason } from '../kafka';
+import { contentEventId } from '../consumers';
 import type { Command } from './registry';
 
 const plainCommandSchema = z.object({

@@ -22,8 +22,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ValidationError, errorMessage, isRetriable } from '../errors';
-import type { DeadLetterReason, DeadLetterer } from '../kafka/dlq';
-import type { ConsumedRecord } from '../kafka/records';
+import type { ConsumedRecord, DeadLetterReason, DeadLetterer } from '../kafka';
 import type { MetricInstances } from '../metrics';
 import type { ProcessedIds } from './idempotency';
 

@@ -5,12 +5,11 @@
  */
 import type { Config } from '../config';
 import { parseEnvelope } from '../events';
-import { MAX_JSON_DEPTH, decodeJson, isJsonObject } from '../json';
+import { MAX_JSON_DEPTH, decodeJson, decodeUtf8, isJsonObject } from '../json';
 import type { EventEnvelope } from '../events';
 import { ValidationError } from '../errors';
-import { createDeadLetterer } from '../kafka/dlq';
-import type { DeadLetterReason } from '../kafka/dlq';
-import type { ConsumedRecord, RecordPublisher } from '../kafka/records';
+import { createDeadLetterer } from '../kafka';
+import type { ConsumedRecord, DeadLetterReason, RecordPublisher } from '../kafka';
 import type { BatchResult, ConsumerLog, ConsumerMetrics, RecordDecision } from './batch';
 import { UNKNOWN_EVENT_TYPE, createBatchProcessor } from './batch';
 import { CONSUMER_FUNCTIONS, consumerTopic } from './functions';
@@ -19,7 +18,7 @@ import type { ProcessedIds } from './idempotency';
 import { createProcessedIds } from './idempotency';
 import type { EventHandlerRegistry, HandlerMetrics } from './registry';
 import { withKeys } from './registry';
-import { defaultEventHandlers } from './handlers';
+import { defaultEventHandlers } from './event-handlers';
 
 export interface Consumer {
   readonly name: string;
@@ -75,7 +74,7 @@ export function recordOwnership(
   const claims = (f: ConsumerFunction, record: Pick<ConsumedRecord, 'value'>): boolean => {
     let json: unknown;
     try {
-      json = record.value === null ? undefined : JSON.parse(utf8.decode(record.value));
+      json = record.value === null ? undefined : JSON.parse(decodeUtf8(record.value));
     } catch {
       return false; // not UTF-8 or not JSON: no filter delivers it
     }

@@ -12,7 +12,7 @@ export {
   startingPosition,
 } from './functions';
 export type { ConsumerFunction } from './functions';
-export { defaultEventHandlers, handleCustomEvent, handleErrorEvent, handleHttpRequest, handleHttpResponse } from './handlers';
+export { defaultEventHandlers, handleCustomEvent, handleErrorEvent, handleHttpRequest, handleHttpResponse } from './event-handlers';
 export {
   contentEventId,
   createProcessedIds,

@@ -5,7 +5,7 @@
  * the record delivered again, and anything else to have it dead-lettered.
  */
 import type { EventEnvelope } from '../events';
-import type { ConsumedRecord, RecordPublisher } from '../kafka/records';
+import type { ConsumedRecord, RecordPublisher } from '../kafka';
 import type { MetricInstances } from '../metrics';
 import type { ConsumerLog } from './batch';
 

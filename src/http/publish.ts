@@ -12,7 +12,7 @@ import type { Topics } from '../config';
 import { ValidationError } from '../errors';
 import { correlationIdSchema, createEvent, describeIssues, eventDataSchema, eventTypeSchema } from '../events';
 import type { EventEnvelope } from '../events';
-import type { OutgoingRecord } from '../kafka/records';
+import type { OutgoingRecord } from '../kafka';
 import { eventHeaders } from '../events';
 
 export const MAX_KEY_LENGTH = 256;

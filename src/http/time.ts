@@ -1,7 +1,7 @@
 import { eventHeaders, httpRequestEvent, httpResponseEvent } from '../events';
 import type { EventEnvelope } from '../events';
 import type { Topics } from '../config';
-import type { OutgoingRecord } from '../kafka/records';
+import type { OutgoingRecord } from '../kafka';
 import type { HostInfo } from '../runtime';
 
 export interface TimePayload {

@@ -2,21 +2,15 @@
  * The optional bearer token of GET /metrics (METRICS_TOKEN): with it set, the fleet's
  * metrics (routes, topics, error types, and caller ips when METRICS_PER_CALLER=on) are
  * shown only to a caller presenting it, e.g. Prometheus with `authorization:` in its
- * scrape config. Compared in constant time on equal-length digests, as the admin token is.
+ * scrape config.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { checkBearer } from '../bearer';
+import type { Access } from '../bearer';
 
-export type MetricsAccess = { allowed: true } | { allowed: false; status: 401 | 403; message: string };
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
+export type MetricsAccess = Access;
 
 export function authorizeMetrics(params: { authorization: string | undefined; token: string | undefined }): MetricsAccess {
   const { authorization, token } = params;
   if (token === undefined) return { allowed: true };
-  const match = /^Bearer ([^\s]+)$/i.exec(authorization?.trim() ?? '');
-  if (!match?.[1]) return { allowed: false, status: 401, message: 'an Authorization: Bearer <METRICS_TOKEN> header is required' };
-  if (!timingSafeEqual(digest(match[1]), digest(token))) return { allowed: false, status: 403, message: 'the token is not valid' };
-  return { allowed: true };
+  return checkBearer({ authorization, token, missing: 'an Authorization: Bearer <METRICS_TOKEN> header is required' });
 }
