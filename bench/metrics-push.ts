@@ -16,7 +16,9 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { pushMetrics } from '../handlers/middleware/push-metrics';
 import { loadConfig } from '../src/config';
-import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups } from '../src/metrics';
+import { createMetrics } from '../src/metrics/registry';
+import { createMetricsPusher } from '../src/metrics/push';
+import { deleteGroup, fetchGroups } from '../src/metrics/pushgateway';
 import type { ServiceMetrics } from '../src/metrics';
 import { closedPort } from '../test/helpers/net';
 

@@ -1,6 +1,5 @@
 export { authorizeAdmin } from './admin';
 export { createAdminTokenSource } from './admin-token';
 export { readJsonBody } from './body';
-export { AdminTokenUnavailableError } from './errors';
 export { buildPublishRequest } from './publish';
 export { buildTimePayload, timeRequestRecords } from './time';

@@ -1,2 +1,2 @@
 export { createMetricsJob } from './metrics-job';
-export type { MetricsJobDeps, ScheduledRunReport, TextAnswer } from './metrics-job';
+export type { ScheduledRunReport } from './metrics-job';

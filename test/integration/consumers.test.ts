@@ -22,7 +22,7 @@ import { toConsumedRecord } from '../../infra/offline-msk/src/kafka-source';
 import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
-import { createMetrics } from '../../src/metrics';
+import { createMetrics } from '../../src/metrics/registry';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
 import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';

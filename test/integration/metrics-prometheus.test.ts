@@ -6,7 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMetrics, createMetricsPusher, deleteGroup, fetchGroups } from '../../src/metrics';
+import { createMetrics } from '../../src/metrics/registry';
+import { createMetricsPusher } from '../../src/metrics/push';
+import { deleteGroup, fetchGroups } from '../../src/metrics/pushgateway';
 import { testConfig, uniqueName } from '../helpers/kafka';
 import { waitFor } from '../helpers/wait-for';
 

@@ -30,7 +30,7 @@ import { CONSUMER_FUNCTIONS } from '../../src/consumers/functions';
 import { createEvent } from '../../src/events';
 import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { ConsumedRecord } from '../../src/kafka/records';
-import { exportedMetricNames } from '../../src/metrics';
+import { exportedMetricNames } from '../../src/metrics/definitions';
 import { createTopic, startReader, testConfig, testKafka, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import type { ReadRecord } from '../helpers/kafka';
 import { httpEvent, scheduledEvent } from '../helpers/lambda';

@@ -74,7 +74,7 @@ describe('folder boundaries (eslint.config.mjs)', { timeout: 60_000 }, () => {
     const allowed = await Promise.all([
       lint('src/kafka/planted-boundary.ts', "import { Kafka } from 'kafkajs';\n\nexport const client = Kafka;\n"),
       lint('src/metrics/planted-boundary.ts', "import { Counter } from 'prom-client';\n\nexport const counter = Counter;\n"),
-      lint('handlers/planted-boundary.ts', "import { partitionLag } from '../src/consumers';\n\nexport const lag = partitionLag;\n"),
+      lint('handlers/planted-boundary.ts', "import { consumerGroupLag } from '../src/consumers';\n\nexport const lag = consumerGroupLag;\n"),
       lint('handlers/planted-boundary.ts', "import middy from '@middy/core';\n\nexport const chain = middy;\n"),
     ]);
     // Assess

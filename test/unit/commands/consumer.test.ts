@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createCommandConsumer, createCommandRegistry } from '../../../src/commands';
+import { createCommandConsumer } from '../../../src/commands';
+import { createCommandRegistry } from '../../../src/commands/registry';
 import { createProcessedIds, derivedEventId } from '../../../src/consumers';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createEvent, parseEnvelope } from '../../../src/events';

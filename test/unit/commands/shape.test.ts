@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCommand } from '../../../src/commands';
+import { decodeCommand } from '../../../src/commands/shape';
 import { createEvent } from '../../../src/events';
 
 const decode = (json: unknown) => decodeCommand(json, Buffer.from(JSON.stringify(json)));

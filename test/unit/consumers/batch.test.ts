@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createBatchProcessor, createProcessedIds } from '../../../src/consumers';
+import { createProcessedIds } from '../../../src/consumers';
+import { createBatchProcessor } from '../../../src/consumers/batch';
 import type { RecordDecision } from '../../../src/consumers';
 import { RetriableError, ValidationError } from '../../../src/errors';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';

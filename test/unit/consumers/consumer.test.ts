@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CONSUMER_FUNCTIONS, consumerFunction, createEventConsumer, filterPatterns, recordOwnership } from '../../../src/consumers';
+import { CONSUMER_FUNCTIONS, consumerFunction, createEventConsumer } from '../../../src/consumers';
+import { filterPatterns } from '../../../src/consumers/functions';
+import { recordOwnership } from '../../../src/consumers/consumer';
 import { createCommandConsumer } from '../../../src/commands';
 import { compileFilterPatterns } from '../../../infra/offline-msk/src/filter';
 import { createEvent } from '../../../src/events';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CONSUMER_FUNCTIONS, consumerFunction, filterPatterns, startingPosition } from '../../../src/consumers';
+import { CONSUMER_FUNCTIONS, consumerFunction } from '../../../src/consumers';
+import { filterPatterns, startingPosition } from '../../../src/consumers/functions';
 import { compileFilterPatterns } from '../../../infra/offline-msk/src/filter';
 
 describe('the consumer function table', () => {

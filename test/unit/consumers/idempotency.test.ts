@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { contentEventId, createProcessedIds, derivedEventId, uuidV5 } from '../../../src/consumers';
-import { eventEnvelopeSchema } from '../../../src/events';
+import { contentEventId, createProcessedIds, derivedEventId } from '../../../src/consumers';
+import { uuidV5 } from '../../../src/consumers/idempotency';
+import { eventEnvelopeSchema } from '../../../src/events/envelope';
 
 describe('createProcessedIds', () => {
   it('remembers ids and forgets the oldest beyond its bound', () => {

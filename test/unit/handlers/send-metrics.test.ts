@@ -5,7 +5,7 @@
  * keeps the observer it was given; the same outcomes are then fed to both.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { SendObserver } from '../../../src/kafka';
+import type { SendObserver } from '../../../src/kafka/producer';
 import type { ServiceMetrics } from '../../../src/metrics';
 
 const observers: SendObserver[] = [];
@@ -53,7 +53,8 @@ describe('send metrics: one definition for every function', () => {
     process.env.LOG_LEVEL = 'SILENT';
     vi.resetModules();
     await import('../../../handlers/http.js');
-    const { containerMetrics, createMetrics } = await import('../../../src/metrics/index.js');
+    const { containerMetrics } = await import('../../../src/metrics/index.js');
+    const { createMetrics } = await import('../../../src/metrics/registry.js');
     const { getConfig, loadConfig } = await import('../../../src/config.js');
     const httpMetrics = containerMetrics(getConfig());
     const httpObserver = observers.pop();

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { resolveBrokers } from '../../../src/kafka';
-import type { GetBootstrapBrokers } from '../../../src/kafka';
+import type { GetBootstrapBrokers } from '../../../src/kafka/brokers';
 
 const arn = 'arn:aws:kafka:eu-west-1:123456789012:cluster/demo/abc-1';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config';
-import { createKafka, saslOptions } from '../../../src/kafka';
-import { explainConnectionFailure, tlsOptions } from '../../../src/kafka/client';
+import { createKafka } from '../../../src/kafka';
+import { explainConnectionFailure, saslOptions, tlsOptions } from '../../../src/kafka/client';
 import { KafkaJSConnectionError, KafkaJSSASLAuthenticationError } from 'kafkajs';
-import { KafkaUnavailableError } from '../../../src/errors';
+import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import type { Logger } from '../../../src/logger';
 
 /** kafkajs' own SASL error (its type declarations omit the constructor's message). */

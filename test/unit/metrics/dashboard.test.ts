@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { definitionByName, exportedMetricNames } from '../../../src/metrics';
+import { definitionByName, exportedMetricNames } from '../../../src/metrics/definitions';
 
 const root = path.resolve(__dirname, '../../..');
 

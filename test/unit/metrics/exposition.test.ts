@@ -3,8 +3,9 @@
  * format reads them (and as the containers' prom-client writes them), escapes as defined.
  */
 import { describe, expect, it } from 'vitest';
-import { createMetrics, expositionText, formatNumber, parseNumber } from '../../../src/metrics';
-import { FleetAggregate } from '../../../src/metrics';
+import { createMetrics } from '../../../src/metrics/registry';
+import { expositionText, formatNumber, parseNumber } from '../../../src/metrics/exposition';
+import { FleetAggregate } from '../../../src/metrics/aggregate';
 
 describe('formatNumber', () => {
   it('writes integers in plain digits, other values in their shortest round-trip form, and the special values as the format spells them', () => {

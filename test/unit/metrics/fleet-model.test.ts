@@ -12,8 +12,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createMetrics, createMetricsPusher } from '../../../src/metrics';
-import type { MetricsPusher, PushSender } from '../../../src/metrics';
+import { createMetrics } from '../../../src/metrics/registry';
+import { createMetricsPusher } from '../../../src/metrics/push';
+import type { MetricsPusher } from '../../../src/metrics';
+import type { PushSender } from '../../../src/metrics/push';
 
 const MAX_AGE_SECONDS = 900;
 const REQUEST = { route: '/', method: 'GET', status: '200' } as const;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics, createMetricsPusher } from '../../../src/metrics';
-import type { PushSender } from '../../../src/metrics';
+import { createMetrics } from '../../../src/metrics/registry';
+import { createMetricsPusher } from '../../../src/metrics/push';
+import type { PushSender } from '../../../src/metrics/push';
 
 const grouping = { job: 'svc', stage: 'dev', function: 'fn', instance: 'env-1' };
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DataArraySplitter, FleetAggregate, expositionText, parseGroup } from '../../../src/metrics';
-import type { PushgatewayGroup } from '../../../src/metrics';
+import { DataArraySplitter, parseGroup } from '../../../src/metrics/pushgateway';
+import { FleetAggregate } from '../../../src/metrics/aggregate';
+import { expositionText } from '../../../src/metrics/exposition';
+import type { PushgatewayGroup } from '../../../src/metrics/pushgateway';
 
 /** A group as Pushgateway 1.5.1's GET /api/v1/metrics lists it (recorded from the real one). */
 function group(instance: string, fn: string, requests: string, pushTime: number, observations: [string, string, string]) {

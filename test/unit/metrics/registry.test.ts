@@ -1,6 +1,8 @@
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { FOLDED_MARKER, METRIC_DEFINITIONS, OVERFLOW_LABEL_VALUE, createMetrics, exportedMetricNames } from '../../../src/metrics';
+import { FOLDED_MARKER } from '../../../src/metrics/fleet';
+import { METRIC_DEFINITIONS, exportedMetricNames } from '../../../src/metrics/definitions';
+import { OVERFLOW_LABEL_VALUE, createMetrics } from '../../../src/metrics/registry';
 
 async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object }> }> }, labels: object) {
   const { values } = await metric.get();

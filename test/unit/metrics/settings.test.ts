@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config';
 import { ConfigError } from '../../../src/errors';
-import { createMetrics, stageLabel } from '../../../src/metrics';
+import { stageLabel } from '../../../src/metrics';
+import { createMetrics } from '../../../src/metrics/registry';
 
 function configError(env: Record<string, string>): ConfigError {
   try {
