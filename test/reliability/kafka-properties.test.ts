@@ -2,7 +2,7 @@
  * Property-based bad input for the five consumer functions, against the real local broker.
  * fast-check generates batches of records (random bytes, tombstones, truncated JSON,
  * invalid UTF-8, wrong types, huge values, unusual unicode, unknown event types, missing
- * correlation ids, refused data) mixed with valid envelopes and valid seed 2 commands.
+ * correlation ids, refused data) mixed with valid envelopes and valid commands in the second guide's shape.
  * They are produced to this run's own topics, read back, turned into the MSK event Lambda
  * sends (buildKafkaEvent) and given to the real handlers (handlers/kafka-consumer.ts) in
  * this process, every function of a topic getting the whole batch.
@@ -144,15 +144,15 @@ function validEnvelope(topic: TopicName): fc.Arbitrary<Template> {
   return fc.tuple(typed[topic], timestamp, key).map(([{ type, data }, ts, k]) => (u: U) => ({ kind: 'valid_envelope', key: k, value: json(envelope(u, type, data, ts)), expect: unlessProtoKey(data, valid) }));
 }
 
-/** Seed 2 commands: time.now with any payload, and unknown types (answered command.rejected). */
-const validSeed2Command: fc.Arbitrary<Template> = fc
+/** Commands in the second guide's shape: time.now with any payload, and unknown types (answered command.rejected). */
+const validPlainCommand: fc.Arbitrary<Template> = fc
   .tuple(
     fc.oneof(fc.constant('time.now'), fc.stringMatching(/^[a-z][a-z0-9_.]{0,20}$/)),
     fc.option(fc.record({ timezone: fc.oneof(fc.constantFrom('UTC', 'Asia/Tokyo'), fc.string({ maxLength: 30 })), format: fc.string({ maxLength: 10 }) }, { requiredKeys: [] }), { nil: undefined }),
     key,
   )
   .map(([type, payload, k]) => (u: U) => ({
-    kind: 'valid_seed2_command',
+    kind: 'valid_plain_command',
     key: k,
     value: json({ type, correlation_id: u.correlationId, timestamp: '2026-01-31T12:34:56.123456', ...(payload ? { payload } : {}), source: 'property-test' }),
     expect: valid,
@@ -253,10 +253,10 @@ function topicSpecific(topic: TopicName): fc.Arbitrary<Template> {
     );
   }
   return fc.oneof(
-    validSeed2Command,
-    validSeed2Command,
+    validPlainCommand,
+    validPlainCommand,
     fc.tuple(fc.constantFrom(undefined, null, '', '  ', '\u3000'), key).map(([missing, k]) => () => ({
-      kind: 'missing_correlation_id_seed2',
+      kind: 'missing_correlation_id_plain',
       key: k,
       value: json({ type: 'time.now', payload: {}, ...(missing === undefined ? {} : { correlation_id: missing }) }),
       expect: dead('missing_correlation_id'),
@@ -265,7 +265,7 @@ function topicSpecific(topic: TopicName): fc.Arbitrary<Template> {
       .oneof(fc.tuple(fc.constantFrom('type', 'timestamp', 'source'), nonString), fc.tuple(fc.constant('payload'), nonObject))
       .chain(([field, wrong]) => key.map((k) => [field, wrong, k] as const))
       .map(([field, wrong, k]) => (u: U) => ({
-      kind: `wrong_type_seed2_${field}`,
+      kind: `wrong_type_plain_${field}`,
       key: k,
       value: json({ type: 'time.now', correlation_id: u.correlationId, payload: {}, [field]: wrong }),
       // A JSON null timestamp/source/payload is not optional-absent: zod refuses it too.

@@ -18,19 +18,19 @@ function setup(options: { publisher?: FakePublisher } = {}) {
   return { publisher, m, consumer: build(), build };
 }
 
-const seed2 = (json: Record<string, unknown>, key = 'client-42') =>
+const plainCommand = (json: Record<string, unknown>, key = 'client-42') =>
   record({ topic: TOPICS.commands, key: Buffer.from(key), json });
 
 describe('the command consumer', () => {
-  it("answers a seed 2 time.now with time.now.processed, the same correlation id and key", async () => {
+  it("answers a time.now in the second guide's shape with time.now.processed, the same correlation id and key", async () => {
     // Prepare
     const { consumer, publisher, m } = setup();
-    const command = seed2({
+    const command = plainCommand({
       type: 'time.now',
       correlation_id: 'corr-42',
       timestamp: '2026-01-31T12:34:56',
       payload: { timezone: 'Europe/Paris', format: 'iso' },
-      source: 'seed2-client',
+      source: 'plain-client',
     });
 
     // Act
@@ -70,7 +70,7 @@ describe('the command consumer', () => {
     const { consumer, publisher, m } = setup();
 
     // Act
-    await consumer.processRecords([seed2({ type: 'coffee.brew', correlation_id: 'c-9', payload: {} })]);
+    await consumer.processRecords([plainCommand({ type: 'coffee.brew', correlation_id: 'c-9', payload: {} })]);
 
     // Assess
     const [event] = publisher.values(TOPICS.events);
@@ -87,7 +87,7 @@ describe('the command consumer', () => {
     const { consumer, publisher } = setup();
 
     // Act
-    await consumer.processRecords([seed2({ type: 'time.now', correlation_id: 'c-10', payload: { timezone: 'Nowhere/Land' } })]);
+    await consumer.processRecords([plainCommand({ type: 'time.now', correlation_id: 'c-10', payload: { timezone: 'Nowhere/Land' } })]);
 
     // Assess
     const [event] = publisher.values(TOPICS.events);
@@ -98,8 +98,8 @@ describe('the command consumer', () => {
   it('dead-letters a command without a correlation id, and answers the next one', async () => {
     // Prepare
     const { consumer, publisher } = setup();
-    const orphan = seed2({ type: 'time.now', payload: {} });
-    const next = seed2({ type: 'time.now', correlation_id: 'c-11' });
+    const orphan = plainCommand({ type: 'time.now', payload: {} });
+    const next = plainCommand({ type: 'time.now', correlation_id: 'c-11' });
 
     // Act
     const result = await consumer.processRecords([orphan, next]);
@@ -117,9 +117,9 @@ describe('the command consumer', () => {
     const publisher = new FakePublisher();
     publisher.failNext(1, TOPICS.events, 1);
     const { consumer, m } = setup({ publisher });
-    const first = seed2({ type: 'time.now', correlation_id: 'c-1' });
-    const second = seed2({ type: 'time.now', correlation_id: 'c-2' });
-    const third = seed2({ type: 'time.now', correlation_id: 'c-3' });
+    const first = plainCommand({ type: 'time.now', correlation_id: 'c-1' });
+    const second = plainCommand({ type: 'time.now', correlation_id: 'c-2' });
+    const third = plainCommand({ type: 'time.now', correlation_id: 'c-3' });
 
     // Act: the batch, then what Lambda delivers again (from the reported offset), then the whole batch again
     const attempt = await consumer.processRecords([first, second, third]);
@@ -139,7 +139,7 @@ describe('the command consumer', () => {
   it('does not answer twice when a processed command is delivered again to the same container', async () => {
     // Prepare
     const { consumer, publisher } = setup();
-    const command = seed2({ type: 'time.now', correlation_id: 'c-30' });
+    const command = plainCommand({ type: 'time.now', correlation_id: 'c-30' });
     await consumer.processRecords([command]);
 
     // Act
@@ -153,7 +153,7 @@ describe('the command consumer', () => {
   it('answers with the same event id when another container handles the command again', async () => {
     // Prepare
     const publisher = new FakePublisher();
-    const command = seed2({ type: 'time.now', correlation_id: 'c-4' });
+    const command = plainCommand({ type: 'time.now', correlation_id: 'c-4' });
     const containerA = setup({ publisher }).consumer;
     const containerB = setup({ publisher }).consumer;
 
@@ -182,7 +182,7 @@ describe('the command consumer', () => {
 
     // Act
     const result = await consumer.processRecords([
-      seed2({ type: 'buggy.op', correlation_id: 'c-5' }),
+      plainCommand({ type: 'buggy.op', correlation_id: 'c-5' }),
       record({ topic: TOPICS.commands, partition: 1, json: { type: 'flaky.op', correlation_id: 'c-6' } }),
     ]);
 

@@ -10,9 +10,9 @@ async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number;
 }
 
 describe('metric definitions', () => {
-  it("keeps seed 1's five Kafka metrics with their exact names, types and labels", () => {
+  it("keeps the original guide's five Kafka metrics with their exact names, types and labels", () => {
     // Prepare
-    const seed1 = [
+    const guideMetrics = [
       ['kafka_messages_sent_total', 'counter', ['topic', 'status']],
       ['kafka_message_size_bytes', 'histogram', ['topic']],
       ['kafka_messages_received_total', 'counter', ['topic', 'event_type', 'status']],
@@ -22,7 +22,7 @@ describe('metric definitions', () => {
     // Act
     const byName = new Map(Object.values(METRIC_DEFINITIONS).map((d) => [d.name, d]));
     // Assess
-    for (const [name, type, labels] of seed1) {
+    for (const [name, type, labels] of guideMetrics) {
       expect(byName.get(name)?.type).toBe(type);
       expect(byName.get(name)?.labelNames).toEqual(labels);
     }
