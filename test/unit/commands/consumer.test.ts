@@ -5,7 +5,7 @@ import { createProcessedIds, derivedEventId } from '../../../src/consumers';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createEvent, parseEnvelope } from '../../../src/events';
 import { DLQ_HEADERS } from '../../../src/kafka/dlq';
-import { FakePublisher, TOPICS, config, fakeLogger, metrics, record, sampleValue } from '../consumers/fakes';
+import { FakePublisher, TOPICS, config, fakeLogger, metrics, record, sampleValue } from '../../helpers/fakes';
 
 const now = new Date('2026-01-31T12:34:56.789Z');
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CommandRejectedError } from '../../../src/commands/errors';
 import { timeNow, timeZoneFormatsCached, zonedTime } from '../../../src/commands/time-now';
 import type { Command } from '../../../src/commands/registry';
-import { fakeLogger } from '../consumers/fakes';
+import { fakeLogger } from '../../helpers/fakes';
 
 const instant = new Date('2026-01-31T12:34:56.789Z');
 

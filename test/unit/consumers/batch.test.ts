@@ -6,7 +6,7 @@ import { RetriableError, ValidationError } from '../../../src/errors';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { DLQ_HEADERS, createDeadLetterer } from '../../../src/kafka/dlq';
 import type { ConsumedRecord } from '../../../src/kafka/records';
-import { FakePublisher, fakeLogger, metrics, record, sampleValue } from './fakes';
+import { FakePublisher, fakeLogger, metrics, record, sampleValue } from '../../helpers/fakes';
 
 /**
  * A processor whose decisions come from the record's value: "poison" is dead-lettered,

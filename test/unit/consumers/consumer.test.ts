@@ -8,7 +8,7 @@ import { compileFilterPatterns } from '../../../infra/offline-msk/src/filter';
 import { createEvent } from '../../../src/events';
 import { DLQ_HEADERS } from '../../../src/kafka/dlq';
 import type { ConsumedRecord } from '../../../src/kafka/records';
-import { FakePublisher, TOPICS, config, eventRecord, fakeLogger, metrics, record, sampleValue } from './fakes';
+import { FakePublisher, TOPICS, config, eventRecord, fakeLogger, metrics, record, sampleValue } from '../../helpers/fakes';
 
 function consumerOf(name: string) {
   const publisher = new FakePublisher();

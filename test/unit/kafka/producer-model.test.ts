@@ -21,8 +21,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createContainerProducer } from '../../../src/kafka';
 import type { ContainerProducer } from '../../../src/kafka';
-import { FakeCluster } from './fake-cluster';
-import type { DropMode } from './fake-cluster';
+import { FakeCluster } from '../../helpers/fake-cluster';
+import type { DropMode } from '../../helpers/fake-cluster';
 
 const SEND_TIMEOUT_MS = 1000;
 // Longer than a send's: a connection (discovery, TLS, authentication) may take longer than a send.

@@ -4,7 +4,7 @@ import type { Kafka, RecordMetadata } from 'kafkajs';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createContainerProducer } from '../../../src/kafka';
 import type { Logger } from '../../../src/logger';
-import { FakeCluster } from './fake-cluster';
+import { FakeCluster } from '../../helpers/fake-cluster';
 
 /** kafkajs' own SASL error (its type declarations omit the constructor's message). */
 const saslError = (message: string): Error => new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)(message);

@@ -1,11 +1,11 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { parseEnvelope } from '../../../src/events';
-import type { OutgoingRecord, RecordPublisher } from '../../../src/kafka';
-import { createLogger } from '../../../src/logger';
-import { loadConfig } from '../../../src/config';
-import { errorEvents } from '../../../handlers/middleware/error-events';
+import { parseEnvelope } from '../../../../src/events';
+import type { OutgoingRecord, RecordPublisher } from '../../../../src/kafka';
+import { createLogger } from '../../../../src/logger';
+import { loadConfig } from '../../../../src/config';
+import { errorEvents } from '../../../../handlers/middleware/error-events';
 
 const logger = createLogger(loadConfig({ LOG_LEVEL: 'SILENT' }));
 const context = { awsRequestId: 'req-1' } as Context; // only the request id is read

@@ -17,7 +17,7 @@ interface ResourcesModule {
 }
 
 const load = createRequire(__filename);
-const module = load('../../../infra/aws/serverless-resources.cjs') as ResourcesModule;
+const module = load('../../../../infra/aws/serverless-resources.cjs') as ResourcesModule;
 
 const ARN = 'arn:aws:kafka:us-east-1:123456789012:cluster/c1/uuid-1';
 

@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { definitionByName, exportedMetricNames } from '../../../src/metrics/definitions';
+import { definitionByName, exportedMetricNames } from '../../../../src/metrics/definitions';
 
-const root = path.resolve(__dirname, '../../..');
+const root = path.resolve(__dirname, '../../../..');
 
 /** PromQL's functions, aggregations and keywords: every other bare identifier is a metric. */
 const PROMQL_WORDS = new Set([

@@ -1,11 +1,11 @@
 /** Fakes for the consumer and command unit tests: a publisher, a logger, records, metrics. */
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '../../../src/config';
-import type { ConsumerLog } from '../../../src/consumers';
-import { KafkaUnavailableError } from '../../../src/kafka/errors';
-import { createEvent } from '../../../src/events';
-import type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from '../../../src/kafka/records';
-import { createMetrics } from '../../../src/metrics/registry';
+import { loadConfig } from '../../src/config';
+import type { ConsumerLog } from '../../src/consumers';
+import { KafkaUnavailableError } from '../../src/kafka/errors';
+import { createEvent } from '../../src/events';
+import type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from '../../src/kafka/records';
+import { createMetrics } from '../../src/metrics/registry';
 
 export const TOPICS = { requests: 'requests', events: 'events', commands: 'commands', dlq: 'dlq' };
 

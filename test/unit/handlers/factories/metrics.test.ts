@@ -1,11 +1,11 @@
 /** GET /metrics behind the optional METRICS_TOKEN (compared in constant time). */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { defaultDeps } from '../../../handlers/factories/deps';
-import { createMetricsHandler } from '../../../handlers/factories/metrics';
-import { loadConfig } from '../../../src/config';
-import { createMetrics } from '../../../src/metrics/registry';
-import { httpEvent, lambdaContext } from '../../helpers/lambda';
+import { defaultDeps } from '../../../../handlers/factories/deps';
+import { createMetricsHandler } from '../../../../handlers/factories/metrics';
+import { loadConfig } from '../../../../src/config';
+import { createMetrics } from '../../../../src/metrics/registry';
+import { httpEvent, lambdaContext } from '../../../helpers/lambda';
 
 type Result = APIGatewayProxyStructuredResultV2;
 const TOKEN = 'a-metrics-token-of-32-characters';

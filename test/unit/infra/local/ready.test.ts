@@ -3,7 +3,7 @@
  * per partition, placed as Kafka places groups: abs(String.hashCode) % partitions.
  */
 import { describe, expect, it } from 'vitest';
-import { groupsCoveringPartitions, offsetsPartition } from '../../../infra/local/ready';
+import { groupsCoveringPartitions, offsetsPartition } from '../../../../infra/local/ready';
 
 describe('offsets partition of a consumer group', () => {
   it("is Java's String.hashCode, made positive as Kafka's Utils.abs does, modulo the partitions", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { DLQ_HEADERS, createDeadLetterer, deadLetterRecord } from '../../../src/kafka/dlq';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from '../../../src/kafka/records';
-import { FakePublisher, record } from './fakes';
+import { FakePublisher, record } from '../../helpers/fakes';
 
 describe('deadLetterRecord', () => {
   it('keeps key, value and headers byte for byte and adds the reason and source coordinates', () => {
