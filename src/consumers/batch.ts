@@ -1,24 +1,13 @@
 /**
- * Turns the decoded records of one Kafka batch into per-record outcomes, with the failure
- * semantics of the Lambda Kafka event source:
- *
- * - Records of one partition are processed one after the other, in offset order;
- *   partitions are processed side by side.
- * - A record that can never be processed is dead-lettered (src/kafka/dlq.ts) and the
- *   partition goes on with the next record.
- * - A record whose handler fails with a retriable error (`error.retriable`, e.g. Kafka did
- *   not acknowledge the answer), or whose dead-lettering failed, is `failed`, and the rest
- *   of its partition is not attempted (processing later records now would run their
- *   effects out of order). The partial batch response reports that record and every record
- *   after it in the partition: safe whether Lambda delivers the partition again from the
- *   lowest reported offset or retries only the records listed ("retry only the failed
- *   records"), since no unprocessed record is left unlisted. Other partitions go on.
- * - A handler error without `retriable` is a bug or a record the handler refuses: retrying
- *   would block the partition forever, so the record is dead-lettered with the error.
- * - A record whose event id was processed before (ProcessedIds) is a `duplicate` and its
- *   effect is not repeated. The id is reserved before the effect runs, so the same id on
- *   two partitions of one batch runs once (the second waits for the first), and remembered
- *   only after the effect completed; a failed effect gives it up.
+ * One Kafka batch's records to per-record outcomes, with the Lambda Kafka event source's
+ * failure semantics:
+ * - a partition's records run in offset order, partitions side by side;
+ * - a record that can never be processed, or whose handler fails with a non-retriable
+ *   error, is dead-lettered and its partition goes on (retrying would block it forever);
+ * - a retriable failure (src/errors.ts), or a failed dead-lettering, fails the record and
+ *   every later one of its partition: the partial batch response lists them all, which is
+ *   safe however Lambda retries, and no effect runs out of order;
+ * - a record whose event id was processed before is a duplicate and its effect not repeated.
  */
 import { performance } from 'node:perf_hooks';
 import { ValidationError, errorMessage, isRetriable } from '../errors';

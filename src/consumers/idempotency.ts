@@ -1,28 +1,12 @@
 /**
- * Idempotency on the event id, without a new service.
- *
- * Two parts:
- * 1. A bounded memory of the ids this container has processed (`createProcessedIds`):
- *    an id is reserved before its effect runs (a second record with it, on another
- *    partition of the same batch, waits) and remembered only after the effect completed
- *    (the answer was acknowledged by Kafka, the metric was recorded); a failed effect gives
- *    the id up. A record whose id is remembered is skipped as a duplicate. It covers redeliveries that reach the same container (the usual case: a
- *    retried batch, a partial batch response, a producer retry that wrote a record twice).
- * 2. Deterministic output ids (`derivedEventId`): an effect that publishes an event gives
- *    it an id derived from the input's id, and the same record key, so when a redelivery
- *    reaches another container (or this one after its memory forgot the id) and the effect
- *    runs again, what it publishes is a duplicate of the first answer (same id, same
- *    partition) that downstream consumers drop by id.
- *
- * How far that reaches (also in the README): effects are at-least-once; within one
- * container a repeat is suppressed while the id is among the last `maxIds` processed;
- * across containers a publishing effect may be written twice, with the same event id,
- * and every consumer in this service drops the second copy when it reaches the container
- * that saw the first (a consumer elsewhere must dedupe on `id` itself); a metric-only
- * effect (a counter) may count twice across containers. Exactly-once would need a shared
- * store written in the same step as the effect (e.g. DynamoDB through
- * @aws-lambda-powertools/idempotency, which has no in-memory persistence layer): a new
- * service this project does not add.
+ * Idempotency on the event id, without a new service:
+ * 1. a bounded memory of the ids this container processed (`createProcessedIds`): an id is
+ *    reserved before its effect runs and remembered only once the effect completed, so a
+ *    redelivery to the same container is skipped as a duplicate;
+ * 2. deterministic output ids (`derivedEventId`): a redelivery that reaches another
+ *    container publishes the same answer (same id and key), which consumers drop by id.
+ * Effects stay at-least-once across containers (README, "Consumers"); exactly-once would
+ * need a shared store written with the effect, a service this project does not add.
  */
 import { createHash } from 'node:crypto';
 

@@ -1,39 +1,15 @@
 /**
- * Pushing one container's registry to the Pushgateway.
- *
- * - PUT (prom-client's `push`), not POST: the registry is cumulative and this container
- *   is the only writer of its group, so replacing the whole group is exact, and a series
- *   the container no longer has disappears with it. POST would only replace same-named
- *   families and keep the rest.
- * - Grouping {job: service, stage, function, instance: execution environment id,
- *   segment}: containers never overwrite each other; the metrics function sums them per
- *   function (src/metrics/fleet.ts). `segment` is a random id made when the process
- *   starts, so a runtime Lambda restarts in the same environment (after a timeout or a
- *   crash, counters from zero) never replaces the old process's group with smaller
- *   counts. It is renewed when the container was idle for longer than the group may live
- *   (METRICS_GROUP_MAX_AGE_SECONDS less a minute): the old group may have been folded into
- *   the retired totals and deleted, so the new segment carries only what was counted after
- *   the old group's last push (the registry minus that push), never the same count twice.
- * - Awaited inside the invocation, never left running: Lambda freezes the container
- *   once the response is returned, so a push in the background may stall until the next
- *   invocation thaws it (its socket long dead) or never finish at all.
- * - At most once per `intervalMs` (METRICS_PUSH_INTERVAL_MS, 10 s by default), and always
- *   on a container's first invocation: most invocations pay nothing, one pays one HTTP
- *   round trip. Measured (BENCHMARKS.md, "Metrics push overhead"): a push on every invocation costs
- *   3-5 ms at p50 locally (the Pushgateway checks each push against all its groups); once
- *   per 10 s it is 0.01-0.02 ms at p50, under 0.5 ms amortised. The price: what a
- *   container counted after its last push is lost when Lambda reaps it (Lambda gives a
- *   function without extensions no shutdown hook), i.e. at most the invocations of its
- *   last `intervalMs` of activity, about interval / (2 x active lifetime) of its counts;
- *   a container whose invocations are further apart than the interval pushes on every
- *   one and loses nothing. METRICS_PUSH_INTERVAL_MS=0 pushes on every invocation.
- * - Bounded: the request is aborted after `timeoutMs` (300 ms at most); a failure never
- *   throws, is counted in pushgateway_pushes_total{outcome} and logged once, and the next
- *   attempt backs off (the interval, at least 1 s, doubled per consecutive failure, up to
- *   a minute) so an unreachable Pushgateway costs one timeout per back-off, not one per
- *   invocation.
- * - No keep-alive: a socket kept across a freeze is often dead on thaw, and a new local
- *   connection costs far less than a failed push.
+ * Pushing one container's registry to the Pushgateway, inside the invocation (Lambda
+ * freezes the container once it answers, so a push left running may never finish).
+ * - PUT, not POST: the container is its group's only writer and its registry is
+ *   cumulative, so replacing the whole group is exact.
+ * - Grouped by {job, stage, function, instance: execution environment id, segment}: no
+ *   container overwrites another; `segment` is new per process and after an idle gap longer
+ *   than a group may live, so a group is never replaced with smaller counts nor counted twice.
+ * - At most once per METRICS_PUSH_INTERVAL_MS and on a container's first invocation: most
+ *   invocations pay nothing; what a reaped container counted after its last push is lost.
+ * - Bounded (300 ms at most), never throws, backs off after failures; no keep-alive, since a
+ *   socket kept across a freeze is often dead on thaw. Costs: BENCHMARKS.md.
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
