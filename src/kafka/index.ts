@@ -3,7 +3,7 @@ export { createKafka } from './client';
 export { resolveBrokers } from './brokers';
 export { ensureTopics, serviceTopics } from './topics';
 export { createContainerProducer } from './producer';
-export type { ContainerProducer } from './producer';
+export type { ContainerProducer, SendObserver } from './producer';
 export { sharedKafka, sharedProducer } from './shared';
 export { createClusterStatusReader } from './status';
 export type { StatusSnapshot } from './status';
