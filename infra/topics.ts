@@ -5,36 +5,25 @@
  * KAFKA_TOPIC_REPLICATION_FACTOR (2, capped at the number of brokers).
  */
 import { getConfig } from '../src/config';
-import { createKafka, ensureTopics, resolveBrokers, serviceTopics } from '../src/kafka';
+import { errorMessage } from '../src/errors';
+import { ensureServiceTopics } from '../src/kafka';
 
 export async function main(): Promise<void> {
   const config = getConfig();
-  const brokers = await resolveBrokers(config.kafka);
-  const admin = createKafka({ kafka: config.kafka, brokers, clientId: 'simple-time-service-topics' }).admin();
-  await admin.connect();
-  try {
-    const result = await ensureTopics({
-      admin,
-      topics: serviceTopics(config.kafka.topics),
-      partitions: config.kafka.topicPartitions,
-      replicationFactor: config.kafka.topicReplicationFactor,
-    });
-    if (result.replicationFactor < config.kafka.topicReplicationFactor) {
-      console.log(
-        `[topics] replication factor ${config.kafka.topicReplicationFactor} capped at ${result.replicationFactor}: the cluster has ${result.replicationFactor} broker(s)`,
-      );
-    }
+  const result = await ensureServiceTopics({ config, clientId: 'simple-time-service-topics' });
+  if (result.replicationFactor < config.kafka.topicReplicationFactor) {
     console.log(
-      `[topics] created: ${result.created.join(', ') || 'none'}; already there: ${result.existing.join(', ') || 'none'}`,
+      `[topics] replication factor ${config.kafka.topicReplicationFactor} capped at ${result.replicationFactor}: the cluster has ${result.replicationFactor} broker(s)`,
     );
-  } finally {
-    await admin.disconnect();
   }
+  console.log(
+    `[topics] created: ${result.created.join(', ') || 'none'}; already there: ${result.existing.join(', ') || 'none'}`,
+  );
 }
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    console.error('[topics] failed:', error instanceof Error ? error.message : error);
+    console.error('[topics] failed:', errorMessage(error));
     process.exit(1);
   });
 }

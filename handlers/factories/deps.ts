@@ -2,8 +2,8 @@
  * What every function is built from. `defaultDeps()` gives the container's own (config from
  * the environment, one metrics registry, pusher, Kafka client and producer per execution
  * environment); tests and benchmarks pass their own config, producer or clock instead.
- * The producer and the Kafka connection are made on first use, so a function that never
- * produces never connects.
+ * The metrics, the producer and the Kafka connection are made on first use, so a function
+ * that never produces never connects.
  */
 import type { Config } from '../../src/config';
 import { getConfig } from '../../src/config';
@@ -30,16 +30,22 @@ export interface HandlerDeps {
 export function defaultDeps(overrides: Partial<HandlerDeps> = {}): HandlerDeps {
   const config = overrides.config ?? getConfig();
   const logger = overrides.logger ?? createLogger(config);
-  const metrics = overrides.metrics ?? containerMetrics(config);
-  const pusher = overrides.pusher ?? containerPusher({ config, metrics, logger });
+  // Made on first use: a function that never counts or produces makes neither.
+  let metrics = overrides.metrics;
+  let pusher = overrides.pusher;
   let producer: ContainerProducer | undefined;
-  return {
+  const deps: HandlerDeps = {
     config,
     logger,
-    metrics,
-    pusher,
-    producer: overrides.producer ?? (() => (producer ??= sharedProducer({ config, logger, onSend: sendObserver(metrics) }))),
+    get metrics() {
+      return (metrics ??= containerMetrics(config));
+    },
+    get pusher() {
+      return (pusher ??= containerPusher({ config, metrics: deps.metrics, logger }));
+    },
+    producer: overrides.producer ?? (() => (producer ??= sharedProducer({ config, logger, onSend: sendObserver(deps.metrics) }))),
     withOffsets: overrides.withOffsets ?? ((use) => sharedKafka({ config, logger }).then((kafka) => withOffsetReader(kafka, use))),
     now: overrides.now ?? Date.now,
   };
+  return deps;
 }

@@ -139,43 +139,32 @@ export function createBatchProcessor(params: BatchProcessorParams): {
       return deadLetter(record, decision.eventType, decision.reason, decision.error);
     }
     const { eventType, id, correlationId } = decision;
+    const facts = { ...coordinates(record), event_type: eventType, event_id: id, correlation_id: correlationId };
     const claim = await processed.claim(id);
     if (!claim) {
       metrics?.duplicatesSuppressed.inc({ topic: record.topic, event_type: eventType });
       count(record, eventType, 'duplicate');
-      logger.info('duplicate record: effect not repeated', {
-        ...coordinates(record),
-        event_type: eventType,
-        event_id: id,
-        correlation_id: correlationId,
-      });
+      logger.info('duplicate record: effect not repeated', facts);
       return { status: 'duplicate', eventType, id };
     }
     const started = performance.now();
+    const observeTime = () =>
+      metrics?.kafkaMessageProcessTime.observe({ topic: record.topic, event_type: eventType }, (performance.now() - started) / 1000);
     try {
       await decision.run();
     } catch (error) {
       claim.release();
-      metrics?.kafkaMessageProcessTime.observe(
-        { topic: record.topic, event_type: eventType },
-        (performance.now() - started) / 1000,
-      );
+      observeTime();
       if (isRetriable(error)) {
         count(record, eventType, 'failed');
-        logger.warn('record failed; it will be delivered again', {
-          ...coordinates(record),
-          event_type: eventType,
-          event_id: id,
-          correlation_id: correlationId,
-          error: errorMessage(error),
-        });
+        logger.warn('record failed; it will be delivered again', { ...facts, error: errorMessage(error) });
         return { status: 'failed', eventType, error: errorMessage(error) };
       }
       const reason: DeadLetterReason = error instanceof ValidationError ? 'invalid_data' : 'handler_error';
       const details = error instanceof ValidationError && error.details.length > 0 ? `: ${error.details.join('; ')}` : '';
       return deadLetter(record, eventType, reason, `${errorMessage(error)}${details}`);
     }
-    metrics?.kafkaMessageProcessTime.observe({ topic: record.topic, event_type: eventType }, (performance.now() - started) / 1000);
+    observeTime();
     claim.commit();
     count(record, eventType, 'processed');
     return { status: 'processed', eventType, id };

@@ -91,11 +91,14 @@ function originalHeaders(record: ConsumedRecord): Array<{ name: string; value: B
   return record.headers.filter((h) => !SERVICE_HEADER_NAMES.has(h.name));
 }
 
+/** A dead letter's own place in the dead-letter topic. */
+function where(record: ConsumedRecord): Pick<DeadLetter, 'kind' | 'partition' | 'offset'> {
+  return { kind: 'dead-letter', partition: record.partition, offset: record.offset };
+}
+
 function unknown(record: ConsumedRecord, error: string): DeadLetter {
   return {
-    kind: 'dead-letter',
-    partition: record.partition,
-    offset: record.offset,
+    ...where(record),
     format: 'unknown',
     reason: 'unknown',
     error,
@@ -119,9 +122,7 @@ function serviceDeadLetter(record: ConsumedRecord): DeadLetter {
     return unknown(record, (error as Error).message);
   }
   return {
-    kind: 'dead-letter',
-    partition: record.partition,
-    offset: record.offset,
+    ...where(record),
     format: 'service',
     reason: headerText(record, DLQ_HEADERS.reason) ?? 'unknown',
     error: headerText(record, DLQ_HEADERS.error) ?? '',
@@ -156,9 +157,7 @@ function lambdaDeadLetter(record: ConsumedRecord, document: LambdaFailure): Dead
   const functionError = text(document.responseContext?.functionError);
   const statusCode = text(document.responseContext?.statusCode);
   return {
-    kind: 'dead-letter',
-    partition: record.partition,
-    offset: record.offset,
+    ...where(record),
     format: 'lambda',
     reason: text(document.requestContext?.condition) ?? 'unknown',
     error: [functionError, statusCode === undefined ? undefined : `status ${statusCode}`].filter(Boolean).join(', '),

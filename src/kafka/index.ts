@@ -1,7 +1,7 @@
 export { DeadLetterToolError, KafkaUnavailableError } from './errors';
 export { createKafka } from './client';
 export { resolveBrokers } from './brokers';
-export { ensureTopics, serviceTopics } from './topics';
+export { serviceTopics, ensureServiceTopics } from './topics';
 export { createContainerProducer } from './producer';
 export type { ContainerProducer, SendObserver } from './producer';
 export { sharedKafka, sharedProducer } from './shared';

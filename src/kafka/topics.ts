@@ -1,5 +1,8 @@
 import type { Admin } from 'kafkajs';
-import type { Topics } from '../config';
+import type { Config, Topics } from '../config';
+import type { Logger } from '../logger';
+import { resolveBrokers } from './brokers';
+import { createKafka } from './client';
 
 export interface EnsureTopicsResult {
   created: string[];
@@ -38,4 +41,22 @@ export async function ensureTopics(params: {
 
 export function serviceTopics(topics: Topics): string[] {
   return [topics.requests, topics.events, topics.commands, topics.dlq];
+}
+
+/** Creates the service's missing topics on the configured cluster over one admin connection. */
+export async function ensureServiceTopics(params: { config: Config; clientId: string; logger?: Logger }): Promise<EnsureTopicsResult> {
+  const { config, clientId, logger } = params;
+  const brokers = await resolveBrokers(config.kafka);
+  const admin = createKafka({ kafka: config.kafka, brokers, clientId, ...(logger ? { logger } : {}) }).admin();
+  await admin.connect();
+  try {
+    return await ensureTopics({
+      admin,
+      topics: serviceTopics(config.kafka.topics),
+      partitions: config.kafka.topicPartitions,
+      replicationFactor: config.kafka.topicReplicationFactor,
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }

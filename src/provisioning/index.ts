@@ -1,2 +1,2 @@
 export { handleTopicsRequest } from './topics-resource';
-export type { CustomResourceRequest, CustomResourceResponse, TopicsResult } from './topics-resource';
+export type { CustomResourceRequest, CustomResourceResponse } from './topics-resource';
