@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { getConfig } from '../src/config';
 import { createEvent, eventHeaders } from '../src/events';
 import { errorMessage } from '../src/errors';
+import { isJsonObject } from '../src/json';
 import { withTimeout } from '../src/timeout';
 import { KafkaUnavailableError, createContainerProducer, createKafka, resolveBrokers } from '../src/kafka';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from '../src/kafka';
@@ -58,10 +59,8 @@ function parseObject(name: string, text: string | undefined): Record<string, unk
   } catch {
     throw new Error(`--${name} is not valid JSON: ${text}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error(`--${name} must be a JSON object`);
-  }
-  return value as Record<string, unknown>;
+  if (!isJsonObject(value)) throw new Error(`--${name} must be a JSON object`);
+  return value;
 }
 
 async function main(): Promise<void> {

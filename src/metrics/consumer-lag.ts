@@ -8,6 +8,7 @@
 import { METRIC_DEFINITIONS } from './definitions';
 import { expositionText } from './exposition';
 import { LAG_GROUP_INSTANCE } from './fleet';
+import type { StageScope } from './fleet';
 import { PushgatewayError } from './errors';
 import { groupRequest } from './pushgateway';
 
@@ -21,15 +22,7 @@ export interface PartitionLag {
   lag: number;
 }
 
-export async function pushConsumerLag(params: {
-  url: string;
-  timeoutMs: number;
-  job: string;
-  /** The stage label (stageLabel). */
-  stage: string;
-  functionName: string;
-  lags: readonly PartitionLag[];
-}): Promise<void> {
+export async function pushConsumerLag(params: StageScope & { functionName: string; lags: readonly PartitionLag[] }): Promise<void> {
   const { url, timeoutMs, job, stage, functionName, lags } = params;
   const definition = METRIC_DEFINITIONS.consumerGroupLag;
   const body = expositionText([

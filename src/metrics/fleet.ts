@@ -49,12 +49,16 @@ export function stageLabel(stage: string, cwd: string = process.cwd()): string {
   return `local-${createHash('sha256').update(cwd).digest('hex').slice(0, 8)}`;
 }
 
-export interface FleetScope {
+/** One stage of one service in one Pushgateway. */
+export interface StageScope {
   url: string;
   timeoutMs: number;
   job: string;
   /** The stage label (`stageLabel`). */
   stage: string;
+}
+
+export interface FleetScope extends StageScope {
   /** Distinct values per outside-fed label for the whole fleet. */
   maxLabelValues: number;
 }
