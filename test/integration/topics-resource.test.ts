@@ -1,5 +1,5 @@
 /**
- * The topics function (handlers/topics.ts) as CloudFormation invokes it for the
+ * The topics function (handlers/factories/topics.ts) as CloudFormation invokes it for the
  * ServiceTopics custom resource, against the real broker: Create makes the four topics and
  * answers SUCCESS at the response URL; Update finds them all there (idempotent); Delete
  * leaves them.
@@ -8,12 +8,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler } from '../../handlers/topics';
+import { defaultDeps } from '../../handlers/factories/deps';
+import { createTopicsHandler } from '../../handlers/factories/topics';
+import { loadConfig } from '../../src/config';
 import { testKafka, topicEnv, uniqueServiceTopics } from '../helpers/kafka';
 
 const topics = uniqueServiceTopics('cfn');
-// The function reads its configuration on its first invocation, from the environment the deploy gave it.
-Object.assign(process.env, topicEnv(topics), { KAFKA_BROKERS: '127.0.0.1:9092', KAFKA_TOPIC_REPLICATION_FACTOR: '3' });
+// The configuration the deploy gives the function.
+const config = loadConfig({ ...process.env, ...topicEnv(topics), KAFKA_BROKERS: '127.0.0.1:9092', KAFKA_TOPIC_REPLICATION_FACTOR: '3' });
+const handler = createTopicsHandler(defaultDeps({ config }));
 
 describe('the topics custom resource on the local broker', () => {
   const answers: Array<Record<string, unknown>> = [];
