@@ -1,9 +1,5 @@
-/** The onCommand function: commands (our envelope or the second guide's shape) answered on the events topic by src/commands. */
-import { createCommandConsumer } from '../src/commands';
-import { kafkaConsumerHandler } from './kafka-consumer';
+/** The onCommand function: commands, answered on the events topic (src/commands). */
+import { createConsumerHandler } from './factories/consumer';
+import { defaultDeps } from './factories/deps';
 
-export const handler = kafkaConsumerHandler({
-  functionName: 'onCommand',
-  publishErrorEvents: true,
-  build: (deps) => createCommandConsumer({ ...deps, name: 'onCommand' }),
-});
+export const handler = createConsumerHandler('onCommand', defaultDeps());

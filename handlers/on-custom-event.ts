@@ -1,9 +1,5 @@
-/** The onCustomEvent function: Kafka records from its topic (src/consumers/functions.ts), handled by src/consumers. */
-import { consumerFunction, createEventConsumer } from '../src/consumers';
-import { kafkaConsumerHandler } from './kafka-consumer';
+/** The onCustomEvent function: custom events from the events topic (src/consumers). */
+import { createConsumerHandler } from './factories/consumer';
+import { defaultDeps } from './factories/deps';
 
-export const handler = kafkaConsumerHandler({
-  functionName: 'onCustomEvent',
-  publishErrorEvents: true,
-  build: (deps) => createEventConsumer({ ...deps, fn: consumerFunction('onCustomEvent') }),
-});
+export const handler = createConsumerHandler('onCustomEvent', defaultDeps());

@@ -1,9 +1,5 @@
-/** The onHttpRequest function: Kafka records from its topic (src/consumers/functions.ts), handled by src/consumers. */
-import { consumerFunction, createEventConsumer } from '../src/consumers';
-import { kafkaConsumerHandler } from './kafka-consumer';
+/** The onHttpRequest function: http_request events from the requests topic (src/consumers). */
+import { createConsumerHandler } from './factories/consumer';
+import { defaultDeps } from './factories/deps';
 
-export const handler = kafkaConsumerHandler({
-  functionName: 'onHttpRequest',
-  publishErrorEvents: true,
-  build: (deps) => createEventConsumer({ ...deps, fn: consumerFunction('onHttpRequest') }),
-});
+export const handler = createConsumerHandler('onHttpRequest', defaultDeps());

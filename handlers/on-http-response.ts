@@ -1,9 +1,5 @@
-/** The onHttpResponse function: Kafka records from its topic (src/consumers/functions.ts), handled by src/consumers. */
-import { consumerFunction, createEventConsumer } from '../src/consumers';
-import { kafkaConsumerHandler } from './kafka-consumer';
+/** The onHttpResponse function: http_response events from the events topic (src/consumers). */
+import { createConsumerHandler } from './factories/consumer';
+import { defaultDeps } from './factories/deps';
 
-export const handler = kafkaConsumerHandler({
-  functionName: 'onHttpResponse',
-  publishErrorEvents: true,
-  build: (deps) => createEventConsumer({ ...deps, fn: consumerFunction('onHttpResponse') }),
-});
+export const handler = createConsumerHandler('onHttpResponse', defaultDeps());

@@ -2,7 +2,7 @@
  * The consumer functions against the real local broker and Pushgateway. Records are
  * written by independent clients (kcat, kafkajs), read back by a separate consumer, turned
  * into the exact MSK event Lambda sends (buildKafkaEvent), and given to the real handlers
- * (handlers/kafka-consumer.ts, the middy chain of the five functions) in this process.
+ * (handlers/factories/consumer.ts, the middy chain of the five functions) in this process.
  * What the handlers publish (answers, dead letters) is read back from the broker.
  * Every run has its own topics, consumer groups and Pushgateway job.
  */
@@ -12,8 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../../src/config';
-import { createCommandConsumer } from '../../src/commands';
-import { consumerFunction, createEventConsumer } from '../../src/consumers';
 import { createEvent, eventHeaders } from '../../src/events';
 import { createContainerProducer, createKafka } from '../../src/kafka';
 import type { ContainerProducer, OutgoingRecord, RecordAck, RecordPublisher } from '../../src/kafka';
@@ -25,8 +23,9 @@ import type { ConsumedRecord } from '../../src/kafka/records';
 import { createMetrics } from '../../src/metrics/registry';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
-import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';
-import type { KafkaLambdaEvent } from '../../handlers/kafka-consumer';
+import { createConsumerHandler } from '../../handlers/factories/consumer';
+import type { KafkaLambdaEvent } from '../../handlers/factories/consumer';
+import { defaultDeps } from '../../handlers/factories/deps';
 import { createTopic, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { lambdaContext as context } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
@@ -52,17 +51,8 @@ type Handler = (event: KafkaLambdaEvent, context: Context) => Promise<KafkaBatch
 
 /** A handler of one function, as the container would build it, with this run's config. */
 function handlerFor(name: string, publisher: RecordPublisher): (records: ConsumedRecord[]) => Promise<KafkaBatchResponse> {
-  const handler = kafkaConsumerHandler({
-    functionName: name,
-    publishErrorEvents: name !== 'onError',
-    config: functionConfig(name),
-    publisher,
-    metrics: createMetrics(),
-    build: (deps) =>
-      name === 'onCommand'
-        ? createCommandConsumer({ ...deps, name })
-        : createEventConsumer({ ...deps, fn: consumerFunction(name) }),
-  }) as unknown as Handler; // middy's handler type carries callback overloads; this is how Lambda calls it.
+  const deps = { ...defaultDeps({ config: functionConfig(name), metrics: createMetrics() }), producer: () => publisher };
+  const handler = createConsumerHandler(name, deps) as unknown as Handler; // middy's handler type carries callback overloads; this is how Lambda calls it.
   return (records) => handler(buildKafkaEvent(SOURCE, records) as unknown as KafkaLambdaEvent, context(name));
 }
 
@@ -298,14 +288,8 @@ describe('consumer functions against the real broker', () => {
     // Assess: the repeats are duplicates by id, and the events consumer drops them
     expect(new Set(all.map((r) => json(r).id)).size).toBe(3);
     const metrics = createMetrics();
-    const onCustom = kafkaConsumerHandler({
-      functionName: 'onCustomEvent',
-      publishErrorEvents: true,
-      config: functionConfig('onCustomEvent'),
-      publisher: producer,
-      metrics,
-      build: (deps) => createEventConsumer({ ...deps, fn: consumerFunction('onCustomEvent') }),
-    }) as unknown as Handler;
+    const deps = { ...defaultDeps({ config: functionConfig('onCustomEvent'), metrics }), producer: () => producer };
+    const onCustom = createConsumerHandler('onCustomEvent', deps) as unknown as Handler;
     await onCustom(buildKafkaEvent(SOURCE, all) as unknown as KafkaLambdaEvent, context('onCustomEvent'));
     const suppressed = await metrics.registry.getSingleMetric('duplicates_suppressed_total')?.get();
     expect(suppressed?.values.find((v) => v.labels.event_type === 'time.now.processed')?.value).toBe(3);

@@ -4,7 +4,7 @@
  * invalid UTF-8, wrong types, huge values, unusual unicode, unknown event types, missing
  * correlation ids, refused data) mixed with valid envelopes and valid commands in the second guide's shape.
  * They are produced to this run's own topics, read back, turned into the MSK event Lambda
- * sends (buildKafkaEvent) and given to the real handlers (handlers/kafka-consumer.ts) in
+ * sends (buildKafkaEvent) and given to the real handlers (handlers/factories/consumer.ts) in
  * this process, every function of a topic getting the whole batch.
  *
  * Asserted for every batch: no handler throws; the partial batch response is empty (the
@@ -35,8 +35,9 @@ import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { createMetrics } from '../../src/metrics/registry';
 import { deletePushedGroups } from '../helpers/pushgateway';
-import { kafkaConsumerHandler } from '../../handlers/kafka-consumer';
-import type { KafkaLambdaEvent } from '../../handlers/kafka-consumer';
+import { createConsumerHandler } from '../../handlers/factories/consumer';
+import type { KafkaLambdaEvent } from '../../handlers/factories/consumer';
+import { defaultDeps } from '../../handlers/factories/deps';
 import { createTopic, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { lambdaContext } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
@@ -386,14 +387,8 @@ function handlerFor(name: string, producer: ContainerProducer) {
       },
     };
   };
-  const handler = kafkaConsumerHandler({
-    functionName: name,
-    publishErrorEvents: name !== 'onError',
-    config: functionConfig(name),
-    publisher: producer,
-    metrics: createMetrics(),
-    build,
-  }) as unknown as Handler; // middy's handler type carries callback overloads; this is how Lambda calls it.
+  const deps = { ...defaultDeps({ config: functionConfig(name), metrics: createMetrics() }), producer: () => producer };
+  const handler = createConsumerHandler(name, deps, { build }) as unknown as Handler; // middy's handler type carries callback overloads; this is how Lambda calls it.
   return {
     results,
     invoke: (records: ConsumedRecord[]) => handler(buildKafkaEvent(SOURCE, records) as unknown as KafkaLambdaEvent, lambdaContext(name)),

@@ -16,7 +16,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTopic, startReader, testKafka, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import type { ReadRecord } from '../helpers/kafka';
 import { httpEvent, lambdaContext } from '../helpers/lambda';
-import type { ConsumerDeps } from '../../src/consumers';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const TOKEN = `sec-Admin-Token-${uniqueName('t')}`;
@@ -359,22 +358,14 @@ describe('security (in-process, real broker)', () => {
     const badEnv = { ...baseEnv, KAFKA_BROKERS: '127.0.0.1:1', KAFKA_AUTH: 'scram', KAFKA_SEND_TIMEOUT_MS: '500', KAFKA_CONNECT_TIMEOUT_MS: '300' };
     const down = await loadHttpHandler(badEnv);
     const { loadConfig } = await import('../../src/config.js');
-    const { kafkaConsumerHandler } = await import('../../handlers/kafka-consumer.js');
-    const { consumerFunction, createEventConsumer } = await import('../../src/consumers/index.js');
+    const { createConsumerHandler } = await import('../../handlers/factories/consumer.js');
+    const { defaultDeps } = await import('../../handlers/factories/deps.js');
     const { buildKafkaEvent } = await import('../../infra/offline-msk/src/event.js');
     const config = loadConfig({ ...badEnv, AWS_LAMBDA_FUNCTION_NAME: 'sec-onCustomEvent' });
     expect(config.kafka.sasl?.password).toBe(SASL_PASSWORD);
     type KafkaHandler = (event: unknown, context: Context) => Promise<unknown>;
-    const onCustom = kafkaConsumerHandler({
-      functionName: 'onCustomEvent',
-      publishErrorEvents: true,
-      config,
-      build: (deps: ConsumerDeps) => createEventConsumer({ ...deps, fn: consumerFunction('onCustomEvent') }),
-    }) as unknown as KafkaHandler; // middy's handler type carries callback overloads; this is how Lambda calls it.
-    const crashing = kafkaConsumerHandler({
-      functionName: 'onCustomEvent',
-      publishErrorEvents: true,
-      config,
+    const onCustom = createConsumerHandler('onCustomEvent', defaultDeps({ config })) as unknown as KafkaHandler; // middy's handler type carries callback overloads; this is how Lambda calls it.
+    const crashing = createConsumerHandler('onCustomEvent', defaultDeps({ config }), {
       build: () => ({
         name: 'onCustomEvent',
         processRecords: () => Promise.reject(new Error(`boom (the token is not here, but a stack is)`)),

@@ -59,13 +59,10 @@ describe('send metrics: one definition for every function', () => {
     const httpMetrics = containerMetrics(getConfig());
     const httpObserver = observers.pop();
     // ... and a consumer function's, with metrics of its own
-    const { kafkaConsumerHandler } = await import('../../../handlers/kafka-consumer.js');
+    const { createConsumerHandler } = await import('../../../handlers/factories/consumer.js');
+    const { defaultDeps } = await import('../../../handlers/factories/deps.js');
     const consumerMetrics = createMetrics();
-    kafkaConsumerHandler({
-      functionName: 'onCustomEvent',
-      publishErrorEvents: false,
-      config: loadConfig({ LOG_LEVEL: 'SILENT' }),
-      metrics: consumerMetrics,
+    createConsumerHandler('onCustomEvent', defaultDeps({ config: loadConfig({ LOG_LEVEL: 'SILENT' }), metrics: consumerMetrics }), {
       build: () => ({ name: 'onCustomEvent', processRecords: () => Promise.resolve({ outcomes: [], failed: [] }) }),
     });
     const consumerObserver = observers.pop();

@@ -1,0 +1,76 @@
+/**
+ * The five Kafka-triggered functions, one factory driven by the consumer table
+ * (src/consumers/functions.ts): decode the MSK (or self-managed Kafka) event, process its
+ * records, answer the partial batch response (`batchItemFailures`, AWS's format for Kafka
+ * event sources; src/kafka/msk-event.ts).
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context, MSKEvent, SelfManagedKafkaEvent } from 'aws-lambda';
+import { createCommandConsumer } from '../../src/commands';
+import { BatchRedeliveryError, consumerFunction, createEventConsumer, createProcessedIds } from '../../src/consumers';
+import type { Consumer, ConsumerDeps } from '../../src/consumers';
+import { decodeKafkaEvent, kafkaBatchResponse } from '../../src/kafka';
+import type { KafkaBatchResponse, RecordPublisher } from '../../src/kafka';
+import { errorEvents } from '../middleware/error-events';
+import { pushMetrics } from '../middleware/push-metrics';
+import type { HandlerDeps } from './deps';
+
+export type KafkaLambdaEvent = MSKEvent | SelfManagedKafkaEvent;
+
+export type ConsumerHandlerDeps = Pick<HandlerDeps, 'config' | 'logger' | 'metrics' | 'pusher'> & { producer: () => RecordPublisher };
+
+export interface ConsumerHandlerOptions {
+  /** The consumer the function runs; the table's own by default (tests plant others). */
+  build?: (deps: ConsumerDeps & { config: HandlerDeps['config'] }) => Consumer;
+  /**
+   * The event source mapping has FunctionResponseTypes [ReportBatchItemFailures] (our
+   * serverless.yml sets it). Without it Lambda ignores `batchItemFailures` and commits the
+   * whole batch, so failed records fail the invocation instead (the whole batch is
+   * delivered again; processed ids keep effects from repeating).
+   */
+  reportBatchItemFailures?: boolean;
+}
+
+/** The table's consumer for a function: commands are answered by src/commands, events by src/consumers. */
+function tableConsumer(name: string) {
+  return (deps: ConsumerDeps & { config: HandlerDeps['config'] }): Consumer =>
+    name === 'onCommand' ? createCommandConsumer({ ...deps, name }) : createEventConsumer({ ...deps, fn: consumerFunction(name) });
+}
+
+export function createConsumerHandler(name: string, deps: ConsumerHandlerDeps, options: ConsumerHandlerOptions = {}) {
+  const { config, logger, metrics } = deps;
+  // Persistent: injectLambdaContext's resetKeys clears appended keys after each invocation.
+  logger.appendPersistentKeys({ consumer: name });
+  const build = options.build ?? tableConsumer(name);
+  const consumer = build({ config, publisher: deps.producer(), logger, metrics, processed: createProcessedIds() });
+  const reportBatchItemFailures = options.reportBatchItemFailures ?? true;
+
+  async function consumeKafkaEvent(event: KafkaLambdaEvent): Promise<KafkaBatchResponse> {
+    const { records } = decodeKafkaEvent(event);
+    const result = await consumer.processRecords(records);
+    if (result.failed.length > 0 && !reportBatchItemFailures) {
+      const partitions = new Set(result.failed.map((r) => `${r.topic}-${r.partition}`)).size;
+      throw new BatchRedeliveryError(`${partitions} partition(s) failed; the batch will be delivered again`);
+    }
+    return kafkaBatchResponse(result.failed);
+  }
+
+  const handler = middy<KafkaLambdaEvent, KafkaBatchResponse, Error, Context>()
+    .use(pushMetrics({ metrics, pusher: deps.pusher, logger }))
+    .use(injectLambdaContext(logger, { resetKeys: true }));
+  // onError publishes no error event of its own when it fails: it would consume it.
+  if (name !== 'onError') {
+    handler.use(
+      errorEvents<KafkaLambdaEvent, KafkaBatchResponse>({
+        publisher: deps.producer,
+        topic: config.kafka.topics.events,
+        service: config.service.name,
+        source: `${config.service.name}/${name}`,
+        logger,
+        http: false,
+      }),
+    );
+  }
+  return handler.handler(consumeKafkaEvent);
+}
