@@ -1,1 +1,1 @@
-export { createCommandConsumer } from './consumer';
+export { createCommandConsumer } from './command-consumer';

@@ -5,6 +5,6 @@ export type { MetricsPusher } from './push';
 export { foldStaleGroups, fleetText, readFleet, stageLabel } from './fleet';
 export { CONTENT_TYPE } from './exposition';
 export { authorizeMetrics } from './token';
-export { pushConsumerLag } from './consumer-lag';
-export type { PartitionLag } from './consumer-lag';
+export { pushConsumerLag } from './lag-push';
+export type { PartitionLag } from './lag-push';
 export { sendObserver } from './send-observer';
