@@ -35,6 +35,10 @@ export interface ConsumerFunction {
    * can match (not JSON, no event_type) still reach it and are dead-lettered.
    */
   catchAll: boolean;
+  /** serverless.yml's description of the function. */
+  description: string;
+  /** Records per invocation at most (the event source mapping's batchSize). */
+  batchSize: number;
 }
 
 export const CONSUMER_FUNCTIONS: readonly ConsumerFunction[] = [
@@ -45,6 +49,8 @@ export const CONSUMER_FUNCTIONS: readonly ConsumerFunction[] = [
     eventTypes: { only: ['http_request'] },
     groupSuffix: 'http-request',
     catchAll: true,
+    description: 'http_request events from the requests topic (its catch-all)',
+    batchSize: 100,
   },
   {
     name: 'onHttpResponse',
@@ -52,16 +58,37 @@ export const CONSUMER_FUNCTIONS: readonly ConsumerFunction[] = [
     eventTypes: { only: ['http_response'] },
     groupSuffix: 'http-response',
     catchAll: false,
+    description: 'http_response events from the events topic',
+    batchSize: 100,
   },
-  { name: 'onError', topic: 'events', eventTypes: { only: ['error'] }, groupSuffix: 'error', catchAll: false },
-  // Commands arrive in our envelope (event_type) or in the second guide's shape (type): no filter.
-  { name: 'onCommand', topic: 'commands', eventTypes: { except: [] }, groupSuffix: 'commands', catchAll: true },
+  {
+    name: 'onError',
+    topic: 'events',
+    eventTypes: { only: ['error'] },
+    groupSuffix: 'error',
+    catchAll: false,
+    description: 'error events from the events topic',
+    batchSize: 50,
+  },
+  // Commands arrive in our envelope (event_type) or in the second guide's shape (type): no
+  // filter. They wait for their answer: small batches.
+  {
+    name: 'onCommand',
+    topic: 'commands',
+    eventTypes: { except: [] },
+    groupSuffix: 'commands',
+    catchAll: true,
+    description: 'Commands (either shape) from the commands topic, answered on the events topic',
+    batchSize: 10,
+  },
   {
     name: 'onCustomEvent',
     topic: 'events',
     eventTypes: { except: ['http_response', 'error'] },
     groupSuffix: 'custom',
     catchAll: true,
+    description: 'Every other event of the events topic (its catch-all)',
+    batchSize: 100,
   },
 ];
 
