@@ -69,7 +69,9 @@ function sameValue(a, b) {
 async function readService({ options, resolveConfigurationProperty }) {
   const service = await resolveConfigurationProperty(['service']);
   const stage = options.stage || (await resolveConfigurationProperty(['provider', 'stage'])) || 'dev';
-  const functions = (await resolveConfigurationProperty(['functions'])) || {};
+  // serverless.yml lists its functions in parts (the consumer functions are generated); the framework merges them.
+  const parts = (await resolveConfigurationProperty(['functions'])) || {};
+  const functions = Array.isArray(parts) ? Object.assign({}, ...parts) : parts;
   const custom = (await resolveConfigurationProperty(['custom'])) || {};
   const environment = (await resolveConfigurationProperty(['provider', 'environment'])) || {};
   const logs = (await resolveConfigurationProperty(['provider', 'logs'])) || {};
