@@ -18,10 +18,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Admin } from 'kafkajs';
 import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers';
 import { loadConfig } from '../../src/config';
 import { createKafka, serviceTopics } from '../../src/kafka';
+
+type Admin = ReturnType<ReturnType<typeof createKafka>['admin']>;
 import { main as createTopics } from '../topics';
 
 const OFFSETS_TOPIC = '__consumer_offsets';

@@ -3,3 +3,4 @@ export { createAdminTokenSource } from './admin-token';
 export { readJsonBody } from './body';
 export { buildPublishRequest } from './publish';
 export { buildTimePayload, timeRequestRecords } from './time';
+export { AdminTokenUnavailableError } from './errors';

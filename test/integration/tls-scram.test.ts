@@ -20,13 +20,15 @@ import { promisify } from 'node:util';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createMetricsHandler } from '../../handlers/metrics';
-import type { ScheduledRunReport } from '../../handlers/metrics';
+import { defaultDeps } from '../../handlers/factories/deps';
+import { createMetricsHandler } from '../../handlers/factories/metrics';
+import type { ScheduledRunReport } from '../../src/use-cases';
 import { loadConfig } from '../../src/config';
 import { createContainerProducer, createKafka } from '../../src/kafka';
 import { explainConnectionFailure } from '../../src/kafka/client';
 import type { Logger } from '../../src/logger';
-import { createMetrics, deleteGroup, fetchGroups } from '../../src/metrics';
+import { createMetrics } from '../../src/metrics/registry';
+import { deleteGroup, fetchGroups } from '../../src/metrics/pushgateway';
 import { startReader, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/lambda';
 import { startPrivateBroker } from '../helpers/private-broker';
@@ -129,7 +131,7 @@ describe('over SASL_SSL and mutual TLS', () => {
   it("the metrics function's lag reader reads the groups' lag over SCRAM", async () => {
     // Prepare: records no group has read
     const config = loadConfig({ ...process.env, ...scram, ...topicEnv(topics), PUSHGATEWAY_URL, SERVICE_NAME: job, AWS_LAMBDA_FUNCTION_NAME: 'metrics', LOG_LEVEL: 'SILENT' });
-    const handler = createMetricsHandler({ config, metrics: createMetrics() });
+    const handler = createMetricsHandler(defaultDeps({ config, metrics: createMetrics() }));
     const producer = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: uniqueName('tls-lag') }).producer();
     await producer.connect();
     await producer.send({ topic: topics.requests, messages: [{ value: '1' }, { value: '2' }, { value: '3' }] });

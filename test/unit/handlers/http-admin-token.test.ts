@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { httpEvent, lambdaContext } from '../../helpers/lambda';
 import type * as AdminTokenModule from '../../../src/http/admin-token';
+import type * as AdminTokenErrors from '../../../src/http/errors';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:simple-time-service/test/admin-token-AbCdEf';
 const FIRST = 'first-admin-token-0123456789';
@@ -49,13 +50,13 @@ vi.mock('../../../src/kafka/shared', () => ({
 
 type Invoke = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 let invoke: Invoke;
-let Unavailable: typeof AdminTokenModule.AdminTokenUnavailableError;
+let Unavailable: typeof AdminTokenErrors.AdminTokenUnavailableError;
 
 beforeAll(async () => {
   Object.assign(process.env, { LOG_LEVEL: 'SILENT', ADMIN_TOKEN_SECRET_ARN: ARN, AWS_REGION: 'eu-west-1', PUSHGATEWAY_URL: 'http://127.0.0.1:9' });
   vi.resetModules();
   invoke = (await import('../../../handlers/http.js')).handler;
-  Unavailable = (await import('../../../src/http/admin-token.js')).AdminTokenUnavailableError;
+  Unavailable = (await import('../../../src/http/errors.js')).AdminTokenUnavailableError;
 });
 
 afterAll(() => {

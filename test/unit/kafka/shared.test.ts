@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../src/config';
-import { FakeCluster } from './fake-cluster';
+import { FakeCluster } from '../../helpers/fake-cluster';
 
 const cluster = new FakeCluster({ ackLatencyMs: 5, connectLatencyMs: 300 });
 
