@@ -68,10 +68,11 @@ async function print(stage: string, env: Record<string, string>): Promise<{ envi
   });
   const printed = JSON.parse(stdout) as {
     provider: { environment: Record<string, unknown>; region: string };
-    functions: Record<string, { environment?: Record<string, unknown> }>;
+    // serverless.yml lists its functions in parts (the consumer functions are generated).
+    functions: Record<string, { environment?: Record<string, unknown> }> | Array<Record<string, { environment?: Record<string, unknown> }>>;
   };
   const environment = { ...printed.provider.environment };
-  for (const fn of Object.values(printed.functions)) {
+  for (const fn of [printed.functions].flat().flatMap((part) => Object.values(part))) {
     for (const [name, value] of Object.entries(fn.environment ?? {})) if (!(name in printed.provider.environment)) environment[name] = value;
   }
   return { environment, region: printed.provider.region };
