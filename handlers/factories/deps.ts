@@ -21,6 +21,8 @@ export interface HandlerDeps {
   pusher: Pick<MetricsPusher, 'pushIfDue'>;
   /** The container's producer, made on the first call. */
   producer: () => ContainerProducer;
+  /** The container's Kafka client, made on the first call. */
+  kafka: () => ReturnType<typeof sharedKafka>;
   /** Runs `use` with a connected offset reader of the container's Kafka client. */
   withOffsets: WithOffsets;
   /** Milliseconds since the epoch. */
@@ -44,7 +46,8 @@ export function defaultDeps(overrides: Partial<HandlerDeps> = {}): HandlerDeps {
       return (pusher ??= containerPusher({ config, metrics: deps.metrics, logger }));
     },
     producer: overrides.producer ?? (() => (producer ??= sharedProducer({ config, logger, onSend: sendObserver(deps.metrics) }))),
-    withOffsets: overrides.withOffsets ?? ((use) => sharedKafka({ config, logger }).then((kafka) => withOffsetReader(kafka, use))),
+    kafka: overrides.kafka ?? (() => sharedKafka({ config, logger })),
+    withOffsets: overrides.withOffsets ?? ((use) => deps.kafka().then((kafka) => withOffsetReader(kafka, use))),
     now: overrides.now ?? Date.now,
   };
   return deps;

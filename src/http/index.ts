@@ -4,3 +4,4 @@ export { readJsonBody } from './body';
 export { buildPublishRequest } from './publish';
 export { buildTimePayload, timeRequestRecords } from './time';
 export { AdminTokenUnavailableError } from './errors';
+export type { AdminTokenSource } from './admin-token';

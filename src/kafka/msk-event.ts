@@ -60,50 +60,58 @@ export function partitionKey(topic: string, partition: number): string {
   return `${topic}-${partition}`;
 }
 
-const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'));
-const nonNegativeInt = () => z.number().check(z.int(), z.gte(0));
-
-const headerBytesSchema = z.array(z.number().check(z.int(), z.gte(-128), z.lte(255)));
-
 /**
- * One header, `{ name: [byte, ...] }`, validated without rebuilding the object: a record
- * schema would drop a header named `__proto__`, and a dead-letter copy must keep them all.
+ * The schema of a Kafka event, made on first use: only the consumer functions decode
+ * events, and a function that never does should not build it at start.
  */
-const headerSchema = z.custom<Record<string, number[]>>(
-  (value) =>
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value).every((bytes) => headerBytesSchema.safeParse(bytes).success),
-  'a header: { "<name>": [byte, ...] }',
-);
+function buildKafkaEventSchema() {
+  const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'));
+  const nonNegativeInt = () => z.number().check(z.int(), z.gte(0));
 
-const kafkaEventRecordSchema = z.object({
-  topic: z.string().check(z.minLength(1)),
-  partition: nonNegativeInt(),
-  offset: nonNegativeInt(),
-  timestamp: z.number().check(z.int()),
-  timestampType: z.string(),
-  key: z.nullish(base64),
-  value: z.nullish(base64),
-  headers: z._default(z.array(headerSchema), []),
-});
+  const headerBytesSchema = z.array(z.number().check(z.int(), z.gte(-128), z.lte(255)));
 
-const recordsSchema = z.record(z.string(), z.array(kafkaEventRecordSchema));
+  /**
+   * One header, `{ name: [byte, ...] }`, validated without rebuilding the object: a record
+   * schema would drop a header named `__proto__`, and a dead-letter copy must keep them all.
+   */
+  const headerSchema = z.custom<Record<string, number[]>>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.values(value).every((bytes) => headerBytesSchema.safeParse(bytes).success),
+    'a header: { "<name>": [byte, ...] }',
+  );
 
-export const kafkaEventSchema = z.discriminatedUnion('eventSource', [
-  z.object({
-    eventSource: z.literal(MSK_EVENT_SOURCE),
-    eventSourceArn: z.string().check(z.minLength(1)),
-    bootstrapServers: z.optional(z.string()),
-    records: recordsSchema,
-  }),
-  z.object({
-    eventSource: z.literal(SELF_MANAGED_KAFKA_EVENT_SOURCE),
-    bootstrapServers: z.optional(z.string()),
-    records: recordsSchema,
-  }),
-]);
+  const kafkaEventRecordSchema = z.object({
+    topic: z.string().check(z.minLength(1)),
+    partition: nonNegativeInt(),
+    offset: nonNegativeInt(),
+    timestamp: z.number().check(z.int()),
+    timestampType: z.string(),
+    key: z.nullish(base64),
+    value: z.nullish(base64),
+    headers: z._default(z.array(headerSchema), []),
+  });
+
+  const recordsSchema = z.record(z.string(), z.array(kafkaEventRecordSchema));
+
+  return z.discriminatedUnion('eventSource', [
+    z.object({
+      eventSource: z.literal(MSK_EVENT_SOURCE),
+      eventSourceArn: z.string().check(z.minLength(1)),
+      bootstrapServers: z.optional(z.string()),
+      records: recordsSchema,
+    }),
+    z.object({
+      eventSource: z.literal(SELF_MANAGED_KAFKA_EVENT_SOURCE),
+      bootstrapServers: z.optional(z.string()),
+      records: recordsSchema,
+    }),
+  ]);
+}
+
+let kafkaEventSchema: ReturnType<typeof buildKafkaEventSchema> | undefined;
 
 function timestampTypeOf(value: string): ConsumedRecord['timestampType'] {
   return value === 'CREATE_TIME' || value === 'LOG_APPEND_TIME' ? value : 'NO_TIMESTAMP_TYPE';
@@ -120,7 +128,7 @@ function headerBytes(bytes: number[]): Buffer {
  * ValidationError naming every problem when the envelope is not a Kafka event.
  */
 export function decodeKafkaEvent(event: unknown): { source: KafkaEventSource; records: ConsumedRecord[] } {
-  const parsed = kafkaEventSchema.safeParse(event);
+  const parsed = (kafkaEventSchema ??= buildKafkaEventSchema()).safeParse(event);
   if (!parsed.success) {
     throw new ValidationError(
       'not an MSK or self-managed Kafka event',

@@ -1,2 +1,7 @@
+export { createAdminAccess } from './admin-access';
+export type { JsonAnswer } from './answer';
 export { createMetricsJob } from './metrics-job';
 export type { ScheduledRunReport } from './metrics-job';
+export { createPublishUseCases } from './publish';
+export { createStatusUseCase } from './status';
+export { createTimeUseCase } from './time';
