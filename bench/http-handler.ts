@@ -8,17 +8,16 @@
  * With --expose-gc it also reports the heap after a full GC before and after the
  * measured invocations (growth there would be a leak per invocation).
  */
-import './http-handler-env';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadConfig } from '../src/config';
+import { defaultDeps } from '../handlers/factories/deps';
+import { createHttpHandler } from '../handlers/factories/http';
 import { buildTimePayload, timeRequestRecords } from '../src/http/time';
 import { createKafka } from '../src/kafka';
 import { hostInfo } from '../src/runtime';
 import { httpEvent, lambdaContext } from '../test/helpers/lambda';
 import { fmt, summarize } from './stats';
-
-import { handler } from '../handlers/http';
 
 const invocations = Number(process.argv[2] ?? 10_000);
 const naiveInvocations = Number(process.argv[3] ?? 200);
@@ -32,7 +31,15 @@ function context(): Context {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  const suffix = Date.now().toString(36);
+  const config = loadConfig({
+    ...process.env,
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+    KAFKA_TOPIC_REQUESTS: `bench-requests-${suffix}`,
+    KAFKA_TOPIC_EVENTS: `bench-events-${suffix}`,
+    LOG_LEVEL: 'ERROR',
+  });
+  const handler = createHttpHandler(defaultDeps({ config }));
   const kafka = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'bench' });
   const admin = kafka.admin();
   await admin.connect();

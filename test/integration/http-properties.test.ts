@@ -4,15 +4,26 @@
  * 5xx for a client's mistake, no stack trace in a response, and `ip` always the source
  * ip whatever X-Forwarded-For says.
  */
-import { propertyToken, propertyTopics } from './http-properties-env';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler } from '../../handlers/http';
-import { sharedProducer } from '../../src/kafka';
-import { getConfig } from '../../src/config';
-import { createTopic, testKafka } from '../helpers/kafka';
+import { defaultDeps } from '../../handlers/factories/deps';
+import { createHttpHandler } from '../../handlers/factories/http';
+import { loadConfig } from '../../src/config';
+import { createTopic, testKafka, topicEnv, uniqueName } from '../helpers/kafka';
 import { httpEvent, lambdaContext } from '../helpers/lambda';
+
+const propertyTopics = {
+  requests: uniqueName('prop-requests'),
+  events: uniqueName('prop-events'),
+  commands: uniqueName('prop-commands'),
+  dlq: uniqueName('prop-dlq'),
+};
+const propertyToken = 'property-test-admin-token-0123';
+const deps = defaultDeps({
+  config: loadConfig({ ...process.env, ...topicEnv(propertyTopics), KAFKA_BROKERS: '127.0.0.1:9092', ADMIN_TOKEN: propertyToken, LOG_LEVEL: 'SILENT' }),
+});
+const handler = createHttpHandler(deps);
 
 const invoke = handler as unknown as (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 const RUNS = 1000;
@@ -53,7 +64,7 @@ describe('HTTP routes under generated input (in-process, real broker)', () => {
     await admin.disconnect();
   });
   afterAll(async () => {
-    await sharedProducer({ config: getConfig() }).disconnect();
+    await deps.producer().disconnect();
   });
 
   it('GET / always answers 200 with ip = the source ip, whatever the headers and query', async () => {
