@@ -24,6 +24,7 @@ import { createKafka, serviceTopics } from '../../src/kafka';
 
 type Admin = ReturnType<ReturnType<typeof createKafka>['admin']>;
 import { main as createTopics } from '../topics';
+import { errorMessage } from '../../src/errors';
 
 const OFFSETS_TOPIC = '__consumer_offsets';
 
@@ -60,7 +61,7 @@ async function until<T>(what: string, deadline: number, attempt: () => Promise<T
       last = error;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`${what}: not ready in time (last answer: ${last instanceof Error ? last.message : String(last)})`);
+      throw new Error(`${what}: not ready in time (last answer: ${errorMessage(last)})`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
     try {
       await createTopics();
     } catch (error) {
-      throw new Error(`the service's topics could not be created: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`the service's topics could not be created: ${errorMessage(error)}`);
     }
     // The service's own groups first: the first FindCoordinator creates the offsets topic.
     const serviceGroups = CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn));

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../../src/consumers';
+import { errorMessage } from '../../src/errors';
 
 const repo = path.resolve(__dirname, '../..');
 /** serverless offline's notice once every event source mapping consumes (infra/offline-msk). */
@@ -168,7 +169,7 @@ async function main(): Promise<number> {
     try {
       Object.assign(env, stackClientEnv(env));
     } catch (error) {
-      console.error(`[start] error: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(`[start] error: ${errorMessage(error)}`);
       return 1;
     }
   }

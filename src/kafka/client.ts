@@ -8,7 +8,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { Config } from '../config';
-import { ConfigError } from '../errors';
+import { ConfigError, errorMessage } from '../errors';
 import type { Logger } from '../logger';
 
 export type KafkaSettings = Config['kafka'];
@@ -38,7 +38,7 @@ function pemFile(variable: string, file: string, holds: RegExp, what: string, re
   try {
     text = read(file);
   } catch (error) {
-    throw new ConfigError([`${variable}=${file}: cannot be read (${error instanceof Error ? error.message : String(error)})`]);
+    throw new ConfigError([`${variable}=${file}: cannot be read (${errorMessage(error)})`]);
   }
   if (!holds.test(text)) throw new ConfigError([`${variable}=${file}: holds no ${what} in PEM form`]);
   return text;
@@ -173,7 +173,7 @@ function logCreator(logger: Logger | undefined) {
       const { message: given, timestamp: _timestamp, logger: _name, stack: _stack, ...extra } = log as LogEntry['log'] & { stack?: unknown };
       // kafkajs sometimes logs an Error object as the message; only its text is kept.
       const raw: unknown = given;
-      const message = typeof raw === 'string' ? raw : raw instanceof Error ? raw.message : String(raw);
+      const message = typeof raw === 'string' ? raw : errorMessage(raw);
       const line = { kafkajs: namespace, ...extra };
       if (level === KafkaLogLevel.ERROR || level === KafkaLogLevel.WARN) {
         const error = typeof extra.error === 'string' ? extra.error : '';

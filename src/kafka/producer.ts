@@ -36,9 +36,11 @@
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { KafkaUnavailableError } from './errors';
+import { withTimeout } from '../timeout';
 import type { Logger } from '../logger';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from './records';
 import { recordBytes } from './records';
+import { errorMessage } from '../errors';
 
 export type ProducerStatus = 'idle' | 'connecting' | 'connected' | 'unavailable';
 
@@ -69,12 +71,6 @@ export interface ContainerProducer extends RecordPublisher {
 }
 
 const DISCONNECT_TIMEOUT_MS = 1000;
-/** Node's timers hold at most 2^31-1 ms; a longer one fires at once. */
-const MAX_TIMER_MS = 2_147_483_647;
-
-function timerMs(ms: number): number {
-  return Math.min(Math.max(Math.ceil(ms), 1), MAX_TIMER_MS);
-}
 
 /** The attempt got no answer within its own bound. */
 class NoAnswer extends KafkaUnavailableError {
@@ -85,16 +81,6 @@ class NoAnswer extends KafkaUnavailableError {
   ) {
     super(`the broker did not acknowledge within ${timeoutMs} ms`, { outcome: 'unknown' });
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: (lateMs: number) => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const ms = timerMs(timeoutMs);
-  const due = Date.now() + ms;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout(Date.now() - due)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const CONNECTION_ERRORS = new Set([
@@ -139,9 +125,6 @@ function toAcks(metadata: RecordMetadata[]): RecordAck[] {
   return metadata.map((m) => ({ topic: m.topicName, partition: m.partition, offset: m.baseOffset ?? '-1' }));
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** One kafkajs producer and what is known about its connection. */
 interface Instance {
@@ -194,7 +177,7 @@ export function createContainerProducer(params: {
   };
 
   function noteError(reason: unknown): void {
-    state.lastError = messageOf(reason);
+    state.lastError = errorMessage(reason);
     state.lastErrorAt = new Date().toISOString();
   }
 
@@ -245,10 +228,10 @@ export function createContainerProducer(params: {
               refusalLogged = undefined;
               unavailableUntil = Date.now() + backoffMs;
               noteError(error);
-              logger?.warn('kafka producer could not connect', { error: messageOf(error), retry_in_ms: backoffMs });
+              logger?.warn('kafka producer could not connect', { error: errorMessage(error), retry_in_ms: backoffMs });
               throw error instanceof KafkaUnavailableError
                 ? error
-                : new KafkaUnavailableError(`Kafka could not be reached: ${messageOf(error)}`, { cause: error, outcome: 'not_sent' });
+                : new KafkaUnavailableError(`Kafka could not be reached: ${errorMessage(error)}`, { cause: error, outcome: 'not_sent' });
             }
             // Refused for its credentials or certificates: only a change of configuration or
             // of the broker heals that, so the connection is tried again less and less often
@@ -259,7 +242,7 @@ export function createContainerProducer(params: {
             noteError(refused);
             if (refused !== refusalLogged) {
               refusalLogged = refused;
-              logger?.error(refused, { error: messageOf(error), retries: 'less and less often, at most every ' + `${maxBackoffMs} ms` });
+              logger?.error(refused, { error: errorMessage(error), retries: 'less and less often, at most every ' + `${maxBackoffMs} ms` });
             } else {
               logger?.debug(refused, { retry_in_ms: retryInMs });
             }
@@ -351,13 +334,13 @@ export function createContainerProducer(params: {
       if (meansBadConnection(error) && !alive) discard(instance, error);
       else if (current === instance) noteError(error);
       logger?.warn('kafka send failed', {
-        error: messageOf(error),
+        error: errorMessage(error),
         topics: [...new Set(records.map((r) => r.topic))],
         records: records.length,
       });
       throw error instanceof KafkaUnavailableError
         ? error
-        : new KafkaUnavailableError(`Kafka did not acknowledge the records: ${messageOf(error)}`, { cause: error, outcome: 'unknown' });
+        : new KafkaUnavailableError(`Kafka did not acknowledge the records: ${errorMessage(error)}`, { cause: error, outcome: 'unknown' });
     }
   }
 
