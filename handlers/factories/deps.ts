@@ -7,7 +7,7 @@
  */
 import type { Config } from '../../src/config';
 import { getConfig } from '../../src/config';
-import { sharedKafka, sharedProducer, withOffsetReader } from '../../src/kafka';
+import { containerKafka, containerProducer, withOffsetReader } from '../../src/kafka';
 import type { ContainerProducer, WithOffsets } from '../../src/kafka';
 import { createLogger } from '../../src/logger';
 import type { Logger } from '../../src/logger';
@@ -22,7 +22,7 @@ export interface HandlerDeps {
   /** The container's producer, made on the first call. */
   producer: () => ContainerProducer;
   /** The container's Kafka client, made on the first call. */
-  kafka: () => ReturnType<typeof sharedKafka>;
+  kafka: () => ReturnType<typeof containerKafka>;
   /** Runs `use` with a connected offset reader of the container's Kafka client. */
   withOffsets: WithOffsets;
   /** Milliseconds since the epoch. */
@@ -45,8 +45,8 @@ export function defaultDeps(overrides: Partial<HandlerDeps> = {}): HandlerDeps {
     get pusher() {
       return (pusher ??= containerPusher({ config, metrics: deps.metrics, logger }));
     },
-    producer: overrides.producer ?? (() => (producer ??= sharedProducer({ config, logger, onSend: sendObserver(deps.metrics) }))),
-    kafka: overrides.kafka ?? (() => sharedKafka({ config, logger })),
+    producer: overrides.producer ?? (() => (producer ??= containerProducer({ config, logger, onSend: sendObserver(deps.metrics) }))),
+    kafka: overrides.kafka ?? (() => containerKafka({ config, logger })),
     withOffsets: overrides.withOffsets ?? ((use) => deps.kafka().then((kafka) => withOffsetReader(kafka, use))),
     now: overrides.now ?? Date.now,
   };

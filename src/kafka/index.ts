@@ -4,7 +4,7 @@ export { resolveBrokers } from './brokers';
 export { serviceTopics, ensureServiceTopics } from './topics';
 export { createContainerProducer } from './producer';
 export type { ContainerProducer, SendObserver } from './producer';
-export { sharedKafka, sharedProducer } from './shared';
+export { containerKafka, containerProducer } from './container';
 export { createClusterStatusReader } from './status';
 export type { StatusSnapshot } from './status';
 export { coordinates, parseCoordinates, readDeadLetters, replayDeadLetters, selects } from './dead-letters';

@@ -8,7 +8,7 @@ import type { Config } from '../config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerGroupLag, consumerTopic, defaultEventHandlers, lagByGroup } from '../consumers';
 import type { LagReport } from '../consumers';
 import { createClusterStatusReader, serviceTopics } from '../kafka';
-import type { ContainerProducer, StatusSnapshot, sharedKafka } from '../kafka';
+import type { ContainerProducer, StatusSnapshot, containerKafka } from '../kafka';
 import type { AdminAccess } from './admin-access';
 import { answer } from './answer';
 import type { JsonAnswer } from './answer';
@@ -27,7 +27,7 @@ function lagView(lag: StatusSnapshot<LagReport>['lag'], admin: boolean): Record<
 export function createStatusUseCase(deps: {
   config: Config;
   producer: () => ContainerProducer;
-  kafka: () => ReturnType<typeof sharedKafka>;
+  kafka: () => ReturnType<typeof containerKafka>;
   admin: AdminAccess;
   now: () => number;
 }) {

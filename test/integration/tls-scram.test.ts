@@ -172,7 +172,7 @@ describe('over SASL_SSL and mutual TLS', () => {
 describe('connections refused for their credentials or certificates', () => {
   /**
    * Sends every 100 ms for `ms` through the container producer as the functions build it
-   * (src/kafka/shared.ts: its explanations, its back-off); what it logged, what callers
+   * (src/kafka/container.ts: its explanations, its back-off); what it logged, what callers
    * were told, and how many failed authentications the broker saw.
    */
   async function sendsFor(env: Record<string, string>, ms: number) {

@@ -45,12 +45,12 @@ async function loadHttpHandler(env: Record<string, string>): Promise<{ invoke: I
   Object.assign(process.env, env);
   try {
     const mod = await import('../../handlers/http.js');
-    const { sharedProducer } = await import('../../src/kafka/index.js');
+    const { containerProducer } = await import('../../src/kafka/index.js');
     const { getConfig } = await import('../../src/config.js');
     const config = getConfig();
     return {
       invoke: mod.handler as unknown as Invoke, // middy's handler type carries callback overloads; this is how Lambda calls it.
-      stop: () => sharedProducer({ config }).disconnect(),
+      stop: () => containerProducer({ config }).disconnect(),
     };
   } finally {
     for (const k of Object.keys(env)) delete process.env[k];

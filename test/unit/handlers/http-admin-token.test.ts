@@ -37,9 +37,9 @@ vi.mock('../../../src/http/admin-token', async (importOriginal) => {
   };
 });
 
-vi.mock('../../../src/kafka/shared', () => ({
-  sharedKafka: () => Promise.reject(new Error('no cluster in this test')),
-  sharedProducer: () => ({
+vi.mock('../../../src/kafka/container', () => ({
+  containerKafka: () => Promise.reject(new Error('no cluster in this test')),
+  containerProducer: () => ({
     send: (records: Array<{ topic: string }>) => Promise.resolve(records.map((r) => ({ topic: r.topic, partition: 0, offset: '1' }))),
     connect: () => Promise.resolve(true),
     flush: () => Promise.resolve({ settled: 0 }),

@@ -45,9 +45,9 @@ function fakeAdmin() {
   };
 }
 
-vi.mock('../../../src/kafka/shared', () => ({
-  sharedKafka: () => Promise.resolve({ admin: fakeAdmin }),
-  sharedProducer: () => {
+vi.mock('../../../src/kafka/container', () => ({
+  containerKafka: () => Promise.resolve({ admin: fakeAdmin }),
+  containerProducer: () => {
     let connected = false;
     return {
       send: (records: Array<{ topic: string }>) => {

@@ -10,9 +10,9 @@ import type { ServiceMetrics } from '../../../src/metrics';
 
 const observers: SendObserver[] = [];
 
-vi.mock('../../../src/kafka/shared', () => ({
-  sharedKafka: () => Promise.reject(new Error('not used')),
-  sharedProducer: (params: { onSend?: SendObserver }) => {
+vi.mock('../../../src/kafka/container', () => ({
+  containerKafka: () => Promise.reject(new Error('not used')),
+  containerProducer: (params: { onSend?: SendObserver }) => {
     if (params.onSend) observers.push(params.onSend);
     return {
       send: () => Promise.resolve([]),

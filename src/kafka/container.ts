@@ -15,7 +15,7 @@ let kafkaClient: Promise<Kafka> | undefined;
 let producer: ContainerProducer | undefined;
 
 /** The container's kafkajs client; MSK bootstrap brokers are resolved once. */
-export function sharedKafka(params: { config: Config; logger?: Logger }): Promise<Kafka> {
+export function containerKafka(params: { config: Config; logger?: Logger }): Promise<Kafka> {
   kafkaClient ??= resolveBrokers(params.config.kafka)
     .then((brokers) => {
       const options: Parameters<typeof createKafka>[0] = { kafka: params.config.kafka, brokers };
@@ -30,10 +30,10 @@ export function sharedKafka(params: { config: Config; logger?: Logger }): Promis
   return kafkaClient;
 }
 
-export function sharedProducer(params: { config: Config; logger?: Logger; onSend?: SendObserver }): ContainerProducer {
+export function containerProducer(params: { config: Config; logger?: Logger; onSend?: SendObserver }): ContainerProducer {
   const { config, logger, onSend } = params;
   const options: Parameters<typeof createContainerProducer>[0] = {
-    kafka: () => sharedKafka({ config, ...(logger ? { logger } : {}) }),
+    kafka: () => containerKafka({ config, ...(logger ? { logger } : {}) }),
     sendTimeoutMs: config.kafka.sendTimeoutMs,
     connectTimeoutMs: config.kafka.connectTimeoutMs,
     explain: (error) => explainConnectionFailure(error, config.kafka),

@@ -1,5 +1,5 @@
 /**
- * The container's producer (src/kafka/shared.ts) starts its connection when it is made,
+ * The container's producer (src/kafka/container.ts) starts its connection when it is made,
  * which the handlers do at module load, during Lambda's init phase: the first invocation
  * of a new container finds it connected, or connecting, instead of starting a connection
  * within its own send budget.
@@ -19,14 +19,14 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('sharedProducer', () => {
+describe('containerProducer', () => {
   it('starts connecting when the container makes it, before any send', async () => {
     // Prepare
     vi.useFakeTimers();
-    const { sharedProducer } = await import('../../../src/kafka/shared.js');
+    const { containerProducer } = await import('../../../src/kafka/container.js');
 
     // Act: the handler module is loaded (init); no invocation yet
-    const producer = sharedProducer({ config: loadConfig({}) });
+    const producer = containerProducer({ config: loadConfig({}) });
     await vi.advanceTimersByTimeAsync(400);
 
     // Assess
