@@ -5,12 +5,12 @@
  * keeps the observer it was given; the same outcomes are then fed to both.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { SendObserver } from '../../../src/kafka/producer';
-import type { ServiceMetrics } from '../../../src/metrics';
+import type { SendObserver } from '../../../../src/kafka/producer';
+import type { ServiceMetrics } from '../../../../src/metrics';
 
 const observers: SendObserver[] = [];
 
-vi.mock('../../../src/kafka/container', () => ({
+vi.mock('../../../../src/kafka/container', () => ({
   containerKafka: () => Promise.reject(new Error('not used')),
   containerProducer: (params: { onSend?: SendObserver }) => {
     if (params.onSend) observers.push(params.onSend);
@@ -52,15 +52,15 @@ describe('send metrics: one definition for every function', () => {
     // Prepare: the HTTP function's observer and its container metrics
     process.env.LOG_LEVEL = 'SILENT';
     vi.resetModules();
-    await import('../../../handlers/http.js');
-    const { containerMetrics } = await import('../../../src/metrics/index.js');
-    const { createMetrics } = await import('../../../src/metrics/registry.js');
-    const { getConfig, loadConfig } = await import('../../../src/config.js');
+    await import('../../../../handlers/http.js');
+    const { containerMetrics } = await import('../../../../src/metrics/index.js');
+    const { createMetrics } = await import('../../../../src/metrics/registry.js');
+    const { getConfig, loadConfig } = await import('../../../../src/config.js');
     const httpMetrics = containerMetrics(getConfig());
     const httpObserver = observers.pop();
     // ... and a consumer function's, with metrics of its own
-    const { createConsumerHandler } = await import('../../../handlers/factories/consumer.js');
-    const { defaultDeps } = await import('../../../handlers/factories/deps.js');
+    const { createConsumerHandler } = await import('../../../../handlers/factories/consumer.js');
+    const { defaultDeps } = await import('../../../../handlers/factories/deps.js');
     const consumerMetrics = createMetrics();
     createConsumerHandler('onCustomEvent', defaultDeps({ config: loadConfig({ LOG_LEVEL: 'SILENT' }), metrics: consumerMetrics }), {
       build: () => ({ name: 'onCustomEvent', processRecords: () => Promise.resolve({ outcomes: [], failed: [] }) }),
