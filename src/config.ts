@@ -2,8 +2,7 @@
  * The only reader of process.env. Reads once, validates, and names every missing or
  * bad variable in one error. Defaults are the original guides' defaults.
  */
-import * as z from 'zod/mini';
-import './validation';
+import * as z from './zod';
 import { ConfigError } from './errors';
 
 const int = (max = Number.MAX_SAFE_INTEGER, min = 1) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));

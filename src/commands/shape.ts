@@ -7,8 +7,7 @@
  * A command without a correlation id can never be answered usefully: it is dead-lettered
  * (the second guide only logged a warning and dropped it).
  */
-import * as z from 'zod/mini';
-import '../validation';
+import * as z from '../zod';
 import { ValidationError } from '../errors';
 import { isJsonObject } from '../json';
 import { correlationIdSchema, describeIssues, eventDataSchema, eventTypeSchema, parseEnvelope } from '../events';

@@ -6,8 +6,7 @@
  * long time). The time zone is checked against the runtime's ICU data (Intl), the same
  * database the answer is computed with.
  */
-import * as z from 'zod/mini';
-import '../validation';
+import * as z from '../zod';
 import { describeIssues } from '../events';
 import type { CommandHandler } from './registry';
 import { CommandRejectedError } from './errors';

@@ -5,8 +5,7 @@
  * type). The data of each type is validated; data a handler cannot use is refused with a
  * ValidationError, which dead-letters the record (reason `invalid_data`).
  */
-import * as z from 'zod/mini';
-import '../validation';
+import * as z from '../zod';
 import { ValidationError } from '../errors';
 import { EVENT_TYPES, describeIssues } from '../events';
 import type { EventEnvelope } from '../events';

@@ -3,8 +3,7 @@
  * Every event is validated against the schema before it is sent and after it is read.
  */
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod/mini';
-import '../validation';
+import * as z from '../zod';
 import { ValidationError } from '../errors';
 
 export const EVENT_VERSION = '1.0';

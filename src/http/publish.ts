@@ -6,8 +6,7 @@
  * that retries with the same id publishes the same event id (on the same partition, since
  * the id is the key when no key is given), and the consumers drop the second copy.
  */
-import * as z from 'zod/mini';
-import '../validation';
+import * as z from '../zod';
 import type { Topics } from '../config';
 import { ValidationError } from '../errors';
 import { correlationIdSchema, createEvent, describeIssues, eventDataSchema, eventTypeSchema } from '../events';

@@ -15,8 +15,7 @@
  * - MSK events carry `eventSourceArn` (the cluster ARN); self-managed ones do not;
  * - `bootstrapServers` is the comma-separated broker list.
  */
-import * as z from 'zod/mini';
-import '../validation';
+import * as z from '../zod';
 import { ValidationError } from '../errors';
 import type { ConsumedRecord } from './records';
 
