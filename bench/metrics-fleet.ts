@@ -178,7 +178,7 @@ const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', id: 
       LOG_LEVEL: 'ERROR',
       AWS_LAMBDA_FUNCTION_NAME: 'metrics',
       // GET /metrics gets the largest read budget the configuration allows (the default is
-      // 2 s); the fold reads with 15 s, as handlers/metrics.ts does.
+      // 2 s); the fold reads with 15 s, as the metrics job does (src/use-cases/metrics-job.ts).
       PUSHGATEWAY_QUERY_TIMEOUT_MS: '5000',
       METRICS_GROUP_MAX_AGE_SECONDS: '900',
       FOLD_NOW_SECONDS: String(foldNowSeconds),
