@@ -30,6 +30,12 @@ function fakeKafka(behaviour: { send: (n: number) => Promise<RecordMetadata[]> }
   return { kafka, made, sends: () => sends };
 }
 
+/** A send's acknowledgements or its error, as a value to match. */
+const outcome = <T>(send: Promise<T>): Promise<{ acks: T } | { error: unknown }> =>
+  send.then(
+    (acks) => ({ acks }),
+    (error: unknown) => ({ error }),
+  );
 const ack = (topic: string): RecordMetadata[] => [{ topicName: topic, partition: 1, errorCode: 0, baseOffset: '41' }];
 const record = { topic: 't', key: 'k', value: 'v' };
 
@@ -272,10 +278,7 @@ describe('createContainerProducer: the first connection has its own budget (KAFK
     const producer = createContainerProducer({ kafka: () => cluster.kafka(), sendTimeoutMs: 1000, connectTimeoutMs: 5000 });
 
     // Act
-    const first = producer.send([record]).then(
-      (acks) => ({ acks }),
-      (error: unknown) => ({ error }),
-    );
+    const first = outcome(producer.send([record]));
     await vi.advanceTimersByTimeAsync(2600);
 
     // Assess
@@ -290,10 +293,7 @@ describe('createContainerProducer: the first connection has its own budget (KAFK
     const producer = createContainerProducer({ kafka, sendTimeoutMs: 1000, connectTimeoutMs: 5000 });
 
     // Act
-    const first = producer.send([record]).then(
-      (acks) => ({ acks }),
-      (error: unknown) => ({ error }),
-    );
+    const first = outcome(producer.send([record]));
     await vi.advanceTimersByTimeAsync(2100);
 
     // Assess
