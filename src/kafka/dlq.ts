@@ -30,6 +30,12 @@ export type DeadLetterReason =
   | 'invalid_command'
   /** A valid event of a type no function on this topic handles. */
   | 'unhandled_event_type'
+  /**
+   * An event_type that JSON readers read differently (a byte order mark, a repeated or
+   * escaped event_type), one of them as a type another function's filter selects: which
+   * function a filter delivers it to depends on the reader (src/consumers/ownership.ts).
+   */
+  | 'ambiguous_event_type'
   /** A valid event whose data its handler refused (non-retriable validation). */
   | 'invalid_data'
   /** The handler failed with an error that trying again cannot fix. */
