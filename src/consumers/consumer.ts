@@ -10,7 +10,7 @@ import type { EventEnvelope } from '../events';
 import { ValidationError } from '../errors';
 import { createDeadLetterer } from '../kafka';
 import type { ConsumedRecord, DeadLetterReason, RecordPublisher } from '../kafka';
-import type { BatchResult, ConsumerLog, ConsumerMetrics, RecordDecision } from './batch';
+import type { BatchResult, ConsumerLog, ConsumerMetrics, ProcessOptions, RecordDecision } from './batch';
 import { UNKNOWN_EVENT_TYPE, createBatchProcessor } from './batch';
 import { consumerTopic } from './functions';
 import type { ConsumerFunction } from './functions';
@@ -23,7 +23,7 @@ import { handlesType, readEventType, recordOwnership } from './ownership';
 
 export interface Consumer {
   readonly name: string;
-  processRecords(records: readonly ConsumedRecord[]): Promise<BatchResult>;
+  processRecords(records: readonly ConsumedRecord[], options?: ProcessOptions): Promise<BatchResult>;
 }
 
 /** What the consumers share: where to publish and dead-letter, metrics, logs. */
@@ -34,8 +34,8 @@ export interface ConsumerDeps {
   metrics?: ConsumerMetrics & HandlerMetrics;
   /** The container's memory of processed event ids (one per function). */
   processed?: ProcessedIds;
-  /** Bound on a dead-letter write; the producer's KAFKA_SEND_TIMEOUT_MS by default. */
-  deadLetterTimeoutMs?: number;
+  /** Bound on each produce of answers and dead letters; KAFKA_SEND_TIMEOUT_MS by default. */
+  sendTimeoutMs?: number;
   now?: () => Date;
 }
 
@@ -68,22 +68,18 @@ export function createConsumer(
   },
 ): Consumer {
   const { config, publisher, logger, metrics, name } = params;
-  const deadLetterer = createDeadLetterer({
-    publisher,
-    topic: config.kafka.topics.dlq,
-    consumer: name,
-    timeoutMs: params.deadLetterTimeoutMs ?? config.kafka.sendTimeoutMs,
-    ...(params.now ? { now: params.now } : {}),
-  });
+  const deadLetterer = createDeadLetterer({ topic: config.kafka.topics.dlq, consumer: name, ...(params.now ? { now: params.now } : {}) });
   const processor = createBatchProcessor({
     consumer: name,
     decide: params.decide,
+    publisher,
     deadLetterer,
+    sendTimeoutMs: params.sendTimeoutMs ?? config.kafka.sendTimeoutMs,
     processed: params.processed ?? createProcessedIds(),
     logger,
     ...(metrics ? { metrics } : {}),
   });
-  return { name, processRecords: (records) => processor.process(records) };
+  return { name, processRecords: (records, options) => processor.process(records, options) };
 }
 
 /**
@@ -98,7 +94,7 @@ export function createEventConsumer(
     handlers?: EventHandlerRegistry;
   },
 ): Consumer {
-  const { fn, config, logger, metrics, publisher } = params;
+  const { fn, config, logger, metrics } = params;
   const handlers = params.handlers ?? defaultEventHandlers();
   const owns = recordOwnership(fn, params.functions);
   const topic = consumerTopic(config.kafka, fn);
@@ -152,9 +148,7 @@ export function createEventConsumer(
       eventType: event.event_type,
       id: event.id,
       correlationId: event.correlation_id,
-      run: async () => {
-        await handler(event, { record, log, publisher, source, now, ...(metrics ? { metrics } : {}) });
-      },
+      prepare: () => handler(event, { record, log, source, now, ...(metrics ? { metrics } : {}) }),
     };
   }
 

@@ -29,6 +29,8 @@ export interface ProcessedIds {
    * release, so an effect never runs twice at once.
    */
   claim(id: string): Promise<IdClaim | undefined>;
+  /** Whether a claim on `id` is held now (its effect not yet committed or given up). */
+  busy(id: string): boolean;
   readonly size: number;
 }
 
@@ -76,6 +78,7 @@ export function createProcessedIds(params: { maxIds?: number } = {}): ProcessedI
       };
       return { commit: () => finish(true), release: () => finish(false) };
     },
+    busy: (id) => running.has(id),
     get size() {
       return ids.size;
     },
