@@ -20,7 +20,7 @@ import type { ConsumedRecord, DeadLetterReason, DeadLetterer, OutgoingRecord, Re
 import type { MetricInstances } from '../metrics';
 import type { IdClaim, ProcessedIds } from './idempotency';
 import type { OutboxEntry, Settled } from './outbox';
-import { createOutbox } from './outbox';
+import { coalescing, createOutbox } from './outbox';
 
 /**
  * What handling a record does, prepared before anything is done: records to write, then
@@ -271,8 +271,8 @@ export function createBatchProcessor(params: BatchProcessorParams): {
     }
   }
 
-  async function processPartition(records: ConsumedRecord[], options: ProcessOptions): Promise<Settled[]> {
-    const outbox = createOutbox({ publisher, sendTimeoutMs, ...(options.remainingTimeMs ? { remainingTimeMs: options.remainingTimeMs } : {}) });
+  async function processPartition(records: ConsumedRecord[], shared: RecordPublisher, options: ProcessOptions): Promise<Settled[]> {
+    const outbox = createOutbox({ publisher: shared, sendTimeoutMs, ...(options.remainingTimeMs ? { remainingTimeMs: options.remainingTimeMs } : {}) });
     const results: Settled[] = [];
     let stopped = false;
     const flush = async (): Promise<boolean> => {
@@ -308,7 +308,9 @@ export function createBatchProcessor(params: BatchProcessorParams): {
         partitions.set(key, list);
       }
       for (const list of partitions.values()) list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
-      const results = await Promise.all([...partitions.values()].map((list) => processPartition(list, options)));
+      // The partitions' produces that fall in one turn of the event loop go as one.
+      const shared = coalescing(publisher);
+      const results = await Promise.all([...partitions.values()].map((list) => processPartition(list, shared, options)));
       const byRecord = new Map<ConsumedRecord, RecordOutcome>();
       for (const list of results) for (const { record, outcome } of list) byRecord.set(record, outcome);
       // Outcomes in the order the event listed the records.

@@ -46,6 +46,62 @@ export const MIN_PRODUCE_WAIT_MS = 20;
 /** The function's time ran out before the records could be written. */
 export class NoTimeLeftError extends RetriableError {}
 
+interface Queued {
+  records: OutgoingRecord[];
+  bytes: number;
+  timeoutMs: number | undefined;
+  resolve: (acks: RecordAck[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * A publisher that sends what several partitions' outboxes flush in the same turn of the
+ * event loop as one produce (at most `maxBytes`, so no partition's batch in it grows past
+ * what one outbox may write): partitions finish their records at about the same time, and
+ * each produce would otherwise wait for the one before it on the same connection. Every
+ * caller is answered with its own records' acknowledgements, or with the produce's error:
+ * its records are then not acknowledged, whichever partition's made it fail.
+ */
+export function coalescing(publisher: RecordPublisher, maxBytes = MAX_PRODUCE_BYTES): RecordPublisher {
+  const queue: Queued[] = [];
+  let scheduled = false;
+  function sendQueued(): void {
+    scheduled = false;
+    let bytes = 0;
+    let n = 0;
+    while (n < queue.length && (n === 0 || bytes + (queue[n]?.bytes ?? 0) <= maxBytes)) bytes += queue[n++]?.bytes ?? 0;
+    const batch = queue.splice(0, n);
+    if (queue.length > 0) schedule();
+    const timeouts = batch.map((q) => q.timeoutMs ?? Number.POSITIVE_INFINITY);
+    const timeoutMs = Math.min(...timeouts);
+    publisher.send(batch.flatMap((q) => q.records), Number.isFinite(timeoutMs) ? { timeoutMs } : {}).then(
+      (acks) => {
+        let at = 0;
+        for (const q of batch) {
+          q.resolve(acks.slice(at, at + q.records.length));
+          at += q.records.length;
+        }
+      },
+      (error: unknown) => {
+        for (const q of batch) q.reject(error);
+      },
+    );
+  }
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(sendQueued);
+  }
+  return {
+    send: (records, options = {}) =>
+      new Promise<RecordAck[]>((resolve, reject) => {
+        const bytes = records.reduce((sum, r) => sum + recordBytes(r), 0);
+        queue.push({ records, bytes, timeoutMs: options.timeoutMs, resolve, reject });
+        schedule();
+      }),
+  };
+}
+
 export interface Outbox {
   /** Whether `entry` must wait for a produce of what is waiting now first (the produce would be too large). */
   full(entry: OutboxEntry): boolean;
@@ -68,7 +124,15 @@ export function createOutbox(params: {
   const maxBytes = params.maxBytes ?? MAX_PRODUCE_BYTES;
   const entries: OutboxEntry[] = [];
   let bytes = 0;
-  const sizeOf = (entry: OutboxEntry) => entry.publish.reduce((sum, r) => sum + recordBytes(r), 0);
+  const sizes = new WeakMap<OutboxEntry, number>();
+  const sizeOf = (entry: OutboxEntry): number => {
+    let size = sizes.get(entry);
+    if (size === undefined) {
+      size = entry.publish.reduce((sum, r) => sum + recordBytes(r), 0);
+      sizes.set(entry, size);
+    }
+    return size;
+  };
 
   /** One produce of `records`, its wait bounded by the send timeout and the function's remaining time. */
   async function produce(records: OutgoingRecord[]): Promise<RecordAck[]> {

@@ -266,20 +266,46 @@ describe('createBatchProcessor', () => {
     expect(result.outcomes.map((o) => o.outcome.status).sort()).toEqual(['failed', 'processed']);
   });
 
-  it("writes a partition's answers and dead letters with one produce", async () => {
+  it("writes the batch's answers and dead letters with one produce, each partition's in record order", async () => {
     // Prepare
     const { process, publisher } = setup();
     const sends = vi.spyOn(publisher, 'send');
 
     // Act
-    const result = await process([on(0, 'answer-1', '1'), on(0, 'poison', '2'), on(0, 'answer-3', '3'), on(1, 'answer-4', '1')]);
+    const result = await process([on(0, 'answer-1', '1'), on(0, 'poison', '2'), on(1, 'answer-4', '1'), on(0, 'answer-3', '3')]);
 
-    // Assess: one produce for partition 0 (in record order), one for partition 1
+    // Assess
     expect(result.failed).toEqual([]);
-    expect(sends.mock.calls.map(([records]) => records.map((r) => String(r.value))).sort()).toEqual([
-      ['answer-1', 'poison', 'answer-3'],
-      ['answer-4'],
-    ]);
+    expect(sends).toHaveBeenCalledTimes(1);
+    const written = sends.mock.calls[0]?.[0].map((r) => String(r.value)) ?? [];
+    expect(written.filter((v) => v !== 'answer-4')).toEqual(['answer-1', 'poison', 'answer-3']);
+    expect(written).toContain('answer-4');
+  });
+
+  it('fails every partition whose records were in a produce that failed, and only those', async () => {
+    // Prepare: two partitions flush together (one produce, which fails); a third has nothing to write
+    const { process, publisher } = setup();
+    publisher.failNext(1);
+
+    // Act
+    const result = await process([on(0, 'answer-1', '1'), on(1, 'answer-2', '1'), on(2, 'plain', '1')]);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['failed', 'failed', 'processed']);
+    expect(result.failed.map((r) => `${r.partition}:${r.offset}`).sort()).toEqual(['0:1', '1:1']);
+  });
+
+  it('keeps a produce that carries several partitions within MAX_PRODUCE_BYTES', async () => {
+    // Prepare: two partitions of 300 KiB each
+    const { process, publisher } = setup();
+    const sends = vi.spyOn(publisher, 'send');
+
+    // Act
+    const result = await process([on(0, `answer-a-${'x'.repeat(300 * 1024)}`, '1'), on(1, `answer-b-${'x'.repeat(300 * 1024)}`, '1')]);
+
+    // Assess
+    expect(result.failed).toEqual([]);
+    expect(sends.mock.calls.map(([records]) => records.length)).toEqual([1, 1]);
   });
 
   it('counts nothing done before its produce is acknowledged: a skip after a record not done is reported too', async () => {
