@@ -126,6 +126,7 @@ export function recordOwnership(
     };
   }
   const siblings = functions.filter((f) => f.name !== fn.name && f.topic === fn.topic && !f.catchAll);
+  if (siblings.length === 0) return () => 'mine'; // alone on its topic: no filter to disagree with
   const siblingType = (type: string) => siblings.some((f) => handlesType(f, type));
   return (record) => {
     const { agreed, possible } = readEventType(record.value);
