@@ -248,6 +248,13 @@ describe('the local dashboard (Prometheus console)', () => {
     expect(without).toEqual([]);
   });
 
+  it('opens on the last 15 minutes (the hash the time control reads when the URL has none)', () => {
+    // Prepare / Act
+    const initial = /JSON\.stringify\(\{ duration: (\d+), endTime: 0 \}\)/.exec(page)?.[1];
+    // Assess
+    expect(initial).toBe('900');
+  });
+
   it('graphs request rate, 5xx ratio and latency, events produced, records consumed, lag, record age, dead letters and failed pushes', () => {
     // Prepare / Act
     const named = new Set(queries.flatMap(({ expr }) => baseMetricsIn(expr)));
