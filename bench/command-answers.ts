@@ -35,6 +35,7 @@ import type * as KafkaModule from '../src/kafka';
 import type * as LoggerModule from '../src/logger';
 import type * as MetricsModule from '../src/metrics/registry';
 import type { ConsumedRecord } from '../src/kafka/records';
+import { BENCH_SERVICE } from './service';
 import { fmt, summarize } from './stats';
 
 const args = new Map<string, string>();
@@ -221,7 +222,7 @@ async function main(): Promise<void> {
   const after = await load('after', path.resolve(__dirname, '..'));
   const suffix = randomUUID().slice(0, 8);
   const topics = { commands: `bench-answers-commands-${suffix}`, events: `bench-answers-events-${suffix}`, dlq: `bench-answers-dlq-${suffix}` };
-  const env = { KAFKA_BROKERS: `${BROKER.host}:${BROKER.port}`, KAFKA_TOPIC_COMMANDS: topics.commands, KAFKA_TOPIC_EVENTS: topics.events, KAFKA_TOPIC_DLQ: topics.dlq, LOG_LEVEL: 'ERROR' };
+  const env = { ...BENCH_SERVICE, KAFKA_BROKERS: `${BROKER.host}:${BROKER.port}`, KAFKA_TOPIC_COMMANDS: topics.commands, KAFKA_TOPIC_EVENTS: topics.events, KAFKA_TOPIC_DLQ: topics.dlq, LOG_LEVEL: 'ERROR' };
   const direct = new Kafka({ clientId: 'bench-answers', brokers: [env.KAFKA_BROKERS], logLevel: logLevel.NOTHING });
   const admin = direct.admin();
   await admin.connect();
