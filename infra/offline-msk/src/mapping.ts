@@ -212,6 +212,9 @@ interface Batch {
 
 const ZERO = 0n;
 
+/** The longest delay one Node timer holds (a longer one fires after 1 ms, with a TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The settled ranges a mapping keeps: one per partition of its topic; the oldest goes past this. */
 export const MAX_SETTLED_PARTITIONS = 10_000;
 
@@ -756,10 +759,7 @@ export class EventSourceMapping {
       const wait = this.#lastCommitAt + this.settings.commitIntervalMs - this.#timers.now();
       if (!this.#stopping && wait > 0) {
         // Paced: the next commit takes everything that settles until then.
-        this.#commitTimer = this.#timers.setTimeout(() => {
-          this.#commitTimer = undefined;
-          this.#requestCommit();
-        }, wait);
+        this.#commitLater(wait);
         return;
       }
       this.#track(this.#commitOnce());
@@ -797,17 +797,26 @@ export class EventSourceMapping {
         });
         this.#commitWanted = true;
         if (!this.#stopping) {
-          const delay = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(this.#commitFailures, 16));
-          this.#commitTimer = this.#timers.setTimeout(() => {
-            this.#commitTimer = undefined;
-            this.#requestCommit();
-          }, delay);
+          this.#commitLater(Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(this.#commitFailures, 16)));
         }
       }
     } finally {
       this.#commitRunning = false;
       if (this.#commitWanted && this.#commitTimer === undefined && !this.#stopping) this.#requestCommit();
     }
+  }
+
+  /** A commit in `delay` ms; a delay longer than one timer holds takes several in a row. */
+  #commitLater(delay: number): void {
+    const due = this.#timers.now() + delay;
+    const arm = (): void => {
+      this.#commitTimer = this.#timers.setTimeout(() => {
+        if (this.#timers.now() < due) return arm();
+        this.#commitTimer = undefined;
+        this.#requestCommit();
+      }, Math.min(MAX_TIMER_MS, Math.max(0, due - this.#timers.now())));
+    };
+    arm();
   }
 
   // --- helpers ------------------------------------------------------------------------
@@ -825,7 +834,8 @@ export class EventSourceMapping {
     if (this.#timer && this.#timer.at <= at) return;
     this.#clearTimer();
     if (!Number.isFinite(at)) return;
-    const delay = Math.max(0, at - this.#timers.now());
+    // A wait longer than one timer holds wakes the pump early; it arms the timer again.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.#timers.now()));
     const handle = this.#timers.setTimeout(() => {
       this.#timer = undefined;
       this.#pump();

@@ -5,7 +5,7 @@
  * The review's reproductions are here as regression tests (they failed on the mapping
  * this one replaced).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { compileFilterPatterns } from '../src/filter';
 import { MAX_SETTLED_PARTITIONS } from '../src/mapping';
 import { Bench, ERROR, OK, partialAt, range, record } from './support';
@@ -335,6 +335,55 @@ describe('EventSourceMapping: failures and retries', () => {
     expect(b.writes).toHaveLength(2);
     expect(b.committed.get('t-0')).toBe(1n);
     expect(b.calls).toHaveLength(1);
+  });
+});
+
+describe("EventSourceMapping: waits longer than a Node timer holds (2^31-1 ms)", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  it('a destination write that failed waits out a backoff of 3,000,000,000 ms without spinning, then is written again', async () => {
+    // Prepare: Node's timers, faked (a delay past 2^31-1 ms fires after 1 ms, as in Node)
+    vi.useFakeTimers();
+    const armed = vi.spyOn(globalThis, 'setTimeout');
+    const b = new Bench({ maximumRetryAttempts: 0, hasDestination: true, initialBackoffMs: 100, maxBackoffMs: 3_000_000_000 }, { nodeTimers: true });
+    b.answer = () => ERROR;
+    b.autoWrite = false;
+    assign(b, 0);
+    b.mapping.push([record(0, 0)]);
+    await vi.advanceTimersByTimeAsync(0);
+    b.writes[0]!.fail();
+    await vi.advanceTimersByTimeAsync(0);
+    const before = armed.mock.calls.length;
+
+    // Act
+    await vi.advanceTimersByTimeAsync(50);
+    const timersArmedIn50Ms = armed.mock.calls.length - before;
+    expect(timersArmedIn50Ms).toBeLessThanOrEqual(1);
+    await vi.advanceTimersByTimeAsync(3_000_000_000);
+
+    // Assess
+    expect(b.writes).toHaveLength(2);
+    expect(b.calls).toHaveLength(1);
+  });
+
+  it('a commit that failed is tried again after its backoff, not in a loop, when the backoff exceeds a Node timer', async () => {
+    vi.useFakeTimers();
+    const b = new Bench({ initialBackoffMs: 3_000_000_000, maxBackoffMs: 3_000_000_000 }, { nodeTimers: true });
+    b.autoCommit = false;
+    assign(b, 0);
+    b.mapping.push([record(0, 0)]);
+    await vi.advanceTimersByTimeAsync(0);
+    b.commits[0]!.fail();
+
+    await vi.advanceTimersByTimeAsync(1_000);
+    const commitsInOneSecond = b.commits.length;
+    await vi.advanceTimersByTimeAsync(3_000_000_000);
+
+    expect(commitsInOneSecond).toBe(1);
+    expect(b.commits).toHaveLength(2);
   });
 });
 
