@@ -36,7 +36,7 @@ import { waitFor } from '../helpers/wait-for';
 import type { Call } from './figures';
 import { longestGapMs, longestStreakMs, statusCounts } from './figures';
 import type { LogLine } from './support';
-import { call, deadLettered, logLines, publishInit } from './support';
+import { call, deadLettered, isAcknowledgement, logLines, publishInit } from './support';
 
 const heavy = process.env.RELIABILITY_HEAVY === '1';
 const BASE = 26400; // brokers 26400-26402, controller 26403
@@ -48,13 +48,9 @@ const PAUSE_MS = heavy ? 20 : 150;
 /** POST /kafka/publish's success status. */
 const ACKED = 200;
 
-/**
- * A publish the service acknowledged: 200 with the event's id. serverless offline answers
- * a function that ran over its timeout with a 200 too, its body a LambdaTimeoutError (API
- * Gateway answers 503): nothing was acknowledged then.
- */
+/** A publish the service acknowledged: 200 with the event's id (support.ts). */
 function acknowledged(p: Publish): boolean {
-  return p.status === ACKED && p.id !== undefined;
+  return isAcknowledgement({ status: p.status, body: p.id === undefined ? undefined : { id: p.id } });
 }
 const OFFSETS_TOPIC = '__consumer_offsets';
 

@@ -48,6 +48,15 @@ export async function call(url: string, init: RequestInit = {}, timeoutMs = 10_0
   }
 }
 
+/**
+ * Whether POST /kafka/publish acknowledged the event: 200 with its id. serverless offline
+ * answers a function that ran over its timeout with a 200 too, its body a
+ * LambdaTimeoutError (API Gateway answers 503): that acknowledges nothing.
+ */
+export function isAcknowledgement(answer: Pick<Answer, 'status' | 'body'>): boolean {
+  return answer.status === 200 && typeof answer.body?.id === 'string';
+}
+
 export function publishInit(token: string, body: Record<string, unknown>): RequestInit {
   return {
     method: 'POST',
