@@ -327,10 +327,11 @@ class KafkaEventSource {
       } catch (error) {
         if (c !== this.#consumer || join !== this.#joins || this.#stopping) return;
         const delay = this.#backoff(attempt);
-        this.#log.warn(`${this.#name}: could not read where ${this.#params.groupId} stands; trying again in ${delay} ms`, {
-          error: error instanceof Error ? error.message : String(error),
-          attempt,
-        });
+        // Once as a warning; the retries that follow (a broker still down) at debug level.
+        const extra = { error: error instanceof Error ? error.message : String(error), attempt };
+        const message = `${this.#name}: could not read where ${this.#params.groupId} stands; trying again in ${delay} ms`;
+        if (attempt === 1) this.#log.warn(message, extra);
+        else this.#log.debug(message, extra);
         await this.#sleep(delay);
         if (this.#stopping) return;
       }
