@@ -24,8 +24,8 @@ import { METRIC_DEFINITIONS } from './definitions';
 import { expositionText } from './exposition';
 import type { FamilyOut } from './exposition';
 import { PushgatewayError } from './errors';
-import { groupRequest, streamGroups } from './pushgateway';
-import type { GroupFamily, PushgatewayGroup, StreamStats } from './pushgateway';
+import { httpPushgateway } from './pushgateway';
+import type { GroupFamily, PushgatewayApi, PushgatewayGroup, StreamStats } from './pushgateway';
 import { errorMessage } from '../errors';
 
 export const RETIRED_INSTANCE = 'retired';
@@ -56,6 +56,12 @@ export interface StageScope {
   job: string;
   /** The stage label (`stageLabel`). */
   stage: string;
+  /** The Pushgateway at `url` over HTTP unless given (a model test gives its own). */
+  api?: PushgatewayApi;
+}
+
+function apiOf(scope: StageScope): PushgatewayApi {
+  return scope.api ?? httpPushgateway(scope.url);
 }
 
 export interface FleetScope extends StageScope {
@@ -103,8 +109,7 @@ async function readOnce(scope: FleetScope, leaveOut: ReadonlySet<string>) {
   const aggregate = new FleetAggregate({ maxLabelValues: scope.maxLabelValues, dropLabels: CONTAINER_LABELS });
   const added = new Set<string>();
   const markers = new Set<string>();
-  const stats = await streamGroups({
-    url: scope.url,
+  const stats = await apiOf(scope).streamGroups({
     timeoutMs: scope.timeoutMs,
     keep: inScope(scope),
     onGroup: (group) => {
@@ -165,7 +170,7 @@ interface FunctionFold {
 }
 
 /** The retired group's body: the summed families without the grouping labels, and the markers. */
-function retiredBody(fold: FunctionFold, markers: Map<string, number>): string {
+function retiredBody(fold: FunctionFold, markers: Map<string, number>): FamilyOut[] {
   const grouping = new Set(['job', 'stage', 'function', ...CONTAINER_LABELS]);
   const families = fold.aggregate.out(DEFINITION_ORDER).map((f) => ({
     ...f,
@@ -182,7 +187,7 @@ function retiredBody(fold: FunctionFold, markers: Map<string, number>): string {
       }),
     });
   }
-  return expositionText(families);
+  return families;
 }
 
 /**
@@ -193,6 +198,7 @@ function retiredBody(fold: FunctionFold, markers: Map<string, number>): string {
 export async function foldStaleGroups(params: FleetScope & { maxAgeSeconds: number; nowSeconds: number; deleteTimeoutMs?: number }): Promise<FoldResult> {
   const { maxAgeSeconds, nowSeconds } = params;
   const result: FoldResult = { kept: 0, deleted: [], folded: 0, failed: [] };
+  const api = apiOf(params);
   let leaveOut = new Set<string>();
   let folds = new Map<string, FunctionFold>();
   let staleLag: PushgatewayGroup[] = [];
@@ -218,8 +224,7 @@ export async function foldStaleGroups(params: FleetScope & { maxAgeSeconds: numb
     const addFamilies = (fold: FunctionFold, families: GroupFamily[], pinned: boolean): void => {
       for (const family of families) if (family.type !== 'gauge') fold.aggregate.addFamily(family, pinned);
     };
-    await streamGroups({
-      url: params.url,
+    await api.streamGroups({
       timeoutMs: params.timeoutMs,
       keep: inScope(params),
       onGroup: (group) => {
@@ -258,7 +263,7 @@ export async function foldStaleGroups(params: FleetScope & { maxAgeSeconds: numb
   const deleteTimeoutMs = params.deleteTimeoutMs ?? params.timeoutMs;
   const remove = async (labels: Record<string, string>): Promise<void> => {
     try {
-      await groupRequest({ url: params.url, method: 'DELETE', labels, timeoutMs: deleteTimeoutMs });
+      await api.delete({ labels, timeoutMs: deleteTimeoutMs });
       result.deleted.push(labels);
     } catch (error) {
       result.failed.push({ labels, error: errorMessage(error) });
@@ -279,7 +284,7 @@ export async function foldStaleGroups(params: FleetScope & { maxAgeSeconds: numb
       if (fold.foldedIds.size > 0 || staleMarkersGone) {
         const labels = { job: params.job, stage: params.stage, function: fn, instance: RETIRED_INSTANCE };
         try {
-          await groupRequest({ url: params.url, method: 'PUT', labels, body: retiredBody(fold, markers), timeoutMs: params.timeoutMs });
+          await api.put({ labels, families: retiredBody(fold, markers), timeoutMs: params.timeoutMs });
         } catch (error) {
           // Nothing is deleted unless its counts are safely in the retired totals.
           for (const group of fold.stale) result.failed.push({ labels: group.labels, error: errorMessage(error) });
