@@ -12,7 +12,9 @@
  *   push time, Unix seconds). A fold writes a new one: the latest one plus the groups not
  *   pushed for METRICS_GROUP_MAX_AGE_SECONDS since its T, with T the last push time among
  *   them; then it deletes those groups and the older retired groups.
- * - consumer-group lag: `instance="consumergroup-lag"` (gauges, src/metrics/lag-push.ts).
+ * - consumer-group lag: `instance="consumergroup-lag"`, one group per consumer group
+ *   (`group`; gauges, src/metrics/lag-push.ts). A lag group without `group` (the one group
+ *   for all consumer groups pushed before) is deleted by the next fold.
  *
  * Why a fold can never undo another: the Pushgateway has no conditional write, so two
  * folds at once (a run retried past its timeout beside the next one, a schedule delivered
@@ -240,6 +242,7 @@ interface FoldPlan {
   folding: Map<string, Added>;
   /** Container groups the latest retired groups hold already. */
   covered: Array<Record<string, string>>;
+  /** Lag groups past the maximum age, and the one lag group of all consumer groups pushed before. */
   staleLag: Array<Record<string, string>>;
   kept: number;
   late: boolean;
@@ -262,7 +265,7 @@ async function planOnce(params: FoldParams, known: Coverage): Promise<FoldPlan> 
       const kind = kindOf(group.labels);
       const stale = params.nowSeconds - group.lastPushSeconds > params.maxAgeSeconds;
       if (kind === 'lag') {
-        if (stale) plan.staleLag.push(group.labels);
+        if (stale || group.labels.group === undefined) plan.staleLag.push(group.labels);
       } else if (kind === 'retired') {
         plan.coverage.offer(group);
       } else if (known.covers(group.labels, group.lastPushSeconds)) {

@@ -66,3 +66,23 @@ describe('a retired group whose retired_through is not a number', () => {
     expect([...pushgateway.groups.values()].map((g) => g.labels)).toContainEqual(odd);
   });
 });
+
+describe('consumer-group lag groups', () => {
+  it('one per consumer group is kept until past the maximum age; the one group of all consumer groups pushed before goes at the next fold', async () => {
+    // Prepare
+    const { clock, pushgateway, scope } = world();
+    const lag = (group: string): FamilyOut => ({ name: 'kafka_consumergroup_lag', help: '', type: 'gauge', series: [{ labels: [['group', group], ['partition', '0'], ['topic', 't']], value: 3 }] });
+    const metricsFn = { job: 'svc', stage: 'dev', function: 'metrics', instance: 'consumergroup-lag' };
+    await pushgateway.put({ labels: metricsFn, families: [lag('g1')] });
+    await pushgateway.put({ labels: { ...metricsFn, group: 'g1' }, families: [lag('g1')] });
+    // Act
+    clock.seconds += 60;
+    await foldStaleGroups({ ...scope, maxAgeSeconds: 900, nowSeconds: clock.seconds });
+    // Assess
+    expect([...pushgateway.groups.values()].map((g) => g.labels)).toEqual([{ ...metricsFn, group: 'g1' }]);
+    // Act / Assess: past the maximum age
+    clock.seconds += 900;
+    await foldStaleGroups({ ...scope, maxAgeSeconds: 900, nowSeconds: clock.seconds });
+    expect(pushgateway.groups.size).toBe(0);
+  });
+});
