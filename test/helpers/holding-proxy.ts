@@ -13,6 +13,8 @@ export interface HoldingProxy {
   hold(match: (method: string, path: string) => boolean): void;
   /** How many requests are held now. */
   readonly held: number;
+  /** Every request it received: method and path. */
+  readonly requests: ReadonlyArray<{ method: string; path: string }>;
   /** Sends the held requests on, in the order they came, and holds no more. */
   release(): void;
   stop(): Promise<void>;
@@ -22,7 +24,9 @@ export async function startHoldingProxy(target: string): Promise<HoldingProxy> {
   const upstream = new URL(target);
   let match: ((method: string, path: string) => boolean) | undefined;
   const held: Array<() => void> = [];
+  const requests: Array<{ method: string; path: string }> = [];
   const server = http.createServer((request, response) => {
+    requests.push({ method: request.method ?? '', path: request.url ?? '' });
     const forward = (): void => {
       const outgoing = http.request(
         { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
@@ -47,6 +51,7 @@ export async function startHoldingProxy(target: string): Promise<HoldingProxy> {
     get held() {
       return held.length;
     },
+    requests,
     release() {
       match = undefined;
       for (const forward of held.splice(0)) forward();

@@ -14,6 +14,7 @@ import { defaultDeps } from '../../handlers/factories/deps';
 import type { HandlerDeps } from '../../handlers/factories/deps';
 import { createMetricsHandler } from '../../handlers/factories/metrics';
 import type { ScheduledRunReport } from '../../src/use-cases';
+import type { OffsetReader } from '../../src/kafka';
 import { loadConfig } from '../../src/config';
 import { createMetrics } from '../../src/metrics/registry';
 import { createMetricsPusher } from '../../src/metrics/push';
@@ -63,7 +64,14 @@ function container(params: { job: string; stage: string; instance: string; fn?: 
   };
 }
 
-function metricsFunction(params: { job: string; stage: string; nowSeconds?: () => number; env?: Record<string, string>; url?: string }) {
+function metricsFunction(params: {
+  job: string;
+  stage: string;
+  nowSeconds?: () => number;
+  env?: Record<string, string>;
+  url?: string;
+  withOffsets?: HandlerDeps['withOffsets'];
+}) {
   const config = loadConfig({
     PUSHGATEWAY_URL: params.url ?? pushgateway.url,
     SERVICE_NAME: params.job,
@@ -71,13 +79,15 @@ function metricsFunction(params: { job: string; stage: string; nowSeconds?: () =
     AWS_LAMBDA_FUNCTION_NAME: 'metrics',
     LOG_LEVEL: 'SILENT',
     METRICS_GROUP_MAX_AGE_SECONDS: String(MAX_AGE_SECONDS),
+    // Each GET /metrics here reads again (what it checks changed just before).
+    METRICS_ANSWER_REUSE_MS: '0',
     ...params.env,
   });
   const deps: Partial<HandlerDeps> = {
     config,
     metrics: createMetrics(),
-    // No broker here: the lag task fails (and is counted); the prune is what is tested.
-    withOffsets: () => Promise.reject(new Error('no broker in this test')),
+    // No broker here: unless given offsets, the lag task fails (and is counted).
+    withOffsets: params.withOffsets ?? (() => Promise.reject(new Error('no broker in this test'))),
   };
   const { nowSeconds } = params;
   if (nowSeconds) deps.now = () => nowSeconds() * 1000;
@@ -92,8 +102,11 @@ function metricsFunction(params: { job: string; stage: string; nowSeconds?: () =
       expect(response.statusCode).toBe(200);
       return sumSamples(String(response.body), 'http_requests_total', { job: params.job, ...REQUEST });
     },
+    async schedule(): Promise<ScheduledRunReport> {
+      return (await handler(scheduledEvent(), context('metrics'))) as ScheduledRunReport;
+    },
     async prune(): Promise<ScheduledRunReport['prune']> {
-      return ((await handler(scheduledEvent(), context('metrics'))) as ScheduledRunReport).prune;
+      return (await this.schedule()).prune;
     },
   };
 }
@@ -236,6 +249,62 @@ describe('folds at once and reads in any order', () => {
       }
     }
     expect([...seen.keys()].filter((s) => s.includes(`job="${job}"`) && s.includes('route="other"'))).not.toEqual([]);
+  });
+});
+
+describe('GET /metrics under load', () => {
+  it('20 requests at once cost one read of the Pushgateway, and the answer is reused for METRICS_ANSWER_REUSE_MS', async () => {
+    // Prepare
+    const job = uniqueName('sts-fleet');
+    await container({ job, stage: 'dev', instance: 'env-1' }).serve(3);
+    const proxy = await startHoldingProxy(pushgateway.url);
+    try {
+      const fn = metricsFunction({ job, stage: 'dev', url: proxy.url, env: { METRICS_ANSWER_REUSE_MS: '5000' } });
+      const reads = () => proxy.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/api/v1/metrics')).length;
+      // Act
+      const answers = await Promise.all(Array.from({ length: 20 }, () => fn.get()));
+      const readsAtOnce = reads();
+      const again = await fn.get();
+      // Assess
+      expect(answers.map((a) => a.statusCode)).toEqual(Array(20).fill(200));
+      expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+      expect(readsAtOnce).toBe(1);
+      expect(again.body).toBe(answers[0]?.body);
+      expect(reads()).toBe(1);
+      expect(sumSamples(String(again.body), 'http_requests_total', { job, ...REQUEST })).toBe(3);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe('consumer-group lag', () => {
+  it('the lag of a consumer group whose offsets cannot be read keeps its last value instead of vanishing, and the others are updated', async () => {
+    // Prepare: every group 6 records behind on partition 0
+    const job = uniqueName('sts-fleet');
+    const broker: { failing?: string; end: bigint } = { end: 10n };
+    const reader: OffsetReader = {
+      topicOffsets: () => Promise.resolve([{ partition: 0, low: 0n, high: broker.end }]),
+      committedOffsets: (group) => (group === broker.failing ? Promise.reject(new Error('the coordinator is not available')) : Promise.resolve(new Map([[0, 4n]]))),
+    };
+    const fn = metricsFunction({ job, stage: 'dev', withOffsets: (use) => use(reader) });
+    const lagByGroup = async (): Promise<Record<string, number>> => {
+      const body = String((await fn.get()).body);
+      return Object.fromEntries([...body.matchAll(/^kafka_consumergroup_lag\{.*group="([^"]+)".*\} (\S+)$/gm)].map((m) => [m[1] ?? '', Number(m[2])]));
+    };
+    expect(await fn.schedule()).toMatchObject({ lag: { failures: [] } });
+    const before = await lagByGroup();
+    expect(Object.values(before)).toEqual([6, 6, 6, 6, 6]);
+    // Act: one group's offsets cannot be read on the next run; the topics have 5 more records
+    const failing = Object.keys(before)[0];
+    broker.failing = failing;
+    broker.end = 15n;
+    const run = await fn.schedule();
+    // Assess
+    expect(run.lag).toMatchObject({ failures: [{ group: failing }] });
+    const after = await lagByGroup();
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    for (const group of Object.keys(before)) expect(after[group], group).toBe(group === failing ? 6 : 11);
   });
 });
 
