@@ -241,7 +241,7 @@ interface FoldPlan {
   /** Container groups pushed after their function's latest retired group, older than the maximum age. */
   folding: Map<string, Added>;
   /** Container groups the latest retired groups hold already. */
-  covered: Array<Record<string, string>>;
+  covered: Added;
   /** Lag groups past the maximum age, and the one lag group of all consumer groups pushed before. */
   staleLag: Array<Record<string, string>>;
   kept: number;
@@ -269,7 +269,7 @@ async function planOnce(params: FoldParams, known: Coverage): Promise<FoldPlan> 
       } else if (kind === 'retired') {
         plan.coverage.offer(group);
       } else if (known.covers(group.labels, group.lastPushSeconds)) {
-        plan.covered.push(group.labels);
+        plan.covered.push({ labels: group.labels, lastPushSeconds: group.lastPushSeconds });
       } else if (stale) {
         const fn = group.labels.function ?? '';
         let folding = plan.folding.get(fn);
@@ -331,11 +331,14 @@ export async function foldStaleGroups(params: FoldParams): Promise<FoldResult> {
   };
   const families = plan.aggregate.out(DEFINITION_ORDER);
   // Deletes that the retired groups already in the Pushgateway make safe.
-  const safe = [...plan.covered, ...plan.coverage.superseded, ...plan.staleLag];
+  const safe = [...plan.covered.map((group) => group.labels), ...plan.coverage.superseded, ...plan.staleLag];
   await Promise.all([
     ...safe.map((labels) => remove(labels)),
     ...[...plan.folding].map(async ([fn, folding]) => {
-      const through = folding.reduce((latest, group) => Math.max(latest, group.lastPushSeconds), Number.NEGATIVE_INFINITY);
+      // Past every group it holds, also those the previous retired group held by marker, so
+      // none of them is counted beside it once the previous one is deleted.
+      const held = [...folding, ...plan.covered.filter((group) => group.labels.function === fn)];
+      const through = held.reduce((latest, group) => Math.max(latest, group.lastPushSeconds), Number.NEGATIVE_INFINITY);
       const labels = { job: params.job, stage: params.stage, function: fn, instance: RETIRED_INSTANCE, [RETIRED_THROUGH]: String(through) };
       const body = retiredBody(families, fn);
       // Nothing to sum (the groups hold gauges only): the groups go, the latest retired group stays.

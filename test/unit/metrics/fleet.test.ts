@@ -49,6 +49,27 @@ describe('retired groups written before retired_through existed', () => {
   });
 });
 
+describe('a retired group of the older format replaced', () => {
+  it('the new one holds every group the older one held by marker, so none is counted beside it if its delete lands late', async () => {
+    // Prepare: the marked group was pushed after the group the fold now folds
+    const { clock, pushgateway, scope, total } = world();
+    const marker: FamilyOut = { name: FOLDED_MARKER, help: '', type: 'gauge', series: [{ labels: [['retired_instance', 'env-old'], ['retired_segment', 's1']], value: 1500 }] };
+    await pushgateway.put({ labels: { ...GROUPING, instance: 'retired' }, families: [requests(10), marker] });
+    const marked = { ...GROUPING, instance: 'env-old', segment: 's1' };
+    await pushgateway.put({ labels: { ...GROUPING, instance: 'env-new', segment: 's2' }, families: [requests(3)] });
+    clock.seconds = 1500;
+    await pushgateway.put({ labels: marked, families: [requests(4)] });
+    // Act
+    clock.seconds = 3000;
+    await foldStaleGroups({ ...scope, maxAgeSeconds: 900, nowSeconds: clock.seconds });
+    // Assess: the marked group's delete had not landed yet
+    clock.seconds = 1500;
+    await pushgateway.put({ labels: marked, families: [requests(4)] });
+    expect([...pushgateway.groups.values()].find((g) => g.labels.instance === 'retired')?.labels[RETIRED_THROUGH]).toBe('1500');
+    expect(await total()).toBe(13);
+  });
+});
+
 describe('a retired group whose retired_through is not a number', () => {
   it('is left alone and counted as skipped, and the rest is read and folded as usual', async () => {
     // Prepare
