@@ -111,6 +111,11 @@ class FamilyAccumulator {
     this.cap = new LabelCap(maxLabelValues);
   }
 
+  /** Whether the metric has outside-fed labels (and so a cap). */
+  get capped(): boolean {
+    return this.bounded.size > 0;
+  }
+
   /** Adds one sample; with `countValue` false, only its combination is counted toward the cap. */
   add(labels: Array<[string, string]>, value: number, histogram: Histogram | undefined, countValue: boolean): void {
     if (this.bounded.size > 0) {
@@ -200,6 +205,8 @@ export class FleetAggregate {
       this.conflicts += family.samples.length;
       return;
     }
+    // Without outside-fed labels there is no cap to count toward.
+    if (!countValues && !acc.capped) return;
     for (const sample of family.samples) this.addSample(acc, sample, countValues);
   }
 
