@@ -10,7 +10,7 @@
  * - the scheduled fold (10 % of the groups stale) in the same kind of process;
  * - the Pushgateway's own RSS and peak RSS.
  *
- *   npx tsx bench/metrics-fleet.ts [sizes=100,300,1000] [profile=realistic|heavy] [flags=default|no-check|both] [baseline=<git ref>]
+ *   npx tsx bench/metrics-fleet.ts [sizes=100,300,1000] [profile=realistic|heavy] [flags=default|no-check|both] [baseline=<git ref>] [baseline-first]
  *
  * With a baseline, the metrics function of that commit (its tree exported from git, built
  * the same way) is measured too, on a Pushgateway of its own filled the same way: rows of
@@ -312,6 +312,8 @@ async function measure(code: string, outfiles: { get: string; fold: string }, va
 async function main(): Promise<void> {
   const versions = [{ code: 'this checkout', root: repo }];
   if (baseline) versions.push({ code: baseline, root: await exportTree(baseline) });
+  // The machine's load drifts during a run: a second run in the other order tells it from the code.
+  if (process.argv[6] === 'baseline-first') versions.reverse();
   const built = [];
   for (const version of versions) built.push({ ...version, outfiles: await bundles(version.root) });
   const perContainer = FUNCTIONS.map((fn) => seriesIn(containerBody(fn, 1)));
