@@ -13,7 +13,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { loadConfig } from '../src/config';
 import { defaultDeps } from '../handlers/factories/deps';
 import { createHttpHandler } from '../handlers/factories/http';
-import { buildTimePayload, timeRequestRecords } from '../src/http/time';
+import { buildTimePayload, timeRequestRecord, timeResponseRecord } from '../src/http/time';
 import { createKafka } from '../src/kafka';
 import { hostInfo } from '../src/runtime';
 import { httpEvent, lambdaContext } from '../test/helpers/lambda';
@@ -75,10 +75,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const ctx = context();
     const payload = buildTimePayload({ sourceIp: '192.0.2.10', forwardedFor: undefined, requestId: ctx.awsRequestId, host });
-    const records = timeRequestRecords({
-      payload, method: 'GET', endpoint: '/', statusCode: 200, responseTimeMs: 0,
-      topics: config.kafka.topics, source: 'bench', correlationId: ctx.awsRequestId,
-    });
+    const common = { payload, endpoint: '/', topics: config.kafka.topics, source: 'bench', correlationId: ctx.awsRequestId };
+    const records = [timeRequestRecord({ ...common, method: 'GET' }), timeResponseRecord({ ...common, statusCode: 200, responseTimeMs: 0 })];
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.sendBatch({

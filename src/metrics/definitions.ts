@@ -91,7 +91,7 @@ export const METRIC_DEFINITIONS = {
   httpResponseTime: {
     type: 'histogram',
     name: 'http_response_time_seconds',
-    help: 'Response times reported by http_response events, by endpoint and status code, in seconds.',
+    help: 'Time the HTTP function took to produce an answer (the Kafka send of its http_request event included), as reported by http_response events, by endpoint and status code, in seconds.',
     labelNames: ['endpoint', 'status'],
     buckets: SECONDS,
     bounded: ['endpoint', 'status'],
