@@ -137,6 +137,12 @@ export const METRIC_DEFINITIONS = {
     help: 'Scheduled tasks of the metrics function (lag, prune), by outcome (success, error).',
     labelNames: ['task', 'outcome'],
   },
+  buildInfo: {
+    type: 'gauge',
+    name: 'build_info',
+    help: 'Always 1: the running build, by version (package.json) and commit (the git commit it was packaged from).',
+    labelNames: ['version', 'commit'],
+  },
   consumerGroupLag: {
     type: 'gauge',
     name: 'kafka_consumergroup_lag',

@@ -1,4 +1,4 @@
-export { containerMetrics } from './registry';
+export { containerMetrics, startConsumerCountersAtZero } from './registry';
 export type { ServiceMetrics, MetricInstances } from './registry';
 export { containerPusher } from './push';
 export type { MetricsPusher } from './push';

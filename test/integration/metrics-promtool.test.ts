@@ -6,7 +6,9 @@
  * kept because clients depend on it (README, "Metrics"). Any other finding fails here,
  * named, so a new metric follows Prometheus's naming rules.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +29,7 @@ import { createMetrics } from '../../src/metrics/registry';
 import { createTopic, testConfig, testKafka, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/lambda';
 import { deletePushedGroups } from '../helpers/pushgateway';
+import { sumSamples } from './metrics-support';
 
 type Result = APIGatewayProxyStructuredResultV2;
 type Invoke<E, R> = (event: E, context: Context) => Promise<R>;
@@ -139,6 +142,24 @@ describe('GET /metrics and promtool check metrics', () => {
     for (const name of ['http_requests_total', 'kafka_messages_sent_total', 'kafka_messages_received_total', 'dead_letters_total', 'kafka_consumer_lag_ms_bucket', 'kafka_consumergroup_lag']) {
       expect(body, name).toMatch(new RegExp(`^${name}\\{`, 'm'));
     }
+  });
+
+  it('starts the counters whose label values are known at 0, where there was no data', () => {
+    // No push failed and no record came twice: zeros, not missing series.
+    for (const outcome of ['error', 'timeout']) {
+      expect(body, `pushgateway_pushes_total{outcome="${outcome}"}`).toMatch(new RegExp(`^pushgateway_pushes_total\\{[^}]*function="http"[^}]*outcome="${outcome}"[^}]*\\} 0$`, 'm'));
+    }
+    expect(sumSamples(body, 'pushgateway_pushes_total', { function: 'http', outcome: 'success' })).toBeGreaterThan(0);
+    for (const fn of CONSUMER_FUNCTIONS) {
+      expect(body, `duplicates_suppressed_total of ${fn.name}`).toMatch(new RegExp(`^duplicates_suppressed_total\\{[^}]*function="${fn.name}"[^}]*\\} 0$`, 'm'));
+    }
+    expect(sumSamples(body, 'error_events_total', { function: 'onError' })).toBe(1);
+  });
+
+  it('tells the build: build_info with the version of package.json and the commit it was built from', () => {
+    const version = (JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: __dirname, encoding: 'utf8' }).trim();
+    expect(body).toMatch(new RegExp(`^build_info\\{[^}]*commit="${commit}"[^}]*function="http"[^}]*version="${version}"[^}]*\\} 1$`, 'm'));
   });
 
   it('has no finding but kafka_consumer_lag_ms, the original name clients depend on', () => {

@@ -82,7 +82,7 @@ describe('createMetricsPusher', () => {
     // Assess
     expect(results.filter((r) => r === 'error')).toHaveLength(2);
     expect(attempts).toBe(2);
-    expect(await outcomes()).toEqual({ error: 2 });
+    expect(await outcomes()).toEqual({ success: 0, error: 2, timeout: 0 });
     expect(warnings).toHaveLength(2);
     expect(warnings[1]).toMatchObject({ outcome: 'error', consecutive_failures: 2, next_attempt_in_ms: 2000 });
   });
@@ -96,7 +96,7 @@ describe('createMetricsPusher', () => {
     const outcome = await pusher.push();
     // Assess
     expect(outcome).toBe('timeout');
-    expect(await outcomes()).toEqual({ timeout: 1 });
+    expect(await outcomes()).toEqual({ success: 0, error: 0, timeout: 1 });
   });
 
   it('caps the timeout at 300 ms whatever it is given', async () => {
