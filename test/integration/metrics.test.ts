@@ -200,7 +200,7 @@ describe('metrics through the real Pushgateway', () => {
     // Assess
     expect(responses.every((r) => r.statusCode === 200)).toBe(true);
     const pushes = (await c.metrics.pushgatewayPushes.get()).values;
-    expect(pushes).toEqual([{ labels: { outcome: 'error' }, value: 1 }]);
+    expect(pushes.filter((p) => p.value > 0)).toEqual([{ labels: { outcome: 'error' }, value: 1 }]);
     expect(c.warnings).toHaveLength(1);
     expect(sumSamples(await c.metrics.registry.metrics(), 'http_requests_total', {})).toBe(20);
   });
