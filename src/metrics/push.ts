@@ -7,7 +7,9 @@
  *   container overwrites another; `segment` is new per process and after an idle gap longer
  *   than a group may live, so a group is never replaced with smaller counts nor counted twice.
  * - At most once per METRICS_PUSH_INTERVAL_MS and on a container's first invocation: most
- *   invocations pay nothing; what a reaped container counted after its last push is lost.
+ *   invocations pay nothing. Where the runtime does not freeze (serverless offline), a timer
+ *   pushes what the last invocations left once the interval is over; on Lambda it waits for
+ *   the container's next invocation, or its shutdown (./shutdown-flush.ts).
  * - Bounded (300 ms at most), never throws, backs off after failures; no keep-alive, since a
  *   socket kept across a freeze is often dead on thaw. Costs: BENCHMARKS.md.
  */
@@ -22,6 +24,7 @@ import { stageLabel } from './fleet';
 import { groupRequest } from './pushgateway';
 import type { ServiceMetrics } from './registry';
 import { errorMessage } from '../errors';
+import { timerMs } from '../timeout';
 
 export interface PushGrouping {
   job: string;
@@ -59,6 +62,14 @@ export interface MetricsPusherParams {
   now?: () => number;
   /** Sends one push (PUT of the group); injectable for tests. */
   send?: PushSender;
+  /**
+   * The runtime does not freeze between invocations (serverless offline, not Lambda): counts
+   * an invocation left unpushed are pushed by a timer when the interval is over, without
+   * waiting for the next invocation.
+   */
+  flushBetweenInvocations?: boolean;
+  /** Runs `flush` in `ms` (an unref'd timer by default); returns how to cancel it. Injectable for tests. */
+  schedule?: (flush: () => void, ms: number) => () => void;
 }
 
 export type PushSender = (push: { url: string; grouping: PushGroupKey; body: string; timeoutMs: number; signal: AbortSignal }) => Promise<void>;
@@ -71,6 +82,13 @@ const MIN_FAILURE_BACKOFF_MS = 1000;
 const MAX_FAILURE_BACKOFF_MS = 60_000;
 
 /** PUT /metrics/job@base64/…/stage@base64/…/function@base64/…/instance@base64/…/segment@base64/… */
+/** An unref'd timer: it never keeps a process alive by itself. */
+const unrefTimer = (flush: () => void, ms: number): (() => void) => {
+  const timer = setTimeout(flush, timerMs(ms));
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
 export const putToPushgateway: PushSender = ({ url, grouping, body, timeoutMs, signal }) =>
   groupRequest({ url, method: 'PUT', labels: { ...grouping }, body, timeoutMs, signal });
 
@@ -247,9 +265,26 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
     return inFlight;
   }
 
-  function pushIfDue(): Promise<PushOutcome | 'skipped'> {
-    if (inFlight || now() < nextDue) return Promise.resolve('skipped');
-    return push();
+  let cancelFlush: (() => void) | undefined;
+  const schedule = params.schedule ?? unrefTimer;
+
+  /**
+   * What an invocation left unpushed (skipped, or a failed push) is pushed when it is due,
+   * by a timer, where the runtime runs between invocations; one timer at a time.
+   */
+  function flushWhenDue(result: PushOutcome | 'skipped'): void {
+    if (!params.flushBetweenInvocations || result === 'success' || cancelFlush) return;
+    // A push in flight sets the next due time when it ends: wait for it, then look again.
+    cancelFlush = schedule(() => {
+      cancelFlush = undefined;
+      void (inFlight ?? Promise.resolve()).then(pushIfDue);
+    }, inFlight ? 0 : Math.max(nextDue - now(), 0));
+  }
+
+  async function pushIfDue(): Promise<PushOutcome | 'skipped'> {
+    const result = inFlight || now() < nextDue ? 'skipped' : await push();
+    flushWhenDue(result);
+    return result;
   }
 
   return {
@@ -291,6 +326,8 @@ export function containerPusher(params: {
       timeoutMs: config.pushgateway.timeoutMs,
       intervalMs: config.metrics.pushIntervalMs,
       groupMaxAgeSeconds: config.metrics.groupMaxAgeSeconds,
+      // Lambda freezes a container between invocations; elsewhere a timer can push.
+      flushBetweenInvocations: config.runtime.runtimeApi === undefined,
     };
     if (logger) options.logger = logger;
     pusher = createMetricsPusher(options);
