@@ -22,6 +22,7 @@ import { expositionText } from './exposition';
 import type { FamilyOut, FamilyType, HistogramValue, LabelPairs } from './exposition';
 import { stageLabel } from './fleet';
 import { groupRequest } from './pushgateway';
+import { flushOnShutdown } from './shutdown-flush';
 import type { ServiceMetrics } from './registry';
 import { errorMessage } from '../errors';
 import { timerMs } from '../timeout';
@@ -45,6 +46,8 @@ export interface MetricsPusher {
   pushIfDue(): Promise<PushOutcome | 'skipped'>;
   /** Pushes now, whatever the interval; never throws. */
   push(): Promise<PushOutcome>;
+  /** Waits for a push in flight, then pushes everything counted; never throws. */
+  flush(): Promise<PushOutcome>;
 }
 
 type PushLogger = Pick<Logger, 'warn' | 'info'>;
@@ -287,12 +290,18 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
     return result;
   }
 
+  async function flush(): Promise<PushOutcome> {
+    await inFlight;
+    return push();
+  }
+
   return {
     get grouping() {
       return grouping;
     },
     push,
     pushIfDue,
+    flush,
   };
 }
 
@@ -330,8 +339,11 @@ export function containerPusher(params: {
       flushBetweenInvocations: config.runtime.runtimeApi === undefined,
     };
     if (logger) options.logger = logger;
-    pusher = createMetricsPusher(options);
-    containerPushers.set(key, pusher);
+    const created = createMetricsPusher(options);
+    containerPushers.set(key, created);
+    // On Lambda: the last push when the execution environment shuts down.
+    if (config.runtime.runtimeApi) flushOnShutdown({ runtimeApi: config.runtime.runtimeApi, flush: () => created.flush(), ...(logger ? { logger } : {}) });
+    pusher = created;
   }
   return pusher;
 }
