@@ -5,6 +5,10 @@
  *
  *   node --expose-gc --import tsx bench/http-handler.ts [invocations=10000] [naive-invocations=200]
  *
+ * Then, in the same run, the metrics push knob: GET / with METRICS_PUSH_INTERVAL_MS at its
+ * default (10 s), at 1 s and at 0 (a push on every invocation), in alternating blocks, each
+ * container pushing to the local Pushgateway under a job of the bench's own (deleted after).
+ *
  * With --expose-gc it also reports the heap after a full GC before and after the
  * measured invocations (growth there would be a leak per invocation).
  */
@@ -15,7 +19,9 @@ import { defaultDeps } from '../handlers/factories/deps';
 import { createHttpHandler } from '../handlers/factories/http';
 import { buildTimePayload, timeRequestRecord, timeResponseRecord } from '../src/http/time';
 import { createKafka } from '../src/kafka';
+import { createMetrics } from '../src/metrics/registry';
 import { hostInfo } from '../src/runtime';
+import { deletePushedGroups } from '../test/helpers/pushgateway';
 import { httpEvent, lambdaContext } from '../test/helpers/lambda';
 import { fmt, summarize } from './stats';
 
@@ -88,6 +94,7 @@ async function main(): Promise<void> {
     naive.push(performance.now() - t0);
   }
   const perInvocation = summarize(naive);
+  const knob = await pushIntervalRows(config, Math.max(200, Math.floor(invocations / 10)));
   await admin.deleteTopics({ topics: [config.kafka.topics.requests, config.kafka.topics.events] }).catch(() => undefined);
   await admin.disconnect();
 
@@ -99,7 +106,43 @@ async function main(): Promise<void> {
     console.log(`  heap after GC: ${mb(heapBefore)} MB before, ${mb(heapAfter)} MB after ${reused.n} invocations (${((heapAfter - heapBefore) / reused.n).toFixed(1)} bytes/invocation)`);
   }
   console.log(`  ratio (per-invocation / reused): p50 x${(perInvocation.p50 / reused.p50).toFixed(1)}, throughput x${(reused.perSecond / perInvocation.perSecond).toFixed(1)}`);
+  console.log(`GET / by METRICS_PUSH_INTERVAL_MS, same run (${knob.rounds} alternating blocks of ${knob.block} invocations each):`);
+  for (const [interval, stats] of knob.rows) {
+    console.log(`  interval ${String(interval).padStart(5)} ms:  ${stats.perSecond.toFixed(0)} invocations/s  p50 ${fmt(stats.p50)}  p99 ${fmt(stats.p99)}  (${stats.n} invocations)`);
+  }
   process.exit(0);
+}
+
+/** GET / under each push interval, in alternating blocks so that a slower moment of the machine hits them all. */
+async function pushIntervalRows(base: ReturnType<typeof loadConfig>, block: number) {
+  const intervals = [10_000, 1_000, 0];
+  const job = `bench-http-push-${Date.now().toString(36)}`;
+  const handlers = intervals.map((interval) => {
+    const config = loadConfig({
+      ...process.env,
+      KAFKA_BROKERS: base.kafka.brokers.join(','),
+      KAFKA_TOPIC_REQUESTS: base.kafka.topics.requests,
+      KAFKA_TOPIC_EVENTS: base.kafka.topics.events,
+      SERVICE_NAME: job,
+      AWS_LAMBDA_FUNCTION_NAME: `bench-http-interval-${interval}`,
+      METRICS_PUSH_INTERVAL_MS: String(interval),
+      LOG_LEVEL: 'ERROR',
+    });
+    return createHttpHandler(defaultDeps({ config, metrics: createMetrics() }));
+  });
+  const samples = intervals.map((): number[] => []);
+  const rounds = 5;
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, invoke] of handlers.entries()) {
+      for (let n = 0; n < block; n++) {
+        const t0 = performance.now();
+        await invoke(event(), context());
+        samples[i]!.push(performance.now() - t0);
+      }
+    }
+  }
+  await deletePushedGroups(base.pushgateway.url, job);
+  return { rounds, block, rows: intervals.map((interval, i) => [interval, summarize(samples[i]!)] as const) };
 }
 
 main().catch((error: unknown) => {
