@@ -5,8 +5,8 @@
  * Prometheus that scrapes only the Pushgateway both see it; the schedule stays for the
  * latter. Per container:
  * - at most one read at a time (concurrent scrapes share it: one admin connection);
- * - a read started less than `maxAgeMs` ago is not repeated (scrapes every few seconds
- *   cost one read per `maxAgeMs`);
+ * - a read that answered less than `maxAgeMs` ago is not repeated (scrapes every few seconds
+ *   cost one read per `maxAgeMs`; src/shared-read.ts);
  * - the scrape waits for it at most `timeoutMs`, then answers with the lag pushed before;
  * - only callers allowed to read GET /metrics (METRICS_TOKEN) start one;
  * - never throws: a failed read is counted (metrics_function_tasks_total{task="lag_on_scrape"}) and logged.
@@ -15,9 +15,10 @@ import type { Logger } from '../logger';
 import { TimeoutError, errorMessage } from '../errors';
 import { withTimeout } from '../timeout';
 import type { ServiceMetrics } from './registry';
+import { sharedRead } from '../shared-read';
 import { authorizeMetrics } from './token';
 
-export type LagRefresh = 'read' | 'fresh' | 'not_allowed' | 'failed' | 'timeout';
+export type LagRefresh = 'done' | 'not_allowed' | 'failed' | 'timeout';
 
 export interface LagOnScrapeParams {
   /** Reads the lag and pushes it (one admin connection, closed afterwards). */
@@ -28,7 +29,7 @@ export interface LagOnScrapeParams {
   token: string | undefined;
   maxAgeMs: number;
   timeoutMs: number;
-  /** Milliseconds on a monotonic clock; injectable for tests. */
+  /** Milliseconds; injectable for tests. */
   now?: () => number;
 }
 
@@ -39,35 +40,29 @@ export const LAG_ON_SCRAPE_TIMEOUT_MS = 1_000;
 
 export function createLagOnScrape(params: LagOnScrapeParams) {
   const { read, metrics, logger, token, maxAgeMs, timeoutMs } = params;
-  const now = params.now ?? (() => performance.now());
-  let startedAt = Number.NEGATIVE_INFINITY;
-  let inFlight: Promise<'read' | 'failed'> | undefined;
-
-  function start(): Promise<'read' | 'failed'> {
-    startedAt = now();
-    inFlight = read()
-      .then(() => {
-        metrics.metricsTasks.inc({ task: 'lag_on_scrape', outcome: 'success' });
-        return 'read' as const;
-      })
-      .catch((error: unknown) => {
-        metrics.metricsTasks.inc({ task: 'lag_on_scrape', outcome: 'error' });
-        logger.warn('consumer-group lag not read for the scrape; GET /metrics shows the lag pushed before', { error: errorMessage(error) });
-        return 'failed' as const;
-      })
-      .finally(() => {
-        inFlight = undefined;
-      });
-    return inFlight;
-  }
+  // One read shared by the scrapes that come while it runs, reused for maxAgeMs (a failed one is not).
+  const lag = sharedRead(
+    () =>
+      read().then(
+        () => metrics.metricsTasks.inc({ task: 'lag_on_scrape', outcome: 'success' }),
+        (error: unknown) => {
+          metrics.metricsTasks.inc({ task: 'lag_on_scrape', outcome: 'error' });
+          logger.warn('consumer-group lag not read for the scrape; GET /metrics shows the lag pushed before', { error: errorMessage(error) });
+          throw error;
+        },
+      ),
+    { reuseMs: maxAgeMs, now: params.now ?? (() => performance.now()) },
+  );
 
   /** Before GET /metrics answers: the lag read if it is due, waited for at most `timeoutMs`. */
   async function beforeScrape(request: { method: string; authorization: string | undefined }): Promise<LagRefresh> {
     if (request.method !== 'GET' && request.method !== 'HEAD') return 'not_allowed';
     if (!authorizeMetrics({ authorization: request.authorization, token }).allowed) return 'not_allowed';
-    const pending = inFlight ?? (now() - startedAt < maxAgeMs ? undefined : start());
-    if (!pending) return 'fresh';
-    // `pending` never rejects: only the timeout does. The read goes on and serves the next scrape.
+    const pending = lag.get().then(
+      () => 'done' as const,
+      () => 'failed' as const,
+    );
+    // The read goes on after a timeout and serves the next scrape.
     return withTimeout(pending, timeoutMs, () => new TimeoutError(`lag read took over ${timeoutMs} ms`)).catch(() => 'timeout' as const);
   }
 
