@@ -7,7 +7,8 @@
  *
  * Then, in the same run, the metrics push knob: GET / with METRICS_PUSH_INTERVAL_MS at its
  * default (10 s), at 1 s and at 0 (a push on every invocation), in alternating blocks, each
- * container pushing to the local Pushgateway under a job of the bench's own (deleted after).
+ * container pushing to the local Pushgateway under the benchmarks' job and stage
+ * (bench/service.ts), its groups deleted after.
  *
  * With --expose-gc it also reports the heap after a full GC before and after the
  * measured invocations (growth there would be a leak per invocation).
@@ -21,7 +22,7 @@ import { buildTimePayload, timeRequestRecord, timeResponseRecord } from '../src/
 import { createKafka } from '../src/kafka';
 import { createMetrics } from '../src/metrics/registry';
 import { hostInfo } from '../src/runtime';
-import { deletePushedGroups } from '../test/helpers/pushgateway';
+import { deleteGroup, fetchGroups } from '../src/metrics/pushgateway';
 import { httpEvent, lambdaContext } from '../test/helpers/lambda';
 import { fmt, summarize } from './stats';
 import { BENCH_SERVICE } from './service';
@@ -118,15 +119,15 @@ async function main(): Promise<void> {
 /** GET / under each push interval, in alternating blocks so that a slower moment of the machine hits them all. */
 async function pushIntervalRows(base: ReturnType<typeof loadConfig>, block: number) {
   const intervals = [10_000, 1_000, 0];
-  const job = `bench-http-push-${Date.now().toString(36)}`;
+  const prefix = `bench-http-interval-${Date.now().toString(36)}-`;
   const handlers = intervals.map((interval) => {
     const config = loadConfig({
       ...process.env,
       KAFKA_BROKERS: base.kafka.brokers.join(','),
       KAFKA_TOPIC_REQUESTS: base.kafka.topics.requests,
       KAFKA_TOPIC_EVENTS: base.kafka.topics.events,
-      SERVICE_NAME: job,
-      AWS_LAMBDA_FUNCTION_NAME: `bench-http-interval-${interval}`,
+      ...BENCH_SERVICE,
+      AWS_LAMBDA_FUNCTION_NAME: `${prefix}${interval}`,
       METRICS_PUSH_INTERVAL_MS: String(interval),
       LOG_LEVEL: 'ERROR',
     });
@@ -143,7 +144,9 @@ async function pushIntervalRows(base: ReturnType<typeof loadConfig>, block: numb
       }
     }
   }
-  await deletePushedGroups(base.pushgateway.url, job);
+  for (const group of await fetchGroups({ url: base.pushgateway.url, timeoutMs: 2000, job: BENCH_SERVICE.SERVICE_NAME })) {
+    if (String(group.labels.function).startsWith(prefix)) await deleteGroup({ url: base.pushgateway.url, timeoutMs: 2000, labels: group.labels });
+  }
   return { rounds, block, rows: intervals.map((interval, i) => [interval, summarize(samples[i]!)] as const) };
 }
 
