@@ -21,7 +21,7 @@ function isHttpEvent(event: Event): event is APIGatewayProxyEventV2 {
 export function createMetricsHandler(deps: HandlerDeps) {
   const { metrics, pusher, logger } = deps;
   const job = createMetricsJob(deps);
-  const scrapeLag = createScrapeLag(deps);
+  const scrapeLag = createScrapeLag(deps, () => job.dropReusedAnswer());
   const handle = async (event: Event): Promise<Result> => {
     if (!isHttpEvent(event)) return job.runScheduled();
     const request = { method: event.requestContext.http.method, authorization: event.headers?.authorization };

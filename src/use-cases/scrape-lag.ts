@@ -12,7 +12,11 @@ import type { MetricsJobDeps } from './metrics-job';
 /** A read that hangs would hold the one read slot: it is given up after this long. */
 const READ_TIMEOUT_MS = 5_000;
 
-export function createScrapeLag(deps: MetricsJobDeps) {
+/**
+ * `onLagPushed` runs after each read that pushed the lag: the metrics job drops its reused
+ * GET /metrics answer then, so the scrape that waited for the read shows it.
+ */
+export function createScrapeLag(deps: MetricsJobDeps, onLagPushed: () => void = () => undefined) {
   const { config, logger, metrics, withOffsets } = deps;
   const read = async (): Promise<void> => {
     const report = await withTimeout(
@@ -28,6 +32,7 @@ export function createScrapeLag(deps: MetricsJobDeps) {
       functionName: config.runtime.functionName,
       lags: report.lags,
     });
+    onLagPushed();
   };
   return createLagOnScrape({
     read,

@@ -42,7 +42,7 @@ function lagIn(text: string, group: string): number {
  * A metrics function of its own (job, topics, consumer group) over the real broker and
  * Pushgateway, with the hooks that create its topics and delete them and its groups after.
  */
-function lagFixture(prefix: string) {
+function lagFixture(prefix: string, env: Record<string, string> = {}) {
   const kafka = testKafka(`sts-metrics-${prefix}-test`);
   const job = uniqueName(`sts-${prefix}`);
   const topics = { requests: uniqueName(`${prefix}-req`), events: uniqueName(`${prefix}-ev`), commands: uniqueName(`${prefix}-cmd`) };
@@ -58,6 +58,7 @@ function lagFixture(prefix: string) {
     KAFKA_TOPIC_COMMANDS: topics.commands,
     KAFKA_AUTO_OFFSET_RESET: 'earliest',
     LOG_LEVEL: 'SILENT',
+    ...env,
   });
   const onHttpRequest = CONSUMER_FUNCTIONS.find((fn) => fn.name === 'onHttpRequest');
   if (!onHttpRequest) throw new Error('onHttpRequest is missing from CONSUMER_FUNCTIONS');
@@ -152,5 +153,24 @@ describe('consumer-group lag read at the scrape', () => {
     // Assess
     expect(response.statusCode).toBe(200);
     expect(lagIn(String(response.body), group)).toBe(n);
+  });
+});
+
+describe('consumer-group lag read at the scrape, with the answer reused for long', () => {
+  // The GET /metrics answer is reused for a minute, the lag read every 5 s: a scrape that
+  // read fresh lag must not be answered from the answer read before it.
+  const { group, handler, backlog } = lagFixture('slagr', { METRICS_ANSWER_REUSE_MS: '60000' });
+
+  it('shows the lag the scrape itself read, not the answer reused from before it', async () => {
+    // Prepare: a backlog seen by a first scrape, then more records
+    await backlog(3);
+    const first = (await handler(httpEvent('GET /metrics'), context)) as Result;
+    expect(lagIn(String(first.body), group)).toBe(3);
+    await backlog(4);
+    // Act: a scrape once the lag read is due again
+    await new Promise((resolve) => setTimeout(resolve, 5_500));
+    const second = (await handler(httpEvent('GET /metrics'), context)) as Result;
+    // Assess
+    expect(lagIn(String(second.body), group)).toBe(7);
   });
 });
