@@ -86,6 +86,8 @@ const envSchema = z.object({
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.optional(int()),
   AWS_LAMBDA_LOG_STREAM_NAME: z.optional(z.string()),
   AWS_EXECUTION_ENV: z.optional(z.string()),
+  // host:port of the Lambda Runtime API: set in a Lambda runtime, which freezes between invocations.
+  AWS_LAMBDA_RUNTIME_API: z.optional(z.string().check(z.regex(/^[^\s/:]+:\d{1,5}$/, 'host:port'))),
   HTTP_MAX_BODY_BYTES: positiveInt(65_536, 1_048_576),
 });
 
@@ -132,6 +134,8 @@ export interface Config {
     region: string;
     executionEnv: string | undefined;
     logStreamName: string | undefined;
+    /** The Lambda Runtime API (host:port): set on Lambda, unset under serverless offline and in tests. */
+    runtimeApi: string | undefined;
   };
 }
 
@@ -235,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       region: e.AWS_REGION,
       executionEnv: e.AWS_EXECUTION_ENV,
       logStreamName: e.AWS_LAMBDA_LOG_STREAM_NAME,
+      runtimeApi: e.AWS_LAMBDA_RUNTIME_API,
     },
   };
 }

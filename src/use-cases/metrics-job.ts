@@ -126,6 +126,11 @@ export function createMetricsJob(deps: MetricsJobDeps) {
       return { lag, prune: pruned };
     },
 
+    /** Drops the reused GET /metrics answer (fresh lag was pushed since it was read). */
+    dropReusedAnswer(): void {
+      fleetAnswer.clear();
+    },
+
     /** GET /metrics: the fleet's metrics in Prometheus text format. */
     async serveMetrics(request: { method: string; authorization: string | undefined }): Promise<TextAnswer> {
       if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed', { allow: 'GET, HEAD' });

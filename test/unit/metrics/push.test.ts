@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../../src/metrics/registry';
 import { createMetricsPusher } from '../../../src/metrics/push';
 import type { PushSender } from '../../../src/metrics/push';
@@ -99,7 +99,7 @@ describe('createMetricsPusher', () => {
     // Assess
     expect(results.filter((r) => r === 'error')).toHaveLength(2);
     expect(attempts).toBe(2);
-    expect(await outcomes()).toEqual({ error: 2 });
+    expect(await outcomes()).toEqual({ success: 0, error: 2, timeout: 0 });
     expect(warnings).toHaveLength(2);
     expect(warnings[1]).toMatchObject({ outcome: 'error', consecutive_failures: 2, next_attempt_in_ms: 2000 });
   });
@@ -113,7 +113,7 @@ describe('createMetricsPusher', () => {
     const outcome = await pusher.push();
     // Assess
     expect(outcome).toBe('timeout');
-    expect(await outcomes()).toEqual({ timeout: 1 });
+    expect(await outcomes()).toEqual({ success: 0, error: 0, timeout: 1 });
   });
 
   it('caps the timeout at 300 ms whatever it is given', async () => {
@@ -263,5 +263,54 @@ describe('segments: a group is never overwritten with smaller counts nor pushed 
     await pusher.push();
     // Assess
     expect(pushes.map((p) => p.requests)).toEqual([10, 1]);
+  });
+});
+
+describe('createMetricsPusher between invocations', () => {
+  it('pushes what the last invocations left once the interval is over, with one timer at a time, only where the runtime does not freeze', async () => {
+    // Prepare
+    const bodies: string[] = [];
+    const send: PushSender = ({ body }) => {
+      bodies.push(body);
+      return Promise.resolve();
+    };
+    let clock = 0;
+    const timers: Array<{ flush: () => void; ms: number }> = [];
+    const make = (flushBetweenInvocations: boolean) => {
+      const metrics = createMetrics();
+      const pusher = createMetricsPusher({
+        metrics, url: 'http://pushgateway.invalid:9091', grouping, timeoutMs: 300, intervalMs: 10_000, now: () => clock, send,
+        flushBetweenInvocations,
+        schedule: (flush, ms) => {
+          timers.push({ flush, ms });
+          return () => undefined;
+        },
+      });
+      return { metrics, pusher };
+    };
+    const local = make(true);
+    // Act: the first invocation pushes; two more within the interval are left unpushed
+    local.metrics.httpRequests.inc({ route: '/', method: 'GET', status: '200' });
+    await local.pusher.pushIfDue();
+    clock = 1000;
+    local.metrics.httpRequests.inc({ route: '/', method: 'GET', status: '200' });
+    await local.pusher.pushIfDue();
+    clock = 2000;
+    local.metrics.httpRequests.inc({ route: '/', method: 'GET', status: '200' });
+    await local.pusher.pushIfDue();
+    // Assess: one timer, due when the interval is over
+    expect(timers.map((t) => t.ms)).toEqual([9000]);
+    clock = 10_000;
+    timers[0]?.flush();
+    await vi.waitFor(() => expect(bodies).toHaveLength(2));
+    expect(bodies[1]).toMatch(/^http_requests_total\{method="GET",route="\/",status="200"\} 3$/m);
+
+    // Act: on Lambda (it freezes), no timer
+    timers.length = 0;
+    const lambda = make(false);
+    await lambda.pusher.pushIfDue();
+    clock = 11_000;
+    await lambda.pusher.pushIfDue();
+    expect(timers).toEqual([]);
   });
 });
