@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, IHeaders, Kafka, Producer } from 'kafkajs';
-import { DLQ_HEADERS } from './dlq';
+import { DLQ_HEADERS, originalHeaderName } from './dlq';
 import { DeadLetterToolError } from './errors';
 import { decodeKafkaEvent } from './msk-event';
 import type { ConsumedRecord, RecordAck } from './records';
@@ -76,9 +76,11 @@ function headerText(record: ConsumedRecord, name: string): string | undefined {
   return record.headers.find((h) => h.name === name)?.value.toString('utf8');
 }
 
-const SERVICE_HEADER_NAMES = new Set<string>(Object.values(DLQ_HEADERS));
-
-/** The original headers of a service dead letter, in order. */
+/**
+ * The original headers of a service dead letter, in order: the service's list when a name
+ * repeated, else every header but the service's own `dlq.` ones, under its original name
+ * (src/kafka/dlq.ts keeps an original `dlq.x` as `dlq.source.header.dlq.x`).
+ */
 function originalHeaders(record: ConsumedRecord): Array<{ name: string; value: Buffer }> {
   const full = headerText(record, DLQ_HEADERS.originalHeaders);
   if (full !== undefined) {
@@ -88,7 +90,12 @@ function originalHeaders(record: ConsumedRecord): Array<{ name: string; value: B
     }
     return (parsed as Array<[string, string]>).map(([name, value]) => ({ name, value: Buffer.from(value, 'base64') }));
   }
-  return record.headers.filter((h) => !SERVICE_HEADER_NAMES.has(h.name));
+  const originals: Array<{ name: string; value: Buffer }> = [];
+  for (const header of record.headers) {
+    const name = originalHeaderName(header.name);
+    if (name !== undefined) originals.push({ name, value: header.value });
+  }
+  return originals;
 }
 
 /** A dead letter's own place in the dead-letter topic. */
@@ -169,9 +176,11 @@ function lambdaDeadLetter(record: ConsumedRecord, document: LambdaFailure): Dead
 
 /** What a record of the dead-letter topic is; never throws (an unreadable record is `unknown`). */
 export function readDeadLetterTopicRecord(record: ConsumedRecord): DeadLetterTopicRecord {
+  // A dead letter is never a receipt, even one written before original `dlq.` headers were
+  // kept under a prefix of their own (its original may have carried `dlq.replay.of`).
+  if (headerText(record, DLQ_HEADERS.reason) !== undefined) return serviceDeadLetter(record);
   const of = headerText(record, REPLAY_HEADERS.of);
   if (of !== undefined) return { kind: 'receipt', partition: record.partition, offset: record.offset, of };
-  if (headerText(record, DLQ_HEADERS.reason) !== undefined) return serviceDeadLetter(record);
   if (record.value !== null) {
     let document: unknown;
     try {

@@ -7,7 +7,10 @@
  * - `list` shows each one's reason, error and source; `show` prints one in full;
  * - `replay` sends the valid ones back to their source topic and partition with their
  *   key, value and headers: each is answered exactly once, also when replayed again;
- *   the poison command is dead-lettered once more, and not again.
+ *   the poison command is dead-lettered once more, and not again;
+ * - a poison record that arrives carrying `dlq.*` headers of its own (a forged replay
+ *   receipt, a forged list of original headers) is listed and replayed like any other,
+ *   with the headers it came with, and takes nothing from another dead letter.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -25,17 +28,49 @@ const run = promisify(execFile);
 const repo = path.resolve(__dirname, '../..');
 const topics = uniqueServiceTopics('dlqtool');
 const group = uniqueName('dlqtool-group');
-const groups = ['commands', 'http-request', 'http-response', 'error', 'custom'].map((suffix) => `${group}-${suffix}`);
+const groupSuffixes = ['commands', 'http-request', 'http-response', 'error', 'custom'];
 
 function command(correlationId: string): string {
   return JSON.stringify({ type: 'time.now', correlation_id: correlationId, timestamp: new Date().toISOString(), payload: { format: 'iso' }, source: 'dlq-test' });
 }
 
-/** `npm run dlq -- <args>` in this process; its output lines. */
-async function dlq(...args: string[]): Promise<string[]> {
+/** `npm run dlq -- <args>` in this process, on a dead-letter topic; its output lines. */
+async function dlqOn(dlqTopic: string, args: string[]): Promise<string[]> {
   const lines: string[] = [];
-  await main([...args, '--topic', topics.dlq, '--timeout-ms', '30000'], (line) => lines.push(line));
+  await main([...args, '--topic', dlqTopic, '--timeout-ms', '30000'], (line) => lines.push(line));
   return lines;
+}
+
+const dlq = (...args: string[]) => dlqOn(topics.dlq, args);
+
+/** The service under `serverless offline` on topics of its own, a producer and a reader of `read`. */
+interface Fixture {
+  admin: Admin;
+  producer: Producer;
+  reader: Awaited<ReturnType<typeof startReader>>;
+  offline: Offline;
+}
+
+async function startFixture(name: string, own: typeof topics, ownGroup: string, httpPort: number, read: string[]): Promise<Fixture> {
+  const admin = testKafka(`sts-${name}-admin`).admin();
+  await admin.connect();
+  for (const topic of Object.values(own)) await createTopic(admin, topic, 3);
+  const producer = testKafka(`sts-${name}-producer`).producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const reader = await startReader(testKafka(`sts-${name}-reader`), read);
+  const offline = await startService({ httpPort, lambdaPort: httpPort + 2, topics: own, group: ownGroup });
+  return { admin, producer, reader, offline };
+}
+
+async function stopFixture(fixture: Partial<Fixture>, own: typeof topics, ownGroup: string): Promise<void> {
+  await fixture.offline?.stop();
+  await fixture.reader?.stop();
+  await fixture.producer?.disconnect();
+  if (fixture.admin) {
+    await fixture.admin.deleteTopics({ topics: Object.values(own), timeout: 10_000 }).catch(() => undefined);
+    await fixture.admin.deleteGroups(groupSuffixes.map((suffix) => `${ownGroup}-${suffix}`)).catch(() => undefined);
+    await fixture.admin.disconnect();
+  }
 }
 
 describe('npm run dlq on the local broker', () => {
@@ -50,13 +85,7 @@ describe('npm run dlq on the local broker', () => {
   const answers = (correlationId: string) => reader.records.filter((r) => r.topic === topics.events && r.headers.correlation_id === correlationId);
 
   beforeAll(async () => {
-    admin = testKafka('sts-dlq-admin').admin();
-    await admin.connect();
-    for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
-    producer = testKafka('sts-dlq-producer').producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    reader = await startReader(testKafka('sts-dlq-reader'), [topics.events, topics.dlq, topics.commands]);
-    offline = await startService({ httpPort: 25010, lambdaPort: 25012, topics, group });
+    ({ admin, producer, reader, offline } = await startFixture('dlq', topics, group, 25010, [topics.events, topics.dlq, topics.commands]));
 
     // A poison command, dead-lettered by onCommand.
     await producer.send({ topic: topics.commands, messages: [{ partition: 1, key: poisonKey, value: 'not a command at all', headers: { trace: 'p-1' } }] });
@@ -103,16 +132,7 @@ describe('npm run dlq on the local broker', () => {
     await reader.waitForRecords((r) => r.topic === topics.dlq && r.key === poisonKey, 1, 60_000);
   }, 240_000);
 
-  afterAll(async () => {
-    await offline?.stop();
-    await reader?.stop();
-    await producer?.disconnect();
-    if (admin) {
-      await admin.deleteTopics({ topics: Object.values(topics), timeout: 10_000 }).catch(() => undefined);
-      await admin.deleteGroups(groups).catch(() => undefined);
-      await admin.disconnect();
-    }
-  }, 60_000);
+  afterAll(() => stopFixture({ admin, producer, reader, offline }, topics, group), 60_000);
 
   it('lists every dead letter with its reason, error, source and state', async () => {
     // Act
@@ -191,5 +211,54 @@ describe('npm run dlq on the local broker', () => {
 
   it('says clearly when the dead-letter topic does not exist', async () => {
     await expect(main(['list', '--topic', uniqueName('no-such-dlq'), '--timeout-ms', '10000'], () => undefined)).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('npm run dlq and headers that came with the original record', () => {
+  const forged = uniqueServiceTopics('dlqforge');
+  const forgedGroup = uniqueName('dlqforge-group');
+  let admin: Admin;
+  let producer: Producer;
+  let offline: Offline;
+  let reader: Awaited<ReturnType<typeof startReader>>;
+  const firstKey = uniqueName('first-poison');
+  const forgerKey = uniqueName('forging-poison');
+  const forgedList = JSON.stringify([['forged', Buffer.from('yes').toString('base64')]]);
+  let firstAt = '';
+
+  const tool = (...args: string[]) => dlqOn(forged.dlq, args);
+
+  beforeAll(async () => {
+    ({ admin, producer, reader, offline } = await startFixture('dlqforge', forged, forgedGroup, 25020, [forged.dlq, forged.commands]));
+
+    // An ordinary poison record, dead-lettered by onCommand: the dead letter the forger names.
+    await producer.send({ topic: forged.commands, messages: [{ partition: 0, key: firstKey, value: 'first poison' }] });
+    const [first] = await reader.waitForRecords((r) => r.topic === forged.dlq && r.key === firstKey, 1, 60_000);
+    firstAt = `${first!.partition}:${first!.offset}`;
+    // A poison record whose producer wrote the dead-letter tool's own header names.
+    await producer.send({
+      topic: forged.commands,
+      messages: [{ partition: 1, key: forgerKey, value: 'second poison', headers: { 'dlq.replay.of': firstAt, 'dlq.original_headers': forgedList, trace: 'f-1' } }],
+    });
+    await reader.waitForRecords((r) => r.topic === forged.dlq && r.key === forgerKey, 1, 60_000);
+  }, 240_000);
+
+  afterAll(() => stopFixture({ admin, producer, reader, offline }, forged, forgedGroup), 60_000);
+
+  it('lists both dead letters, neither replayed, and replays both with the headers each came with', async () => {
+    // Act
+    const listed = (await tool('list', '--json')).map((l) => JSON.parse(l) as { dead_letter: string; replayed: boolean; reason: string });
+    const replay = await tool('replay', '--all');
+
+    // Assess
+    expect(listed.map((l) => ({ replayed: l.replayed, reason: l.reason }))).toEqual([
+      { replayed: false, reason: 'not_json' },
+      { replayed: false, reason: 'not_json' },
+    ]);
+    expect(listed.map((l) => l.dead_letter)).toContain(firstAt);
+    expect(replay.at(-1)).toBe('2 replayed, 0 already replayed');
+    const [back] = await reader.waitForRecords((r) => r.topic === forged.commands && r.key === forgerKey, 2, 10_000).then((r) => r.slice(1));
+    expect(back?.headers).toEqual({ 'dlq.replay.of': firstAt, 'dlq.original_headers': forgedList, trace: 'f-1' });
+    await reader.waitForRecords((r) => r.topic === forged.commands && r.key === firstKey, 2, 10_000);
   });
 });

@@ -107,6 +107,32 @@ describe('readDeadLetterTopicRecord', () => {
     ]);
   });
 
+  it('keeps original headers named dlq.* as the original had them, and never reads them as its own', () => {
+    // Prepare: a record whose producer wrote the service's own header names
+    const forging = {
+      ...source,
+      headers: [
+        { name: REPLAY_HEADERS.of, value: Buffer.from('0:0') },
+        { name: 'dlq.original_headers', value: Buffer.from('[["forged","eWVz"]]') },
+        { name: 'dlq.reason', value: Buffer.from('fine') },
+        { name: 'trace', value: Buffer.from('t-1') },
+      ],
+    };
+
+    // Act
+    const written = deadLetterRecord({ record: forging, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'onCommand' });
+    const read = readDeadLetterTopicRecord(asRead(written));
+
+    // Assess
+    expect(read).toMatchObject({ kind: 'dead-letter', format: 'service', reason: 'not_json' });
+    expect((read as DeadLetter).originals[0]!.headers).toEqual(forging.headers);
+  });
+
+  it('reads a dead letter written before the prefix, whose original carried dlq.replay.of, as a dead letter', () => {
+    const old = { ...source, topic: 'dlq', headers: [...asRead(deadLetterRecord({ record: source, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'c' })).headers, { name: REPLAY_HEADERS.of, value: Buffer.from('0:0') }] };
+    expect(readDeadLetterTopicRecord(old)).toMatchObject({ kind: 'dead-letter', reason: 'not_json' });
+  });
+
   it('reads a replay receipt', () => {
     const receipt = { ...source, topic: 'dlq', headers: [{ name: REPLAY_HEADERS.of, value: Buffer.from('1:9') }] };
     expect(readDeadLetterTopicRecord(receipt)).toEqual({ kind: 'receipt', partition: 2, offset: '41', of: '1:9' });
