@@ -278,6 +278,10 @@ export async function readTopic(params: {
     try {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       const done = new Promise<void>((resolve, reject) => {
+        // A crash kafkajs will not restart from (a batch refused by src/kafka/gzip.ts, say) is the answer.
+        consumer.on(consumer.events.CRASH, ({ payload }) => {
+          if (!payload.restart) reject(payload.error);
+        });
         consumer
           .run({
             autoCommit: false,

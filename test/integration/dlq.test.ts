@@ -10,11 +10,14 @@
  *   the poison command is dead-lettered once more, and not again;
  * - a poison record that arrives carrying `dlq.*` headers of its own (a forged replay
  *   receipt, a forged list of original headers) is listed and replayed like any other,
- *   with the headers it came with, and takes nothing from another dead letter.
+ *   with the headers it came with, and takes nothing from another dead letter;
+ * - a gzip batch that inflates past the bound (a gzip bomb) stops the tool with one clear
+ *   line and exit code 1, instead of being inflated into memory.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { CompressionTypes } from 'kafkajs';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../infra/dlq';
@@ -23,6 +26,7 @@ import type { ConsumedRecord } from '../../src/kafka/records';
 import { createTopic, startReader, testKafka, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { startService } from '../helpers/offline';
 import type { Offline } from '../helpers/offline';
+import { runCommand } from './local-stack-support';
 
 const run = promisify(execFile);
 const repo = path.resolve(__dirname, '../..');
@@ -261,4 +265,42 @@ describe('npm run dlq and headers that came with the original record', () => {
     expect(back?.headers).toEqual({ 'dlq.replay.of': firstAt, 'dlq.original_headers': forgedList, trace: 'f-1' });
     await reader.waitForRecords((r) => r.topic === forged.commands && r.key === firstKey, 2, 10_000);
   });
+});
+
+describe('npm run dlq and a gzip bomb', () => {
+  const bombTopic = uniqueName('dlq-gzip-bomb');
+  let admin: Admin;
+
+  beforeAll(async () => {
+    admin = testKafka('sts-dlq-bomb-admin').admin();
+    await admin.connect();
+    await createTopic(admin, bombTopic, 1);
+  }, 60_000);
+
+  afterAll(async () => {
+    await admin?.deleteTopics({ topics: [bombTopic], timeout: 10_000 }).catch(() => undefined);
+    await admin?.disconnect();
+  }, 60_000);
+
+  it('refuses a batch that inflates past its bound: exit code 1 and one line naming the bound', async () => {
+    // Prepare: one gzip batch of 48 records of 1 MiB of zeros (about 50 KB on the wire, 48 MiB inflated).
+    const producer = testKafka('sts-dlq-bomb-producer').producer();
+    await producer.connect();
+    const zeros = Buffer.alloc(1024 * 1024);
+    try {
+      await producer.send({ topic: bombTopic, compression: CompressionTypes.GZIP, messages: Array.from({ length: 48 }, () => ({ value: zeros })) });
+    } finally {
+      await producer.disconnect();
+    }
+
+    // Act: the real command line, in its own process
+    const run = await runCommand(process.execPath, ['--import', 'tsx', 'infra/dlq.ts', 'list', '--topic', bombTopic, '--timeout-ms', '30000'], {
+      env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:9092' },
+      timeoutMs: 90_000,
+    });
+
+    // Assess
+    expect(run.code, run.out).toBe(1);
+    expect(run.out).toMatch(/^\[dlq\] .*inflates to more than 33554432 bytes; refused/m);
+  }, 120_000);
 });
