@@ -12,7 +12,10 @@
  *   receipt, a forged list of original headers) is listed and replayed like any other,
  *   with the headers it came with, and takes nothing from another dead letter;
  * - a gzip batch that inflates past the bound (a gzip bomb) stops the tool with one clear
- *   line and exit code 1, instead of being inflated into memory.
+ *   line and exit code 1, instead of being inflated into memory;
+ * - the command line as a person meets it (run as a process): `--help`, a bounded `list`
+ *   with a header and a note of what is not shown, `--max-records`, `summary`, unknown
+ *   reasons refused with the known ones, exit codes 0, 1 and 2.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -303,4 +306,103 @@ describe('npm run dlq and a gzip bomb', () => {
     expect(run.code, run.out).toBe(1);
     expect(run.out).toMatch(/^\[dlq\] .*inflates to more than 33554432 bytes; refused/m);
   }, 120_000);
+});
+
+describe('npm run dlq: the command line', () => {
+  const cliDlq = uniqueName('dlq-cli');
+  let admin: Admin;
+  const env = { ...process.env, KAFKA_BROKERS: '127.0.0.1:9092' };
+  const tool = (...args: string[]) => runCommand(process.execPath, ['--import', 'tsx', 'infra/dlq.ts', ...args], { env, timeoutMs: 90_000 });
+  const lines = (out: string) => out.split('\n').filter((l) => l.trim() !== '');
+
+  beforeAll(async () => {
+    // 60 dead letters as the consumers write them (55 not_json from one topic, 5
+    // handler_error from another) and one replay receipt, on one partition.
+    admin = testKafka('sts-dlq-cli-admin').admin();
+    await admin.connect();
+    await createTopic(admin, cliDlq, 1);
+    const producer = testKafka('sts-dlq-cli-producer').producer();
+    await producer.connect();
+    const letter = (i: number) => {
+      const [topic, reason] = i < 55 ? ['cli-source-commands', 'not_json'] as const : ['cli-source-events', 'handler_error'] as const;
+      const source: ConsumedRecord = { topic, partition: 0, offset: String(i), timestamp: Date.now(), timestampType: 'CREATE_TIME', key: null, value: Buffer.from(`poison ${i}`), headers: [] };
+      const written = deadLetterRecord({ record: source, reason, error: `error ${i}`, topic: cliDlq, consumer: 'onCommand' });
+      return { key: written.key, value: written.value, headers: written.headers };
+    };
+    await producer.send({ topic: cliDlq, messages: Array.from({ length: 60 }, (_, i) => letter(i)) });
+    await producer.send({ topic: cliDlq, messages: [{ key: '0:0', value: '{}', headers: { 'dlq.replay.of': '0:0' } }] });
+    await producer.disconnect();
+  }, 60_000);
+
+  afterAll(async () => {
+    await admin?.deleteTopics({ topics: [cliDlq], timeout: 10_000 }).catch(() => undefined);
+    await admin?.disconnect();
+  }, 60_000);
+
+  it('--help prints the usage and exits 0', async () => {
+    const run = await tool('--help');
+    expect(run.code, run.out).toBe(0);
+    expect(run.out).toMatch(/^usage: npm run dlq -- list/);
+    expect(run.out).toContain('summary');
+  }, 60_000);
+
+  it('list shows a header, the 50 newest, and how many more there are', async () => {
+    // Act
+    const run = await tool('list', '--topic', cliDlq);
+    const all = await tool('list', '--topic', cliDlq, '--limit', 'all');
+
+    // Assess
+    expect(run.code, run.out).toBe(0);
+    const out = lines(run.out);
+    expect(out[0]).toMatch(/^DEAD LETTER +DEAD-LETTERED AT +REASON +SOURCE +STATE +ERROR$/);
+    expect(out).toHaveLength(1 + 50 + 1);
+    expect(out[1]).toMatch(/^0:10 /);
+    expect(out.at(-1)).toBe(`60 dead letters in ${cliDlq}: the 50 newest shown, 10 more (--limit <n>, or --limit all)`);
+    expect(lines(all.out)).toHaveLength(1 + 60 + 1);
+    expect(lines(all.out).at(-1)).toBe(`60 dead letters in ${cliDlq}`);
+  }, 120_000);
+
+  it('--max-records 5 reads the first 5 and says what it left unread', async () => {
+    const run = await tool('list', '--topic', cliDlq, '--max-records', '5');
+    expect(run.code, run.out).toBe(0);
+    const out = lines(run.out);
+    expect(out).toHaveLength(1 + 5 + 1);
+    expect(out.at(-1)).toBe(`5 dead letters in ${cliDlq}, of the first 5 records read; 56 more records not read (--max-records)`);
+  }, 60_000);
+
+  it('refuses an unknown reason, listing the known ones (exit 2)', async () => {
+    const run = await tool('list', '--topic', cliDlq, '--reason', 'bogus');
+    expect(run.code, run.out).toBe(2);
+    expect(lines(run.out)).toEqual([expect.stringMatching(/^\[dlq\] --reason bogus: no such reason; known: empty_value, not_utf8, not_json, .*handler_error, RetriesExhausted, RecordAgeExceeded, unknown$/)]);
+  }, 60_000);
+
+  it('summary counts dead letters by reason and source, and by age', async () => {
+    const run = await tool('summary', '--topic', cliDlq);
+    expect(run.code, run.out).toBe(0);
+    const out = lines(run.out);
+    expect(out[0]).toBe(`60 dead letters in ${cliDlq}: 59 pending, 1 replayed`);
+    expect(out).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^REASON +SOURCE TOPIC +PENDING +REPLAYED$/),
+      expect.stringMatching(/^not_json +cli-source-commands +54 +1$/),
+      expect.stringMatching(/^handler_error +cli-source-events +5 +0$/),
+      expect.stringMatching(/^DEAD-LETTERED +PENDING +REPLAYED$/),
+      expect.stringMatching(/^in the last hour +59 +1$/),
+    ]));
+  }, 60_000);
+
+  it('bad usage exits 2 with one line; what fails while running exits 1', async () => {
+    for (const [args, code, line] of [
+      [['purge'], 2, /^\[dlq\] unknown command "purge" \(list, summary, show, replay\); see npm run dlq -- --help$/],
+      [['list', '--since', 'x'], 2, /^\[dlq\] unknown option --since; see npm run dlq -- --help$/],
+      [['replay', '--topic', cliDlq], 2, /^\[dlq\] replay needs a selection \(--offsets, --reason, --source-topic\) or --all; see npm run dlq -- --help$/],
+      [['list', '--limit', 'none'], 2, /^\[dlq\] --limit: a positive whole number or all, not "none"; see npm run dlq -- --help$/],
+      [['show', '0:999', '--topic', cliDlq], 1, /^\[dlq\] no dead letter at 0:999 in dlq-cli-/],
+      [['list', '--topic', `${cliDlq}-missing`], 1, /^\[dlq\] the topic dlq-cli-.*-missing does not exist$/],
+      [['replay', '--all', '--dry-run', '--topic', cliDlq, '--max-records', '5'], 1, /^\[dlq\] replay reads the whole topic \(its receipts\): 56 records not read; raise --max-records to at least 61$/],
+    ] as Array<[string[], number, RegExp]>) {
+      const run = await tool(...args);
+      expect(run.code, `${args.join(' ')}: ${run.out}`).toBe(code);
+      expect(lines(run.out), args.join(' ')).toEqual([expect.stringMatching(line)]);
+    }
+  }, 180_000);
 });
