@@ -7,6 +7,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, ScheduledEvent } from 'aws-lambda';
 import { createMetricsJob } from '../../src/use-cases';
 import type { ScheduledRunReport } from '../../src/use-cases';
+import { accessLog } from '../middleware/access-log';
 import { pushMetrics } from '../middleware/push-metrics';
 import type { HandlerDeps } from './deps';
 
@@ -18,7 +19,7 @@ function isHttpEvent(event: Event): event is APIGatewayProxyEventV2 {
 }
 
 export function createMetricsHandler(deps: HandlerDeps) {
-  const { metrics, pusher, logger } = deps;
+  const { config, metrics, pusher, logger } = deps;
   const job = createMetricsJob(deps);
   const handle = (event: Event): Promise<Result> =>
     isHttpEvent(event)
@@ -27,5 +28,6 @@ export function createMetricsHandler(deps: HandlerDeps) {
   return middy<Event, Result, Error, Context>()
     .use(pushMetrics<Event, Result>({ metrics, pusher, logger, recordHttp: true }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(accessLog<Event, Result>({ logger, readable: config.service.logFormat === 'pretty' }))
     .handler(handle);
 }
