@@ -14,6 +14,8 @@ const MAX_KEYS = 100;
 export interface Repeatable {
   level: string;
   message: string;
+  /** Who wrote it (the function), printed with the count. */
+  origin?: string | undefined;
   /** What the line is about, e.g. a dead letter's reason. */
   reason?: string | undefined;
   /** Where it came from, e.g. the record's topic. */
@@ -23,6 +25,7 @@ export interface Repeatable {
 interface Tally {
   level: string;
   message: string;
+  origin: string | undefined;
   label: string;
   repeats: number;
 }
@@ -35,7 +38,7 @@ export interface WarningSummary {
 }
 
 export function createWarningSummary(params: {
-  print: (line: { level: string; message: string }) => void;
+  print: (line: { level: string; message: string; origin: string | undefined }) => void;
   windowMs?: number;
   /** Schedules `flush`; unref'd, so a pending summary never keeps a process alive. */
   schedule?: (flush: () => void, ms: number) => void;
@@ -62,7 +65,7 @@ export function createWarningSummary(params: {
     for (const group of byMessage.values()) {
       const total = group.reduce((sum, t) => sum + t.repeats, 0);
       const parts = group.sort((a, b) => b.repeats - a.repeats).map((t) => `${t.label} ${t.repeats}`);
-      params.print({ level: group[0]!.level, message: `${group[0]!.message}: ${total} more in the last ${windowMs / 1000} s (${parts.join(', ')})` });
+      params.print({ level: group[0]!.level, origin: group[0]!.origin, message: `${group[0]!.message}: ${total} more in the last ${windowMs / 1000} s (${parts.join(', ')})` });
       for (const t of group) t.repeats = 0;
     }
     scheduled = true;
@@ -76,14 +79,14 @@ export function createWarningSummary(params: {
       let tally = tallies.get(key);
       let first = false;
       if (!tally && tallies.size < MAX_KEYS) {
-        tally = { level: line.level, message: line.message, label, repeats: 0 };
+        tally = { level: line.level, message: line.message, origin: line.origin, label, repeats: 0 };
         tallies.set(key, tally);
         first = true;
       }
       if (!tally) {
         // Full: counted, never printed whole, under one line per level.
         const otherKey = `${line.level}\u0000\u0000other`;
-        tally = tallies.get(otherKey) ?? { level: line.level, message: 'other lines', label: 'of other messages', repeats: 0 };
+        tally = tallies.get(otherKey) ?? { level: line.level, message: 'other lines', origin: line.origin, label: 'of other messages', repeats: 0 };
         tallies.set(otherKey, tally);
       }
       if (!scheduled) {

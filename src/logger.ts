@@ -52,11 +52,17 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value);
 }
 
+/** The function a line comes from, short: a consumer's name, else the last part of the Lambda function's name. */
+function functionOf(attributes: Record<string, unknown>): string | undefined {
+  if (typeof attributes.consumer === 'string') return attributes.consumer;
+  return typeof attributes.function_name === 'string' ? attributes.function_name.split('-').at(-1) : undefined;
+}
+
 /** One readable line: local time, level, function, message, then the other fields as key=value. */
 export function prettyLine(attributes: Record<string, unknown>): string {
   const at = new Date(typeof attributes.timestamp === 'string' ? attributes.timestamp : Date.now());
   const time = `${at.toTimeString().slice(0, 8)}.${String(at.getMilliseconds()).padStart(3, '0')}`;
-  const name = typeof attributes.consumer === 'string' ? attributes.consumer : typeof attributes.function_name === 'string' ? attributes.function_name.split('-').at(-1) : undefined;
+  const name = functionOf(attributes);
   const fields = Object.entries(attributes)
     .filter(([key, value]) => !CONSTANT_FIELDS.has(key) && value !== undefined)
     .map(([key, value]) => `${key}=${prettyValue(value)}`);
@@ -92,7 +98,8 @@ class ServiceLogger extends Logger {
       return;
     }
     const field = (key: string) => (typeof attributes[key] === 'string' ? attributes[key] : undefined);
-    if (summary && (level === 'WARN' || level === 'ERROR') && !summary.admit({ level, message: text(attributes.message), reason: field('reason'), source: field('topic') })) {
+    const line = { level, message: text(attributes.message), origin: functionOf(attributes), reason: field('reason'), source: field('topic') };
+    if (summary && (level === 'WARN' || level === 'ERROR') && !summary.admit(line)) {
       return;
     }
     sink(level, prettyLine(attributes));
@@ -104,7 +111,7 @@ export function createLogger(config: Pick<Config, 'service'>, options: { sink?: 
   const format = config.service.logFormat;
   const summary =
     format === 'pretty'
-      ? (options.summary ?? createWarningSummary({ print: ({ level, message }) => sink(level, prettyLine({ level, message, timestamp: new Date().toISOString() })) }))
+      ? (options.summary ?? createWarningSummary({ print: ({ level, message, origin }) => sink(level, prettyLine({ level, message, function_name: origin, timestamp: new Date().toISOString() })) }))
       : undefined;
   return new ServiceLogger(
     {

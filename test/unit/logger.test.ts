@@ -12,7 +12,7 @@ function capture(format: 'json' | 'pretty') {
   const flushes: Array<() => void> = [];
   const config = loadConfig({ LOG_FORMAT: format, STAGE: 'local' });
   const sink = (level: string, line: string) => lines.push({ level, line });
-  const print = ({ level, message }: { level: string; message: string }) => sink(level, prettyLine({ level, message, timestamp: '2026-01-01T00:00:00.000Z' }));
+  const print = ({ level, message, origin }: { level: string; message: string; origin: string | undefined }) => sink(level, prettyLine({ level, message, function_name: origin, timestamp: '2026-01-01T00:00:00.000Z' }));
   const summary = createWarningSummary({ print, schedule: (flush) => flushes.push(flush) });
   const logger = createLogger(config, { sink, summary });
   return { logger, lines, flush: () => flushes.splice(0).forEach((f) => f()) };
@@ -72,17 +72,17 @@ describe('createLogger', () => {
     // Act: 1,000 dead letters of two reasons from two topics, then the window ends
     for (let i = 0; i < 1000; i++) {
       const [reason, topic] = i % 10 === 0 ? ['too_deep', 'events'] : ['not_json', 'commands'];
-      logger.warn('record dead-lettered', { topic, reason, offset: String(i) });
+      logger.warn('record dead-lettered', { topic, reason, offset: String(i), consumer: 'onCommand' });
     }
     logger.info('command processed');
     flush();
 
     // Assess
     expect(lines.map((l) => l.line.replace(/^\S+ /, ''))).toEqual([
-      'WARN  record dead-lettered  topic=events reason=too_deep offset=0',
-      'WARN  record dead-lettered  topic=commands reason=not_json offset=1',
+      'WARN  onCommand record dead-lettered  topic=events reason=too_deep offset=0',
+      'WARN  onCommand record dead-lettered  topic=commands reason=not_json offset=1',
       'INFO  command processed',
-      'WARN  record dead-lettered: 998 more in the last 5 s (not_json from commands 899, too_deep from events 99)',
+      'WARN  onCommand record dead-lettered: 998 more in the last 5 s (not_json from commands 899, too_deep from events 99)',
     ]);
   });
 
