@@ -42,7 +42,10 @@ export function optionsTakenByNpm(options: Options, env: NodeJS.ProcessEnv = inv
   return Object.keys(options).filter((name) => env[`npm_config_${name.replace(/-/g, '_')}`] === 'true');
 }
 
-/** `parseArgs` with its errors as one-line UsageErrors (and the missing `--` named). */
+/**
+ * `parseArgs` with its errors as one-line UsageErrors (and the missing `--` named);
+ * `missingDashes` is that hint, for a tool's own usage errors.
+ */
 export function parseCommandLineArgs<T extends Options>(
   tool: string,
   argv: string[],
@@ -53,7 +56,7 @@ export function parseCommandLineArgs<T extends Options>(
   const taken = optionsTakenByNpm(options, env);
   const missingDashes = taken.length > 0 ? `npm took ${taken.map((o) => `--${o}`).join(', ')} for itself: put -- before the tool's options (npm run ${tool} -- --${taken[0]} …)` : undefined;
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return { ...parseArgs({ args: argv, options, allowPositionals, strict: true }), missingDashes };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const message = errorMessage(error);

@@ -100,7 +100,7 @@ function selectionOf(values: { offsets?: string; reason?: string; 'source-topic'
 
 /** What the command line says, validated; throws a UsageError naming what is wrong. */
 export function parseCommandLine(argv: string[], env?: NodeJS.ProcessEnv) {
-  const { values, positionals } = parseCommandLineArgs('dlq', argv, OPTIONS, true, env);
+  const { values, positionals, missingDashes } = parseCommandLineArgs('dlq', argv, OPTIONS, true, env);
   const [command, ...rest] = positionals;
   if (!COMMANDS.includes(command as Command)) {
     throw new UsageError(`${command === undefined ? 'no command' : `unknown command "${command}"`} (${COMMANDS.join(', ')})`);
@@ -113,7 +113,7 @@ export function parseCommandLine(argv: string[], env?: NodeJS.ProcessEnv) {
     if (c.fromOffset !== c.toOffset) throw new UsageError('show takes one offset, not a range');
     show = { partition: c.partition, offset: c.fromOffset.toString() };
   } else if (rest.length > 0) {
-    throw new UsageError(`unexpected argument "${rest.join(' ')}"`);
+    throw new UsageError(`unexpected argument "${rest.join(' ')}"`, missingDashes);
   }
   if (command === 'replay' && !values.all && Object.keys(selection).length === 0) {
     throw new UsageError('replay needs a selection (--offsets, --reason, --source-topic) or --all');

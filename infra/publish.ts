@@ -37,7 +37,7 @@ const USAGE = `usage: npm run send -- --type <event_type> [--data <json object>]
   --command <type>         publish a command (to the commands topic), e.g. time.now
   --wait                   print the event that answers the command; exit 1 if it was rejected
 options:
-  --topic <topic>          another of the service's topics
+  --topic <topic>          publish to this topic instead (it must exist)
   --key <key>              the record key (a command's default: its correlation id)
   --correlation-id <id>    (default: a new UUID)
   --timeout <ms>           how long --wait waits for the answer (default 10000)

@@ -184,6 +184,13 @@ describe('npm run dlq command line', () => {
     expect(() => parseCommandLine(['show'])).toThrow(/show takes one/);
   });
 
+  it('says to put -- before the options when npm took them for itself', () => {
+    // `npm run dlq list --reason not_json` hands --reason to npm and not_json to the tool.
+    expect(() => parseCommandLine(['list', 'not_json'], { npm_config_reason: 'true' })).toThrow(
+      expect.objectContaining({ message: 'unexpected argument "not_json"', hint: "npm took --reason for itself: put -- before the tool's options (npm run dlq -- --reason …)" }),
+    );
+  });
+
   it('names an unknown command or option, and a bad number', () => {
     expect(() => parseCommandLine([])).toThrow(/no command/);
     expect(() => parseCommandLine(['purge'])).toThrow(/unknown command "purge"/);
