@@ -23,6 +23,8 @@ const envSchema = z.object({
   SERVICE_NAME: withDefault(nonEmpty(), 'simple-time-service'),
   STAGE: withDefault(nonEmpty(), 'local'),
   LOG_LEVEL: withDefault(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']), 'INFO'),
+  // json: one JSON object a line (AWS); pretty: one readable line (npm start sets it).
+  LOG_FORMAT: withDefault(z.enum(['json', 'pretty']), 'json'),
 
   KAFKA_BROKERS: z.pipe(
     z.pipe(
@@ -104,7 +106,7 @@ export interface Topics {
 }
 
 export interface Config {
-  service: { name: string; stage: string; logLevel: string };
+  service: { name: string; stage: string; logLevel: string; logFormat: 'json' | 'pretty' };
   kafka: {
     brokers: string[];
     mskClusterArn: string | undefined;
@@ -193,7 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
-    service: { name: e.SERVICE_NAME, stage: e.STAGE, logLevel: e.LOG_LEVEL },
+    service: { name: e.SERVICE_NAME, stage: e.STAGE, logLevel: e.LOG_LEVEL, logFormat: e.LOG_FORMAT },
     kafka: {
       brokers: e.KAFKA_BROKERS,
       mskClusterArn: e.MSK_CLUSTER_ARN,

@@ -8,6 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, ScheduledEvent } from 'aws-lambda';
 import { createMetricsJob, createScrapeLag } from '../../src/use-cases';
 import type { ScheduledRunReport } from '../../src/use-cases';
+import { accessLog } from '../middleware/access-log';
 import { pushMetrics } from '../middleware/push-metrics';
 import type { HandlerDeps } from './deps';
 
@@ -19,7 +20,7 @@ function isHttpEvent(event: Event): event is APIGatewayProxyEventV2 {
 }
 
 export function createMetricsHandler(deps: HandlerDeps) {
-  const { metrics, pusher, logger } = deps;
+  const { config, metrics, pusher, logger } = deps;
   const job = createMetricsJob(deps);
   const scrapeLag = createScrapeLag(deps, () => job.dropReusedAnswer());
   const handle = async (event: Event): Promise<Result> => {
@@ -31,5 +32,6 @@ export function createMetricsHandler(deps: HandlerDeps) {
   return middy<Event, Result, Error, Context>()
     .use(pushMetrics<Event, Result>({ metrics, pusher, logger, recordHttp: true }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(accessLog<Event, Result>({ logger, readable: config.service.logFormat === 'pretty' }))
     .handler(handle);
 }

@@ -23,6 +23,8 @@ export async function startOffline(params: {
   env?: Record<string, string>;
   config?: string;
   readyTimeoutMs?: number;
+  /** What counts as serving (default: GET /healthz answers 2xx). */
+  ready?: (response: Response) => boolean;
 }): Promise<Offline> {
   const { httpPort, lambdaPort } = params;
   const args = ['serverless', 'offline', 'start'];
@@ -65,7 +67,7 @@ export async function startOffline(params: {
       async () => {
         if (child.exitCode !== null) throw new Error(`serverless offline exited:\n${output}`);
         const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
-        return response.ok ? true : undefined;
+        return (params.ready ?? ((r: Response) => r.ok))(response) ? true : undefined;
       },
       { timeoutMs: params.readyTimeoutMs ?? 60_000, intervalMs: 200, what: 'serverless offline to answer /healthz' },
     );
