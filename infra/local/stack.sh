@@ -11,7 +11,10 @@
 #   infra/local/stack.sh env [none|scram|tls]
 #                                 `export` lines that point a client at the running Kafka
 #                                 (the listener of that authentication; default $KAFKA_AUTH or none)
-#   infra/local/stack.sh reset    stop, then delete the broker's and Prometheus's data
+#   infra/local/stack.sh reset [--yes]
+#                                 stop, then delete the broker's, the Pushgateway's and Prometheus's
+#                                 data and the certificates (asks first, or --yes)
+#   infra/local/stack.sh help     the commands
 #
 # Kafka is one combined broker+controller node (the default), or with LOCAL_KAFKA_BROKERS=3
 # a cluster of three brokers and one controller of its own (replication factor 3,
@@ -971,9 +974,69 @@ print_env() {
   esac
 }
 
+usage() {
+  cat <<EOF
+usage: stack.sh <command>
+
+  stack.sh start              start what is not running, wait until it is ready, create the topics
+  stack.sh stop [component ...]
+                              stop what this stack started (all by default; fine when nothing runs);
+                              components: kafka pushgateway prometheus kafka-controller kafka-broker-1..3
+  stack.sh status             one line per component; exits 0 only when the broker(s) and the Pushgateway are up
+  stack.sh env [none|scram|tls]
+                              export lines that point a client at the running Kafka, on the listener
+                              of that authentication (default: \$KAFKA_AUTH, else none)
+  stack.sh reset [--yes]      stop, then delete the broker's, the Pushgateway's and Prometheus's data
+                              and the certificates (asks first; --yes does not)
+  stack.sh help               this text
+
+State: $state (LOCAL_STACK_DIR). Every variable is in README.md, "The local stack".
+npm scripts: npm run stack:start, stack:stop, stack:status, stack:env, stack:reset.
+EOF
+}
+
+# What reset deletes (this Kafka version's data, single and cluster).
+reset_targets=("$single_home" "$cluster_home" "$security" "$prometheus_home/data" "$state/pushgateway")
+
+# Stops the stack and deletes its data, once confirmed: --yes, or "y" at a terminal's prompt.
+reset() {
+  local confirmed=0 answer
+  case ${1:-} in
+    --yes | -y) confirmed=1 ;;
+    '') ;;
+    *) die "reset $1: expected --yes or nothing" ;;
+  esac
+  log "reset stops the stack and deletes:"
+  printf '[stack]   %s\n' "${reset_targets[@]}" >&2
+  if ((!confirmed)); then
+    [[ -t 0 ]] || die "not deleted: nothing to confirm it with (no terminal); run it with --yes (npm run stack:reset -- --yes)"
+    read -r -p "[stack] Delete these? [y/N] " answer || answer=''
+    [[ $answer == [yY] || $answer == [yY][eE][sS] ]] || die "not deleted"
+  fi
+  stop
+  log "deleting them"
+  rm -rf -- "${reset_targets[@]}"
+}
+
 main() {
   local cmd=${1:-}
   shift || true
+  case $cmd in
+    help | -h | --help)
+      usage
+      return 0
+      ;;
+    start | stop | status | env | reset) ;;
+    '')
+      usage >&2
+      exit 2
+      ;;
+    *)
+      printf '[stack] error: unknown command %s\n' "$cmd" >&2
+      usage >&2
+      exit 2
+      ;;
+  esac
   mkdir -p "$state"
   case $cmd in
     status)
@@ -1009,13 +1072,7 @@ main() {
       stop "$@"
       ;;
     reset)
-      stop
-      log "deleting $single_home, $cluster_home, $security, $prometheus_home/data and $state/pushgateway"
-      rm -rf -- "$single_home" "$cluster_home" "$security" "$prometheus_home/data" "$state/pushgateway"
-      ;;
-    *)
-      echo "usage: $0 start | stop [kafka|pushgateway|prometheus|kafka-controller|kafka-broker-N ...] | status | env [none|scram|tls] | reset" >&2
-      exit 2
+      reset "$@"
       ;;
   esac
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateBroker } from '../helpers/private-broker';
 import { waitFor } from '../helpers/wait-for';
-import { alive, cleanEnv, pathWithout, privateStack, repo, runCommand, script } from './local-stack-support';
+import { alive, cleanEnv, pathWithout, privateStack, repo, runCommand, script, stackScript } from './local-stack-support';
 import type { PrivateStack } from './local-stack-support';
 
 const KAFKA_VERSION = '3.9.2';
@@ -255,7 +255,7 @@ describe('stack.sh and pid files', () => {
       expect(stack.pid('pushgateway')).not.toBe(tail.pid);
       expect(await pushgatewayAnswers(stack.ports.pushgateway)).toBe(true);
       expect(await pushgatewayFlag(stack.ports.pushgateway, 'persistence.file')).toBe(path.join(stack.dir, 'pushgateway', 'metrics.store'));
-      const reset = await stack.run('reset', {}, 60_000);
+      const reset = await stack.run('reset', {}, 60_000, ['--yes']);
       expect(reset.code, reset.out).toBe(0);
       expect(alive(tail.pid)).toBe(true);
       expect(alive(notKafka.pid)).toBe(true);
@@ -268,6 +268,67 @@ describe('stack.sh and pid files', () => {
   }, 240_000);
 });
 
+describe('stack.sh commands', () => {
+  it('prints its usage on stdout and exits 0 for help, -h and --help; an unknown or missing command exits 2 with the usage on stderr', async () => {
+    // Prepare
+    const stack = ownStack(23160);
+
+    // Act
+    const asked = await Promise.all(['help', '-h', '--help'].map((command) => runCommand('bash', [stackScript, command], { env: stack.env, timeoutMs: 30_000 })));
+    const unknown = await stack.run('bogus', {}, 30_000);
+    const missing = await runCommand('bash', [stackScript], { env: stack.env, timeoutMs: 30_000 });
+
+    // Assess
+    for (const run of asked) {
+      expect(run.code, run.out).toBe(0);
+      expect(run.out).toMatch(/^usage: /m);
+      for (const command of ['start', 'stop', 'status', 'env', 'reset', 'help']) expect(run.out).toContain(`stack.sh ${command}`);
+    }
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toContain('unknown command bogus');
+    expect(unknown.out).toMatch(/^usage: /m);
+    expect(missing.code).toBe(2);
+  }, 60_000);
+
+  it('reset says what it deletes and deletes nothing unless confirmed: --yes, or y at the prompt of npm run stack:reset', async () => {
+    // Prepare: a state folder with data of each kind, nothing running
+    const stack = ownStack(23164);
+    const data = [`kafka-${KAFKA_VERSION}`, 'pushgateway', 'security', path.join('prometheus', 'data')];
+    const fill = () => {
+      for (const dir of data) mkdirSync(path.join(stack.dir, dir), { recursive: true });
+      writeFileSync(path.join(stack.dir, 'security', 'scram-password'), 'x');
+    };
+    const present = () => data.filter((dir) => existsSync(path.join(stack.dir, dir)));
+    fill();
+    // npm run stack:reset in a terminal of its own (util-linux script), answering its prompt.
+    const viaTerminal = (answer: string) =>
+      runCommand('script', ['-qec', 'npm run -s stack:reset', '/dev/null'], { env: stack.env, timeoutMs: 60_000, input: `${answer}\n` });
+
+    // Act
+    const refused = await stack.run('reset', {}, 60_000);
+    const keptAfterRefusal = present();
+    const declined = await viaTerminal('n');
+    const keptAfterNo = present();
+    const accepted = await viaTerminal('y');
+    const goneAfterYes = present();
+    fill();
+    const confirmed = await stack.run('reset', {}, 60_000, ['--yes']);
+
+    // Assess
+    expect(refused.code, refused.out).toBe(1);
+    expect(refused.out).toContain(path.join(stack.dir, `kafka-${KAFKA_VERSION}`));
+    expect(refused.out).toContain('--yes');
+    expect(keptAfterRefusal).toEqual(data);
+    expect(declined.out).toMatch(/Delete .*\? \[y\/N\]/);
+    expect(declined.code, declined.out).toBe(1);
+    expect(keptAfterNo).toEqual(data);
+    expect(accepted.code, accepted.out).toBe(0);
+    expect(goneAfterYes).toEqual([]);
+    expect(confirmed.code, confirmed.out).toBe(0);
+    expect(present()).toEqual([]);
+  }, 120_000);
+});
+
 describe('stack.sh input checks', () => {
   it('refuses a KAFKA_VERSION that is not a version before any rm -rf', async () => {
     // Prepare: a version that climbs out of the state folder
@@ -278,7 +339,7 @@ describe('stack.sh input checks', () => {
     writeFileSync(path.join(root, 'victim', 'keep'), 'not the stack\'s');
 
     // Act
-    const reset = await stack.run('reset', { KAFKA_VERSION: 'x/../../victim' }, 60_000);
+    const reset = await stack.run('reset', { KAFKA_VERSION: 'x/../../victim' }, 60_000, ['--yes']);
 
     // Assess
     expect(readFileSync(path.join(root, 'victim', 'keep'), 'utf8')).toBe('not the stack\'s');
