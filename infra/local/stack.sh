@@ -332,6 +332,26 @@ kafka_java() {
     -cp "$kafka_libs/*")
 }
 
+# Runs a Kafka tool (heap $controller_heap_opts, logs in $2), bounded by $1 seconds: the
+# main class $3 and its arguments $4... are read by java from an argument file only its
+# owner can read (java @argfile), never from the command line, which every local user can
+# read in the process list (the SCRAM password is one of them). Each argument is quoted as
+# the argument file syntax wants (\ and " escaped).
+kafka_tool() {
+  local bound=$1 logs=$2 argfile arg code=0
+  shift 2
+  kafka_java "$controller_heap_opts" "$logs"
+  argfile=$(umask 077 && mktemp "$state/.kafka-tool-args.XXXXXX") || die "could not make an argument file in $state"
+  for arg in "$@"; do
+    arg=${arg//'\'/'\\'}
+    arg=${arg//'"'/'\"'}
+    printf '"%s"\n' "$arg"
+  done >"$argfile"
+  timeout --kill-after=10 "$bound" "${kafka_java[@]}" "@$argfile" </dev/null || code=$?
+  rm -f -- "$argfile"
+  return "$code"
+}
+
 # A value for a Java properties file: a backslash starts an escape there.
 properties_value() { printf '%s\n' "${1//'\'/'\\'}"; }
 
@@ -439,8 +459,7 @@ format_node_storage() {
     scram=(--add-scram "SCRAM-SHA-512=[name=$scram_user,password=$password]")
   fi
   log "formatting KRaft storage in $home/data (cluster id $id)"
-  kafka_java "$controller_heap_opts" "$home/logs"
-  if ! "${kafka_java[@]}" kafka.tools.StorageTool format -t "$id" \
+  if ! kafka_tool 300 "$home/logs" kafka.tools.StorageTool format -t "$id" \
     -c "$home/server.properties" "${scram[@]}" >"$home/logs/format.log" 2>&1; then
     cat "$home/logs/format.log" >&2
     die "kafka storage format failed ($node)"
@@ -456,12 +475,11 @@ ensure_scram_user() {
   marker=$mode_home/scram-user
   [[ -f $marker && $(<"$marker") == "$(password_digest "$password")" ]] && return 0
   log "setting the SCRAM user $scram_user on the running broker (kafka-configs)"
-  kafka_java "$controller_heap_opts" "$mode_home/tools-logs"
   mkdir -p "$mode_home/tools-logs"
   for class in kafka.admin.ConfigCommand org.apache.kafka.tools.ConfigCommand; do
-    if timeout 120 "${kafka_java[@]}" "$class" --bootstrap-server "127.0.0.1:$kafka_port" --alter \
+    if kafka_tool 120 "$mode_home/tools-logs" "$class" --bootstrap-server "127.0.0.1:$kafka_port" --alter \
       --entity-type users --entity-name "$scram_user" --add-config "SCRAM-SHA-512=[password=$password]" \
-      >"$mode_home/tools-logs/configs.log" 2>&1 </dev/null; then
+      >"$mode_home/tools-logs/configs.log" 2>&1; then
       password_digest "$password" >"$marker"
       return 0
     fi
@@ -640,20 +658,76 @@ pushgateway_bin() {
   printf '%s\n' "$bin"
 }
 
+# The local Pushgateway takes requests with its credentials only (basic auth, its
+# --web.config.file): a web page the developer opens can POST to 127.0.0.1 without a
+# preflight, and with them it could write series. The password is made once (mode 600),
+# Prometheus reads it from the file, clients get it in PUSHGATEWAY_URL (stack.sh env);
+# the web config holds only its bcrypt hash.
+pushgateway_user=simple-time-service
+pushgateway_password_file="$state/pushgateway/password"
+pushgateway_web_config="$state/pushgateway/web-config.yml"
+
+# The Pushgateway's password (made when missing), checked before use.
+pushgateway_password() {
+  local password
+  if [[ ! -s $pushgateway_password_file ]]; then
+    mkdir -p "$state/pushgateway"
+    (umask 077 && random_token 24 >"$pushgateway_password_file.new") && mv "$pushgateway_password_file.new" "$pushgateway_password_file"
+  fi
+  password=$(<"$pushgateway_password_file")
+  [[ $password =~ ^[A-Za-z0-9_-]{16,64}$ ]] ||
+    die "$pushgateway_password_file: expected 16 to 64 letters, digits, '-' or '_' (delete it to have a new one made)"
+  printf '%s\n' "$password"
+}
+
+# The web config with the password's bcrypt hash (the exporter toolkit's basic_auth_users),
+# made with perl's crypt (libxcrypt's $2b$), the password on its standard input. Cost 10,
+# the toolkit's own example's; it caches a verified password, so a push pays it once.
+ensure_pushgateway_web_config() {
+  local password salt hash
+  password=$(pushgateway_password)
+  if [[ -s $pushgateway_web_config && -s $pushgateway_web_config.digest && $(<"$pushgateway_web_config.digest") == "$(password_digest "$password")" ]]; then
+    return 0
+  fi
+  salt=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9./' | head -c 22)
+  hash=$(printf '%s\n' "$password" | perl -e 'my $p = <STDIN>; chomp $p; print crypt($p, $ARGV[0])' "\$2b\$10\$$salt") || hash=''
+  [[ $hash =~ ^\$2b\$10\$[./A-Za-z0-9]{53}$ ]] || die "perl's crypt made no bcrypt hash for the Pushgateway's password (got '${hash:0:7}…'): is libxcrypt's bcrypt there?"
+  (
+    umask 077
+    printf '# The local Pushgateway'"'"'s credentials (infra/local/stack.sh): every request needs them.\nbasic_auth_users:\n  %s: '"'"'%s'"'"'\n' "$pushgateway_user" "$hash" >"$pushgateway_web_config.new"
+    password_digest "$password" >"$pushgateway_web_config.digest"
+  ) && mv "$pushgateway_web_config.new" "$pushgateway_web_config"
+}
+
+# Whether the running Pushgateway $1 (a pid) was started with this stack's web config.
+pushgateway_requires_credentials() {
+  local -a args
+  local arg
+  proc_args "$1" args || return 1
+  for arg in "${args[@]:1}"; do [[ $arg == "--web.config.file=$pushgateway_web_config" ]] && return 0; done
+  return 1
+}
+
 # Something only a Pushgateway answers: its status API with its build information (any
-# HTTP server may answer 2xx on /-/ready).
+# HTTP server may answer 2xx on /-/ready). With this stack's credentials when there are
+# any (a Pushgateway that needs none ignores them), given to curl on its standard input.
 pushgateway_ready() {
-  curl -fsS -m 2 "http://127.0.0.1:$pushgateway_port/api/v1/status" 2>/dev/null | grep -q '"build_information"'
+  local -a auth=()
+  [[ -s $pushgateway_password_file ]] && auth=(-K -)
+  printf 'user = "%s:%s"\n' "$pushgateway_user" "$(cat "$pushgateway_password_file" 2>/dev/null)" |
+    curl -fsS -m 2 "${auth[@]}" "http://127.0.0.1:$pushgateway_port/api/v1/status" 2>/dev/null | grep -q '"build_information"'
 }
 
 start_pushgateway() {
   if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
-    log "PUSHGATEWAY_URL=$PUSHGATEWAY_URL is set: using it, no local Pushgateway started"
+    log "PUSHGATEWAY_URL=$(redacted_url "$PUSHGATEWAY_URL") is set: using it, no local Pushgateway started"
     return 0
   fi
   local pid bin
   if pid=$(pushgateway_pid); then
     log "pushgateway already running (pid $pid)"
+    pushgateway_requires_credentials "$pid" ||
+      log "warning: this Pushgateway (started by an older stack.sh) takes writes without credentials, from any web page too: restart it to require them (npm run stack:stop pushgateway, then npm run stack:start)"
   elif port_open "$pushgateway_port"; then
     # Never adopted (nor stopped): Debian's own service listens on every interface and
     # keeps its data elsewhere; a stray server would swallow every push.
@@ -664,9 +738,10 @@ start_pushgateway() {
   else
     bin=$(pushgateway_bin)
     mkdir -p "$state/pushgateway"
+    ensure_pushgateway_web_config
     # Its own persistence file: Debian's build defaults to /var/lib/prometheus, shared by
-    # every Pushgateway on the machine.
-    nohup setsid "$bin" --web.listen-address="127.0.0.1:$pushgateway_port" --web.enable-admin-api \
+    # every Pushgateway on the machine. No admin API (nothing here wipes the store over HTTP).
+    nohup setsid "$bin" --web.listen-address="127.0.0.1:$pushgateway_port" --web.config.file="$pushgateway_web_config" \
       --persistence.file="$state/pushgateway/metrics.store" --push.disable-consistency-check \
       >"$state/pushgateway/pushgateway.log" 2>&1 </dev/null 9>&- &
     pid=$!
@@ -703,14 +778,45 @@ url_target() {
   [[ $rest =~ ^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$ ]] && printf '%s\n' "$rest"
 }
 
+# A URL with its password (user info) shown as ***, for log lines.
+redacted_url() {
+  local url=$1
+  [[ $url =~ ^([a-z]+://[^/@:]*):[^/@]*@(.*)$ ]] && url="${BASH_REMATCH[1]}:***@${BASH_REMATCH[2]}"
+  printf '%s\n' "$url"
+}
+
+# A single-quoted YAML scalar: a quote is written twice.
+yaml_quoted() { printf "'%s'\n" "${1//"'"/"''"}"; }
+
+# The scrape's basic_auth line for the Pushgateway: the local one's user and password file,
+# PUSHGATEWAY_URL's user info (its password put in a file of Prometheus's own), or a comment.
+pushgateway_scrape_auth() {
+  local rest user password
+  if [[ -z ${PUSHGATEWAY_URL:-} ]]; then
+    [[ -s $pushgateway_password_file ]] || { echo "# no credentials: this Pushgateway takes none"; return; }
+    printf 'basic_auth: { username: %s, password_file: %s }\n' "$(yaml_quoted "$pushgateway_user")" "$(yaml_quoted "$pushgateway_password_file")"
+    return
+  fi
+  rest=${PUSHGATEWAY_URL#*://}
+  rest=${rest%%[/?#]*}
+  [[ $rest == *@* ]] || { echo "# no credentials in PUSHGATEWAY_URL"; return; }
+  rest=${rest%@*}
+  user=${rest%%:*}
+  password=''
+  [[ $rest == *:* ]] && password=${rest#*:}
+  (umask 077 && printf '%s' "$password" >"$prometheus_home/pushgateway-password")
+  printf 'basic_auth: { username: %s, password_file: %s }\n' "$(yaml_quoted "$user")" "$(yaml_quoted "$prometheus_home/pushgateway-password")"
+}
+
 # The config scrapes the Pushgateway this stack uses: the local one, or PUSHGATEWAY_URL's.
-# Values go into single-quoted YAML scalars, where a quote is written twice.
+# Values go into single-quoted YAML scalars, where a quote is written twice. It holds
+# METRICS_TOKEN: written readable by its owner only.
 render_prometheus_config() {
   local target scheme=http rules="$here/prometheus/rules.yml"
   if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
     [[ $PUSHGATEWAY_URL == https://* ]] && scheme=https
     target=$(url_target "$PUSHGATEWAY_URL") || {
-      log "warning: PUSHGATEWAY_URL=$PUSHGATEWAY_URL has no host[:port] Prometheus could scrape; no local Prometheus"
+      log "warning: PUSHGATEWAY_URL=$(redacted_url "$PUSHGATEWAY_URL") has no host[:port] Prometheus could scrape; no local Prometheus"
       return 1
     }
   else
@@ -718,9 +824,13 @@ render_prometheus_config() {
   fi
   mkdir -p "$prometheus_home/data"
   local token=${METRICS_TOKEN:-}
-  render_PUSHGATEWAY_TARGET=$target render_PUSHGATEWAY_SCHEME=$scheme render_RULES_FILE=${rules//"'"/"''"} \
-    render_METRICS_TOKEN=${token//"'"/"''"} render_SERVICE_TARGET="127.0.0.1:${HTTP_PORT:-3000}" \
-    render "$prometheus_home/prometheus.yml" "$here/prometheus/prometheus.yml.template"
+  (
+    umask 077
+    render_PUSHGATEWAY_TARGET=$target render_PUSHGATEWAY_SCHEME=$scheme render_RULES_FILE=${rules//"'"/"''"} \
+      render_PUSHGATEWAY_BASIC_AUTH=$(pushgateway_scrape_auth) \
+      render_METRICS_TOKEN=${token//"'"/"''"} render_SERVICE_TARGET="127.0.0.1:${HTTP_PORT:-3000}" \
+      render "$prometheus_home/prometheus.yml" "$here/prometheus/prometheus.yml.template"
+  )
 }
 
 start_prometheus() {
@@ -925,9 +1035,13 @@ status() {
     fi
   fi
   if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
-    echo "pushgateway  external: $PUSHGATEWAY_URL"
+    echo "pushgateway  external: $(redacted_url "$PUSHGATEWAY_URL")"
   elif pid=$(pushgateway_pid) && pushgateway_ready; then
-    echo "pushgateway  running  pid $pid  127.0.0.1:$pushgateway_port"
+    if pushgateway_requires_credentials "$pid"; then
+      echo "pushgateway  running  pid $pid  127.0.0.1:$pushgateway_port  (credentials in PUSHGATEWAY_URL: npm run -s stack:env)"
+    else
+      echo "pushgateway  running  pid $pid  127.0.0.1:$pushgateway_port  (takes writes without credentials: restart it to require them)"
+    fi
   elif port_open "$pushgateway_port"; then
     echo "pushgateway  stopped  (127.0.0.1:$pushgateway_port is taken by a process this stack did not start)"
     ok=3
@@ -972,6 +1086,20 @@ print_env() {
       printf 'export KAFKA_SSL_KEY_FILE=%q\n' "$security/client.key"
       ;;
   esac
+  print_pushgateway_env
+}
+
+# The local Pushgateway's URL, with its credentials when it requires them (the service
+# sends them as a basic Authorization header); nothing when PUSHGATEWAY_URL is set or it
+# does not run.
+print_pushgateway_env() {
+  local pid
+  [[ -z ${PUSHGATEWAY_URL:-} ]] && pid=$(pushgateway_pid) || return 0
+  if pushgateway_requires_credentials "$pid"; then
+    printf 'export PUSHGATEWAY_URL=%q\n' "http://$pushgateway_user:$(pushgateway_password)@127.0.0.1:$pushgateway_port"
+  else
+    printf 'export PUSHGATEWAY_URL=%q\n' "http://127.0.0.1:$pushgateway_port"
+  fi
 }
 
 usage() {

@@ -10,7 +10,7 @@ import { expositionText } from './exposition';
 import { LAG_GROUP_INSTANCE } from './fleet';
 import type { StageScope } from './fleet';
 import { PushgatewayError } from './errors';
-import { groupRequest } from './pushgateway';
+import { groupRequest, withoutCredentials } from './pushgateway';
 
 export { LAG_GROUP_INSTANCE };
 
@@ -40,6 +40,6 @@ export async function pushConsumerLag(params: StageScope & { functionName: strin
   try {
     await groupRequest({ url, method: 'PUT', labels, body, timeoutMs });
   } catch (cause) {
-    throw new PushgatewayError(`could not push consumer-group lag to ${url}`, { cause });
+    throw new PushgatewayError(`could not push consumer-group lag to ${withoutCredentials(url).url}`, { cause });
   }
 }

@@ -34,7 +34,8 @@ export async function startOffline(params: {
       HTTP_PORT: String(httpPort),
       LAMBDA_PORT: String(lambdaPort),
       KAFKA_BROKERS: '127.0.0.1:9092',
-      PUSHGATEWAY_URL: 'http://127.0.0.1:9091',
+      // The local stack's Pushgateway, with its credentials (test/integration/global-setup.ts).
+      PUSHGATEWAY_URL: process.env.PUSHGATEWAY_URL ?? 'http://127.0.0.1:9091',
       // Consumer groups of the test's own, never the service's (a developer's running
       // `npm start` uses those), and deleted after the file (test/helpers/cleanup.ts).
       KAFKA_CONSUMER_GROUP: uniqueName('offline-group'),

@@ -24,6 +24,17 @@ function run(command: 'start' | 'stop' | 'status', inherit: boolean): number {
   return result.status ?? 1;
 }
 
+/**
+ * The local stack's Pushgateway URL, with its credentials when it requires them (`stack.sh
+ * env`), for the test files (they inherit this process's environment); unchanged when
+ * PUSHGATEWAY_URL is set.
+ */
+function pushgatewayUrl(): string | undefined {
+  const listed = spawnSync('bash', [stack, 'env', 'none'], { encoding: 'utf8', timeout: 30_000 });
+  const line = /^export PUSHGATEWAY_URL=(\S+)$/m.exec(listed.stdout ?? '');
+  return line?.[1];
+}
+
 function added(before: string[], after: string[]): string[] {
   const had = new Set(before);
   return after.filter((name) => !had.has(name));
@@ -34,6 +45,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   if (run('start', true) !== 0) {
     throw new Error('the local stack (Kafka broker, Pushgateway) could not start: see the [stack] lines above');
   }
+  const pushgateway = process.env.PUSHGATEWAY_URL ?? pushgatewayUrl();
+  if (pushgateway !== undefined) process.env.PUSHGATEWAY_URL = pushgateway;
   const brokers = testBrokers().join(',');
   const before: BrokerContents = await brokerContents();
   return async () => {
