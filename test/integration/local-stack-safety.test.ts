@@ -63,9 +63,16 @@ async function listening(port: number): Promise<boolean> {
   });
 }
 
-async function pushgatewayAnswers(port: number): Promise<boolean> {
+/** The Authorization header for a stack's Pushgateway (it requires its credentials), or none. */
+function pushgatewayAuth(dir: string | undefined): Record<string, string> {
+  const file = dir === undefined ? undefined : path.join(dir, 'pushgateway', 'password');
+  if (file === undefined || !existsSync(file)) return {};
+  return { authorization: `Basic ${Buffer.from(`simple-time-service:${readFileSync(file, 'utf8').trim()}`).toString('base64')}` };
+}
+
+async function pushgatewayAnswers(port: number, dir?: string): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { headers: pushgatewayAuth(dir), signal: AbortSignal.timeout(2000) });
     const body = (await response.json()) as { data?: { build_information?: unknown } };
     return response.ok && body.data?.build_information !== undefined;
   } catch {
@@ -73,8 +80,8 @@ async function pushgatewayAnswers(port: number): Promise<boolean> {
   }
 }
 
-async function pushgatewayFlag(port: number, flag: string): Promise<string | undefined> {
-  const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { signal: AbortSignal.timeout(2000) });
+async function pushgatewayFlag(port: number, flag: string, dir?: string): Promise<string | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { headers: pushgatewayAuth(dir), signal: AbortSignal.timeout(2000) });
   const body = (await response.json()) as { data?: { flags?: Record<string, string> } };
   return body.data?.flags?.[flag];
 }
@@ -253,8 +260,8 @@ describe('stack.sh and pid files', () => {
       expect(started.code, started.out).toBe(0);
       expect(stack.pid('kafka')).not.toBe(notKafka.pid);
       expect(stack.pid('pushgateway')).not.toBe(tail.pid);
-      expect(await pushgatewayAnswers(stack.ports.pushgateway)).toBe(true);
-      expect(await pushgatewayFlag(stack.ports.pushgateway, 'persistence.file')).toBe(path.join(stack.dir, 'pushgateway', 'metrics.store'));
+      expect(await pushgatewayAnswers(stack.ports.pushgateway, stack.dir)).toBe(true);
+      expect(await pushgatewayFlag(stack.ports.pushgateway, 'persistence.file', stack.dir)).toBe(path.join(stack.dir, 'pushgateway', 'metrics.store'));
       const reset = await stack.run('reset', {}, 60_000, ['--yes']);
       expect(reset.code, reset.out).toBe(0);
       expect(alive(tail.pid)).toBe(true);
