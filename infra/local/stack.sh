@@ -711,11 +711,15 @@ pushgateway_requires_credentials() {
 # Something only a Pushgateway answers: its status API with its build information (any
 # HTTP server may answer 2xx on /-/ready). With this stack's credentials when there are
 # any (a Pushgateway that needs none ignores them), given to curl on its standard input.
+# The answer is read whole, never through a pipe a reader may close early (pipefail).
 pushgateway_ready() {
-  local -a auth=()
-  [[ -s $pushgateway_password_file ]] && auth=(-K -)
-  printf 'user = "%s:%s"\n' "$pushgateway_user" "$(cat "$pushgateway_password_file" 2>/dev/null)" |
-    curl -fsS -m 2 "${auth[@]}" "http://127.0.0.1:$pushgateway_port/api/v1/status" 2>/dev/null | grep -q '"build_information"'
+  local url="http://127.0.0.1:$pushgateway_port/api/v1/status" answer
+  if [[ -s $pushgateway_password_file ]]; then
+    answer=$(printf 'user = "%s:%s"\n' "$pushgateway_user" "$(<"$pushgateway_password_file")" | curl -fsS -m 2 -K - "$url" 2>/dev/null) || return 1
+  else
+    answer=$(curl -fsS -m 2 "$url" 2>/dev/null) || return 1
+  fi
+  [[ $answer == *'"build_information"'* ]]
 }
 
 start_pushgateway() {
@@ -1042,6 +1046,10 @@ status() {
     else
       echo "pushgateway  running  pid $pid  127.0.0.1:$pushgateway_port  (takes writes without credentials: restart it to require them)"
     fi
+  elif pid=$(pushgateway_pid); then
+    # Ours and alive, yet no answer within 2 s (starting, or a loaded machine).
+    echo "pushgateway  starting  pid $pid  (127.0.0.1:$pushgateway_port does not answer yet)"
+    ok=3
   elif port_open "$pushgateway_port"; then
     echo "pushgateway  stopped  (127.0.0.1:$pushgateway_port is taken by a process this stack did not start)"
     ok=3

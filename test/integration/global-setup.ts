@@ -16,12 +16,22 @@ import type { BrokerContents } from '../helpers/broker-contents';
 
 const stack = path.resolve(__dirname, '../../infra/local/stack.sh');
 
-function run(command: 'start' | 'stop' | 'status', inherit: boolean): number {
+function run(command: 'start' | 'stop', inherit: boolean): number {
   const result = spawnSync('bash', [stack, command], {
     stdio: inherit ? 'inherit' : 'ignore',
     timeout: 300_000,
   });
   return result.status ?? 1;
+}
+
+/**
+ * Whether any part of the local stack runs, by `stack.sh status`'s lines (`running`, or
+ * `starting`: its process is alive but did not answer within the status's few seconds, as
+ * on a loaded machine). Then someone else started it and the run never stops it. Status's
+ * exit code is not enough: a part slow to answer makes it non-zero.
+ */
+export function stackIsUp(statusOutput: string): boolean {
+  return /^(kafka\S*|pushgateway|prometheus) +(running|starting)\b/m.test(statusOutput);
 }
 
 /**
@@ -41,7 +51,7 @@ function added(before: string[], after: string[]): string[] {
 }
 
 export default async function setup(): Promise<() => Promise<void>> {
-  const wasRunning = run('status', false) === 0;
+  const wasRunning = stackIsUp(spawnSync('bash', [stack, 'status'], { encoding: 'utf8', timeout: 60_000 }).stdout ?? '');
   if (run('start', true) !== 0) {
     throw new Error('the local stack (Kafka broker, Pushgateway) could not start: see the [stack] lines above');
   }

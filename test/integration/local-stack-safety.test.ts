@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateBroker } from '../helpers/private-broker';
+import { stackIsUp } from './global-setup';
 import { waitFor } from '../helpers/wait-for';
 import { alive, cleanEnv, pathWithout, privateStack, repo, runCommand, script, stackScript } from './local-stack-support';
 import type { PrivateStack } from './local-stack-support';
@@ -114,6 +115,28 @@ describe('stack.sh with a running private broker', () => {
     expect(again.code, again.out).toBe(0);
     expect(again.out).toContain(`kafka already running (pid ${pid})`);
     expect(stack.pid('kafka')).toBe(pid);
+  }, 90_000);
+
+  it("is up for the tests' set-up while its broker and Pushgateway answer too slowly for status: a run never stops a stack it found", async () => {
+    // Prepare: both frozen (SIGSTOP), as a loaded machine makes them miss status's few seconds
+    const frozen = [stack.pid('kafka'), stack.pid('pushgateway')].filter((pid): pid is number => pid !== undefined);
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    let status;
+    try {
+      // Act
+      status = await stack.run('status', {}, 60_000);
+    } finally {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    }
+
+    // Assess: status fails, which test/integration/global-setup.ts once read as "not running"
+    // and stopped the stack after the run; its lines still say the stack is someone's
+    expect(frozen).toHaveLength(2);
+    expect(status.code, status.out).not.toBe(0);
+    expect(status.out).toMatch(/^kafka +starting/m);
+    expect(status.out).toMatch(/^pushgateway +starting/m);
+    expect(stackIsUp(status.out)).toBe(true);
+    expect(stackIsUp('kafka        stopped\npushgateway  stopped\nprometheus   stopped\n')).toBe(false);
   }, 90_000);
 
   it('refuses a LOCAL_STACK_READY_TIMEOUT that is not a whole number of seconds, without evaluating it', async () => {
