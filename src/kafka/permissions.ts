@@ -64,11 +64,39 @@ export class KafkaPermissionError extends ServiceError {
   }
 }
 
-/** Runs `call`; an authorization error becomes a KafkaPermissionError naming what `needs` lacks. */
+/**
+ * kafkajs looks a group's coordinator up itself and keeps the broker's answer to that
+ * lookup: a role without kafka-cluster:DescribeGroup on the group gets
+ * GROUP_AUTHORIZATION_FAILED, which kafkajs reports as "Failed to find group coordinator",
+ * as it reports a coordinator not available yet. Named with both causes.
+ */
+export class GroupCoordinatorError extends ServiceError {
+  constructor(
+    readonly group: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(
+      `no coordinator found for group ${group}: the broker names none to a role without kafka-cluster:DescribeGroup on group ${group} ` +
+        '(GROUP_AUTHORIZATION_FAILED, which kafkajs does not pass on), or it is not available yet',
+      options,
+    );
+  }
+}
+
+function coordinatorNotFound(error: unknown): boolean {
+  return error instanceof Error && error.name === 'KafkaJSGroupCoordinatorNotFound';
+}
+
+/**
+ * Runs `call`; an authorization error becomes a KafkaPermissionError naming what `needs`
+ * lacks, a group coordinator kafkajs could not find a GroupCoordinatorError for `needs`' group.
+ */
 export async function naming<T>(needs: readonly NeededPermission[], call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
+    const group = needs.find((n) => kindOf(n.resource) === 'group');
+    if (group && coordinatorNotFound(error)) throw new GroupCoordinatorError(group.resource.slice('group '.length), { cause: error });
     const missing = missingPermission(error, needs);
     if (missing === undefined) throw error;
     throw new KafkaPermissionError(missing, authorizationCode(error)!, { cause: error });

@@ -4,7 +4,7 @@
  * places that log or report it (a send, an offset read).
  */
 import { describe, expect, it } from 'vitest';
-import { KafkaPermissionError, missingPermission } from '../../../src/kafka/permissions';
+import { GroupCoordinatorError, KafkaPermissionError, missingPermission } from '../../../src/kafka/permissions';
 import { adminOffsetReader } from '../../../src/kafka/offsets';
 import { createContainerProducer } from '../../../src/kafka/producer';
 import type { Logger } from '../../../src/logger';
@@ -55,6 +55,23 @@ describe('where a refused call is reported', () => {
     expect(group).toBeInstanceOf(KafkaPermissionError);
     expect((group as Error).message).toBe('the role lacks kafka-cluster:DescribeGroup on group g-1: the broker answered GROUP_AUTHORIZATION_FAILED');
     expect((topic as Error).message).toBe('the role lacks kafka-cluster:DescribeTopic on topic requests: the broker answered TOPIC_AUTHORIZATION_FAILED');
+  });
+
+  it("an offset read whose group coordinator kafkajs could not find names kafka-cluster:DescribeGroup (kafkajs keeps the broker's GROUP_AUTHORIZATION_FAILED to itself)", async () => {
+    // Prepare: what kafkajs throws when every broker refused FindCoordinator
+    const reader = adminOffsetReader({
+      fetchTopicOffsets: () => Promise.resolve([]),
+      fetchOffsets: () => Promise.reject(Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSGroupCoordinatorNotFound' })),
+    });
+
+    // Act
+    const error = await reader.committedOffsets('g-1', 'requests').catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(GroupCoordinatorError);
+    expect((error as Error).message).toBe(
+      'no coordinator found for group g-1: the broker names none to a role without kafka-cluster:DescribeGroup on group g-1 (GROUP_AUTHORIZATION_FAILED, which kafkajs does not pass on), or it is not available yet',
+    );
   });
 
   it("a send refused for its topic is logged with the role's missing permission", async () => {
