@@ -8,7 +8,7 @@
 #   infra/local/stack.sh stop [kafka|pushgateway|prometheus|kafka-broker-N|kafka-controller ...]
 #                                 stop what this stack started (all by default; fine when nothing runs)
 #   infra/local/stack.sh status   one line per component; exit 0 only when broker(s) and Pushgateway are up
-#   infra/local/stack.sh env [none|scram|tls]
+#   infra/local/stack.sh env [none|scram|tls|authz]
 #                                 `export` lines that point a client at the running Kafka
 #                                 (the listener of that authentication; default $KAFKA_AUTH or none)
 #   infra/local/stack.sh reset [--yes]
@@ -20,7 +20,9 @@
 # a cluster of three brokers and one controller of its own (replication factor 3,
 # min.insync.replicas=2). With LOCAL_KAFKA_SASL=on every broker also has a SASL_SSL
 # listener (SCRAM-SHA-512) and an SSL listener (mutual TLS), with a CA and certificates
-# made here (openssl) in the state folder.
+# made here (openssl) in the state folder. LOCAL_KAFKA_AUTHZ=on (the authorizing mode)
+# adds Kafka's StandardAuthorizer: `serverless offline` then runs each function as a
+# principal of its own with the ACLs of its IAM role (infra/local/authz, `env authz`).
 #
 # Idempotent: one lock serialises concurrent calls, and a running component is found by
 # its pid file and its exact command (program, and this state folder's config or its
@@ -65,6 +67,13 @@ kafka_brokers=$(whole_number LOCAL_KAFKA_BROKERS "${LOCAL_KAFKA_BROKERS:-1}" 1 3
   die "LOCAL_KAFKA_BROKERS=$kafka_brokers: expected 1 (one broker+controller node) or 3 (three brokers and a controller)"
 sasl_enabled=${LOCAL_KAFKA_SASL:-off}
 [[ $sasl_enabled == on || $sasl_enabled == off ]] || die "LOCAL_KAFKA_SASL=$sasl_enabled: expected on or off"
+# The authorizing mode: Kafka's StandardAuthorizer, the functions on the SASL_SSL listener.
+authz_enabled=${LOCAL_KAFKA_AUTHZ:-off}
+[[ $authz_enabled == on || $authz_enabled == off ]] || die "LOCAL_KAFKA_AUTHZ=$authz_enabled: expected on or off"
+if [[ $authz_enabled == on ]]; then
+  [[ ${LOCAL_KAFKA_SASL:-on} == on ]] || die "LOCAL_KAFKA_AUTHZ=on needs the SASL_SSL listener the functions log in on: leave LOCAL_KAFKA_SASL unset or on"
+  sasl_enabled=on
+fi
 # Ports: the brokers' PLAINTEXT listeners from LOCAL_KAFKA_PORT on (one each), then the
 # controller, then (LOCAL_KAFKA_SASL=on) the SASL_SSL listeners, then the SSL ones. The
 # cluster's default block (9192-9201) keeps clear of the single broker's (9092-9095).
@@ -292,6 +301,18 @@ listener_port() {
     }' "$1" 2>/dev/null
 }
 
+# Whether the node config $1 has the authorizer on (LOCAL_KAFKA_AUTHZ=on).
+authorizes() { grep -q '^authorizer\.class\.name=' "$1" 2>/dev/null; }
+
+# Whether every running node of this mode authorizes.
+mode_authorizes() {
+  local node pid
+  for node in "${mode_nodes[@]}"; do
+    pid=$(component_pid "$node") || return 1
+    authorizes "$(node_config "$pid")" || return 1
+  done
+}
+
 # The config a running node was started with (its last argument).
 node_config() {
   local -a args
@@ -363,13 +384,16 @@ render_node_config() {
   local -a templates=()
   local -x render_DATA_DIR render_NODE_ID render_VOTERS render_CONTROLLER_PORT render_ROLES render_LISTENERS
   local -x render_ADVERTISED_LISTENERS render_REPLICATION_FACTOR render_MIN_INSYNC_REPLICAS render_IO_THREADS
-  local -x render_TLS_KEYSTORE render_TLS_TRUSTSTORE
+  local -x render_TLS_KEYSTORE render_TLS_TRUSTSTORE render_SUPER_USERS
+  render_SUPER_USERS="User:ANONYMOUS;User:$scram_user;User:CN=$scram_user-client"
   render_DATA_DIR=$(properties_value "$home/data")
   render_CONTROLLER_PORT=$controller_port
   if [[ $node == kafka-controller ]]; then
     render_NODE_ID=$controller_node_id
     render_VOTERS="$controller_node_id@127.0.0.1:$controller_port"
-    render "$home/server.properties" "$here/controller.properties.template"
+    templates=("$here/controller.properties.template")
+    [[ $authz_enabled == off ]] || templates+=("$here/authz.properties.template")
+    render "$home/server.properties" "${templates[@]}"
     return
   fi
   listeners="PLAINTEXT://127.0.0.1:$((kafka_port + i - 1))"
@@ -397,6 +421,7 @@ render_node_config() {
     render_TLS_TRUSTSTORE=$(properties_value "$security/ca.pem")
     templates+=("$here/tls.properties.template")
   fi
+  [[ $authz_enabled == off ]] || templates+=("$here/authz.properties.template")
   render "$home/server.properties" "${templates[@]}"
 }
 
@@ -584,6 +609,9 @@ start_kafka() {
       config=$(node_config "$pid")
       if [[ $sasl_enabled == on && $node != kafka-controller ]] && [[ -z $(listener_port "$config" SASL_SSL) ]]; then
         die "$node (pid $pid) runs without the SASL_SSL listener: stop it (npm run stack:stop $node) and start again with LOCAL_KAFKA_SASL=on"
+      fi
+      if [[ $authz_enabled == on ]] && ! authorizes "$config"; then
+        die "$node (pid $pid) runs without the authorizer: stop it (npm run stack:stop $node) and start again with LOCAL_KAFKA_AUTHZ=on"
       fi
       log "$node already running (pid $pid)"
       pids[$node]=$pid
@@ -1036,6 +1064,9 @@ status() {
       if list=$(mode_brokers SSL); then
         echo "ssl          KAFKA_BROKERS=$list KAFKA_AUTH=tls (all of it: eval \"\$(npm run -s stack:env -- tls)\")"
       fi
+      if mode_authorizes; then
+        echo "authz        on: each function logs in as its own principal with its IAM role's ACLs (all of it: eval \"\$(npm run -s stack:env -- authz)\")"
+      fi
     fi
   fi
   if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
@@ -1072,14 +1103,18 @@ print_env() {
   local auth=${1:-${KAFKA_AUTH:-none}} listener list code=0
   case $auth in
     none) listener=PLAINTEXT ;;
-    scram) listener=SASL_SSL ;;
+    scram | authz) listener=SASL_SSL ;;
     tls) listener=SSL ;;
-    *) die "env $auth: expected none, scram or tls" ;;
+    *) die "env $auth: expected none, scram, tls or authz" ;;
   esac
   [[ -z ${KAFKA_BROKERS:-} ]] || die "KAFKA_BROKERS=$KAFKA_BROKERS is set: this stack runs no Kafka of its own"
   list=$(mode_brokers "$listener") || code=$?
   ((code != 1)) || die "the local Kafka ($kafka_brokers broker(s)) is not running: npm run stack:start"
   ((code != 2)) || die "the local Kafka runs without the $listener listener: restart it with LOCAL_KAFKA_SASL=on (npm run stack:stop kafka, then start)"
+  if [[ $auth == authz ]]; then
+    print_authz_env "$list"
+    return
+  fi
   printf 'export KAFKA_BROKERS=%q\n' "$list"
   printf 'export KAFKA_AUTH=%q\n' "$auth"
   case $auth in
@@ -1094,6 +1129,18 @@ print_env() {
       printf 'export KAFKA_SSL_KEY_FILE=%q\n' "$security/client.key"
       ;;
   esac
+  print_pushgateway_env
+}
+
+# The authorizing mode's lines (SASL_SSL brokers $1): the functions log in over SCRAM with
+# the local CA, each as its own principal (infra/local/authz makes them, and their ACLs,
+# through LOCAL_KAFKA_AUTHZ_ADMIN, the PLAINTEXT listener of the super user).
+print_authz_env() {
+  mode_authorizes || die "the local Kafka runs without the authorizer: restart it with LOCAL_KAFKA_AUTHZ=on (npm run stack:stop kafka, then LOCAL_KAFKA_AUTHZ=on npm run stack:start)"
+  printf 'export KAFKA_BROKERS=%q\n' "$1"
+  printf 'export KAFKA_AUTH=scram\n'
+  printf 'export KAFKA_SSL_CA_FILE=%q\n' "$security/ca.pem"
+  printf 'export LOCAL_KAFKA_AUTHZ_ADMIN=%q\n' "$(mode_brokers PLAINTEXT)"
   print_pushgateway_env
 }
 
@@ -1119,9 +1166,10 @@ usage: stack.sh <command>
                               stop what this stack started (all by default; fine when nothing runs);
                               components: kafka pushgateway prometheus kafka-controller kafka-broker-1..3
   stack.sh status             one line per component; exits 0 only when the broker(s) and the Pushgateway are up
-  stack.sh env [none|scram|tls]
+  stack.sh env [none|scram|tls|authz]
                               export lines that point a client at the running Kafka, on the listener
-                              of that authentication (default: \$KAFKA_AUTH, else none)
+                              of that authentication (default: \$KAFKA_AUTH, else none), and at the
+                              Pushgateway; authz: for serverless offline in the authorizing mode
   stack.sh reset [--yes]      stop, then delete the broker's, the Pushgateway's and Prometheus's data
                               and the certificates (asks first; --yes does not)
   stack.sh help               this text
@@ -1201,6 +1249,9 @@ main() {
         if [[ $sasl_enabled == on ]]; then
           list=$(mode_brokers SASL_SSL) && log "kafka, SCRAM-SHA-512 over TLS: KAFKA_BROKERS=$list (all of it: eval \"\$(npm run -s stack:env -- scram)\")"
           list=$(mode_brokers SSL) && log "kafka, mutual TLS: KAFKA_BROKERS=$list (all of it: eval \"\$(npm run -s stack:env -- tls)\")"
+        fi
+        if [[ $authz_enabled == on ]]; then
+          log "kafka, authorizing: each function as its own principal (all of it: eval \"\$(npm run -s stack:env -- authz)\")"
         fi
       fi
       ;;

@@ -45,6 +45,19 @@ function pushgatewayUrl(): string | undefined {
   return line?.[1];
 }
 
+/**
+ * The authorizing mode, when the stack runs it (LOCAL_KAFKA_AUTHZ=on, as .ci/run starts
+ * it): what serverless offline needs to run each function as its own principal (`stack.sh
+ * env authz`), for test/helpers/offline.ts; undefined otherwise.
+ */
+function authzEnv(): string | undefined {
+  const listed = spawnSync('bash', [stack, 'env', 'authz'], { encoding: 'utf8', timeout: 30_000 });
+  if (listed.status !== 0) return undefined;
+  const env: Record<string, string> = {};
+  for (const [, name, value] of (listed.stdout ?? '').matchAll(/^export ([A-Z_]+)=(\S+)$/gm)) env[name!] = value!;
+  return JSON.stringify(env);
+}
+
 function added(before: string[], after: string[]): string[] {
   const had = new Set(before);
   return after.filter((name) => !had.has(name));
@@ -57,6 +70,13 @@ export default async function setup(): Promise<() => Promise<void>> {
   }
   const pushgateway = process.env.PUSHGATEWAY_URL ?? pushgatewayUrl();
   if (pushgateway !== undefined) process.env.PUSHGATEWAY_URL = pushgateway;
+  const authz = authzEnv();
+  if (authz === undefined) {
+    if (process.env.LOCAL_KAFKA_AUTHZ === 'on') throw new Error('LOCAL_KAFKA_AUTHZ=on, and the local stack runs without its authorizer: see the [stack] lines above');
+  } else {
+    process.env.TEST_AUTHZ_ENV = authz;
+    console.log('[authz] the local stack authorizes: serverless offline runs each function as its own principal');
+  }
   const brokers = testBrokers().join(',');
   const before: BrokerContents = await brokerContents();
   return async () => {
