@@ -18,6 +18,7 @@ import { createKafka } from '../src/kafka';
 import { hostInfo } from '../src/runtime';
 import { httpEvent, lambdaContext } from '../test/helpers/lambda';
 import { fmt, summarize } from './stats';
+import { BENCH_SERVICE } from './service';
 
 const invocations = Number(process.argv[2] ?? 10_000);
 const naiveInvocations = Number(process.argv[3] ?? 200);
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   const suffix = Date.now().toString(36);
   const config = loadConfig({
     ...process.env,
+    ...BENCH_SERVICE,
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     KAFKA_TOPIC_REQUESTS: `bench-requests-${suffix}`,
     KAFKA_TOPIC_EVENTS: `bench-events-${suffix}`,

@@ -72,6 +72,8 @@ const envSchema = z.object({
   METRICS_MAX_LABEL_VALUES: positiveInt(20, 1000),
   METRICS_FLEET_MAX_LABEL_VALUES: positiveInt(100, 10_000),
   METRICS_PER_CALLER: withDefault(z.enum(['on', 'off']), 'off'),
+  METRICS_PUBLIC: withDefault(z.enum(['on', 'off']), 'on'),
+  METRICS_ANSWER_REUSE_MS: positiveInt(5000, 60_000, 0),
   METRICS_TOKEN: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._~+/=-]{16,}$/, 'at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -'))),
   PUSHGATEWAY_QUERY_TIMEOUT_MS: positiveInt(2000, 5000),
 
@@ -120,7 +122,7 @@ export interface Config {
   };
   pushgateway: { url: string; timeoutMs: number };
   metrics: { pushIntervalMs: number; groupMaxAgeSeconds: number; maxLabelValues: number; queryTimeoutMs: number } & {
-    fleetMaxLabelValues: number; perCaller: boolean; token: string | undefined };
+    fleetMaxLabelValues: number; perCaller: boolean; token: string | undefined; public: boolean; answerReuseMs: number };
   admin: { token: string | undefined; tokenSecretArn: string | undefined };
   http: { maxBodyBytes: number };
   runtime: {
@@ -220,6 +222,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       fleetMaxLabelValues: e.METRICS_FLEET_MAX_LABEL_VALUES,
       perCaller: e.METRICS_PER_CALLER === 'on',
       token: e.METRICS_TOKEN,
+      public: e.METRICS_PUBLIC === 'on',
+      answerReuseMs: e.METRICS_ANSWER_REUSE_MS,
       queryTimeoutMs: e.PUSHGATEWAY_QUERY_TIMEOUT_MS,
     },
     admin: { token: e.ADMIN_TOKEN, tokenSecretArn: e.ADMIN_TOKEN_SECRET_ARN },

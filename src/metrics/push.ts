@@ -57,6 +57,8 @@ export interface MetricsPusherParams {
   logger?: PushLogger;
   /** Milliseconds on a monotonic clock; injectable for tests. */
   now?: () => number;
+  /** Milliseconds since the epoch (the wall clock); injectable for tests. */
+  wallNow?: () => number;
   /** Sends one push (PUT of the group); injectable for tests. */
   send?: PushSender;
 }
@@ -169,10 +171,30 @@ async function pushBody(registry: ServiceMetrics['registry'], base: Snapshot): P
   return { body: expositionText(out), snapshot };
 }
 
+/** A moment on both clocks. */
+interface IdleMark {
+  monotonic: number;
+  wall: number;
+}
+
+/**
+ * How long a segment has been idle, on the clock that saw more of it. performance.now() may
+ * stand still while Lambda freezes the container (a container thawed after its group was
+ * folded would push into it again: counted twice); the wall clock moves on, but NTP may set
+ * it back. Taking the larger of the two only ever starts a new segment early, which is safe.
+ */
+function idleClock(monotonic: () => number, wall: () => number) {
+  return {
+    mark: (): IdleMark => ({ monotonic: monotonic(), wall: wall() }),
+    since: (mark: IdleMark): number => Math.max(monotonic() - mark.monotonic, wall() - mark.wall),
+  };
+}
+
 export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher {
   const { metrics, url, intervalMs, logger } = params;
   const timeoutMs = Math.min(params.timeoutMs, MAX_PUSH_TIMEOUT_MS);
   const now = params.now ?? (() => performance.now());
+  const idle = idleClock(now, params.wallNow ?? Date.now);
   const send = params.send ?? putToPushgateway;
   const rotateAfterMs = ((params.groupMaxAgeSeconds ?? DEFAULT_GROUP_MAX_AGE_SECONDS) - GROUP_AGE_MARGIN_SECONDS) * 1000;
 
@@ -185,11 +207,12 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
   /** What the current segment's group may hold: the last push sent to it, applied or not. */
   let lastSent: Snapshot | undefined;
   /** Start of the segment's last successful push (or of its first attempt): its group is no older. */
-  let touchedAt: number | undefined;
+  let touchedAt: IdleMark | undefined;
 
   async function attempt(): Promise<PushOutcome> {
     const started = now();
-    if (touchedAt !== undefined && started - touchedAt > rotateAfterMs) {
+    const mark = idle.mark();
+    if (touchedAt !== undefined && idle.since(touchedAt) > rotateAfterMs) {
       // The group may be past its maximum age: pruned, its counts in the retired totals.
       base = lastSent ?? base;
       grouping = { ...params.grouping, segment: newSegment() };
@@ -203,10 +226,10 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
     try {
       const { body, snapshot } = await pushBody(metrics.registry, base);
       lastSent = snapshot;
-      touchedAt ??= started;
+      touchedAt ??= mark;
       await send({ url, grouping, body, timeoutMs, signal: controller.signal });
       outcome = 'success';
-      touchedAt = started;
+      touchedAt = mark;
     } catch (error) {
       outcome = controller.signal.aborted || /timed out/i.test(errorMessage(error)) ? 'timeout' : 'error';
       failure = errorMessage(error);

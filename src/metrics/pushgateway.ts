@@ -16,8 +16,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { isJsonObject } from '../json';
 import { PushgatewayError } from './errors';
-import { parseNumber } from './exposition';
-import type { FamilyType } from './exposition';
+import { expositionText, parseNumber } from './exposition';
+import type { FamilyOut, FamilyType } from './exposition';
 
 export interface GroupSample {
   labels: Record<string, string>;
@@ -361,6 +361,28 @@ export function groupRequest(params: {
     request.on('error', reject);
     request.end(body);
   });
+}
+
+/**
+ * What the metrics function does with the Pushgateway: read every group (one consistent
+ * snapshot: the Pushgateway copies its groups under a lock for each read), replace a group
+ * (PUT) and delete one. Writes are applied in the order they arrive (one queue), and with
+ * --push.disable-consistency-check a write is answered once queued, not once applied.
+ * Injectable, so a model test can run the fold against a Pushgateway of its own.
+ */
+export interface PushgatewayApi {
+  streamGroups(params: { timeoutMs: number; keep?: (labels: Record<string, string>) => boolean; onGroup: (group: PushgatewayGroup) => void }): Promise<StreamStats>;
+  put(params: { labels: Record<string, string>; families: FamilyOut[]; timeoutMs: number }): Promise<void>;
+  delete(params: { labels: Record<string, string>; timeoutMs: number }): Promise<void>;
+}
+
+/** The Pushgateway at `url`, over HTTP. */
+export function httpPushgateway(url: string): PushgatewayApi {
+  return {
+    streamGroups: (params) => streamGroups({ ...params, url }),
+    put: ({ labels, families, timeoutMs }) => groupRequest({ url, method: 'PUT', labels, body: expositionText(families), timeoutMs }),
+    delete: ({ labels, timeoutMs }) => groupRequest({ url, method: 'DELETE', labels, timeoutMs }),
+  };
 }
 
 /** Deletes one group, named by all of its grouping labels. */

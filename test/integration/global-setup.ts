@@ -6,12 +6,14 @@
  * as it was.
  *
  * It also checks that the run leaves the broker as it found it: the topics and consumer
- * groups listed after the run must all have been there before it (each test file deletes
- * what it made: test/helpers/cleanup.ts). A leftover fails the run, named.
+ * groups listed after the run must be those listed before it, no more (each test file
+ * deletes what it made: test/helpers/cleanup.ts) and no fewer (a test never touches the
+ * service's own names, which a developer's running `npm start` uses). A difference fails
+ * the run, named.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { brokerContents, testBrokers } from '../helpers/broker-contents';
+import { brokerContents, cleanupProblem, testBrokers } from '../helpers/broker-contents';
 import type { BrokerContents } from '../helpers/broker-contents';
 
 const stack = path.resolve(__dirname, '../../infra/local/stack.sh');
@@ -58,11 +60,6 @@ function authzEnv(): string | undefined {
   return JSON.stringify(env);
 }
 
-function added(before: string[], after: string[]): string[] {
-  const had = new Set(before);
-  return after.filter((name) => !had.has(name));
-}
-
 export default async function setup(): Promise<() => Promise<void>> {
   const wasRunning = stackIsUp(spawnSync('bash', [stack, 'status'], { encoding: 'utf8', timeout: 60_000 }).stdout ?? '');
   if (run('start', true) !== 0) {
@@ -82,18 +79,15 @@ export default async function setup(): Promise<() => Promise<void>> {
   return async () => {
     try {
       const after = await brokerContents();
-      const topics = added(before.topics, after.topics);
-      const groups = added(before.groups, after.groups);
+      const problem = cleanupProblem(brokers, before, after);
       console.log(
         `[cleanup] broker ${brokers}: before the run ${before.topics.length} topics and ${before.groups.length} consumer groups, ` +
           `after it ${after.topics.length} and ${after.groups.length}`,
       );
-      if (topics.length + groups.length > 0) {
+      if (problem) {
         // An error thrown here is only printed: the exit code says it too.
         process.exitCode = 1;
-        console.error(
-          `[cleanup] error: the tests left on ${brokers} what was not there before: topics [${topics.join(', ')}], consumer groups [${groups.join(', ')}]`,
-        );
+        console.error(problem);
       }
     } finally {
       if (!wasRunning && process.env.KEEP_STACK !== '1') run('stop', true);

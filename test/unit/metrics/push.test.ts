@@ -8,6 +8,8 @@ const grouping = { job: 'svc', stage: 'dev', function: 'fn', instance: 'env-1' }
 function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: number }) {
   const metrics = createMetrics();
   let clock = 0;
+  // The wall clock (milliseconds since the epoch); it moves with the monotonic clock unless a test says otherwise.
+  let wall = 1_700_000_000_000;
   const warnings: Array<Record<string, unknown>> = [];
   const infos: string[] = [];
   const pusher = createMetricsPusher({
@@ -17,6 +19,7 @@ function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: numbe
     timeoutMs: params.timeoutMs ?? 300,
     intervalMs: params.intervalMs,
     now: () => clock,
+    wallNow: () => wall,
     send: params.send,
     logger: {
       warn: (_message: string, extra?: unknown) => warnings.push(extra as Record<string, unknown>),
@@ -25,7 +28,21 @@ function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: numbe
   });
   const outcomes = async () =>
     Object.fromEntries((await metrics.pushgatewayPushes.get()).values.map((v) => [String(v.labels.outcome), v.value] as const));
-  return { pusher, metrics, warnings, infos, outcomes, advance: (ms: number) => (clock += ms) };
+  return {
+    pusher,
+    metrics,
+    warnings,
+    infos,
+    outcomes,
+    advance: (ms: number) => {
+      clock += ms;
+      wall += ms;
+    },
+    /** Time the monotonic clock does not see (a frozen container: performance.now() may stand still). */
+    freeze: (ms: number) => (wall += ms),
+    /** The wall clock set back (or forward) by `ms`, as NTP may. */
+    stepWall: (ms: number) => (wall += ms),
+  };
 }
 
 describe('createMetricsPusher', () => {
@@ -194,6 +211,36 @@ describe('segments: a group is never overwritten with smaller counts nor pushed 
     expect(pushes[1]?.segment).toBe(pushes[0]?.segment);
     expect(pushes[2]?.segment).not.toBe(pushes[1]?.segment);
     expect(pushes[3]?.segment).toBe(pushes[2]?.segment);
+  });
+
+  it('starts a new segment after an idle gap only the wall clock saw (frozen, the monotonic clock stood still), so a thawed container never pushes into a folded group', async () => {
+    // Prepare
+    const { pushes, send } = recorder();
+    const { pusher, metrics, freeze } = setup({ send, intervalMs: 0 });
+    metrics.httpRequests.inc(REQUEST, 100);
+    await pusher.push();
+    // Act: frozen past the group's maximum age (folded meanwhile), then thawed and invoked
+    freeze(901_000);
+    metrics.httpRequests.inc(REQUEST, 1);
+    await pusher.push();
+    // Assess
+    expect(pushes.map((p) => p.requests)).toEqual([100, 1]);
+    expect(pushes[1]?.segment).not.toBe(pushes[0]?.segment);
+  });
+
+  it('a wall clock set back does not hide an idle gap the monotonic clock saw', async () => {
+    // Prepare
+    const { pushes, send } = recorder();
+    const { pusher, metrics, advance, stepWall } = setup({ send, intervalMs: 0 });
+    metrics.httpRequests.inc(REQUEST, 100);
+    await pusher.push();
+    // Act
+    advance(901_000);
+    stepWall(-3_600_000);
+    metrics.httpRequests.inc(REQUEST, 1);
+    await pusher.push();
+    // Assess
+    expect(pushes.map((p) => p.requests)).toEqual([100, 1]);
   });
 
   it('after a failed push and a long idle gap, the new segment starts after what the failed push carried (never counted twice)', async () => {
