@@ -7,7 +7,8 @@
  * its event source mappings running; then the first GET / (the http function's producer
  * connects) to its record handled by onHttpRequest; then `requests` more GET / one after
  * another (HTTP answer time), and the stop. Nothing of the shared stack is used but its
- * jar cache (and its Pushgateway, which the functions push to).
+ * jar cache (and its Pushgateway, which the functions push to under the benchmarks' own
+ * service name and stage, bench/service.ts).
  *
  *   npx tsx bench/authz-mode.ts [rounds=3] [requests=50]
  */
@@ -17,6 +18,7 @@ import { createKafka } from '../src/kafka';
 import { logLines, startService } from '../test/helpers/offline';
 import { startPrivateBroker } from '../test/helpers/private-broker';
 import { waitFor } from '../test/helpers/wait-for';
+import { BENCH_SERVICE } from './service';
 import { fmt, summarize } from './stats';
 
 const rounds = Number(process.argv[2] ?? 3);
@@ -39,7 +41,7 @@ async function round(mode: Round['mode'], env: Record<string, string>, n: number
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
   const t0 = performance.now();
-  const offline = await startService({ httpPort: 27350, lambdaPort: 27352, topics, group: `bench-authz-${suffix}`, env: { ...env, LOG_LEVEL: 'INFO' } });
+  const offline = await startService({ httpPort: 27350, lambdaPort: 27352, topics, group: `bench-authz-${suffix}`, env: { ...BENCH_SERVICE, ...env, LOG_LEVEL: 'INFO' } });
   const startMs = performance.now() - t0;
   let stopped = false;
   try {
