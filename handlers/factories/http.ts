@@ -47,7 +47,7 @@ export function createHttpHandler(deps: HandlerDeps) {
   const producer = deps.producer();
   const admin = createAdminAccess({ config, logger });
   const getTime = createTimeUseCase({ config, logger, producer: deps.producer, source });
-  const getStatus = createStatusUseCase({ config, producer: deps.producer, kafka: deps.kafka, admin, now: deps.now });
+  const getStatus = createStatusUseCase({ config, producer: deps.producer, kafka: deps.kafka, admin, now: deps.now, logger });
   const { publish, flush } = createPublishUseCases({ config, logger, producer: deps.producer, admin, source });
 
   const routes: Array<Route<Event, Result>> = [

@@ -11,7 +11,7 @@ import { METRIC_DEFINITIONS } from './definitions';
 import { LAG_GROUP_INSTANCE } from './fleet';
 import type { StageScope } from './fleet';
 import { PushgatewayError } from './errors';
-import { httpPushgateway } from './pushgateway';
+import { httpPushgateway, withoutCredentials } from './pushgateway';
 import { errorMessage } from '../errors';
 
 export { LAG_GROUP_INSTANCE };
@@ -50,5 +50,5 @@ export async function pushConsumerLag(params: StageScope & { functionName: strin
       }
     }),
   );
-  if (failures.length > 0) throw new PushgatewayError(`could not push consumer-group lag to ${url} (${failures.join('; ')})`);
+  if (failures.length > 0) throw new PushgatewayError(`could not push consumer-group lag to ${withoutCredentials(url).url} (${failures.join('; ')})`);
 }

@@ -113,6 +113,8 @@ export interface PluginOptions {
   maxRecordsPerPartition: number | undefined;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** Credentials of a function's own for its mappings (functionCredentials). */
+  functions?: Record<string, { sasl: SaslCredentials }>;
 }
 
 type Dict = Record<string, unknown>;
@@ -166,7 +168,7 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
   const raw = service.custom?.offlineMsk;
   const options: Dict = isDict(raw) ? raw : {};
   const problems: string[] = [];
-  const known = new Set(['brokers', 'ssl', 'sasl', 'accountId', 'maxRecordsPerPartition', 'initialBackoffMs', 'maxBackoffMs']);
+  const known = new Set(['brokers', 'ssl', 'sasl', 'accountId', 'maxRecordsPerPartition', 'initialBackoffMs', 'maxBackoffMs', 'functions']);
   for (const key of Object.keys(options)) if (!known.has(key)) problems.push(`custom.offlineMsk.${key}: unknown option`);
   const fromEnv = env.OFFLINE_MSK_BROKERS;
   const brokers = brokerList(fromEnv) ?? brokerList(options.brokers);
@@ -174,6 +176,7 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
     problems.push('custom.offlineMsk.brokers: expected host:port, a comma-separated list or an array of them');
   }
   const sasl = readSasl(options.sasl, problems);
+  const functions = functionCredentials(options.functions, service, problems);
   const ssl = readTls(options.ssl, problems);
   if (options.accountId !== undefined && !(typeof options.accountId === 'string' && /^\d{12}$/.test(options.accountId))) {
     problems.push('custom.offlineMsk.accountId: expected 12 digits');
@@ -190,14 +193,45 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
     maxRecordsPerPartition,
     initialBackoffMs,
     maxBackoffMs: Math.max(maxBackoffMs, initialBackoffMs),
+    ...(functions ? { functions } : {}),
   };
+}
+
+/**
+ * custom.offlineMsk.functions: `{ <function>: { sasl: { mechanism, username, password } } }`.
+ * Lambda's event source mapping reads with the function's execution role; these let each
+ * function's mappings (and their on-failure destination writes) log in as a principal of
+ * their own, in place of custom.offlineMsk.sasl.
+ */
+function functionCredentials(value: unknown, service: ServiceLike, problems: string[]): PluginOptions['functions'] {
+  if (value === undefined) return undefined;
+  const where = 'custom.offlineMsk.functions';
+  if (!isDict(value)) {
+    problems.push(`${where}: expected { <function>: { sasl: { mechanism, username, password } } }`);
+    return undefined;
+  }
+  const names = new Set(service.getAllFunctions());
+  const out: NonNullable<PluginOptions['functions']> = {};
+  for (const [name, own] of Object.entries(value)) {
+    if (!names.has(name)) {
+      problems.push(`${where}.${name}: the service has no such function`);
+      continue;
+    }
+    if (!isDict(own)) {
+      problems.push(`${where}.${name}: expected { sasl: { mechanism, username, password } }`);
+      continue;
+    }
+    for (const key of Object.keys(own)) if (key !== 'sasl') problems.push(`${where}.${name}.${key}: unknown option (a function takes sasl only)`);
+    const sasl = readSasl(own.sasl, problems, `${where}.${name}.sasl`);
+    if (sasl) out[name] = { sasl };
+  }
+  return out;
 }
 
 const NOT_IAM = 'MSK IAM authentication is not offered locally';
 
-function readSasl(value: unknown, problems: string[]): SaslCredentials | undefined {
+function readSasl(value: unknown, problems: string[], where = 'custom.offlineMsk.sasl'): SaslCredentials | undefined {
   if (value === undefined) return undefined;
-  const where = 'custom.offlineMsk.sasl';
   if (!isDict(value)) {
     problems.push(`${where}: expected { mechanism: plain | scram-sha-256 | scram-sha-512, username, password }`);
     return undefined;
@@ -427,7 +461,8 @@ export function readMappings(service: ServiceLike, options: PluginOptions, mode:
       const timers = timerSettings(e, fn.timeout !== undefined ? `functions.${functionKey}.timeout` : 'provider.timeout', fn.timeout ?? providerTimeout, where, problems);
       if (!timers) return;
       const before = problems.length;
-      const connection = eventConnection(e, eventType, options, where, problems, mode === 'offline');
+      const own = options.functions?.[functionKey];
+      const connection = eventConnection(e, eventType, own ? { ...options, sasl: own.sasl } : options, where, problems, mode === 'offline');
       if (problems.length > before) return;
       const eventBrokers = eventType === 'kafka' ? brokerList(e.bootstrapServers) : undefined;
       const brokers = options.brokers ?? eventBrokers ?? ['127.0.0.1:9092'];
