@@ -10,6 +10,7 @@ import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { Config } from '../config';
 import { ConfigError, errorMessage } from '../errors';
 import type { Logger } from '../logger';
+import { registerBoundedGzip } from './gzip';
 
 export type KafkaSettings = Config['kafka'];
 
@@ -214,6 +215,7 @@ export function createKafka(params: {
   clientId?: string;
 }): Kafka {
   const { kafka, brokers, logger } = params;
+  registerBoundedGzip();
   const sasl = saslOptions(kafka);
   const config: KafkaConfig = {
     clientId: params.clientId ?? kafka.clientId,

@@ -5,7 +5,9 @@
  *   folded into the retired totals and deleted (Lambda reaps containers without a
  *   shutdown hook, so they never delete their own);
  * - GET /metrics: the stage's metrics summed across containers per function, behind
- *   METRICS_TOKEN when it is set.
+ *   METRICS_TOKEN when it is set (refused outright with METRICS_PUBLIC=off and no token).
+ *   One Pushgateway read answers every request for METRICS_ANSWER_REUSE_MS (concurrent
+ *   requests share it); a scheduled run in this container drops it.
  * Neither ever throws: a failed task is counted and logged, and the next minute tries again.
  */
 import type { Config } from '../config';
@@ -16,6 +18,7 @@ import type { WithOffsets } from '../kafka';
 import type { Logger } from '../logger';
 import { authorizeMetrics, CONTENT_TYPE, fleetText, foldStaleGroups, pushConsumerLag, readFleet, stageLabel } from '../metrics';
 import type { ServiceMetrics } from '../metrics';
+import { sharedRead } from '../shared-read';
 import { withTimeout } from '../timeout';
 
 export interface MetricsJobDeps {
@@ -106,22 +109,39 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     }
   }
 
+  const fleetAnswer = sharedRead(
+    async () => {
+      const read = await readFleet(scope);
+      if (read.skipped > 0) logger.warn('Pushgateway samples of an unexpected shape were left out', { skipped: read.skipped });
+      return fleetText(read);
+    },
+    { reuseMs: config.metrics.answerReuseMs, now },
+  );
+
   return {
     /** The scheduled run: lag and prune side by side. */
     async runScheduled(): Promise<ScheduledRunReport> {
       const [lag, pruned] = await Promise.all([recordLag(), prune()]);
+      fleetAnswer.clear();
       return { lag, prune: pruned };
+    },
+
+    /** Drops the reused GET /metrics answer (fresh lag was pushed since it was read). */
+    dropReusedAnswer(): void {
+      fleetAnswer.clear();
     },
 
     /** GET /metrics: the fleet's metrics in Prometheus text format. */
     async serveMetrics(request: { method: string; authorization: string | undefined }): Promise<TextAnswer> {
       if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed', { allow: 'GET, HEAD' });
+      if (!config.metrics.public && config.metrics.token === undefined) {
+        logger.error('GET /metrics refused: METRICS_PUBLIC=off and no METRICS_TOKEN is configured');
+        return text(503, 'metrics unavailable: a token is required and none is configured');
+      }
       const access = authorizeMetrics({ authorization: request.authorization, token: config.metrics.token });
       if (!access.allowed) return text(access.status, access.message, access.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       try {
-        const read = await readFleet(scope);
-        if (read.skipped > 0) logger.warn('Pushgateway samples of an unexpected shape were left out', { skipped: read.skipped });
-        return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: fleetText(read) };
+        return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: await fleetAnswer.get() };
       } catch (error) {
         logger.error('metrics not served: the Pushgateway could not be read', { error: errorMessage(error) });
         return text(503, 'metrics unavailable: the Pushgateway could not be read', { 'retry-after': '5' });
