@@ -9,3 +9,4 @@ export { pushConsumerLag } from './lag-push';
 export type { PartitionLag } from './lag-push';
 export { sendObserver } from './send-observer';
 export { createLagOnScrape, LAG_ON_SCRAPE_MAX_AGE_MS, LAG_ON_SCRAPE_TIMEOUT_MS } from './lag-on-scrape';
+export { withoutCredentials } from './pushgateway';
