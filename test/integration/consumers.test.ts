@@ -24,6 +24,7 @@ import { createMetrics } from '../../src/metrics/registry';
 import { withoutCredentials } from '../../src/metrics/pushgateway';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
+import type { ConsumerName } from '../../src/consumers';
 import { createConsumerHandler } from '../../handlers/factories/consumer';
 import type { KafkaLambdaEvent } from '../../handlers/factories/consumer';
 import { defaultDeps } from '../../handlers/factories/deps';
@@ -51,7 +52,7 @@ const SOURCE = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:
 type Handler = (event: KafkaLambdaEvent, context: Context) => Promise<KafkaBatchResponse>;
 
 /** A handler of one function, as the container would build it, with this run's config. */
-function handlerFor(name: string, publisher: RecordPublisher): (records: ConsumedRecord[]) => Promise<KafkaBatchResponse> {
+function handlerFor(name: ConsumerName, publisher: RecordPublisher): (records: ConsumedRecord[]) => Promise<KafkaBatchResponse> {
   const deps = { ...defaultDeps({ config: functionConfig(name), metrics: createMetrics() }), producer: () => publisher };
   const handler = createConsumerHandler(name, deps) as unknown as Handler; // middy's handler type carries callback overloads; this is how Lambda calls it.
   return (records) => handler(buildKafkaEvent(SOURCE, records) as unknown as KafkaLambdaEvent, context(name));

@@ -201,7 +201,7 @@ describe('recordOwnership', () => {
   });
 
   it.each(samples)('gives %s to a filtered function only if its filter delivers it there', (_name, value) => {
-    for (const fn of events.filter((f) => !f.catchAll)) {
+    for (const fn of events.filter((f) => f.role !== 'catch-all')) {
       if (recordOwnership(fn)({ value }) === 'mine') expect(compileFilterPatterns(filterPatterns(fn)).matches(value), fn.name).toBe(true);
     }
   });
