@@ -2,7 +2,7 @@
  * The consumer functions against the real local broker and Pushgateway. Records are
  * written by independent clients (kcat, kafkajs), read back by a separate consumer, turned
  * into the exact MSK event Lambda sends (buildKafkaEvent), and given to the real handlers
- * (handlers/factories/consumer.ts, the middy chain of the five functions) in this process.
+ * (handlers/factories/consumer.ts, the middy chain of the consumer functions) in this process.
  * What the handlers publish (answers, dead letters) is read back from the broker.
  * Every run has its own topics, consumer groups and Pushgateway job.
  */

@@ -1,5 +1,5 @@
 /**
- * Property-based bad input for the five consumer functions, against the real local broker.
+ * Property-based bad input for every consumer function, against the real local broker.
  * fast-check generates batches of records (random bytes, tombstones, truncated JSON,
  * invalid UTF-8, wrong types, huge values, unusual unicode, unknown event types, missing
  * correlation ids, refused data) mixed with valid envelopes and valid commands in the second guide's shape.
