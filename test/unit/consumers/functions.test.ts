@@ -4,19 +4,29 @@ import type { ConsumerRow } from '../../../src/consumers';
 import { filterPatterns, startingPosition } from '../../../src/consumers/functions';
 import { compileFilterPatterns } from '../../../infra/offline-msk/src/filter';
 
-/** A second function on the requests topic that counts http_request per path, as a new row would add it. */
-const pathCounter = (role: ConsumerRow['role']): ConsumerRow => ({
-  name: 'onHttpRequestPath',
-  topic: 'requests',
-  groupSuffix: 'http-request-path',
-  eventTypes: { only: ['http_request'] },
-  role,
-  handler: consumerFunction('onHttpRequest').handler,
+const events = consumerFunction('onHttpRequest').handler;
+const row = (fields: Pick<ConsumerRow, 'name' | 'topic' | 'groupSuffix' | 'eventTypes' | 'role'> & Partial<ConsumerRow>): ConsumerRow => ({
+  handler: events,
   writes: ['events', 'dlq'],
   errorEvents: true,
-  description: 'http_request events counted per path',
+  description: fields.name,
   batchSize: 100,
+  ...fields,
 });
+
+/** The rules' fixture: a table shaped as the service's (its rows may change; this one does not). */
+const FIXTURE: readonly ConsumerRow[] = [
+  row({ name: 'onHttpRequest', topic: 'requests', groupSuffix: 'http-request', eventTypes: { only: ['http_request'] }, role: 'catch-all' }),
+  row({ name: 'onHttpResponse', topic: 'events', groupSuffix: 'http-response', eventTypes: { only: ['http_response'] }, role: 'filtered' }),
+  row({ name: 'onError', topic: 'events', groupSuffix: 'error', eventTypes: { only: ['error'] }, role: 'filtered', writes: ['dlq'], errorEvents: false }),
+  row({ name: 'onCommand', topic: 'commands', groupSuffix: 'commands', eventTypes: { except: [] }, role: 'catch-all', handler: { kind: 'commands' } }),
+  row({ name: 'onCustomEvent', topic: 'events', groupSuffix: 'custom', eventTypes: { except: ['http_response', 'error'] }, role: 'catch-all' }),
+];
+const fixture = (name: string): ConsumerRow => consumerFunction(name, FIXTURE);
+
+/** A second function on the requests topic that counts http_request per path, as a new row would add it. */
+const pathCounter = (role: ConsumerRow['role']): ConsumerRow =>
+  row({ name: 'onHttpRequestPath', topic: 'requests', groupSuffix: 'http-request-path', eventTypes: { only: ['http_request'] }, role });
 
 describe('the consumer function table', () => {
   it('keeps its rules (src/consumers/table-rules.ts)', () => {
@@ -43,7 +53,8 @@ describe('the consumer function table', () => {
     const patterns = filtered.map((f) => filterPatterns(f));
 
     // Assess
-    expect(patterns).toEqual([[{ value: { event_type: ['http_response'] } }], [{ value: { event_type: ['error'] } }]]);
+    expect(filterPatterns(fixture('onHttpResponse'))).toEqual([{ value: { event_type: ['http_response'] } }]);
+    expect(filterPatterns(fixture('onError'))).toEqual([{ value: { event_type: ['error'] } }]);
     for (const p of patterns) expect(() => compileFilterPatterns(p)).not.toThrow();
     expect(filterPatterns(consumerFunction('onCommand'))).toBeUndefined();
   });
@@ -63,7 +74,7 @@ describe('the consumer function table', () => {
 describe('the catch-all rule', () => {
   it('refuses a filtered second function on a type the catch-all handles, naming the rule and the two ways out', () => {
     // Prepare
-    const table = [...CONSUMER_FUNCTIONS, pathCounter('filtered')];
+    const table = [...FIXTURE, pathCounter('filtered')];
 
     // Act
     const problems = consumerTableProblems(table);
@@ -76,12 +87,12 @@ describe('the catch-all rule', () => {
 
   it('takes an observer beside the catch-all without changing it', () => {
     // Prepare, Act, Assess
-    expect(consumerTableProblems([...CONSUMER_FUNCTIONS, pathCounter('observer')])).toEqual([]);
+    expect(consumerTableProblems([...FIXTURE, pathCounter('observer')])).toEqual([]);
   });
 
   it("refuses a catch-all that excepts a type no filtered function takes (its records would be dead-lettered)", () => {
     // Prepare
-    const table = CONSUMER_FUNCTIONS.filter((fn) => fn.name !== 'onError');
+    const table = FIXTURE.filter((fn) => fn.name !== 'onError');
 
     // Act, Assess
     expect(consumerTableProblems(table)).toEqual([
@@ -91,8 +102,8 @@ describe('the catch-all rule', () => {
 
   it('refuses a topic without a catch-all, or with two', () => {
     // Prepare
-    const none: ConsumerRow[] = [...CONSUMER_FUNCTIONS.filter((fn) => fn.name !== 'onCommand'), { ...consumerFunction('onCommand'), role: 'filtered' }];
-    const two = [...CONSUMER_FUNCTIONS, { ...pathCounter('catch-all'), eventTypes: { except: [] } }];
+    const none: ConsumerRow[] = [...FIXTURE.filter((fn) => fn.name !== 'onCommand'), { ...fixture('onCommand'), role: 'filtered' }];
+    const two = [...FIXTURE, { ...pathCounter('catch-all'), eventTypes: { except: [] } }];
 
     // Act, Assess
     expect(consumerTableProblems(none)).toEqual([expect.stringMatching(/^one catch-all per topic: the commands topic has none; /)]);
@@ -103,8 +114,8 @@ describe('the catch-all rule', () => {
 
   it('refuses two filtered functions taking one type, and two rows sharing a name or a group', () => {
     // Prepare
-    const twoOwners = [...CONSUMER_FUNCTIONS, { ...consumerFunction('onError'), name: 'onErrorToo', groupSuffix: 'error-too' }];
-    const sameGroup = [...CONSUMER_FUNCTIONS, { ...pathCounter('observer'), groupSuffix: 'http-request' }];
+    const twoOwners = [...FIXTURE, { ...fixture('onError'), name: 'onErrorToo', groupSuffix: 'error-too' }];
+    const sameGroup = [...FIXTURE, { ...pathCounter('observer'), groupSuffix: 'http-request' }];
 
     // Act, Assess
     expect(consumerTableProblems(twoOwners)).toEqual([expect.stringMatching(/^one owner per type: onError and onErrorToo /)]);
@@ -113,13 +124,13 @@ describe('the catch-all rule', () => {
 
   it('requires the topics each row writes: dlq always, events for error events and command answers', () => {
     // Prepare
-    const table = CONSUMER_FUNCTIONS.map((fn) => (fn.name === 'onCommand' ? { ...fn, writes: ['dlq'] as const, errorEvents: false } : fn));
+    const table = FIXTURE.map((fn) => (fn.name === 'onCommand' ? { ...fn, writes: ['dlq'] as const, errorEvents: false } : fn));
 
     // Act, Assess
     expect(consumerTableProblems(table)).toEqual([
       'writes: onCommand must list events in writes (it answers commands there); without it its IAM role may not write there',
     ]);
-    expect(consumerTableProblems([...CONSUMER_FUNCTIONS.filter((fn) => fn.name !== 'onError'), { ...consumerFunction('onError'), writes: [] }])).toEqual([
+    expect(consumerTableProblems([...FIXTURE.filter((fn) => fn.name !== 'onError'), { ...fixture('onError'), writes: [] }])).toEqual([
       "writes: onError must list dlq in writes (the event source mapping's on-failure destination writes there with the function's role); without it its IAM role may not write there",
     ]);
   });
