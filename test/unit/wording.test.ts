@@ -5,17 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { linesMatching } from '../helpers/lines';
 
 const PLANNING = /\bseed[ -]?\d\b|\bseed\d\b|\bissue[ -]?#?\d+\b|\bwave[ -]?\d\b/i;
 
 /** The lines of a text that name how the work was planned, as `line: text`. */
-function planningLines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((line, i) => [i + 1, line] as const)
-    .filter(([, line]) => PLANNING.test(line))
-    .map(([n, line]) => `${n}: ${line.trim()}`);
-}
+const planningLines = (text: string): string[] => linesMatching(text, PLANNING);
 
 describe('wording', () => {
   it('finds the planning words it is looking for (the check can fail)', () => {
