@@ -5,7 +5,7 @@
  *    redelivery to the same container is skipped as a duplicate;
  * 2. deterministic output ids (`derivedEventId`): a redelivery that reaches another
  *    container publishes the same answer (same id and key), which consumers drop by id.
- * Effects stay at-least-once across containers (README, "Consumers"); exactly-once would
+ * Effects stay at-least-once across containers (docs/consumers.md); exactly-once would
  * need a shared store written with the effect, a service this project does not add.
  */
 import { createHash } from 'node:crypto';
