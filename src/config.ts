@@ -1,6 +1,6 @@
 /**
  * The only reader of process.env. Reads once, validates, and names every missing or
- * bad variable in one error. Defaults are the original guides' defaults.
+ * bad variable in one error. Defaults are the original service's (docs/compatibility.md).
  */
 import * as z from './zod';
 import { ConfigError } from './errors';

@@ -106,7 +106,7 @@ export function derivedEventId(inputId: string, outputType: string): string {
 }
 
 /**
- * The id of a message that carries none (the second guide's command shape): derived from its bytes,
+ * The id of a message that carries none (a command in the plain shape): derived from its bytes,
  * so a redelivery, or the same bytes written twice by a producer retry, has the same id.
  */
 export function contentEventId(value: Buffer): string {
