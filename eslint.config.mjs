@@ -1,5 +1,5 @@
 // ESLint flat config: typescript-eslint's type-aware recommended rules for all TypeScript,
-// and the boundaries between the service's folders (README, "Architecture").
+// and the boundaries between the service's folders (docs/contributing.md, "The lint rules, and why").
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
