@@ -86,7 +86,6 @@ const DEFAULT_GROUP_MAX_AGE_SECONDS = 900;
 const MIN_FAILURE_BACKOFF_MS = 1000;
 const MAX_FAILURE_BACKOFF_MS = 60_000;
 
-/** PUT /metrics/job@base64/…/stage@base64/…/function@base64/…/instance@base64/…/segment@base64/… */
 /** An unref'd timer: it never keeps a process alive by itself. */
 const unrefTimer = (flush: () => void, ms: number): (() => void) => {
   const timer = setTimeout(flush, timerMs(ms));
@@ -94,9 +93,9 @@ const unrefTimer = (flush: () => void, ms: number): (() => void) => {
   return () => clearTimeout(timer);
 };
 
+/** PUT /metrics/job@base64/…/stage@base64/…/function@base64/…/instance@base64/…/segment@base64/… */
 export const putToPushgateway: PushSender = ({ url, grouping, body, timeoutMs, signal }) =>
   groupRequest({ url, method: 'PUT', labels: { ...grouping }, body, timeoutMs, signal });
-
 
 function newSegment(): string {
   return randomBytes(6).toString('hex');
@@ -211,17 +210,55 @@ function idleClock(monotonic: () => number, wall: () => number) {
   };
 }
 
+/**
+ * When the next push is due: the interval after a success; after failures a back-off that
+ * doubles from the interval (at least a second) up to a minute (or the interval, if
+ * longer). Logs a failure, and the recovery after failures.
+ */
+function pushSchedule(params: { intervalMs: number; url: string; logger: PushLogger | undefined }) {
+  const { intervalMs, url, logger } = params;
+  let nextDue = Number.NEGATIVE_INFINITY;
+  let consecutiveFailures = 0;
+  return {
+    get nextDue(): number {
+      return nextDue;
+    },
+    /** Records the outcome of the push that began at `started`. */
+    settle(outcome: PushOutcome, started: number, failure: string | undefined): void {
+      if (outcome === 'success') {
+        if (consecutiveFailures > 0) logger?.info('metrics push recovered', { pushgateway: url, after_failures: consecutiveFailures });
+        consecutiveFailures = 0;
+        nextDue = started + intervalMs;
+        return;
+      }
+      consecutiveFailures += 1;
+      const backoff = Math.min(
+        Math.max(intervalMs, MAX_FAILURE_BACKOFF_MS),
+        Math.max(intervalMs, MIN_FAILURE_BACKOFF_MS) * 2 ** (consecutiveFailures - 1),
+      );
+      nextDue = started + backoff;
+      logger?.warn('metrics push failed', {
+        pushgateway: url,
+        outcome,
+        error: failure,
+        consecutive_failures: consecutiveFailures,
+        next_attempt_in_ms: Math.round(backoff),
+      });
+    },
+  };
+}
+
 export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher {
-  const { metrics, url, intervalMs, logger } = params;
+  const { metrics, url } = params;
   const timeoutMs = Math.min(params.timeoutMs, MAX_PUSH_TIMEOUT_MS);
   const now = params.now ?? (() => performance.now());
   const idle = idleClock(now, params.wallNow ?? Date.now);
   const send = params.send ?? putToPushgateway;
   const rotateAfterMs = ((params.groupMaxAgeSeconds ?? DEFAULT_GROUP_MAX_AGE_SECONDS) - GROUP_AGE_MARGIN_SECONDS) * 1000;
 
+  const due = pushSchedule({ intervalMs: params.intervalMs, url, logger: params.logger });
+
   let grouping: PushGroupKey = { ...params.grouping, segment: newSegment() };
-  let nextDue = Number.NEGATIVE_INFINITY;
-  let consecutiveFailures = 0;
   let inFlight: Promise<PushOutcome> | undefined;
   /** Counts that earlier segments' groups hold (subtracted from every push). */
   let base: Snapshot = new Map();
@@ -258,28 +295,7 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
       clearTimeout(timer);
     }
     metrics.pushgatewayPushes.inc({ outcome });
-
-    if (outcome === 'success') {
-      if (consecutiveFailures > 0) {
-        logger?.info('metrics push recovered', { pushgateway: url, after_failures: consecutiveFailures });
-      }
-      consecutiveFailures = 0;
-      nextDue = started + intervalMs;
-    } else {
-      consecutiveFailures += 1;
-      const backoff = Math.min(
-        Math.max(intervalMs, MAX_FAILURE_BACKOFF_MS),
-        Math.max(intervalMs, MIN_FAILURE_BACKOFF_MS) * 2 ** (consecutiveFailures - 1),
-      );
-      nextDue = started + backoff;
-      logger?.warn('metrics push failed', {
-        pushgateway: url,
-        outcome,
-        error: failure,
-        consecutive_failures: consecutiveFailures,
-        next_attempt_in_ms: Math.round(backoff),
-      });
-    }
+    due.settle(outcome, started, failure);
     return outcome;
   }
 
@@ -304,11 +320,11 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
     cancelFlush = schedule(() => {
       cancelFlush = undefined;
       void (inFlight ?? Promise.resolve()).then(pushIfDue);
-    }, inFlight ? 0 : Math.max(nextDue - now(), 0));
+    }, inFlight ? 0 : Math.max(due.nextDue - now(), 0));
   }
 
   async function pushIfDue(): Promise<PushOutcome | 'skipped'> {
-    const result = inFlight || now() < nextDue ? 'skipped' : await push();
+    const result = inFlight || now() < due.nextDue ? 'skipped' : await push();
     flushWhenDue(result);
     return result;
   }
