@@ -87,4 +87,5 @@ export default tseslint.config(
   { files: ['infra/*.ts', 'infra/local/**/*.ts'], rules: importRules('infra') },
   { files: ['src/**/*.ts', 'handlers/**/*.ts', 'infra/*.ts'], ignores: ['src/config.ts'], rules: processEnv },
   ...standsAlone('infra/offline-msk', ['names', 'wait-for', 'private-broker']),
+  ...standsAlone('src/fleet-metrics'),
 );

@@ -11,7 +11,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           // The workspaces' own unit tests run here too (their configs run them alone).
-          include: ['test/unit/**/*.test.ts', 'infra/offline-msk/test/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'infra/offline-msk/test/*.test.ts', 'src/fleet-metrics/test/**/*.test.ts'],
           environment: 'node',
         },
       },

@@ -11,7 +11,7 @@ const repo = path.resolve(__dirname, '../..');
 const eslint = new ESLint({
   cwd: repo,
   overrideConfig: {
-    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['src/*/planted-boundary.ts', 'handlers/planted-boundary.ts', 'infra/offline-msk/*/planted-boundary.ts', 'infra/offline-msk/test/integration/planted-boundary.ts'], maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 16 } } },
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['src/*/planted-boundary.ts', 'handlers/planted-boundary.ts', 'infra/offline-msk/*/planted-boundary.ts', 'infra/offline-msk/test/integration/planted-boundary.ts', 'src/fleet-metrics/src/planted-boundary.ts'], maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 16 } } },
   },
 });
 
@@ -67,6 +67,12 @@ const planted: Array<{ what: string; file: string; code: string; rule: string }>
     what: "a test helper that loads the service, in the local MSK event source's tests",
     file: 'infra/offline-msk/test/integration/planted-boundary.ts',
     code: "import { testKafka } from '../../../../test/helpers/kafka';\n\nexport const kafka = testKafka;\n",
+    rule: 'no-restricted-imports',
+  },
+  {
+    what: 'the service imported by the fleet-metrics protocol (a workspace)',
+    file: 'src/fleet-metrics/src/planted-boundary.ts',
+    code: "import { errorMessage } from '../../errors';\n\nexport const message = errorMessage;\n",
     rule: 'no-restricted-imports',
   },
 ];
