@@ -4,6 +4,7 @@
  * own, and the event decoded back into records. The names and waits are the repository's
  * test helpers (dependency-free), so the run's clean-up deletes what these tests make.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -26,9 +27,14 @@ export async function createTopic(admin: Admin, topic: string, partitions = 3): 
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
 }
 
-/** Where an installed package lives (hoisted to the workspace root or not). */
+/**
+ * Where an installed package lives (hoisted to the workspace root or not), by Node's own
+ * search path: a package's `exports` may hide its package.json from require.resolve.
+ */
 export function packageRoot(name: string): string {
-  return path.dirname(createRequire(__filename).resolve(`${name}/package.json`));
+  const found = (createRequire(__filename).resolve.paths(name) ?? []).map((dir) => path.join(dir, name)).find((dir) => existsSync(path.join(dir, 'package.json')));
+  if (found === undefined) throw new Error(`${name} is not installed (npm ci at the repository's root)`);
+  return found;
 }
 
 /**
