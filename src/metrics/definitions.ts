@@ -13,6 +13,8 @@
  * at most METRICS_MAX_LABEL_VALUES distinct values per such label and records the rest as
  * "other", so no caller can grow the Pushgateway or Prometheus without limit.
  */
+import type { FamilyCatalog } from '@simple-time-service/fleet-metrics';
+
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 export interface MetricDefinition {
@@ -177,3 +179,9 @@ const BY_NAME = new Map<string, MetricDefinition>(Object.values(METRIC_DEFINITIO
 export function definitionByName(name: string): MetricDefinition | undefined {
   return BY_NAME.get(name);
 }
+
+/** The service's metrics as the fleet protocol knows them: help, capped labels, order. */
+export const SERVICE_CATALOG: FamilyCatalog = {
+  order: Object.values(METRIC_DEFINITIONS).map((d) => d.name),
+  describe: definitionByName,
+};

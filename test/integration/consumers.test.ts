@@ -21,7 +21,7 @@ import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { createMetrics } from '../../src/metrics/registry';
-import { withoutCredentials } from '../../src/metrics/pushgateway';
+import { withoutCredentials } from '@simple-time-service/fleet-metrics';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
 import { createConsumerHandler } from '../../handlers/factories/consumer';

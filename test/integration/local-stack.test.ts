@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { createTopic, startReader, testConfig, testKafka, uniqueName } from '../helpers/kafka';
-import { withoutCredentials } from '../../src/metrics/pushgateway';
+import { withoutCredentials } from '@simple-time-service/fleet-metrics';
 
 describe('local Kafka broker', () => {
   const kafka = testKafka('sts-stack-test');

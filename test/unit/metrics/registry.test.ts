@@ -1,6 +1,6 @@
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { FOLDED_MARKER } from '../../../src/metrics/fleet';
+import { FOLDED_MARKER } from '@simple-time-service/fleet-metrics';
 import { METRIC_DEFINITIONS, exportedMetricNames } from '../../../src/metrics/definitions';
 import { OVERFLOW_LABEL_VALUE, createMetrics, startConsumerCountersAtZero } from '../../../src/metrics/registry';
 

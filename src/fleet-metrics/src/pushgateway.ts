@@ -1,5 +1,5 @@
 /**
- * The Pushgateway's HTTP API as the service uses it: PUT and DELETE of one group, and a
+ * The Pushgateway's HTTP API as the fleet protocol uses it: PUT and DELETE of one group, and a
  * read of every group as a stream.
  *
  * - Reads use the JSON API (GET /api/v1/metrics, present since 1.0; Debian ships 1.5.1):
@@ -14,8 +14,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { isJsonObject } from '../json';
-import { PushgatewayError } from './errors';
+import { isJsonObject, PushgatewayError } from './errors';
 import { expositionText, parseNumber } from './exposition';
 import type { FamilyOut, FamilyType } from './exposition';
 
@@ -74,7 +73,7 @@ function sampleOf(raw: unknown, type: FamilyType): GroupSample | undefined {
 }
 
 /**
- * One element of the JSON API's `data` array as a group. Families of a type the service
+ * One element of the JSON API's `data` array as a group. Families of a type the protocol
  * never pushes (summary, untyped) and malformed samples are left out and counted.
  */
 export function parseGroup(raw: unknown): { group: PushgatewayGroup; skipped: number } {
@@ -233,7 +232,7 @@ export function withoutCredentials(url: string): { url: string; headers: Record<
   parsed.username = '';
   parsed.password = '';
   const bare = parsed.toString();
-  // URL adds a "/" to a bare origin; the service's URLs have none (src/config.ts).
+  // URL adds a "/" to a bare origin; keep the URL as it was given.
   const trimmed = !url.endsWith('/') && bare.endsWith('/') ? bare.slice(0, -1) : bare;
   return { url: trimmed, headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` } };
 }

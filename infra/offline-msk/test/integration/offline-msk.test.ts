@@ -1,6 +1,6 @@
 /**
  * The local MSK event source end to end: `serverless offline start` on its own ports with
- * test/fixtures/offline-msk/serverless.yml, records produced with kafkajs to the real local
+ * test/fixtures/service/serverless.yml, records produced with kafkajs to the real local
  * broker, and the tiny test functions writing what they received to files. Besides the
  * event, batching, filters and retries: another member joining the group while a batch is
  * in flight, a poison record on one partition while records arrive on another, retries
@@ -14,18 +14,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Consumer, Producer, ProducerRecord } from 'kafkajs';
-import { decodeKafkaEvent } from '../../src/kafka/msk-event';
-import type { KafkaEvent } from '../../src/kafka/msk-event';
-import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
-import { waitFor } from '../helpers/wait-for';
+import type { KafkaEvent } from '../../src/event';
+import { brokers as testBrokers, createTopic, decodeKafkaEvent, packageRoot, testKafka, uniqueName, waitFor } from './support';
 
-const serviceDir = path.resolve(__dirname, '../fixtures/offline-msk');
-const serverlessBin = path.resolve(__dirname, '../../node_modules/serverless/bin/serverless.js');
-const brokers = testConfig.kafka.brokers.join(',');
+const serviceDir = path.resolve(__dirname, '../fixtures/service');
+const serverlessBin = path.join(packageRoot('serverless'), 'bin/serverless.js');
+const brokers = testBrokers.join(',');
 const ARN = 'arn:aws:kafka:us-east-1:123456789012:cluster/local/11111111-2222-3333-4444-555555555555-1';
 
 const fixture = (name: string): Record<string, unknown> =>
-  JSON.parse(readFileSync(path.resolve(__dirname, '../events', name), 'utf8')) as Record<string, unknown>;
+  JSON.parse(readFileSync(path.resolve(__dirname, '../fixtures', name), 'utf8')) as Record<string, unknown>;
 
 interface Invocation {
   at: number;

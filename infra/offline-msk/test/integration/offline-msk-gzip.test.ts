@@ -2,22 +2,20 @@
  * Gzip record batches through the local MSK event source's own kafkajs client (the
  * plugin's runMappings, without serverless), on the shared broker with topics of this
  * file's own. A real gzip batch is read and delivered. A batch that inflates past the
- * bound (infra/offline-msk/src/gzip.ts; kafkajs alone inflates it whole, tulios/kafkajs#1795)
+ * bound (src/gzip.ts; kafkajs alone inflates it whole, tulios/kafkajs#1795)
  * is not read: the log says why, the function gets nothing of it, and nothing is
  * committed past it.
  */
 import { CompressionTypes } from 'kafkajs';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_GZIP_BATCH_BYTES } from '../../infra/offline-msk/src/gzip';
-import { readMappings, readPluginOptions } from '../../infra/offline-msk/src/options';
-import type { ServiceLike } from '../../infra/offline-msk/src/options';
-import { runMappings } from '../../infra/offline-msk/src/sources';
-import type { RunningMappings } from '../../infra/offline-msk/src/sources';
-import { decodeKafkaEvent } from '../../src/kafka/msk-event';
-import type { KafkaEvent } from '../../src/kafka/msk-event';
-import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
-import { waitFor } from '../helpers/wait-for';
+import { MAX_GZIP_BATCH_BYTES } from '../../src/gzip';
+import { readMappings, readPluginOptions } from '../../src/options';
+import type { ServiceLike } from '../../src/options';
+import type { KafkaEvent } from '../../src/event';
+import { runMappings } from '../../src/sources';
+import type { RunningMappings } from '../../src/sources';
+import { brokers, createTopic, decodeKafkaEvent, testKafka, uniqueName, waitFor } from './support';
 
 const fine = uniqueName('offline-msk-gzip');
 const bomb = uniqueName('offline-msk-gzip-bomb');
@@ -28,7 +26,7 @@ function service(topics: Record<string, string>): ServiceLike {
   return {
     service: 'gzip-probe',
     provider: { region: 'us-east-1', stage: 'local' },
-    custom: { offlineMsk: { brokers: testConfig.kafka.brokers.join(',') } },
+    custom: { offlineMsk: { brokers: brokers.join(',') } },
     getAllFunctions: () => Object.keys(topics),
     getFunction: (key) => ({ events: [{ msk: { arn: ARN, topic: topics[key], consumerGroupId: `${topics[key]}-group`, maximumBatchingWindow: 0 } }] }),
   };

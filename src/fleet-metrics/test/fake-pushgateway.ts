@@ -1,6 +1,6 @@
 /**
  * A Pushgateway in memory for unit tests and models, with the contract of the real one
- * (test/integration/metrics-fleet.test.ts runs the same scenarios against it):
+ * (the repository's test/integration/metrics-fleet.test.ts runs the same scenarios against it):
  * - PUT replaces a group and stamps it with the push time; DELETE removes it;
  * - a read is one snapshot, its groups listed in an order that changes from read to read
  *   (the real one ranges over a Go map);
@@ -8,8 +8,8 @@
  * It can hold the PUTs it receives (`hold`) until `release`, as a slow network would: the
  * writer waits, and the write lands later, after whatever happened meanwhile.
  */
-import type { FamilyOut } from '../../src/metrics/exposition';
-import type { GroupFamily, GroupSample, PushgatewayApi, PushgatewayGroup, StreamStats } from '../../src/metrics/pushgateway';
+import type { FamilyOut } from '../src/exposition';
+import type { GroupFamily, GroupSample, PushgatewayApi, PushgatewayGroup, StreamStats } from '../src/pushgateway';
 
 function keyOf(labels: Record<string, string>): string {
   return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));

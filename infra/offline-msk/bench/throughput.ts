@@ -3,13 +3,13 @@
  * beside the broker's own consumer ceiling measured in the same run with Kafka's
  * ConsumerPerformance tool, on the same topic and records.
  *
- *   npx tsx bench/offline-msk-throughput.ts [records=200000] [partitions=3] [valueBytes=100]
+ *   npx tsx infra/offline-msk/bench/throughput.ts [records=200000] [partitions=3] [valueBytes=100]
  *
  * Rows:
  * - broker ceiling: org.apache.kafka.tools.ConsumerPerformance (Java consumer, no processing);
  * - event source alone: the event source mapping consuming with kafkajs, building the
  *   exact AWS event and "invoking" a no-op that clones it (no Lambda runtime);
- * - through serverless offline: `serverless offline start` with bench/offline-msk/serverless.yml,
+ * - through serverless offline: `serverless offline start` with bench/service/serverless.yml,
  *   the plugin invoking the no-op function in the serverless process through
  *   serverless-offline's Lambda class (what `npm start` does), for batchSize 100 (AWS's
  *   default) and 10000 (the maximum).
@@ -21,13 +21,14 @@
  * serverless offline with --cpu-prof into that directory.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin } from 'kafkajs';
-import { compileFilterPatterns } from '../infra/offline-msk/src/filter';
-import { MAPPING_DEFAULTS } from '../infra/offline-msk/src/mapping';
-import { startKafkaEventSource } from '../infra/offline-msk/src/kafka-source';
+import { compileFilterPatterns } from '../src/filter';
+import { MAPPING_DEFAULTS } from '../src/mapping';
+import { startKafkaEventSource } from '../src/kafka-source';
 
 const records = Number(process.argv[2] ?? 200_000);
 const partitions = Number(process.argv[3] ?? 3);
@@ -140,8 +141,8 @@ async function eventSourceAlone(admin: Admin, batchSize: number): Promise<number
 
 async function throughOffline(admin: Admin, batch: 'default' | 'max'): Promise<number> {
   const groupId = `bench-offline-${batch}-${stamp}`;
-  const serviceDir = path.resolve(__dirname, 'offline-msk');
-  const bin = path.resolve(__dirname, '../node_modules/serverless/bin/serverless.js');
+  const serviceDir = path.resolve(__dirname, 'service');
+  const bin = path.join(path.dirname(createRequire(__filename).resolve('serverless/package.json')), 'bin/serverless.js');
   let logs = '';
   const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
   const child = spawn(process.execPath, [...profile, bin, 'offline', 'start'], {

@@ -6,10 +6,10 @@
  * (fleet-model.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { FOLDED_MARKER, foldStaleGroups, readFleet, RETIRED_THROUGH } from '../../../src/metrics/fleet';
-import type { FleetScope } from '../../../src/metrics/fleet';
-import type { FamilyOut } from '../../../src/metrics/exposition';
-import { FakePushgateway } from '../../helpers/fake-pushgateway';
+import { FOLDED_MARKER, foldStaleGroups, readFleet, RETIRED_THROUGH } from '../src/fleet';
+import type { FleetScope } from '../src/fleet';
+import type { FamilyOut } from '../src/exposition';
+import { FakePushgateway } from './fake-pushgateway';
 
 const GROUPING = { job: 'svc', stage: 'dev', function: 'http' };
 

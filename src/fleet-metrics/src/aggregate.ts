@@ -5,22 +5,39 @@
  *   groups; `dropLabels` (instance, segment, retired_through) are removed first, so what
  *   remains is one series per service, stage, function and metric labels.
  * - Memory is bounded by the output, never by the number of groups: each metric keeps at
- *   most `maxLabelValues` (METRICS_FLEET_MAX_LABEL_VALUES) combinations of its outside-fed
- *   labels (a definition's `bounded`: route and method, endpoint and status, caller…) for
+ *   most `maxLabelValues` combinations of its outside-fed
+ *   labels (the catalog's `bounded`: route and method, endpoint and status, caller…) for
  *   the whole fleet; the rest are added into "other" (every outside-fed label "other").
  *   The combinations kept are the smallest in sort order among all those seen, whatever
  *   order the groups come in: one pushed out by a smaller one has its series merged into
  *   "other" at once, and one turned away never had a series. So a read's answer depends on
  *   what the groups hold, not on the order the Pushgateway lists them, and a combination,
  *   once in "other", stays there: the smaller ones that pushed it out never leave (the fold
- *   keeps them in the retired totals, src/metrics/fleet.ts), so "other" never goes down.
+ *   keeps them in the retired totals, ./fleet.ts), so "other" never goes down.
  * - `admitFamily` counts a group's combinations toward the cap without adding its values:
  *   the fold caps the retired totals with the combinations of every group a read would sum.
  */
-import { OVERFLOW_LABEL_VALUE } from './registry';
-import { definitionByName } from './definitions';
 import type { FamilyOut, FamilyType, SeriesOut } from './exposition';
 import type { GroupFamily, GroupSample } from './pushgateway';
+
+/** The label value that stands for every combination past a cap (per container and per fleet). */
+export const OVERFLOW_LABEL_VALUE = 'other';
+
+/** What the pushers know of a metric: its help text, and its outside-fed labels (capped). */
+export interface FamilyDescription {
+  help: string;
+  bounded?: readonly string[];
+}
+
+/** The metrics a fleet pushes: how to write them (`order`) and what each one is (`describe`). */
+export interface FamilyCatalog {
+  /** Family names in the order GET /metrics writes them; others follow by name. */
+  order: readonly string[];
+  describe(name: string): FamilyDescription | undefined;
+}
+
+/** A catalog that knows no metric: help as pushed, no cap, families by name. */
+export const NO_CATALOG: FamilyCatalog = { order: [], describe: () => undefined };
 
 interface Histogram {
   buckets: Map<number, number>;
@@ -174,6 +191,8 @@ export interface AggregateOptions {
   maxLabelValues: number;
   /** Labels removed before summing (instance, segment, retired_through). */
   dropLabels: ReadonlySet<string>;
+  /** The help text and capped labels of the metrics the pushers know. */
+  catalog?: FamilyCatalog;
 }
 
 export class FleetAggregate {
@@ -196,8 +215,8 @@ export class FleetAggregate {
   private take(family: GroupFamily, countValues: boolean): void {
     let acc = this.families.get(family.name);
     if (!acc) {
-      const definition = definitionByName(family.name);
-      // The service's own help text when it knows the metric, so every version agrees.
+      const definition = (this.options.catalog ?? NO_CATALOG).describe(family.name);
+      // The catalog's help text when it knows the metric, so every version agrees.
       acc = new FamilyAccumulator(family.name, family.type, definition?.help ?? family.help, new Set(definition?.bounded ?? []), this.options.maxLabelValues);
       this.families.set(family.name, acc);
     }
@@ -226,8 +245,8 @@ export class FleetAggregate {
     acc.add(labels, sample.value ?? 0, histogram, countValue);
   }
 
-  /** The summed families: the service's own in definition order, then any other by name. */
-  out(order: readonly string[]): FamilyOut[] {
+  /** The summed families: the catalog's in its order, then any other by name. */
+  out(order: readonly string[] = (this.options.catalog ?? NO_CATALOG).order): FamilyOut[] {
     const rank = new Map(order.map((name, i) => [name, i]));
     return [...this.families.values()]
       .sort((a, b) => (rank.get(a.name) ?? order.length) - (rank.get(b.name) ?? order.length) || (a.name < b.name ? -1 : 1))

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DataArraySplitter, parseGroup } from '../../../src/metrics/pushgateway';
-import { FleetAggregate } from '../../../src/metrics/aggregate';
-import { expositionText } from '../../../src/metrics/exposition';
-import type { PushgatewayGroup } from '../../../src/metrics/pushgateway';
+import { DataArraySplitter, parseGroup } from '../src/pushgateway';
+import { FleetAggregate } from '../src/aggregate';
+import type { FamilyCatalog } from '../src/aggregate';
+import { expositionText } from '../src/exposition';
+import type { PushgatewayGroup } from '../src/pushgateway';
 
 /** A group as Pushgateway 1.5.1's GET /api/v1/metrics lists it (recorded from the real one). */
 function group(instance: string, fn: string, requests: string, pushTime: number, observations: [string, string, string]) {
@@ -70,8 +71,14 @@ function parsed(): PushgatewayGroup[] {
   return answer.data.map((raw) => parseGroup(raw).group).filter((g) => g.labels.job === 'svc');
 }
 
+/** The metrics these tests push, as a service's catalog describes them: the outside-fed labels are capped. */
+const catalog: FamilyCatalog = {
+  order: [],
+  describe: (name) => (name === 'http_requests_total' ? { help: '', bounded: ['route', 'method'] } : name === 'http_response_time_seconds' ? { help: '', bounded: ['endpoint', 'status'] } : undefined),
+};
+
 function sum(groups: PushgatewayGroup[], maxLabelValues = 100): string {
-  const aggregate = new FleetAggregate({ maxLabelValues, dropLabels: new Set(['instance', 'segment']) });
+  const aggregate = new FleetAggregate({ maxLabelValues, dropLabels: new Set(['instance', 'segment']), catalog });
   for (const g of groups) for (const f of g.families) aggregate.addFamily(f);
   return expositionText(aggregate.out(['http_requests_total', 'http_request_duration_seconds']));
 }
@@ -186,7 +193,7 @@ describe('FleetAggregate', () => {
 
   it('caps the combinations of a metric\'s outside-fed labels, so a metric with two of them stays bounded too', () => {
     // Prepare: http_response_time_seconds{endpoint, status}, 3 x 3 combinations, a cap of 4
-    const aggregate = new FleetAggregate({ maxLabelValues: 4, dropLabels: new Set(['instance']) });
+    const aggregate = new FleetAggregate({ maxLabelValues: 4, dropLabels: new Set(['instance']), catalog });
     for (const endpoint of ['/a', '/b', '/c']) {
       for (const status of ['200', '404', '500']) {
         aggregate.addFamily({

@@ -16,13 +16,12 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateBroker } from '../helpers/private-broker';
-import type { PrivateBroker } from '../helpers/private-broker';
-import { waitFor } from '../helpers/wait-for';
+import { startPrivateBroker } from '../../../../test/helpers/private-broker';
+import type { PrivateBroker } from '../../../../test/helpers/private-broker';
+import { packageRoot, waitFor } from './support';
 
 const run = promisify(execFile);
-const repo = path.resolve(__dirname, '../..');
-const packageDir = path.join(repo, 'infra/offline-msk');
+const packageDir = path.resolve(__dirname, '../..');
 const PORT = 21200;
 const HTTP_PORT = 21310;
 
@@ -96,11 +95,11 @@ describe('the offline-msk package, packed and installed in a service of its own'
     // A service of its own: kafkajs from this repository's copy (no registry), the peers linked.
     mkdirSync(service);
     writeFileSync(path.join(service, 'package.json'), JSON.stringify({ name: 'packaged', version: '1.0.0', private: true }));
-    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', path.join(repo, 'node_modules/kafkajs'), tarball], {
+    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', packageRoot('kafkajs'), tarball], {
       cwd: service,
       timeout: 120_000,
     });
-    for (const peer of ['serverless', 'serverless-offline']) symlinkSync(path.join(repo, 'node_modules', peer), path.join(service, 'node_modules', peer), 'dir');
+    for (const peer of ['serverless', 'serverless-offline']) symlinkSync(packageRoot(peer), path.join(service, 'node_modules', peer), 'dir');
     writeFileSync(path.join(service, 'serverless.yml'), SERVERLESS_YML);
     writeFileSync(path.join(service, 'handlers.mjs'), HANDLERS);
 
@@ -155,7 +154,7 @@ describe('the offline-msk package, packed and installed in a service of its own'
   it('installs as compiled JavaScript: no TypeScript, no tsconfig, nothing of this repository', () => {
     const installed = path.join(service, 'node_modules/@simple-time-service/serverless-offline-msk');
 
-    expect(readdirSync(installed).sort()).toEqual(['README.md', 'dist', 'index.cjs', 'package.json']);
+    expect(readdirSync(installed).sort()).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'dist', 'index.cjs', 'package.json']);
     expect(readdirSync(path.join(installed, 'dist')).every((f) => f.endsWith('.js'))).toBe(true);
     expect(existsSync(path.join(installed, 'src'))).toBe(false);
   });

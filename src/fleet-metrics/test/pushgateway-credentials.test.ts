@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteGroup, fetchGroups, groupRequest } from '../../../src/metrics/pushgateway';
+import { deleteGroup, fetchGroups, groupRequest } from '../src/pushgateway';
 
 const USER = 'simple-time-service';
 const PASSWORD = 'pa55-word_0123456789';

@@ -2,7 +2,7 @@
  * Writing the Prometheus text format (version 0.0.4) from plain samples: the body of
  * every push and of GET /metrics.
  *
- * Numbers are written the way the service's own containers (prom-client) write them and
+ * Numbers are written the way the containers' prom-client registries write them and
  * Go's ParseFloat reads them: integers in plain digits (`le="1048576"`, never the
  * `1.048576e+06` the Pushgateway's JSON API spells), other values in their shortest
  * round-trip form (`0.0005`, `1e+21`), and `NaN`, `+Inf`, `-Inf` spelled as the format
