@@ -1,6 +1,7 @@
 // ESLint flat config: typescript-eslint's type-aware recommended rules for all TypeScript,
-// the boundaries between the service's folders (README, "Architecture"), and short
-// functions. test/unit/lint-rules.test.ts plants a violation of each rule of this project.
+// the boundaries between the service's folders, and short functions (docs/contributing.md,
+// "The lint rules, and why"). test/unit/lint-rules.test.ts plants a violation of each rule
+// of this project.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -63,7 +64,7 @@ export default tseslint.config(
   { files: ['src/**/*.ts', 'handlers/**/*.ts', 'infra/*.ts'], ignores: ['src/config.ts'], rules: processEnv },
   {
     // A function does one thing. Past 80 lines it does several, and whoever changes one of
-    // them has to read all of them: split it by concern (README, "Layout and dependencies").
+    // them has to read all of them: split it by concern (docs/contributing.md).
     // Tests are exempt: a describe() holds its cases by design.
     files: ['src/**/*.ts', 'handlers/**/*.ts', 'infra/**/*.ts', 'bench/**/*.ts'],
     ignores: ['infra/offline-msk/test/**'],

@@ -1,6 +1,6 @@
 /**
  * The only reader of process.env. Reads once, validates, and names every missing or
- * bad variable in one error. Defaults are the original guides' defaults.
+ * bad variable in one error. Defaults are the original service's (docs/compatibility.md).
  */
 import * as z from './zod';
 import { ConfigError } from './errors';
@@ -93,7 +93,7 @@ const envSchema = z.object({
   HTTP_MAX_BODY_BYTES: positiveInt(65_536, 1_048_576),
 });
 
-/** Every environment variable this module reads (README's configuration tables document them). */
+/** Every environment variable this module reads (docs/configuration.md documents them). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export type KafkaAuth = 'none' | 'tls' | 'scram' | 'iam';

@@ -140,8 +140,8 @@ describe('consumer functions against the real broker', () => {
     await deletePushedGroups(PUSHGATEWAY, config.service.name);
   });
 
-  it("answers a command in the second guide's shape written by kcat on the events topic with the same correlation id and key", async () => {
-    // Prepare: an independent client writes four commands to partition 0, in the second guide's shape
+  it("answers a command in the plain shape written by kcat on the events topic with the same correlation id and key", async () => {
+    // Prepare: an independent client writes four commands to partition 0, in the plain command shape
     const run = uniqueName('kcat');
     const lines = [
       { type: 'time.now', correlation_id: `${run}-ok`, timestamp: '2026-01-31T12:34:56.123456', payload: { timezone: 'Asia/Kolkata', format: 'iso' }, source: 'kcat' },

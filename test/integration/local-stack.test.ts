@@ -71,7 +71,7 @@ describe('local Kafka broker', () => {
 });
 
 describe('local Pushgateway', () => {
-  // The local stack's Pushgateway takes its credentials only (README, "The local stack").
+  // The local stack's Pushgateway takes its credentials only (docs/local-stack.md).
   const { url: base, headers } = withoutCredentials(testConfig.pushgateway.url);
 
   it('serves back a metric pushed to it', async () => {

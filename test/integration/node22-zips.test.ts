@@ -207,7 +207,7 @@ const consumerCases: Array<{ name: string; functionKey: string; event: (t: Servi
     ]),
   },
   {
-    name: "onCommand: time.now, an unknown command and one without correlation id (the second guide's shape)",
+    name: "onCommand: time.now, an unknown command and one without correlation id (the plain shape)",
     functionKey: 'onCommand',
     event: (t) => mskEvent([
       record(t.commands, 40, JSON.stringify({ type: 'time.now', correlation_id: 'n22-cmd', timestamp: '2026-01-01T00:00:00.000Z', payload: { timezone: 'Asia/Tokyo', format: 'iso' }, source: 'node22-test' }), 'k-cmd'),

@@ -10,7 +10,7 @@ async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number;
 }
 
 describe('metric definitions', () => {
-  it("keeps the original guide's five Kafka metrics with their exact names, types and labels", () => {
+  it("keeps the original service's five Kafka metrics with their exact names, types and labels", () => {
     // Prepare
     const guideMetrics = [
       ['kafka_messages_sent_total', 'counter', ['topic', 'status']],
