@@ -115,7 +115,7 @@ function kafkaVia(port: number, clientId: string): Kafka {
 }
 
 let round = 0;
-/** 100 time.now commands in the second guide's shape, spread over `partitions` partitions. */
+/** 100 time.now commands in the plain shape (docs/compatibility.md), spread over `partitions` partitions. */
 function commandBatch(topic: string, partitions: number, offsets: number[]): ConsumedRecord[] {
   round += 1;
   return Array.from({ length: BATCH }, (_, i) => {

@@ -6,7 +6,7 @@
  * every event source mapping's consumer has joined its group) it prints where everything
  * is (infra/local/summary.ts).
  *
- * The terminal stays quiet (README, "What the terminal shows"): the functions log one
+ * The terminal stays quiet (docs/local-stack.md, "What the terminal shows"): the functions log one
  * readable line per request and per warning (LOG_FORMAT=pretty unless set), and
  * serverless offline only its warnings and errors (SLS_LOG_LEVEL=warning unless set, or
  * `--verbose`). The admin routes get a token of the checkout's own unless ADMIN_TOKEN is
@@ -42,7 +42,7 @@ export function configurationProblem(env: NodeJS.ProcessEnv): string | undefined
     loadConfig(env);
     return undefined;
   } catch (error) {
-    if (error instanceof ConfigError) return `${error.message}; nothing was started (README, "Configuration")`;
+    if (error instanceof ConfigError) return `${error.message}; nothing was started (docs/configuration.md)`;
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The first guide's consumer handlers, doing what a user wants from them: each event becomes one
+ * The original service's consumer handlers (docs/compatibility.md), doing what a user wants from them: each event becomes one
  * structured log line with the correlation id and the fields worth searching on, and the
  * metrics a dashboard needs (requests per caller, the response-time histogram, errors by
  * type). The data of each type is validated; data a handler cannot use is refused with a
@@ -125,7 +125,7 @@ export const handleCustomEvent: EventHandler = (event, { log }) => {
   };
 };
 
-/** The handlers of the first guide's event types; other types go to the custom-event handler. */
+/** The handlers of the original service's event types; other types go to the custom-event handler. */
 export function defaultEventHandlers(): EventHandlerRegistry {
   return createEventHandlerRegistry({
     handlers: {

@@ -107,8 +107,8 @@ export const CONSUMER_FUNCTIONS = [
     description: 'error events from the events topic',
     batchSize: 50,
   },
-  // Commands arrive in our envelope (event_type) or in the original service's shape (type):
-  // no filter. They wait for their answer: small batches.
+  // Commands arrive in our envelope (event_type) or in the plain shape (type;
+  // docs/compatibility.md): no filter. They wait for their answer: small batches.
   {
     name: 'onCommand',
     topic: 'commands',

@@ -5,7 +5,7 @@
  *    redelivery to the same container is skipped as a duplicate;
  * 2. deterministic output ids (`derivedEventId`): a redelivery that reaches another
  *    container publishes the same answer (same id and key), which consumers drop by id.
- * Effects stay at-least-once across containers (README, "Consumers"); exactly-once would
+ * Effects stay at-least-once across containers (docs/consumers.md); exactly-once would
  * need a shared store written with the effect, a service this project does not add.
  */
 import { createHash } from 'node:crypto';
@@ -112,7 +112,7 @@ export function derivedEventId(inputId: string, outputType: string): string {
 }
 
 /**
- * The id of a message that carries none (the second guide's command shape): derived from its bytes,
+ * The id of a message that carries none (a command in the plain shape): derived from its bytes,
  * so a redelivery, or the same bytes written twice by a producer retry, has the same id.
  */
 export function contentEventId(value: Buffer): string {

@@ -1,6 +1,6 @@
 /**
  * Which function of a topic handles a record: each record is handled or dead-lettered by
- * exactly one (README, "Consumers").
+ * exactly one (docs/consumers.md).
  *
  * The topic's catch-all receives every record (no filter); a sibling receives what its
  * filter on `value.event_type` matches, as Lambda reads the value. AWS documents that

@@ -25,7 +25,7 @@ export type DeadLetterReason =
   | 'invalid_envelope'
   /** A command without a correlation id: no answer could ever be correlated. */
   | 'missing_correlation_id'
-  /** JSON, but neither our envelope nor the second guide's command shape. */
+  /** JSON, but neither our envelope nor the plain command shape. */
   | 'invalid_command'
   /** A valid event of a type no function on this topic handles. */
   | 'unhandled_event_type'

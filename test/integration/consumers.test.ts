@@ -21,7 +21,7 @@ import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { createMetrics } from '../../src/metrics/registry';
-import { withoutCredentials } from '../../src/metrics/pushgateway';
+import { withoutCredentials } from '@simple-time-service/fleet-metrics';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
 import type { ConsumerName } from '../../src/consumers';
@@ -141,8 +141,8 @@ describe('consumer functions against the real broker', () => {
     await deletePushedGroups(PUSHGATEWAY, config.service.name);
   });
 
-  it("answers a command in the second guide's shape written by kcat on the events topic with the same correlation id and key", async () => {
-    // Prepare: an independent client writes four commands to partition 0, in the second guide's shape
+  it("answers a command in the plain shape written by kcat on the events topic with the same correlation id and key", async () => {
+    // Prepare: an independent client writes four commands to partition 0, in the plain command shape
     const run = uniqueName('kcat');
     const lines = [
       { type: 'time.now', correlation_id: `${run}-ok`, timestamp: '2026-01-31T12:34:56.123456', payload: { timezone: 'Asia/Kolkata', format: 'iso' }, source: 'kcat' },

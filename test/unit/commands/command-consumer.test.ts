@@ -23,7 +23,7 @@ const plainCommand = (json: Record<string, unknown>, key = 'client-42') =>
   record({ topic: TOPICS.commands, key: Buffer.from(key), json });
 
 describe('the command consumer', () => {
-  it("answers a time.now in the second guide's shape with time.now.processed, the same correlation id and key", async () => {
+  it("answers a time.now in the plain shape with time.now.processed, the same correlation id and key", async () => {
     // Prepare
     const { consumer, publisher, m } = setup();
     const command = plainCommand({
