@@ -20,13 +20,19 @@ import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
+import type { Config } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic, filterPatterns, startingPosition } from '../../src/consumers/functions';
+import { createLogger } from '../../src/logger';
+import { adminOffsetReader } from '../../src/kafka/offsets';
+import { ensureTopics, serviceTopics } from '../../src/kafka/topics';
+import type { ContainerProducer } from '../../src/kafka';
+import { createMetricsJob, createStatusUseCase } from '../../src/use-cases';
+import { recordingKafka } from './package-support';
+import type { KafkaPermission } from './package-support';
 
 const run = promisify(execFile);
 const repo = path.resolve(__dirname, '../..');
 const serverless = path.join(repo, 'node_modules/serverless/bin/serverless.js');
-/** The parameters' defaults are the configuration's defaults. */
-const config = loadConfig({});
 const STAGE = 'prod';
 /** What CloudFormation would import from simple-time-service-prod-msk. */
 const CLUSTER_ARN = 'arn:aws:kafka:us-east-1:123456789012:cluster/simple-time-service-prod/0b1c2d3e-aaaa-bbbb-cccc-000000000000-s1';
@@ -96,8 +102,11 @@ function evaluate(value: Json): Json {
 const logicalName = (functionKey: string) => functionKey.charAt(0).toUpperCase() + functionKey.slice(1);
 const topicArn = (topic: string) => CLUSTER_ARN.replace(':cluster/', ':topic/') + `/${topic}`;
 const groupArn = (group: string) => CLUSTER_ARN.replace(':cluster/', ':group/') + `/${group}`;
-const allTopics = [config.kafka.topics.requests, config.kafka.topics.events, config.kafka.topics.commands, config.kafka.topics.dlq];
-const allGroups = CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn));
+/** A function's environment in the template, its values evaluated (references to resources left out). */
+function stringEnvironment(fn: Resource): Record<string, string> {
+  const variables = evaluate((fn.Properties.Environment as { Variables: Record<string, Json> }).Variables) as Record<string, Json>;
+  return Object.fromEntries(Object.entries(variables).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
 
 /** The names in a zip's central directory (enough of the format to list entries). */
 function zipEntries(file: string): string[] {
@@ -123,6 +132,10 @@ describe('serverless package --stage prod', () => {
   const workFolder = `.esbuild/package-test-${process.pid}`;
   let resources: Record<string, Resource>;
   let output = '';
+  /** The configuration the http function reads from its environment in the template. */
+  let config: Config;
+  const allTopics = () => serviceTopics(config.kafka.topics);
+  const allGroups = () => CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn));
 
   beforeAll(async () => {
     const result = await run(process.execPath, [serverless, 'package', '--stage', STAGE, '--package', packageDir], {
@@ -136,6 +149,7 @@ describe('serverless package --stage prod', () => {
       Resources: Record<string, Resource>;
     };
     resources = template.Resources;
+    config = loadConfig(stringEnvironment(resources.HttpLambdaFunction!));
   }, 300_000);
 
   afterAll(() => {
@@ -217,16 +231,67 @@ describe('serverless package --stage prod', () => {
     }
   });
 
-  it('lets the http function write and describe the four topics, and read nothing', () => {
+  it('lets the http function write and describe the four topics, describe the consumer groups (GET /kafka/status), and read nothing', () => {
     const statements = statementsOf('http');
     expect(allowed(statements, 'kafka-cluster:Connect')).toEqual([CLUSTER_ARN]);
     expect(allowed(statements, 'kafka-cluster:WriteDataIdempotently')).toEqual([CLUSTER_ARN]);
     expect(allowed(statements, 'kafka:GetBootstrapBrokers')).toEqual([CLUSTER_ARN]);
-    expect(allowed(statements, 'kafka-cluster:WriteData')).toEqual(allTopics.map(topicArn).sort());
-    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics.map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:WriteData')).toEqual(allTopics().map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics().map(topicArn).sort());
     expect(allowed(statements, 'kafka-cluster:ReadData')).toEqual([]);
-    expect(allowed(statements, 'kafka-cluster:DescribeGroup')).toEqual([]);
+    expect(allowed(statements, 'kafka-cluster:DescribeGroup')).toEqual(allGroups().map(groupArn).sort());
     expect(allowed(statements, 'kafka-cluster:AlterGroup')).toEqual([]);
+  });
+
+  /** What a role lacks of `needed`, as `action resource` lines. */
+  const missing = (functionKey: string, needed: KafkaPermission[]) => {
+    const statements = statementsOf(functionKey);
+    const arnOf = (resource: string) =>
+      resource === 'cluster' ? CLUSTER_ARN : resource.startsWith('topic:') ? topicArn(resource.slice('topic:'.length)) : groupArn(resource.slice('group:'.length));
+    const lines = [...new Set(needed.map((n) => `${n.action} ${n.resource}`))];
+    return lines.filter((line) => {
+      const [action, resource] = line.split(' ') as [string, string];
+      return !allowed(statements, action).includes(arnOf(resource));
+    });
+  };
+
+  it("grants each function the cluster calls its code makes: found by running the code against a recording cluster, with the template's configuration", async () => {
+    // Prepare: a cluster holding the service's topics
+    const partitions = () => Object.fromEntries(allTopics().map((t) => [t, 3]));
+    const quiet = (fn: Resource) => loadConfig({ ...stringEnvironment(fn), LOG_LEVEL: 'SILENT', PUSHGATEWAY_URL: 'http://127.0.0.1:9', PUSHGATEWAY_QUERY_TIMEOUT_MS: '200' });
+    const noAdmin = { isAdmin: () => Promise.resolve(false), refusal: () => Promise.resolve(undefined) };
+    const idleProducer = { connect: () => Promise.resolve(false), state: () => ({}) } as unknown as ContainerProducer;
+
+    // Act: GET /kafka/status (http), the scheduled lag (metrics), the topics on deploy (topics; every topic has fewer partitions than asked)
+    const http = recordingKafka(partitions());
+    const status = createStatusUseCase({ config, producer: () => idleProducer, kafka: () => Promise.resolve(http.kafka), admin: noAdmin, now: Date.now });
+    const answer = (await status({ authorization: undefined })).body as { consumer_lag: { groups?: Record<string, unknown> } };
+
+    const metricsConfig = quiet(resources.MetricsLambdaFunction!);
+    const metrics = recordingKafka(partitions());
+    const job = createMetricsJob({
+      config: metricsConfig,
+      logger: createLogger(metricsConfig),
+      // Only its counter of tasks is used.
+      metrics: { metricsTasks: { inc: () => undefined } } as unknown as Parameters<typeof createMetricsJob>[0]['metrics'],
+      withOffsets: (use) => use(adminOffsetReader(metrics.kafka.admin())),
+      now: Date.now,
+    });
+    const scheduled = await job.runScheduled();
+
+    const topicsConfig = quiet(resources.TopicsLambdaFunction!);
+    const topics = recordingKafka(Object.fromEntries(allTopics().map((t) => [t, 1])));
+    await ensureTopics({ admin: topics.kafka.admin(), topics: serviceTopics(topicsConfig.kafka.topics), partitions: topicsConfig.kafka.topicPartitions, replicationFactor: 3 });
+
+    // Assess: the code did its reads, and each role allows every call it made
+    expect(Object.keys(answer.consumer_lag.groups ?? {}).sort(), 'GET /kafka/status read every group').toEqual(allGroups().sort());
+    // (its push to the Pushgateway fails here, after the read)
+    expect(scheduled.lag).toEqual({ error: 'could not push consumer-group lag to http://127.0.0.1:9' });
+    const describedGroups = metrics.needed.filter((n) => n.action === 'kafka-cluster:DescribeGroup').map((n) => n.resource);
+    expect([...new Set(describedGroups)].sort(), 'the scheduled run read every group').toEqual(allGroups().map((g) => `group:${g}`).sort());
+    expect(missing('http', http.needed), 'http').toEqual([]);
+    expect(missing('metrics', metrics.needed), 'metrics').toEqual([]);
+    expect(missing('topics', topics.needed), 'topics').toEqual([]);
   });
 
   it("lets each consumer's mapping read its own topic and group, and the function write only events and dead letters", () => {
@@ -252,7 +317,7 @@ describe('serverless package --stage prod', () => {
     const consumed = [...new Set(CONSUMER_FUNCTIONS.map((fn) => consumerTopic(config.kafka, fn)))];
     expect(allowed(statements, 'kafka-cluster:Connect')).toEqual([CLUSTER_ARN]);
     expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(consumed.map(topicArn).sort());
-    expect(allowed(statements, 'kafka-cluster:DescribeGroup')).toEqual(allGroups.map(groupArn).sort());
+    expect(allowed(statements, 'kafka-cluster:DescribeGroup')).toEqual(allGroups().map(groupArn).sort());
     for (const action of ['WriteData', 'WriteDataIdempotently', 'ReadData', 'AlterGroup']) {
       expect(allowed(statements, `kafka-cluster:${action}`), action).toEqual([]);
     }
@@ -332,12 +397,12 @@ describe('serverless package --stage prod', () => {
   it('creates the topics on deploy with a custom resource that every mapping waits for, and a role that may create only them', () => {
     const custom = resources.ServiceTopics;
     expect(custom?.Type).toBe('Custom::ServiceTopics');
-    expect(custom?.Properties).toMatchObject({ ServiceToken: { 'Fn::GetAtt': ['TopicsLambdaFunction', 'Arn'] }, Topics: allTopics, Partitions: '3', ReplicationFactor: '3' });
+    expect(custom?.Properties).toMatchObject({ ServiceToken: { 'Fn::GetAtt': ['TopicsLambdaFunction', 'Arn'] }, Topics: allTopics(), Partitions: '3', ReplicationFactor: '3' });
     expect(custom?.Properties.ServiceTimeout).toBeLessThanOrEqual(600);
     for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) expect(mapping.DependsOn, id).toContain('ServiceTopics');
     const statements = statementsOf('topics');
-    expect(allowed(statements, 'kafka-cluster:CreateTopic')).toEqual(allTopics.map(topicArn).sort());
-    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics.map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:CreateTopic')).toEqual(allTopics().map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics().map(topicArn).sort());
     for (const action of ['WriteData', 'WriteDataIdempotently', 'ReadData', 'AlterGroup', 'DescribeGroup']) {
       expect(allowed(statements, `kafka-cluster:${action}`), action).toEqual([]);
     }
