@@ -431,6 +431,17 @@ describe('serverless package --stage prod', () => {
     expect(template.Parameters.Image?.Default).toMatch(/^quay\.io\/prometheus\/pushgateway:v\d+\.\d+\.\d+$/);
   });
 
+  it('names the topics and consumer groups after the stage, so two stages on one cluster never read each other', () => {
+    for (const topic of allTopics()) expect(topic).toMatch(new RegExp(`^simple-time-service-${STAGE}-`));
+    for (const group of allGroups()) expect(group).toMatch(new RegExp(`^simple-time-service-${STAGE}-`));
+    // Every function reads the same names.
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+      const env = loadConfig(stringEnvironment(fn));
+      expect(env.kafka.topics, id).toEqual(config.kafka.topics);
+      expect(env.kafka.consumerGroup, id).toBe(config.kafka.consumerGroup);
+    }
+  });
+
   it('passes checkov (the policy scanner), as do the templates in infra/aws: every finding fixed or skipped with its reason', () => {
     const found = spawnSync('checkov', ['--version'], { encoding: 'utf8' });
     if (found.error) {
