@@ -1,8 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { Config, Topics } from '../config';
 import type { Logger } from '../logger';
-import { resolveBrokers } from './brokers';
-import { createKafka } from './client';
+import { resolveKafka } from './client';
 
 export interface EnsureTopicsResult {
   created: string[];
@@ -46,8 +45,7 @@ export function serviceTopics(topics: Topics): string[] {
 /** Creates the service's missing topics on the configured cluster over one admin connection. */
 export async function ensureServiceTopics(params: { config: Config; clientId: string; logger?: Logger }): Promise<EnsureTopicsResult> {
   const { config, clientId, logger } = params;
-  const brokers = await resolveBrokers(config.kafka);
-  const admin = createKafka({ kafka: config.kafka, brokers, clientId, ...(logger ? { logger } : {}) }).admin();
+  const admin = (await resolveKafka({ kafka: config.kafka, clientId, ...(logger ? { logger } : {}) })).admin();
   await admin.connect();
   try {
     return await ensureTopics({

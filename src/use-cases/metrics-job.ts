@@ -5,10 +5,12 @@
  *   folded into the retired totals and deleted (Lambda reaps containers without a
  *   shutdown hook, so they never delete their own);
  * - GET /metrics: the stage's metrics summed across containers per function, behind
- *   METRICS_TOKEN when it is set.
+ *   its bearer token when there is one (METRICS_TOKEN_SECRET_ARN's secret on AWS, read
+ *   with a 60 s cache; METRICS_TOKEN locally).
  * Neither ever throws: a failed task is counted and logged, and the next minute tries again.
  */
 import type { Config } from '../config';
+import { METRICS_TOKEN_PATTERN } from '../config';
 import { consumerGroupLag, lagByGroup } from '../consumers';
 import type { LagReport } from '../consumers';
 import { TimeoutError, errorMessage } from '../errors';
@@ -16,6 +18,8 @@ import type { WithOffsets } from '../kafka';
 import type { Logger } from '../logger';
 import { authorizeMetrics, CONTENT_TYPE, fleetText, foldStaleGroups, pushConsumerLag, readFleet, stageLabel } from '../metrics';
 import type { ServiceMetrics } from '../metrics';
+import { bearerTokenSecret, createSecretSource } from '../secrets';
+import type { ReadSecret } from '../secrets';
 import { withTimeout } from '../timeout';
 
 export interface MetricsJobDeps {
@@ -26,6 +30,8 @@ export interface MetricsJobDeps {
   withOffsets: WithOffsets;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** Reads the token's secret (Secrets Manager by default). */
+  readSecret?: ReadSecret;
 }
 
 export interface ScheduledRunReport {
@@ -57,6 +63,14 @@ export function createMetricsJob(deps: MetricsJobDeps) {
   const stage = stageLabel(config.service.stage);
   const pushgateway = { url: config.pushgateway.url, timeoutMs: config.metrics.queryTimeoutMs };
   const scope = { ...pushgateway, job, stage, maxLabelValues: config.metrics.fleetMaxLabelValues };
+  const metricsToken = createSecretSource({
+    what: 'the metrics token',
+    plain: config.metrics.token,
+    secretArn: config.metrics.tokenSecretArn,
+    region: config.kafka.region,
+    decode: bearerTokenSecret(16, METRICS_TOKEN_PATTERN),
+    ...(deps.readSecret ? { readSecret: deps.readSecret } : {}),
+  });
 
   async function recordLag(): Promise<ScheduledRunReport['lag']> {
     try {
@@ -116,7 +130,15 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     /** GET /metrics: the fleet's metrics in Prometheus text format. */
     async serveMetrics(request: { method: string; authorization: string | undefined }): Promise<TextAnswer> {
       if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed', { allow: 'GET, HEAD' });
-      const access = authorizeMetrics({ authorization: request.authorization, token: config.metrics.token });
+      let token: string | undefined;
+      try {
+        token = await metricsToken.get();
+      } catch (error) {
+        // Never public for want of the token: the operator fixes the secret, the next read picks it up.
+        logger.error('metrics token not read', { error: errorMessage(error) });
+        return text(503, 'the metrics token could not be read; try again shortly', { 'retry-after': '1' });
+      }
+      const access = authorizeMetrics({ authorization: request.authorization, token });
       if (!access.allowed) return text(access.status, access.message, access.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       try {
         const read = await readFleet(scope);

@@ -46,8 +46,9 @@ const PSEUDO: Record<string, string> = {
   'AWS::Partition': 'aws',
   'AWS::Region': 'us-east-1',
   'AWS::AccountId': '123456789012',
-  // What Ref of the generated secret gives: its ARN.
+  // What Ref of a generated secret gives: its ARN.
   AdminTokenSecret: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AdminTokenSecret-AbCdEf',
+  MetricsTokenSecret: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:MetricsTokenSecret-AbCdEf',
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -370,21 +371,29 @@ describe('serverless package --stage prod', () => {
     }
   });
 
-  it('gives the admin token secret to the http function alone: its ARN, GetSecretValue on it, and no token in any configuration', () => {
-    // The stack makes the secret (adminTokenSecret: generate)
-    expect(resources.AdminTokenSecret?.Type).toBe('AWS::SecretsManager::Secret');
+  it('keeps every secret out of the configuration: the admin token, the metrics token and the SASL password only as secret ARNs, each on the functions that read it', () => {
+    // The stack makes the two tokens' secrets (adminTokenSecret and metricsTokenSecret: generate);
+    // the SASL password has none with kafkaAuth: iam.
     expect(resources.AdminTokenSecret?.Properties.GenerateSecretString).toMatchObject({ PasswordLength: 48 });
+    expect(resources.MetricsTokenSecret?.Properties.GenerateSecretString).toMatchObject({ PasswordLength: 48 });
+    const readers: Record<string, { variable: string; secret: string }> = {
+      HttpLambdaFunction: { variable: 'ADMIN_TOKEN_SECRET_ARN', secret: 'AdminTokenSecret' },
+      MetricsLambdaFunction: { variable: 'METRICS_TOKEN_SECRET_ARN', secret: 'MetricsTokenSecret' },
+    };
     for (const [id, fn] of ofType('AWS::Lambda::Function')) {
       const env = (fn.Properties.Environment as { Variables: Record<string, Json> }).Variables;
-      if (id === 'HttpLambdaFunction') expect(env.ADMIN_TOKEN_SECRET_ARN, id).toEqual({ Ref: 'AdminTokenSecret' });
-      else expect(env.ADMIN_TOKEN_SECRET_ARN, id).toBeUndefined();
-      expect(env.ADMIN_TOKEN ?? '', id).toBe('');
+      for (const plain of ['ADMIN_TOKEN', 'METRICS_TOKEN', 'KAFKA_SASL_PASSWORD']) expect(env[plain] ?? '', `${id} ${plain}`).toBe('');
+      expect(env.KAFKA_SASL_PASSWORD_SECRET_ARN, id).toBe('');
+      for (const { variable, secret } of Object.values(readers)) {
+        expect(env[variable], `${id} ${variable}`).toEqual(readers[id]?.variable === variable ? { Ref: secret } : undefined);
+      }
     }
     for (const [id] of ofType('AWS::IAM::Role')) {
       const key = id.charAt(0).toLowerCase() + id.slice(1).replace(/LambdaRole$/, '');
+      const reader = readers[`${id.replace(/LambdaRole$/, '')}LambdaFunction`];
       const reads = allowed(statementsOf(key), 'secretsmanager:GetSecretValue') as unknown as Json[];
-      expect(reads, id).toEqual(key === 'http' ? [PSEUDO.AdminTokenSecret] : []);
-      expect(JSON.stringify(statementsOf(key)).match(/"secretsmanager:/g)?.length ?? 0, id).toBe(key === 'http' ? 1 : 0);
+      expect(reads, id).toEqual(reader ? [PSEUDO[reader.secret]] : []);
+      expect(JSON.stringify(statementsOf(key)).match(/"secretsmanager:/g)?.length ?? 0, id).toBe(reader ? 1 : 0);
     }
   });
 
@@ -439,6 +448,30 @@ describe('serverless package --stage prod', () => {
       const env = loadConfig(stringEnvironment(fn));
       expect(env.kafka.topics, id).toEqual(config.kafka.topics);
       expect(env.kafka.consumerGroup, id).toBe(config.kafka.consumerGroup);
+    }
+  });
+
+  it('refuses a plain METRICS_TOKEN or KAFKA_SASL_PASSWORD for a deployed stage, as it refuses a plain ADMIN_TOKEN', async () => {
+    for (const param of ['adminToken=plain-admin-token-0123456789', 'metricsToken=plain-metrics-token-0123456789', 'kafkaSaslPassword=plain-sasl-password']) {
+      // serverless prints its error on stdout.
+      const outcome = await run(process.execPath, [serverless, 'print', '--stage', STAGE, '--param', param], {
+        cwd: repo,
+        timeout: 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+      }).then(
+        () => 'printed: the value would be in the template',
+        (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+      );
+      expect(outcome, param).toMatch(/would be plain text in the deployed configuration/);
+    }
+  }, 240_000);
+
+  it('requires the GET /metrics token on a deployed stage: a secret of the stack, read by the metrics function alone', () => {
+    expect(resources.MetricsTokenSecret?.Type).toBe('AWS::SecretsManager::Secret');
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, Json> }).Variables;
+      expect(env.METRICS_TOKEN_SECRET_ARN, id).toEqual(id === 'MetricsLambdaFunction' ? { Ref: 'MetricsTokenSecret' } : undefined);
     }
   });
 
