@@ -27,7 +27,7 @@ import { adminOffsetReader } from '../../src/kafka/offsets';
 import { ensureTopics, serviceTopics } from '../../src/kafka/topics';
 import type { ContainerProducer } from '../../src/kafka';
 import { createMetricsJob, createStatusUseCase } from '../../src/use-cases';
-import { recordingKafka } from './package-support';
+import { evaluateTemplate, loadYamlTemplate, recordingKafka } from './package-support';
 import type { KafkaPermission } from './package-support';
 
 const run = promisify(execFile);
@@ -533,5 +533,33 @@ describe('serverless package --stage prod', () => {
     const infra = spawnSync('cfn-lint', ['--', ...templates], { encoding: 'utf8', timeout: 120_000 });
     expect(infra.stdout + infra.stderr, 'cfn-lint on infra/aws').toBe('');
     expect(infra.status).toBe(0);
+  });
+});
+
+/** The Pushgateway's own stack: its template evaluated for the networks it may be given. */
+describe('infra/aws/pushgateway.yml', () => {
+  const template = () => loadYamlTemplate(path.join(repo, 'infra/aws/pushgateway.yml'));
+  const imports = (subnets: string[]) => ({
+    'simple-time-service-dev-msk-VpcId': 'vpc-0123456789abcdef0',
+    'simple-time-service-dev-msk-PrivateSubnetIds': subnets.join(','),
+    'simple-time-service-dev-msk-ClientSecurityGroupId': 'sg-0123456789abcdef0',
+  });
+  const given = (subnets: string[]) => ({ Stage: 'dev', VpcId: 'vpc-1', SubnetIds: subnets.join(','), ClientSecurityGroupId: 'sg-1' });
+
+  it('gives the file system a mount target in every subnet the task may run in, however many subnets the network has', () => {
+    for (const subnets of [['subnet-a', 'subnet-b'], ['subnet-a', 'subnet-b', 'subnet-c']]) {
+      for (const [how, r] of [
+        ['imported', evaluateTemplate(template(), { Stage: 'dev' }, imports(subnets))],
+        ['given', evaluateTemplate(template(), given(subnets), {})],
+      ] as const) {
+        const what = `${subnets.length} subnets, ${how}`;
+        const task = (r.Service!.Properties.NetworkConfiguration as { AwsvpcConfiguration: { Subnets: string[] } }).AwsvpcConfiguration.Subnets;
+        const mounted = Object.values(r)
+          .filter((x) => x.Type === 'AWS::EFS::MountTarget')
+          .map((x) => x.Properties.SubnetId as string);
+        expect([...mounted].sort(), what).toEqual([...new Set(task)].sort());
+        expect(task.length, what).toBeGreaterThanOrEqual(2);
+      }
+    }
   });
 });
