@@ -562,4 +562,20 @@ describe('infra/aws/pushgateway.yml', () => {
       }
     }
   });
+
+  it("replaces the load balancer's default allow-all egress: its only way out is to the task", () => {
+    const r = evaluateTemplate(template(), { Stage: 'dev' }, imports(['subnet-a', 'subnet-b']));
+    const inline = r.LoadBalancerSecurityGroup!.Properties.SecurityGroupEgress as Array<Record<string, Json>> | undefined;
+    // CloudFormation adds the allow-all egress rule to a group created without egress rules of its own
+    // (docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroup.html).
+    expect(inline, 'egress rules on the group itself').toBeDefined();
+    const separate = Object.values(r)
+      .filter((x) => x.Type === 'AWS::EC2::SecurityGroupEgress' && JSON.stringify(x.Properties.GroupId) === JSON.stringify({ Ref: 'LoadBalancerSecurityGroup' }))
+      .map((x) => x.Properties);
+    for (const rule of [...(inline ?? []), ...separate]) {
+      expect([rule.CidrIp, rule.CidrIpv6], JSON.stringify(rule)).not.toContain('0.0.0.0/0');
+      expect([rule.CidrIp, rule.CidrIpv6], JSON.stringify(rule)).not.toContain('::/0');
+    }
+    expect(separate).toContainEqual(expect.objectContaining({ DestinationSecurityGroupId: { Ref: 'TaskSecurityGroup' }, FromPort: 9091, ToPort: 9091 }));
+  });
 });
