@@ -578,4 +578,18 @@ describe('infra/aws/pushgateway.yml', () => {
     }
     expect(separate).toContainEqual(expect.objectContaining({ DestinationSecurityGroupId: { Ref: 'TaskSecurityGroup' }, FromPort: 9091, ToPort: 9091 }));
   });
+
+  it('lets the task pull its image from an ECR repository when Image names one, and only then', () => {
+    const pulls = (image: string | undefined) => {
+      const r = evaluateTemplate(template(), { Stage: 'dev', ...(image ? { Image: image } : {}) }, imports(['subnet-a', 'subnet-b']));
+      const policies = (r.ExecutionRole!.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: Json }> } }>;
+      const statements = policies.flatMap((p) => p.PolicyDocument.Statement);
+      const on = (action: string) => statements.filter((st) => [st.Action].flat().includes(action)).map((st) => st.Resource);
+      return { token: on('ecr:GetAuthorizationToken'), layers: on('ecr:GetDownloadUrlForLayer'), images: on('ecr:BatchGetImage') };
+    };
+    const repository = 'arn:aws:ecr:us-east-1:123456789012:repository/mirror/pushgateway';
+    expect(pulls('123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway:v1.11.1')).toEqual({ token: ['*'], layers: [repository], images: [repository] });
+    expect(pulls('123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway@sha256:0123')).toEqual({ token: ['*'], layers: [repository], images: [repository] });
+    expect(pulls(undefined), 'the default image, on quay.io').toEqual({ token: [], layers: [], images: [] });
+  });
 });
