@@ -96,7 +96,8 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
   });
   const write = unique(access.write || []);
   const create = unique(access.create || []);
-  const describeTopics = unique([...write, ...create, ...(access.describeTopics || []), ...reads.map((r) => r.topic)]);
+  const alter = unique(access.alter || []);
+  const describeTopics = unique([...write, ...create, ...alter, ...(access.describeTopics || []), ...reads.map((r) => r.topic)]);
   const readTopics = unique(reads.map((r) => r.topic));
   const groups = unique(reads.map((r) => r.group));
   const describeGroups = unique([...groups, ...(access.describeGroups || [])]);
@@ -127,6 +128,10 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
   }
   if (create.length > 0) {
     statements.push(statement(['kafka-cluster:CreateTopic'], create.map((t) => kafkaArn(cluster, 'topic', t))));
+  }
+  if (alter.length > 0) {
+    // CreatePartitions needs ALTER on the topic (docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html).
+    statements.push(statement(['kafka-cluster:AlterTopic'], alter.map((t) => kafkaArn(cluster, 'topic', t))));
   }
   if (readTopics.length > 0) {
     statements.push(statement(['kafka-cluster:ReadData'], readTopics.map((t) => kafkaArn(cluster, 'topic', t))));
