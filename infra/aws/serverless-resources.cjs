@@ -16,7 +16,8 @@
  *   mapping waits for;
  * - the poller group every event source mapping shares (custom.pollerGroupName) and the
  *   HTTP API's throttling (custom.httpApiThrottling), merged into the framework's own
- *   resources of the same logical id.
+ *   resources of the same logical id;
+ * - CloudWatch alarms on every function, mapping and the HTTP API (custom.alarms, ./alarms.cjs).
  * (The event source mappings' failure handling is written by the msk events themselves:
  * infra/offline-msk adds those properties to the framework's msk event.)
  *
@@ -27,6 +28,7 @@ const mergePlainObjects = require('serverless/lib/utils/merge-plain-objects');
 const getMskClusterNameToken = require('serverless/lib/plugins/aws/package/compile/events/msk/get-msk-cluster-name-token');
 const { isDict, failer, checkovSkips, statement } = require('./cfn.cjs');
 const { secretSettings, refusePlainValues, secretStatements, secretsReadBy, generatedSecrets } = require('./secrets.cjs');
+const { alarmResources } = require('./alarms.cjs');
 
 /** AWS requires `*` for these (AWSLambdaVPCAccessExecutionRole, Lambda's MSK event source docs). */
 const NETWORK_INTERFACE_ACTIONS = [
@@ -195,6 +197,7 @@ async function resources(context) {
     serviceTopicsResources({ custom, functions }),
     pollerGroupResources({ custom, functions }),
     httpApiThrottlingResources({ custom }),
+    alarmResources({ custom, functions, service, stage }),
     policyScannerNotes({ functions, logs, deploymentBucket, secrets }),
   );
 }

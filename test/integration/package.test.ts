@@ -475,6 +475,24 @@ describe('serverless package --stage prod', () => {
     }
   });
 
+  it('raises CloudWatch alarms on one SNS topic: Errors and Throttles of every function, OffsetLag of every mapping, 5xx of the HTTP API', () => {
+    expect(resources.AlarmTopic?.Type).toBe('AWS::SNS::Topic');
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([id, a]) => ({ id, ...(a.Properties as { Namespace: string; MetricName: string; Dimensions: Json[]; AlarmActions: Json[] }) }));
+    const on = (namespace: string, metric: string, dimensions: Json[]) =>
+      alarms.filter((a) => a.Namespace === namespace && a.MetricName === metric && JSON.stringify(a.Dimensions) === JSON.stringify(dimensions));
+    for (const [id] of ofType('AWS::Lambda::Function')) {
+      for (const metric of ['Errors', 'Throttles']) {
+        expect(on('AWS/Lambda', metric, [{ Name: 'FunctionName', Value: { Ref: id } }]), `${id} ${metric}`).toHaveLength(1);
+      }
+    }
+    for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) {
+      const fn = (mapping.Properties.FunctionName as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      expect(on('AWS/Lambda', 'OffsetLag', [{ Name: 'FunctionName', Value: { Ref: fn } }]), id).toHaveLength(1);
+    }
+    expect(on('AWS/ApiGateway', '5xx', [{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }])).toHaveLength(1);
+    for (const alarm of alarms) expect(alarm.AlarmActions, alarm.id).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
   it('passes checkov (the policy scanner), as do the templates in infra/aws: every finding fixed or skipped with its reason', () => {
     const found = spawnSync('checkov', ['--version'], { encoding: 'utf8' });
     if (found.error) {

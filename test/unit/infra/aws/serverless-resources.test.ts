@@ -201,4 +201,24 @@ describe('infra/aws/serverless-resources.cjs', () => {
     expect(roles.ReaderEventSourceMappingMSKC1In).toEqual({ Type: 'AWS::Lambda::EventSourceMapping', Properties: { ProvisionedPollerConfig: { PollerGroupName: 'svc-dev' } } });
     await expect(module.resources(context(throttled))).rejects.toThrow(/rateLimit: a whole number from 1 to 10000, not "0"/);
   });
+
+  it("raises each function's Errors and Throttles alarm, each mapping's OffsetLag and the HTTP API's 5xx, to the stack's topic or a given one, and refuses a wrong topic or threshold", async () => {
+    // Prepare
+    const alarms = (topic: string, offsetLagThreshold: Json = 1000) => service({ custom: { alarms: { topic, offsetLagThreshold, api5xxThreshold: 5 } } });
+    const given = 'arn:aws:sns:us-east-1:123456789012:on-call';
+
+    // Act
+    const generated = await module.resources(context(alarms('generate')));
+    const toGiven = await module.resources(context(alarms(given)));
+
+    // Assess
+    const ofType = (r: typeof generated, type: string) => Object.keys(r).filter((id) => r[id]!.Type === type).sort();
+    expect(ofType(generated, 'AWS::CloudWatch::Alarm')).toEqual(['HttpApi5xxAlarm', 'ReaderErrorsAlarm', 'ReaderOffsetLagAlarm', 'ReaderThrottlesAlarm', 'WebErrorsAlarm', 'WebThrottlesAlarm']);
+    expect(ofType(generated, 'AWS::SNS::Topic')).toEqual(['AlarmTopic']);
+    expect(generated.ReaderOffsetLagAlarm!.Properties).toMatchObject({ MetricName: 'OffsetLag', Threshold: 1000, Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'ReaderLambdaFunction' } }], AlarmActions: [{ Ref: 'AlarmTopic' }] });
+    expect(ofType(toGiven, 'AWS::SNS::Topic')).toEqual([]);
+    expect(toGiven.WebErrorsAlarm!.Properties.AlarmActions).toEqual([given]);
+    await expect(module.resources(context(alarms('on-call')))).rejects.toThrow(/custom.alarms.topic: "generate" or an SNS topic ARN, not "on-call"/);
+    await expect(module.resources(context(alarms('generate', 'many')))).rejects.toThrow(/offsetLagThreshold: a whole number of at least 1, not "many"/);
+  });
 });
