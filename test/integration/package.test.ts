@@ -26,6 +26,7 @@ import { createLogger } from '../../src/logger';
 import { adminOffsetReader } from '../../src/kafka/offsets';
 import { ensureTopics, serviceTopics } from '../../src/kafka/topics';
 import type { ContainerProducer } from '../../src/kafka';
+import { ANSWER_RESERVE_MS } from '../../src/provisioning/topics-resource';
 import { createMetricsJob, createStatusUseCase } from '../../src/use-cases';
 import { evaluateTemplate, loadYamlTemplate, recordingKafka } from './package-support';
 import type { KafkaPermission } from './package-support';
@@ -403,14 +404,21 @@ describe('serverless package --stage prod', () => {
     expect(resources.HttpApiStage?.Properties.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50 });
   });
 
-  it('creates the topics on deploy with a custom resource that every mapping waits for, and a role that may create only them', () => {
+  it('creates the topics on deploy with a custom resource that every mapping waits for, within budgets that fit the function, and a role that may create and grow only them', () => {
     const custom = resources.ServiceTopics;
     expect(custom?.Type).toBe('Custom::ServiceTopics');
     expect(custom?.Properties).toMatchObject({ ServiceToken: { 'Fn::GetAtt': ['TopicsLambdaFunction', 'Arn'] }, Topics: allTopics(), Partitions: '3', ReplicationFactor: '3' });
     expect(custom?.Properties.ServiceTimeout).toBeLessThanOrEqual(600);
+    // The function's time holds its Kafka connection and a send, and then answering CloudFormation;
+    // CloudFormation waits for that answer at least as long as the function may run.
+    const fn = resources.TopicsLambdaFunction!.Properties as { Timeout: number };
+    const topicsConfig = loadConfig(stringEnvironment(resources.TopicsLambdaFunction!));
+    expect(fn.Timeout * 1000 - ANSWER_RESERVE_MS).toBeGreaterThanOrEqual(topicsConfig.kafka.connectTimeoutMs + topicsConfig.kafka.sendTimeoutMs);
+    expect(custom?.Properties.ServiceTimeout as number).toBeGreaterThanOrEqual(fn.Timeout);
     for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) expect(mapping.DependsOn, id).toContain('ServiceTopics');
     const statements = statementsOf('topics');
     expect(allowed(statements, 'kafka-cluster:CreateTopic')).toEqual(allTopics().map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:AlterTopic')).toEqual(allTopics().map(topicArn).sort());
     expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics().map(topicArn).sort());
     for (const action of ['WriteData', 'WriteDataIdempotently', 'ReadData', 'AlterGroup', 'DescribeGroup']) {
       expect(allowed(statements, `kafka-cluster:${action}`), action).toEqual([]);
