@@ -55,6 +55,6 @@ export default tseslint.config(
   ...SRC_FOLDERS.map((folder) => ({ files: [`src/${folder}/**/*.ts`], rules: importRules(`src/${folder}`) })),
   { files: ['src/*.ts'], rules: importRules('src') },
   { files: ['handlers/**/*.ts'], rules: importRules('handlers') },
-  { files: ['infra/*.ts', 'infra/local/*.ts'], rules: importRules('infra') },
+  { files: ['infra/*.ts', 'infra/local/**/*.ts'], rules: importRules('infra') },
   { files: ['src/**/*.ts', 'handlers/**/*.ts', 'infra/*.ts'], ignores: ['src/config.ts'], rules: processEnv },
 );

@@ -16,9 +16,11 @@ import { decodeKafkaEvent, kafkaBatchResponse } from '../src/kafka/msk-event';
 import type { ConsumedRecord } from '../src/kafka/records';
 import { createMetrics } from '../src/metrics/registry';
 import { fmt, summarize } from './stats';
+import { BENCH_SERVICE } from './service';
 
 const suffix = Date.now().toString(36);
 const config = loadConfig({
+  ...BENCH_SERVICE,
   KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
   KAFKA_TOPIC_EVENTS: `bench-cons-events-${suffix}`,
   KAFKA_TOPIC_COMMANDS: `bench-cons-commands-${suffix}`,

@@ -12,6 +12,7 @@ import { createKafka } from '../src/kafka';
 import { startOffline } from '../test/helpers/offline';
 import { waitFor } from '../test/helpers/wait-for';
 import { fmt, summarize } from './stats';
+import { BENCH_SERVICE } from './service';
 
 const requests = Number(process.argv[2] ?? 200);
 const suffix = `${Date.now().toString(36)}`;
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
   const offline = await startOffline({
     httpPort: 3330,
     lambdaPort: 3332,
-    env: { ...topics, KAFKA_CONSUMER_GROUP: `bench-e2e-${suffix}`, LOG_LEVEL: 'INFO' },
+    env: { ...BENCH_SERVICE, ...topics, KAFKA_CONSUMER_GROUP: `bench-e2e-${suffix}`, LOG_LEVEL: 'INFO' },
     readyTimeoutMs: 120_000,
   });
   const seen = new Map<string, number>();

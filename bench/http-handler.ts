@@ -5,6 +5,11 @@
  *
  *   node --expose-gc --import tsx bench/http-handler.ts [invocations=10000] [naive-invocations=200]
  *
+ * Then, in the same run, the metrics push knob: GET / with METRICS_PUSH_INTERVAL_MS at its
+ * default (10 s), at 1 s and at 0 (a push on every invocation), in alternating blocks, each
+ * container pushing to the local Pushgateway under the benchmarks' job and stage
+ * (bench/service.ts), its groups deleted after.
+ *
  * With --expose-gc it also reports the heap after a full GC before and after the
  * measured invocations (growth there would be a leak per invocation).
  */
@@ -13,11 +18,14 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { loadConfig } from '../src/config';
 import { defaultDeps } from '../handlers/factories/deps';
 import { createHttpHandler } from '../handlers/factories/http';
-import { buildTimePayload, timeRequestRecords } from '../src/http/time';
+import { buildTimePayload, timeRequestRecord, timeResponseRecord } from '../src/http/time';
 import { createKafka } from '../src/kafka';
+import { createMetrics } from '../src/metrics/registry';
 import { hostInfo } from '../src/runtime';
+import { deleteGroup, fetchGroups } from '../src/metrics/pushgateway';
 import { httpEvent, lambdaContext } from '../test/helpers/lambda';
 import { fmt, summarize } from './stats';
+import { BENCH_SERVICE } from './service';
 
 const invocations = Number(process.argv[2] ?? 10_000);
 const naiveInvocations = Number(process.argv[3] ?? 200);
@@ -34,6 +42,7 @@ async function main(): Promise<void> {
   const suffix = Date.now().toString(36);
   const config = loadConfig({
     ...process.env,
+    ...BENCH_SERVICE,
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     KAFKA_TOPIC_REQUESTS: `bench-requests-${suffix}`,
     KAFKA_TOPIC_EVENTS: `bench-events-${suffix}`,
@@ -75,10 +84,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const ctx = context();
     const payload = buildTimePayload({ sourceIp: '192.0.2.10', forwardedFor: undefined, requestId: ctx.awsRequestId, host });
-    const records = timeRequestRecords({
-      payload, method: 'GET', endpoint: '/', statusCode: 200, responseTimeMs: 0,
-      topics: config.kafka.topics, source: 'bench', correlationId: ctx.awsRequestId,
-    });
+    const common = { payload, endpoint: '/', topics: config.kafka.topics, source: 'bench', correlationId: ctx.awsRequestId };
+    const records = [timeRequestRecord({ ...common, method: 'GET' }), timeResponseRecord({ ...common, statusCode: 200, responseTimeMs: 0 })];
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.sendBatch({
@@ -90,6 +97,7 @@ async function main(): Promise<void> {
     naive.push(performance.now() - t0);
   }
   const perInvocation = summarize(naive);
+  const knob = await pushIntervalRows(config, Math.max(200, Math.floor(invocations / 10)));
   await admin.deleteTopics({ topics: [config.kafka.topics.requests, config.kafka.topics.events] }).catch(() => undefined);
   await admin.disconnect();
 
@@ -101,7 +109,45 @@ async function main(): Promise<void> {
     console.log(`  heap after GC: ${mb(heapBefore)} MB before, ${mb(heapAfter)} MB after ${reused.n} invocations (${((heapAfter - heapBefore) / reused.n).toFixed(1)} bytes/invocation)`);
   }
   console.log(`  ratio (per-invocation / reused): p50 x${(perInvocation.p50 / reused.p50).toFixed(1)}, throughput x${(reused.perSecond / perInvocation.perSecond).toFixed(1)}`);
+  console.log(`GET / by METRICS_PUSH_INTERVAL_MS, same run (${knob.rounds} alternating blocks of ${knob.block} invocations each):`);
+  for (const [interval, stats] of knob.rows) {
+    console.log(`  interval ${String(interval).padStart(5)} ms:  ${stats.perSecond.toFixed(0)} invocations/s  p50 ${fmt(stats.p50)}  p99 ${fmt(stats.p99)}  (${stats.n} invocations)`);
+  }
   process.exit(0);
+}
+
+/** GET / under each push interval, in alternating blocks so that a slower moment of the machine hits them all. */
+async function pushIntervalRows(base: ReturnType<typeof loadConfig>, block: number) {
+  const intervals = [10_000, 1_000, 0];
+  const prefix = `bench-http-interval-${Date.now().toString(36)}-`;
+  const handlers = intervals.map((interval) => {
+    const config = loadConfig({
+      ...process.env,
+      KAFKA_BROKERS: base.kafka.brokers.join(','),
+      KAFKA_TOPIC_REQUESTS: base.kafka.topics.requests,
+      KAFKA_TOPIC_EVENTS: base.kafka.topics.events,
+      ...BENCH_SERVICE,
+      AWS_LAMBDA_FUNCTION_NAME: `${prefix}${interval}`,
+      METRICS_PUSH_INTERVAL_MS: String(interval),
+      LOG_LEVEL: 'ERROR',
+    });
+    return createHttpHandler(defaultDeps({ config, metrics: createMetrics() }));
+  });
+  const samples = intervals.map((): number[] => []);
+  const rounds = 5;
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, invoke] of handlers.entries()) {
+      for (let n = 0; n < block; n++) {
+        const t0 = performance.now();
+        await invoke(event(), context());
+        samples[i]!.push(performance.now() - t0);
+      }
+    }
+  }
+  for (const group of await fetchGroups({ url: base.pushgateway.url, timeoutMs: 2000, job: BENCH_SERVICE.SERVICE_NAME })) {
+    if (String(group.labels.function).startsWith(prefix)) await deleteGroup({ url: base.pushgateway.url, timeoutMs: 2000, labels: group.labels });
+  }
+  return { rounds, block, rows: intervals.map((interval, i) => [interval, summarize(samples[i]!)] as const) };
 }
 
 main().catch((error: unknown) => {

@@ -5,14 +5,19 @@
  * - push latency: a real pusher (src/metrics/push.ts) re-pushing a container's registry;
  * - GET /metrics: the metrics function's bundle (built as serverless.yml builds it) in a
  *   fresh node process limited like a 256 MB Lambda (--max-old-space-size=230): the time
- *   of a cold and a warm request, the answer's size, and the process's peak RSS;
+ *   of a cold and a warm request, then of 20 requests at once, the answer's size, and the
+ *   process's peak RSS;
  * - the scheduled fold (10 % of the groups stale) in the same kind of process;
  * - the Pushgateway's own RSS and peak RSS.
  *
- *   npx tsx bench/metrics-fleet.ts [sizes=100,300,1000] [profile=realistic|heavy] [flags=default|no-check|both]
+ *   npx tsx bench/metrics-fleet.ts [sizes=100,300,1000] [profile=realistic|heavy] [flags=default|no-check|both] [baseline=<git ref>] [baseline-first]
+ *
+ * With a baseline, the metrics function of that commit (its tree exported from git, built
+ * the same way) is measured too, on a Pushgateway of its own filled the same way: rows of
+ * both in one run.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +38,7 @@ const sizes = (process.argv[2] ?? '100,300,1000').split(',').map(Number);
 const profile = (process.argv[3] ?? 'realistic') as 'realistic' | 'heavy';
 const flagSets: Record<string, string[]> = { default: [], 'no-check': ['--push.disable-consistency-check'] };
 const variants = (process.argv[4] ?? 'both') === 'both' ? Object.keys(flagSets) : [process.argv[4] ?? 'default'];
+const baseline = process.argv[5];
 const JOB = 'simple-time-service';
 const STAGE = 'bench';
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -118,14 +124,22 @@ function seriesIn(body: string): number {
   return body.split('\n').filter((l) => l && !l.startsWith('#')).length;
 }
 
-/** The metrics function's bundle, and one of the fold alone (its clock set from FOLD_NOW_SECONDS). */
-async function bundles(): Promise<{ get: string; fold: string }> {
+/** A commit's tree in a folder of its own, with this checkout's node_modules. */
+async function exportTree(ref: string): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sts-fleet-baseline-'));
+  await run('bash', ['-c', `git -C ${JSON.stringify(repo)} archive ${JSON.stringify(ref)} | tar -x -C ${JSON.stringify(dir)}`]);
+  symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+  return dir;
+}
+
+/** The metrics function's bundle, and one of the fold alone (its clock set from FOLD_NOW_SECONDS), from the tree at `root`. */
+async function bundles(root: string): Promise<{ get: string; fold: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sts-fleet-bench-'));
   const foldEntry = path.join(dir, 'fold-entry.ts');
   writeFileSync(
     foldEntry,
-    `import { getConfig } from ${JSON.stringify(path.join(repo, 'src/config'))};
-import { foldStaleGroups, stageLabel } from ${JSON.stringify(path.join(repo, 'src/metrics'))};
+    `import { getConfig } from ${JSON.stringify(path.join(root, 'src/config'))};
+import { foldStaleGroups, stageLabel } from ${JSON.stringify(path.join(root, 'src/metrics'))};
 export const handler = async () => {
   const c = getConfig();
   const r = await foldStaleGroups({ url: c.pushgateway.url, timeoutMs: 15000, deleteTimeoutMs: c.metrics.queryTimeoutMs, job: c.service.name, stage: stageLabel(c.service.stage),
@@ -134,7 +148,7 @@ export const handler = async () => {
 };`,
   );
   const out = { get: path.join(dir, 'metrics.js'), fold: path.join(dir, 'fold.js') };
-  for (const [entry, outfile] of [[path.join(repo, 'handlers', 'metrics.ts'), out.get], [foldEntry, out.fold]] as const) {
+  for (const [entry, outfile] of [[path.join(root, 'handlers', 'metrics.ts'), out.get], [foldEntry, out.fold]] as const) {
     await build({
       entryPoints: [entry],
       bundle: true,
@@ -150,7 +164,17 @@ export const handler = async () => {
 }
 
 /** One metrics-function container: loads the bundle, answers `what` twice, reports times and peak RSS. */
-async function inFunction(outfile: string, url: string, what: 'get' | 'fold', foldNowSeconds = 0): Promise<{ coldMs: number; warmMs: number; bytes: number; peakMb: number; result: string }> {
+interface FunctionRun {
+  coldMs: number;
+  warmMs: number;
+  /** 20 GET /metrics at once: until the last answered. */
+  burstMs: number;
+  bytes: number;
+  peakMb: number;
+  result: string;
+}
+
+async function inFunction(outfile: string, url: string, what: 'get' | 'burst' | 'fold', foldNowSeconds = 0): Promise<FunctionRun> {
   const script = `
 const fs = require('node:fs');
 const { handler } = require(${JSON.stringify(outfile)});
@@ -160,14 +184,21 @@ const get = { version: '2.0', routeKey: 'GET /metrics', rawPath: '/metrics', raw
 const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', id: 'e', time: new Date().toISOString(), region: 'us-east-1', resources: [], detail: {}, account: '123456789012', version: '0' };
 (async () => {
   const times = []; let bytes = 0; let result = '';
-  for (let i = 0; i < ${what === 'get' ? 2 : 1}; i++) {
+  for (let i = 0; i < ${what === 'get' ? 2 : what === 'fold' ? 1 : 0}; i++) {
     const t = performance.now();
     const r = await handler(${what === 'get' ? 'get' : 'scheduled'}, ctx);
     times.push(performance.now() - t);
     if (r && r.body !== undefined) { bytes = Buffer.byteLength(r.body); result = String(r.statusCode); } else result = JSON.stringify(r && r.prune);
   }
+  let burstMs = 0;
+  if (${what === 'burst' ? 'true' : 'false'}) {
+    const t = performance.now();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => handler(get, ctx)));
+    burstMs = performance.now() - t;
+    result = answers.filter((a) => a.statusCode === 200).length + ' of 20 answered 200';
+  }
   const hwm = /VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  process.stdout.write(JSON.stringify({ coldMs: times[0], warmMs: times[1] ?? 0, bytes, peakMb: Number(hwm[1]) / 1024, result }));
+  process.stdout.write(JSON.stringify({ coldMs: times[0], warmMs: times[1] ?? 0, burstMs, bytes, peakMb: Number(hwm[1]) / 1024, result }));
 })().catch((e) => { console.error(e); process.exit(1); });`;
   const { stdout } = await run(process.execPath, ['--max-old-space-size=230', '-e', script], {
     env: {
@@ -180,6 +211,8 @@ const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', id: 
       // GET /metrics gets the largest read budget the configuration allows (the default is
       // 2 s); the fold reads with 15 s, as the metrics job does (src/use-cases/metrics-job.ts).
       PUSHGATEWAY_QUERY_TIMEOUT_MS: '5000',
+      // The warm request reads again (the answer is not reused); 20 at once still share one read.
+      METRICS_ANSWER_REUSE_MS: '0',
       METRICS_GROUP_MAX_AGE_SECONDS: '900',
       FOLD_NOW_SECONDS: String(foldNowSeconds),
       KAFKA_BROKERS: '127.0.0.1:1',
@@ -188,7 +221,17 @@ const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', id: 
     maxBuffer: 1 << 20,
     timeout: 120_000,
   });
-  return JSON.parse(stdout) as { coldMs: number; warmMs: number; bytes: number; peakMb: number; result: string };
+  return JSON.parse(stdout) as FunctionRun;
+}
+
+/** A run that failed is a row that says so, not the end of the benchmark. */
+async function orFailure(run: Promise<FunctionRun>): Promise<FunctionRun> {
+  try {
+    return await run;
+  } catch (error) {
+    const message = /could not [^\n]*|timed out[^\n]*/.exec(String((error as { stderr?: string }).stderr ?? error))?.[0] ?? 'failed';
+    return { coldMs: Number.NaN, warmMs: Number.NaN, burstMs: Number.NaN, bytes: 0, peakMb: Number.NaN, result: `failed: ${message}` };
+  }
 }
 
 async function fill(pg: PrivateProcess, indices: number[], pushedAt: number[], segment = 's0'): Promise<number[]> {
@@ -234,39 +277,57 @@ function ms(samples: number[], p: number): string {
   return v === undefined || !Number.isFinite(v) ? 'timeout' : v.toFixed(0);
 }
 
+/** One code version on one Pushgateway flag set: its rows, N by N. */
+async function measure(code: string, outfiles: { get: string; fold: string }, variant: string, perContainer: number[]): Promise<void> {
+  const pg = await startPrivatePushgateway({ flags: flagSets[variant] ?? [] });
+  try {
+    const pushedAt: number[] = [];
+    let have = 0;
+    let series = 0;
+    for (const size of sizes) {
+      const fillLatencies = await fill(pg, Array.from({ length: size - have }, (_, k) => have + k), pushedAt);
+      for (let i = have; i < size; i++) series += perContainer[i % FUNCTIONS.length] ?? 0;
+      have = size;
+      const pushes = await pushLatency(pg);
+      const get = await orFailure(inFunction(outfiles.get, pg.url, 'get'));
+      // The fold's clock is set so that the 10 % oldest groups are past the maximum age;
+      // they are folded and deleted, then pushed again (a new segment) for the next size.
+      const byAge = pushedAt.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
+      const cut = byAge[Math.floor(size / 10)]?.[0] ?? 0;
+      const fold = await orFailure(inFunction(outfiles.fold, pg.url, 'fold', cut + 900 - 0.0001));
+      await fill(pg, byAge.slice(0, Math.floor(size / 10)).map(([, i]) => i), pushedAt, `s${size}`);
+      // Last: 20 requests at once (in a function that does not share one read, the Pushgateway
+      // renders every group 20 times, which would slow whatever came next).
+      const burst = await orFailure(inFunction(outfiles.get, pg.url, 'burst'));
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      console.log(
+        `| ${code} | ${variant} | ${size} | ${series} | ${ms(fillLatencies, 50)} / ${ms(fillLatencies, 99)} | ${ms(pushes, 50)} / ${ms(pushes, 99)} / ${ms(pushes, 100)} | ${get.coldMs.toFixed(0)} / ${get.warmMs.toFixed(0)} (${get.result}) | ${burst.burstMs.toFixed(0)} (${burst.result}) | ${(get.bytes / 1024).toFixed(0)} | ${get.peakMb.toFixed(0)} | ${fold.coldMs.toFixed(0)}, ${fold.peakMb.toFixed(0)} ${fold.result} | ${(pg.rssBytes() / 2 ** 20).toFixed(0)} / ${(pg.peakRssBytes() / 2 ** 20).toFixed(0)} |`,
+      );
+    }
+  } finally {
+    await pg.stop();
+  }
+}
+
 async function main(): Promise<void> {
-  const outfiles = await bundles();
+  const versions = [{ code: 'this checkout', root: repo }];
+  if (baseline) versions.push({ code: baseline, root: await exportTree(baseline) });
+  // The machine's load drifts during a run: a second run in the other order tells it from the code.
+  if (process.argv[6] === 'baseline-first') versions.reverse();
+  const built = [];
+  for (const version of versions) built.push({ ...version, outfiles: await bundles(version.root) });
   const perContainer = FUNCTIONS.map((fn) => seriesIn(containerBody(fn, 1)));
   console.log(`profile ${profile}: series per container by function ${FUNCTIONS.map((f, i) => `${f} ${perContainer[i]}`).join(', ')}`);
-  console.log('| flags | containers | series in the Pushgateway | fill push p50 / p99 ms | pusher push p50 / p99 / max ms | GET /metrics cold / warm ms | answer KB | function peak RSS MB | fold of 10 % ms, peak RSS MB | Pushgateway RSS / peak MB |');
-  console.log('| --- | ---: | ---: | --- | --- | --- | ---: | ---: | --- | --- |');
-  for (const variant of variants) {
-    const pg = await startPrivatePushgateway({ flags: flagSets[variant] ?? [] });
-    try {
-      const pushedAt: number[] = [];
-      let have = 0;
-      let series = 0;
-      for (const size of sizes) {
-        const fillLatencies = await fill(pg, Array.from({ length: size - have }, (_, k) => have + k), pushedAt);
-        for (let i = have; i < size; i++) series += perContainer[i % FUNCTIONS.length] ?? 0;
-        have = size;
-        const pushes = await pushLatency(pg);
-        const get = await inFunction(outfiles.get, pg.url, 'get');
-        // The fold's clock is set so that the 10 % oldest groups are past the maximum age;
-        // they are folded and deleted, then pushed again (a new segment) for the next size.
-        const byAge = pushedAt.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
-        const cut = byAge[Math.floor(size / 10)]?.[0] ?? 0;
-        const fold = await inFunction(outfiles.fold, pg.url, 'fold', cut + 900 - 0.0001);
-        await fill(pg, byAge.slice(0, Math.floor(size / 10)).map(([, i]) => i), pushedAt, `s${size}`);
-        console.log(
-          `| ${variant} | ${size} | ${series} | ${ms(fillLatencies, 50)} / ${ms(fillLatencies, 99)} | ${ms(pushes, 50)} / ${ms(pushes, 99)} / ${ms(pushes, 100)} | ${get.coldMs.toFixed(0)} / ${get.warmMs.toFixed(0)} (${get.result}) | ${(get.bytes / 1024).toFixed(0)} | ${get.peakMb.toFixed(0)} | ${fold.coldMs.toFixed(0)}, ${fold.peakMb.toFixed(0)} ${fold.result} | ${(pg.rssBytes() / 2 ** 20).toFixed(0)} / ${(pg.peakRssBytes() / 2 ** 20).toFixed(0)} |`,
-        );
-      }
-    } finally {
-      await pg.stop();
+  console.log('| code | flags | containers | series in the Pushgateway | fill push p50 / p99 ms | pusher push p50 / p99 / max ms | GET /metrics cold / warm ms | 20 GET /metrics at once ms | answer KB | function peak RSS MB | fold of 10 % ms, peak RSS MB | Pushgateway RSS / peak MB |');
+  console.log('| --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | --- | --- |');
+  try {
+    for (const variant of variants) for (const version of built) await measure(version.code, version.outfiles, variant, perContainer);
+  } finally {
+    for (const version of built) {
+      rmSync(path.dirname(version.outfiles.get), { recursive: true, force: true });
+      if (version.root !== repo) rmSync(version.root, { recursive: true, force: true });
     }
   }
-  rmSync(path.dirname(outfiles.get), { recursive: true, force: true });
 }
 
 main().catch((error: unknown) => {

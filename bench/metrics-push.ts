@@ -21,11 +21,13 @@ import { createMetricsPusher } from '../src/metrics/push';
 import { deleteGroup, fetchGroups } from '../src/metrics/pushgateway';
 import type { ServiceMetrics } from '../src/metrics';
 import { closedPort } from '../test/helpers/net';
+import { BENCH_SERVICE } from './service';
 
 type Result = APIGatewayProxyStructuredResultV2;
 
 const pushgatewayUrl = loadConfig().pushgateway.url;
-const job = `sts-bench-${Date.now().toString(36)}`;
+// A job of its own per run (its groups are counted and deleted by job), under the benchmarks' name.
+const job = `${BENCH_SERVICE.SERVICE_NAME}-push-${Date.now().toString(36)}`;
 
 const event: APIGatewayProxyEventV2 = {
   version: '2.0',
@@ -111,7 +113,7 @@ async function run(scenario: Scenario) {
     const pusher = createMetricsPusher({
       metrics,
       url: scenario.url,
-      grouping: { job, stage: 'bench', function: 'bench', instance: scenario.name.replace(/\W+/g, '-') },
+      grouping: { job, stage: BENCH_SERVICE.STAGE, function: 'bench', instance: scenario.name.replace(/\W+/g, '-') },
       timeoutMs: 300,
       intervalMs: scenario.intervalMs,
       now: () => clock,
@@ -146,7 +148,7 @@ async function lostAtReap(ratePerSecond: number, intervalMs: number, invocations
   const pusher = createMetricsPusher({
     metrics,
     url: pushgatewayUrl,
-    grouping: { job, stage: 'bench', function: 'reap', instance },
+    grouping: { job, stage: BENCH_SERVICE.STAGE, function: 'reap', instance },
     timeoutMs: 300,
     intervalMs,
     now: () => clock,

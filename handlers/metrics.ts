@@ -1,5 +1,5 @@
 /** The metrics function: consumer-group lag and the fleet's metrics (src/use-cases/metrics-job.ts). */
-import { defaultDeps } from './factories/deps';
+import { startFunction } from './factories/deps';
 import { createMetricsHandler } from './factories/metrics';
 
-export const handler = createMetricsHandler(defaultDeps());
+export const handler = startFunction((deps) => createMetricsHandler(deps));

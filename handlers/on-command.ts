@@ -1,5 +1,5 @@
 /** The onCommand function: commands, answered on the events topic (src/commands). */
 import { createConsumerHandler } from './factories/consumer';
-import { defaultDeps } from './factories/deps';
+import { startFunction } from './factories/deps';
 
-export const handler = createConsumerHandler('onCommand', defaultDeps());
+export const handler = startFunction((deps) => createConsumerHandler('onCommand', deps));

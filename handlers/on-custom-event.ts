@@ -1,5 +1,5 @@
 /** The onCustomEvent function: custom events from the events topic (src/consumers). */
 import { createConsumerHandler } from './factories/consumer';
-import { defaultDeps } from './factories/deps';
+import { startFunction } from './factories/deps';
 
-export const handler = createConsumerHandler('onCustomEvent', defaultDeps());
+export const handler = startFunction((deps) => createConsumerHandler('onCustomEvent', deps));

@@ -1,5 +1,5 @@
 /** The onError function: error events from the events topic (src/consumers). */
 import { createConsumerHandler } from './factories/consumer';
-import { defaultDeps } from './factories/deps';
+import { startFunction } from './factories/deps';
 
-export const handler = createConsumerHandler('onError', defaultDeps());
+export const handler = startFunction((deps) => createConsumerHandler('onError', deps));

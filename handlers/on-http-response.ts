@@ -1,5 +1,5 @@
 /** The onHttpResponse function: http_response events from the events topic (src/consumers). */
 import { createConsumerHandler } from './factories/consumer';
-import { defaultDeps } from './factories/deps';
+import { startFunction } from './factories/deps';
 
-export const handler = createConsumerHandler('onHttpResponse', defaultDeps());
+export const handler = startFunction((deps) => createConsumerHandler('onHttpResponse', deps));

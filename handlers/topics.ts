@@ -1,5 +1,5 @@
 /** The topics function: the service's topics, for CloudFormation (handlers/factories/topics.ts). */
-import { defaultDeps } from './factories/deps';
+import { startFunction } from './factories/deps';
 import { createTopicsHandler } from './factories/topics';
 
-export const handler = createTopicsHandler(defaultDeps());
+export const handler = startFunction((deps) => createTopicsHandler(deps));

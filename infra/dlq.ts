@@ -1,8 +1,10 @@
 /**
  * `npm run dlq -- <command>`: look at the dead-letter topic and send records back.
  *
- *   list    [selection] [--json]        one line per dead letter: where it is, when, why,
- *                                       where it came from, and whether it was replayed
+ *   list    [selection] [--limit n|all] [--json]   the newest dead letters (50 unless --limit):
+ *                                       where each is, when, why, where it came from,
+ *                                       whether it was replayed; a note of how many more
+ *   summary [selection] [--json]        how many, by reason and source topic, and by age
  *   show    <partition>:<offset>        one dead letter in full: headers, key, value
  *   replay  <selection> [--dry-run]     sends the selected dead letters back to their
  *                                       source topic and partition, with their original key,
@@ -10,17 +12,18 @@
  *                                       skipped (its receipt is in the dead-letter topic)
  *
  * Selection (every option given must match): --offsets <partition>:<from>-<to> (or
- * <partition>:<offset>), --reason <reason>, --source-topic <topic>; replay needs at least
- * one of them, or --all.
- * Other options: --topic (the dead-letter topic; default KAFKA_TOPIC_DLQ), --timeout-ms
- * (how long reading the topic may take, default 60000), --max-records (default 100000).
+ * <partition>:<offset>), --reason <reason> (one of KNOWN_REASONS), --source-topic <topic>;
+ * replay needs at least one of them, or --all.
+ * Reading: --topic (the dead-letter topic; default KAFKA_TOPIC_DLQ), --timeout-ms (how long
+ * reading the topic may take, default 60000), --max-records (read at most this many records,
+ * default 100000; list, summary and show say what they left unread, replay refuses).
  * The cluster is the service's own configuration (KAFKA_BROKERS or MSK_CLUSTER_ARN,
- * KAFKA_AUTH, AWS_REGION; README, "Dead letters").
+ * KAFKA_AUTH, AWS_REGION; README, "Dead letters"). Exit codes: infra/cli.ts.
  */
-import { parseArgs } from 'node:util';
 import { getConfig } from '../src/config';
 import {
   DeadLetterToolError,
+  KNOWN_REASONS,
   coordinates,
   createKafka,
   parseCoordinates,
@@ -30,83 +33,106 @@ import {
   selects,
 } from '../src/kafka';
 import type { DeadLetter, Selection } from '../src/kafka';
-import { errorMessage } from '../src/errors';
+import { UsageError, parseCommandLineArgs, runCli } from './cli';
+import { deadLetterLine, deadLetterSummary, listLines, summaryLines, tallyDeadLetters } from './dlq-output';
+import type { ReadResult } from './dlq-output';
 
-const USAGE = `usage: npm run dlq -- list [--offsets P:FROM-TO] [--reason R] [--source-topic T] [--json]
-       npm run dlq -- show P:OFFSET
-       npm run dlq -- replay (--offsets P:FROM-TO | --reason R | --source-topic T | --all) [--dry-run]
-options: --topic <dead-letter topic> --timeout-ms <ms> --max-records <n>`;
+export const USAGE = `usage: npm run dlq -- list    [selection] [--limit <n>|all] [--json]
+       npm run dlq -- summary [selection] [--json]
+       npm run dlq -- show    <partition>:<offset>
+       npm run dlq -- replay  (selection | --all) [--dry-run]
 
-/** What the command line says, validated; throws a DeadLetterToolError naming what is wrong. */
-export function parseCommandLine(argv: string[]): {
-  command: 'list' | 'show' | 'replay';
-  selection: Selection;
-  all: boolean;
-  show: { partition: number; offset: string } | undefined;
-  json: boolean;
-  dryRun: boolean;
-  topic: string | undefined;
-  timeoutMs: number;
-  maxRecords: number;
-} {
-  let parsed;
+  list      the newest dead letters (50 unless --limit): where, when, why, from where, replayed or not
+  summary   how many dead letters, by reason and source topic, and by age
+  show      one dead letter in full: headers, key, value
+  replay    send the selected dead letters back to their source topic and partition
+selection (every one given must match):
+  --offsets <p>:<from>-<to>   dead-letter partition p, offsets from..to (or <p>:<offset>)
+  --reason <reason>           one of ${KNOWN_REASONS.join(', ')}
+  --source-topic <topic>      the topic the record came from
+options:
+  --topic <topic>             the dead-letter topic (default KAFKA_TOPIC_DLQ)
+  --timeout-ms <ms>           how long reading the topic may take (default 60000)
+  --max-records <n>           read at most this many records (default 100000)
+  --help                      this text`;
+
+const COMMANDS = ['list', 'summary', 'show', 'replay'] as const;
+type Command = (typeof COMMANDS)[number];
+
+const OPTIONS = {
+  offsets: { type: 'string' },
+  reason: { type: 'string' },
+  'source-topic': { type: 'string' },
+  all: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  topic: { type: 'string' },
+  limit: { type: 'string', default: '50' },
+  'timeout-ms': { type: 'string', default: '60000' },
+  'max-records': { type: 'string', default: '100000' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+function positiveInt(name: string, text: string, orAll = false): number {
+  if (orAll && text === 'all') return Number.MAX_SAFE_INTEGER;
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`--${name}: a positive whole number${orAll ? ' or all' : ''}, not "${text}"`);
+  return Number(text);
+}
+
+function coordinatesOption(what: string, text: string): ReturnType<typeof parseCoordinates> {
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        offsets: { type: 'string' },
-        reason: { type: 'string' },
-        'source-topic': { type: 'string' },
-        all: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        'dry-run': { type: 'boolean', default: false },
-        topic: { type: 'string' },
-        'timeout-ms': { type: 'string', default: '60000' },
-        'max-records': { type: 'string', default: '100000' },
-      },
-    });
+    return parseCoordinates(text);
   } catch (error) {
-    throw new DeadLetterToolError(`${(error as Error).message}\n${USAGE}`);
+    throw new UsageError(`${what}: ${(error as Error).message}`);
   }
-  const { values, positionals } = parsed;
-  const [command, ...rest] = positionals;
-  if (command !== 'list' && command !== 'show' && command !== 'replay') {
-    throw new DeadLetterToolError(`${command === undefined ? 'no command' : `unknown command "${command}"`}\n${USAGE}`);
-  }
-  const positiveInt = (name: string, text: string) => {
-    if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new DeadLetterToolError(`--${name}: a positive whole number, not "${text}"`);
-    return Number(text);
-  };
+}
+
+function selectionOf(values: { offsets?: string; reason?: string; 'source-topic'?: string }): Selection {
   const selection: Selection = {};
-  if (values.offsets !== undefined) Object.assign(selection, parseCoordinates(values.offsets));
-  if (values.reason !== undefined) selection.reason = values.reason;
+  if (values.offsets !== undefined) Object.assign(selection, coordinatesOption('--offsets', values.offsets));
+  if (values.reason !== undefined) {
+    if (!KNOWN_REASONS.includes(values.reason)) throw new UsageError(`--reason ${values.reason}: no such reason`, `known: ${KNOWN_REASONS.join(', ')}`);
+    selection.reason = values.reason;
+  }
   if (values['source-topic'] !== undefined) selection.sourceTopic = values['source-topic'];
+  return selection;
+}
+
+/** What the command line says, validated; throws a UsageError naming what is wrong. */
+export function parseCommandLine(argv: string[], env?: NodeJS.ProcessEnv) {
+  const { values, positionals, missingDashes } = parseCommandLineArgs('dlq', argv, OPTIONS, true, env);
+  const [command, ...rest] = positionals;
+  if (!COMMANDS.includes(command as Command)) {
+    throw new UsageError(`${command === undefined ? 'no command' : `unknown command "${command}"`} (${COMMANDS.join(', ')})`);
+  }
+  const selection = selectionOf(values);
   let show: { partition: number; offset: string } | undefined;
   if (command === 'show') {
-    if (rest.length !== 1) throw new DeadLetterToolError(`show takes one <partition>:<offset>\n${USAGE}`);
-    const c = parseCoordinates(rest[0]!);
-    if (c.fromOffset !== c.toOffset) throw new DeadLetterToolError('show takes one offset, not a range');
+    if (rest.length !== 1) throw new UsageError('show takes one <partition>:<offset>');
+    const c = coordinatesOption('show', rest[0]!);
+    if (c.fromOffset !== c.toOffset) throw new UsageError('show takes one offset, not a range');
     show = { partition: c.partition, offset: c.fromOffset.toString() };
   } else if (rest.length > 0) {
-    throw new DeadLetterToolError(`unexpected argument(s): ${rest.join(' ')}\n${USAGE}`);
+    throw new UsageError(`unexpected argument "${rest.join(' ')}"`, missingDashes);
   }
   if (command === 'replay' && !values.all && Object.keys(selection).length === 0) {
-    throw new DeadLetterToolError('replay needs a selection (--offsets, --reason, --source-topic) or --all');
+    throw new UsageError('replay needs a selection (--offsets, --reason, --source-topic) or --all');
   }
   return {
-    command,
+    command: command as Command,
     selection,
     all: values.all,
     show,
     json: values.json,
     dryRun: values['dry-run'],
     topic: values.topic,
+    limit: positiveInt('limit', values.limit, true),
     timeoutMs: positiveInt('timeout-ms', values['timeout-ms']),
     maxRecords: positiveInt('max-records', values['max-records']),
   };
 }
+
+type Args = ReturnType<typeof parseCommandLine>;
 
 function printable(bytes: Buffer | null): string {
   if (bytes === null) return 'null';
@@ -114,77 +140,37 @@ function printable(bytes: Buffer | null): string {
   return Buffer.from(text, 'utf8').equals(bytes) ? text : `base64:${bytes.toString('base64')}`;
 }
 
-function summary(letter: DeadLetter, replayed: boolean) {
-  return {
-    dead_letter: coordinates(letter),
-    dead_lettered_at: letter.deadLetteredAt ?? null,
-    format: letter.format,
-    reason: letter.reason,
-    error: letter.error,
-    consumer: letter.consumer ?? null,
-    source: letter.originals.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
-    replayed,
-  };
+function showOne(read: ReadResult, args: Args, topic: string, out: (line: string) => void): void {
+  const letter = read.letters.find((l) => l.partition === args.show!.partition && l.offset === args.show!.offset);
+  if (!letter) {
+    const unread = read.unread > 0 ? ` (${read.unread} records not read: raise --max-records)` : '';
+    throw new DeadLetterToolError(`no dead letter at ${args.show!.partition}:${args.show!.offset} in ${topic}${unread}`);
+  }
+  const records = letter.originals.map((o) => ({
+    topic: o.topic,
+    partition: o.partition,
+    offset: o.offset,
+    key: printable(o.key),
+    value: printable(o.value),
+    headers: o.headers.map((h) => [h.name, printable(h.value)]),
+  }));
+  out(JSON.stringify({ ...deadLetterSummary(letter, read.replayed.has(coordinates(letter))), records }, null, 2));
 }
 
-function oneLine(letter: DeadLetter, replayed: boolean): string {
-  const source = letter.originals.map((o) => `${o.topic}/${o.partition}/${o.offset}`).join(',') || '-';
-  const error = letter.error.length > 80 ? `${letter.error.slice(0, 77)}...` : letter.error;
-  return [coordinates(letter), letter.deadLetteredAt ?? '-', letter.reason, source, replayed ? 'replayed' : 'pending', error].join('  ');
-}
-
-export async function main(argv: string[], out: (line: string) => void = console.log): Promise<void> {
-  const args = parseCommandLine(argv);
-  const config = getConfig();
-  const topic = args.topic ?? config.kafka.topics.dlq;
-  const brokers = await resolveBrokers(config.kafka);
-  // Reading a whole topic over TLS and IAM: allow the connection more than a send budget.
-  const kafkaSettings = { ...config.kafka, connectTimeoutMs: Math.max(config.kafka.connectTimeoutMs, 10_000), sendTimeoutMs: Math.max(config.kafka.sendTimeoutMs, 10_000) };
-  const kafka = createKafka({ kafka: kafkaSettings, brokers, clientId: 'simple-time-service-dlq' });
-  const { letters, replayed } = await readDeadLetters({ kafka, topic, timeoutMs: args.timeoutMs, maxRecords: args.maxRecords });
-
-  if (args.command === 'show') {
-    const letter = letters.find((l) => l.partition === args.show!.partition && l.offset === args.show!.offset);
-    if (!letter) throw new DeadLetterToolError(`no dead letter at ${args.show!.partition}:${args.show!.offset} in ${topic}`);
-    out(
-      JSON.stringify(
-        {
-          ...summary(letter, replayed.has(coordinates(letter))),
-          records: letter.originals.map((o) => ({
-            topic: o.topic,
-            partition: o.partition,
-            offset: o.offset,
-            key: printable(o.key),
-            value: printable(o.value),
-            headers: o.headers.map((h) => [h.name, printable(h.value)]),
-          })),
-        },
-        null,
-        2,
-      ),
-    );
-    return;
+async function replay(params: { kafka: ReturnType<typeof createKafka>; read: ReadResult; selected: DeadLetter[]; args: Args; topic: string; timeoutMs: number; out: (line: string) => void }): Promise<void> {
+  const { kafka, read, selected, args, topic, out } = params;
+  if (read.unread > 0) {
+    throw new DeadLetterToolError(`replay reads the whole topic (its receipts): ${read.unread} records not read; raise --max-records to at least ${read.records + read.unread}`);
   }
-
-  const selected = letters.filter((l) => selects(args.selection, l));
-  if (args.command === 'list') {
-    for (const letter of selected) {
-      const done = replayed.has(coordinates(letter));
-      out(args.json ? JSON.stringify(summary(letter, done)) : oneLine(letter, done));
-    }
-    if (!args.json) out(`${selected.length} dead letter(s) in ${topic}${selected.length === letters.length ? '' : ` selected of ${letters.length}`}`);
-    return;
-  }
-
   if (args.dryRun) {
-    for (const letter of selected) out(`would replay ${oneLine(letter, replayed.has(coordinates(letter)))}`);
-    out(`${selected.filter((l) => !replayed.has(coordinates(l))).length} dead letter(s) would be replayed`);
+    for (const letter of selected) out(`would replay ${deadLetterLine(letter, read.replayed.has(coordinates(letter)))}`);
+    out(`${selected.filter((l) => !read.replayed.has(coordinates(l))).length} dead letter(s) would be replayed`);
     return;
   }
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    const outcomes = await replayDeadLetters({ producer, deadLetterTopic: topic, letters: selected, replayed, timeoutMs: kafkaSettings.sendTimeoutMs });
+    const outcomes = await replayDeadLetters({ producer, deadLetterTopic: topic, letters: selected, replayed: read.replayed, timeoutMs: params.timeoutMs });
     for (const o of outcomes) {
       const to = o.sent.map((s) => `${s.topic}/${s.partition}/${s.offset}`).join(',');
       out(args.json ? JSON.stringify(o) : `${o.deadLetter}  ${o.status}${to ? `  -> ${to}` : ''}`);
@@ -195,10 +181,25 @@ export async function main(argv: string[], out: (line: string) => void = console
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).catch((error: unknown) => {
-    const message = errorMessage(error);
-    console.error(`[dlq] ${message}`);
-    process.exit(error instanceof DeadLetterToolError ? 2 : 1);
-  });
+export async function main(argv: string[], out: (line: string) => void = console.log): Promise<void> {
+  const args = parseCommandLine(argv);
+  const config = getConfig();
+  const topic = args.topic ?? config.kafka.topics.dlq;
+  const brokers = await resolveBrokers(config.kafka);
+  // Reading a whole topic over TLS and IAM: allow the connection more than a send budget.
+  const kafkaSettings = { ...config.kafka, connectTimeoutMs: Math.max(config.kafka.connectTimeoutMs, 10_000), sendTimeoutMs: Math.max(config.kafka.sendTimeoutMs, 10_000) };
+  const kafka = createKafka({ kafka: kafkaSettings, brokers, clientId: 'simple-time-service-dlq' });
+  const read = await readDeadLetters({ kafka, topic, timeoutMs: args.timeoutMs, maxRecords: args.maxRecords });
+  if (args.command === 'show') return showOne(read, args, topic, out);
+  const selected = read.letters.filter((l) => selects(args.selection, l));
+  if (args.command === 'list') {
+    for (const line of listLines({ read, selected, topic, limit: args.limit, json: args.json })) out(line);
+  } else if (args.command === 'summary') {
+    const tally = tallyDeadLetters(selected, read.replayed, Date.now());
+    for (const line of args.json ? [JSON.stringify(tally)] : summaryLines({ read, selected, tally, topic })) out(line);
+  } else {
+    await replay({ kafka, read, selected, args, topic, timeoutMs: kafkaSettings.sendTimeoutMs, out });
+  }
 }
+
+if (require.main === module) runCli('dlq', USAGE, (argv) => main(argv));

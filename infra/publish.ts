@@ -1,31 +1,65 @@
 /**
- * Publish a test event or command from a terminal (as the second guide's step 7 does).
+ * `npm run send`: publish a test event or command from a terminal (as the second guide's
+ * step 7 does). The script is not named `publish`, which is npm's own command.
  *
- *   npm run publish -- --type test_event --data '{"a":1}'
- *   npm run publish -- --command time.now --payload '{"timezone":"Europe/Paris"}' --wait
+ *   npm run send -- --type test_event --data '{"a":1}'
+ *   npm run send -- --command time.now --payload '{"timezone":"Europe/Paris"}' --wait
  *
  * --type publishes an event in the service's envelope (events topic unless --topic);
  * --command publishes a command in the second guide's shape {type, correlation_id, timestamp,
  * payload, source} to the commands topic, and with --wait prints the event answering it
- * (same correlation_id) from the events topic, waiting at most --timeout ms.
+ * (same correlation_id) from the events topic, waiting at most --timeout ms; a command the
+ * service rejected (`command.rejected`) exits 1.
  *
  * A send the broker did not acknowledge in time may still have been written, so it is
  * retried (--retries, 2 by default) with the very same record: the same event id (--id to
  * choose it), or for a command the same bytes, whose derived id is the same. The
  * consumers drop a second copy of an id, so a retry never runs an effect twice.
+ *
+ * Exit codes (infra/cli.ts): 0 sent (and answered), 1 a failure (no such topic, not
+ * acknowledged, no answer, rejected), 2 bad usage.
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { getConfig } from '../src/config';
+import type { Config } from '../src/config';
 import { createEvent, eventHeaders } from '../src/events';
-import { errorMessage } from '../src/errors';
+import { ValidationError } from '../src/errors';
 import { isJsonObject } from '../src/json';
 import { withTimeout } from '../src/timeout';
 import { KafkaUnavailableError, createContainerProducer, createKafka, resolveBrokers } from '../src/kafka';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from '../src/kafka';
+import { UsageError, parseCommandLineArgs, runCli } from './cli';
 
-const usage = `usage: npm run publish -- (--type <event_type> [--data <json>] [--id <uuid>] | --command <type> [--payload <json>] [--wait])
-       [--topic <topic>] [--key <key>] [--correlation-id <id>] [--timeout <ms>] [--retries <n>]`;
+const USAGE = `usage: npm run send -- --type <event_type> [--data <json object>] [--id <uuid>] [options]
+       npm run send -- --command <type> [--payload <json object>] [--wait] [options]
+
+  --type <event_type>      publish an event in the service's envelope (to the events topic)
+  --command <type>         publish a command (to the commands topic), e.g. time.now
+  --wait                   print the event that answers the command; exit 1 if it was rejected
+options:
+  --topic <topic>          publish to this topic instead (it must exist)
+  --key <key>              the record key (a command's default: its correlation id)
+  --correlation-id <id>    (default: a new UUID)
+  --timeout <ms>           how long --wait waits for the answer (default 10000)
+  --retries <n>            sends retried when Kafka did not acknowledge (default 2)
+  --help                   this text
+
+The cluster is the service's configuration (KAFKA_BROKERS, or MSK_CLUSTER_ARN and KAFKA_AUTH).`;
+
+const OPTIONS = {
+  type: { type: 'string' },
+  data: { type: 'string' },
+  command: { type: 'string' },
+  payload: { type: 'string' },
+  topic: { type: 'string' },
+  key: { type: 'string' },
+  'correlation-id': { type: 'string' },
+  id: { type: 'string' },
+  retries: { type: 'string', default: '2' },
+  wait: { type: 'boolean', default: false },
+  timeout: { type: 'string', default: '10000' },
+  help: { type: 'boolean', default: false },
+} as const;
 
 /**
  * Sends one record, retrying a send whose outcome is unknown (or that was refused) with
@@ -45,7 +79,7 @@ export async function publishWithRetries(params: {
       return ack;
     } catch (error) {
       if (!(error instanceof KafkaUnavailableError) || attempt >= retries) throw error;
-      params.log?.(`[publish] ${error.message}; retrying with the same record (${attempt + 1} of ${retries})`);
+      params.log?.(`[send] ${error.message}; retrying with the same record (${attempt + 1} of ${retries})`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
@@ -57,87 +91,117 @@ function parseObject(name: string, text: string | undefined): Record<string, unk
   try {
     value = JSON.parse(text);
   } catch {
-    throw new Error(`--${name} is not valid JSON: ${text}`);
+    throw new UsageError(`--${name} is not valid JSON: ${text}`);
   }
-  if (!isJsonObject(value)) throw new Error(`--${name} must be a JSON object`);
+  if (!isJsonObject(value)) throw new UsageError(`--${name} must be a JSON object`);
   return value;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      type: { type: 'string' },
-      data: { type: 'string' },
-      command: { type: 'string' },
-      payload: { type: 'string' },
-      topic: { type: 'string' },
-      key: { type: 'string' },
-      'correlation-id': { type: 'string' },
-      id: { type: 'string' },
-      retries: { type: 'string', default: '2' },
-      wait: { type: 'boolean', default: false },
-      timeout: { type: 'string', default: '10000' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help || (values.type === undefined) === (values.command === undefined)) {
-    console.log(usage);
-    process.exit(values.help ? 0 : 2);
-  }
-  const config = getConfig();
-  const correlationId = values['correlation-id'] ?? randomUUID();
-  const timeoutMs = Number(values.timeout);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600_000) {
-    throw new Error('--timeout: an integer from 100 to 600000 (milliseconds)');
-  }
-  const retries = Number(values.retries);
-  if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new Error('--retries: an integer from 0 to 10');
-  let record: OutgoingRecord;
-  if (values.type !== undefined) {
-    const event = createEvent({
+function wholeNumber(name: string, text: string, min: number, max: number, unit: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${name}: a whole number of ${unit} from ${min} to ${max}, not "${text}"`);
+  return value;
+}
+
+/** The envelope's fields, by the option that sets them. */
+const FIELD_OPTIONS: Record<string, string> = { event_type: 'type', id: 'id', correlation_id: 'correlation-id', data: 'data' };
+
+/** The service's envelope for --type, or a UsageError naming the option of the first field refused. */
+function eventRecord(values: { type: string; data?: string; id?: string; topic?: string; key?: string }, correlationId: string, config: Config): OutgoingRecord {
+  let event;
+  try {
+    event = createEvent({
       eventType: values.type,
       data: parseObject('data', values.data),
       source: 'simple-time-service/cli',
       correlationId,
       ...(values.id === undefined ? {} : { id: values.id }),
     });
-    record = {
-      topic: values.topic ?? config.kafka.topics.events,
-      key: values.key ?? null,
-      value: JSON.stringify(event),
-      headers: eventHeaders(event),
-    };
-  } else {
-    const command = {
-      type: values.command,
-      correlation_id: correlationId,
-      timestamp: new Date().toISOString(),
-      payload: parseObject('payload', values.payload),
-      source: 'simple-time-service/cli',
-    };
-    record = {
-      topic: values.topic ?? config.kafka.topics.commands,
-      key: values.key ?? correlationId,
-      value: JSON.stringify(command),
-      headers: { correlation_id: correlationId, 'content-type': 'application/json' },
-    };
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const [first = error.message] = error.details;
+    const field = /^([\w.]+): (.*)$/.exec(first);
+    const option = field ? FIELD_OPTIONS[field[1]!.split('.')[0]!] : undefined;
+    const given = option === undefined ? undefined : { type: values.type, id: values.id, 'correlation-id': correlationId, data: values.data }[option];
+    throw new UsageError(option && field ? `--${option} "${given ?? ''}": ${field[2]}` : `the event is refused: ${first}`);
   }
+  return { topic: values.topic ?? config.kafka.topics.events, key: values.key ?? null, value: JSON.stringify(event), headers: eventHeaders(event) };
+}
 
-  const kafka = createKafka({ kafka: config.kafka, brokers: await resolveBrokers(config.kafka), clientId: 'simple-time-service-cli' });
+/** A command in the second guide's shape for --command. */
+function commandRecord(values: { command: string; payload?: string; topic?: string; key?: string }, correlationId: string, config: Config): OutgoingRecord {
+  const command = {
+    type: values.command,
+    correlation_id: correlationId,
+    timestamp: new Date().toISOString(),
+    payload: parseObject('payload', values.payload),
+    source: 'simple-time-service/cli',
+  };
+  return {
+    topic: values.topic ?? config.kafka.topics.commands,
+    key: values.key ?? correlationId,
+    value: JSON.stringify(command),
+    headers: { correlation_id: correlationId, 'content-type': 'application/json' },
+  };
+}
+
+/** What to send and how, from the command line; throws a UsageError naming what is wrong. */
+export function parseSendCommandLine(argv: string[], config: Config, env?: NodeJS.ProcessEnv) {
+  const { values } = parseCommandLineArgs('send', argv, OPTIONS, false, env);
+  if ((values.type === undefined) === (values.command === undefined)) {
+    throw new UsageError(values.type === undefined ? 'give --type <event_type> or --command <type>' : 'give --type or --command, not both');
+  }
+  if (values.wait && values.command === undefined) throw new UsageError('--wait waits for the answer to a --command');
+  const timeoutMs = wholeNumber('timeout', values.timeout, 100, 600_000, 'milliseconds');
+  const retries = wholeNumber('retries', values.retries, 0, 10, 'retries');
+  const correlationId = values['correlation-id'] ?? randomUUID();
+  const record = values.type !== undefined ? eventRecord({ ...values, type: values.type }, correlationId, config) : commandRecord({ ...values, command: values.command! }, correlationId, config);
+  return { record, correlationId, wait: values.wait, timeoutMs, retries };
+}
+
+/** Fails (exit 1) naming the first of `topics` the cluster does not have. */
+async function requireTopics(kafka: ReturnType<typeof createKafka>, topics: string[], brokers: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.find((t) => !existing.has(t));
+    if (missing !== undefined) throw new Error(`no topic ${missing} on ${brokers.join(',')} (npm run topics creates the service's topics)`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The line that says why a command's answer is a failure, or undefined for a success. */
+export function rejection(answer: unknown): string | undefined {
+  if (!isJsonObject(answer) || answer.event_type !== 'command.rejected') return undefined;
+  const data = isJsonObject(answer.data) ? answer.data : {};
+  const details = Array.isArray(data.details) && data.details.length > 0 ? ` (${data.details.join('; ')})` : '';
+  return `the service rejected the command: ${typeof data.reason === 'string' ? data.reason : 'no reason given'}${details}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const config = getConfig();
+  const { record, correlationId, wait, timeoutMs, retries } = parseSendCommandLine(argv, config);
+  const brokers = await resolveBrokers(config.kafka);
+  const kafka = createKafka({ kafka: config.kafka, brokers, clientId: 'simple-time-service-cli' });
+  await requireTopics(kafka, wait ? [record.topic, config.kafka.topics.events] : [record.topic], brokers);
   const producer = createContainerProducer({
     kafka: () => kafka,
     sendTimeoutMs: Math.max(config.kafka.sendTimeoutMs, 5000),
     connectTimeoutMs: config.kafka.connectTimeoutMs,
   });
-  const answers = values.wait ? await listenForAnswer(kafka, config.kafka.topics.events, correlationId, timeoutMs) : undefined;
+  const answers = wait ? await listenForAnswer(kafka, config.kafka.topics.events, correlationId, timeoutMs) : undefined;
   try {
     const ack = await publishWithRetries({ publisher: producer, record, retries, delayMs: 1000, log: (line) => console.error(line) });
     console.log(JSON.stringify({ published: JSON.parse(record.value as string) as unknown, ...ack }, null, 2));
-    if (answers) {
-      const reply = await answers.answer();
-      console.log(JSON.stringify({ answer: JSON.parse(reply) as unknown }, null, 2));
-    }
+    if (!answers) return 0;
+    const answer = JSON.parse(await answers.answer()) as unknown;
+    console.log(JSON.stringify({ answer }, null, 2));
+    const rejected = rejection(answer);
+    if (rejected === undefined) return 0;
+    console.error(`[send] ${rejected}`);
+    return 1;
   } finally {
     await producer.disconnect();
     await answers?.close();
@@ -192,9 +256,4 @@ async function listenForAnswer(
   };
 }
 
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(`[publish] ${errorMessage(error)}`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runCli('send', USAGE, main);

@@ -5,14 +5,30 @@
  * no-op.
  * Partitions and replication come from KAFKA_TOPIC_PARTITIONS (3) and
  * KAFKA_TOPIC_REPLICATION_FACTOR (2, capped at the number of brokers).
+ * Exit codes: infra/cli.ts.
  */
 import { getConfig } from '../src/config';
 import { errorMessage } from '../src/errors';
 import { ensureServiceTopics } from '../src/kafka';
+import { parseCommandLineArgs, runCli } from './cli';
 
-export async function main(): Promise<void> {
+const USAGE = `usage: npm run topics
+
+Creates the service's four topics (KAFKA_TOPIC_REQUESTS, KAFKA_TOPIC_EVENTS,
+KAFKA_TOPIC_COMMANDS, KAFKA_TOPIC_DLQ) on the configured cluster (KAFKA_BROKERS, or
+MSK_CLUSTER_ARN and KAFKA_AUTH) with KAFKA_TOPIC_PARTITIONS partitions and
+KAFKA_TOPIC_REPLICATION_FACTOR replicas (capped at the number of brokers). Topics that
+exist are left as they are. It takes no options but --help.`;
+
+export async function main(argv: string[] = []): Promise<void> {
+  parseCommandLineArgs('topics', argv, { help: { type: 'boolean' } });
   const config = getConfig();
-  const result = await ensureServiceTopics({ config, clientId: 'simple-time-service-topics' });
+  let result;
+  try {
+    result = await ensureServiceTopics({ config, clientId: 'simple-time-service-topics' });
+  } catch (error) {
+    throw new Error(`failed: ${errorMessage(error)}`);
+  }
   if (result.replicationFactor < config.kafka.topicReplicationFactor) {
     console.log(
       `[topics] replication factor ${config.kafka.topicReplicationFactor} capped at ${result.replicationFactor}: the cluster has ${result.replicationFactor} broker(s)`,
@@ -29,9 +45,4 @@ export async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error('[topics] failed:', errorMessage(error));
-    process.exit(1);
-  });
-}
+if (require.main === module) runCli('topics', USAGE, main);

@@ -28,6 +28,8 @@ const envSchema = z.object({
   SERVICE_NAME: withDefault(nonEmpty(), 'simple-time-service'),
   STAGE: withDefault(nonEmpty(), 'local'),
   LOG_LEVEL: withDefault(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']), 'INFO'),
+  // json: one JSON object a line (AWS); pretty: one readable line (npm start sets it).
+  LOG_FORMAT: withDefault(z.enum(['json', 'pretty']), 'json'),
 
   KAFKA_BROKERS: z.pipe(
     z.pipe(
@@ -79,6 +81,8 @@ const envSchema = z.object({
   METRICS_MAX_LABEL_VALUES: positiveInt(20, 1000),
   METRICS_FLEET_MAX_LABEL_VALUES: positiveInt(100, 10_000),
   METRICS_PER_CALLER: withDefault(z.enum(['on', 'off']), 'off'),
+  METRICS_PUBLIC: withDefault(z.enum(['on', 'off']), 'on'),
+  METRICS_ANSWER_REUSE_MS: positiveInt(5000, 60_000, 0),
   METRICS_TOKEN: z.optional(z.string().check(z.regex(METRICS_TOKEN_PATTERN, 'at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -'))),
   METRICS_TOKEN_SECRET_ARN: z.optional(secretArn()),
   PUSHGATEWAY_QUERY_TIMEOUT_MS: positiveInt(2000, 5000),
@@ -92,6 +96,8 @@ const envSchema = z.object({
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.optional(int()),
   AWS_LAMBDA_LOG_STREAM_NAME: z.optional(z.string()),
   AWS_EXECUTION_ENV: z.optional(z.string()),
+  // host:port of the Lambda Runtime API: set in a Lambda runtime, which freezes between invocations.
+  AWS_LAMBDA_RUNTIME_API: z.optional(z.string().check(z.regex(/^[^\s/:]+:\d{1,5}$/, 'host:port'))),
   HTTP_MAX_BODY_BYTES: positiveInt(65_536, 1_048_576),
 });
 
@@ -108,7 +114,7 @@ export interface Topics {
 }
 
 export interface Config {
-  service: { name: string; stage: string; logLevel: string };
+  service: { name: string; stage: string; logLevel: string; logFormat: 'json' | 'pretty' };
   kafka: {
     brokers: string[];
     mskClusterArn: string | undefined;
@@ -131,7 +137,7 @@ export interface Config {
   };
   pushgateway: { url: string; timeoutMs: number };
   metrics: { pushIntervalMs: number; groupMaxAgeSeconds: number; maxLabelValues: number; queryTimeoutMs: number } & {
-    fleetMaxLabelValues: number; perCaller: boolean; token: string | undefined; tokenSecretArn: string | undefined };
+    fleetMaxLabelValues: number; perCaller: boolean; token: string | undefined; tokenSecretArn: string | undefined; public: boolean; answerReuseMs: number };
   admin: { token: string | undefined; tokenSecretArn: string | undefined };
   http: { maxBodyBytes: number };
   runtime: {
@@ -141,6 +147,8 @@ export interface Config {
     region: string;
     executionEnv: string | undefined;
     logStreamName: string | undefined;
+    /** The Lambda Runtime API (host:port): set on Lambda, unset under serverless offline and in tests. */
+    runtimeApi: string | undefined;
   };
 }
 
@@ -198,7 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
-    service: { name: e.SERVICE_NAME, stage: e.STAGE, logLevel: e.LOG_LEVEL },
+    service: { name: e.SERVICE_NAME, stage: e.STAGE, logLevel: e.LOG_LEVEL, logFormat: e.LOG_FORMAT },
     kafka: {
       brokers: e.KAFKA_BROKERS,
       mskClusterArn: e.MSK_CLUSTER_ARN,
@@ -237,6 +245,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       perCaller: e.METRICS_PER_CALLER === 'on',
       token: e.METRICS_TOKEN,
       tokenSecretArn: e.METRICS_TOKEN_SECRET_ARN,
+      public: e.METRICS_PUBLIC === 'on',
+      answerReuseMs: e.METRICS_ANSWER_REUSE_MS,
       queryTimeoutMs: e.PUSHGATEWAY_QUERY_TIMEOUT_MS,
     },
     admin: { token: e.ADMIN_TOKEN, tokenSecretArn: e.ADMIN_TOKEN_SECRET_ARN },
@@ -248,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       region: e.AWS_REGION,
       executionEnv: e.AWS_EXECUTION_ENV,
       logStreamName: e.AWS_LAMBDA_LOG_STREAM_NAME,
+      runtimeApi: e.AWS_LAMBDA_RUNTIME_API,
     },
   };
 }

@@ -11,6 +11,7 @@ import { createCommandConsumer } from '../../src/commands';
 import { BatchRedeliveryError, consumerFunction, createEventConsumer, createProcessedIds } from '../../src/consumers';
 import type { Consumer, ConsumerDeps } from '../../src/consumers';
 import { decodeKafkaEvent, kafkaBatchResponse } from '../../src/kafka';
+import { startConsumerCountersAtZero } from '../../src/metrics';
 import type { KafkaBatchResponse, RecordPublisher } from '../../src/kafka';
 import { errorEvents } from '../middleware/error-events';
 import { pushMetrics } from '../middleware/push-metrics';
@@ -45,6 +46,8 @@ export function createConsumerHandler(name: string, deps: ConsumerHandlerDeps, o
   const build = options.build ?? tableConsumer(name);
   const consumer = build({ config, publisher: deps.producer(), logger, metrics, processed: createProcessedIds() });
   const reportBatchItemFailures = options.reportBatchItemFailures ?? true;
+  const fn = consumerFunction(name);
+  startConsumerCountersAtZero(metrics, { topic: config.kafka.topics[fn.topic], eventTypes: 'only' in fn.eventTypes ? fn.eventTypes.only : undefined });
 
   async function consumeKafkaEvent(event: KafkaLambdaEvent): Promise<KafkaBatchResponse> {
     const { records } = decodeKafkaEvent(event);

@@ -13,6 +13,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { correlationIdSchema } from '../../src/events';
 import { createAdminAccess, createPublishUseCases, createStatusUseCase, createTimeUseCase } from '../../src/use-cases';
 import type { JsonAnswer } from '../../src/use-cases';
+import { accessLog } from '../middleware/access-log';
 import { errorEvents } from '../middleware/error-events';
 import { pushMetrics } from '../middleware/push-metrics';
 import type { HandlerDeps } from './deps';
@@ -46,7 +47,7 @@ export function createHttpHandler(deps: HandlerDeps) {
   const producer = deps.producer();
   const admin = createAdminAccess({ config, logger });
   const getTime = createTimeUseCase({ config, logger, producer: deps.producer, source });
-  const getStatus = createStatusUseCase({ config, producer: deps.producer, kafka: deps.kafka, admin, now: deps.now });
+  const getStatus = createStatusUseCase({ config, producer: deps.producer, kafka: deps.kafka, admin, now: deps.now, logger });
   const { publish, flush } = createPublishUseCases({ config, logger, producer: deps.producer, admin, source });
 
   const routes: Array<Route<Event, Result>> = [
@@ -76,6 +77,7 @@ export function createHttpHandler(deps: HandlerDeps) {
     .before((request) => {
       logger.appendKeys({ correlation_id: correlationIdOf(request.event, request.context) });
     })
+    .use(accessLog<Event, Result>({ logger, readable: config.service.logFormat === 'pretty' }))
     .use(httpErrorHandler({ logger: false, fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
     .use(errorEvents<Event, Result>({ publisher: () => producer, topic: config.kafka.topics.events, service: config.service.name, source, logger, http: true }))
     .handler(httpRouterHandler(routes));

@@ -1,12 +1,14 @@
 /**
  * The metrics function: an EventBridge schedule runs the minute's lag and prune, an HTTP
- * API event asks for GET /metrics; both are src/use-cases/metrics-job.ts.
+ * API event asks for GET /metrics; both are src/use-cases/metrics-job.ts. A scrape reads
+ * the lag first when it is due (src/use-cases/scrape-lag.ts).
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, ScheduledEvent } from 'aws-lambda';
-import { createMetricsJob } from '../../src/use-cases';
+import { createMetricsJob, createScrapeLag } from '../../src/use-cases';
 import type { ScheduledRunReport } from '../../src/use-cases';
+import { accessLog } from '../middleware/access-log';
 import { pushMetrics } from '../middleware/push-metrics';
 import type { HandlerDeps } from './deps';
 
@@ -18,14 +20,18 @@ function isHttpEvent(event: Event): event is APIGatewayProxyEventV2 {
 }
 
 export function createMetricsHandler(deps: HandlerDeps) {
-  const { metrics, pusher, logger } = deps;
+  const { config, metrics, pusher, logger } = deps;
   const job = createMetricsJob(deps);
-  const handle = (event: Event): Promise<Result> =>
-    isHttpEvent(event)
-      ? job.serveMetrics({ method: event.requestContext.http.method, authorization: event.headers?.authorization })
-      : job.runScheduled();
+  const scrapeLag = createScrapeLag(deps, () => job.dropReusedAnswer());
+  const handle = async (event: Event): Promise<Result> => {
+    if (!isHttpEvent(event)) return job.runScheduled();
+    const request = { method: event.requestContext.http.method, authorization: event.headers?.authorization };
+    await scrapeLag.beforeScrape(request);
+    return job.serveMetrics(request);
+  };
   return middy<Event, Result, Error, Context>()
     .use(pushMetrics<Event, Result>({ metrics, pusher, logger, recordHttp: true }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(accessLog<Event, Result>({ logger, readable: config.service.logFormat === 'pretty' }))
     .handler(handle);
 }

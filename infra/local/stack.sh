@@ -8,16 +8,21 @@
 #   infra/local/stack.sh stop [kafka|pushgateway|prometheus|kafka-broker-N|kafka-controller ...]
 #                                 stop what this stack started (all by default; fine when nothing runs)
 #   infra/local/stack.sh status   one line per component; exit 0 only when broker(s) and Pushgateway are up
-#   infra/local/stack.sh env [none|scram|tls]
+#   infra/local/stack.sh env [none|scram|tls|authz]
 #                                 `export` lines that point a client at the running Kafka
 #                                 (the listener of that authentication; default $KAFKA_AUTH or none)
-#   infra/local/stack.sh reset    stop, then delete the broker's and Prometheus's data
+#   infra/local/stack.sh reset [--yes]
+#                                 stop, then delete the broker's, the Pushgateway's and Prometheus's
+#                                 data and the certificates (asks first, or --yes)
+#   infra/local/stack.sh help     the commands
 #
 # Kafka is one combined broker+controller node (the default), or with LOCAL_KAFKA_BROKERS=3
 # a cluster of three brokers and one controller of its own (replication factor 3,
 # min.insync.replicas=2). With LOCAL_KAFKA_SASL=on every broker also has a SASL_SSL
 # listener (SCRAM-SHA-512) and an SSL listener (mutual TLS), with a CA and certificates
-# made here (openssl) in the state folder.
+# made here (openssl) in the state folder. LOCAL_KAFKA_AUTHZ=on (the authorizing mode)
+# adds Kafka's StandardAuthorizer: `serverless offline` then runs each function as a
+# principal of its own with the ACLs of its IAM role (infra/local/authz, `env authz`).
 #
 # Idempotent: one lock serialises concurrent calls, and a running component is found by
 # its pid file and its exact command (program, and this state folder's config or its
@@ -62,6 +67,13 @@ kafka_brokers=$(whole_number LOCAL_KAFKA_BROKERS "${LOCAL_KAFKA_BROKERS:-1}" 1 3
   die "LOCAL_KAFKA_BROKERS=$kafka_brokers: expected 1 (one broker+controller node) or 3 (three brokers and a controller)"
 sasl_enabled=${LOCAL_KAFKA_SASL:-off}
 [[ $sasl_enabled == on || $sasl_enabled == off ]] || die "LOCAL_KAFKA_SASL=$sasl_enabled: expected on or off"
+# The authorizing mode: Kafka's StandardAuthorizer, the functions on the SASL_SSL listener.
+authz_enabled=${LOCAL_KAFKA_AUTHZ:-off}
+[[ $authz_enabled == on || $authz_enabled == off ]] || die "LOCAL_KAFKA_AUTHZ=$authz_enabled: expected on or off"
+if [[ $authz_enabled == on ]]; then
+  [[ ${LOCAL_KAFKA_SASL:-on} == on ]] || die "LOCAL_KAFKA_AUTHZ=on needs the SASL_SSL listener the functions log in on: leave LOCAL_KAFKA_SASL unset or on"
+  sasl_enabled=on
+fi
 # Ports: the brokers' PLAINTEXT listeners from LOCAL_KAFKA_PORT on (one each), then the
 # controller, then (LOCAL_KAFKA_SASL=on) the SASL_SSL listeners, then the SSL ones. The
 # cluster's default block (9192-9201) keeps clear of the single broker's (9092-9095).
@@ -289,6 +301,18 @@ listener_port() {
     }' "$1" 2>/dev/null
 }
 
+# Whether the node config $1 has the authorizer on (LOCAL_KAFKA_AUTHZ=on).
+authorizes() { grep -q '^authorizer\.class\.name=' "$1" 2>/dev/null; }
+
+# Whether every running node of this mode authorizes.
+mode_authorizes() {
+  local node pid
+  for node in "${mode_nodes[@]}"; do
+    pid=$(component_pid "$node") || return 1
+    authorizes "$(node_config "$pid")" || return 1
+  done
+}
+
 # The config a running node was started with (its last argument).
 node_config() {
   local -a args
@@ -329,6 +353,26 @@ kafka_java() {
     -cp "$kafka_libs/*")
 }
 
+# Runs a Kafka tool (heap $controller_heap_opts, logs in $2), bounded by $1 seconds: the
+# main class $3 and its arguments $4... are read by java from an argument file only its
+# owner can read (java @argfile), never from the command line, which every local user can
+# read in the process list (the SCRAM password is one of them). Each argument is quoted as
+# the argument file syntax wants (\ and " escaped).
+kafka_tool() {
+  local bound=$1 logs=$2 argfile arg code=0
+  shift 2
+  kafka_java "$controller_heap_opts" "$logs"
+  argfile=$(umask 077 && mktemp "$state/.kafka-tool-args.XXXXXX") || die "could not make an argument file in $state"
+  for arg in "$@"; do
+    arg=${arg//'\'/'\\'}
+    arg=${arg//'"'/'\"'}
+    printf '"%s"\n' "$arg"
+  done >"$argfile"
+  timeout --kill-after=10 "$bound" "${kafka_java[@]}" "@$argfile" </dev/null || code=$?
+  rm -f -- "$argfile"
+  return "$code"
+}
+
 # A value for a Java properties file: a backslash starts an escape there.
 properties_value() { printf '%s\n' "${1//'\'/'\\'}"; }
 
@@ -340,13 +384,16 @@ render_node_config() {
   local -a templates=()
   local -x render_DATA_DIR render_NODE_ID render_VOTERS render_CONTROLLER_PORT render_ROLES render_LISTENERS
   local -x render_ADVERTISED_LISTENERS render_REPLICATION_FACTOR render_MIN_INSYNC_REPLICAS render_IO_THREADS
-  local -x render_TLS_KEYSTORE render_TLS_TRUSTSTORE
+  local -x render_TLS_KEYSTORE render_TLS_TRUSTSTORE render_SUPER_USERS
+  render_SUPER_USERS="User:ANONYMOUS;User:$scram_user;User:CN=$scram_user-client"
   render_DATA_DIR=$(properties_value "$home/data")
   render_CONTROLLER_PORT=$controller_port
   if [[ $node == kafka-controller ]]; then
     render_NODE_ID=$controller_node_id
     render_VOTERS="$controller_node_id@127.0.0.1:$controller_port"
-    render "$home/server.properties" "$here/controller.properties.template"
+    templates=("$here/controller.properties.template")
+    [[ $authz_enabled == off ]] || templates+=("$here/authz.properties.template")
+    render "$home/server.properties" "${templates[@]}"
     return
   fi
   listeners="PLAINTEXT://127.0.0.1:$((kafka_port + i - 1))"
@@ -374,6 +421,7 @@ render_node_config() {
     render_TLS_TRUSTSTORE=$(properties_value "$security/ca.pem")
     templates+=("$here/tls.properties.template")
   fi
+  [[ $authz_enabled == off ]] || templates+=("$here/authz.properties.template")
   render "$home/server.properties" "${templates[@]}"
 }
 
@@ -436,8 +484,7 @@ format_node_storage() {
     scram=(--add-scram "SCRAM-SHA-512=[name=$scram_user,password=$password]")
   fi
   log "formatting KRaft storage in $home/data (cluster id $id)"
-  kafka_java "$controller_heap_opts" "$home/logs"
-  if ! "${kafka_java[@]}" kafka.tools.StorageTool format -t "$id" \
+  if ! kafka_tool 300 "$home/logs" kafka.tools.StorageTool format -t "$id" \
     -c "$home/server.properties" "${scram[@]}" >"$home/logs/format.log" 2>&1; then
     cat "$home/logs/format.log" >&2
     die "kafka storage format failed ($node)"
@@ -453,12 +500,11 @@ ensure_scram_user() {
   marker=$mode_home/scram-user
   [[ -f $marker && $(<"$marker") == "$(password_digest "$password")" ]] && return 0
   log "setting the SCRAM user $scram_user on the running broker (kafka-configs)"
-  kafka_java "$controller_heap_opts" "$mode_home/tools-logs"
   mkdir -p "$mode_home/tools-logs"
   for class in kafka.admin.ConfigCommand org.apache.kafka.tools.ConfigCommand; do
-    if timeout 120 "${kafka_java[@]}" "$class" --bootstrap-server "127.0.0.1:$kafka_port" --alter \
+    if kafka_tool 120 "$mode_home/tools-logs" "$class" --bootstrap-server "127.0.0.1:$kafka_port" --alter \
       --entity-type users --entity-name "$scram_user" --add-config "SCRAM-SHA-512=[password=$password]" \
-      >"$mode_home/tools-logs/configs.log" 2>&1 </dev/null; then
+      >"$mode_home/tools-logs/configs.log" 2>&1; then
       password_digest "$password" >"$marker"
       return 0
     fi
@@ -564,6 +610,9 @@ start_kafka() {
       if [[ $sasl_enabled == on && $node != kafka-controller ]] && [[ -z $(listener_port "$config" SASL_SSL) ]]; then
         die "$node (pid $pid) runs without the SASL_SSL listener: stop it (npm run stack:stop $node) and start again with LOCAL_KAFKA_SASL=on"
       fi
+      if [[ $authz_enabled == on ]] && ! authorizes "$config"; then
+        die "$node (pid $pid) runs without the authorizer: stop it (npm run stack:stop $node) and start again with LOCAL_KAFKA_AUTHZ=on"
+      fi
       log "$node already running (pid $pid)"
       pids[$node]=$pid
       continue
@@ -637,20 +686,80 @@ pushgateway_bin() {
   printf '%s\n' "$bin"
 }
 
+# The local Pushgateway takes requests with its credentials only (basic auth, its
+# --web.config.file): a web page the developer opens can POST to 127.0.0.1 without a
+# preflight, and with them it could write series. The password is made once (mode 600),
+# Prometheus reads it from the file, clients get it in PUSHGATEWAY_URL (stack.sh env);
+# the web config holds only its bcrypt hash.
+pushgateway_user=simple-time-service
+pushgateway_password_file="$state/pushgateway/password"
+pushgateway_web_config="$state/pushgateway/web-config.yml"
+
+# The Pushgateway's password (made when missing), checked before use.
+pushgateway_password() {
+  local password
+  if [[ ! -s $pushgateway_password_file ]]; then
+    mkdir -p "$state/pushgateway"
+    (umask 077 && random_token 24 >"$pushgateway_password_file.new") && mv "$pushgateway_password_file.new" "$pushgateway_password_file"
+  fi
+  password=$(<"$pushgateway_password_file")
+  [[ $password =~ ^[A-Za-z0-9_-]{16,64}$ ]] ||
+    die "$pushgateway_password_file: expected 16 to 64 letters, digits, '-' or '_' (delete it to have a new one made)"
+  printf '%s\n' "$password"
+}
+
+# The web config with the password's bcrypt hash (the exporter toolkit's basic_auth_users),
+# made with perl's crypt (libxcrypt's $2b$), the password on its standard input. Cost 10,
+# the toolkit's own example's; it caches a verified password, so a push pays it once.
+ensure_pushgateway_web_config() {
+  local password salt hash
+  password=$(pushgateway_password)
+  if [[ -s $pushgateway_web_config && -s $pushgateway_web_config.digest && $(<"$pushgateway_web_config.digest") == "$(password_digest "$password")" ]]; then
+    return 0
+  fi
+  salt=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9./' | head -c 22)
+  hash=$(printf '%s\n' "$password" | perl -e 'my $p = <STDIN>; chomp $p; print crypt($p, $ARGV[0])' "\$2b\$10\$$salt") || hash=''
+  [[ $hash =~ ^\$2b\$10\$[./A-Za-z0-9]{53}$ ]] || die "perl's crypt made no bcrypt hash for the Pushgateway's password (got '${hash:0:7}…'): is libxcrypt's bcrypt there?"
+  (
+    umask 077
+    printf '# The local Pushgateway'"'"'s credentials (infra/local/stack.sh): every request needs them.\nbasic_auth_users:\n  %s: '"'"'%s'"'"'\n' "$pushgateway_user" "$hash" >"$pushgateway_web_config.new"
+    password_digest "$password" >"$pushgateway_web_config.digest"
+  ) && mv "$pushgateway_web_config.new" "$pushgateway_web_config"
+}
+
+# Whether the running Pushgateway $1 (a pid) was started with this stack's web config.
+pushgateway_requires_credentials() {
+  local -a args
+  local arg
+  proc_args "$1" args || return 1
+  for arg in "${args[@]:1}"; do [[ $arg == "--web.config.file=$pushgateway_web_config" ]] && return 0; done
+  return 1
+}
+
 # Something only a Pushgateway answers: its status API with its build information (any
-# HTTP server may answer 2xx on /-/ready).
+# HTTP server may answer 2xx on /-/ready). With this stack's credentials when there are
+# any (a Pushgateway that needs none ignores them), given to curl on its standard input.
+# The answer is read whole, never through a pipe a reader may close early (pipefail).
 pushgateway_ready() {
-  curl -fsS -m 2 "http://127.0.0.1:$pushgateway_port/api/v1/status" 2>/dev/null | grep -q '"build_information"'
+  local url="http://127.0.0.1:$pushgateway_port/api/v1/status" answer
+  if [[ -s $pushgateway_password_file ]]; then
+    answer=$(printf 'user = "%s:%s"\n' "$pushgateway_user" "$(<"$pushgateway_password_file")" | curl -fsS -m 2 -K - "$url" 2>/dev/null) || return 1
+  else
+    answer=$(curl -fsS -m 2 "$url" 2>/dev/null) || return 1
+  fi
+  [[ $answer == *'"build_information"'* ]]
 }
 
 start_pushgateway() {
   if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
-    log "PUSHGATEWAY_URL=$PUSHGATEWAY_URL is set: using it, no local Pushgateway started"
+    log "PUSHGATEWAY_URL=$(redacted_url "$PUSHGATEWAY_URL") is set: using it, no local Pushgateway started"
     return 0
   fi
   local pid bin
   if pid=$(pushgateway_pid); then
     log "pushgateway already running (pid $pid)"
+    pushgateway_requires_credentials "$pid" ||
+      log "warning: this Pushgateway (started by an older stack.sh) takes writes without credentials, from any web page too: restart it to require them (npm run stack:stop pushgateway, then npm run stack:start)"
   elif port_open "$pushgateway_port"; then
     # Never adopted (nor stopped): Debian's own service listens on every interface and
     # keeps its data elsewhere; a stray server would swallow every push.
@@ -661,9 +770,10 @@ start_pushgateway() {
   else
     bin=$(pushgateway_bin)
     mkdir -p "$state/pushgateway"
+    ensure_pushgateway_web_config
     # Its own persistence file: Debian's build defaults to /var/lib/prometheus, shared by
-    # every Pushgateway on the machine.
-    nohup setsid "$bin" --web.listen-address="127.0.0.1:$pushgateway_port" --web.enable-admin-api \
+    # every Pushgateway on the machine. No admin API (nothing here wipes the store over HTTP).
+    nohup setsid "$bin" --web.listen-address="127.0.0.1:$pushgateway_port" --web.config.file="$pushgateway_web_config" \
       --persistence.file="$state/pushgateway/metrics.store" --push.disable-consistency-check \
       >"$state/pushgateway/pushgateway.log" 2>&1 </dev/null 9>&- &
     pid=$!
@@ -700,14 +810,45 @@ url_target() {
   [[ $rest =~ ^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$ ]] && printf '%s\n' "$rest"
 }
 
+# A URL with its password (user info) shown as ***, for log lines.
+redacted_url() {
+  local url=$1
+  [[ $url =~ ^([a-z]+://[^/@:]*):[^/@]*@(.*)$ ]] && url="${BASH_REMATCH[1]}:***@${BASH_REMATCH[2]}"
+  printf '%s\n' "$url"
+}
+
+# A single-quoted YAML scalar: a quote is written twice.
+yaml_quoted() { printf "'%s'\n" "${1//"'"/"''"}"; }
+
+# The scrape's basic_auth line for the Pushgateway: the local one's user and password file,
+# PUSHGATEWAY_URL's user info (its password put in a file of Prometheus's own), or a comment.
+pushgateway_scrape_auth() {
+  local rest user password
+  if [[ -z ${PUSHGATEWAY_URL:-} ]]; then
+    [[ -s $pushgateway_password_file ]] || { echo "# no credentials: this Pushgateway takes none"; return; }
+    printf 'basic_auth: { username: %s, password_file: %s }\n' "$(yaml_quoted "$pushgateway_user")" "$(yaml_quoted "$pushgateway_password_file")"
+    return
+  fi
+  rest=${PUSHGATEWAY_URL#*://}
+  rest=${rest%%[/?#]*}
+  [[ $rest == *@* ]] || { echo "# no credentials in PUSHGATEWAY_URL"; return; }
+  rest=${rest%@*}
+  user=${rest%%:*}
+  password=''
+  [[ $rest == *:* ]] && password=${rest#*:}
+  (umask 077 && printf '%s' "$password" >"$prometheus_home/pushgateway-password")
+  printf 'basic_auth: { username: %s, password_file: %s }\n' "$(yaml_quoted "$user")" "$(yaml_quoted "$prometheus_home/pushgateway-password")"
+}
+
 # The config scrapes the Pushgateway this stack uses: the local one, or PUSHGATEWAY_URL's.
-# Values go into single-quoted YAML scalars, where a quote is written twice.
+# Values go into single-quoted YAML scalars, where a quote is written twice. It holds
+# METRICS_TOKEN: written readable by its owner only.
 render_prometheus_config() {
   local target scheme=http rules="$here/prometheus/rules.yml"
   if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
     [[ $PUSHGATEWAY_URL == https://* ]] && scheme=https
     target=$(url_target "$PUSHGATEWAY_URL") || {
-      log "warning: PUSHGATEWAY_URL=$PUSHGATEWAY_URL has no host[:port] Prometheus could scrape; no local Prometheus"
+      log "warning: PUSHGATEWAY_URL=$(redacted_url "$PUSHGATEWAY_URL") has no host[:port] Prometheus could scrape; no local Prometheus"
       return 1
     }
   else
@@ -715,9 +856,13 @@ render_prometheus_config() {
   fi
   mkdir -p "$prometheus_home/data"
   local token=${METRICS_TOKEN:-}
-  render_PUSHGATEWAY_TARGET=$target render_PUSHGATEWAY_SCHEME=$scheme render_RULES_FILE=${rules//"'"/"''"} \
-    render_METRICS_TOKEN=${token//"'"/"''"} render_SERVICE_TARGET="127.0.0.1:${HTTP_PORT:-3000}" \
-    render "$prometheus_home/prometheus.yml" "$here/prometheus/prometheus.yml.template"
+  (
+    umask 077
+    render_PUSHGATEWAY_TARGET=$target render_PUSHGATEWAY_SCHEME=$scheme render_RULES_FILE=${rules//"'"/"''"} \
+      render_PUSHGATEWAY_BASIC_AUTH=$(pushgateway_scrape_auth) \
+      render_METRICS_TOKEN=${token//"'"/"''"} render_SERVICE_TARGET="127.0.0.1:${HTTP_PORT:-3000}" \
+      render "$prometheus_home/prometheus.yml" "$here/prometheus/prometheus.yml.template"
+  )
 }
 
 start_prometheus() {
@@ -919,12 +1064,23 @@ status() {
       if list=$(mode_brokers SSL); then
         echo "ssl          KAFKA_BROKERS=$list KAFKA_AUTH=tls (all of it: eval \"\$(npm run -s stack:env -- tls)\")"
       fi
+      if mode_authorizes; then
+        echo "authz        on: each function logs in as its own principal with its IAM role's ACLs (all of it: eval \"\$(npm run -s stack:env -- authz)\")"
+      fi
     fi
   fi
   if [[ -n ${PUSHGATEWAY_URL:-} ]]; then
-    echo "pushgateway  external: $PUSHGATEWAY_URL"
+    echo "pushgateway  external: $(redacted_url "$PUSHGATEWAY_URL")"
   elif pid=$(pushgateway_pid) && pushgateway_ready; then
-    echo "pushgateway  running  pid $pid  127.0.0.1:$pushgateway_port"
+    if pushgateway_requires_credentials "$pid"; then
+      echo "pushgateway  running  pid $pid  127.0.0.1:$pushgateway_port  (credentials in PUSHGATEWAY_URL: npm run -s stack:env)"
+    else
+      echo "pushgateway  running  pid $pid  127.0.0.1:$pushgateway_port  (takes writes without credentials: restart it to require them)"
+    fi
+  elif pid=$(pushgateway_pid); then
+    # Ours and alive, yet no answer within 2 s (starting, or a loaded machine).
+    echo "pushgateway  starting  pid $pid  (127.0.0.1:$pushgateway_port does not answer yet)"
+    ok=3
   elif port_open "$pushgateway_port"; then
     echo "pushgateway  stopped  (127.0.0.1:$pushgateway_port is taken by a process this stack did not start)"
     ok=3
@@ -947,14 +1103,18 @@ print_env() {
   local auth=${1:-${KAFKA_AUTH:-none}} listener list code=0
   case $auth in
     none) listener=PLAINTEXT ;;
-    scram) listener=SASL_SSL ;;
+    scram | authz) listener=SASL_SSL ;;
     tls) listener=SSL ;;
-    *) die "env $auth: expected none, scram or tls" ;;
+    *) die "env $auth: expected none, scram, tls or authz" ;;
   esac
   [[ -z ${KAFKA_BROKERS:-} ]] || die "KAFKA_BROKERS=$KAFKA_BROKERS is set: this stack runs no Kafka of its own"
   list=$(mode_brokers "$listener") || code=$?
   ((code != 1)) || die "the local Kafka ($kafka_brokers broker(s)) is not running: npm run stack:start"
   ((code != 2)) || die "the local Kafka runs without the $listener listener: restart it with LOCAL_KAFKA_SASL=on (npm run stack:stop kafka, then start)"
+  if [[ $auth == authz ]]; then
+    print_authz_env "$list"
+    return
+  fi
   printf 'export KAFKA_BROKERS=%q\n' "$list"
   printf 'export KAFKA_AUTH=%q\n' "$auth"
   case $auth in
@@ -969,11 +1129,98 @@ print_env() {
       printf 'export KAFKA_SSL_KEY_FILE=%q\n' "$security/client.key"
       ;;
   esac
+  print_pushgateway_env
+}
+
+# The authorizing mode's lines (SASL_SSL brokers $1): the functions log in over SCRAM with
+# the local CA, each as its own principal (infra/local/authz makes them, and their ACLs,
+# through LOCAL_KAFKA_AUTHZ_ADMIN, the PLAINTEXT listener of the super user).
+print_authz_env() {
+  mode_authorizes || die "the local Kafka runs without the authorizer: restart it with LOCAL_KAFKA_AUTHZ=on (npm run stack:stop kafka, then LOCAL_KAFKA_AUTHZ=on npm run stack:start)"
+  printf 'export KAFKA_BROKERS=%q\n' "$1"
+  printf 'export KAFKA_AUTH=scram\n'
+  printf 'export KAFKA_SSL_CA_FILE=%q\n' "$security/ca.pem"
+  printf 'export LOCAL_KAFKA_AUTHZ_ADMIN=%q\n' "$(mode_brokers PLAINTEXT)"
+  print_pushgateway_env
+}
+
+# The local Pushgateway's URL, with its credentials when it requires them (the service
+# sends them as a basic Authorization header); nothing when PUSHGATEWAY_URL is set or it
+# does not run.
+print_pushgateway_env() {
+  local pid
+  [[ -z ${PUSHGATEWAY_URL:-} ]] && pid=$(pushgateway_pid) || return 0
+  if pushgateway_requires_credentials "$pid"; then
+    printf 'export PUSHGATEWAY_URL=%q\n' "http://$pushgateway_user:$(pushgateway_password)@127.0.0.1:$pushgateway_port"
+  else
+    printf 'export PUSHGATEWAY_URL=%q\n' "http://127.0.0.1:$pushgateway_port"
+  fi
+}
+
+usage() {
+  cat <<EOF
+usage: stack.sh <command>
+
+  stack.sh start              start what is not running, wait until it is ready, create the topics
+  stack.sh stop [component ...]
+                              stop what this stack started (all by default; fine when nothing runs);
+                              components: kafka pushgateway prometheus kafka-controller kafka-broker-1..3
+  stack.sh status             one line per component; exits 0 only when the broker(s) and the Pushgateway are up
+  stack.sh env [none|scram|tls|authz]
+                              export lines that point a client at the running Kafka, on the listener
+                              of that authentication (default: \$KAFKA_AUTH, else none), and at the
+                              Pushgateway; authz: for serverless offline in the authorizing mode
+  stack.sh reset [--yes]      stop, then delete the broker's, the Pushgateway's and Prometheus's data
+                              and the certificates (asks first; --yes does not)
+  stack.sh help               this text
+
+State: $state (LOCAL_STACK_DIR). Every variable is in README.md, "The local stack".
+npm scripts: npm run stack:start, stack:stop, stack:status, stack:env, stack:reset.
+EOF
+}
+
+# What reset deletes (this Kafka version's data, single and cluster).
+reset_targets=("$single_home" "$cluster_home" "$security" "$prometheus_home/data" "$state/pushgateway")
+
+# Stops the stack and deletes its data, once confirmed: --yes, or "y" at a terminal's prompt.
+reset() {
+  local confirmed=0 answer
+  case ${1:-} in
+    --yes | -y) confirmed=1 ;;
+    '') ;;
+    *) die "reset $1: expected --yes or nothing" ;;
+  esac
+  log "reset stops the stack and deletes:"
+  printf '[stack]   %s\n' "${reset_targets[@]}" >&2
+  if ((!confirmed)); then
+    [[ -t 0 ]] || die "not deleted: nothing to confirm it with (no terminal); run it with --yes (npm run stack:reset -- --yes)"
+    read -r -p "[stack] Delete these? [y/N] " answer || answer=''
+    [[ $answer == [yY] || $answer == [yY][eE][sS] ]] || die "not deleted"
+  fi
+  stop
+  log "deleting them"
+  rm -rf -- "${reset_targets[@]}"
 }
 
 main() {
   local cmd=${1:-}
   shift || true
+  case $cmd in
+    help | -h | --help)
+      usage
+      return 0
+      ;;
+    start | stop | status | env | reset) ;;
+    '')
+      usage >&2
+      exit 2
+      ;;
+    *)
+      printf '[stack] error: unknown command %s\n' "$cmd" >&2
+      usage >&2
+      exit 2
+      ;;
+  esac
   mkdir -p "$state"
   case $cmd in
     status)
@@ -1003,19 +1250,16 @@ main() {
           list=$(mode_brokers SASL_SSL) && log "kafka, SCRAM-SHA-512 over TLS: KAFKA_BROKERS=$list (all of it: eval \"\$(npm run -s stack:env -- scram)\")"
           list=$(mode_brokers SSL) && log "kafka, mutual TLS: KAFKA_BROKERS=$list (all of it: eval \"\$(npm run -s stack:env -- tls)\")"
         fi
+        if [[ $authz_enabled == on ]]; then
+          log "kafka, authorizing: each function as its own principal (all of it: eval \"\$(npm run -s stack:env -- authz)\")"
+        fi
       fi
       ;;
     stop)
       stop "$@"
       ;;
     reset)
-      stop
-      log "deleting $single_home, $cluster_home, $security, $prometheus_home/data and $state/pushgateway"
-      rm -rf -- "$single_home" "$cluster_home" "$security" "$prometheus_home/data" "$state/pushgateway"
-      ;;
-    *)
-      echo "usage: $0 start | stop [kafka|pushgateway|prometheus|kafka-controller|kafka-broker-N ...] | status | env [none|scram|tls] | reset" >&2
-      exit 2
+      reset "$@"
       ;;
   esac
 }

@@ -1,46 +1,62 @@
 /**
  * `npm start`: the local stack (infra/local/stack.sh start: broker, Pushgateway,
  * Prometheus, topics, ready for consumer groups), then `serverless offline start` on it.
- * Once serverless offline really serves (GET /healthz answers and the local MSK event
- * source runs) it prints where everything is: the API and its routes (from
- * serverless.yml), Prometheus and its dashboard, the topics, the consumer functions with
- * their groups (src/consumers/functions.ts), a command to try, and how to stop.
+ * Before anything starts, a configuration src/config.ts refuses is refused here, naming
+ * the variable (exit 2). Once serverless offline really serves (GET /healthz answers and
+ * every event source mapping's consumer has joined its group) it prints where everything
+ * is (infra/local/summary.ts).
  *
- * Arguments go to `serverless offline start` (`npm start -- --stage local`).
+ * The terminal stays quiet (README, "What the terminal shows"): the functions log one
+ * readable line per request and per warning (LOG_FORMAT=pretty unless set), and
+ * serverless offline only its warnings and errors (SLS_LOG_LEVEL=warning unless set, or
+ * `--verbose`). The admin routes get a token of the checkout's own unless ADMIN_TOKEN is
+ * set (infra/local/admin-token.ts).
+ *
+ * Arguments go to `serverless offline start` (`npm start -- --verbose`).
  * Ctrl-C stops serverless offline; the stack keeps running (`npm run stack:stop`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
-import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../../src/consumers';
-import { errorMessage } from '../../src/errors';
+import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers';
+import { ConfigError, errorMessage } from '../../src/errors';
+import { createKafka } from '../../src/kafka';
+import { adminAccess } from './admin-token';
+import { httpRoutes, stackPrefix, summary } from './summary';
 
 const repo = path.resolve(__dirname, '../..');
-/** serverless offline's notice once every event source mapping consumes (infra/offline-msk). */
-const EVENT_SOURCE_RUNNING = /event source mapping\(s\) running/;
 const SERVING_TIMEOUT_MS = 180_000;
 
-export interface Route {
-  method: string;
-  path: string;
-  fn: string;
+/** The local state folder, as infra/local/stack.sh finds it. */
+export function stateDir(env: NodeJS.ProcessEnv): string {
+  return env.LOCAL_STACK_DIR || path.join(env.XDG_STATE_HOME || path.join(os.homedir(), '.local/state'), 'simple-time-service');
 }
 
-/** The httpApi routes of serverless.yml's functions (`- httpApi: GET /path`). */
-export function httpRoutes(serverlessYml: string): Route[] {
-  const routes: Route[] = [];
-  let inFunctions = false;
-  let fn = '';
-  for (const line of serverlessYml.split('\n')) {
-    if (/^\S/.test(line)) inFunctions = /^functions:\s*$/.test(line);
-    if (!inFunctions) continue;
-    const name = /^ {2}([A-Za-z0-9_-]+):\s*$/.exec(line);
-    if (name) fn = name[1]!;
-    const route = /^\s+-\s+httpApi:\s+'?([A-Z*]+)\s+(\/[^\s']*)'?\s*$/.exec(line);
-    if (route) routes.push({ method: route[1]!, path: route[2]!, fn });
+/** Why src/config.ts refuses this environment, as one line; undefined when it accepts it. */
+export function configurationProblem(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    loadConfig(env);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return `${error.message}; nothing was started (README, "Configuration")`;
+    throw error;
   }
-  return routes;
+}
+
+/**
+ * The environment of serverless offline: readable logs unless LOG_FORMAT is set, and
+ * serverless' own lines at warning and above unless SLS_LOG_LEVEL is set or the
+ * arguments ask for more (`--verbose`, `--debug`).
+ */
+export function offlineEnvironment(env: NodeJS.ProcessEnv, args: string[]): NodeJS.ProcessEnv {
+  const out = { ...env };
+  out.LOG_FORMAT ??= 'pretty';
+  if (!args.some((a) => a === '--verbose' || a === '--debug' || a.startsWith('--debug='))) out.SLS_LOG_LEVEL ??= 'warning';
+  return out;
 }
 
 function elapsed(from: number): string {
@@ -99,141 +115,165 @@ export function stackClientEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
-/** The variables that point the stack elsewhere than its defaults, as a command prefix. */
-function stackPrefix(env: NodeJS.ProcessEnv): string {
-  const names = [
-    'LOCAL_STACK_DIR',
-    'LOCAL_KAFKA_BROKERS',
-    'LOCAL_KAFKA_SASL',
-    'LOCAL_KAFKA_PORT',
-    'LOCAL_KAFKA_CONTROLLER_PORT',
-    'LOCAL_PUSHGATEWAY_PORT',
-    'LOCAL_PROMETHEUS_PORT',
-  ];
-  const set = names.filter((n) => env[n]).map((n) => `${n}=${shellQuote(env[n]!)}`);
-  return set.length > 0 ? `${set.join(' ')} ` : '';
+/** The members of each of the service's consumer groups, by group. */
+type Members = Map<string, number>;
+
+async function groupMembers(admin: ReturnType<ReturnType<typeof createKafka>['admin']>, groups: string[]): Promise<Members & { stable: Set<string> }> {
+  const { groups: described } = await admin.describeGroups(groups);
+  const members = new Map(described.map((g) => [g.groupId, g.members.length])) as Members & { stable: Set<string> };
+  members.stable = new Set(described.filter((g) => g.state === 'Stable').map((g) => g.groupId));
+  return members;
 }
 
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:@,+=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-export function summary(params: {
-  env: NodeJS.ProcessEnv;
-  apiUrl: string;
-  routes: Route[];
-  prometheusUrl: string | undefined;
-  seconds: { total: string; stack: string; offline: string };
-}): string {
-  const { env, apiUrl, routes, prometheusUrl } = params;
+/**
+ * Waits until every event source mapping's consumer has joined its group: each of the
+ * service's groups is Stable with more members than it had before serverless offline
+ * started. Resolves false when `stop()` says to give up (serverless offline exited, or
+ * the deadline passed).
+ */
+async function eventSourcesJoined(env: NodeJS.ProcessEnv, before: Members, stop: () => boolean): Promise<boolean> {
   const config = loadConfig(env);
-  const { topics } = config.kafka;
-  const width = Math.max(...CONSUMER_FUNCTIONS.map((fn) => fn.name.length));
-  const pathWidth = Math.max(...routes.map((r) => r.path.length));
-  const brokers = config.kafka.brokers.join(',');
-  const brokerPrefix = brokers === '127.0.0.1:9092' || brokers === 'localhost:9092' ? '' : `KAFKA_BROKERS=${shellQuote(brokers)} `;
-  const indent = ' '.repeat(15);
-  const lines = [
-    '',
-    `simple-time-service is serving (ready in ${params.seconds.total} s: local stack ${params.seconds.stack} s, serverless offline ${params.seconds.offline} s)`,
-    '',
-    `  API          ${apiUrl}`,
-    ...routes.map((r) => `${indent}${r.method.padEnd(5)}${r.path.padEnd(pathWidth)}  (function ${r.fn})`),
-    ...(prometheusUrl
-      ? [`  Prometheus   ${prometheusUrl}`, `  Dashboard    ${prometheusUrl}/consoles/simple-time-service.html`]
-      : ['  Prometheus   not running (LOCAL_PROMETHEUS=off, not installed, or its port is taken: see the [stack] lines above)']),
-    `  Pushgateway  ${config.pushgateway.url}`,
-    `  Kafka        ${brokers}`,
-    `  Topics       ${topics.requests}, ${topics.events}, ${topics.commands}, ${topics.dlq} (dead letters)`,
-    `  Consumers    ${'function'.padEnd(width)}  topic → consumer group`,
-    ...CONSUMER_FUNCTIONS.map((fn) => `${indent}${fn.name.padEnd(width)}  ${consumerTopic(config.kafka, fn)} → ${consumerGroupId(config.kafka, fn)}`),
-    `  Try          ${brokerPrefix}npm run publish -- --command time.now --payload '{"timezone":"Europe/Paris"}' --wait`,
-    '  Stop         Ctrl-C stops serverless offline; the stack keeps running for the next start. To stop it:',
-    `${indent}${stackPrefix(env)}npm run stack:stop`,
-    '',
-  ];
-  return lines.join('\n');
+  const groups = CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn));
+  const admin = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'simple-time-service-start' }).admin();
+  await admin.connect();
+  try {
+    while (!stop()) {
+      const now = await groupMembers(admin, groups).catch(() => undefined);
+      if (now && groups.every((g) => now.stable.has(g) && (now.get(g) ?? 0) > (before.get(g) ?? 0))) return true;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return false;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
-async function main(): Promise<number> {
-  const t0 = performance.now();
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  const stackCode = await runStack(env);
-  if (stackCode !== 0) return stackCode;
-  const stackSeconds = elapsed(t0);
-
-  // serverless offline gives the functions the environment serverless.yml declares,
-  // which reads these: point it at the stack just started (its ports, its broker count and
-  // the listener of KAFKA_AUTH may not be the defaults).
-  if (!env.KAFKA_BROKERS) {
-    try {
-      Object.assign(env, stackClientEnv(env));
-    } catch (error) {
-      console.error(`[start] error: ${errorMessage(error)}`);
-      return 1;
-    }
+/** The members of the service's groups now (before serverless offline joins them). */
+async function membersNow(env: NodeJS.ProcessEnv): Promise<Members> {
+  const config = loadConfig(env);
+  const admin = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'simple-time-service-start' }).admin();
+  await admin.connect();
+  try {
+    return await groupMembers(admin, CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn)));
+  } finally {
+    await admin.disconnect();
   }
-  env.PUSHGATEWAY_URL ??= `http://127.0.0.1:${env.LOCAL_PUSHGATEWAY_PORT ?? '9091'}`;
-  const apiUrl = `http://127.0.0.1:${env.HTTP_PORT ?? '3000'}`;
-  const prometheusPort = env.LOCAL_PROMETHEUS_PORT ?? '9090';
+}
 
-  const t1 = performance.now();
-  const offline = spawn(process.execPath, [path.join(repo, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', ...process.argv.slice(2)], {
+/**
+ * Whether a line of serverless offline's stdout is worth a person's attention: not a blank
+ * line, and not its box of routes (printed with console.log, whatever SLS_LOG_LEVEL says;
+ * the summary lists the routes with their functions). `inBox` carries the state from one
+ * line to the next.
+ */
+export function keepLine(line: string, state: { inBox: boolean }): boolean {
+  const trimmed = line.trim();
+  if (trimmed.startsWith('┌')) state.inBox = true;
+  if (state.inBox) {
+    if (trimmed.startsWith('└')) state.inBox = false;
+    return false;
+  }
+  return trimmed !== '';
+}
+
+/** Copies `from` to `to` line by line, keeping what keepLine keeps. */
+function quietCopy(from: Readable, to: NodeJS.WritableStream): void {
+  const state = { inBox: false };
+  createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => {
+    if (keepLine(line, state)) to.write(`${line}\n`);
+  });
+}
+
+/** serverless offline as a child sharing this terminal; resolves its exit code. */
+function startOffline(env: NodeJS.ProcessEnv, args: string[]): { exited: Promise<number>; code: () => number | undefined; stop: () => void } {
+  // Quiet unless asked for serverless' own lines (--verbose): then everything, as it prints it.
+  const quiet = env.SLS_LOG_LEVEL === 'warning';
+  const offline = spawn(process.execPath, [path.join(repo, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', ...args], {
     cwd: repo,
     env,
-    stdio: ['inherit', 'pipe', 'pipe'],
+    stdio: ['inherit', quiet ? 'pipe' : 'inherit', 'inherit'],
   });
-  let seen = '';
-  let running = false;
-  const watch = (chunk: Buffer, out: NodeJS.WriteStream): void => {
-    out.write(chunk);
-    if (running) return;
-    // Keep the tail only: the notice may span two chunks.
-    seen = (seen + chunk.toString()).slice(-4096);
-    running = EVENT_SOURCE_RUNNING.test(seen);
-  };
-  offline.stdout.on('data', (chunk: Buffer) => watch(chunk, process.stdout));
-  offline.stderr.on('data', (chunk: Buffer) => watch(chunk, process.stderr));
+  if (offline.stdout) quietCopy(offline.stdout, process.stdout);
+  let code: number | undefined;
   const exited = new Promise<number>((resolve) => {
     offline.once('error', (error) => {
       console.error(`[start] could not run serverless offline: ${error.message}`);
       resolve(1);
     });
-    offline.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1)));
+    offline.once('exit', (exit, signal) => resolve(exit ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1)));
   });
-  let exitCode: number | undefined;
-  void exited.then((code) => (exitCode = code));
-
+  void exited.then((c) => (code = c));
   // Ctrl-C reaches serverless offline too (same process group): it stops, then so do we.
   // A SIGTERM sent to this process alone is passed on.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => offline.kill('SIGTERM'));
+  return { exited, code: () => code, stop: () => offline.kill('SIGINT') };
+}
 
-  const deadline = Date.now() + SERVING_TIMEOUT_MS;
-  while (exitCode === undefined && !(running && (await answers(`${apiUrl}/healthz`)))) {
-    if (Date.now() > deadline) {
-      console.error(`[start] serverless offline did not serve ${apiUrl}/healthz with its event source running within ${SERVING_TIMEOUT_MS / 1000} s; stopping it`);
-      offline.kill('SIGINT');
-      await exited;
-      return 1;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+/** The shell's environment with the stack's client variables, the Pushgateway and the admin token. */
+function serviceEnvironment(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; admin: ReturnType<typeof adminAccess> } {
+  const out = { ...env };
+  // serverless offline gives the functions the environment serverless.yml declares,
+  // which reads these: point it at the stack just started (its ports, its broker count and
+  // the listener of KAFKA_AUTH may not be the defaults).
+  if (!out.KAFKA_BROKERS) Object.assign(out, stackClientEnv(out));
+  out.PUSHGATEWAY_URL ??= `http://127.0.0.1:${out.LOCAL_PUSHGATEWAY_PORT ?? '9091'}`;
+  const admin = adminAccess(out, stateDir(out));
+  if (admin.kind === 'file' || admin.kind === 'given') out.ADMIN_TOKEN = admin.token;
+  return { env: out, admin };
+}
+
+async function main(): Promise<number> {
+  const t0 = performance.now();
+  const args = process.argv.slice(2);
+  const refused = configurationProblem({ ...process.env, LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty' });
+  if (refused !== undefined) {
+    console.error(`[start] ${refused}`);
+    return 2;
   }
-  if (exitCode !== undefined) return exitCode;
+  const stackCode = await runStack({ ...process.env });
+  if (stackCode !== 0) return stackCode;
+  const stackSeconds = elapsed(t0);
+  let prepared;
+  try {
+    prepared = serviceEnvironment(process.env);
+  } catch (error) {
+    console.error(`[start] error: ${errorMessage(error)}`);
+    return 1;
+  }
+  const { env, admin } = prepared;
+  const apiUrl = `http://127.0.0.1:${env.HTTP_PORT ?? '3000'}`;
 
-  const routes = httpRoutes(readFileSync(path.join(repo, 'serverless.yml'), 'utf8'));
-  const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
-  const prometheusUp = ownPrometheusRuns(env);
+  const t1 = performance.now();
+  const before = await membersNow(env);
+  const offline = startOffline(offlineEnvironment(env, args), args);
+  const deadline = Date.now() + SERVING_TIMEOUT_MS;
+  const giveUp = () => offline.code() !== undefined || Date.now() > deadline;
+  const joined = await eventSourcesJoined(env, before, giveUp);
+  while (joined && !giveUp() && !(await answers(`${apiUrl}/healthz`))) await new Promise((resolve) => setTimeout(resolve, 250));
+  if (offline.code() !== undefined) return offline.exited;
+  if (Date.now() > deadline) {
+    console.error(`[start] serverless offline did not serve ${apiUrl}/healthz with every event source mapping in its group within ${SERVING_TIMEOUT_MS / 1000} s; stopping it`);
+    offline.stop();
+    await offline.exited;
+    return 1;
+  }
+
+  const prometheusUrl = `http://127.0.0.1:${env.LOCAL_PROMETHEUS_PORT ?? '9090'}`;
   process.stdout.write(
     summary({
       env,
       apiUrl,
-      routes,
-      prometheusUrl: prometheusUp ? prometheusUrl : undefined,
+      routes: httpRoutes(readFileSync(path.join(repo, 'serverless.yml'), 'utf8')),
+      prometheusUrl: ownPrometheusRuns(env) ? prometheusUrl : undefined,
+      admin,
+      checkout: repo,
       seconds: { total: elapsed(t0), stack: stackSeconds, offline: elapsed(t1) },
     }),
   );
-  return exited;
+  const code = await offline.exited;
+  console.error(`[start] serverless offline stopped; the stack keeps running for the next start (${stackPrefix(env)}npm run stack:stop stops it)`);
+  return code;
 }
 
 if (require.main === module) {

@@ -2,6 +2,6 @@ export { authorizeAdmin } from './admin';
 export { createAdminTokenSource } from './admin-token';
 export { readJsonBody } from './body';
 export { buildPublishRequest } from './publish';
-export { buildTimePayload, timeRequestRecords } from './time';
+export { buildTimePayload, timeRequestRecord, timeResponseRecord } from './time';
 export { AdminTokenUnavailableError } from './errors';
 export type { AdminTokenSource } from './admin-token';

@@ -45,23 +45,20 @@ function toRecord(topic: string, key: string, event: EventEnvelope): OutgoingRec
   return { topic, key, value: JSON.stringify(event), headers: eventHeaders(event) };
 }
 
-/**
- * The two events a time request produces: http_request on the requests topic and
- * http_response on the events topic, both keyed by the caller's ip so one caller's
- * events stay in order on one partition.
- */
-export function timeRequestRecords(params: {
+interface TimeRecordParams {
   payload: TimePayload;
-  method: string;
   endpoint: string;
-  statusCode: number;
-  responseTimeMs: number;
   topics: Pick<Topics, 'requests' | 'events'>;
   source: string;
   correlationId: string;
-}): OutgoingRecord[] {
-  const { payload, topics } = params;
-  const common = { source: params.source, correlationId: params.correlationId };
+}
+
+/**
+ * The first of the two events a time request produces: http_request on the requests topic,
+ * keyed by the caller's ip (so one caller's events stay in order on one partition).
+ */
+export function timeRequestRecord(params: TimeRecordParams & { method: string }): OutgoingRecord {
+  const { payload } = params;
   const request = httpRequestEvent(
     {
       user_ip: payload.ip,
@@ -71,8 +68,17 @@ export function timeRequestRecords(params: {
       os: payload.host.os,
       request_id: payload.request_id,
     },
-    common,
+    { source: params.source, correlationId: params.correlationId },
   );
+  return toRecord(params.topics.requests, payload.ip, request);
+}
+
+/**
+ * The second: http_response on the events topic, same key, with the time it took to
+ * produce the answer (`responseTimeMs`, the http_request send included).
+ */
+export function timeResponseRecord(params: TimeRecordParams & { statusCode: number; responseTimeMs: number }): OutgoingRecord {
+  const { payload } = params;
   const response = httpResponseEvent(
     {
       user_ip: payload.ip,
@@ -81,7 +87,7 @@ export function timeRequestRecords(params: {
       endpoint: params.endpoint,
       request_id: payload.request_id,
     },
-    common,
+    { source: params.source, correlationId: params.correlationId },
   );
-  return [toRecord(topics.requests, payload.ip, request), toRecord(topics.events, payload.ip, response)];
+  return toRecord(params.topics.events, payload.ip, response);
 }

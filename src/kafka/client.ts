@@ -14,6 +14,7 @@ import { createSecretSource } from '../secrets';
 import type { ReadSecret } from '../secrets';
 import { resolveBrokers } from './brokers';
 import type { GetBootstrapBrokers } from './brokers';
+import { registerBoundedGzip } from './gzip';
 
 export type KafkaSettings = Config['kafka'];
 
@@ -285,6 +286,7 @@ export function createKafka(params: {
   if (kafka.auth === 'scram' && kafka.sasl === undefined && kafka.saslSecret !== undefined) {
     throw new ConfigError(['KAFKA_SASL_PASSWORD_SECRET_ARN: the password is read from its secret before a client is made (resolveKafka)']);
   }
+  registerBoundedGzip();
   const sasl = saslOptions(kafka);
   const config: KafkaConfig = {
     clientId: params.clientId ?? kafka.clientId,

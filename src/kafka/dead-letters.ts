@@ -17,11 +17,37 @@
  * processed it (src/consumers/idempotency.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Admin, IHeaders, Kafka, Producer } from 'kafkajs';
-import { DLQ_HEADERS } from './dlq';
+import type { Admin, Consumer, IHeaders, Kafka, Producer } from 'kafkajs';
+import { withTimeout } from '../timeout';
+import { DLQ_HEADERS, originalHeaderName } from './dlq';
+import type { DeadLetterReason } from './dlq';
 import { DeadLetterToolError } from './errors';
 import { decodeKafkaEvent } from './msk-event';
 import type { ConsumedRecord, RecordAck } from './records';
+
+/** The reasons the service writes (src/kafka/dlq.ts's DeadLetterReason, every one). */
+const SERVICE_REASONS = [
+  'empty_value',
+  'not_utf8',
+  'not_json',
+  'too_deep',
+  'invalid_envelope',
+  'missing_correlation_id',
+  'invalid_command',
+  'unhandled_event_type',
+  'invalid_data',
+  'handler_error',
+] as const satisfies readonly DeadLetterReason[];
+// Compiles only while SERVICE_REASONS names every DeadLetterReason.
+const everyReasonListed: Exclude<DeadLetterReason, (typeof SERVICE_REASONS)[number]> extends never ? true : never = true;
+void everyReasonListed;
+
+/**
+ * Every reason a dead letter can have: the service's, the conditions Lambda writes into
+ * an on-failure record (docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html),
+ * and `unknown` for a record neither wrote.
+ */
+export const KNOWN_REASONS: readonly string[] = [...SERVICE_REASONS, 'RetriesExhausted', 'RecordAgeExceeded', 'unknown'];
 
 /** Headers of a replay receipt (a record in the dead-letter topic itself). */
 export const REPLAY_HEADERS = {
@@ -53,6 +79,8 @@ export interface DeadLetter {
   /** The function that gave up on it (dlq.consumer, or Lambda's functionArn). */
   consumer: string | undefined;
   deadLetteredAt: string | undefined;
+  /** When it was written to the dead-letter topic (its Kafka timestamp, ms since the epoch). */
+  timestamp: number;
   /** What replay sends back; empty when nothing can be recovered (an unknown record). */
   originals: OriginalRecord[];
 }
@@ -76,9 +104,11 @@ function headerText(record: ConsumedRecord, name: string): string | undefined {
   return record.headers.find((h) => h.name === name)?.value.toString('utf8');
 }
 
-const SERVICE_HEADER_NAMES = new Set<string>(Object.values(DLQ_HEADERS));
-
-/** The original headers of a service dead letter, in order. */
+/**
+ * The original headers of a service dead letter, in order: the service's list when a name
+ * repeated, else every header but the service's own `dlq.` ones, under its original name
+ * (src/kafka/dlq.ts keeps an original `dlq.x` as `dlq.source.header.dlq.x`).
+ */
 function originalHeaders(record: ConsumedRecord): Array<{ name: string; value: Buffer }> {
   const full = headerText(record, DLQ_HEADERS.originalHeaders);
   if (full !== undefined) {
@@ -88,12 +118,17 @@ function originalHeaders(record: ConsumedRecord): Array<{ name: string; value: B
     }
     return (parsed as Array<[string, string]>).map(([name, value]) => ({ name, value: Buffer.from(value, 'base64') }));
   }
-  return record.headers.filter((h) => !SERVICE_HEADER_NAMES.has(h.name));
+  const originals: Array<{ name: string; value: Buffer }> = [];
+  for (const header of record.headers) {
+    const name = originalHeaderName(header.name);
+    if (name !== undefined) originals.push({ name, value: header.value });
+  }
+  return originals;
 }
 
 /** A dead letter's own place in the dead-letter topic. */
-function where(record: ConsumedRecord): Pick<DeadLetter, 'kind' | 'partition' | 'offset'> {
-  return { kind: 'dead-letter', partition: record.partition, offset: record.offset };
+function where(record: ConsumedRecord): Pick<DeadLetter, 'kind' | 'partition' | 'offset' | 'timestamp'> {
+  return { kind: 'dead-letter', partition: record.partition, offset: record.offset, timestamp: record.timestamp };
 }
 
 function unknown(record: ConsumedRecord, error: string): DeadLetter {
@@ -169,9 +204,11 @@ function lambdaDeadLetter(record: ConsumedRecord, document: LambdaFailure): Dead
 
 /** What a record of the dead-letter topic is; never throws (an unreadable record is `unknown`). */
 export function readDeadLetterTopicRecord(record: ConsumedRecord): DeadLetterTopicRecord {
+  // A dead letter is never a receipt, even one written before original `dlq.` headers were
+  // kept under a prefix of their own (its original may have carried `dlq.replay.of`).
+  if (headerText(record, DLQ_HEADERS.reason) !== undefined) return serviceDeadLetter(record);
   const of = headerText(record, REPLAY_HEADERS.of);
   if (of !== undefined) return { kind: 'receipt', partition: record.partition, offset: record.offset, of };
-  if (headerText(record, DLQ_HEADERS.reason) !== undefined) return serviceDeadLetter(record);
   if (record.value !== null) {
     let document: unknown;
     try {
@@ -236,18 +273,74 @@ function toConsumed(topic: string, partition: number, message: { offset: string;
   };
 }
 
+/** The end offset of every partition of `topic` that holds records, and how many offsets they span. */
+async function topicEnds(admin: Admin, topic: string): Promise<{ ends: Map<number, bigint>; total: number }> {
+  const existing = await admin.listTopics();
+  if (!existing.includes(topic)) throw new DeadLetterToolError(`the topic ${topic} does not exist`);
+  const ends = new Map<number, bigint>();
+  let total = 0n;
+  for (const p of await admin.fetchTopicOffsets(topic)) {
+    if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
+    total += BigInt(p.high) - BigInt(p.low);
+  }
+  return { ends, total: Number(total) };
+}
+
+/** Runs `consumer` over the records before `ends`, at most `maxRecords` of them; resolves with how many it read. */
+function consumeUntil(params: {
+  consumer: Consumer;
+  topic: string;
+  ends: Map<number, bigint>;
+  maxRecords: number;
+  onRecord: (record: ConsumedRecord) => void;
+}): { done: Promise<void>; read: () => number } {
+  const { consumer, topic, ends, maxRecords, onRecord } = params;
+  let count = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    // A crash kafkajs will not restart from (a batch refused by src/kafka/gzip.ts, say) is the answer.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) reject(payload.error);
+    });
+    consumer
+      .run({
+        autoCommit: false,
+        eachMessage: ({ partition, message }) => {
+          const end = ends.get(partition);
+          if (end === undefined || count >= maxRecords) return Promise.resolve();
+          if (BigInt(message.offset) < end) {
+            count += 1;
+            try {
+              onRecord(toConsumed(topic, partition, message));
+            } catch (error) {
+              // Stop reading: the caller's refusal is the answer, not a reason to fetch again.
+              reject(error instanceof Error ? error : new Error(String(error)));
+              return Promise.resolve();
+            }
+          }
+          if (BigInt(message.offset) + 1n >= end) ends.delete(partition);
+          if (ends.size === 0 || count >= maxRecords) resolve();
+          return Promise.resolve();
+        },
+      })
+      .catch(reject);
+  });
+  return { done, read: () => count };
+}
+
 /**
- * Reads every record of `topic` that exists when it starts (up to each partition's end
- * offset then), in offset order per partition, with a throwaway consumer group that is
- * deleted afterwards. Rejects when it cannot finish within `timeoutMs`.
+ * Reads the records of `topic` that exist when it starts (up to each partition's end
+ * offset then), in offset order per partition, at most `maxRecords` of them, with a
+ * throwaway consumer group that is deleted afterwards. Rejects when it cannot finish
+ * within `timeoutMs`. `unread`: the offsets left unread because of `maxRecords`.
  */
 export async function readTopic(params: {
   kafka: Kafka;
   topic: string;
   timeoutMs: number;
+  maxRecords?: number;
   onRecord: (record: ConsumedRecord) => void;
   groupPrefix?: string;
-}): Promise<{ records: number }> {
+}): Promise<{ records: number; unread: number }> {
   const { kafka, topic, timeoutMs, onRecord } = params;
   const deadline = Date.now() + timeoutMs;
   const admin: Admin = kafka.admin();
@@ -255,56 +348,17 @@ export async function readTopic(params: {
   const groupId = `${params.groupPrefix ?? 'simple-time-service-dlq-tool'}-${randomUUID()}`;
   let joined = false;
   try {
-    const existing = await admin.listTopics();
-    if (!existing.includes(topic)) throw new DeadLetterToolError(`the topic ${topic} does not exist`);
-    const ends = new Map<number, bigint>();
-    for (const p of await admin.fetchTopicOffsets(topic)) {
-      if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
-    }
-    if (ends.size === 0) return { records: 0 };
-    let count = 0;
+    const { ends, total } = await topicEnds(admin, topic);
+    if (ends.size === 0) return { records: 0, unread: 0 };
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, allowAutoTopicCreation: false });
     await consumer.connect();
     joined = true;
     try {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      const done = new Promise<void>((resolve, reject) => {
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: ({ partition, message }) => {
-              const end = ends.get(partition);
-              if (end === undefined) return Promise.resolve();
-              if (BigInt(message.offset) < end) {
-                count += 1;
-                try {
-                  onRecord(toConsumed(topic, partition, message));
-                } catch (error) {
-                  // Stop reading: the caller's refusal is the answer, not a reason to fetch again.
-                  reject(error instanceof Error ? error : new Error(String(error)));
-                  return Promise.resolve();
-                }
-              }
-              if (BigInt(message.offset) + 1n >= end) ends.delete(partition);
-              if (ends.size === 0) resolve();
-              return Promise.resolve();
-            },
-          })
-          .catch(reject);
-      });
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new DeadLetterToolError(`read ${count} record(s) of ${topic} in ${timeoutMs} ms and not to the end; give it more time (--timeout-ms)`)),
-          Math.max(0, deadline - Date.now()),
-        );
-      });
-      try {
-        await Promise.race([done, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-      return { records: count };
+      const reading = consumeUntil({ consumer, topic, ends, maxRecords: params.maxRecords ?? Number.MAX_SAFE_INTEGER, onRecord });
+      const tooLate = () => new DeadLetterToolError(`read ${reading.read()} record(s) of ${topic} in ${timeoutMs} ms and not to the end; give it more time (--timeout-ms)`);
+      await withTimeout(reading.done, Math.max(0, deadline - Date.now()), tooLate);
+      return { records: reading.read(), unread: Math.max(0, total - reading.read()) };
     } finally {
       await consumer.disconnect();
     }
@@ -314,31 +368,31 @@ export async function readTopic(params: {
   }
 }
 
-/** Everything in the dead-letter topic: its dead letters (in topic order) and which of them were replayed. */
+/**
+ * The dead letters of the dead-letter topic (oldest first) and which of them were
+ * replayed, reading at most `maxRecords` records; `unread` says how many were left.
+ */
 export async function readDeadLetters(params: { kafka: Kafka; topic: string; timeoutMs: number; maxRecords: number }): Promise<{
   letters: DeadLetter[];
   replayed: Map<string, ReplayReceipt>;
+  records: number;
+  unread: number;
 }> {
   const letters: DeadLetter[] = [];
   const replayed = new Map<string, ReplayReceipt>();
-  await readTopic({
+  const { records, unread } = await readTopic({
     kafka: params.kafka,
     topic: params.topic,
     timeoutMs: params.timeoutMs,
+    maxRecords: params.maxRecords,
     onRecord: (record) => {
       const read = readDeadLetterTopicRecord(record);
-      if (read.kind === 'receipt') {
-        replayed.set(read.of, read);
-        return;
-      }
-      if (letters.length >= params.maxRecords) {
-        throw new DeadLetterToolError(`${params.topic} holds more than ${params.maxRecords} dead letters; raise --max-records`);
-      }
-      letters.push(read);
+      if (read.kind === 'receipt') replayed.set(read.of, read);
+      else letters.push(read);
     },
   });
-  letters.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
-  return { letters, replayed };
+  letters.sort((a, b) => a.timestamp - b.timestamp || a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+  return { letters, replayed, records, unread };
 }
 
 /** kafkajs headers from an ordered list; values of a repeated name are kept, grouped under it. */

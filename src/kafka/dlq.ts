@@ -49,13 +49,32 @@ export const DLQ_HEADERS = {
   originalHeaders: 'dlq.original_headers',
 } as const;
 
+/**
+ * The `dlq.` names belong to the service: whoever produces to a source topic could
+ * otherwise forge them (a replay receipt, a list of original headers). An original header
+ * whose name begins with `dlq.` is kept under this prefix instead (`dlq.source.header.dlq.reason`),
+ * so every other `dlq.` header of a dead letter was written by the service.
+ */
+export const ORIGINAL_HEADER_PREFIX = 'dlq.source.header.';
+
+/** The name an original header is written under in a dead letter. */
+export function deadLetterHeaderName(name: string): string {
+  return name.startsWith('dlq.') ? `${ORIGINAL_HEADER_PREFIX}${name}` : name;
+}
+
+/** The original name of a dead letter's header, or undefined for one of the service's own `dlq.` headers. */
+export function originalHeaderName(name: string): string | undefined {
+  if (name.startsWith(ORIGINAL_HEADER_PREFIX)) return name.slice(ORIGINAL_HEADER_PREFIX.length);
+  return name.startsWith('dlq.') ? undefined : name;
+}
+
 const MAX_ERROR_LENGTH = 1000;
 
 /**
  * The record written to the dead-letter topic. Original headers are kept under their own
- * names (the `dlq.*` ones win on a clash, as on a record dead-lettered twice). A header
- * name may repeat in Kafka but not in OutgoingRecord's headers, so when one does, the
- * full ordered list is also kept in `dlq.original_headers` as JSON
+ * names, those beginning with `dlq.` under `dlq.source.header.<name>` (deadLetterHeaderName).
+ * A header name may repeat in Kafka but not in OutgoingRecord's headers, so when one does,
+ * the full ordered list is also kept in `dlq.original_headers` as JSON
  * (`[[name, base64 value], ...]`) and nothing is lost.
  */
 export function deadLetterRecord(params: {
@@ -74,7 +93,7 @@ export function deadLetterRecord(params: {
   for (const { name, value } of record.headers) {
     if (names.has(name)) repeated = true;
     names.add(name);
-    headers[name] = value;
+    headers[deadLetterHeaderName(name)] = value;
   }
   if (repeated) {
     headers[DLQ_HEADERS.originalHeaders] = JSON.stringify(record.headers.map((h) => [h.name, h.value.toString('base64')]));

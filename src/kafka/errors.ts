@@ -29,3 +29,9 @@ export class BrokerAuthMismatchError extends ServiceError {}
 
 /** `npm run dlq` cannot do what it was asked (bad selection, unreadable dead letter). */
 export class DeadLetterToolError extends ServiceError {}
+
+/**
+ * A compressed batch that would inflate past its bound (src/kafka/gzip.ts). Not retriable,
+ * so kafkajs neither retries the fetch nor restarts the consumer on it.
+ */
+export class DecompressedBatchTooLargeError extends ServiceError {}

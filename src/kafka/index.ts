@@ -8,7 +8,7 @@ export type { ContainerProducer, SendObserver } from './producer';
 export { containerKafka, containerProducer } from './container';
 export { createClusterStatusReader } from './status';
 export type { StatusSnapshot } from './status';
-export { coordinates, parseCoordinates, readDeadLetters, replayDeadLetters, selects } from './dead-letters';
+export { KNOWN_REASONS, coordinates, parseCoordinates, readDeadLetters, replayDeadLetters, selects } from './dead-letters';
 export type { DeadLetter, Selection } from './dead-letters';
 export { createDeadLetterer } from './dlq';
 export type { DeadLetterReason, DeadLetterer } from './dlq';

@@ -4,6 +4,7 @@
  * offsets (OffsetFetch). The arithmetic lives in src/consumers/lag.ts, free of kafkajs.
  */
 import type { Admin, Kafka } from 'kafkajs';
+import { naming } from './permissions';
 
 export interface PartitionOffsets {
   partition: number;
@@ -25,11 +26,15 @@ export type WithOffsets = <T>(use: (reader: OffsetReader) => Promise<T>) => Prom
 export function adminOffsetReader(admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchOffsets'>): OffsetReader {
   return {
     async topicOffsets(topic) {
-      const partitions = await admin.fetchTopicOffsets(topic);
+      const partitions = await naming([{ action: 'kafka-cluster:DescribeTopic', resource: `topic ${topic}` }], () => admin.fetchTopicOffsets(topic));
       return partitions.map((p) => ({ partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) }));
     },
     async committedOffsets(groupId, topic) {
-      const answer = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const needs = [
+        { action: 'kafka-cluster:DescribeGroup', resource: `group ${groupId}` },
+        { action: 'kafka-cluster:DescribeTopic', resource: `topic ${topic}` },
+      ];
+      const answer = await naming(needs, () => admin.fetchOffsets({ groupId, topics: [topic] }));
       const committed = new Map<number, bigint | undefined>();
       for (const entry of answer) {
         if (entry.topic !== topic) continue;

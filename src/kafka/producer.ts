@@ -36,6 +36,8 @@
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { KafkaUnavailableError } from './errors';
+import { missingPermission } from './permissions';
+import type { NeededPermission } from './permissions';
 import { withTimeout } from '../timeout';
 import type { Logger } from '../logger';
 import type { OutgoingRecord, RecordAck, RecordPublisher } from './records';
@@ -113,6 +115,14 @@ export function meansBadConnection(error: unknown, depth = 0): boolean {
   if (typeof e.type === 'string' && SESSION_ERRORS.has(e.type)) return true;
   if (typeof e.code === 'string' && SOCKET_ERRORS.has(e.code)) return true;
   return meansBadConnection(e.cause, depth + 1) || meansBadConnection(e.originalError, depth + 1);
+}
+
+/** What an idempotent send to `topics` needs of the caller's role (./permissions.ts). */
+function writeNeeds(topics: readonly string[]): NeededPermission[] {
+  return [
+    ...topics.map((topic) => ({ action: 'kafka-cluster:WriteData', resource: `topic ${topic}` })),
+    { action: 'kafka-cluster:WriteDataIdempotently', resource: 'the cluster' },
+  ];
 }
 
 function toMessage(record: OutgoingRecord): Message {
@@ -333,10 +343,13 @@ export function createContainerProducer(params: {
       const alive = instance.acks > acksBefore;
       if (meansBadConnection(error) && !alive) discard(instance, error);
       else if (current === instance) noteError(error);
+      const topics = [...new Set(records.map((r) => r.topic))];
+      const missing = missingPermission(error, writeNeeds(topics));
       logger?.warn('kafka send failed', {
         error: errorMessage(error),
-        topics: [...new Set(records.map((r) => r.topic))],
+        topics,
         records: records.length,
+        ...(missing === undefined ? {} : { missing_permission: missing }),
       });
       throw error instanceof KafkaUnavailableError
         ? error

@@ -15,6 +15,7 @@ import { adminOffsetReader } from './offsets';
 import type { OffsetReader } from './offsets';
 import { TimeoutError, errorMessage } from '../errors';
 import { withTimeout } from '../timeout';
+import { naming } from './permissions';
 
 export interface ClusterStatus {
   reachable: boolean;
@@ -75,7 +76,9 @@ export function createClusterStatusReader<L>(params: {
       const description = await bounded(admin.describeCluster(), left());
       const existing = new Set(await bounded(admin.listTopics(), left()));
       const present = topics.filter((t) => existing.has(t));
-      const metadata = present.length > 0 ? await bounded(admin.fetchTopicMetadata({ topics: present }), left()) : { topics: [] };
+      const describe = () => admin.fetchTopicMetadata({ topics: present });
+      const needs = present.map((t) => ({ action: 'kafka-cluster:DescribeTopic', resource: `topic ${t}` }));
+      const metadata = present.length > 0 ? await bounded(naming(needs, describe), left()) : { topics: [] };
       const partitions = new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
       const cluster: ClusterStatus = {
         reachable: true,

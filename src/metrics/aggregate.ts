@@ -2,16 +2,20 @@
  * Summing the fleet's groups into one set of series, as they stream in.
  *
  * - Counters and histograms are added up, gauges keep their largest value, across the
- *   groups; `dropLabels` (instance, segment) are removed first, so what remains is one
- *   series per service, stage, function and metric labels.
+ *   groups; `dropLabels` (instance, segment, retired_through) are removed first, so what
+ *   remains is one series per service, stage, function and metric labels.
  * - Memory is bounded by the output, never by the number of groups: each metric keeps at
  *   most `maxLabelValues` (METRICS_FLEET_MAX_LABEL_VALUES) combinations of its outside-fed
  *   labels (a definition's `bounded`: route and method, endpoint and status, caller…) for
  *   the whole fleet; the rest are added into "other" (every outside-fed label "other").
- *   Which combinations keep series of their own is decided the same way on every read:
- *   first those the retired totals already hold (`pinned`: they never lose their series,
- *   so a total never moves between a value and "other" once folded), then the smallest in
- *   sort order. One pushed out by a smaller one has its series merged into "other" at once.
+ *   The combinations kept are the smallest in sort order among all those seen, whatever
+ *   order the groups come in: one pushed out by a smaller one has its series merged into
+ *   "other" at once, and one turned away never had a series. So a read's answer depends on
+ *   what the groups hold, not on the order the Pushgateway lists them, and a combination,
+ *   once in "other", stays there: the smaller ones that pushed it out never leave (the fold
+ *   keeps them in the retired totals, src/metrics/fleet.ts), so "other" never goes down.
+ * - `admitFamily` counts a group's combinations toward the cap without adding its values:
+ *   the fold caps the retired totals with the combinations of every group a read would sum.
  */
 import { OVERFLOW_LABEL_VALUE } from './registry';
 import { definitionByName } from './definitions';
@@ -30,33 +34,28 @@ interface Series {
   histogram: Histogram | undefined;
 }
 
-/** The combinations of a metric's outside-fed labels that keep series of their own. */
+/** The combinations of a metric's outside-fed labels that keep series of their own: the smallest. */
 class LabelCap {
-  readonly kept = new Set<string>();
-  readonly pinned = new Set<string>();
+  private readonly kept = new Set<string>();
+  private largest: string | undefined;
 
   constructor(private readonly max: number) {}
 
   /** The value to record under, and the kept value this admission pushed out, if any. */
-  admit(value: string, pinned: boolean): { as: string; evicted?: string } {
-    if (value === OVERFLOW_LABEL_VALUE) return { as: value };
-    if (this.kept.has(value)) {
-      if (pinned) this.pinned.add(value);
-      return { as: value };
-    }
+  admit(value: string): { as: string; evicted?: string } {
+    if (value === OVERFLOW_LABEL_VALUE || this.kept.has(value)) return { as: value };
     if (this.kept.size < this.max) {
       this.kept.add(value);
-      if (pinned) this.pinned.add(value);
+      if (this.largest === undefined || value > this.largest) this.largest = value;
       return { as: value };
     }
-    // Full: push out the largest value not pinned, if the newcomer ranks before it.
-    let largest: string | undefined;
-    for (const v of this.kept) if (!this.pinned.has(v) && (largest === undefined || v > largest)) largest = v;
-    if (largest === undefined || (!pinned && value > largest)) return { as: OVERFLOW_LABEL_VALUE };
-    this.kept.delete(largest);
+    const evicted = this.largest;
+    if (evicted === undefined || value > evicted) return { as: OVERFLOW_LABEL_VALUE };
+    this.kept.delete(evicted);
     this.kept.add(value);
-    if (pinned) this.pinned.add(value);
-    return { as: value, evicted: largest };
+    this.largest = undefined;
+    for (const v of this.kept) if (this.largest === undefined || v > this.largest) this.largest = v;
+    return { as: value, evicted };
   }
 }
 
@@ -112,18 +111,24 @@ class FamilyAccumulator {
     this.cap = new LabelCap(maxLabelValues);
   }
 
-  add(labels: Array<[string, string]>, value: number, histogram: Histogram | undefined, pinned: boolean): void {
+  /** Whether the metric has outside-fed labels (and so a cap). */
+  get capped(): boolean {
+    return this.bounded.size > 0;
+  }
+
+  /** Adds one sample; with `countValue` false, only its combination is counted toward the cap. */
+  add(labels: Array<[string, string]>, value: number, histogram: Histogram | undefined, countValue: boolean): void {
     if (this.bounded.size > 0) {
       // One cap per metric over the combination of its outside-fed labels (route and method,
       // endpoint and status…), so the metric's series are bounded, not only each label.
       const tuple = labels.filter(([name]) => this.bounded.has(name)).map(([, v]) => v);
       if (tuple.length > 0 && !tuple.every((v) => v === OVERFLOW_LABEL_VALUE)) {
-        const { as, evicted } = this.cap.admit(JSON.stringify(tuple), pinned);
+        const { as, evicted } = this.cap.admit(JSON.stringify(tuple));
         if (as === OVERFLOW_LABEL_VALUE) for (const pair of labels) if (this.bounded.has(pair[0])) pair[1] = OVERFLOW_LABEL_VALUE;
         if (evicted !== undefined) this.evict(evicted);
       }
     }
-    this.merge(labels, value, histogram);
+    if (countValue) this.merge(labels, value, histogram);
   }
 
   private merge(labels: Array<[string, string]>, value: number, histogram: Histogram | undefined): void {
@@ -167,7 +172,7 @@ class FamilyAccumulator {
 export interface AggregateOptions {
   /** Distinct values per outside-fed label for the whole fleet. */
   maxLabelValues: number;
-  /** Labels removed before summing (instance, segment). */
+  /** Labels removed before summing (instance, segment, retired_through). */
   dropLabels: ReadonlySet<string>;
 }
 
@@ -178,8 +183,17 @@ export class FleetAggregate {
 
   constructor(private readonly options: AggregateOptions) {}
 
-  /** Adds one family of one group; `pinned` for the retired totals (see the file comment). */
-  addFamily(family: GroupFamily, pinned = false): void {
+  /** Adds one family of one group. */
+  addFamily(family: GroupFamily): void {
+    this.take(family, true);
+  }
+
+  /** Counts one family's combinations of outside-fed labels toward the cap, without its values. */
+  admitFamily(family: GroupFamily): void {
+    this.take(family, false);
+  }
+
+  private take(family: GroupFamily, countValues: boolean): void {
     let acc = this.families.get(family.name);
     if (!acc) {
       const definition = definitionByName(family.name);
@@ -191,10 +205,12 @@ export class FleetAggregate {
       this.conflicts += family.samples.length;
       return;
     }
-    for (const sample of family.samples) this.addSample(acc, sample, pinned);
+    // Without outside-fed labels there is no cap to count toward.
+    if (!countValues && !acc.capped) return;
+    for (const sample of family.samples) this.addSample(acc, sample, countValues);
   }
 
-  private addSample(acc: FamilyAccumulator, sample: GroupSample, pinned: boolean): void {
+  private addSample(acc: FamilyAccumulator, sample: GroupSample, countValue: boolean): void {
     const labels: Array<[string, string]> = [];
     // The JSON API lists label names sorted already (Go sorts map keys); sort only if not.
     let sorted = true;
@@ -205,9 +221,9 @@ export class FleetAggregate {
       if (!this.options.dropLabels.has(name)) labels.push([name, sample.labels[name] ?? '']);
     }
     if (!sorted) labels.sort(([a], [b]) => (a < b ? -1 : 1));
-    const h = sample.histogram;
+    const h = countValue ? sample.histogram : undefined;
     const histogram = h ? { buckets: new Map(h.buckets), sum: h.sum, count: h.count } : undefined;
-    acc.add(labels, sample.value ?? 0, histogram, pinned);
+    acc.add(labels, sample.value ?? 0, histogram, countValue);
   }
 
   /** The summed families: the service's own in definition order, then any other by name. */

@@ -91,7 +91,7 @@ export const METRIC_DEFINITIONS = {
   httpResponseTime: {
     type: 'histogram',
     name: 'http_response_time_seconds',
-    help: 'Response times reported by http_response events, by endpoint and status code, in seconds.',
+    help: 'Time the HTTP function took to produce an answer (the Kafka send of its http_request event included), as reported by http_response events, by endpoint and status code, in seconds.',
     labelNames: ['endpoint', 'status'],
     buckets: SECONDS,
     bounded: ['endpoint', 'status'],
@@ -136,6 +136,12 @@ export const METRIC_DEFINITIONS = {
     name: 'metrics_function_tasks_total',
     help: 'Scheduled tasks of the metrics function (lag, prune), by outcome (success, error).',
     labelNames: ['task', 'outcome'],
+  },
+  buildInfo: {
+    type: 'gauge',
+    name: 'build_info',
+    help: 'Always 1: the running build, by version (package.json) and commit (the git commit it was packaged from).',
+    labelNames: ['version', 'commit'],
   },
   consumerGroupLag: {
     type: 'gauge',

@@ -7,16 +7,29 @@
  *   process's current run of pushes (src/metrics/push.ts). A runtime restarted in the
  *   same environment, or a container idle long enough that its group may have been
  *   pruned, pushes into a new segment, so no group is ever overwritten with smaller counts.
- * - the retired totals: `instance="retired"`, one per function. Before a container group
- *   older than METRICS_GROUP_MAX_AGE_SECONDS is deleted, its counters and histograms are
- *   added into it (`foldStaleGroups`), with a marker naming the group and its push time.
- * - consumer-group lag: `instance="consumergroup-lag"` (gauges, replaced every minute).
+ * - the retired totals: `instance="retired"`, `retired_through=<T>`: the sum of every
+ *   container group of the function whose last push was at or before T (the Pushgateway's
+ *   push time, Unix seconds). A fold writes a new one: the latest one plus the groups not
+ *   pushed for METRICS_GROUP_MAX_AGE_SECONDS since its T, with T the last push time among
+ *   them; then it deletes those groups and the older retired groups.
+ * - consumer-group lag: `instance="consumergroup-lag"`, one group per consumer group
+ *   (`group`; gauges, src/metrics/lag-push.ts). A lag group without `group` (the one group
+ *   for all consumer groups pushed before) is deleted by the next fold.
  *
- * GET /metrics = retired totals + every container group not yet folded. A group whose
- * marker is already in the retired totals (the prune wrote them and has not deleted it
- * yet, or the delete failed) is left out. The read is one stream; when a marker turns up
- * after its group was already added (the JSON API lists groups in no set order), the
- * read is done again with that group left out from the start (at most three times).
+ * Why a fold can never undo another: the Pushgateway has no conditional write, so two
+ * folds at once (a run retried past its timeout beside the next one, a schedule delivered
+ * twice) must never write one group with different contents. What a retired group holds
+ * is fixed by its T: no group can be pushed at or before T any more (T is a push time past
+ * the maximum age, and a container never pushes into a group that old), and a group is deleted only
+ * after a retired group at or past its push time was written, which is itself deleted only
+ * once a later one exists. So every write of `retired_through=T`, whenever it lands, holds
+ * the same sums; a late write of an older T is simply superseded.
+ *
+ * GET /metrics = per function, the retired group with the latest T, plus every container
+ * group pushed after that T. Older retired groups, and container groups at or before T not
+ * deleted yet, are left out. A read is one snapshot of the Pushgateway, but it lists groups
+ * in no set order: when a group was added before the retired group that holds it turned up,
+ * the read is done again knowing that retired group (at most three times).
  */
 import { createHash } from 'node:crypto';
 import { FleetAggregate } from './aggregate';
@@ -24,17 +37,21 @@ import { METRIC_DEFINITIONS } from './definitions';
 import { expositionText } from './exposition';
 import type { FamilyOut } from './exposition';
 import { PushgatewayError } from './errors';
-import { groupRequest, streamGroups } from './pushgateway';
-import type { GroupFamily, PushgatewayGroup, StreamStats } from './pushgateway';
+import { httpPushgateway } from './pushgateway';
+import type { GroupFamily, PushgatewayApi, PushgatewayGroup, StreamStats } from './pushgateway';
 import { errorMessage } from '../errors';
 
 export const RETIRED_INSTANCE = 'retired';
+/** The grouping label of a retired group: the push time through which it holds every container group. */
+export const RETIRED_THROUGH = 'retired_through';
 export const LAG_GROUP_INSTANCE = 'consumergroup-lag';
-/** Labels that tell containers apart; removed when summing. */
-export const CONTAINER_LABELS: ReadonlySet<string> = new Set(['instance', 'segment']);
-/** The marker family in a retired group: one series per folded group not yet deleted. */
+/** Labels that tell containers and retired groups apart; removed when summing. */
+export const CONTAINER_LABELS: ReadonlySet<string> = new Set(['instance', 'segment', RETIRED_THROUGH]);
+/**
+ * The marker family of a retired group written before `retired_through` existed: one series
+ * per container group it already held that was not deleted yet. Read, never written.
+ */
 export const FOLDED_MARKER = 'metrics_retired_group_push_time_seconds';
-const MARKER_HELP = 'Push time of a container group already added into these retired totals, until the group is deleted.';
 const MAX_READS = 3;
 
 const DEFINITION_ORDER = Object.values(METRIC_DEFINITIONS).map((d) => d.name);
@@ -56,11 +73,17 @@ export interface StageScope {
   job: string;
   /** The stage label (`stageLabel`). */
   stage: string;
+  /** The Pushgateway at `url` over HTTP unless given (a model test gives its own). */
+  api?: PushgatewayApi;
 }
 
 export interface FleetScope extends StageScope {
   /** Distinct values per outside-fed label for the whole fleet. */
   maxLabelValues: number;
+}
+
+function apiOf(scope: StageScope): PushgatewayApi {
+  return scope.api ?? httpPushgateway(scope.url);
 }
 
 type GroupKind = 'container' | 'retired' | 'lag';
@@ -71,23 +94,76 @@ function kindOf(labels: Record<string, string>): GroupKind {
   return 'container';
 }
 
-/** A container group's identity, as markers name it. */
+/** A container group's identity, as the older retired groups' markers name it. */
 function groupId(labels: Record<string, string>): string {
   return JSON.stringify([labels.function ?? '', labels.instance ?? '', labels.segment ?? '']);
 }
 
-function markersOf(group: PushgatewayGroup): Map<string, number> {
-  const markers = new Map<string, number>();
-  const family = group.families.find((f) => f.name === FOLDED_MARKER);
-  for (const sample of family?.samples ?? []) {
-    const id = JSON.stringify([group.labels.function ?? '', sample.labels.retired_instance ?? '', sample.labels.retired_segment ?? '']);
-    markers.set(id, sample.value ?? 0);
-  }
-  return markers;
-}
-
 function inScope(scope: Pick<FleetScope, 'job' | 'stage'>) {
   return (labels: Record<string, string>): boolean => labels.job === scope.job && labels.stage === scope.stage;
+}
+
+interface Retired {
+  /** Every container group of the function pushed at or before this is in it. */
+  through: number;
+  /** An older retired group's markers: container groups it holds whatever their push time. */
+  markers: ReadonlySet<string>;
+  group: PushgatewayGroup;
+}
+
+function retiredOf(group: PushgatewayGroup): Retired | undefined {
+  const raw = group.labels[RETIRED_THROUGH];
+  if (raw === undefined) {
+    const markers = new Set<string>();
+    const family = group.families.find((f) => f.name === FOLDED_MARKER);
+    for (const s of family?.samples ?? []) markers.add(JSON.stringify([group.labels.function ?? '', s.labels.retired_instance ?? '', s.labels.retired_segment ?? '']));
+    return { through: Number.NEGATIVE_INFINITY, markers, group };
+  }
+  const through = raw.trim() === '' ? Number.NaN : Number(raw);
+  return Number.isFinite(through) ? { through, markers: new Set(), group } : undefined;
+}
+
+/** Per function, the retired group that counts (the latest T) and the ones it supersedes. */
+class Coverage {
+  readonly latest = new Map<string, Retired>();
+  readonly superseded: Array<Record<string, string>> = [];
+  /** Retired groups whose retired_through is not a number: left alone. */
+  unreadable = 0;
+
+  offer(group: PushgatewayGroup): void {
+    const retired = retiredOf(group);
+    if (!retired) {
+      this.unreadable += 1;
+      return;
+    }
+    const fn = group.labels.function ?? '';
+    const current = this.latest.get(fn);
+    if (current && current.through >= retired.through) {
+      this.superseded.push(group.labels);
+      return;
+    }
+    if (current) this.superseded.push(current.group.labels);
+    this.latest.set(fn, retired);
+  }
+
+  /** Whether the function's latest retired group holds this container group already. */
+  covers(labels: Record<string, string>, lastPushSeconds: number): boolean {
+    const retired = this.latest.get(labels.function ?? '');
+    return retired !== undefined && (lastPushSeconds <= retired.through || retired.markers.has(groupId(labels)));
+  }
+}
+
+/** Container groups added to a read, to check against the retired groups seen after them. */
+type Added = Array<{ labels: Record<string, string>; lastPushSeconds: number }>;
+
+function addedLate(added: Added, coverage: Coverage): boolean {
+  return added.some((a) => coverage.covers(a.labels, a.lastPushSeconds));
+}
+
+function addCounts(aggregate: FleetAggregate, families: GroupFamily[], withGauges: boolean): void {
+  for (const family of families) {
+    if (family.name !== FOLDED_MARKER && (withGauges || family.type !== 'gauge')) aggregate.addFamily(family);
+  }
 }
 
 export interface FleetRead {
@@ -99,45 +175,42 @@ export interface FleetRead {
   skipped: number;
 }
 
-async function readOnce(scope: FleetScope, leaveOut: ReadonlySet<string>) {
+async function readOnce(scope: FleetScope, known: Coverage) {
   const aggregate = new FleetAggregate({ maxLabelValues: scope.maxLabelValues, dropLabels: CONTAINER_LABELS });
-  const added = new Set<string>();
-  const markers = new Set<string>();
-  const stats = await streamGroups({
-    url: scope.url,
+  const coverage = new Coverage();
+  const added: Added = [];
+  const stats = await apiOf(scope).streamGroups({
     timeoutMs: scope.timeoutMs,
     keep: inScope(scope),
     onGroup: (group) => {
       const kind = kindOf(group.labels);
-      if (kind === 'retired') for (const id of markersOf(group).keys()) markers.add(id);
+      if (kind === 'retired') return coverage.offer(group);
       if (kind === 'container') {
-        const id = groupId(group.labels);
-        if (leaveOut.has(id)) return;
-        added.add(id);
+        if (known.covers(group.labels, group.lastPushSeconds)) return;
+        added.push({ labels: group.labels, lastPushSeconds: group.lastPushSeconds });
       }
-      for (const family of group.families) {
-        if (family.name !== FOLDED_MARKER) aggregate.addFamily(family, kind === 'retired');
-      }
+      addCounts(aggregate, group.families, true);
     },
   });
-  const late = [...markers].filter((id) => added.has(id));
-  return { aggregate, stats, markers, late };
+  for (const retired of coverage.latest.values()) addCounts(aggregate, retired.group.families, true);
+  return { aggregate, stats, coverage, late: addedLate(added, coverage) };
 }
 
 /** The stage's metrics summed over the fleet (GET /metrics). */
 export async function readFleet(scope: FleetScope): Promise<FleetRead> {
-  let leaveOut = new Set<string>();
+  let known = new Coverage();
   let bytes = 0;
   for (let reads = 1; ; reads++) {
-    const { aggregate, stats, markers, late } = await readOnce(scope, leaveOut);
+    const { aggregate, stats, coverage, late } = await readOnce(scope, known);
     bytes += stats.bytes;
-    if (late.length === 0) {
-      return { families: aggregate.out(DEFINITION_ORDER), groups: stats.groups, series: aggregate.seriesCount, reads, bytes, skipped: stats.skipped };
+    if (!late) {
+      const skipped = stats.skipped + coverage.unreadable;
+      return { families: aggregate.out(DEFINITION_ORDER), groups: stats.groups, series: aggregate.seriesCount, reads, bytes, skipped };
     }
     if (reads >= MAX_READS) {
       throw new PushgatewayError(`groups kept being folded while they were read (${reads} reads); try again`);
     }
-    leaveOut = new Set([...leaveOut, ...markers]);
+    known = coverage;
   }
 }
 
@@ -148,149 +221,139 @@ export function fleetText(read: FleetRead): string {
 export interface FoldResult {
   /** Container groups still younger than the maximum age. */
   kept: number;
-  /** Groups deleted (folded now, folded earlier but still there, stale lag groups). */
+  /** Groups deleted (folded now, folded earlier but still there, superseded retired groups, stale lag groups). */
   deleted: Array<Record<string, string>>;
   /** Groups added into the retired totals by this run. */
   folded: number;
   failed: Array<{ labels: Record<string, string>; error: string }>;
 }
 
-interface FunctionFold {
-  aggregate: FleetAggregate;
-  retired: PushgatewayGroup | undefined;
-  previousMarkers: Map<string, number>;
-  stale: PushgatewayGroup[];
-  foldedIds: Set<string>;
-  present: Map<string, Record<string, string>>;
+export interface FoldParams extends FleetScope {
+  maxAgeSeconds: number;
+  nowSeconds: number;
+  deleteTimeoutMs?: number;
 }
 
-/** The retired group's body: the summed families without the grouping labels, and the markers. */
-function retiredBody(fold: FunctionFold, markers: Map<string, number>): string {
-  const grouping = new Set(['job', 'stage', 'function', ...CONTAINER_LABELS]);
-  const families = fold.aggregate.out(DEFINITION_ORDER).map((f) => ({
-    ...f,
-    series: [...f.series].map((s) => ({ ...s, labels: s.labels.filter(([name]) => !grouping.has(name)) })),
-  }));
-  if (markers.size > 0) {
-    families.push({
-      name: FOLDED_MARKER,
-      help: MARKER_HELP,
-      type: 'gauge',
-      series: [...markers].map(([id, pushTime]) => {
-        const [, instance = '', segment = ''] = JSON.parse(id) as string[];
-        return { labels: [['retired_instance', instance], ['retired_segment', segment]] as Array<[string, string]>, value: pushTime };
-      }),
-    });
+/** What one read of the stage says a fold should write and delete. */
+interface FoldPlan {
+  aggregate: FleetAggregate;
+  coverage: Coverage;
+  /** Container groups pushed after their function's latest retired group, older than the maximum age. */
+  folding: Map<string, Added>;
+  /** Container groups the latest retired groups hold already. */
+  covered: Added;
+  /** Lag groups past the maximum age, and the one lag group of all consumer groups pushed before. */
+  staleLag: Array<Record<string, string>>;
+  kept: number;
+  late: boolean;
+}
+
+async function planOnce(params: FoldParams, known: Coverage): Promise<FoldPlan> {
+  const plan: FoldPlan = {
+    aggregate: new FleetAggregate({ maxLabelValues: params.maxLabelValues, dropLabels: CONTAINER_LABELS }),
+    coverage: new Coverage(),
+    folding: new Map(),
+    covered: [],
+    staleLag: [],
+    kept: 0,
+    late: false,
+  };
+  await apiOf(params).streamGroups({
+    timeoutMs: params.timeoutMs,
+    keep: inScope(params),
+    onGroup: (group) => {
+      const kind = kindOf(group.labels);
+      const stale = params.nowSeconds - group.lastPushSeconds > params.maxAgeSeconds;
+      if (kind === 'lag') {
+        if (stale || group.labels.group === undefined) plan.staleLag.push(group.labels);
+      } else if (kind === 'retired') {
+        plan.coverage.offer(group);
+      } else if (known.covers(group.labels, group.lastPushSeconds)) {
+        plan.covered.push({ labels: group.labels, lastPushSeconds: group.lastPushSeconds });
+      } else if (stale) {
+        const fn = group.labels.function ?? '';
+        let folding = plan.folding.get(fn);
+        if (!folding) plan.folding.set(fn, (folding = []));
+        folding.push({ labels: group.labels, lastPushSeconds: group.lastPushSeconds });
+        addCounts(plan.aggregate, group.families, false);
+      } else {
+        // Not folded, but a read sums it: its label values count toward the fleet's cap.
+        plan.kept += 1;
+        for (const family of group.families) if (family.type !== 'gauge') plan.aggregate.admitFamily(family);
+      }
+    },
+  });
+  for (const retired of plan.coverage.latest.values()) addCounts(plan.aggregate, retired.group.families, false);
+  plan.late = [...plan.folding.values()].some((added) => addedLate(added, plan.coverage));
+  return plan;
+}
+
+async function planFold(params: FoldParams): Promise<FoldPlan> {
+  let known = new Coverage();
+  for (let reads = 1; ; reads++) {
+    const plan = await planOnce(params, known);
+    if (!plan.late) return plan;
+    if (reads >= MAX_READS) throw new PushgatewayError(`groups kept changing while they were folded (${reads} reads); next run`);
+    known = plan.coverage;
   }
-  return expositionText(families);
+}
+
+/** One function's new retired group: its summed series without the grouping labels. */
+function retiredBody(families: FamilyOut[], fn: string): FamilyOut[] {
+  const grouping = new Set(['job', 'stage', 'function', ...CONTAINER_LABELS]);
+  const out: FamilyOut[] = [];
+  for (const family of families) {
+    const series = [...family.series]
+      .filter((s) => s.labels.some(([name, value]) => name === 'function' && value === fn))
+      .map((s) => ({ ...s, labels: s.labels.filter(([name]) => !grouping.has(name)) }));
+    if (series.length > 0) out.push({ ...family, series });
+  }
+  return out;
 }
 
 /**
  * Folds this stage's container groups older than `maxAgeSeconds` into their function's
- * retired totals, then deletes them; deletes stale lag groups. Touches nothing of another
- * service or stage. Idempotent: a group already marked as folded is only deleted.
+ * retired totals, then deletes them; deletes superseded retired groups and stale lag
+ * groups. Touches nothing of another service or stage. Safe to run twice at once.
  */
-export async function foldStaleGroups(params: FleetScope & { maxAgeSeconds: number; nowSeconds: number; deleteTimeoutMs?: number }): Promise<FoldResult> {
-  const { maxAgeSeconds, nowSeconds } = params;
-  const result: FoldResult = { kept: 0, deleted: [], folded: 0, failed: [] };
-  let leaveOut = new Set<string>();
-  let folds = new Map<string, FunctionFold>();
-  let staleLag: PushgatewayGroup[] = [];
-  for (let reads = 1; ; reads++) {
-    folds = new Map();
-    staleLag = [];
-    result.kept = 0;
-    const foldFor = (fn: string): FunctionFold => {
-      let fold = folds.get(fn);
-      if (!fold) {
-        fold = {
-          aggregate: new FleetAggregate({ maxLabelValues: params.maxLabelValues, dropLabels: CONTAINER_LABELS }),
-          retired: undefined,
-          previousMarkers: new Map(),
-          stale: [],
-          foldedIds: new Set(),
-          present: new Map(),
-        };
-        folds.set(fn, fold);
-      }
-      return fold;
-    };
-    const addFamilies = (fold: FunctionFold, families: GroupFamily[], pinned: boolean): void => {
-      for (const family of families) if (family.type !== 'gauge') fold.aggregate.addFamily(family, pinned);
-    };
-    await streamGroups({
-      url: params.url,
-      timeoutMs: params.timeoutMs,
-      keep: inScope(params),
-      onGroup: (group) => {
-        const kind = kindOf(group.labels);
-        const stale = nowSeconds - group.lastPushSeconds > maxAgeSeconds;
-        if (kind === 'lag') {
-          if (stale) staleLag.push(group);
-          return;
-        }
-        const fold = foldFor(group.labels.function ?? '');
-        if (kind === 'retired') {
-          fold.retired = group;
-          fold.previousMarkers = markersOf(group);
-          addFamilies(fold, group.families, true);
-          return;
-        }
-        const id = groupId(group.labels);
-        fold.present.set(id, group.labels);
-        if (!stale) {
-          result.kept += 1;
-          return;
-        }
-        fold.stale.push({ ...group, families: [] });
-        if (leaveOut.has(id)) return;
-        fold.foldedIds.add(id);
-        addFamilies(fold, group.families, false);
-      },
-    });
-    // A group added here whose marker turned up later in the stream is folded already.
-    const late = [...folds.values()].flatMap((f) => [...f.foldedIds].filter((id) => f.previousMarkers.has(id)));
-    if (late.length === 0) break;
-    if (reads >= MAX_READS) throw new PushgatewayError(`groups kept changing while they were folded (${reads} reads); next run`);
-    leaveOut = new Set([...leaveOut, ...late]);
-  }
-
+export async function foldStaleGroups(params: FoldParams): Promise<FoldResult> {
+  const plan = await planFold(params);
+  const api = apiOf(params);
+  const result: FoldResult = { kept: plan.kept, deleted: [], folded: 0, failed: [] };
   const deleteTimeoutMs = params.deleteTimeoutMs ?? params.timeoutMs;
   const remove = async (labels: Record<string, string>): Promise<void> => {
     try {
-      await groupRequest({ url: params.url, method: 'DELETE', labels, timeoutMs: deleteTimeoutMs });
+      await api.delete({ labels, timeoutMs: deleteTimeoutMs });
       result.deleted.push(labels);
     } catch (error) {
       result.failed.push({ labels, error: errorMessage(error) });
     }
   };
-
-  await Promise.all(
-    [...folds.entries()].map(async ([fn, fold]) => {
-      // Markers: every group folded now, and every earlier one not deleted yet.
-      const markers = new Map<string, number>();
-      for (const [id, pushTime] of fold.previousMarkers) if (fold.present.has(id)) markers.set(id, pushTime);
-      for (const group of fold.stale) {
-        const id = groupId(group.labels);
-        if (fold.foldedIds.has(id)) markers.set(id, group.lastPushSeconds);
+  const families = plan.aggregate.out(DEFINITION_ORDER);
+  // Deletes that the retired groups already in the Pushgateway make safe.
+  const safe = [...plan.covered.map((group) => group.labels), ...plan.coverage.superseded, ...plan.staleLag];
+  await Promise.all([
+    ...safe.map((labels) => remove(labels)),
+    ...[...plan.folding].map(async ([fn, folding]) => {
+      // Past every group it holds, also those the previous retired group held by marker, so
+      // none of them is counted beside it once the previous one is deleted.
+      const held = [...folding, ...plan.covered.filter((group) => group.labels.function === fn)];
+      const through = held.reduce((latest, group) => Math.max(latest, group.lastPushSeconds), Number.NEGATIVE_INFINITY);
+      const labels = { job: params.job, stage: params.stage, function: fn, instance: RETIRED_INSTANCE, [RETIRED_THROUGH]: String(through) };
+      const body = retiredBody(families, fn);
+      // Nothing to sum (the groups hold gauges only): the groups go, the latest retired group stays.
+      const previous = body.length > 0 ? plan.coverage.latest.get(fn)?.group.labels : undefined;
+      try {
+        if (body.length > 0) await api.put({ labels, families: body, timeoutMs: params.timeoutMs });
+      } catch (error) {
+        // Nothing is deleted unless its counts are safely in a retired group.
+        for (const group of folding) result.failed.push({ labels: group.labels, error: errorMessage(error) });
+        return;
       }
-      const staleMarkersGone = fold.previousMarkers.size !== [...fold.previousMarkers.keys()].filter((id) => fold.present.has(id)).length;
-      if (fold.foldedIds.size === 0 && !staleMarkersGone && markers.size === 0) return;
-      if (fold.foldedIds.size > 0 || staleMarkersGone) {
-        const labels = { job: params.job, stage: params.stage, function: fn, instance: RETIRED_INSTANCE };
-        try {
-          await groupRequest({ url: params.url, method: 'PUT', labels, body: retiredBody(fold, markers), timeoutMs: params.timeoutMs });
-        } catch (error) {
-          // Nothing is deleted unless its counts are safely in the retired totals.
-          for (const group of fold.stale) result.failed.push({ labels: group.labels, error: errorMessage(error) });
-          return;
-        }
-        result.folded += fold.foldedIds.size;
-      }
-      await Promise.all([...markers.keys()].map((id) => fold.present.get(id)).filter((l) => l !== undefined).map((labels) => remove(labels)));
+      result.folded += folding.length;
+      await Promise.all([...folding.map((group) => group.labels), ...(previous ? [previous] : [])].map((l) => remove(l)));
     }),
-  );
-  await Promise.all(staleLag.map((group) => remove(group.labels)));
+  ]);
   return result;
 }
 

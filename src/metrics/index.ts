@@ -1,4 +1,4 @@
-export { containerMetrics } from './registry';
+export { containerMetrics, startConsumerCountersAtZero } from './registry';
 export type { ServiceMetrics, MetricInstances } from './registry';
 export { containerPusher } from './push';
 export type { MetricsPusher } from './push';
@@ -8,3 +8,4 @@ export { authorizeMetrics } from './token';
 export { pushConsumerLag } from './lag-push';
 export type { PartitionLag } from './lag-push';
 export { sendObserver } from './send-observer';
+export { createLagOnScrape, LAG_ON_SCRAPE_MAX_AGE_MS, LAG_ON_SCRAPE_TIMEOUT_MS } from './lag-on-scrape';

@@ -1,16 +1,18 @@
 /**
- * Pushing consumer-group lag: a cluster-wide fact, not one container's, so it goes into a
- * group of its own whose instance label is fixed ("consumergroup-lag"). Each scheduled run
- * replaces it (PUT), a metrics container reaped mid-way leaves no stale copy beside a
- * newer one, and partitions that no longer exist disappear. Gauges: never folded into the
- * retired totals; the group is deleted once older than METRICS_GROUP_MAX_AGE_SECONDS.
+ * Pushing consumer-group lag: a cluster-wide fact, not one container's, so it goes into
+ * groups of its own whose instance label is fixed ("consumergroup-lag"), one per consumer
+ * group (grouping label `group`, the same value as the series' own `group` label). Each
+ * scheduled run replaces the groups it could read (PUT), so partitions that no longer exist
+ * disappear; a consumer group whose offsets could not be read this time keeps its last
+ * values, ageing, instead of vanishing with the others. Gauges: never folded into the
+ * retired totals; a group is deleted once older than METRICS_GROUP_MAX_AGE_SECONDS.
  */
 import { METRIC_DEFINITIONS } from './definitions';
-import { expositionText } from './exposition';
 import { LAG_GROUP_INSTANCE } from './fleet';
 import type { StageScope } from './fleet';
 import { PushgatewayError } from './errors';
-import { groupRequest } from './pushgateway';
+import { httpPushgateway, withoutCredentials } from './pushgateway';
+import { errorMessage } from '../errors';
 
 export { LAG_GROUP_INSTANCE };
 
@@ -22,24 +24,31 @@ export interface PartitionLag {
   lag: number;
 }
 
+/** Replaces the lag group of every consumer group in `lags`; leaves the others as they are. */
 export async function pushConsumerLag(params: StageScope & { functionName: string; lags: readonly PartitionLag[] }): Promise<void> {
   const { url, timeoutMs, job, stage, functionName, lags } = params;
+  const api = params.api ?? httpPushgateway(url);
   const definition = METRIC_DEFINITIONS.consumerGroupLag;
-  const body = expositionText([
-    {
-      name: definition.name,
-      help: definition.help,
-      type: 'gauge',
-      series: lags.map(({ group, topic, partition, lag }) => ({
+  const byGroup = new Map<string, PartitionLag[]>();
+  for (const lag of lags) {
+    const partitions = byGroup.get(lag.group);
+    if (partitions) partitions.push(lag);
+    else byGroup.set(lag.group, [lag]);
+  }
+  const failures: string[] = [];
+  await Promise.all(
+    [...byGroup].map(async ([group, partitions]) => {
+      const series = partitions.map(({ topic, partition, lag }) => ({
         labels: [['group', group], ['partition', String(partition)], ['topic', topic]] as Array<[string, string]>,
         value: lag,
-      })),
-    },
-  ]);
-  const labels = { job, stage, function: functionName, instance: LAG_GROUP_INSTANCE };
-  try {
-    await groupRequest({ url, method: 'PUT', labels, body, timeoutMs });
-  } catch (cause) {
-    throw new PushgatewayError(`could not push consumer-group lag to ${url}`, { cause });
-  }
+      }));
+      const labels = { job, stage, function: functionName, instance: LAG_GROUP_INSTANCE, group };
+      try {
+        await api.put({ labels, families: [{ name: definition.name, help: definition.help, type: 'gauge', series }], timeoutMs });
+      } catch (error) {
+        failures.push(`${group}: ${errorMessage(error)}`);
+      }
+    }),
+  );
+  if (failures.length > 0) throw new PushgatewayError(`could not push consumer-group lag to ${withoutCredentials(url).url} (${failures.join('; ')})`);
 }

@@ -7,7 +7,9 @@
  *   container overwrites another; `segment` is new per process and after an idle gap longer
  *   than a group may live, so a group is never replaced with smaller counts nor counted twice.
  * - At most once per METRICS_PUSH_INTERVAL_MS and on a container's first invocation: most
- *   invocations pay nothing; what a reaped container counted after its last push is lost.
+ *   invocations pay nothing. Where the runtime does not freeze (serverless offline), a timer
+ *   pushes what the last invocations left once the interval is over; on Lambda it waits for
+ *   the container's next invocation, or its shutdown (./shutdown-flush.ts).
  * - Bounded (300 ms at most), never throws, backs off after failures; no keep-alive, since a
  *   socket kept across a freeze is often dead on thaw. Costs: BENCHMARKS.md.
  */
@@ -20,8 +22,10 @@ import { expositionText } from './exposition';
 import type { FamilyOut, FamilyType, HistogramValue, LabelPairs } from './exposition';
 import { stageLabel } from './fleet';
 import { groupRequest } from './pushgateway';
+import { flushOnShutdown } from './shutdown-flush';
 import type { ServiceMetrics } from './registry';
 import { errorMessage } from '../errors';
+import { timerMs } from '../timeout';
 
 export interface PushGrouping {
   job: string;
@@ -42,6 +46,8 @@ export interface MetricsPusher {
   pushIfDue(): Promise<PushOutcome | 'skipped'>;
   /** Pushes now, whatever the interval; never throws. */
   push(): Promise<PushOutcome>;
+  /** Waits for a push in flight, then pushes everything counted; never throws. */
+  flush(): Promise<PushOutcome>;
 }
 
 type PushLogger = Pick<Logger, 'warn' | 'info'>;
@@ -57,8 +63,18 @@ export interface MetricsPusherParams {
   logger?: PushLogger;
   /** Milliseconds on a monotonic clock; injectable for tests. */
   now?: () => number;
+  /** Milliseconds since the epoch (the wall clock); injectable for tests. */
+  wallNow?: () => number;
   /** Sends one push (PUT of the group); injectable for tests. */
   send?: PushSender;
+  /**
+   * The runtime does not freeze between invocations (serverless offline, not Lambda): counts
+   * an invocation left unpushed are pushed by a timer when the interval is over, without
+   * waiting for the next invocation.
+   */
+  flushBetweenInvocations?: boolean;
+  /** Runs `flush` in `ms` (an unref'd timer by default); returns how to cancel it. Injectable for tests. */
+  schedule?: (flush: () => void, ms: number) => () => void;
 }
 
 export type PushSender = (push: { url: string; grouping: PushGroupKey; body: string; timeoutMs: number; signal: AbortSignal }) => Promise<void>;
@@ -71,6 +87,13 @@ const MIN_FAILURE_BACKOFF_MS = 1000;
 const MAX_FAILURE_BACKOFF_MS = 60_000;
 
 /** PUT /metrics/job@base64/…/stage@base64/…/function@base64/…/instance@base64/…/segment@base64/… */
+/** An unref'd timer: it never keeps a process alive by itself. */
+const unrefTimer = (flush: () => void, ms: number): (() => void) => {
+  const timer = setTimeout(flush, timerMs(ms));
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
 export const putToPushgateway: PushSender = ({ url, grouping, body, timeoutMs, signal }) =>
   groupRequest({ url, method: 'PUT', labels: { ...grouping }, body, timeoutMs, signal });
 
@@ -169,10 +192,30 @@ async function pushBody(registry: ServiceMetrics['registry'], base: Snapshot): P
   return { body: expositionText(out), snapshot };
 }
 
+/** A moment on both clocks. */
+interface IdleMark {
+  monotonic: number;
+  wall: number;
+}
+
+/**
+ * How long a segment has been idle, on the clock that saw more of it. performance.now() may
+ * stand still while Lambda freezes the container (a container thawed after its group was
+ * folded would push into it again: counted twice); the wall clock moves on, but NTP may set
+ * it back. Taking the larger of the two only ever starts a new segment early, which is safe.
+ */
+function idleClock(monotonic: () => number, wall: () => number) {
+  return {
+    mark: (): IdleMark => ({ monotonic: monotonic(), wall: wall() }),
+    since: (mark: IdleMark): number => Math.max(monotonic() - mark.monotonic, wall() - mark.wall),
+  };
+}
+
 export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher {
   const { metrics, url, intervalMs, logger } = params;
   const timeoutMs = Math.min(params.timeoutMs, MAX_PUSH_TIMEOUT_MS);
   const now = params.now ?? (() => performance.now());
+  const idle = idleClock(now, params.wallNow ?? Date.now);
   const send = params.send ?? putToPushgateway;
   const rotateAfterMs = ((params.groupMaxAgeSeconds ?? DEFAULT_GROUP_MAX_AGE_SECONDS) - GROUP_AGE_MARGIN_SECONDS) * 1000;
 
@@ -185,11 +228,12 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
   /** What the current segment's group may hold: the last push sent to it, applied or not. */
   let lastSent: Snapshot | undefined;
   /** Start of the segment's last successful push (or of its first attempt): its group is no older. */
-  let touchedAt: number | undefined;
+  let touchedAt: IdleMark | undefined;
 
   async function attempt(): Promise<PushOutcome> {
     const started = now();
-    if (touchedAt !== undefined && started - touchedAt > rotateAfterMs) {
+    const mark = idle.mark();
+    if (touchedAt !== undefined && idle.since(touchedAt) > rotateAfterMs) {
       // The group may be past its maximum age: pruned, its counts in the retired totals.
       base = lastSent ?? base;
       grouping = { ...params.grouping, segment: newSegment() };
@@ -203,10 +247,10 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
     try {
       const { body, snapshot } = await pushBody(metrics.registry, base);
       lastSent = snapshot;
-      touchedAt ??= started;
+      touchedAt ??= mark;
       await send({ url, grouping, body, timeoutMs, signal: controller.signal });
       outcome = 'success';
-      touchedAt = started;
+      touchedAt = mark;
     } catch (error) {
       outcome = controller.signal.aborted || /timed out/i.test(errorMessage(error)) ? 'timeout' : 'error';
       failure = errorMessage(error);
@@ -247,8 +291,30 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
     return inFlight;
   }
 
-  function pushIfDue(): Promise<PushOutcome | 'skipped'> {
-    if (inFlight || now() < nextDue) return Promise.resolve('skipped');
+  let cancelFlush: (() => void) | undefined;
+  const schedule = params.schedule ?? unrefTimer;
+
+  /**
+   * What an invocation left unpushed (skipped, or a failed push) is pushed when it is due,
+   * by a timer, where the runtime runs between invocations; one timer at a time.
+   */
+  function flushWhenDue(result: PushOutcome | 'skipped'): void {
+    if (!params.flushBetweenInvocations || result === 'success' || cancelFlush) return;
+    // A push in flight sets the next due time when it ends: wait for it, then look again.
+    cancelFlush = schedule(() => {
+      cancelFlush = undefined;
+      void (inFlight ?? Promise.resolve()).then(pushIfDue);
+    }, inFlight ? 0 : Math.max(nextDue - now(), 0));
+  }
+
+  async function pushIfDue(): Promise<PushOutcome | 'skipped'> {
+    const result = inFlight || now() < nextDue ? 'skipped' : await push();
+    flushWhenDue(result);
+    return result;
+  }
+
+  async function flush(): Promise<PushOutcome> {
+    await inFlight;
     return push();
   }
 
@@ -258,6 +324,7 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
     },
     push,
     pushIfDue,
+    flush,
   };
 }
 
@@ -291,10 +358,15 @@ export function containerPusher(params: {
       timeoutMs: config.pushgateway.timeoutMs,
       intervalMs: config.metrics.pushIntervalMs,
       groupMaxAgeSeconds: config.metrics.groupMaxAgeSeconds,
+      // Lambda freezes a container between invocations; elsewhere a timer can push.
+      flushBetweenInvocations: config.runtime.runtimeApi === undefined,
     };
     if (logger) options.logger = logger;
-    pusher = createMetricsPusher(options);
-    containerPushers.set(key, pusher);
+    const created = createMetricsPusher(options);
+    containerPushers.set(key, created);
+    // On Lambda: the last push when the execution environment shuts down.
+    if (config.runtime.runtimeApi) flushOnShutdown({ runtimeApi: config.runtime.runtimeApi, flush: () => created.flush(), ...(logger ? { logger } : {}) });
+    pusher = created;
   }
   return pusher;
 }

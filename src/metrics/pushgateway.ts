@@ -16,8 +16,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { isJsonObject } from '../json';
 import { PushgatewayError } from './errors';
-import { parseNumber } from './exposition';
-import type { FamilyType } from './exposition';
+import { expositionText, parseNumber } from './exposition';
+import type { FamilyOut, FamilyType } from './exposition';
 
 export interface GroupSample {
   labels: Record<string, string>;
@@ -221,6 +221,23 @@ function groupingLabels(text: string): Record<string, string> | undefined {
   }
 }
 
+/**
+ * A URL's credentials (user info, `http://user:password@host:port` for a Pushgateway that
+ * requires basic auth, as the local stack's does) as an Authorization header, and the URL
+ * without them: fetch() refuses a URL that holds credentials, and no message may show them.
+ */
+export function withoutCredentials(url: string): { url: string; headers: Record<string, string> } {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return { url, headers: {} };
+  const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  const bare = parsed.toString();
+  // URL adds a "/" to a bare origin; the service's URLs have none (src/config.ts).
+  const trimmed = !url.endsWith('/') && bare.endsWith('/') ? bare.slice(0, -1) : bare;
+  return { url: trimmed, headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` } };
+}
+
 export interface StreamStats {
   bytes: number;
   groups: number;
@@ -238,7 +255,8 @@ export async function streamGroups(params: {
   keep?: (labels: Record<string, string>) => boolean;
   onGroup: (group: PushgatewayGroup) => void;
 }): Promise<StreamStats> {
-  const { url, timeoutMs, keep, onGroup } = params;
+  const { timeoutMs, keep, onGroup } = params;
+  const { url, headers } = withoutCredentials(params.url);
   const from = `${url}/api/v1/metrics`;
   const stats: StreamStats = { bytes: 0, groups: 0, skipped: 0 };
   const splitter = new DataArraySplitter((text) => {
@@ -255,7 +273,7 @@ export async function streamGroups(params: {
     onGroup(group);
   });
   try {
-    const response = await fetch(from, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(from, { headers, signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
     const decoder = new TextDecoder();
     // Node's fetch streams Uint8Array chunks; its types leave the element type open.
@@ -313,7 +331,8 @@ export function groupRequest(params: {
   timeoutMs: number;
   signal?: AbortSignal;
 }): Promise<void> {
-  const { url, method, labels, body, timeoutMs } = params;
+  const { method, labels, body, timeoutMs } = params;
+  const { url, headers } = withoutCredentials(params.url);
   const target = new URL(`${url}${groupPath(labels)}`);
   const client = target.protocol === 'https:' ? https : http;
   const signal = params.signal ? AbortSignal.any([params.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
@@ -325,7 +344,7 @@ export function groupRequest(params: {
         agent: target.protocol === 'https:' ? agents.https : agents.http,
         signal,
         timeout: timeoutMs,
-        headers: body === undefined ? {} : { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body) },
+        headers: body === undefined ? headers : { ...headers, 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body) },
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -342,6 +361,28 @@ export function groupRequest(params: {
     request.on('error', reject);
     request.end(body);
   });
+}
+
+/**
+ * What the metrics function does with the Pushgateway: read every group (one consistent
+ * snapshot: the Pushgateway copies its groups under a lock for each read), replace a group
+ * (PUT) and delete one. Writes are applied in the order they arrive (one queue), and with
+ * --push.disable-consistency-check a write is answered once queued, not once applied.
+ * Injectable, so a model test can run the fold against a Pushgateway of its own.
+ */
+export interface PushgatewayApi {
+  streamGroups(params: { timeoutMs: number; keep?: (labels: Record<string, string>) => boolean; onGroup: (group: PushgatewayGroup) => void }): Promise<StreamStats>;
+  put(params: { labels: Record<string, string>; families: FamilyOut[]; timeoutMs: number }): Promise<void>;
+  delete(params: { labels: Record<string, string>; timeoutMs: number }): Promise<void>;
+}
+
+/** The Pushgateway at `url`, over HTTP. */
+export function httpPushgateway(url: string): PushgatewayApi {
+  return {
+    streamGroups: (params) => streamGroups({ ...params, url }),
+    put: ({ labels, families, timeoutMs }) => groupRequest({ url, method: 'PUT', labels, body: expositionText(families), timeoutMs }),
+    delete: ({ labels, timeoutMs }) => groupRequest({ url, method: 'DELETE', labels, timeoutMs }),
+  };
 }
 
 /** Deletes one group, named by all of its grouping labels. */

@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from './prom-client';
 import type { Config } from '../config';
+import { buildInfo } from './build';
 import { METRIC_DEFINITIONS } from './definitions';
 import type { MetricDefinition, MetricKey } from './definitions';
 
@@ -135,7 +136,36 @@ export function createMetrics(
     instances[key] = metric;
   }
   // The loop above created exactly one instance of the right class per key.
-  return { registry, ...(instances as unknown as MetricInstances) };
+  const metrics: ServiceMetrics = { registry, ...(instances as unknown as MetricInstances) };
+  startAtZero(metrics);
+  return metrics;
+}
+
+/** A push's outcomes (src/metrics/push.ts). */
+export const PUSH_OUTCOMES = ['success', 'error', 'timeout'] as const;
+
+/**
+ * Every container's series whose label values are known before anything happens: the
+ * push outcomes at 0 (a first failure is then a rise, not a new series, and a panel shows 0,
+ * not "no data") and build_info.
+ */
+function startAtZero(metrics: ServiceMetrics): void {
+  for (const outcome of PUSH_OUTCOMES) metrics.pushgatewayPushes.inc({ outcome }, 0);
+  metrics.buildInfo.set({ ...buildInfo() }, 1);
+}
+
+/**
+ * A consumer function's counters at 0 before its first record: duplicates_suppressed_total
+ * per event type it alone handles (else per topic), and error_events_total when it handles
+ * error events (no label: the error types and reporting services are not known before).
+ */
+export function startConsumerCountersAtZero(
+  metrics: Pick<MetricInstances, 'duplicatesSuppressed' | 'errorEvents'>,
+  fn: { topic: string; eventTypes: readonly string[] | undefined },
+): void {
+  if (fn.eventTypes === undefined) metrics.duplicatesSuppressed.inc({ topic: fn.topic }, 0);
+  for (const eventType of fn.eventTypes ?? []) metrics.duplicatesSuppressed.inc({ topic: fn.topic, event_type: eventType }, 0);
+  if (fn.eventTypes?.includes('error')) metrics.errorEvents.inc({}, 0);
 }
 
 let containerInstance: ServiceMetrics | undefined;

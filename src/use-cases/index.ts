@@ -2,6 +2,7 @@ export { createAdminAccess } from './admin-access';
 export type { JsonAnswer } from './answer';
 export { createMetricsJob } from './metrics-job';
 export type { ScheduledRunReport } from './metrics-job';
+export { createScrapeLag } from './scrape-lag';
 export { createPublishUseCases } from './publish';
 export { createStatusUseCase } from './status';
 export { createTimeUseCase } from './time';

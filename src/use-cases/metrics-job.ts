@@ -6,7 +6,9 @@
  *   shutdown hook, so they never delete their own);
  * - GET /metrics: the stage's metrics summed across containers per function, behind
  *   its bearer token when there is one (METRICS_TOKEN_SECRET_ARN's secret on AWS, read
- *   with a 60 s cache; METRICS_TOKEN locally).
+ *   with a 60 s cache; METRICS_TOKEN locally), refused outright with METRICS_PUBLIC=off
+ *   and no token. One Pushgateway read answers every request for METRICS_ANSWER_REUSE_MS
+ *   (concurrent requests share it); a scheduled run in this container drops it.
  * Neither ever throws: a failed task is counted and logged, and the next minute tries again.
  */
 import type { Config } from '../config';
@@ -20,6 +22,7 @@ import { authorizeMetrics, CONTENT_TYPE, fleetText, foldStaleGroups, pushConsume
 import type { ServiceMetrics } from '../metrics';
 import { bearerTokenSecret, createSecretSource } from '../secrets';
 import type { ReadSecret } from '../secrets';
+import { sharedRead } from '../shared-read';
 import { withTimeout } from '../timeout';
 
 export interface MetricsJobDeps {
@@ -120,11 +123,26 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     }
   }
 
+  const fleetAnswer = sharedRead(
+    async () => {
+      const read = await readFleet(scope);
+      if (read.skipped > 0) logger.warn('Pushgateway samples of an unexpected shape were left out', { skipped: read.skipped });
+      return fleetText(read);
+    },
+    { reuseMs: config.metrics.answerReuseMs, now },
+  );
+
   return {
     /** The scheduled run: lag and prune side by side. */
     async runScheduled(): Promise<ScheduledRunReport> {
       const [lag, pruned] = await Promise.all([recordLag(), prune()]);
+      fleetAnswer.clear();
       return { lag, prune: pruned };
+    },
+
+    /** Drops the reused GET /metrics answer (fresh lag was pushed since it was read). */
+    dropReusedAnswer(): void {
+      fleetAnswer.clear();
     },
 
     /** GET /metrics: the fleet's metrics in Prometheus text format. */
@@ -138,12 +156,14 @@ export function createMetricsJob(deps: MetricsJobDeps) {
         logger.error('metrics token not read', { error: errorMessage(error) });
         return text(503, 'the metrics token could not be read; try again shortly', { 'retry-after': '1' });
       }
+      if (!config.metrics.public && token === undefined) {
+        logger.error('GET /metrics refused: METRICS_PUBLIC=off and no METRICS_TOKEN is configured');
+        return text(503, 'metrics unavailable: a token is required and none is configured');
+      }
       const access = authorizeMetrics({ authorization: request.authorization, token });
       if (!access.allowed) return text(access.status, access.message, access.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       try {
-        const read = await readFleet(scope);
-        if (read.skipped > 0) logger.warn('Pushgateway samples of an unexpected shape were left out', { skipped: read.skipped });
-        return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: fleetText(read) };
+        return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: await fleetAnswer.get() };
       } catch (error) {
         logger.error('metrics not served: the Pushgateway could not be read', { error: errorMessage(error) });
         return text(503, 'metrics unavailable: the Pushgateway could not be read', { 'retry-after': '5' });

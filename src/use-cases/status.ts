@@ -9,6 +9,7 @@ import { CONSUMER_FUNCTIONS, consumerGroupId, consumerGroupLag, consumerTopic, d
 import type { LagReport } from '../consumers';
 import { createClusterStatusReader, serviceTopics } from '../kafka';
 import type { ContainerProducer, StatusSnapshot, containerKafka } from '../kafka';
+import type { Logger } from '../logger';
 import type { AdminAccess } from './admin-access';
 import { answer } from './answer';
 import type { JsonAnswer } from './answer';
@@ -30,8 +31,20 @@ export function createStatusUseCase(deps: {
   kafka: () => ReturnType<typeof containerKafka>;
   admin: AdminAccess;
   now: () => number;
+  logger?: Pick<Logger, 'warn'>;
 }) {
   const { config, admin } = deps;
+  /** A read is logged once, when it is made, not for every caller it is cached for. */
+  let lastLogged: number | undefined;
+  const logPartialRead = (snapshot: StatusSnapshot<LagReport>): void => {
+    if (snapshot.readAt === lastLogged) return;
+    lastLogged = snapshot.readAt;
+    const lag = snapshot.lag;
+    const failures = 'error' in lag ? [{ error: lag.error }] : lag.failures;
+    if (snapshot.cluster.error !== undefined || failures.length > 0) {
+      deps.logger?.warn('kafka status read in part', { cluster_error: snapshot.cluster.error, lag_failures: failures });
+    }
+  };
   const clusterStatus = createClusterStatusReader({
     kafka: deps.kafka,
     topics: serviceTopics(config.kafka.topics),
@@ -55,6 +68,7 @@ export function createStatusUseCase(deps: {
     // A fresh container connects its producer here, so the answer says what a send would find.
     const [connected, snapshot] = await Promise.all([producer.connect({ timeoutMs: STATUS_TIMEOUT_MS }), clusterStatus.read()]);
     const { cluster } = snapshot;
+    logPartialRead(snapshot);
     return answer(200, {
       kafka_producer: connected ? 'connected' : 'disconnected',
       // The consumers are event source mappings: they run while the brokers answer.

@@ -29,6 +29,33 @@ async function withAdmin<T>(brokers: string[], use: (admin: Admin) => Promise<T>
   }
 }
 
+/** The names of `b` not in `a`. */
+function missingFrom(a: string[], b: string[]): string[] {
+  const had = new Set(a);
+  return b.filter((name) => !had.has(name));
+}
+
+/**
+ * What a run changed on the broker, as error lines; undefined if nothing. Both ways count:
+ * a topic or group left behind, and one that was there before and is gone (a developer's
+ * running `npm start` groups joined by a test and left Dead when its topics went).
+ */
+export function cleanupProblem(brokers: string, before: BrokerContents, after: BrokerContents): string | undefined {
+  const problems: string[] = [];
+  const left = { topics: missingFrom(before.topics, after.topics), groups: missingFrom(before.groups, after.groups) };
+  const gone = { topics: missingFrom(after.topics, before.topics), groups: missingFrom(after.groups, before.groups) };
+  if (left.topics.length + left.groups.length > 0) {
+    problems.push(`[cleanup] error: the tests left on ${brokers} what was not there before: topics [${left.topics.join(', ')}], consumer groups [${left.groups.join(', ')}]`);
+  }
+  if (gone.topics.length + gone.groups.length > 0) {
+    problems.push(
+      `[cleanup] error: what was on ${brokers} before the tests is gone: topics [${gone.topics.join(', ')}], consumer groups [${gone.groups.join(', ')}] ` +
+        '(tests use names of their own from uniqueName, test/helpers/names.ts, never the service\'s)',
+    );
+  }
+  return problems.length > 0 ? problems.join('\n') : undefined;
+}
+
 export function brokerContents(brokers: string[] = testBrokers()): Promise<BrokerContents> {
   return withAdmin(brokers, async (admin) => {
     const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__')).sort();

@@ -11,14 +11,21 @@
  * runtime also searches for ES modules), so a missing or broken external fails here and not
  * on the first invocation that needs it in production.
  *
+ * With AWS_LAMBDA_RUNTIME_API set (a Runtime API of the test's own), it also asks that API for
+ * its first event once the handler is loaded, from a setImmediate callback, as the nodejs22.x
+ * runtime does (aws-lambda-nodejs-runtime-interface-client: `await UserFunction.load()`, then
+ * `scheduleIteration()`): that request ends the init phase, after which Lambda refuses to
+ * register an extension. The invocations still come over IPC.
+ *
  * Messages over the IPC channel (JSON):
- *   sent once:  { type: 'init', ok, error?, readOnly, node, externals }
+ *   sent once:  { type: 'init', ok, error?, readOnly, node, externals, pid }
  *   received:   { type: 'invoke', id, event, timeoutMs }
  *   answered:   { type: 'result', id, ok: true, result } | { type: 'result', id, ok: false, error: { errorType, errorMessage } }
  *
  * Plain CommonJS, not TypeScript: the Node.js under test runs it as it is.
  */
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { createRequire, isBuiltin } = require('node:module');
@@ -119,15 +126,27 @@ function contextFor(awsRequestId, deadline) {
   };
 }
 
+/** The runtime's first `GET /2018-06-01/runtime/invocation/next`, left open without keeping the process alive. */
+function askForFirstEvent() {
+  const api = process.env.AWS_LAMBDA_RUNTIME_API;
+  if (!api) return;
+  setImmediate(() => {
+    const request = http.get(`http://${api}/2018-06-01/runtime/invocation/next`, { agent: false });
+    request.on('socket', (socket) => socket.unref());
+    request.on('error', () => undefined);
+  });
+}
+
 async function main() {
   const readOnly = taskRootIsReadOnly();
   let loaded;
   try {
     loaded = await load();
   } catch (error) {
-    await send({ type: 'init', ok: false, error: describe(error), readOnly, node: process.version, externals: [] });
+    await send({ type: 'init', ok: false, error: describe(error), readOnly, node: process.version, externals: [], pid: process.pid });
     process.exit(1);
   }
+  askForFirstEvent();
   const { handler, externals } = loaded;
   process.on('message', async (message) => {
     if (!message || message.type !== 'invoke') return;
@@ -150,7 +169,7 @@ async function main() {
     }
   });
   process.on('disconnect', () => process.exit(0));
-  await send({ type: 'init', ok: true, readOnly, node: process.version, externals });
+  await send({ type: 'init', ok: true, readOnly, node: process.version, externals, pid: process.pid });
 }
 
 main().catch((error) => {

@@ -11,6 +11,17 @@ import { waitFor } from './wait-for';
 
 const repo = path.resolve(__dirname, '../..');
 
+/**
+ * When the shared local stack authorizes (LOCAL_KAFKA_AUTHZ=on, as in CI), serverless
+ * offline runs in the authorizing mode against it: what `stack.sh env authz` printed,
+ * passed on by test/integration/global-setup.ts. Not for a test that brings its own broker.
+ */
+function sharedStackEnv(own: Record<string, string> | undefined): Record<string, string> {
+  const authz = process.env.TEST_AUTHZ_ENV;
+  if (own?.KAFKA_BROKERS !== undefined || !authz) return { KAFKA_BROKERS: '127.0.0.1:9092' };
+  return JSON.parse(authz) as Record<string, string>;
+}
+
 export interface Offline {
   baseUrl: string;
   output: () => string;
@@ -23,6 +34,8 @@ export async function startOffline(params: {
   env?: Record<string, string>;
   config?: string;
   readyTimeoutMs?: number;
+  /** What counts as serving (default: GET /healthz answers 2xx). */
+  ready?: (response: Response) => boolean;
 }): Promise<Offline> {
   const { httpPort, lambdaPort } = params;
   const args = ['serverless', 'offline', 'start'];
@@ -33,8 +46,9 @@ export async function startOffline(params: {
       ...process.env,
       HTTP_PORT: String(httpPort),
       LAMBDA_PORT: String(lambdaPort),
-      KAFKA_BROKERS: '127.0.0.1:9092',
-      PUSHGATEWAY_URL: 'http://127.0.0.1:9091',
+      ...sharedStackEnv(params.env),
+      // The local stack's Pushgateway, with its credentials (test/integration/global-setup.ts).
+      PUSHGATEWAY_URL: process.env.PUSHGATEWAY_URL ?? 'http://127.0.0.1:9091',
       // Consumer groups of the test's own, never the service's (a developer's running
       // `npm start` uses those), and deleted after the file (test/helpers/cleanup.ts).
       KAFKA_CONSUMER_GROUP: uniqueName('offline-group'),
@@ -65,7 +79,7 @@ export async function startOffline(params: {
       async () => {
         if (child.exitCode !== null) throw new Error(`serverless offline exited:\n${output}`);
         const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
-        return response.ok ? true : undefined;
+        return (params.ready ?? ((r: Response) => r.ok))(response) ? true : undefined;
       },
       { timeoutMs: params.readyTimeoutMs ?? 60_000, intervalMs: 200, what: 'serverless offline to answer /healthz' },
     );

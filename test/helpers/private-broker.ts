@@ -3,7 +3,9 @@
  * for fault tests that kill and restart brokers without disturbing the shared broker
  * other tests use: one broker+controller node, or (startPrivateCluster) three brokers
  * and a controller. With `sasl`, every broker also has its SASL_SSL (SCRAM-SHA-512) and
- * SSL (mutual TLS) listeners. The jar cache is shared, so it starts in seconds.
+ * SSL (mutual TLS) listeners; with `authz`, those and Kafka's authorizer too (the local
+ * stack's authorizing mode: `clientEnv('authz')` is what serverless offline needs to run
+ * each function as its own principal). The jar cache is shared, so it starts in seconds.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { waitFor } from './wait-for';
 const run = promisify(execFile);
 const stack = path.resolve(__dirname, '../../infra/local/stack.sh');
 
-export type ClientAuth = 'none' | 'scram' | 'tls';
+export type ClientAuth = 'none' | 'scram' | 'tls' | 'authz';
 
 export interface PrivateBroker {
   /** The PLAINTEXT listener(s), comma-separated. */
@@ -86,7 +88,7 @@ async function killAndWait(dir: string, name: string): Promise<void> {
 }
 
 /** stack.sh with a state directory and ports of its own; the shared Pushgateway, no Prometheus. */
-function ownStack(params: { port: number; brokers: 1 | 3; sasl: boolean; prefix: string }) {
+function ownStack(params: { port: number; brokers: 1 | 3; sasl: boolean; authz?: boolean; prefix: string }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), params.prefix));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -94,7 +96,8 @@ function ownStack(params: { port: number; brokers: 1 | 3; sasl: boolean; prefix:
     LOCAL_KAFKA_BROKERS: String(params.brokers),
     LOCAL_KAFKA_PORT: String(params.port),
     // The rest follows: controller, SASL_SSL, SSL (infra/local/stack.sh).
-    LOCAL_KAFKA_SASL: params.sasl ? 'on' : 'off',
+    LOCAL_KAFKA_SASL: params.sasl || params.authz ? 'on' : 'off',
+    LOCAL_KAFKA_AUTHZ: params.authz ? 'on' : 'off',
     // The shared Pushgateway is fine: only Kafka is private.
     PUSHGATEWAY_URL: process.env.PUSHGATEWAY_URL ?? 'http://127.0.0.1:9091',
     LOCAL_PROMETHEUS: 'off',
@@ -123,9 +126,12 @@ async function started<T>(own: { start: () => Promise<void>; destroy: () => Prom
   return value;
 }
 
-/** One broker+controller node on `port` (controller port+1; with `sasl`, SASL_SSL port+2 and SSL port+3). */
-export async function startPrivateBroker(params: { port: number; sasl?: boolean }): Promise<PrivateBroker> {
-  const own = ownStack({ port: params.port, brokers: 1, sasl: params.sasl ?? false, prefix: 'sts-broker-' });
+/**
+ * One broker+controller node on `port` (controller port+1; with `sasl` or `authz`, SASL_SSL
+ * port+2 and SSL port+3; `authz`: the authorizing mode).
+ */
+export async function startPrivateBroker(params: { port: number; sasl?: boolean; authz?: boolean }): Promise<PrivateBroker> {
+  const own = ownStack({ port: params.port, brokers: 1, sasl: params.sasl ?? false, authz: params.authz ?? false, prefix: 'sts-broker-' });
   return started(own, {
     brokers: `127.0.0.1:${params.port}`,
     dir: own.dir,

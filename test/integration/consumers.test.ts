@@ -21,6 +21,7 @@ import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { createMetrics } from '../../src/metrics/registry';
+import { withoutCredentials } from '../../src/metrics/pushgateway';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
 import { createConsumerHandler } from '../../handlers/factories/consumer';
@@ -239,7 +240,8 @@ describe('consumer functions against the real broker', () => {
     // The records after the poison were processed: the http_request reached the Pushgateway's caller count
     const pushed = await waitFor(
       async () => {
-        const text = await (await fetch(`${PUSHGATEWAY}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+        const { url, headers } = withoutCredentials(PUSHGATEWAY);
+        const text = await (await fetch(`${url}/metrics`, { headers, signal: AbortSignal.timeout(2000) })).text();
         return text.split('\n').find((l) => l.startsWith('caller_requests_total{') && l.includes(`job="${config.service.name}"`) && l.includes('caller="198.51.100.9"'));
       },
       { timeoutMs: 10_000, what: 'caller_requests_total on the Pushgateway' },

@@ -12,8 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateBroker } from '../helpers/private-broker';
+import { stackIsUp } from './global-setup';
 import { waitFor } from '../helpers/wait-for';
-import { alive, cleanEnv, pathWithout, privateStack, repo, runCommand, script } from './local-stack-support';
+import { alive, cleanEnv, pathWithout, privateStack, repo, runCommand, script, stackScript } from './local-stack-support';
 import type { PrivateStack } from './local-stack-support';
 
 const KAFKA_VERSION = '3.9.2';
@@ -63,9 +64,16 @@ async function listening(port: number): Promise<boolean> {
   });
 }
 
-async function pushgatewayAnswers(port: number): Promise<boolean> {
+/** The Authorization header for a stack's Pushgateway (it requires its credentials), or none. */
+function pushgatewayAuth(dir: string | undefined): Record<string, string> {
+  const file = dir === undefined ? undefined : path.join(dir, 'pushgateway', 'password');
+  if (file === undefined || !existsSync(file)) return {};
+  return { authorization: `Basic ${Buffer.from(`simple-time-service:${readFileSync(file, 'utf8').trim()}`).toString('base64')}` };
+}
+
+async function pushgatewayAnswers(port: number, dir?: string): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { headers: pushgatewayAuth(dir), signal: AbortSignal.timeout(2000) });
     const body = (await response.json()) as { data?: { build_information?: unknown } };
     return response.ok && body.data?.build_information !== undefined;
   } catch {
@@ -73,8 +81,8 @@ async function pushgatewayAnswers(port: number): Promise<boolean> {
   }
 }
 
-async function pushgatewayFlag(port: number, flag: string): Promise<string | undefined> {
-  const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { signal: AbortSignal.timeout(2000) });
+async function pushgatewayFlag(port: number, flag: string, dir?: string): Promise<string | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { headers: pushgatewayAuth(dir), signal: AbortSignal.timeout(2000) });
   const body = (await response.json()) as { data?: { flags?: Record<string, string> } };
   return body.data?.flags?.[flag];
 }
@@ -107,6 +115,28 @@ describe('stack.sh with a running private broker', () => {
     expect(again.code, again.out).toBe(0);
     expect(again.out).toContain(`kafka already running (pid ${pid})`);
     expect(stack.pid('kafka')).toBe(pid);
+  }, 90_000);
+
+  it("is up for the tests' set-up while its broker and Pushgateway answer too slowly for status: a run never stops a stack it found", async () => {
+    // Prepare: both frozen (SIGSTOP), as a loaded machine makes them miss status's few seconds
+    const frozen = [stack.pid('kafka'), stack.pid('pushgateway')].filter((pid): pid is number => pid !== undefined);
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    let status;
+    try {
+      // Act
+      status = await stack.run('status', {}, 60_000);
+    } finally {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    }
+
+    // Assess: status fails, which test/integration/global-setup.ts once read as "not running"
+    // and stopped the stack after the run; its lines still say the stack is someone's
+    expect(frozen).toHaveLength(2);
+    expect(status.code, status.out).not.toBe(0);
+    expect(status.out).toMatch(/^kafka +starting/m);
+    expect(status.out).toMatch(/^pushgateway +starting/m);
+    expect(stackIsUp(status.out)).toBe(true);
+    expect(stackIsUp('kafka        stopped\npushgateway  stopped\nprometheus   stopped\n')).toBe(false);
   }, 90_000);
 
   it('refuses a LOCAL_STACK_READY_TIMEOUT that is not a whole number of seconds, without evaluating it', async () => {
@@ -253,9 +283,9 @@ describe('stack.sh and pid files', () => {
       expect(started.code, started.out).toBe(0);
       expect(stack.pid('kafka')).not.toBe(notKafka.pid);
       expect(stack.pid('pushgateway')).not.toBe(tail.pid);
-      expect(await pushgatewayAnswers(stack.ports.pushgateway)).toBe(true);
-      expect(await pushgatewayFlag(stack.ports.pushgateway, 'persistence.file')).toBe(path.join(stack.dir, 'pushgateway', 'metrics.store'));
-      const reset = await stack.run('reset', {}, 60_000);
+      expect(await pushgatewayAnswers(stack.ports.pushgateway, stack.dir)).toBe(true);
+      expect(await pushgatewayFlag(stack.ports.pushgateway, 'persistence.file', stack.dir)).toBe(path.join(stack.dir, 'pushgateway', 'metrics.store'));
+      const reset = await stack.run('reset', {}, 60_000, ['--yes']);
       expect(reset.code, reset.out).toBe(0);
       expect(alive(tail.pid)).toBe(true);
       expect(alive(notKafka.pid)).toBe(true);
@@ -268,6 +298,67 @@ describe('stack.sh and pid files', () => {
   }, 240_000);
 });
 
+describe('stack.sh commands', () => {
+  it('prints its usage on stdout and exits 0 for help, -h and --help; an unknown or missing command exits 2 with the usage on stderr', async () => {
+    // Prepare
+    const stack = ownStack(23160);
+
+    // Act
+    const asked = await Promise.all(['help', '-h', '--help'].map((command) => runCommand('bash', [stackScript, command], { env: stack.env, timeoutMs: 30_000 })));
+    const unknown = await stack.run('bogus', {}, 30_000);
+    const missing = await runCommand('bash', [stackScript], { env: stack.env, timeoutMs: 30_000 });
+
+    // Assess
+    for (const run of asked) {
+      expect(run.code, run.out).toBe(0);
+      expect(run.out).toMatch(/^usage: /m);
+      for (const command of ['start', 'stop', 'status', 'env', 'reset', 'help']) expect(run.out).toContain(`stack.sh ${command}`);
+    }
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toContain('unknown command bogus');
+    expect(unknown.out).toMatch(/^usage: /m);
+    expect(missing.code).toBe(2);
+  }, 60_000);
+
+  it('reset says what it deletes and deletes nothing unless confirmed: --yes, or y at the prompt of npm run stack:reset', async () => {
+    // Prepare: a state folder with data of each kind, nothing running
+    const stack = ownStack(23164);
+    const data = [`kafka-${KAFKA_VERSION}`, 'pushgateway', 'security', path.join('prometheus', 'data')];
+    const fill = () => {
+      for (const dir of data) mkdirSync(path.join(stack.dir, dir), { recursive: true });
+      writeFileSync(path.join(stack.dir, 'security', 'scram-password'), 'x');
+    };
+    const present = () => data.filter((dir) => existsSync(path.join(stack.dir, dir)));
+    fill();
+    // npm run stack:reset in a terminal of its own (util-linux script), answering its prompt.
+    const viaTerminal = (answer: string) =>
+      runCommand('script', ['-qec', 'npm run -s stack:reset', '/dev/null'], { env: stack.env, timeoutMs: 60_000, input: `${answer}\n` });
+
+    // Act
+    const refused = await stack.run('reset', {}, 60_000);
+    const keptAfterRefusal = present();
+    const declined = await viaTerminal('n');
+    const keptAfterNo = present();
+    const accepted = await viaTerminal('y');
+    const goneAfterYes = present();
+    fill();
+    const confirmed = await stack.run('reset', {}, 60_000, ['--yes']);
+
+    // Assess
+    expect(refused.code, refused.out).toBe(1);
+    expect(refused.out).toContain(path.join(stack.dir, `kafka-${KAFKA_VERSION}`));
+    expect(refused.out).toContain('--yes');
+    expect(keptAfterRefusal).toEqual(data);
+    expect(declined.out).toMatch(/Delete .*\? \[y\/N\]/);
+    expect(declined.code, declined.out).toBe(1);
+    expect(keptAfterNo).toEqual(data);
+    expect(accepted.code, accepted.out).toBe(0);
+    expect(goneAfterYes).toEqual([]);
+    expect(confirmed.code, confirmed.out).toBe(0);
+    expect(present()).toEqual([]);
+  }, 120_000);
+});
+
 describe('stack.sh input checks', () => {
   it('refuses a KAFKA_VERSION that is not a version before any rm -rf', async () => {
     // Prepare: a version that climbs out of the state folder
@@ -278,7 +369,7 @@ describe('stack.sh input checks', () => {
     writeFileSync(path.join(root, 'victim', 'keep'), 'not the stack\'s');
 
     // Act
-    const reset = await stack.run('reset', { KAFKA_VERSION: 'x/../../victim' }, 60_000);
+    const reset = await stack.run('reset', { KAFKA_VERSION: 'x/../../victim' }, 60_000, ['--yes']);
 
     // Assess
     expect(readFileSync(path.join(root, 'victim', 'keep'), 'utf8')).toBe('not the stack\'s');

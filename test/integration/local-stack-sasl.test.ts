@@ -59,6 +59,9 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
     const status = await stack.run('status', {}, 30_000);
     const tracked = await exec('git', ['ls-files', '*.pem', '*.key', '*.p12', '*.jks'], { cwd: repo });
 
+    // The stack's own Pushgateway, with its credentials (README, "The local stack").
+    const pushgatewayUrl = `http://simple-time-service:${readFileSync(path.join(stack.dir, 'pushgateway', 'password'), 'utf8').trim()}@127.0.0.1:${BASE + 15}`;
+
     // Assess
     expect(status.code, status.out).toBe(0);
     expect(status.out).toMatch(new RegExp(`^kafka +running .*127\\.0\\.0\\.1:${PORTS.plaintext} .*SASL_SSL 127\\.0\\.0\\.1:${PORTS.saslSsl}  SSL 127\\.0\\.0\\.1:${PORTS.ssl}$`, 'm'));
@@ -73,6 +76,7 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
       KAFKA_SASL_USERNAME: 'simple-time-service',
       KAFKA_SASL_PASSWORD: readFileSync(path.join(security, 'scram-password'), 'utf8').trim(),
       KAFKA_SSL_CA_FILE: path.join(security, 'ca.pem'),
+      PUSHGATEWAY_URL: pushgatewayUrl,
     });
     expect(tls).toEqual({
       KAFKA_BROKERS: `127.0.0.1:${PORTS.ssl}`,
@@ -80,6 +84,7 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
       KAFKA_SSL_CA_FILE: path.join(security, 'ca.pem'),
       KAFKA_SSL_CERT_FILE: path.join(security, 'client.pem'),
       KAFKA_SSL_KEY_FILE: path.join(security, 'client.key'),
+      PUSHGATEWAY_URL: pushgatewayUrl,
     });
     expect(tracked.stdout.trim()).toBe('');
   });

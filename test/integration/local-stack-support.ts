@@ -25,15 +25,17 @@ export interface Run {
 export function runCommand(
   command: string,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; timeoutMs: number; cwd?: string },
+  options: { env: NodeJS.ProcessEnv; timeoutMs: number; cwd?: string; input?: string },
 ): Promise<Run> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: options.env, cwd: options.cwd ?? repo, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdin = options.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(command, args, { env: options.env, cwd: options.cwd ?? repo, detached: true, stdio: [stdin, 'pipe', 'pipe'] });
+    if (options.input !== undefined) child.stdin?.end(options.input);
     let out = '';
     let timedOut = false;
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const timer = setTimeout(() => {
       timedOut = true;
       if (child.pid !== undefined) {
@@ -66,8 +68,8 @@ export interface PrivateStack {
   dir: string;
   ports: PrivateStackPorts;
   env: NodeJS.ProcessEnv;
-  /** infra/local/stack.sh <command> with this stack's environment (plus `extra`). */
-  run: (command: string, extra?: Record<string, string>, timeoutMs?: number) => Promise<Run>;
+  /** infra/local/stack.sh <command> [args] with this stack's environment (plus `extra`). */
+  run: (command: string, extra?: Record<string, string>, timeoutMs?: number, args?: string[]) => Promise<Run>;
   /** The pid recorded in one of the stack's pid files, if any. */
   pid: (name: 'kafka' | 'pushgateway' | 'prometheus') => number | undefined;
   /** `stop`, then delete the state directory. */
@@ -112,8 +114,8 @@ export function privateStack(base: number, options: { prometheus?: boolean; dir?
     LOCAL_PROMETHEUS: options.prometheus ? 'on' : 'off',
     ...options.extra,
   };
-  const run = (command: string, extra: Record<string, string> = {}, timeoutMs = 150_000) =>
-    runCommand('bash', [stackScript, command], { env: { ...env, ...extra }, timeoutMs });
+  const run = (command: string, extra: Record<string, string> = {}, timeoutMs = 150_000, args: string[] = []) =>
+    runCommand('bash', [stackScript, command, ...args], { env: { ...env, ...extra }, timeoutMs });
   const pid = (name: 'kafka' | 'pushgateway' | 'prometheus'): number | undefined => {
     try {
       const value = Number(readFileSync(path.join(dir, `${name}.pid`), 'utf8').trim());

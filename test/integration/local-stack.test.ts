@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { createTopic, startReader, testConfig, testKafka, uniqueName } from '../helpers/kafka';
+import { withoutCredentials } from '../../src/metrics/pushgateway';
 
 describe('local Kafka broker', () => {
   const kafka = testKafka('sts-stack-test');
@@ -70,7 +71,8 @@ describe('local Kafka broker', () => {
 });
 
 describe('local Pushgateway', () => {
-  const base = testConfig.pushgateway.url;
+  // The local stack's Pushgateway takes its credentials only (README, "The local stack").
+  const { url: base, headers } = withoutCredentials(testConfig.pushgateway.url);
 
   it('serves back a metric pushed to it', async () => {
     // Prepare
@@ -81,12 +83,13 @@ describe('local Pushgateway', () => {
     // Act
     const push = await fetch(`${base}/metrics/job/${job}/instance/i1`, {
       method: 'PUT',
+      headers,
       body,
       signal: AbortSignal.timeout(5000),
     });
-    const scrape = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const scrape = await fetch(`${base}/metrics`, { headers, signal: AbortSignal.timeout(5000) });
     const text = await scrape.text();
-    await fetch(`${base}/metrics/job/${job}/instance/i1`, { method: 'DELETE', signal: AbortSignal.timeout(5000) });
+    await fetch(`${base}/metrics/job/${job}/instance/i1`, { method: 'DELETE', headers, signal: AbortSignal.timeout(5000) });
 
     // Assess
     // 202: the stack runs the Pushgateway with --push.disable-consistency-check (the fleet

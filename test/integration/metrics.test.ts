@@ -29,7 +29,7 @@ type Result = APIGatewayProxyStructuredResultV2;
 const pushgatewayUrl = testConfig.pushgateway.url;
 
 /** One simulated container of the HTTP function: its own registry, pusher and handler. */
-function container(params: { job: string; instance: string; url?: string; intervalMs?: number; now?: () => number }) {
+function container(params: { job: string; instance: string; url?: string; intervalMs?: number; now?: () => number; flushBetweenInvocations?: boolean }) {
   const metrics = createMetrics();
   const warnings: unknown[] = [];
   const options: Parameters<typeof createMetricsPusher>[0] = {
@@ -41,6 +41,7 @@ function container(params: { job: string; instance: string; url?: string; interv
     logger: { warn: (_m: string, extra?: unknown) => warnings.push(extra), info: () => undefined } as never, // only warn/info are called
   };
   if (params.now) options.now = params.now;
+  if (params.flushBetweenInvocations) options.flushBetweenInvocations = true;
   const pusher = createMetricsPusher(options);
   const handler = middy<APIGatewayProxyEventV2, Result>()
     .use(pushMetrics({ metrics, pusher, recordHttp: true }))
@@ -200,9 +201,33 @@ describe('metrics through the real Pushgateway', () => {
     // Assess
     expect(responses.every((r) => r.statusCode === 200)).toBe(true);
     const pushes = (await c.metrics.pushgatewayPushes.get()).values;
-    expect(pushes).toEqual([{ labels: { outcome: 'error' }, value: 1 }]);
+    expect(pushes.filter((p) => p.value > 0)).toEqual([{ labels: { outcome: 'error' }, value: 1 }]);
     expect(c.warnings).toHaveLength(1);
     expect(sumSamples(await c.metrics.registry.metrics(), 'http_requests_total', {})).toBe(20);
+  });
+
+  it('shows every count of a burst in GET /metrics within the push interval, though no invocation follows (the local runtime does not freeze)', async () => {
+    // Prepare: a container of the local runtime, pushing at most once per second
+    const job = newJob();
+    const intervalMs = 1000;
+    const c = container({ job, instance: 'burst', intervalMs, flushBetweenInvocations: true });
+    // A metrics function of its own per read: one container reuses its answer for METRICS_ANSWER_REUSE_MS.
+    const shown = async () => {
+      const answer = (await metricsHandlerFor(serviceConfig(job))(httpEvent('GET /metrics'), context('metrics'))) as Result;
+      return sumSamples(String(answer.body), 'http_requests_total', { job, function: 'http' });
+    };
+    // Act: a burst (the first invocation pushes, the rest wait for the interval), then nothing
+    const burst = 25;
+    for (let i = 0; i < burst; i++) await c.invoke();
+    const ended = performance.now();
+    // Assess: every count arrives within the interval (and the push's own time), no invocation needed
+    const count = await waitFor(async () => ((await shown()) === burst ? burst : undefined), {
+      timeoutMs: intervalMs + 1500,
+      intervalMs: 100,
+      what: `all ${burst} requests in GET /metrics within the ${intervalMs} ms push interval`,
+    }).catch(async () => shown());
+    expect(count).toBe(burst);
+    expect(performance.now() - ended).toBeLessThan(intervalMs + 1500);
   });
 
   it('GET /metrics answers 503 when the Pushgateway cannot be read', async () => {

@@ -86,7 +86,15 @@ describe('serverless offline with the local MSK event source', () => {
   beforeAll(async () => {
     admin = kafka.admin();
     await admin.connect();
-    await Promise.all(Object.entries(topics).map(([name, topic]) => createTopic(admin, topic, partitions[name as keyof typeof topics] ?? 1)));
+    await Promise.all(
+      Object.entries(topics)
+        .filter(([name]) => name !== 'T_ATTIME')
+        .map(([name, topic]) => createTopic(admin, topic, partitions[name as keyof typeof topics] ?? 1)),
+    );
+    // The AT_TIMESTAMP records are stamped 2020-2023: with the broker's retention (a day,
+    // checked every minute) their segment would be deleted before they are read. This
+    // topic keeps its records whatever their age.
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: topics.T_ATTIME, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] }] });
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     // Produced before offline starts: TRIM_HORIZON must deliver them, LATEST must not.

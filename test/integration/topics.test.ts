@@ -2,7 +2,8 @@
  * `npm run topics` (infra/topics.ts) against the real local broker, run as the command it
  * is, with unique topic names through the environment: the first run creates the four
  * topics with the configured partitions, the second is a no-op, a run asking for more
- * partitions grows them and one asking for fewer says they keep theirs.
+ * partitions grows them and one asking for fewer says they keep theirs; `--help` prints
+ * the usage and creates nothing, bad usage exits 2, an unreachable broker exits 1.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { promisify } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testKafka, uniqueName } from '../helpers/kafka';
+import { runCommand } from './local-stack-support';
 
 const run = promisify(execFile);
 const repo = path.resolve(__dirname, '../..');
@@ -25,6 +27,9 @@ describe('npm run topics', () => {
   };
   const names = Object.values(topics);
   let admin: Admin;
+
+  const topicsProcess = (args: string[], env: Record<string, string> = {}) =>
+    runCommand(process.execPath, ['--import', 'tsx', 'infra/topics.ts', ...args], { env: { ...process.env, ...topics, KAFKA_BROKERS: '127.0.0.1:9092', ...env }, timeoutMs: 60_000 });
 
   const topicsCommand = (partitions = '4') =>
     run(tsx, ['infra/topics.ts'], {
@@ -52,6 +57,23 @@ describe('npm run topics', () => {
     if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 10_000 });
     await admin.disconnect();
   });
+
+  it('--help prints the usage, exits 0 and creates nothing; bad usage exits 2; no broker exits 1', async () => {
+    // Act
+    const help = await topicsProcess(['--help']);
+    const bad = await topicsProcess(['--partitions', '3']);
+    const down = await topicsProcess([], { KAFKA_BROKERS: '127.0.0.1:1', KAFKA_CONNECT_TIMEOUT_MS: '1000' });
+
+    // Assess
+    expect(help.code, help.out).toBe(0);
+    expect(help.out).toMatch(/^usage: npm run topics\n/);
+    const present = new Set(await admin.listTopics());
+    expect(names.filter((t) => present.has(t))).toEqual([]);
+    expect(bad.code, bad.out).toBe(2);
+    expect(bad.out.trim()).toBe('[topics] unknown option --partitions; see npm run topics -- --help');
+    expect(down.code, down.out).toBe(1);
+    expect(down.out.trim().split('\n')).toEqual([expect.stringMatching(/^\[topics\] failed: .*127\.0\.0\.1:1/)]);
+  }, 60_000);
 
   it('creates the four topics with the configured partitions, then finds them all there', async () => {
     // Prepare

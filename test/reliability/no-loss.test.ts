@@ -25,7 +25,7 @@ import { startPrivateBroker } from '../helpers/private-broker';
 import type { PrivateBroker } from '../helpers/private-broker';
 import { waitFor } from '../helpers/wait-for';
 import type { Answer } from './support';
-import { call, countBy, logLines, publishInit, statuses } from './support';
+import { call, countBy, isAcknowledgement, logLines, publishInit, statuses } from './support';
 
 const TOKEN = 'reliability-no-loss-admin-token-0123456789';
 const BROKER_PORT = 19192;
@@ -139,7 +139,7 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
     await Promise.all(Array.from({ length: CLIENTS }, client));
     if (restart) await restart;
 
-    const acknowledged = publishes.filter((p) => p.answer.status === 200);
+    const acknowledged = publishes.filter((p) => isAcknowledgement(p.answer));
     const refused = publishes.filter((p) => p.answer.status === 503);
     const ackIds = new Set(acknowledged.map((p) => String(p.answer.body?.id)));
     if (recoveryId) ackIds.add(recoveryId);

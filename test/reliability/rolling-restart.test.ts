@@ -11,7 +11,8 @@
  * until it is back in every ISR; then one broker gets SIGKILL and comes back the same way.
  *
  * Measured, not assumed (kafkajs follows leader changes by refreshing metadata): every
- * acknowledged publish must be handled by its consumer, once; GET / answers 200
+ * acknowledged publish (200 with its id) must be handled by its consumer, once, and none
+ * dead-lettered (read from the dead-letter topic: a restart must not use up retries); GET / answers 200
  * throughout; the longest run of 503 from /kafka/publish and the longest pause of each
  * consumer per restart are reported; afterwards every partition's consumer catches up.
  *
@@ -22,7 +23,7 @@
  * Figures go to RELIABILITY.md ("Rolling restart of a three-broker cluster").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../../src/consumers/functions';
 import { createKafka } from '../../src/kafka';
@@ -35,7 +36,7 @@ import { waitFor } from '../helpers/wait-for';
 import type { Call } from './figures';
 import { longestGapMs, longestStreakMs, statusCounts } from './figures';
 import type { LogLine } from './support';
-import { call, logLines, publishInit } from './support';
+import { call, deadLettered, isAcknowledgement, logLines, publishInit } from './support';
 
 const heavy = process.env.RELIABILITY_HEAVY === '1';
 const BASE = 26400; // brokers 26400-26402, controller 26403
@@ -44,8 +45,13 @@ const LAMBDA_PORT = 26452;
 const TOKEN = 'reliability-rolling-admin-token-0123456789';
 const CLIENTS = heavy ? 6 : 3;
 const PAUSE_MS = heavy ? 20 : 150;
-/** A publish the service acknowledged (POST /kafka/publish's success status). */
+/** POST /kafka/publish's success status. */
 const ACKED = 200;
+
+/** A publish the service acknowledged: 200 with the event's id (support.ts). */
+function acknowledged(p: Publish): boolean {
+  return isAcknowledgement({ status: p.status, body: p.id === undefined ? undefined : { id: p.id } });
+}
 const OFFSETS_TOPIC = '__consumer_offsets';
 
 const topics = uniqueServiceTopics('roll');
@@ -65,6 +71,8 @@ interface Publish extends Call {
   kind: Kind;
   marker: string;
   id: string | undefined;
+  /** Where the service wrote it (from the publish answer): topic-partition@offset. */
+  at: string | undefined;
 }
 
 interface Window {
@@ -110,7 +118,9 @@ function startLoad(offline: Offline, runId: string, clients = CLIENTS) {
         timedCall(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, publishBody(kind, marker, i))),
         timedCall(`${offline.baseUrl}/`, { headers: { 'x-correlation-id': `get-${marker}` } }),
       ]);
-      publishes.push({ ...published, kind, marker, id: typeof published.body?.id === 'string' ? published.body.id : undefined });
+      const b = published.body;
+      const at = b && typeof b.topic === 'string' ? `${b.topic}-${String(b.partition)}@${String(b.offset)}` : undefined;
+      publishes.push({ ...published, kind, marker, id: typeof b?.id === 'string' ? b.id : undefined, at });
       gets.push(got);
       await sleep(PAUSE_MS);
     }
@@ -134,7 +144,7 @@ function handledTimes(lines: LogLine[], fn: string, message: string): number[] {
 /** Per acknowledged publish, how many times its function handled it. */
 function handledCounts(lines: LogLine[], publishes: Publish[]): Map<string, number> {
   const counts = new Map<string, number>();
-  const wanted = new Map(publishes.filter((p) => p.status === ACKED && p.id).map((p) => [`${p.kind}:${p.id}`, 0]));
+  const wanted = new Map(publishes.filter(acknowledged).map((p) => [`${p.kind}:${p.id}`, 0]));
   for (const line of lines) {
     for (const kind of Object.keys(HANDLED_BY) as Kind[]) {
       const { fn, message, idKey } = HANDLED_BY[kind];
@@ -165,17 +175,22 @@ async function partitionsBehind(admin: Admin): Promise<string[]> {
 
 /**
  * After a load: waits (bounded) until every acknowledged publish was handled and every
- * partition caught up, then says what was not: publishes never handled, handled twice,
- * partitions behind.
+ * partition caught up, then says what was not: publishes never handled (lost, or on the
+ * dead-letter topic: their retries used up), handled twice, partitions behind.
  */
-async function settle(offline: Offline, admin: Admin, publishes: Publish[]): Promise<{ lost: Publish[]; twice: Publish[]; behind: string[] }> {
-  const acked = publishes.filter((p) => p.status === ACKED);
+async function settle(
+  offline: Offline,
+  kafka: Kafka,
+  admin: Admin,
+  publishes: Publish[],
+): Promise<{ lost: Publish[]; twice: Publish[]; deadLettered: Array<Publish & { reason: string }>; behind: string[] }> {
+  const acked = publishes.filter(acknowledged);
   const handled = () => {
     const counts = handledCounts(logLines(offline), publishes);
-    return { lost: acked.filter((p) => !counts.has(`${p.kind}:${p.id}`)), twice: acked.filter((p) => (counts.get(`${p.kind}:${p.id}`) ?? 0) > 1) };
+    return { unhandled: acked.filter((p) => !counts.has(`${p.kind}:${p.id}`)), twice: acked.filter((p) => (counts.get(`${p.kind}:${p.id}`) ?? 0) > 1) };
   };
   // The figures say what is missing: a timeout here is not the failure itself.
-  await waitFor(() => (handled().lost.length === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 1000, what: 'every acknowledged publish to be handled' }).catch(
+  await waitFor(() => (handled().unhandled.length === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 1000, what: 'every acknowledged publish to be handled' }).catch(
     () => undefined,
   );
   let behind: string[] = [];
@@ -186,7 +201,32 @@ async function settle(offline: Offline, admin: Admin, publishes: Publish[]): Pro
     },
     { timeoutMs: 90_000, intervalMs: 1000, what: 'every partition to be caught up' },
   ).catch(() => undefined);
-  return { ...handled(), behind };
+  // An acknowledged publish not handled may have been dead-lettered (its retries used up): not lost, but not handled either.
+  const dead = await deadLettered(kafka, admin, topics.dlq);
+  const { unhandled, twice } = handled();
+  return {
+    lost: unhandled.filter((p) => !dead.has(p.id!)),
+    deadLettered: unhandled.flatMap((p) => (dead.has(p.id!) ? [{ ...p, reason: dead.get(p.id!)! }] : [])),
+    twice,
+    behind,
+  };
+}
+
+/**
+ * What the local event source said it did: fetches it refused (they began past what it
+ * had been handed; it fetched again from there), records it settled before and skipped
+ * when a lost commit brought them back, records retention deleted before they were read.
+ */
+function eventSourceCounts(output: string): Record<string, number> {
+  const count = (pattern: RegExp) => output.split('\n').filter((l) => pattern.test(l)).length;
+  return {
+    fetches_refused: count(/offline-msk: .* was not taken: offsets from \d+ were never handed over/),
+    settled_records_skipped_after_a_lost_commit: output
+      .split('\n')
+      .flatMap((l) => /came back at an older offset \(a commit was lost\); (\d+) record/.exec(l)?.[1] ?? [])
+      .reduce((sum, n) => sum + Number(n), 0),
+    deleted_before_read: count(/were deleted by the broker \(its retention\) before they were read/),
+  };
 }
 
 /** The broker leading most partitions of these topics. */
@@ -199,13 +239,15 @@ async function busiestLeader(admin: Admin, cluster: PrivateCluster, names: strin
 
 describe('a three-broker cluster under load', () => {
   let cluster: PrivateCluster;
+  let kafka: Kafka;
   let admin: Admin;
   let offline: Offline;
   const testTopics = Object.values(topics);
 
   beforeAll(async () => {
     cluster = await startPrivateCluster({ port: BASE });
-    admin = createKafka({ kafka: config.kafka, brokers: cluster.brokers.split(','), clientId: uniqueName('roll-admin') }).admin();
+    kafka = createKafka({ kafka: config.kafka, brokers: cluster.brokers.split(','), clientId: uniqueName('roll-admin') });
+    admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({
       waitForLeaders: true,
@@ -265,8 +307,8 @@ describe('a three-broker cluster under load', () => {
     await load.stop();
 
     // Assess: every acknowledged publish handled, once; every partition caught up
-    const acked = load.publishes.filter((p) => p.status === ACKED);
-    const { lost, twice, behind } = await settle(offline, admin, load.publishes);
+    const acked = load.publishes.filter(acknowledged);
+    const { lost, twice, deadLettered: dead, behind } = await settle(offline, kafka, admin, load.publishes);
     const lines = logLines(offline);
 
     const perRestart = windows.map((w) => {
@@ -286,7 +328,9 @@ describe('a three-broker cluster under load', () => {
       publishes: load.publishes.length,
       publish_statuses: statusCounts(load.publishes),
       acknowledged: acked.length,
+      answered_200_without_acknowledgement: load.publishes.filter((p) => p.status === ACKED && !acknowledged(p)).length,
       acknowledged_lost: lost.length,
+      acknowledged_dead_lettered: dead.length,
       duplicate_effects: twice.length,
       get_requests: load.gets.length,
       get_statuses: statusCounts(load.gets),
@@ -294,20 +338,25 @@ describe('a three-broker cluster under load', () => {
       get_max_ms: Math.max(...load.gets.map((g) => g.end - g.start)),
       longest_503_ms: longestStreakMs(load.publishes, 503, ACKED),
       partitions_without_progress: behind.length,
+      // The local event source's own account of what it did about the restarts (its warning lines).
+      event_source: eventSourceCounts(offline.output()),
       per_restart: perRestart,
     };
     console.log(`rolling-restart figures: ${JSON.stringify(figures)}`);
-    if (lost.length > 0) console.log(`lost: ${lost.slice(0, 20).map((p) => `${p.kind}:${p.id}`).join(', ')}`);
+    if (lost.length > 0) console.log(`lost: ${lost.slice(0, 20).map((p) => `${p.kind}:${p.id} (${p.at})`).join(', ')}`);
     if (behind.length > 0) console.log(`behind: ${behind.join('; ')}`);
-    if (twice.length > 0) console.log(`twice (ms after the SIGKILL): ${twice.slice(0, 20).map((p) => `${p.kind}:${p.id}@${p.start - killedAt}`).join(', ')}`);
+    if (dead.length > 0) console.log(`dead-lettered: ${dead.slice(0, 20).map((p) => `${p.kind}:${p.id} (${p.at}, ${p.reason})`).join(', ')}`);
+    if (twice.length > 0) console.log(`twice (ms after the SIGKILL): ${twice.slice(0, 20).map((p) => `${p.kind}:${p.id} (${p.at})@${p.start - killedAt}`).join(', ')}`);
 
     expect(acked.length).toBeGreaterThan(100);
     expect(lost).toEqual([]);
+    // A broker restart is maintenance, not a poison record: no acknowledged publish runs out of retries.
+    expect(dead).toEqual([]);
     // Nothing twice, the SIGKILL included: a record whose offset commit died with the
     // coordinator is not delivered again by the local event source that settled it.
     expect(twice).toEqual([]);
     expect(figures.get_not_200).toBe(0);
-    expect(load.publishes.every((p) => p.status === ACKED || p.status === 503)).toBe(true);
+    expect(load.publishes.every((p) => acknowledged(p) || p.status === 503)).toBe(true);
     expect(behind).toEqual([]);
   }, 900_000);
 
@@ -330,7 +379,7 @@ describe('a three-broker cluster under load', () => {
     await cluster.start();
     const backAt = Date.now();
     const recovered = await waitFor(
-      () => load.publishes.find((p) => p.start >= backAt && p.status === ACKED),
+      () => load.publishes.find((p) => p.start >= backAt && acknowledged(p)),
       { timeoutMs: 60_000, intervalMs: 200, what: 'an acknowledged publish after the brokers came back' },
     );
     await waitInSync(admin, [...testTopics, OFFSETS_TOPIC], 120_000);
@@ -341,8 +390,8 @@ describe('a three-broker cluster under load', () => {
     const down = (c: Call) => c.start >= downAt + 2000 && c.end <= returnAt;
     const publishesDown = load.publishes.filter(down);
     const getsDown = load.gets.filter(down);
-    const acked = load.publishes.filter((p) => p.status === ACKED);
-    const { lost, twice, behind } = await settle(offline, admin, load.publishes);
+    const acked = load.publishes.filter(acknowledged);
+    const { lost, twice, deadLettered: dead, behind } = await settle(offline, kafka, admin, load.publishes);
     const figures = {
       publishes_while_down: statusCounts(publishesDown),
       get_while_down: statusCounts(getsDown),
@@ -352,6 +401,7 @@ describe('a three-broker cluster under load', () => {
       first_ack_after_start_returned_ms: recovered.start - backAt,
       acknowledged: acked.length,
       acknowledged_lost: lost.length,
+      acknowledged_dead_lettered: dead.length,
       duplicate_effects: twice.length,
       get_not_200: load.gets.filter((g) => g.status !== 200).length,
       partitions_without_progress: behind.length,
@@ -371,6 +421,7 @@ describe('a three-broker cluster under load', () => {
     expect(getsDown.every((g) => g.status === 200)).toBe(true);
     expect(load.gets.every((g) => g.status === 200)).toBe(true);
     expect(lost).toEqual([]);
+    expect(dead).toEqual([]);
     expect(twice).toEqual([]);
     expect(behind).toEqual([]);
   }, 600_000);

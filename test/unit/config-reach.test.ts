@@ -17,7 +17,7 @@ const repo = path.resolve(__dirname, '../..');
 const run = promisify(execFile);
 
 /** Set by the Lambda runtime (and serverless offline), not by the service's configuration. */
-const RUNTIME = new Set(['AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_VERSION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_EXECUTION_ENV']);
+const RUNTIME = new Set(['AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_VERSION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_EXECUTION_ENV', 'AWS_LAMBDA_RUNTIME_API']);
 /** Lambda reserves it: it follows the function's region (provider.region), not provider.environment. */
 const REGION = 'AWS_REGION';
 

@@ -11,6 +11,15 @@
  * decided by the order of events alone, which the model-based test generates.
  *
  * How it keeps records safe:
+ * - It takes a partition's records only in an unbroken run from where the group stood.
+ *   A partition's state knows its start (the group's committed offset when the consumer
+ *   got the partition, told by `startAt` or with the assignment) and takes nothing before
+ *   it knows it; then it takes a fetch only if the fetch began at or before the offset it
+ *   expects next (`expectedOffset`), so every offset from the start to there was handed
+ *   over. A fetch that began further on (the consumer's position moved past records it
+ *   never handed over, or a batch fetched before a rebalance arrived after it) is refused
+ *   (`push` returns false) and nothing of it is taken; the consumer fetches again from
+ *   the expected offset. A commit can only pass what was handed over.
  * - Per-partition state with an assignment generation. A partition revoked by a rebalance
  *   loses its state; when it comes back it gets a new state and a new generation. A batch
  *   (or a destination write) settles only against the state and generation it was taken
@@ -23,8 +32,7 @@
  *   record that was not delivered successfully or written to the destination. (The one
  *   exception, below: records this process already settled may leave from anywhere.)
  * - What it settled stays settled. Per partition it remembers the offsets it settled in
- *   this process (one contiguous range, from where it started fetching to its commit
- *   offset; also a batch that succeeded after its partition was revoked). A commit may be
+ *   this process (one contiguous range, from the state's start to its commit offset; also a batch that succeeded after its partition was revoked). A commit may be
  *   lost (it failed, or died with the group coordinator, and the consumer restarted), so
  *   the group may hand the partition back at an older offset: records in that range are
  *   then not delivered again but skipped and committed past, as filtered records are. It
@@ -181,10 +189,13 @@ interface PartitionState {
   readonly generation: number;
   /** Matching records not yet resolved, in offset order. Records leave from the head only. */
   queue: Pending[];
-  /** One past the last offset seen (dedupes a consumer that fetches again from the committed offset). */
+  /**
+   * Where the group stood when this state began (its committed offset): nothing to commit
+   * before it moves. Undefined until the consumer says (`startAt`); nothing is taken before.
+   */
+  start: bigint | undefined;
+  /** The offset expected next: every offset from `start` below it was handed over (dedupes a consumer that fetches again). */
   nextOffset: bigint | undefined;
-  /** The first offset fetched in this generation: where the group stood, so nothing to commit before it moves. */
-  fetchedFrom: bigint | undefined;
   /** The last offset this state committed. */
   committed: bigint | undefined;
   /** Failed invocations of each queued record (retries are counted per record); entries leave with their records. */
@@ -211,6 +222,9 @@ interface Batch {
 }
 
 const ZERO = 0n;
+
+/** The longest delay one Node timer holds (a longer one fires after 1 ms, with a TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The settled ranges a mapping keeps: one per partition of its topic; the oldest goes past this. */
 export const MAX_SETTLED_PARTITIONS = 10_000;
@@ -279,24 +293,34 @@ export class EventSourceMapping {
   /**
    * The consumer's current assignment (after every rebalance). Partitions no longer in it
    * lose their state; new ones get a fresh state and generation; kept ones keep theirs.
+   * A new partition's start is its `offset` when given, else told later by `startAt`.
+   * Returns the assigned partitions that wait for their start (new ones, and kept ones
+   * whose start was not told yet).
    */
-  assign(partitions: readonly TopicPartition[]): void {
+  assign(partitions: ReadonlyArray<TopicPartition & { offset?: string }>): TopicPartition[] {
     const wanted = new Map(partitions.map((tp) => [partitionKey(tp.topic, tp.partition), tp]));
     for (const [key, state] of this.#partitions) {
       if (wanted.has(key)) continue;
       this.#partitions.delete(key);
       if (state.paused) this.#resumeFetch(state.tp, key);
     }
+    const waiting: TopicPartition[] = [];
     for (const [key, tp] of wanted) {
-      if (this.#partitions.has(key)) continue;
+      const kept = this.#partitions.get(key);
+      if (kept) {
+        if (kept.start === undefined) waiting.push(kept.tp);
+        continue;
+      }
       this.#generation += 1;
+      const start = tp.offset === undefined ? undefined : BigInt(tp.offset);
+      if (start === undefined) waiting.push({ topic: tp.topic, partition: tp.partition });
       this.#partitions.set(key, {
         key,
         tp: { topic: tp.topic, partition: tp.partition },
         generation: this.#generation,
         queue: [],
-        nextOffset: undefined,
-        fetchedFrom: undefined,
+        start,
+        nextOffset: start,
         committed: undefined,
         failures: new Map(),
         lastResponse: null,
@@ -309,25 +333,86 @@ export class EventSourceMapping {
       if (this.#pausedKeys.has(key)) this.#resumeFetch(tp, key);
     }
     this.#schedulePump();
+    return waiting;
+  }
+
+  /** Where the group stands on a newly assigned partition (its committed offset): the state takes records from there. */
+  startAt(tp: TopicPartition, offset: string): void {
+    const state = this.#partitions.get(partitionKey(tp.topic, tp.partition));
+    if (!state || state.start !== undefined) return;
+    state.start = BigInt(offset);
+    state.nextOffset = state.start;
+  }
+
+  /** The offset the consumer is to fetch next on this partition; undefined while its start is unknown or it is not assigned. */
+  expectedOffset(tp: TopicPartition): string | undefined {
+    return this.#partitions.get(partitionKey(tp.topic, tp.partition))?.nextOffset?.toString();
   }
 
   /**
-   * Records of one partition, in offset order, as fetched. Never waits: a partition whose
-   * buffer is full is paused instead. Records of a partition not assigned are ignored.
+   * Records of one partition, in offset order, as fetched from `from` (the offset the fetch
+   * asked for; the first record's offset when not given) up to `to` (exclusive; offsets
+   * between the last record and `to` hold nothing to deliver, such as transaction markers).
+   * Never waits: a partition whose buffer is full is paused instead. Returns whether the
+   * records were taken: not when the partition is not assigned, its start is not known yet,
+   * or the fetch began past the offset expected next (records between were never handed
+   * over); then nothing of them is taken, and the consumer fetches again from `expectedOffset`.
    */
-  push(records: readonly ConsumedRecord[]): void {
-    if (this.#stopping || records.length === 0) return;
-    const first = records[0]!;
-    const state = this.#partitions.get(partitionKey(first.topic, first.partition));
-    if (!state) return;
+  push(records: readonly ConsumedRecord[], fetched: { from?: string; to?: string } = {}): boolean {
+    const first = records[0];
+    if (!first) return false;
+    return this.#handOver({ topic: first.topic, partition: first.partition }, records, { from: fetched.from ?? first.offset, ...(fetched.to !== undefined ? { to: fetched.to } : {}) });
+  }
+
+  /**
+   * The consumer fetched offsets `from` to `to` (exclusive) and found nothing to deliver
+   * (transaction markers, aborted or compacted records). Taken like `push`, on the same terms.
+   */
+  handOverNothing(tp: TopicPartition, from: string, to: string): boolean {
+    return this.#handOver(tp, [], { from, to });
+  }
+
+  #handOver(tp: TopicPartition, records: readonly ConsumedRecord[], fetched: { from: string; to?: string }): boolean {
+    if (this.#stopping) return false;
+    const state = this.#partitions.get(partitionKey(tp.topic, tp.partition));
+    if (!state || state.nextOffset === undefined || BigInt(fetched.from) > state.nextOffset) return false;
+    this.#take(state, records);
+    if (fetched.to !== undefined && BigInt(fetched.to) > state.nextOffset) {
+      state.nextOffset = BigInt(fetched.to);
+      this.#noteSettled(state);
+      this.#requestCommit();
+    }
+    return true;
+  }
+
+  /**
+   * The broker no longer holds this partition's records before `logStart` (retention
+   * deleted them before they were handed over): nothing can deliver them, on AWS neither.
+   * The state moves past them, says so, and commits there.
+   */
+  skipDeleted(tp: TopicPartition, logStart: string): void {
+    const state = this.#partitions.get(partitionKey(tp.topic, tp.partition));
+    const to = BigInt(logStart);
+    if (!state || state.nextOffset === undefined || to <= state.nextOffset) return;
+    this.#deps.log.warn(
+      `${this.settings.functionName}: ${state.key}: offsets ${state.nextOffset}..${to - 1n} were deleted by the broker (its retention) before they were read; ` +
+        'nothing can deliver them, so they are committed past',
+    );
+    state.nextOffset = to;
+    this.#noteSettled(state);
+    this.#requestCommit();
+    this.#schedulePump();
+  }
+
+  /** Records handed over in an unbroken run: queued, filtered out, or skipped as settled before. */
+  #take(state: PartitionState, records: readonly ConsumedRecord[]): void {
     const now = this.#timers.now();
     const settled = this.#settled.get(state.key);
     let filtered = false;
     let skipped = 0;
     for (const record of records) {
       const offset = BigInt(record.offset);
-      if (state.nextOffset !== undefined && offset < state.nextOffset) continue; // seen already
-      state.fetchedFrom ??= offset;
+      if (offset < state.nextOffset!) continue; // seen already
       state.nextOffset = offset + 1n;
       if (settled && offset >= settled.from && offset < settled.to) {
         // Settled by this process before the partition came back at an older offset: committed past, never delivered again.
@@ -633,7 +718,7 @@ export class EventSourceMapping {
   /** A current state's records from where it started fetching to its commit offset are settled. */
   #noteSettled(state: PartitionState): void {
     const to = this.#commitOffset(state);
-    if (state.fetchedFrom !== undefined && to !== undefined) this.#mergeSettled(state.key, state.fetchedFrom, to);
+    if (state.start !== undefined && to !== undefined) this.#mergeSettled(state.key, state.start, to);
   }
 
   #skipped(state: PartitionState, count: number): void {
@@ -663,8 +748,8 @@ export class EventSourceMapping {
    * with those records queued again, they leave.
    */
   #settledWhileRevoked(state: PartitionState, through: bigint): void {
-    if (state.fetchedFrom === undefined) return;
-    this.#mergeSettled(state.key, state.fetchedFrom, through + 1n);
+    if (state.start === undefined) return;
+    this.#mergeSettled(state.key, state.start, through + 1n);
     const current = this.#partitions.get(state.key);
     const settled = this.#settled.get(state.key)!;
     if (!current || this.#busy.has(current.key)) return;
@@ -756,10 +841,7 @@ export class EventSourceMapping {
       const wait = this.#lastCommitAt + this.settings.commitIntervalMs - this.#timers.now();
       if (!this.#stopping && wait > 0) {
         // Paced: the next commit takes everything that settles until then.
-        this.#commitTimer = this.#timers.setTimeout(() => {
-          this.#commitTimer = undefined;
-          this.#requestCommit();
-        }, wait);
+        this.#commitLater(wait);
         return;
       }
       this.#track(this.#commitOnce());
@@ -775,8 +857,8 @@ export class EventSourceMapping {
       const targets: Array<[PartitionState, bigint]> = [];
       for (const state of this.#partitions.values()) {
         const next = this.#commitOffset(state);
-        if (next === undefined || next < ZERO) continue;
-        if (state.committed !== undefined ? next <= state.committed : next <= state.fetchedFrom!) continue;
+        if (next === undefined || next < ZERO || state.start === undefined) continue;
+        if (state.committed !== undefined ? next <= state.committed : next <= state.start) continue;
         targets.push([state, next]);
       }
       if (targets.length === 0) return;
@@ -797,17 +879,26 @@ export class EventSourceMapping {
         });
         this.#commitWanted = true;
         if (!this.#stopping) {
-          const delay = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(this.#commitFailures, 16));
-          this.#commitTimer = this.#timers.setTimeout(() => {
-            this.#commitTimer = undefined;
-            this.#requestCommit();
-          }, delay);
+          this.#commitLater(Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(this.#commitFailures, 16)));
         }
       }
     } finally {
       this.#commitRunning = false;
       if (this.#commitWanted && this.#commitTimer === undefined && !this.#stopping) this.#requestCommit();
     }
+  }
+
+  /** A commit in `delay` ms; a delay longer than one timer holds takes several in a row. */
+  #commitLater(delay: number): void {
+    const due = this.#timers.now() + delay;
+    const arm = (): void => {
+      this.#commitTimer = this.#timers.setTimeout(() => {
+        if (this.#timers.now() < due) return arm();
+        this.#commitTimer = undefined;
+        this.#requestCommit();
+      }, Math.min(MAX_TIMER_MS, Math.max(0, due - this.#timers.now())));
+    };
+    arm();
   }
 
   // --- helpers ------------------------------------------------------------------------
@@ -825,7 +916,8 @@ export class EventSourceMapping {
     if (this.#timer && this.#timer.at <= at) return;
     this.#clearTimer();
     if (!Number.isFinite(at)) return;
-    const delay = Math.max(0, at - this.#timers.now());
+    // A wait longer than one timer holds wakes the pump early; it arms the timer again.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.#timers.now()));
     const handle = this.#timers.setTimeout(() => {
       this.#timer = undefined;
       this.#pump();

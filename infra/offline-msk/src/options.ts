@@ -113,6 +113,8 @@ export interface PluginOptions {
   maxRecordsPerPartition: number | undefined;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** Credentials of a function's own for its mappings (functionCredentials). */
+  functions?: Record<string, { sasl: SaslCredentials }>;
 }
 
 type Dict = Record<string, unknown>;
@@ -133,6 +135,24 @@ export function brokerList(value: unknown): string[] | undefined {
   return undefined;
 }
 
+/** The longest backoff the options accept: a quarter hour, far below what one timer holds (2^31-1 ms). */
+export const MAX_BACKOFF_MS = 900_000;
+/** AWS's bounds for what feeds a timer: MaximumBatchingWindowInSeconds and a function's timeout. */
+const MAX_BATCHING_WINDOW_SECONDS = 300;
+const MAX_FUNCTION_TIMEOUT_SECONDS = 900;
+
+/** Whether a number lies within [min, max] (and is whole, when asked). */
+function within(value: number, bounds: { min: number; max: number; whole?: boolean }): boolean {
+  return Number.isFinite(value) && value >= bounds.min && value <= bounds.max && (!bounds.whole || Number.isInteger(value));
+}
+
+function backoffMs(value: unknown, where: string, problems: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && within(value, { min: 1, max: MAX_BACKOFF_MS, whole: true })) return value;
+  problems.push(`${where}: expected whole milliseconds from 1 to ${MAX_BACKOFF_MS} (15 minutes), got ${JSON.stringify(value)}`);
+  return undefined;
+}
+
 function positiveInt(value: unknown, where: string, problems: string[]): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
@@ -148,7 +168,7 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
   const raw = service.custom?.offlineMsk;
   const options: Dict = isDict(raw) ? raw : {};
   const problems: string[] = [];
-  const known = new Set(['brokers', 'ssl', 'sasl', 'accountId', 'maxRecordsPerPartition', 'initialBackoffMs', 'maxBackoffMs']);
+  const known = new Set(['brokers', 'ssl', 'sasl', 'accountId', 'maxRecordsPerPartition', 'initialBackoffMs', 'maxBackoffMs', 'functions']);
   for (const key of Object.keys(options)) if (!known.has(key)) problems.push(`custom.offlineMsk.${key}: unknown option`);
   const fromEnv = env.OFFLINE_MSK_BROKERS;
   const brokers = brokerList(fromEnv) ?? brokerList(options.brokers);
@@ -156,13 +176,14 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
     problems.push('custom.offlineMsk.brokers: expected host:port, a comma-separated list or an array of them');
   }
   const sasl = readSasl(options.sasl, problems);
+  const functions = functionCredentials(options.functions, service, problems);
   const ssl = readTls(options.ssl, problems);
   if (options.accountId !== undefined && !(typeof options.accountId === 'string' && /^\d{12}$/.test(options.accountId))) {
     problems.push('custom.offlineMsk.accountId: expected 12 digits');
   }
   const maxRecordsPerPartition = positiveInt(options.maxRecordsPerPartition, 'custom.offlineMsk.maxRecordsPerPartition', problems);
-  const initialBackoffMs = positiveInt(options.initialBackoffMs, 'custom.offlineMsk.initialBackoffMs', problems) ?? MAPPING_DEFAULTS.initialBackoffMs;
-  const maxBackoffMs = positiveInt(options.maxBackoffMs, 'custom.offlineMsk.maxBackoffMs', problems) ?? MAPPING_DEFAULTS.maxBackoffMs;
+  const initialBackoffMs = backoffMs(options.initialBackoffMs, 'custom.offlineMsk.initialBackoffMs', problems) ?? MAPPING_DEFAULTS.initialBackoffMs;
+  const maxBackoffMs = backoffMs(options.maxBackoffMs, 'custom.offlineMsk.maxBackoffMs', problems) ?? MAPPING_DEFAULTS.maxBackoffMs;
   if (problems.length > 0) throw new Error(`offline-msk: invalid options:\n  ${problems.join('\n  ')}`);
   return {
     brokers,
@@ -172,14 +193,45 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
     maxRecordsPerPartition,
     initialBackoffMs,
     maxBackoffMs: Math.max(maxBackoffMs, initialBackoffMs),
+    ...(functions ? { functions } : {}),
   };
+}
+
+/**
+ * custom.offlineMsk.functions: `{ <function>: { sasl: { mechanism, username, password } } }`.
+ * Lambda's event source mapping reads with the function's execution role; these let each
+ * function's mappings (and their on-failure destination writes) log in as a principal of
+ * their own, in place of custom.offlineMsk.sasl.
+ */
+function functionCredentials(value: unknown, service: ServiceLike, problems: string[]): PluginOptions['functions'] {
+  if (value === undefined) return undefined;
+  const where = 'custom.offlineMsk.functions';
+  if (!isDict(value)) {
+    problems.push(`${where}: expected { <function>: { sasl: { mechanism, username, password } } }`);
+    return undefined;
+  }
+  const names = new Set(service.getAllFunctions());
+  const out: NonNullable<PluginOptions['functions']> = {};
+  for (const [name, own] of Object.entries(value)) {
+    if (!names.has(name)) {
+      problems.push(`${where}.${name}: the service has no such function`);
+      continue;
+    }
+    if (!isDict(own)) {
+      problems.push(`${where}.${name}: expected { sasl: { mechanism, username, password } }`);
+      continue;
+    }
+    for (const key of Object.keys(own)) if (key !== 'sasl') problems.push(`${where}.${name}.${key}: unknown option (a function takes sasl only)`);
+    const sasl = readSasl(own.sasl, problems, `${where}.${name}.sasl`);
+    if (sasl) out[name] = { sasl };
+  }
+  return out;
 }
 
 const NOT_IAM = 'MSK IAM authentication is not offered locally';
 
-function readSasl(value: unknown, problems: string[]): SaslCredentials | undefined {
+function readSasl(value: unknown, problems: string[], where = 'custom.offlineMsk.sasl'): SaslCredentials | undefined {
   if (value === undefined) return undefined;
-  const where = 'custom.offlineMsk.sasl';
   if (!isDict(value)) {
     problems.push(`${where}: expected { mechanism: plain | scram-sha-256 | scram-sha-512, username, password }`);
     return undefined;
@@ -296,6 +348,31 @@ export function describeConnection(c: Connection): string {
   return details ? `${protocol} ${details}` : protocol;
 }
 
+/**
+ * What feeds a timer, within AWS's bounds: the batching window (serverless.yml gives
+ * seconds; unset is AWS's default of 500 ms for Kafka) and the function's timeout.
+ * A problem with the timeout is named once per function, however many events it has.
+ */
+function timerSettings(
+  e: Dict,
+  timeoutWhere: string,
+  timeoutSeconds: number,
+  where: string,
+  problems: string[],
+): { batchingWindowMs: number; timeoutSeconds: number } | undefined {
+  const window = e.maximumBatchingWindow;
+  if (window !== undefined && !(typeof window === 'number' && within(window, { min: 0, max: MAX_BATCHING_WINDOW_SECONDS }))) {
+    problems.push(`${where}.maximumBatchingWindow: 0..${MAX_BATCHING_WINDOW_SECONDS} (seconds), got ${JSON.stringify(window)}`);
+    return undefined;
+  }
+  if (!within(timeoutSeconds, { min: 1, max: MAX_FUNCTION_TIMEOUT_SECONDS })) {
+    const problem = `${timeoutWhere}: 1..${MAX_FUNCTION_TIMEOUT_SECONDS} (seconds, Lambda's longest), got ${JSON.stringify(timeoutSeconds)}`;
+    if (!problems.includes(problem)) problems.push(problem);
+    return undefined;
+  }
+  return { batchingWindowMs: typeof window === 'number' ? window * 1000 : MAPPING_DEFAULTS.batchingWindowMs, timeoutSeconds };
+}
+
 function serviceName(service: ServiceLike): string {
   return typeof service.service === 'string' ? service.service : (service.service?.name ?? 'service');
 }
@@ -381,8 +458,11 @@ export function readMappings(service: ServiceLike, options: PluginOptions, mode:
         problems.push(`${where}.maximumRecordAgeInSeconds: -1 (unlimited) or 60..604800`);
         return;
       }
+      const timers = timerSettings(e, fn.timeout !== undefined ? `functions.${functionKey}.timeout` : 'provider.timeout', fn.timeout ?? providerTimeout, where, problems);
+      if (!timers) return;
       const before = problems.length;
-      const connection = eventConnection(e, eventType, options, where, problems, mode === 'offline');
+      const own = options.functions?.[functionKey];
+      const connection = eventConnection(e, eventType, own ? { ...options, sasl: own.sasl } : options, where, problems, mode === 'offline');
       if (problems.length > before) return;
       const eventBrokers = eventType === 'kafka' ? brokerList(e.bootstrapServers) : undefined;
       const brokers = options.brokers ?? eventBrokers ?? ['127.0.0.1:9092'];
@@ -401,8 +481,7 @@ export function readMappings(service: ServiceLike, options: PluginOptions, mode:
         // Lambda names the group after the mapping's UUID when none is given; a stable name resumes across restarts.
         groupId: typeof e.consumerGroupId === 'string' && e.consumerGroupId.length > 0 ? e.consumerGroupId : `${functionName}-${topic}`,
         batchSize,
-        // serverless.yml gives seconds; unset means AWS's default of 500 ms for Kafka.
-        batchingWindowMs: typeof e.maximumBatchingWindow === 'number' ? e.maximumBatchingWindow * 1000 : MAPPING_DEFAULTS.batchingWindowMs,
+        batchingWindowMs: timers.batchingWindowMs,
         startingPosition: (typeof e.startingPosition === 'string' ? e.startingPosition : 'TRIM_HORIZON') as StartingPosition,
         startingPositionTimestamp: typeof e.startingPositionTimestamp === 'number' ? e.startingPositionTimestamp : undefined,
         filterPatterns,
@@ -414,7 +493,7 @@ export function readMappings(service: ServiceLike, options: PluginOptions, mode:
         brokers,
         connection,
         source,
-        timeoutSeconds: fn.timeout ?? providerTimeout,
+        timeoutSeconds: timers.timeoutSeconds,
         maxRecordsPerPartition: options.maxRecordsPerPartition ?? Math.max(MAPPING_DEFAULTS.maxRecordsPerPartition, batchSize * 2),
       });
     });

@@ -8,6 +8,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { Producer, SASLOptions } from 'kafkajs';
 import { compileFilterPatterns } from './filter';
+import { registerBoundedGzip } from './gzip';
 import type { Destination, FailureContext } from './failure';
 import { invocationRecord, kafkaDestinationMessages } from './failure';
 import { startKafkaEventSource } from './kafka-source';
@@ -49,7 +50,9 @@ function kafkaSasl({ mechanism, username, password }: SaslOptions): SASLOptions 
   }
 }
 
+/** A kafkajs client; gzip batches it reads inflate within a bound (./gzip.ts). */
 function createClient(brokers: string[], connection: Connection, log: PluginLog): Kafka {
+  registerBoundedGzip();
   return new Kafka({
     clientId: 'offline-msk',
     brokers,

@@ -1,7 +1,11 @@
 /**
  * A model-based property test of the event source mapping (fast-check commands): a broker
  * with three partitions, a consumer that fetches from its position and goes back to the
- * committed offset on every rebalance, another member that owns what the mapping does not
+ * committed offset on every rebalance (the new partitions' start told once the source has
+ * read it), whose position may also move past a batch it never handed over (kafkajs
+ * resolving a batch eachBatch returned without pushing) and which may hand over, after a
+ * rebalance, a batch it fetched before it; the source seeks it back to where the mapping
+ * expects when the mapping refuses a fetch. Another member that owns what the mapping does not
  * and commits as it goes, a function whose every answer is generated (success, error,
  * timeout, partial responses of every kind, malformed ones), commits and destination
  * writes that succeed or fail, and time. Settings are generated too (batch size, window,
@@ -53,6 +57,10 @@ interface World {
   /** Partitions the mapping's consumer owns; the other member owns the rest. */
   owned: Set<number>;
   fetchPos: number[];
+  /** Per partition, where the consumer stood before the last rebalance: a batch fetched from there may still arrive. */
+  staleFrom: Array<number | undefined>;
+  /** Partitions the mapping got afresh whose start (the group's committed offset) it does not know yet. */
+  waiting: Set<number>;
   /** Offsets fetched by the mapping's consumer in its current generation, per partition. */
   fetched: Array<Set<number>>;
   /** Offsets the function took (success, or not reported in a partial response). */
@@ -235,13 +243,34 @@ const fetch = (p: number, max: number) =>
     const from = world.fetchPos[p]!;
     const to = Math.min(world.log[p]!.length, from + max);
     if (to <= from) return;
-    const records: ConsumedRecord[] = [];
-    for (let o = from; o < to; o++) {
-      records.push(record(world, p, o));
-      world.fetched[p]!.add(o);
-    }
+    handOver(world, p, from, to);
+  });
+
+/**
+ * The source hands a fetch of [from, to) to the mapping: taken, the consumer moves past it;
+ * refused, the source seeks the consumer back to the offset the mapping expects (while
+ * the partition's start is unknown, the consumer stays where it is).
+ */
+function handOver(world: World, p: number, from: number, to: number): void {
+  const records: ConsumedRecord[] = [];
+  for (let o = from; o < to; o++) records.push(record(world, p, o));
+  if (world.bench.mapping.push(records, { from: String(from) })) {
+    for (let o = from; o < to; o++) world.fetched[p]!.add(o);
     world.fetchPos[p] = to;
-    world.bench.mapping.push(records);
+    return;
+  }
+  const expected = world.bench.mapping.expectedOffset({ topic: 't', partition: p });
+  if (expected !== undefined) world.fetchPos[p] = Number(expected);
+}
+
+/** The source learns where the group stands on the partitions waiting for their start (it reads the committed offsets), and seeks there. */
+const locate = () =>
+  command('the group\'s committed offsets are read for the new partitions', (world) => {
+    for (const p of world.waiting) {
+      world.bench.mapping.startAt({ topic: 't', partition: p }, String(world.committed[p] ?? 0n));
+      world.fetchPos[p] = Number(world.committed[p] ?? 0n);
+    }
+    world.waiting.clear();
   });
 
 const rebalance = (owned: number[]) =>
@@ -256,10 +285,17 @@ const rebalance = (owned: number[]) =>
         world.generation[p]! += 1;
       }
       // kafkajs starts again from the committed offset after every rebalance.
+      world.staleFrom[p] = before.has(p) ? world.fetchPos[p] : undefined;
       world.fetchPos[p] = Number(world.committed[p] ?? 0n);
     }
-    world.bench.mapping.assign(owned.map((partition) => ({ topic: 't', partition })));
+    assignWaiting(world, owned);
   });
+
+/** The mapping gets its assignment; new partitions wait until `locate` says where the group stands. */
+function assignWaiting(world: World, owned: readonly number[]): void {
+  const waiting = world.bench.mapping.assign(owned.map((partition) => ({ topic: 't', partition })));
+  world.waiting = new Set([...[...world.waiting].filter((p) => owned.includes(p)), ...waiting.map((tp) => tp.partition)]);
+}
 
 /**
  * The consumer crashes and joins again with the same partitions (the group coordinator was
@@ -275,10 +311,36 @@ const restart = () =>
         world.fetched[p] = new Set();
         world.generation[p]! += 1;
       }
+      world.staleFrom[p] = world.owned.has(p) ? world.fetchPos[p] : undefined;
       world.fetchPos[p] = Number(world.committed[p] ?? 0n);
     }
     world.bench.mapping.assign([]);
-    world.bench.mapping.assign([...world.owned].map((partition) => ({ topic: 't', partition })));
+    world.waiting.clear();
+    assignWaiting(world, [...world.owned]);
+  });
+
+/**
+ * kafkajs fetched a batch of the partition and eachBatch returned without handing it to the
+ * mapping (the consumer was replaced, is not running, or the batch is stale); kafkajs
+ * resolved its last offset all the same (eachBatchAutoResolve), so its position moved past
+ * records the mapping never got.
+ */
+const batchNotHandedOver = (p: number, max: number) =>
+  command(`a batch of t-${p} (${max}) not handed over; the consumer's position moves past it`, (world) => {
+    if (!world.owned.has(p) || world.bench.paused.has(`t-${p}`)) return;
+    const from = world.fetchPos[p]!;
+    world.fetchPos[p] = Math.min(world.log[p]!.length, from + max);
+  });
+
+/** A batch fetched before the last rebalance, from where the consumer stood then, is handed over after it. */
+const staleBatch = (p: number, max: number) =>
+  command(`a batch of t-${p} (${max}) fetched before the rebalance arrives after it`, (world) => {
+    const from = world.staleFrom[p];
+    world.staleFrom[p] = undefined;
+    if (from === undefined || !world.owned.has(p) || world.bench.paused.has(`t-${p}`)) return;
+    const to = Math.min(world.log[p]!.length, from + max);
+    if (to <= from) return;
+    handOver(world, p, from, to);
   });
 
 const otherMember = (p: number, n: number) =>
@@ -474,6 +536,10 @@ const commands = [
     // …or it restarts and gets the same partitions back, its last commit lost.
     { weight: 3, arbitrary: fc.constant(restart()) },
     { weight: 5, arbitrary: fc.tuple(partition, fc.integer({ min: 1, max: 4 })).map(([p, n]) => otherMember(p, n)) },
+    // The consumer's position moves past records the mapping never got, or a batch from before a rebalance arrives after it.
+    { weight: 2, arbitrary: fc.tuple(partition, fc.integer({ min: 1, max: FETCH_MAX })).map(([p, n]) => batchNotHandedOver(p, n)) },
+    { weight: 3, arbitrary: fc.tuple(partition, fc.integer({ min: 1, max: FETCH_MAX })).map(([p, n]) => staleBatch(p, n)) },
+    { weight: 8, arbitrary: fc.constant(locate()) },
   ),
 ];
 
@@ -511,6 +577,8 @@ describe('EventSourceMapping against a model of the broker, the group and the fu
           committed: PARTITIONS.map(() => undefined),
           owned: new Set(PARTITIONS),
           fetchPos: PARTITIONS.map(() => 0),
+          staleFrom: PARTITIONS.map(() => undefined),
+          waiting: new Set(),
           fetched: PARTITIONS.map(() => new Set()),
           taken: PARTITIONS.map(() => new Set()),
           settled: PARTITIONS.map(() => new Set()),
@@ -540,7 +608,7 @@ describe('EventSourceMapping against a model of the broker, the group and the fu
           toString: c.toString.bind(c),
         }));
         current = world;
-        bench.mapping.assign(PARTITIONS.map((partition) => ({ topic: 't', partition })));
+        bench.mapping.assign(PARTITIONS.map((partition) => ({ topic: 't', partition, offset: '0' })));
         await fc.asyncModelRun(() => ({ model: world, real: bench }), wrapped);
       }),
       { numRuns: runs },

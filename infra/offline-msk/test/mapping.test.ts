@@ -5,14 +5,17 @@
  * The review's reproductions are here as regression tests (they failed on the mapping
  * this one replaced).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { compileFilterPatterns } from '../src/filter';
 import { MAX_SETTLED_PARTITIONS } from '../src/mapping';
 import { Bench, ERROR, OK, partialAt, range, record } from './support';
 import type { Call } from './support';
 
 const tp = (partition: number) => ({ topic: 't', partition });
-const assign = (b: Bench, ...partitions: number[]) => b.mapping.assign(partitions.map(tp));
+/** Assigns partitions whose group stands at offset 0 (a new group on a new topic). */
+const assign = (b: Bench, ...partitions: number[]) => b.mapping.assign(partitions.map((p) => ({ ...tp(p), offset: '0' })));
+/** Assigns partitions whose group stands at the given offsets. */
+const assignAt = (b: Bench, starts: Record<number, number>) => b.mapping.assign(Object.entries(starts).map(([p, offset]) => ({ ...tp(Number(p)), offset: String(offset) })));
 const batches = (b: Bench) => b.calls.map((c) => c.offsets);
 
 describe('EventSourceMapping: batches', () => {
@@ -50,7 +53,7 @@ describe('EventSourceMapping: batches', () => {
 
   it('never sends records that match no filter pattern, and commits past them', async () => {
     const b = new Bench({ filter: compileFilterPatterns([{ value: { event_type: ['keep'] } }]) });
-    assign(b, 0, 2);
+    assignAt(b, { 0: 0, 2: 40 });
 
     b.mapping.push([record(0, 0, { value: { event_type: 'drop' } }), record(0, 1, { value: { event_type: 'keep' } }), record(0, 2, { value: 'x' }), record(0, 3, { value: { event_type: 'drop' } })]);
     b.mapping.push([record(2, 40, { value: { event_type: 'drop' } })]);
@@ -119,7 +122,7 @@ describe('EventSourceMapping: failures and retries', () => {
     const b = new Bench();
     const answers = [ERROR, ERROR];
     b.answer = (c) => answers[c.n] ?? OK;
-    assign(b, 0);
+    assignAt(b, { 0: 5 });
 
     b.mapping.push(range(0, 5, 7));
     await b.run();
@@ -338,6 +341,55 @@ describe('EventSourceMapping: failures and retries', () => {
   });
 });
 
+describe("EventSourceMapping: waits longer than a Node timer holds (2^31-1 ms)", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  it('a destination write that failed waits out a backoff of 3,000,000,000 ms without spinning, then is written again', async () => {
+    // Prepare: Node's timers, faked (a delay past 2^31-1 ms fires after 1 ms, as in Node)
+    vi.useFakeTimers();
+    const armed = vi.spyOn(globalThis, 'setTimeout');
+    const b = new Bench({ maximumRetryAttempts: 0, hasDestination: true, initialBackoffMs: 100, maxBackoffMs: 3_000_000_000 }, { nodeTimers: true });
+    b.answer = () => ERROR;
+    b.autoWrite = false;
+    assign(b, 0);
+    b.mapping.push([record(0, 0)]);
+    await vi.advanceTimersByTimeAsync(0);
+    b.writes[0]!.fail();
+    await vi.advanceTimersByTimeAsync(0);
+    const before = armed.mock.calls.length;
+
+    // Act
+    await vi.advanceTimersByTimeAsync(50);
+    const timersArmedIn50Ms = armed.mock.calls.length - before;
+    expect(timersArmedIn50Ms).toBeLessThanOrEqual(1);
+    await vi.advanceTimersByTimeAsync(3_000_000_000);
+
+    // Assess
+    expect(b.writes).toHaveLength(2);
+    expect(b.calls).toHaveLength(1);
+  });
+
+  it('a commit that failed is tried again after its backoff, not in a loop, when the backoff exceeds a Node timer', async () => {
+    vi.useFakeTimers();
+    const b = new Bench({ initialBackoffMs: 3_000_000_000, maxBackoffMs: 3_000_000_000 }, { nodeTimers: true });
+    b.autoCommit = false;
+    assign(b, 0);
+    b.mapping.push([record(0, 0)]);
+    await vi.advanceTimersByTimeAsync(0);
+    b.commits[0]!.fail();
+
+    await vi.advanceTimersByTimeAsync(1_000);
+    const commitsInOneSecond = b.commits.length;
+    await vi.advanceTimersByTimeAsync(3_000_000_000);
+
+    expect(commitsInOneSecond).toBe(1);
+    expect(b.commits).toHaveLength(2);
+  });
+});
+
 describe('EventSourceMapping: commits', () => {
   it('does not count a failed commit as done: it commits again', async () => {
     const b = new Bench();
@@ -534,6 +586,86 @@ describe('EventSourceMapping: partitions and rebalances (the review reproduction
   });
 });
 
+describe('EventSourceMapping: it takes records only in an unbroken run from where the group stood', () => {
+  it("refuses a fetch that began past the offset it expects (the consumer's position moved past records it never handed over): nothing is committed past them", async () => {
+    // Prepare: 0-2 taken; then the consumer's position moves past 3-5 without handing them
+    // over (kafkajs resolved a batch that eachBatch returned without pushing).
+    const b = new Bench();
+    assign(b, 0);
+    b.mapping.push(range(0, 0, 2), { from: '0' });
+    await b.run();
+
+    // Act
+    const taken = b.mapping.push(range(0, 6, 8), { from: '6' });
+    await b.run(1_000);
+
+    // Assess: nothing past 3 committed; the consumer is told to fetch from 3, and then all of it goes through
+    expect(b.committed.get('t-0')).toBe(3n);
+    expect(taken).toBe(false);
+    expect(b.mapping.expectedOffset(tp(0))).toBe('3');
+    expect(b.mapping.push(range(0, 3, 8), { from: '3' })).toBe(true);
+    await b.run();
+    expect(batches(b).flat()).toEqual(range(0, 0, 8).map((r) => `0:${r.offset}`));
+    expect(b.committed.get('t-0')).toBe(9n);
+  });
+
+  it('a batch fetched before a rebalance and handed over after it does not set where a new state starts: records below it are not committed past', async () => {
+    // Prepare: 0-4 fail; the consumer restarts (a new member) while the group still stands at 0
+    const b = new Bench();
+    b.answer = (c) => (c.n === 0 ? ERROR : OK);
+    assign(b, 0);
+    b.mapping.push(range(0, 0, 4), { from: '0' });
+    await b.run();
+    assign(b);
+    const waiting = b.mapping.assign([tp(0)]);
+
+    // Act: a batch the old consumer fetched from 5 arrives before the new one's start is known
+    const beforeStart = b.mapping.push(range(0, 5, 7), { from: '5' });
+    await b.run(1_000);
+
+    // Assess: nothing taken nor committed; once the start (0) is known, only a fetch from 0 is taken
+    expect(b.committed.get('t-0')).toBeUndefined();
+    expect(batches(b)).toHaveLength(1);
+    expect(beforeStart).toBe(false);
+    expect(waiting).toEqual([tp(0)]);
+    expect(b.mapping.assign([tp(0), tp(1)])).toEqual([tp(0), tp(1)]); // kept and still waiting, and new
+    b.mapping.startAt(tp(0), '0');
+    expect(b.mapping.assign([tp(0), tp(1)])).toEqual([tp(1)]);
+    expect(b.mapping.push(range(0, 5, 7), { from: '5' })).toBe(false);
+    expect(b.mapping.push(range(0, 0, 7), { from: '0' })).toBe(true);
+    await b.run();
+    expect(batches(b).slice(1).flat()).toEqual(range(0, 0, 7).map((r) => `0:${r.offset}`));
+    expect(b.committed.get('t-0')).toBe(8n);
+  });
+
+  it('takes a fetch that began before what it expects (a consumer fetching again) and one that says where nothing is to deliver', async () => {
+    const b = new Bench();
+    assignAt(b, { 0: 10 });
+
+    const again = [b.mapping.push(range(0, 8, 12), { from: '8' }), b.mapping.push(range(0, 10, 14), { from: '10', to: '17' })];
+    const markers = b.mapping.handOverNothing(tp(0), '17', '20');
+    await b.run();
+
+    expect([...again, markers]).toEqual([true, true, true]);
+    expect(batches(b).flat()).toEqual(range(0, 10, 14).map((r) => `0:${r.offset}`));
+    expect(b.committed.get('t-0')).toBe(20n);
+    expect(b.mapping.expectedOffset(tp(0))).toBe('20');
+  });
+
+  it("moves past records the broker deleted before they were read, and says so", async () => {
+    const b = new Bench();
+    assignAt(b, { 0: 10 });
+
+    b.mapping.skipDeleted(tp(0), '25');
+    b.mapping.push(range(0, 25, 26), { from: '25' });
+    await b.run();
+
+    expect(batches(b).flat()).toEqual(['0:25', '0:26']);
+    expect(b.committed.get('t-0')).toBe(27n);
+    expect(b.lines).toContainEqual({ level: 'warn', message: 'fn: t-0: offsets 10..24 were deleted by the broker (its retention) before they were read; nothing can deliver them, so they are committed past' });
+  });
+});
+
 describe('EventSourceMapping: what it settled is not delivered again when a partition comes back', () => {
   it('a commit lost with its coordinator, then a consumer restart: the same partition resumes after what was settled, and commits there', async () => {
     // The rolling restart's SIGKILL: the commit of 0-9 dies with the coordinator, the consumer
@@ -577,17 +709,17 @@ describe('EventSourceMapping: what it settled is not delivered again when a part
 
   it('skips only what it settled itself: records another member left behind, or below what it settled, are delivered', async () => {
     const b = new Bench();
-    assign(b, 0);
+    assignAt(b, { 0: 10 });
     b.mapping.push(range(0, 10, 19));
     await b.run();
 
     // Back after another member: the group stood at 5 (below what this mapping took), then at 25.
     assign(b);
-    assign(b, 0);
+    assignAt(b, { 0: 5 });
     b.mapping.push(range(0, 5, 22));
     await b.run();
     assign(b);
-    assign(b, 0);
+    assignAt(b, { 0: 25 });
     b.mapping.push(range(0, 25, 27));
     await b.run();
 
@@ -605,5 +737,5 @@ describe('EventSourceMapping: what it settled is not delivered again when a part
 
     expect(b.calls).toHaveLength(partitions.length * 3);
     expect(b.mapping.settledPartitions).toBe(MAX_SETTLED_PARTITIONS);
-  });
+  }, 60_000);
 });

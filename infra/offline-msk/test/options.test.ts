@@ -24,6 +24,16 @@ function service(functions: Record<string, { name?: string; timeout?: number; ev
 const options = (svc: ServiceLike, env: Record<string, string> = {}): PluginOptions => readPluginOptions(svc, env);
 const mappings = (svc: ServiceLike, env: Record<string, string> = {}) => readMappings(svc, options(svc, env));
 
+/** The problems readMappings names, one per line of its error (none when it reads the service). */
+function problemsOf(svc: ServiceLike): string[] {
+  try {
+    mappings(svc);
+    return [];
+  } catch (error) {
+    return (error as Error).message.split('\n').slice(1).map((l) => l.trim());
+  }
+}
+
 describe('readMappings', () => {
   it('reads an msk event with every option, in AWS units', () => {
     // Prepare
@@ -140,14 +150,7 @@ describe('readMappings', () => {
       },
     });
 
-    let message = '';
-    try {
-      mappings(svc);
-    } catch (error) {
-      message = (error as Error).message;
-    }
-
-    expect(message.split('\n').slice(1).map((l) => l.trim())).toEqual([
+    expect(problemsOf(svc)).toEqual([
       'functions.b.events[0].msk.topic: required',
       expect.stringMatching(/^functions\.b\.events\[1\]\.msk\.filterPatterns\[0\]: Kafka event source mappings only support filtering on the "value" key/),
       'functions.b.events[2].msk: maximumRetryAttempts need provisioned mode (provisionedPollerConfig), as on AWS',
@@ -156,6 +159,25 @@ describe('readMappings', () => {
       'functions.b.events[5].msk.maximumRecordAgeInSeconds: -1 (unlimited) or 60..604800',
       'functions.b.events[6].kafka: destinations.onFailure and onFailureDestination say the same thing; keep one',
     ]);
+  });
+
+  it('refuses a batching window or a function timeout no timer here can hold: 0..300 s and 1..900 s, as AWS accepts them', () => {
+    const event = (extra: Record<string, unknown>) => ({ msk: { arn: ARN, topic: 't', ...extra } });
+    const svc = service({
+      a: { events: [event({ maximumBatchingWindow: 3_000_000 })] },
+      b: { events: [event({ maximumBatchingWindow: -1 })] },
+      c: { timeout: 3_000_000, events: [event({})] },
+    });
+
+    expect(problemsOf(svc)).toEqual([
+      'functions.a.events[0].msk.maximumBatchingWindow: 0..300 (seconds), got 3000000',
+      'functions.b.events[0].msk.maximumBatchingWindow: 0..300 (seconds), got -1',
+      "functions.c.timeout: 1..900 (seconds, Lambda's longest), got 3000000",
+    ]);
+    expect(mappings(service({ d: { timeout: 900, events: [event({ maximumBatchingWindow: 300 })] } }))[0]).toMatchObject({ timeoutSeconds: 900, batchingWindowMs: 300_000 });
+    const provider = service({ f: { events: [event({})] } });
+    provider.provider.timeout = 901;
+    expect(() => mappings(provider)).toThrow("provider.timeout: 1..900 (seconds, Lambda's longest), got 901");
   });
 });
 
@@ -175,6 +197,15 @@ describe('readPluginOptions', () => {
     expect(() => options(service({}, { offlineMsk: { broker: 'x', sasl: { mechanism: 'iam' }, accountId: '12' } }))).toThrow(
       /custom\.offlineMsk\.broker: unknown option[\s\S]*sasl\.mechanism: expected[\s\S]*accountId: expected 12 digits/,
     );
+  });
+
+  it('refuses a backoff no timer can hold: initialBackoffMs and maxBackoffMs are whole milliseconds from 1 to 900000', () => {
+    const read = (offlineMsk: Record<string, unknown>) => () => options(service({}, { offlineMsk }));
+
+    expect(read({ maxBackoffMs: 3_000_000_000 })).toThrow('custom.offlineMsk.maxBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 3000000000');
+    expect(read({ initialBackoffMs: 900_001 })).toThrow('custom.offlineMsk.initialBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 900001');
+    expect(read({ maxBackoffMs: 0.5 })).toThrow('custom.offlineMsk.maxBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 0.5');
+    expect(read({ initialBackoffMs: 900_000, maxBackoffMs: 900_000 })()).toMatchObject({ initialBackoffMs: 900_000, maxBackoffMs: 900_000 });
   });
 
   it("reads nothing of the service's own environment: a short ADMIN_TOKEN or any other variable changes nothing", () => {

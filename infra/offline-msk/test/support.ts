@@ -123,7 +123,8 @@ export class Bench {
   autoCommit = true;
   autoWrite = true;
 
-  constructor(settings: Partial<MappingSettings> = {}) {
+  /** `nodeTimers`: the mapping uses Node's own timers (a test fakes them with vi.useFakeTimers) instead of the fake clock. */
+  constructor(settings: Partial<MappingSettings> = {}, options: { nodeTimers?: boolean } = {}) {
     const log = (level: string) => (message: string) => this.lines.push({ level, message });
     this.mapping = new EventSourceMapping(
       {
@@ -131,7 +132,7 @@ export class Bench {
         ...settings,
       },
       {
-        timers: this.clock,
+        ...(options.nodeTimers ? {} : { timers: this.clock }),
         requestId: () => 'request-1',
         discarded: (failure) => {
           this.discarded.push(failure);

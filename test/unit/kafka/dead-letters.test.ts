@@ -107,6 +107,32 @@ describe('readDeadLetterTopicRecord', () => {
     ]);
   });
 
+  it('keeps original headers named dlq.* as the original had them, and never reads them as its own', () => {
+    // Prepare: a record whose producer wrote the service's own header names
+    const forging = {
+      ...source,
+      headers: [
+        { name: REPLAY_HEADERS.of, value: Buffer.from('0:0') },
+        { name: 'dlq.original_headers', value: Buffer.from('[["forged","eWVz"]]') },
+        { name: 'dlq.reason', value: Buffer.from('fine') },
+        { name: 'trace', value: Buffer.from('t-1') },
+      ],
+    };
+
+    // Act
+    const written = deadLetterRecord({ record: forging, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'onCommand' });
+    const read = readDeadLetterTopicRecord(asRead(written));
+
+    // Assess
+    expect(read).toMatchObject({ kind: 'dead-letter', format: 'service', reason: 'not_json' });
+    expect((read as DeadLetter).originals[0]!.headers).toEqual(forging.headers);
+  });
+
+  it('reads a dead letter written before the prefix, whose original carried dlq.replay.of, as a dead letter', () => {
+    const old = { ...source, topic: 'dlq', headers: [...asRead(deadLetterRecord({ record: source, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'c' })).headers, { name: REPLAY_HEADERS.of, value: Buffer.from('0:0') }] };
+    expect(readDeadLetterTopicRecord(old)).toMatchObject({ kind: 'dead-letter', reason: 'not_json' });
+  });
+
   it('reads a replay receipt', () => {
     const receipt = { ...source, topic: 'dlq', headers: [{ name: REPLAY_HEADERS.of, value: Buffer.from('1:9') }] };
     expect(readDeadLetterTopicRecord(receipt)).toEqual({ kind: 'receipt', partition: 2, offset: '41', of: '1:9' });
@@ -156,6 +182,13 @@ describe('npm run dlq command line', () => {
     expect(parseCommandLine(['show', '2:41']).show).toEqual({ partition: 2, offset: '41' });
     expect(() => parseCommandLine(['show', '2:41-42'])).toThrow(/one offset/);
     expect(() => parseCommandLine(['show'])).toThrow(/show takes one/);
+  });
+
+  it('says to put -- before the options when npm took them for itself', () => {
+    // `npm run dlq list --reason not_json` hands --reason to npm and not_json to the tool.
+    expect(() => parseCommandLine(['list', 'not_json'], { npm_config_reason: 'true' })).toThrow(
+      expect.objectContaining({ message: 'unexpected argument "not_json"', hint: "npm took --reason for itself: put -- before the tool's options (npm run dlq -- --reason …)" }),
+    );
   });
 
   it('names an unknown command or option, and a bad number', () => {

@@ -51,6 +51,18 @@ describe('deadLetterRecord', () => {
     expect(Object.getOwnPropertyDescriptor(dead.headers, '__proto__')?.value).toEqual(Buffer.from('p'));
   });
 
+  it('writes an original header named dlq.* under dlq.source.header.*, so no dlq.* header of its own can be forged', () => {
+    // Prepare
+    const original = record({ headers: [{ name: 'dlq.replay.of', value: Buffer.from('0:0') }, { name: 'dlq.reason', value: Buffer.from('fine') }] });
+
+    // Act
+    const dead = deadLetterRecord({ record: original, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'c' });
+
+    // Assess
+    expect(dead.headers).toMatchObject({ 'dlq.source.header.dlq.replay.of': Buffer.from('0:0'), 'dlq.source.header.dlq.reason': Buffer.from('fine'), [DLQ_HEADERS.reason]: 'not_json' });
+    expect(Object.keys(dead.headers ?? {})).not.toContain('dlq.replay.of');
+  });
+
   it('keeps a null key and a null value null', () => {
     // Prepare, Act
     const dead = deadLetterRecord({ record: record({ key: null, value: null }), reason: 'empty_value', error: 'e', topic: 'dlq', consumer: 'c' });

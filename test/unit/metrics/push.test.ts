@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../../src/metrics/registry';
 import { createMetricsPusher } from '../../../src/metrics/push';
 import type { PushSender } from '../../../src/metrics/push';
@@ -8,6 +8,8 @@ const grouping = { job: 'svc', stage: 'dev', function: 'fn', instance: 'env-1' }
 function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: number }) {
   const metrics = createMetrics();
   let clock = 0;
+  // The wall clock (milliseconds since the epoch); it moves with the monotonic clock unless a test says otherwise.
+  let wall = 1_700_000_000_000;
   const warnings: Array<Record<string, unknown>> = [];
   const infos: string[] = [];
   const pusher = createMetricsPusher({
@@ -17,6 +19,7 @@ function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: numbe
     timeoutMs: params.timeoutMs ?? 300,
     intervalMs: params.intervalMs,
     now: () => clock,
+    wallNow: () => wall,
     send: params.send,
     logger: {
       warn: (_message: string, extra?: unknown) => warnings.push(extra as Record<string, unknown>),
@@ -25,7 +28,21 @@ function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: numbe
   });
   const outcomes = async () =>
     Object.fromEntries((await metrics.pushgatewayPushes.get()).values.map((v) => [String(v.labels.outcome), v.value] as const));
-  return { pusher, metrics, warnings, infos, outcomes, advance: (ms: number) => (clock += ms) };
+  return {
+    pusher,
+    metrics,
+    warnings,
+    infos,
+    outcomes,
+    advance: (ms: number) => {
+      clock += ms;
+      wall += ms;
+    },
+    /** Time the monotonic clock does not see (a frozen container: performance.now() may stand still). */
+    freeze: (ms: number) => (wall += ms),
+    /** The wall clock set back (or forward) by `ms`, as NTP may. */
+    stepWall: (ms: number) => (wall += ms),
+  };
 }
 
 describe('createMetricsPusher', () => {
@@ -82,7 +99,7 @@ describe('createMetricsPusher', () => {
     // Assess
     expect(results.filter((r) => r === 'error')).toHaveLength(2);
     expect(attempts).toBe(2);
-    expect(await outcomes()).toEqual({ error: 2 });
+    expect(await outcomes()).toEqual({ success: 0, error: 2, timeout: 0 });
     expect(warnings).toHaveLength(2);
     expect(warnings[1]).toMatchObject({ outcome: 'error', consecutive_failures: 2, next_attempt_in_ms: 2000 });
   });
@@ -96,7 +113,7 @@ describe('createMetricsPusher', () => {
     const outcome = await pusher.push();
     // Assess
     expect(outcome).toBe('timeout');
-    expect(await outcomes()).toEqual({ timeout: 1 });
+    expect(await outcomes()).toEqual({ success: 0, error: 0, timeout: 1 });
   });
 
   it('caps the timeout at 300 ms whatever it is given', async () => {
@@ -196,6 +213,36 @@ describe('segments: a group is never overwritten with smaller counts nor pushed 
     expect(pushes[3]?.segment).toBe(pushes[2]?.segment);
   });
 
+  it('starts a new segment after an idle gap only the wall clock saw (frozen, the monotonic clock stood still), so a thawed container never pushes into a folded group', async () => {
+    // Prepare
+    const { pushes, send } = recorder();
+    const { pusher, metrics, freeze } = setup({ send, intervalMs: 0 });
+    metrics.httpRequests.inc(REQUEST, 100);
+    await pusher.push();
+    // Act: frozen past the group's maximum age (folded meanwhile), then thawed and invoked
+    freeze(901_000);
+    metrics.httpRequests.inc(REQUEST, 1);
+    await pusher.push();
+    // Assess
+    expect(pushes.map((p) => p.requests)).toEqual([100, 1]);
+    expect(pushes[1]?.segment).not.toBe(pushes[0]?.segment);
+  });
+
+  it('a wall clock set back does not hide an idle gap the monotonic clock saw', async () => {
+    // Prepare
+    const { pushes, send } = recorder();
+    const { pusher, metrics, advance, stepWall } = setup({ send, intervalMs: 0 });
+    metrics.httpRequests.inc(REQUEST, 100);
+    await pusher.push();
+    // Act
+    advance(901_000);
+    stepWall(-3_600_000);
+    metrics.httpRequests.inc(REQUEST, 1);
+    await pusher.push();
+    // Assess
+    expect(pushes.map((p) => p.requests)).toEqual([100, 1]);
+  });
+
   it('after a failed push and a long idle gap, the new segment starts after what the failed push carried (never counted twice)', async () => {
     // Prepare
     const { pushes, send } = recorder();
@@ -216,5 +263,54 @@ describe('segments: a group is never overwritten with smaller counts nor pushed 
     await pusher.push();
     // Assess
     expect(pushes.map((p) => p.requests)).toEqual([10, 1]);
+  });
+});
+
+describe('createMetricsPusher between invocations', () => {
+  it('pushes what the last invocations left once the interval is over, with one timer at a time, only where the runtime does not freeze', async () => {
+    // Prepare
+    const bodies: string[] = [];
+    const send: PushSender = ({ body }) => {
+      bodies.push(body);
+      return Promise.resolve();
+    };
+    let clock = 0;
+    const timers: Array<{ flush: () => void; ms: number }> = [];
+    const make = (flushBetweenInvocations: boolean) => {
+      const metrics = createMetrics();
+      const pusher = createMetricsPusher({
+        metrics, url: 'http://pushgateway.invalid:9091', grouping, timeoutMs: 300, intervalMs: 10_000, now: () => clock, send,
+        flushBetweenInvocations,
+        schedule: (flush, ms) => {
+          timers.push({ flush, ms });
+          return () => undefined;
+        },
+      });
+      return { metrics, pusher };
+    };
+    const local = make(true);
+    // Act: the first invocation pushes; two more within the interval are left unpushed
+    local.metrics.httpRequests.inc({ route: '/', method: 'GET', status: '200' });
+    await local.pusher.pushIfDue();
+    clock = 1000;
+    local.metrics.httpRequests.inc({ route: '/', method: 'GET', status: '200' });
+    await local.pusher.pushIfDue();
+    clock = 2000;
+    local.metrics.httpRequests.inc({ route: '/', method: 'GET', status: '200' });
+    await local.pusher.pushIfDue();
+    // Assess: one timer, due when the interval is over
+    expect(timers.map((t) => t.ms)).toEqual([9000]);
+    clock = 10_000;
+    timers[0]?.flush();
+    await vi.waitFor(() => expect(bodies).toHaveLength(2));
+    expect(bodies[1]).toMatch(/^http_requests_total\{method="GET",route="\/",status="200"\} 3$/m);
+
+    // Act: on Lambda (it freezes), no timer
+    timers.length = 0;
+    const lambda = make(false);
+    await lambda.pusher.pushIfDue();
+    clock = 11_000;
+    await lambda.pusher.pushIfDue();
+    expect(timers).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { FOLDED_MARKER } from '../../../src/metrics/fleet';
 import { METRIC_DEFINITIONS, exportedMetricNames } from '../../../src/metrics/definitions';
-import { OVERFLOW_LABEL_VALUE, createMetrics } from '../../../src/metrics/registry';
+import { OVERFLOW_LABEL_VALUE, createMetrics, startConsumerCountersAtZero } from '../../../src/metrics/registry';
 
 async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object }> }> }, labels: object) {
   const { values } = await metric.get();
@@ -114,6 +114,7 @@ describe('released metrics', () => {
       metrics_function_tasks_total: 'counter',
       kafka_consumergroup_lag: 'gauge',
       metrics_retired_group_push_time_seconds: 'gauge',
+      build_info: 'gauge',
     };
     // Act
     const current = Object.fromEntries(Object.values(METRIC_DEFINITIONS).map((d) => [d.name, d.type]));
@@ -123,5 +124,31 @@ describe('released metrics', () => {
     }
     expect(Object.keys(current).filter((name) => !(name in released))).toEqual([]);
     expect(released[FOLDED_MARKER]).toBe('gauge');
+  });
+});
+
+describe('series that start at 0', () => {
+  it('has every push outcome at 0 and build_info at 1 in a new registry', async () => {
+    // Act
+    const text = await createMetrics().registry.metrics();
+    // Assess
+    for (const outcome of ['success', 'error', 'timeout']) expect(text).toContain(`pushgateway_pushes_total{outcome="${outcome}"} 0`);
+    expect(text).toMatch(/^build_info\{version="[^"]+",commit="[^"]+"\} 1$/m);
+  });
+
+  it("has a consumer's duplicates at 0 per event type it alone handles, and error events at 0 where it handles them", async () => {
+    // Prepare
+    const onError = createMetrics();
+    const catchAll = createMetrics();
+    // Act
+    startConsumerCountersAtZero(onError, { topic: 'events', eventTypes: ['error'] });
+    startConsumerCountersAtZero(catchAll, { topic: 'commands', eventTypes: undefined });
+    // Assess
+    const errorText = await onError.registry.metrics();
+    expect(errorText).toContain('duplicates_suppressed_total{topic="events",event_type="error"} 0');
+    expect(errorText).toMatch(/^error_events_total 0$/m);
+    const catchAllText = await catchAll.registry.metrics();
+    expect(catchAllText).toContain('duplicates_suppressed_total{topic="commands"} 0');
+    expect(catchAllText).not.toMatch(/^error_events_total/m);
   });
 });

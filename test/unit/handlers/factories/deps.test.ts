@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SendObserver } from '../../../../src/kafka/producer';
 import type { ServiceMetrics } from '../../../../src/metrics';
+import { httpEvent, lambdaContext, scheduledEvent } from '../../../helpers/lambda';
 
 const observers: SendObserver[] = [];
 
@@ -80,5 +81,38 @@ describe('send metrics: one definition for every function', () => {
     expect(await sizeObservations(consumerMetrics)).toBe(1);
     expect(await sentByStatus(httpMetrics)).toEqual({ success: 1, error: 2 });
     expect(await sentByStatus(consumerMetrics)).toEqual({ success: 1, error: 2 });
+  });
+});
+
+describe('a function that cannot start (its configuration refused)', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+    vi.resetModules();
+  });
+
+  it('answers an HTTP request 500 {"message":"Internal Server Error"} as API Gateway does, fails any other invocation, and logs why once', async () => {
+    // Prepare: KAFKA_SEND_TIMEOUT_MS beyond what src/config.ts accepts
+    vi.stubEnv('KAFKA_SEND_TIMEOUT_MS', '3000000000');
+    const written: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => written.push(String(chunk)) > 0);
+    vi.resetModules();
+
+    // Act
+    const { handler: http } = await import('../../../../handlers/http.js');
+    const { handler: metrics } = await import('../../../../handlers/metrics.js');
+    const first = await http(httpEvent('GET /healthz'), lambdaContext('http'));
+    const second = await http(httpEvent('POST /kafka/publish'), lambdaContext('http'));
+    const scheduled = metrics(scheduledEvent(), lambdaContext('metrics'));
+
+    // Assess
+    for (const answer of [first, second]) {
+      expect(answer).toEqual({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal Server Error"}' });
+    }
+    await expect(scheduled).rejects.toThrow('the function could not start: invalid configuration: KAFKA_SEND_TIMEOUT_MS: Too big: expected number to be <=30000');
+    const reasons = written.filter((line) => line.includes('KAFKA_SEND_TIMEOUT_MS'));
+    expect(reasons).toHaveLength(2);
+    expect(JSON.parse(reasons[0]!)).toMatchObject({ level: 'ERROR', message: 'the function could not start; every invocation fails until this is fixed' });
+    expect(reasons.join('')).not.toMatch(/\bat \S+ \(|\.ts:\d+/);
   });
 });

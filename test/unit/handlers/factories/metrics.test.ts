@@ -42,5 +42,20 @@ describe('GET /metrics with METRICS_TOKEN', () => {
   it('is public when no token is set', async () => {
     const response = await get(handlerWith({}));
     expect(response.statusCode).toBe(503);
+    expect(response.body).toContain('the Pushgateway could not be read');
+  });
+
+  it('with METRICS_PUBLIC=off and no token configured, refuses everyone without reading the Pushgateway', async () => {
+    // Act
+    const response = await get(handlerWith({ METRICS_PUBLIC: 'off' }), { authorization: 'Bearer anything-at-all-0123456789' });
+    // Assess
+    expect(response.statusCode).toBe(503);
+    expect(response.body).toBe('metrics unavailable: a token is required and none is configured\n');
+  });
+
+  it('with METRICS_PUBLIC=off and a token, asks for the token as without METRICS_PUBLIC', async () => {
+    const handler = handlerWith({ METRICS_PUBLIC: 'off', METRICS_TOKEN: TOKEN });
+    expect((await get(handler)).statusCode).toBe(401);
+    expect((await get(handler, { authorization: `Bearer ${TOKEN}` })).statusCode).toBe(503);
   });
 });

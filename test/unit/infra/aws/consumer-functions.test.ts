@@ -41,7 +41,7 @@ describe('infra/aws/consumer-functions.cjs', () => {
     // Assess
     for (const fn of CONSUMER_FUNCTIONS) {
       const entry = path.join(repo, `${functions[fn.name]!.handler.replace(/\.handler$/, '')}.ts`);
-      expect(readFileSync(entry, 'utf8'), entry).toContain(`createConsumerHandler('${fn.name}', defaultDeps())`);
+      expect(readFileSync(entry, 'utf8'), entry).toContain(`createConsumerHandler('${fn.name}', deps)`);
     }
   });
 

@@ -1,12 +1,15 @@
 /**
  * The Grafana dashboard (infra/grafana), the local dashboard (the Prometheus console
- * infra/local/prometheus/consoles/simple-time-service.html) and the local Prometheus
- * recording rules (infra/local/prometheus) name only metrics the service exports, as
- * derived from METRIC_DEFINITIONS (a histogram exports name_bucket, name_sum and
- * name_count), and only labels those metrics have; the local dashboard graphs no metric
- * the Grafana dashboard for AWS leaves out.
+ * infra/local/prometheus/consoles/simple-time-service.html) and the local Prometheus rules
+ * (infra/local/prometheus/rules.yml) name only metrics the service exports, as derived from
+ * METRIC_DEFINITIONS (a histogram exports name_bucket, name_sum and name_count), the
+ * Pushgateway's own and the rules' recorded series, and only labels those metrics have. Both
+ * dashboards select the service's job and stage in every query (never a benchmark's), draw 0
+ * rather than nothing, open on the last 15 minutes and show current values at the top; the
+ * local dashboard graphs no metric the Grafana dashboard for AWS leaves out.
  */
 import { readFileSync } from 'node:fs';
+import { load } from 'js-yaml';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { definitionByName, exportedMetricNames } from '../../../../src/metrics/definitions';
@@ -21,6 +24,28 @@ const PROMQL_WORDS = new Set([
   'sum_over_time', 'avg_over_time', 'max_over_time', 'min_over_time', 'count_over_time', 'last_over_time',
   'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'offset', 'bool',
 ]);
+
+/** Series Prometheus and the Pushgateway make themselves: firing alerts, each group's last push. */
+const BUILT_IN_SERIES = new Set(['ALERTS', 'push_time_seconds', 'push_failure_time_seconds']);
+
+/** The local rules' recorded series, each with the metrics its expression reads (recursively). */
+const rulesFile = load(readFileSync(path.join(root, 'infra/local/prometheus/rules.yml'), 'utf8')) as {
+  groups: Array<{ rules: Array<{ record?: string; expr: string }> }>;
+};
+const RECORDED = new Map(rulesFile.groups.flatMap((g) => g.rules).filter((r) => r.record !== undefined).map((r) => [r.record ?? '', r.expr]));
+
+/** The metrics an expression reads, with recorded series replaced by what they read. */
+function baseMetricsIn(expr: string): string[] {
+  return metricNamesIn(expr).flatMap((name) => {
+    const recorded = RECORDED.get(name);
+    return recorded === undefined ? [name] : baseMetricsIn(recorded);
+  });
+}
+
+/** Each label selector `{...}` of an expression. */
+function selectorsIn(expr: string): string[] {
+  return [...expr.matchAll(/\{([^}]*)\}/g)].map((m) => m[1] ?? '');
+}
 
 /** The metric names a PromQL expression selects. */
 function metricNamesIn(expr: string): string[] {
@@ -55,7 +80,8 @@ const GROUPING_LABELS = new Set(['job', 'stage', 'function', 'instance', 'segmen
 
 function unknownLabels(expr: string): string[] {
   const allowed = new Set(GROUPING_LABELS);
-  for (const name of metricNamesIn(expr)) {
+  for (const name of baseMetricsIn(expr)) {
+    if (name === 'ALERTS') for (const label of ['alertname', 'alertstate', 'severity']) allowed.add(label);
     const definition = definitionByName(name.replace(/_(bucket|sum|count)$/, '')) ?? definitionByName(name);
     for (const label of definition?.labelNames ?? []) allowed.add(label);
   }
@@ -108,17 +134,17 @@ describe('metricNamesIn', () => {
 });
 
 describe('the Grafana dashboard', () => {
-  const file = path.join(root, 'infra/grafana/simple-time-service.json');
+  const dashboard = JSON.parse(readFileSync(path.join(root, 'infra/grafana/simple-time-service.json'), 'utf8')) as {
+    panels: Array<Panel & { type: string; gridPos: { x: number; y: number; w: number; h: number } }>;
+    templating: { list: Array<{ definition?: string }> };
+    time: { from: string; to: string };
+  };
+  const exprs = panelExprs(dashboard.panels);
 
   it('parses and names only metrics the service exports', () => {
     // Prepare
-    const exported = exportedMetricNames();
+    const exported = new Set([...exportedMetricNames(), ...BUILT_IN_SERIES]);
     // Act
-    const dashboard = JSON.parse(readFileSync(file, 'utf8')) as {
-      panels: Panel[];
-      templating: { list: Array<{ definition?: string }> };
-    };
-    const exprs = panelExprs(dashboard.panels);
     const variableMetrics = dashboard.templating.list.flatMap((v) =>
       [...(v.definition ?? '').matchAll(/label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,/g)].map((m) => m[1] ?? ''),
     );
@@ -133,37 +159,105 @@ describe('the Grafana dashboard', () => {
     expect(unknown).toEqual([]);
     expect(exprs.flatMap(({ where, expr }) => unknownLabels(expr).map((l) => `${where}: ${l}`))).toEqual([]);
   });
+
+  it("selects the service's job and stage in every query (never a benchmark's)", () => {
+    // Prepare / Act
+    const unscoped = exprs.flatMap(({ where, expr }) =>
+      selectorsIn(expr)
+        .filter((s) => !s.includes('job="$job"') || !s.includes('stage="$stage"'))
+        .map((s) => `${where}: {${s}}`),
+    );
+    // Assess
+    expect(unscoped).toEqual([]);
+  });
+
+  it('opens on the last 15 minutes, with current values at the top and an error-ratio panel', () => {
+    // Prepare / Act
+    const top = dashboard.panels.filter((p) => p.gridPos.y === 0);
+    const below = dashboard.panels.filter((p) => p.gridPos.y > 0);
+    // Assess
+    expect(dashboard.time).toEqual({ from: 'now-15m', to: 'now' });
+    expect(top.map((p) => p.type)).toEqual(top.map(() => 'stat'));
+    expect(top.map((p) => p.title)).toEqual(expect.arrayContaining(['5xx ratio, 5 min', 'Consumer lag', 'Dead letters, 10 min']));
+    expect(below.every((p) => p.gridPos.y >= Math.max(...top.map((t) => t.gridPos.h)))).toBe(true);
+    expect(below.map((p) => p.title)).toContain('HTTP error ratio (5xx)');
+  });
+
+  it('draws 0 rather than nothing: the first query of every panel falls back to vector(0)', () => {
+    // Prepare / Act
+    const without = dashboard.panels.filter((p) => !/ or on \(\) vector\(0\)$/.test(p.targets?.[0]?.expr ?? '')).map((p) => p.title);
+    // Assess
+    expect(without).toEqual([]);
+  });
+
+  it('shows the record age beside the consumer lag', () => {
+    // Prepare / Act
+    const lag = dashboard.panels.find((p) => panelExprs([p]).some(({ expr }) => expr.includes('kafka_consumergroup_lag')) && p.type === 'timeseries');
+    const age = dashboard.panels.find((p) => panelExprs([p]).some(({ expr }) => expr.includes('kafka_consumer_lag_ms_bucket')) && p.type === 'timeseries');
+    // Assess
+    expect(age?.gridPos.y).toBe(lag?.gridPos.y);
+  });
 });
 
 describe('the local dashboard (Prometheus console)', () => {
   const page = readFileSync(path.join(root, 'infra/local/prometheus/consoles/simple-time-service.html'), 'utf8');
-  /** Each query of the page's panel table: `{ expr: "...", name: "..." }` (JavaScript strings). */
+  /** Each query of the page's stats and panels: `{ expr: "...", name: "..." }` (JavaScript strings). */
   const queries = [...page.matchAll(/\{\s*expr:\s*"((?:[^"\\]|\\.)*)",\s*name:\s*"((?:[^"\\]|\\.)*)"\s*\}/g)].map((m) => ({
     expr: (m[1] ?? '').replace(/\\(.)/g, '$1'),
     name: m[2] ?? '',
   }));
+  /** The first query of each graph panel (`queries: [ { expr: ... } ...`). */
+  const firstQueries = [...page.matchAll(/queries:\s*\[\s*\{\s*expr:\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? '');
+  /** Each stat's query (`query: { expr: ... }`). */
+  const statQueries = [...page.matchAll(/query:\s*\{\s*expr:\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? '');
 
   it('reads every query of the page', () => {
     // Prepare / Act
     const exprCount = [...page.matchAll(/\bexpr:\s*["'`]/g)].length;
     // Assess: none written in another form that this test would miss
     expect(queries.length).toBe(exprCount);
-    expect(queries.length).toBeGreaterThanOrEqual(8);
+    expect(firstQueries.length).toBeGreaterThanOrEqual(9);
+    expect(statQueries.length).toBeGreaterThanOrEqual(6);
   });
 
-  it('names only metrics the service exports, and only their labels', () => {
+  it("names only metrics the service exports, the rules' recorded series, and only their labels", () => {
     // Prepare
-    const exported = exportedMetricNames();
+    const known = new Set([...exportedMetricNames(), ...BUILT_IN_SERIES, ...RECORDED.keys()]);
     // Act
     const named = queries.flatMap(({ expr }) => metricNamesIn(expr));
     // Assess
-    expect(named.filter((n) => !exported.has(n))).toEqual([]);
+    expect(named.filter((n) => !known.has(n))).toEqual([]);
     expect(queries.flatMap(({ expr }) => unknownLabels(expr).map((l) => `${expr}: ${l}`))).toEqual([]);
   });
 
-  it('graphs request rate and latency, events produced, records consumed, lag, dead letters and failed pushes', () => {
+  it("selects the service's job and stage in every query (never a benchmark's)", () => {
     // Prepare / Act
-    const named = new Set(queries.flatMap(({ expr }) => metricNamesIn(expr)));
+    const unscoped = queries.flatMap(({ expr }) =>
+      selectorsIn(expr)
+        .filter((s) => !s.includes("job='$job'") || !s.includes("stage=~'$stage'"))
+        .map((s) => `${expr}: {${s}}`),
+    );
+    // Assess
+    expect(unscoped).toEqual([]);
+  });
+
+  it('draws 0 rather than nothing: every stat and the first query of every panel fall back to vector(0)', () => {
+    // Prepare / Act
+    const without = [...firstQueries, ...statQueries].filter((expr) => !expr.endsWith(' or on () vector(0)'));
+    // Assess
+    expect(without).toEqual([]);
+  });
+
+  it('opens on the last 15 minutes (the hash the time control reads when the URL has none)', () => {
+    // Prepare / Act
+    const initial = /JSON\.stringify\(\{ duration: (\d+), endTime: 0 \}\)/.exec(page)?.[1];
+    // Assess
+    expect(initial).toBe('900');
+  });
+
+  it('graphs request rate, 5xx ratio and latency, events produced, records consumed, lag, record age, dead letters and failed pushes', () => {
+    // Prepare / Act
+    const named = new Set(queries.flatMap(({ expr }) => baseMetricsIn(expr)));
     // Assess
     for (const metric of [
       'http_requests_total',
@@ -192,22 +286,23 @@ describe('the local dashboard (Prometheus console)', () => {
   it('graphs no metric the Grafana dashboard for AWS leaves out (the same series)', () => {
     // Prepare
     const grafana = JSON.parse(readFileSync(path.join(root, 'infra/grafana/simple-time-service.json'), 'utf8')) as { panels: Panel[] };
-    const onGrafana = new Set(panelExprs(grafana.panels).flatMap(({ expr }) => metricNamesIn(expr)));
+    const onGrafana = new Set(panelExprs(grafana.panels).flatMap(({ expr }) => baseMetricsIn(expr)));
     // Act
-    const local = new Set(queries.flatMap(({ expr }) => metricNamesIn(expr)));
+    const local = new Set(queries.flatMap(({ expr }) => baseMetricsIn(expr)));
     // Assess
     expect([...local].filter((n) => !onGrafana.has(n))).toEqual([]);
   });
 });
 
-describe('the local Prometheus recording rules', () => {
-  it('name only metrics the service exports', () => {
+describe('the local Prometheus recording and alerting rules', () => {
+  it("name only metrics the service exports, the Pushgateway's own and the rules' recorded series", () => {
     // Prepare
-    const exported = exportedMetricNames();
+    const yaml = readFileSync(path.join(root, 'infra/local/prometheus/rules.yml'), 'utf8');
+    const known = new Set([...exportedMetricNames(), ...BUILT_IN_SERIES, ...RECORDED.keys()]);
     // Act
-    const exprs = ruleExprs(readFileSync(path.join(root, 'infra/local/prometheus/rules.yml'), 'utf8'));
+    const exprs = ruleExprs(yaml);
     // Assess
     expect(exprs.length).toBeGreaterThanOrEqual(3);
-    expect(exprs.flatMap(metricNamesIn).filter((n) => !exported.has(n))).toEqual([]);
+    expect(exprs.flatMap(metricNamesIn).filter((n) => !known.has(n))).toEqual([]);
   });
 });
