@@ -13,6 +13,9 @@
  *     off: <word>,                               the word that means "no secret" (default none)
  *     generate: false,                           the stack cannot make it (a password the cluster must know)
  *     kmsKeyArn: <key ARN> | '',                 the customer managed key the secret is encrypted with
+ *     offNeeds: { <VARIABLE>: <value>, ... },    on a deployed stage, the off word only where each
+ *                                                reader's environment has these (going without
+ *                                                the secret on purpose, not by a slip)
  *   }
  *
  * A function that reads it gets `<VARIABLE>_SECRET_ARN` (serverless.yml:
@@ -46,7 +49,9 @@ function secretSetting(variable, settings, functionKeys) {
   for (const key of functions) if (!functionKeys.includes(key)) fail(`${where}.functions: no such function ${key}`);
   const kmsKeyArn = settings.kmsKeyArn || '';
   if (kmsKeyArn !== '' && !KMS_KEY_ARN.test(kmsKeyArn)) fail(`${where}.kmsKeyArn: a KMS key ARN, not "${kmsKeyArn}"`);
-  const base = { variable, functions, describes: settings.describes || variable, kmsKeyArn };
+  const offNeeds = settings.offNeeds || {};
+  if (!isDict(offNeeds)) fail(`${where}.offNeeds: expected { <VARIABLE>: <value> }`);
+  const base = { variable, functions, describes: settings.describes || variable, kmsKeyArn, off, offNeeds };
   if (settings.secret === off) return { ...base, mode: 'off', arn: '' };
   if (settings.secret === 'generate' && canGenerate) return { ...base, mode: 'generate', arn: { Ref: secretLogicalId(variable) } };
   if (!SECRET_ARN.test(settings.secret)) fail(`${where}.secret: ${words}, not "${settings.secret}"`);
@@ -71,8 +76,33 @@ function refusePlainValues(settings, environments, stage) {
     for (const [where, environment] of Object.entries(environments)) {
       const plain = environment && environment[variable];
       if (typeof plain === 'string' && plain !== '') {
-        const param = variable.toLowerCase().replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+        const param = paramOf(variable);
         fail(`${where}: ${variable} would be plain text in the deployed configuration; leave ${param} empty and use ${param}Secret`);
+      }
+    }
+  }
+}
+
+/** serverless.yml's parameter for a variable: METRICS_PUBLIC -> metricsPublic. */
+function paramOf(variable) {
+  return variable.toLowerCase().replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+}
+
+/**
+ * Refuses, on a deployed stage, a secret's off word where a function that would read it
+ * lacks one of its `offNeeds` (functions' environments over the provider's, as Lambda gets them).
+ */
+function refuseUnmeantOff(settings, environments, stage) {
+  if (stage === 'local') return;
+  for (const s of settings.filter((x) => x.mode === 'off')) {
+    for (const key of s.functions) {
+      const environment = { ...environments.provider, ...environments[`functions.${key}`] };
+      for (const [needed, value] of Object.entries(s.offNeeds)) {
+        if (String(environment[needed]) === String(value)) continue;
+        fail(
+          `custom.secrets.${s.variable}: "${s.off}" leaves ${key} without one while its ${needed} is "${environment[needed] ?? ''}"; ` +
+            `set ${paramOf(needed)}=${value} as well to mean it, or give it a secret`,
+        );
       }
     }
   }
@@ -131,4 +161,4 @@ async function arn({ resolveConfigurationProperty }) {
   );
 }
 
-module.exports = { arn, secretSettings, refusePlainValues, secretStatements, secretsReadBy, generatedSecrets, secretLogicalId };
+module.exports = { arn, secretSettings, refusePlainValues, refuseUnmeantOff, secretStatements, secretsReadBy, generatedSecrets, secretLogicalId };

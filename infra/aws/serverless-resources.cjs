@@ -27,7 +27,7 @@ const naming = require('serverless/lib/plugins/aws/lib/naming');
 const mergePlainObjects = require('serverless/lib/utils/merge-plain-objects');
 const getMskClusterNameToken = require('serverless/lib/plugins/aws/package/compile/events/msk/get-msk-cluster-name-token');
 const { isDict, failer, checkovSkips, statement } = require('./cfn.cjs');
-const { secretSettings, refusePlainValues, secretStatements, secretsReadBy, generatedSecrets } = require('./secrets.cjs');
+const { secretSettings, refusePlainValues, refuseUnmeantOff, secretStatements, secretsReadBy, generatedSecrets } = require('./secrets.cjs');
 const { alarmResources } = require('./alarms.cjs');
 
 /** AWS requires `*` for these (AWSLambdaVPCAccessExecutionRole, Lambda's MSK event source docs). */
@@ -184,6 +184,7 @@ async function resources(context) {
   const environments = { provider: environment };
   for (const [key, fn] of Object.entries(functions)) environments[`functions.${key}`] = fn.environment;
   refusePlainValues(secrets, environments, stage);
+  refuseUnmeantOff(secrets, environments, stage);
   const out = {};
   for (const [key, fn] of Object.entries(functions)) {
     const logicalId = roleLogicalId(key);

@@ -475,8 +475,10 @@ describe('serverless package --stage prod', () => {
     }
   }, 240_000);
 
-  it('requires the GET /metrics token on a deployed stage: a secret of the stack, read by the metrics function alone', () => {
+  it('requires the GET /metrics token on a deployed stage: a secret of the stack, read by the metrics function alone, and never public for want of one', () => {
     expect(resources.MetricsTokenSecret?.Type).toBe('AWS::SecretsManager::Secret');
+    // Without its token (a secret that cannot be read, a template edited by hand) the route refuses everyone.
+    expect(loadConfig(stringEnvironment(resources.MetricsLambdaFunction!)).metrics.public).toBe(false);
     for (const [id, fn] of ofType('AWS::Lambda::Function')) {
       const env = (fn.Properties.Environment as { Variables: Record<string, Json> }).Variables;
       expect(env.METRICS_TOKEN_SECRET_ARN, id).toEqual(id === 'MetricsLambdaFunction' ? { Ref: 'MetricsTokenSecret' } : undefined);

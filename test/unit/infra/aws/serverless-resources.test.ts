@@ -149,6 +149,22 @@ describe('infra/aws/serverless-resources.cjs', () => {
     await expect(module.resources(local)).resolves.toBeDefined();
   });
 
+  it("refuses a secret's off word on an AWS stage when a function that would read it is not set to go without it", async () => {
+    // Prepare: GET /metrics without a token; METRICS_PUBLIC says whether that is on purpose
+    const withPublic = (value: string, stage = 'dev') => {
+      const config = secretsOf({ METRICS_TOKEN: { secret: 'public', off: 'public', offNeeds: { METRICS_PUBLIC: 'on' }, functions: ['web'] } });
+      config.provider = { stage, environment: { METRICS_PUBLIC: value } };
+      return config;
+    };
+
+    // Act / Assess
+    await expect(module.resources(context(withPublic('off')))).rejects.toThrow(
+      /custom.secrets.METRICS_TOKEN: "public" leaves web without one while its METRICS_PUBLIC is "off"; set metricsPublic=on as well to mean it, or give it a secret/,
+    );
+    await expect(module.resources(context(withPublic('on')))).resolves.toBeDefined();
+    await expect(module.resources({ ...context(withPublic('off')), options: { stage: 'local' } })).resolves.toBeDefined();
+  });
+
   it('gives each secret to its functions only: generated in the stack, an existing ARN, or none', async () => {
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf';
     for (const [secret, expected] of [['generate', { Ref: 'AdminTokenSecret' }], [arn, arn], ['none', '']] as const) {
