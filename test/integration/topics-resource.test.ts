@@ -113,7 +113,12 @@ describe('the topics custom resource on the local broker', () => {
     // Prepare: a broker that accepts connections and never answers, a response URL that never answers
     const sockets = new Set<net.Socket>();
     const silentBroker = net.createServer((socket) => void sockets.add(socket));
-    const silentUrl = http.createServer(() => undefined);
+    const tried: string[] = [];
+    const silentUrl = http.createServer((req) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => tried.push(body));
+    });
     await new Promise<void>((resolve) => silentBroker.listen(0, '127.0.0.1', resolve));
     await new Promise<void>((resolve) => silentUrl.listen(0, '127.0.0.1', resolve));
     const hung = configWith({ ...topicEnv(uniqueServiceTopics('cfnhang')), KAFKA_BROKERS: `127.0.0.1:${(silentBroker.address() as AddressInfo).port}`, KAFKA_CONNECT_TIMEOUT_MS: '10000' });
@@ -124,11 +129,14 @@ describe('the topics custom resource on the local broker', () => {
 
     try {
       // Act
-      const answered = await createTopicsHandler(defaultDeps({ config: hung }), { sendResponse: toSilentUrl })(request('Create'), remaining);
+      const outcome = await createTopicsHandler(defaultDeps({ config: hung }), { sendResponse: toSilentUrl })(request('Create'), remaining).catch((error: Error) => error);
 
-      // Assess: a FAILED answer, tried and given up on, before Lambda would have ended the invocation
-      expect(answered.Status).toBe('FAILED');
+      // Assess: a FAILED answer, tried and given up on (the invocation fails, for Lambda's Errors alarm), before Lambda would have ended it
       expect(Date.now() - started).toBeLessThan(remainingAtStart);
+      expect(outcome).toBeInstanceOf(Error);
+      expect((outcome as Error).message).toMatch(/CloudFormation's response URL could not be reached \(\d attempt\(s\) before the deadline\)/);
+      expect(tried.length).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(tried[0]!)).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/^creating the service's topics failed: /) as unknown });
     } finally {
       for (const socket of sockets) socket.destroy();
       silentUrl.closeAllConnections();
