@@ -1,5 +1,5 @@
 // ESLint flat config: typescript-eslint's type-aware recommended rules for all TypeScript,
-// and the boundaries between the service's folders (README, "Architecture").
+// and the boundaries between the service's folders (docs/contributing.md, "The lint rules, and why").
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -25,6 +25,35 @@ function importRules(area) {
     patterns.push({ group: [`**/${folder}/*`, `!**/${folder}/index`], message: `import src/${folder} through its index.` });
   }
   return { 'no-restricted-imports': ['error', { paths, patterns }] };
+}
+
+/**
+ * The npm workspaces (package.json) stand alone: no file of theirs imports the service
+ * (src/, handlers/, the root package) or anything else outside the workspace's folder, so
+ * each is tested, packed and published on its own, and the service depends on it, never
+ * the other way. Only their tests may reach the repository's test helpers listed in
+ * `testHelpers` (dependency-free names and waits, a broker of a test's own): the broker
+ * their integration tests run against is the repository's local stack.
+ *
+ * no-restricted-imports matches the import text, not the file it names, so the rule is
+ * written per depth: a file `depth` folders below the workspace leaves it with
+ * `depth + 1` or more `../`, and reaches the repository's root with `depth + up` of them.
+ */
+function standsAlone(workspace, testHelpers = []) {
+  const up = workspace.split('/').length;
+  const message = `${workspace} stands alone (an npm workspace): it imports nothing outside its folder, above all not the service (src/, handlers/).`;
+  const rule = (regex) => ({
+    'no-restricted-imports': ['error', { paths: [{ name: 'simple-time-service', message }], patterns: [{ regex, message }] }],
+  });
+  const blocks = [];
+  for (let depth = 0; depth <= 3; depth++) {
+    const leaves = `(\\.\\./){${depth + 1}}`;
+    blocks.push({ files: [`${workspace}/${'*/'.repeat(depth)}*.ts`, `${workspace}/${'*/'.repeat(depth)}*.mts`], rules: rule(`^${leaves}`) });
+    if (depth === 0 || testHelpers.length === 0) continue;
+    const helper = `(\\.\\./){${depth + up}}test/helpers/(${testHelpers.join('|')})$`;
+    blocks.push({ files: [`${workspace}/test/${'*/'.repeat(depth - 1)}*.ts`], rules: rule(`^(?!${helper})${leaves}`) });
+  }
+  return blocks;
 }
 
 const processEnv = {
@@ -57,4 +86,6 @@ export default tseslint.config(
   { files: ['handlers/**/*.ts'], rules: importRules('handlers') },
   { files: ['infra/*.ts', 'infra/local/**/*.ts'], rules: importRules('infra') },
   { files: ['src/**/*.ts', 'handlers/**/*.ts', 'infra/*.ts'], ignores: ['src/config.ts'], rules: processEnv },
+  ...standsAlone('infra/offline-msk', ['names', 'wait-for', 'private-broker']),
+  ...standsAlone('src/fleet-metrics'),
 );

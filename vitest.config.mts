@@ -10,15 +10,16 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          // The local MSK event source's own tests live in its package (infra/offline-msk).
-          include: ['test/unit/**/*.test.ts', 'infra/offline-msk/test/**/*.test.ts'],
+          // The workspaces' own unit tests run here too (their configs run them alone).
+          include: ['test/unit/**/*.test.ts', 'infra/offline-msk/test/*.test.ts', 'src/fleet-metrics/test/**/*.test.ts'],
           environment: 'node',
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // With infra/offline-msk's, under the same stack, clean-up and one-file-at-a-time.
+          include: ['test/integration/**/*.test.ts', 'infra/offline-msk/test/integration/**/*.test.ts'],
           environment: 'node',
           // Starts the real local Kafka broker and Pushgateway (infra/local/stack.sh);
           // if they cannot start, the run fails here: integration tests never skip.

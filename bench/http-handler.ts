@@ -22,7 +22,7 @@ import { buildTimePayload, timeRequestRecord, timeResponseRecord } from '../src/
 import { createKafka } from '../src/kafka';
 import { createMetrics } from '../src/metrics/registry';
 import { hostInfo } from '../src/runtime';
-import { deleteGroup, fetchGroups } from '../src/metrics/pushgateway';
+import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { httpEvent, lambdaContext } from '../test/helpers/lambda';
 import { fmt, summarize } from './stats';
 import { BENCH_SERVICE } from './service';

@@ -2,7 +2,7 @@
  * The metrics pipeline at fleet scale: a private Pushgateway (Debian's, or PUSHGATEWAY_BIN)
  * is filled with N synthetic containers, each pushing a registry like the service's own
  * functions push (see `profiles`), then, at each N:
- * - push latency: a real pusher (src/metrics/push.ts) re-pushing a container's registry;
+ * - push latency: a real pusher (src/fleet-metrics/src/push.ts) re-pushing a container's registry;
  * - GET /metrics: the metrics function's bundle (built as serverless.yml builds it) in a
  *   fresh node process limited like a 256 MB Lambda (--max-old-space-size=230): the time
  *   of a cold and a warm request, then of 20 requests at once, the answer's size, and the
@@ -24,10 +24,10 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { createMetrics } from '../src/metrics/registry';
-import { createMetricsPusher } from '../src/metrics/push';
-import { expositionText } from '../src/metrics/exposition';
-import { groupRequest } from '../src/metrics/pushgateway';
-import type { FamilyOut } from '../src/metrics/exposition';
+import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
+import { expositionText } from '@simple-time-service/fleet-metrics';
+import { groupRequest } from '@simple-time-service/fleet-metrics';
+import type { FamilyOut } from '@simple-time-service/fleet-metrics';
 import { startPrivatePushgateway } from '../test/helpers/private-pushgateway';
 import type { PrivateProcess } from '../test/helpers/private-pushgateway';
 import { percentile } from './stats';

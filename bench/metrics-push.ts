@@ -17,8 +17,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { pushMetrics } from '../handlers/middleware/push-metrics';
 import { loadConfig } from '../src/config';
 import { createMetrics } from '../src/metrics/registry';
-import { createMetricsPusher } from '../src/metrics/push';
-import { deleteGroup, fetchGroups } from '../src/metrics/pushgateway';
+import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
+import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import type { ServiceMetrics } from '../src/metrics';
 import { closedPort } from '../test/helpers/net';
 import { BENCH_SERVICE } from './service';

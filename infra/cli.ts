@@ -1,6 +1,6 @@
 /**
  * What every command line tool of this repository does the same way (`npm run send`,
- * `npm run dlq`, `npm run topics`; README, "Command line tools"):
+ * `npm run dlq`, `npm run topics`; docs/http-api.md, "Command line tools"):
  * - `--help` (or `-h`) prints the usage on stdout and exits 0;
  * - bad usage (the command line, or a variable src/config.ts refuses) prints one line on
  *   stderr, naming the problem and what to do, and exits 2;
@@ -87,7 +87,7 @@ export function failure(tool: string, error: unknown): { line: string; code: 1 |
     return { line: `[${tool}] ${error.message}; ${error.hint ?? `see npm run ${tool} -- --help`}`, code: 2 };
   }
   if (error instanceof ConfigError) {
-    return { line: `[${tool}] ${error.message}; see README, "Configuration"`, code: 2 };
+    return { line: `[${tool}] ${error.message}; see docs/configuration.md`, code: 2 };
   }
   return { line: `[${tool}] ${errorMessage(error)}`, code: 1 };
 }

@@ -18,7 +18,7 @@
  * reading the topic may take, default 60000), --max-records (read at most this many records,
  * default 100000; list, summary and show say what they left unread, replay refuses).
  * The cluster is the service's own configuration (KAFKA_BROKERS or MSK_CLUSTER_ARN,
- * KAFKA_AUTH, AWS_REGION; README, "Dead letters"). Exit codes: infra/cli.ts.
+ * KAFKA_AUTH, AWS_REGION; docs/consumers.md, "Dead letters"). Exit codes: infra/cli.ts.
  */
 import { getConfig } from '../src/config';
 import {

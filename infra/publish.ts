@@ -1,12 +1,12 @@
 /**
- * `npm run send`: publish a test event or command from a terminal (as the second guide's
- * step 7 does). The script is not named `publish`, which is npm's own command.
+ * `npm run send`: publish a test event or command from a terminal (docs/http-api.md,
+ * "Publish from a terminal"). The script is not named `publish`, which is npm's own command.
  *
  *   npm run send -- --type test_event --data '{"a":1}'
  *   npm run send -- --command time.now --payload '{"timezone":"Europe/Paris"}' --wait
  *
  * --type publishes an event in the service's envelope (events topic unless --topic);
- * --command publishes a command in the second guide's shape {type, correlation_id, timestamp,
+ * --command publishes a command in the plain shape (docs/compatibility.md) {type, correlation_id, timestamp,
  * payload, source} to the commands topic, and with --wait prints the event answering it
  * (same correlation_id) from the events topic, waiting at most --timeout ms; a command the
  * service rejected (`command.rejected`) exits 1.
@@ -128,7 +128,7 @@ function eventRecord(values: { type: string; data?: string; id?: string; topic?:
   return { topic: values.topic ?? config.kafka.topics.events, key: values.key ?? null, value: JSON.stringify(event), headers: eventHeaders(event) };
 }
 
-/** A command in the second guide's shape for --command. */
+/** A command in the plain shape (docs/compatibility.md, "Commands") for --command. */
 function commandRecord(values: { command: string; payload?: string; topic?: string; key?: string }, correlationId: string, config: Config): OutgoingRecord {
   const command = {
     type: values.command,

@@ -1,6 +1,6 @@
 /**
  * The only reader of process.env. Reads once, validates, and names every missing or
- * bad variable in one error. Defaults are the original guides' defaults.
+ * bad variable in one error. Defaults are the original service's (docs/compatibility.md).
  */
 import * as z from './zod';
 import { ConfigError } from './errors';
@@ -101,7 +101,7 @@ const envSchema = z.object({
   HTTP_MAX_BODY_BYTES: positiveInt(65_536, 1_048_576),
 });
 
-/** Every environment variable this module reads (README's configuration tables document them). */
+/** Every environment variable this module reads (docs/configuration.md documents them). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export type KafkaAuth = 'none' | 'tls' | 'scram' | 'iam';
@@ -176,7 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 16) {
     problems.push('ADMIN_TOKEN: at least 16 characters');
   }
-  // A live container's group must never look stale between two of its pushes (src/metrics/push.ts).
+  // A live container's group must never look stale between two of its pushes (src/fleet-metrics/src/push.ts).
   const minAge = Math.max(2 * Math.ceil(e.METRICS_PUSH_INTERVAL_MS / 1000), 60) + 60;
   if (e.METRICS_GROUP_MAX_AGE_SECONDS < minAge) {
     problems.push(`METRICS_GROUP_MAX_AGE_SECONDS: ${e.METRICS_GROUP_MAX_AGE_SECONDS} s is too short for METRICS_PUSH_INTERVAL_MS=${e.METRICS_PUSH_INTERVAL_MS}: at least twice the push interval (and a minute) plus 60 s, here ${minAge} s`);

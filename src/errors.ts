@@ -2,7 +2,7 @@
  * The service's base errors. Whether a failure is worth trying again is a property of its
  * type: a `RetriableError` is tried again (or fails a Kafka batch so it is redelivered),
  * any other `ServiceError` is answered with a clear error or dead-lettered. Each boundary
- * names its own errors next to it (src/kafka/errors.ts, src/metrics/errors.ts, …).
+ * names its own errors next to it (src/kafka/errors.ts, src/http/errors.ts, …).
  */
 export class ServiceError extends Error {
   readonly retriable: boolean = false;

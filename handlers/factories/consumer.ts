@@ -19,6 +19,13 @@ import type { HandlerDeps } from './deps';
 
 export type KafkaLambdaEvent = MSKEvent | SelfManagedKafkaEvent;
 
+/**
+ * What the function keeps of its time for after the batch: the metrics push
+ * (PUSHGATEWAY_TIMEOUT_MS, 300 ms at most) and the answer. The batch's waits for Kafka end
+ * this long before the function's timeout, so it answers with what is done.
+ */
+export const ANSWER_MARGIN_MS = 500;
+
 export type ConsumerHandlerDeps = Pick<HandlerDeps, 'config' | 'logger' | 'metrics' | 'pusher'> & { producer: () => RecordPublisher };
 
 export interface ConsumerHandlerOptions {
@@ -49,9 +56,9 @@ export function createConsumerHandler(name: string, deps: ConsumerHandlerDeps, o
   const fn = consumerFunction(name);
   startConsumerCountersAtZero(metrics, { topic: config.kafka.topics[fn.topic], eventTypes: 'only' in fn.eventTypes ? fn.eventTypes.only : undefined });
 
-  async function consumeKafkaEvent(event: KafkaLambdaEvent): Promise<KafkaBatchResponse> {
+  async function consumeKafkaEvent(event: KafkaLambdaEvent, context: Context): Promise<KafkaBatchResponse> {
     const { records } = decodeKafkaEvent(event);
-    const result = await consumer.processRecords(records);
+    const result = await consumer.processRecords(records, { remainingTimeMs: () => context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS });
     if (result.failed.length > 0 && !reportBatchItemFailures) {
       const partitions = new Set(result.failed.map((r) => `${r.topic}-${r.partition}`)).size;
       throw new BatchRedeliveryError(`${partitions} partition(s) failed; the batch will be delivered again`);

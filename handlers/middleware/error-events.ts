@@ -9,7 +9,8 @@ import type { Context } from 'aws-lambda';
 import { errorEvent, eventHeaders } from '../../src/events';
 import type { RecordPublisher } from '../../src/kafka';
 import type { Logger } from '../../src/logger';
-import { errorMessage } from '../../src/errors';
+import { TimeoutError, errorMessage } from '../../src/errors';
+import { withTimeout } from '../../src/timeout';
 
 export interface ErrorEventsOptions {
   publisher: () => RecordPublisher;
@@ -19,11 +20,16 @@ export interface ErrorEventsOptions {
   logger: Logger;
   /** HTTP functions answer 500; others rethrow. */
   http: boolean;
-  /** How long the error event may take; it must not delay the answer much. */
+  /** How long the error event may take (and never past the function's remaining time); it must not delay the answer much. */
   publishTimeoutMs?: number;
 }
 
 const defaults = { publishTimeoutMs: 300 };
+
+/** The invocation's remaining time (unbounded for a context that cannot tell). */
+function remainingMs(context: Partial<Pick<Context, 'getRemainingTimeInMillis'>>): number {
+  return context.getRemainingTimeInMillis ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY;
+}
 
 function isClientHttpError(error: unknown): boolean {
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
@@ -51,9 +57,15 @@ export function errorEvents<TEvent, TResult>(
         },
         { source: options.source, correlationId: requestId },
       );
-      await options.publisher().send(
-        [{ topic: options.topic, key: options.service, value: JSON.stringify(event), headers: eventHeaders(event) }],
-        { timeoutMs: options.publishTimeoutMs },
+      // The producer's own deadline starts once it has a connection (a new container's may
+      // take KAFKA_CONNECT_TIMEOUT_MS): this wait is bounded as a whole.
+      const waitMs = Math.min(options.publishTimeoutMs, remainingMs(request.context));
+      await withTimeout(
+        options
+          .publisher()
+          .send([{ topic: options.topic, key: options.service, value: JSON.stringify(event), headers: eventHeaders(event) }], { timeoutMs: waitMs }),
+        waitMs,
+        () => new TimeoutError(`the error event was not acknowledged within ${waitMs} ms`),
       );
     } catch (publishError) {
       options.logger.warn('could not publish the error event', {

@@ -1,6 +1,6 @@
 /**
  * Pushes the container's metrics to the Pushgateway at the end of every invocation that
- * is due (src/metrics/push.ts: at most once per METRICS_PUSH_INTERVAL_MS, bounded by
+ * is due (src/fleet-metrics/src/push.ts: at most once per METRICS_PUSH_INTERVAL_MS, bounded by
  * PUSHGATEWAY_TIMEOUT_MS, never throwing), in `after` and in `onError` alike, so a failed
  * invocation's counts are pushed too. With `recordHttp` it also records
  * http_requests_total and http_request_duration_seconds for API Gateway (HTTP API 2.0)

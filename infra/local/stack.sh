@@ -1174,7 +1174,7 @@ usage: stack.sh <command>
                               and the certificates (asks first; --yes does not)
   stack.sh help               this text
 
-State: $state (LOCAL_STACK_DIR). Every variable is in README.md, "The local stack".
+State: $state (LOCAL_STACK_DIR). Every variable is in docs/configuration.md.
 npm scripts: npm run stack:start, stack:stop, stack:status, stack:env, stack:reset.
 EOF
 }

@@ -6,7 +6,7 @@
  * every event source mapping's consumer has joined its group) it prints where everything
  * is (infra/local/summary.ts).
  *
- * The terminal stays quiet (README, "What the terminal shows"): the functions log one
+ * The terminal stays quiet (docs/local-stack.md, "What the terminal shows"): the functions log one
  * readable line per request and per warning (LOG_FORMAT=pretty unless set), and
  * serverless offline only its warnings and errors (SLS_LOG_LEVEL=warning unless set, or
  * `--verbose`). The admin routes get a token of the checkout's own unless ADMIN_TOKEN is
@@ -42,7 +42,7 @@ export function configurationProblem(env: NodeJS.ProcessEnv): string | undefined
     loadConfig(env);
     return undefined;
   } catch (error) {
-    if (error instanceof ConfigError) return `${error.message}; nothing was started (README, "Configuration")`;
+    if (error instanceof ConfigError) return `${error.message}; nothing was started (docs/configuration.md)`;
     throw error;
   }
 }
@@ -89,8 +89,8 @@ function ownPrometheusRuns(env: NodeJS.ProcessEnv): boolean {
   return /^prometheus\s+running\b/m.test(status.stdout ?? '');
 }
 
-/** The variables `stack.sh env` sets for a client of the stack's Kafka. */
-const CLIENT_VARIABLES = ['KAFKA_BROKERS', 'KAFKA_AUTH', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'];
+/** The variables `stack.sh env` sets for a client of the stack's Kafka and Pushgateway. */
+const CLIENT_VARIABLES = ['KAFKA_BROKERS', 'KAFKA_AUTH', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE', 'PUSHGATEWAY_URL'];
 
 /**
  * What a client of the Kafka just started needs, from `stack.sh env <KAFKA_AUTH>`: its
@@ -216,8 +216,10 @@ function serviceEnvironment(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; a
   // serverless offline gives the functions the environment serverless.yml declares,
   // which reads these: point it at the stack just started (its ports, its broker count and
   // the listener of KAFKA_AUTH may not be the defaults).
-  if (!out.KAFKA_BROKERS) Object.assign(out, stackClientEnv(out));
-  out.PUSHGATEWAY_URL ??= `http://127.0.0.1:${out.LOCAL_PUSHGATEWAY_PORT ?? '9091'}`;
+  // The Pushgateway's URL carries the credentials it requires (stack.sh env prints it).
+  const fromStack = stackClientEnv(out);
+  if (!out.KAFKA_BROKERS) Object.assign(out, { ...fromStack, PUSHGATEWAY_URL: out.PUSHGATEWAY_URL });
+  out.PUSHGATEWAY_URL ??= fromStack.PUSHGATEWAY_URL ?? `http://127.0.0.1:${out.LOCAL_PUSHGATEWAY_PORT ?? '9091'}`;
   const admin = adminAccess(out, stateDir(out));
   if (admin.kind === 'file' || admin.kind === 'given') out.ADMIN_TOKEN = admin.token;
   return { env: out, admin };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../../src/consumers';
-import { stageLabel } from '../../src/metrics';
+import { stageLabel, withoutCredentials } from '../../src/metrics';
 import type { AdminAccess } from './admin-token';
 
 export interface Route {
@@ -109,7 +109,7 @@ export function summary(params: {
           `  Dashboard    ${prometheusUrl}/consoles/simple-time-service.html?stage=${stage}`,
         ]
       : ['  Prometheus   not running (LOCAL_PROMETHEUS=off, not installed, or its port is taken: see the [stack] lines above)']),
-    `  Pushgateway  ${config.pushgateway.url}`,
+    `  Pushgateway  ${withoutCredentials(config.pushgateway.url).url}`,
     `  Kafka        ${brokers}`,
     `  Topics       ${topics.requests}, ${topics.events}, ${topics.commands}, ${topics.dlq} (dead letters)`,
     `  Consumers    ${'function'.padEnd(width)}  topic → consumer group`,

@@ -6,14 +6,15 @@
  * - `command.rejected` with the reason, for an unknown type or a refused payload.
  * The answer's event id is derived from the command's id (src/consumers/idempotency.ts):
  * answering the same command twice writes the same event twice, which consumers drop.
- * The command counts as processed only once Kafka acknowledged the answer; if it did not,
- * the command is delivered again.
+ * The command counts as processed only once Kafka acknowledged the answer, written with
+ * the rest of its partition's answers in one produce (src/consumers/batch.ts); if it was
+ * not acknowledged, the command is delivered again.
  */
 import { createEvent, eventHeaders } from '../events';
 import type { EventData } from '../events';
-import type { ConsumedRecord } from '../kafka';
+import type { ConsumedRecord, OutgoingRecord } from '../kafka';
 import { UNKNOWN_EVENT_TYPE, claimedEventType, createConsumer, derivedEventId, jsonValue, withKeys } from '../consumers';
-import type { Consumer, ConsumerDeps, RecordDecision } from '../consumers';
+import type { Consumer, ConsumerDeps, ConsumerLog, Effect, RecordDecision } from '../consumers';
 import type { Command, CommandRegistry } from './registry';
 import { CommandRejectedError } from './errors';
 import { COMMAND_REJECTED, createCommandRegistry, processedEventType } from './registry';
@@ -33,12 +34,12 @@ export function createCommandConsumer(
     commands?: CommandRegistry;
   },
 ): Consumer {
-  const { config, publisher, logger, metrics, name } = params;
+  const { config, logger, metrics, name } = params;
   const commands = params.commands ?? defaultCommands();
   const now = params.now ?? (() => new Date());
   const source = `${config.service.name}/${name}`;
 
-  async function answer(command: Command, record: ConsumedRecord, eventType: string, data: EventData): Promise<void> {
+  function answer(command: Command, record: ConsumedRecord, eventType: string, data: EventData): OutgoingRecord {
     const event = createEvent({
       id: derivedEventId(command.id, eventType),
       eventType,
@@ -47,17 +48,30 @@ export function createCommandConsumer(
       correlationId: command.correlationId,
       now: now(),
     });
-    await publisher.send([
-      {
-        topic: config.kafka.topics.events,
-        key: record.key,
-        value: JSON.stringify(event),
-        headers: { ...eventHeaders(event), command_id: command.id },
-      },
-    ]);
+    return {
+      topic: config.kafka.topics.events,
+      key: record.key,
+      value: JSON.stringify(event),
+      headers: { ...eventHeaders(event), command_id: command.id },
+    };
   }
 
-  async function run(command: Command, record: ConsumedRecord): Promise<void> {
+  async function outcomeOf(command: Command, log: ConsumerLog): Promise<Outcome> {
+    const handler = commands.get(command.type);
+    if (!handler) return { kind: 'rejected', reason: `unknown command type "${command.type}"`, details: [] };
+    try {
+      return { kind: 'processed', data: await handler(command, { now, log }) };
+    } catch (error) {
+      if (!(error instanceof CommandRejectedError)) {
+        metrics?.commands.inc({ command_type: command.type, outcome: 'failed' });
+        throw error;
+      }
+      return { kind: 'rejected', reason: error.reason, details: error.details };
+    }
+  }
+
+  /** Carries the command out and prepares its answer; it counts as processed once the answer is acknowledged. */
+  async function prepare(command: Command, record: ConsumedRecord): Promise<Effect> {
     const log = withKeys(logger, {
       command_type: command.type,
       command_id: command.id,
@@ -67,40 +81,21 @@ export function createCommandConsumer(
       partition: record.partition,
       offset: record.offset,
     });
-    const handler = commands.get(command.type);
-    let outcome: Outcome;
-    if (!handler) {
-      outcome = { kind: 'rejected', reason: `unknown command type "${command.type}"`, details: [] };
-    } else {
-      try {
-        outcome = { kind: 'processed', data: await handler(command, { now, log }) };
-      } catch (error) {
-        if (!(error instanceof CommandRejectedError)) {
-          metrics?.commands.inc({ command_type: command.type, outcome: 'failed' });
-          throw error;
-        }
-        outcome = { kind: 'rejected', reason: error.reason, details: error.details };
-      }
-    }
+    const outcome = await outcomeOf(command, log);
     const base = { command_id: command.id, command_type: command.type };
-    try {
-      if (outcome.kind === 'processed') {
-        await answer(command, record, processedEventType(command.type), { ...base, ...outcome.data });
-      } else {
-        await answer(command, record, COMMAND_REJECTED, {
-          ...base,
-          reason: outcome.reason,
-          details: [...outcome.details],
-          known_commands: commands.types(),
-        });
-      }
-    } catch (error) {
-      metrics?.commands.inc({ command_type: command.type, outcome: 'failed' });
-      throw error;
-    }
-    metrics?.commands.inc({ command_type: command.type, outcome: outcome.kind });
-    if (outcome.kind === 'processed') log.info('command processed');
-    else log.warn('command rejected', { reason: outcome.reason, details: outcome.details });
+    const reply =
+      outcome.kind === 'processed'
+        ? answer(command, record, processedEventType(command.type), { ...base, ...outcome.data })
+        : answer(command, record, COMMAND_REJECTED, { ...base, reason: outcome.reason, details: [...outcome.details], known_commands: commands.types() });
+    return {
+      publish: [reply],
+      done: () => {
+        metrics?.commands.inc({ command_type: command.type, outcome: outcome.kind });
+        if (outcome.kind === 'processed') log.info('command processed');
+        else log.warn('command rejected', { reason: outcome.reason, details: outcome.details });
+      },
+      notDone: () => metrics?.commands.inc({ command_type: command.type, outcome: 'failed' }),
+    };
   }
 
   function decide(record: ConsumedRecord): RecordDecision {
@@ -116,7 +111,7 @@ export function createCommandConsumer(
       eventType: command.type,
       id: command.id,
       correlationId: command.correlationId,
-      run: () => run(command, record),
+      prepare: () => prepare(command, record),
     };
   }
 

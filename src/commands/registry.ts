@@ -1,5 +1,5 @@
 /**
- * The second guide's command pattern: a registry from command type to the handler that carries it
+ * The command pattern of the original service (docs/compatibility.md, "Commands"): a registry from command type to the handler that carries it
  * out. A handler returns the data of its answer (published as `<type>.processed` on the
  * events topic with the command's correlation id and key), throws CommandRejectedError for
  * a command it refuses (answered by `command.rejected` with the reason), or throws a
@@ -9,7 +9,7 @@ import type { EventData } from '../events';
 import type { ConsumerLog } from '../consumers';
 
 export interface Command {
-  /** The idempotency key: the envelope's id, or for the second guide's shape an id derived from the bytes. */
+  /** The idempotency key: the envelope's id, or for the plain shape an id derived from the bytes. */
   id: string;
   type: string;
   correlationId: string;

@@ -2,10 +2,10 @@
  * A command as it arrives on the commands topic, in either shape:
  * - our envelope (`{id, event_type, timestamp, source, correlation_id, data, version}`,
  *   src/events), the command type in `event_type` and its payload in `data`;
- * - the second guide's shape (`{type, correlation_id, timestamp, payload, source}`), as any client of
- *   that guide writes it; it has no id, so one is derived from its bytes.
+ * - the plain shape (`{type, correlation_id, timestamp, payload, source}`), as clients of the
+ *   original service write it (docs/compatibility.md); it has no id, so one is derived from its bytes.
  * A command without a correlation id can never be answered usefully: it is dead-lettered
- * (the second guide only logged a warning and dropped it).
+ * (the original service only logged a warning and dropped it).
  */
 import * as z from '../zod';
 import { ValidationError } from '../errors';
@@ -32,7 +32,7 @@ function lacksCorrelationId(value: Record<string, unknown>): boolean {
   return id === undefined || id === null || (typeof id === 'string' && id.trim() === '');
 }
 
-/** Validates a command's JSON (`raw` is the record's value, for the second guide's derived id). */
+/** Validates a command's JSON (`raw` is the record's value, for the plain shape's derived id). */
 export function decodeCommand(json: unknown, raw: Buffer): DecodedCommand {
   if (!isJsonObject(json)) {
     return { ok: false, reason: 'invalid_command', error: 'a command is a JSON object' };

@@ -27,7 +27,16 @@ const payloadSchema = z.object({
  * hundred), and the cache is capped anyway.
  */
 const MAX_CACHED_ZONES = 1000;
-const partsFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** A zone's formatter, and the last second it formatted: a batch asks for the same second again and again. */
+interface ZoneFormat {
+  format: Intl.DateTimeFormat;
+  second: number;
+  date: string;
+  time: string;
+  utcOffset: string;
+}
+const partsFormats = new Map<string, ZoneFormat>();
 let canonicalByLowercase: Map<string, string> | undefined;
 
 /** The zone's canonical name; throws RangeError for a zone the runtime does not know. */
@@ -43,11 +52,11 @@ export function timeZoneFormatsCached(): number {
 }
 
 /** Throws RangeError for a zone the runtime does not know. */
-function partsFormat(timeZone: string): Intl.DateTimeFormat {
+function partsFormat(timeZone: string): ZoneFormat {
   const zone = canonicalZone(timeZone);
   let format = partsFormats.get(zone);
   if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
+    const intl = new Intl.DateTimeFormat('en-US', {
       timeZone: zone,
       hourCycle: 'h23',
       year: 'numeric',
@@ -58,6 +67,7 @@ function partsFormat(timeZone: string): Intl.DateTimeFormat {
       second: '2-digit',
       timeZoneName: 'longOffset',
     });
+    format = { format: intl, second: Number.NaN, date: '', time: '', utcOffset: '' };
     if (partsFormats.size >= MAX_CACHED_ZONES) partsFormats.clear();
     partsFormats.set(zone, format);
   }
@@ -75,21 +85,21 @@ export interface ZonedTime {
 }
 
 export function zonedTime(instant: Date, timeZone: string): ZonedTime {
-  const format = partsFormat(timeZone);
-  const parts: Record<string, string> = {};
-  for (const part of format.formatToParts(instant)) parts[part.type] = part.value;
-  const zoneName = parts.timeZoneName ?? 'GMT';
-  const utcOffset = zoneName === 'GMT' || zoneName === 'UTC' ? '+00:00' : zoneName.replace(/^(GMT|UTC)/, '');
-  const date = `${parts.year}-${parts.month}-${parts.day}`;
-  const time = `${parts.hour}:${parts.minute}:${parts.second}`;
+  const zone = partsFormat(timeZone);
+  // Date, time and offset are those of the whole second (offsets change on whole seconds).
+  const second = Math.floor(instant.getTime() / 1000);
+  if (zone.second !== second) {
+    const parts: Record<string, string> = {};
+    for (const part of zone.format.formatToParts(instant)) parts[part.type] = part.value;
+    const zoneName = parts.timeZoneName ?? 'GMT';
+    zone.utcOffset = zoneName === 'GMT' || zoneName === 'UTC' ? '+00:00' : zoneName.replace(/^(GMT|UTC)/, '');
+    zone.date = `${parts.year}-${parts.month}-${parts.day}`;
+    zone.time = `${parts.hour}:${parts.minute}:${parts.second}`;
+    zone.second = second;
+  }
+  const { date, time, utcOffset } = zone;
   const ms = String(instant.getUTCMilliseconds()).padStart(3, '0');
-  return {
-    timezone: timeZone,
-    date,
-    time,
-    utcOffset,
-    iso: `${date}T${time}.${ms}${utcOffset}`,
-  };
+  return { timezone: timeZone, date, time, utcOffset, iso: `${date}T${time}.${ms}${utcOffset}` };
 }
 
 export const timeNow: CommandHandler = (command, { now }) => {

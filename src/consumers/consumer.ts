@@ -5,24 +5,25 @@
  */
 import type { Config } from '../config';
 import { parseEnvelope } from '../events';
-import { MAX_JSON_DEPTH, decodeJson, decodeUtf8, isJsonObject } from '../json';
+import { MAX_JSON_DEPTH, decodeJson, isJsonObject } from '../json';
 import type { EventEnvelope } from '../events';
 import { ValidationError } from '../errors';
 import { createDeadLetterer } from '../kafka';
 import type { ConsumedRecord, DeadLetterReason, RecordPublisher } from '../kafka';
-import type { BatchResult, ConsumerLog, ConsumerMetrics, RecordDecision } from './batch';
+import type { BatchResult, ConsumerLog, ConsumerMetrics, ProcessOptions, RecordDecision } from './batch';
 import { UNKNOWN_EVENT_TYPE, createBatchProcessor } from './batch';
-import { CONSUMER_FUNCTIONS, consumerTopic } from './functions';
+import { consumerTopic } from './functions';
 import type { ConsumerFunction } from './functions';
 import type { ProcessedIds } from './idempotency';
 import { createProcessedIds } from './idempotency';
 import type { EventHandlerRegistry, HandlerMetrics } from './registry';
 import { withKeys } from './registry';
 import { defaultEventHandlers } from './event-handlers';
+import { handlesType, readEventType, recordOwnership } from './ownership';
 
 export interface Consumer {
   readonly name: string;
-  processRecords(records: readonly ConsumedRecord[]): Promise<BatchResult>;
+  processRecords(records: readonly ConsumedRecord[], options?: ProcessOptions): Promise<BatchResult>;
 }
 
 /** What the consumers share: where to publish and dead-letter, metrics, logs. */
@@ -33,8 +34,8 @@ export interface ConsumerDeps {
   metrics?: ConsumerMetrics & HandlerMetrics;
   /** The container's memory of processed event ids (one per function). */
   processed?: ProcessedIds;
-  /** Bound on a dead-letter write; the producer's KAFKA_SEND_TIMEOUT_MS by default. */
-  deadLetterTimeoutMs?: number;
+  /** Bound on each produce of answers and dead letters; KAFKA_SEND_TIMEOUT_MS by default. */
+  sendTimeoutMs?: number;
   now?: () => Date;
 }
 
@@ -60,36 +61,6 @@ export function claimedEventType(json: unknown, field: 'event_type' | 'type' = '
   return typeof value === 'string' && value.length > 0 && value.length <= 128 ? value : UNKNOWN_EVENT_TYPE;
 }
 
-/**
- * Whether a record belongs to `fn`: a JSON object whose event_type is a type it handles,
- * or, for the topic's catch-all, any record no sibling claims that way. A lookup on the
- * table the filters are made from: whatever it gives a sibling, the sibling's filter on
- * value.event_type delivers to it, so every record is handled or dead-lettered by exactly
- * one function of its topic.
- */
-export function recordOwnership(
-  fn: ConsumerFunction,
-  functions: readonly ConsumerFunction[] = CONSUMER_FUNCTIONS,
-): (record: Pick<ConsumedRecord, 'value'>) => boolean {
-  const claims = (f: ConsumerFunction, record: Pick<ConsumedRecord, 'value'>): boolean => {
-    let json: unknown;
-    try {
-      json = record.value === null ? undefined : JSON.parse(decodeUtf8(record.value));
-    } catch {
-      return false; // not UTF-8 or not JSON: no filter delivers it
-    }
-    const type = typeof json === 'object' && json !== null ? (json as { event_type?: unknown }).event_type : undefined;
-    return typeof type === 'string' && handlesType(f, type);
-  };
-  if (!fn.catchAll) return (record) => claims(fn, record);
-  const siblings = functions.filter((f) => f.name !== fn.name && f.topic === fn.topic && !f.catchAll);
-  return (record) => !siblings.some((f) => claims(f, record));
-}
-
-function handlesType(fn: ConsumerFunction, eventType: string): boolean {
-  return 'only' in fn.eventTypes ? fn.eventTypes.only.includes(eventType) : !fn.eventTypes.except.includes(eventType);
-}
-
 export function createConsumer(
   params: ConsumerDeps & {
     name: string;
@@ -97,22 +68,18 @@ export function createConsumer(
   },
 ): Consumer {
   const { config, publisher, logger, metrics, name } = params;
-  const deadLetterer = createDeadLetterer({
-    publisher,
-    topic: config.kafka.topics.dlq,
-    consumer: name,
-    timeoutMs: params.deadLetterTimeoutMs ?? config.kafka.sendTimeoutMs,
-    ...(params.now ? { now: params.now } : {}),
-  });
+  const deadLetterer = createDeadLetterer({ topic: config.kafka.topics.dlq, consumer: name, ...(params.now ? { now: params.now } : {}) });
   const processor = createBatchProcessor({
     consumer: name,
     decide: params.decide,
+    publisher,
     deadLetterer,
+    sendTimeoutMs: params.sendTimeoutMs ?? config.kafka.sendTimeoutMs,
     processed: params.processed ?? createProcessedIds(),
     logger,
     ...(metrics ? { metrics } : {}),
   });
-  return { name, processRecords: (records) => processor.process(records) };
+  return { name, processRecords: (records, options) => processor.process(records, options) };
 }
 
 /**
@@ -127,7 +94,7 @@ export function createEventConsumer(
     handlers?: EventHandlerRegistry;
   },
 ): Consumer {
-  const { fn, config, logger, metrics, publisher } = params;
+  const { fn, config, logger, metrics } = params;
   const handlers = params.handlers ?? defaultEventHandlers();
   const owns = recordOwnership(fn, params.functions);
   const topic = consumerTopic(config.kafka, fn);
@@ -136,9 +103,19 @@ export function createEventConsumer(
 
   function decide(record: ConsumedRecord): RecordDecision {
     const value = jsonValue(record);
-    if (!owns(record)) {
+    const ownership = owns(record);
+    if (ownership === 'another') {
       const eventType = value.ok ? claimedEventType(value.json) : UNKNOWN_EVENT_TYPE;
       return { kind: 'skip', eventType, reason: 'another function on this topic handles it' };
+    }
+    if (ownership === 'contested') {
+      const read = readEventType(record.value).possible;
+      return {
+        kind: 'dead_letter',
+        eventType: UNKNOWN_EVENT_TYPE,
+        reason: 'ambiguous_event_type',
+        error: `event_type reads as ${read.map((t) => JSON.stringify(t)).join(' or ')} depending on the reader (a byte order mark, a repeated or escaped event_type): no filter can be trusted to deliver it`,
+      };
     }
     if (!value.ok) return { kind: 'dead_letter', eventType: UNKNOWN_EVENT_TYPE, reason: value.reason, error: value.error };
     const claimed = claimedEventType(value.json);
@@ -171,9 +148,7 @@ export function createEventConsumer(
       eventType: event.event_type,
       id: event.id,
       correlationId: event.correlation_id,
-      run: async () => {
-        await handler(event, { record, log, publisher, source, now, ...(metrics ? { metrics } : {}) });
-      },
+      prepare: () => handler(event, { record, log, source, now, ...(metrics ? { metrics } : {}) }),
     };
   }
 

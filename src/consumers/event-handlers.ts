@@ -1,5 +1,5 @@
 /**
- * The first guide's consumer handlers, doing what a user wants from them: each event becomes one
+ * The original service's consumer handlers (docs/compatibility.md), doing what a user wants from them: each event becomes one
  * structured log line with the correlation id and the fields worth searching on, and the
  * metrics a dashboard needs (requests per caller, the response-time histogram, errors by
  * type). The data of each type is validated; data a handler cannot use is refused with a
@@ -49,23 +49,26 @@ function dataOf<T extends z.ZodMiniType>(schema: T, event: EventEnvelope): z.inf
 /** http_request: who called what. Counts requests per caller (caller_requests_total). */
 export const handleHttpRequest: EventHandler = (event, { log, metrics }) => {
   const data = dataOf(httpRequestData, event);
-  metrics?.callerRequests.inc({ caller: data.user_ip });
-  log.info('http request', {
-    caller: data.user_ip,
-    method: data.method,
-    endpoint: data.endpoint,
-    hostname: data.hostname,
-    os: data.os,
-    request_id: data.request_id,
-    requested_at: event.timestamp,
-  });
+  return {
+    done: () => {
+      metrics?.callerRequests.inc({ caller: data.user_ip });
+      log.info('http request', {
+        caller: data.user_ip,
+        method: data.method,
+        endpoint: data.endpoint,
+        hostname: data.hostname,
+        os: data.os,
+        request_id: data.request_id,
+        requested_at: event.timestamp,
+      });
+    },
+  };
 };
 
 /** http_response: how it went. Feeds http_response_time_seconds{endpoint, status}. */
 export const handleHttpResponse: EventHandler = (event, { log, metrics }) => {
   const data = dataOf(httpResponseData, event);
   const endpoint = data.endpoint ?? 'unknown';
-  metrics?.httpResponseTime.observe({ endpoint, status: String(data.status_code) }, data.response_time_ms / 1000);
   const line = {
     caller: data.user_ip,
     endpoint,
@@ -73,8 +76,13 @@ export const handleHttpResponse: EventHandler = (event, { log, metrics }) => {
     response_time_ms: data.response_time_ms,
     request_id: data.request_id,
   };
-  if (data.status_code >= 500) log.warn('http response: server error', line);
-  else log.info('http response', line);
+  return {
+    done: () => {
+      metrics?.httpResponseTime.observe({ endpoint, status: String(data.status_code) }, data.response_time_ms / 1000);
+      if (data.status_code >= 500) log.warn('http response: server error', line);
+      else log.info('http response', line);
+    },
+  };
 };
 
 /**
@@ -84,14 +92,18 @@ export const handleHttpResponse: EventHandler = (event, { log, metrics }) => {
  */
 export const handleErrorEvent: EventHandler = (event, { log, metrics }) => {
   const data = dataOf(errorData, event);
-  metrics?.errorEvents.inc({ error_type: data.error_type, service: data.service });
-  log.warn('error event', {
-    error_type: data.error_type,
-    error_message: data.error_message,
-    reported_by: data.service,
-    request_id: data.request_id,
-    reported_at: event.timestamp,
-  });
+  return {
+    done: () => {
+      metrics?.errorEvents.inc({ error_type: data.error_type, service: data.service });
+      log.warn('error event', {
+        error_type: data.error_type,
+        error_message: data.error_message,
+        reported_by: data.service,
+        request_id: data.request_id,
+        reported_at: event.timestamp,
+      });
+    },
+  };
 };
 
 /**
@@ -105,11 +117,15 @@ export const handleCustomEvent: EventHandler = (event, { log }) => {
     data_keys: Object.keys(event.data).slice(0, 50),
     published_at: event.timestamp,
   };
-  if (event.event_type === 'command.rejected') log.warn('command rejected', { ...line, data: event.data });
-  else log.info('custom event', line);
+  return {
+    done: () => {
+      if (event.event_type === 'command.rejected') log.warn('command rejected', { ...line, data: event.data });
+      else log.info('custom event', line);
+    },
+  };
 };
 
-/** The handlers of the first guide's event types; other types go to the custom-event handler. */
+/** The handlers of the original service's event types; other types go to the custom-event handler. */
 export function defaultEventHandlers(): EventHandlerRegistry {
   return createEventHandlerRegistry({
     handlers: {

@@ -70,7 +70,7 @@ export const CONSUMER_FUNCTIONS: readonly ConsumerFunction[] = [
     description: 'error events from the events topic',
     batchSize: 50,
   },
-  // Commands arrive in our envelope (event_type) or in the second guide's shape (type): no
+  // Commands arrive in our envelope (event_type) or in the plain shape (type; docs/compatibility.md): no
   // filter. They wait for their answer: small batches.
   {
     name: 'onCommand',

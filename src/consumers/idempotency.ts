@@ -5,7 +5,7 @@
  *    redelivery to the same container is skipped as a duplicate;
  * 2. deterministic output ids (`derivedEventId`): a redelivery that reaches another
  *    container publishes the same answer (same id and key), which consumers drop by id.
- * Effects stay at-least-once across containers (README, "Consumers"); exactly-once would
+ * Effects stay at-least-once across containers (docs/consumers.md); exactly-once would
  * need a shared store written with the effect, a service this project does not add.
  */
 import { createHash } from 'node:crypto';
@@ -29,6 +29,8 @@ export interface ProcessedIds {
    * release, so an effect never runs twice at once.
    */
   claim(id: string): Promise<IdClaim | undefined>;
+  /** Whether a claim on `id` is held now (its effect not yet committed or given up). */
+  busy(id: string): boolean;
   readonly size: number;
 }
 
@@ -76,6 +78,7 @@ export function createProcessedIds(params: { maxIds?: number } = {}): ProcessedI
       };
       return { commit: () => finish(true), release: () => finish(false) };
     },
+    busy: (id) => running.has(id),
     get size() {
       return ids.size;
     },
@@ -85,9 +88,12 @@ export function createProcessedIds(params: { maxIds?: number } = {}): ProcessedI
 /** This service's UUID namespace for name-based (v5) ids. */
 const NAMESPACE = '5f0c1a5e-9d6b-4c0e-8a3f-2b7d1e4c6a90';
 
+const NAMESPACE_BYTES = Buffer.from(NAMESPACE.replace(/-/g, ''), 'hex');
+
 /** An RFC 9562 version 5 UUID (SHA-1, name-based) of `name` in `namespace`. */
 export function uuidV5(namespace: string, name: string | Buffer): string {
-  const hash = createHash('sha1').update(Buffer.from(namespace.replace(/-/g, ''), 'hex')).update(name).digest();
+  const namespaceBytes = namespace === NAMESPACE ? NAMESPACE_BYTES : Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  const hash = createHash('sha1').update(namespaceBytes).update(name).digest();
   const bytes = hash.subarray(0, 16);
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
@@ -106,7 +112,7 @@ export function derivedEventId(inputId: string, outputType: string): string {
 }
 
 /**
- * The id of a message that carries none (the second guide's command shape): derived from its bytes,
+ * The id of a message that carries none (a command in the plain shape): derived from its bytes,
  * so a redelivery, or the same bytes written twice by a producer retry, has the same id.
  */
 export function contentEventId(value: Buffer): string {

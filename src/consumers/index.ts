@@ -1,6 +1,6 @@
 export { BatchRedeliveryError } from './errors';
 export { UNKNOWN_EVENT_TYPE } from './batch';
-export type { ConsumerLog, RecordDecision } from './batch';
+export type { ConsumerLog, Effect, ProcessOptions, RecordDecision } from './batch';
 export { claimedEventType, createConsumer, createEventConsumer, jsonValue } from './consumer';
 export type { Consumer, ConsumerDeps } from './consumer';
 export { CONSUMER_FUNCTIONS, consumerFunction, consumerGroupId, consumerTopic } from './functions';

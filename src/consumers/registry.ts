@@ -1,13 +1,15 @@
 /**
  * The registry from event_type to the handler that does a consumer's work for it.
- * A handler gets a validated envelope and the record it came in, and resolves once its
- * effect is complete; it throws a retriable error (ServiceError with `retriable`) to have
- * the record delivered again, and anything else to have it dead-lettered.
+ * A handler gets a validated envelope and the record it came in, checks what it needs,
+ * and returns its effect (./batch.ts): the records it writes, and the logs and metrics to
+ * record once they are acknowledged (in order with the rest of its partition). It throws a
+ * retriable error (ServiceError with `retriable`) to have the record delivered again, and
+ * anything else to have it dead-lettered.
  */
 import type { EventEnvelope } from '../events';
-import type { ConsumedRecord, RecordPublisher } from '../kafka';
+import type { ConsumedRecord } from '../kafka';
 import type { MetricInstances } from '../metrics';
-import type { ConsumerLog } from './batch';
+import type { ConsumerLog, Effect } from './batch';
 
 export type HandlerMetrics = Pick<MetricInstances, 'callerRequests' | 'httpResponseTime' | 'errorEvents' | 'commands'>;
 
@@ -16,13 +18,12 @@ export interface EventHandlerContext {
   /** Logs with the record's coordinates, event id and correlation id already attached. */
   log: ConsumerLog;
   metrics?: HandlerMetrics;
-  publisher: RecordPublisher;
   /** This function's `source` for the events it publishes. */
   source: string;
   now: () => Date;
 }
 
-export type EventHandler = (event: EventEnvelope, context: EventHandlerContext) => Promise<void> | void;
+export type EventHandler = (event: EventEnvelope, context: EventHandlerContext) => Promise<Effect> | Effect;
 
 export interface EventHandlerRegistry {
   /** The handler for a type, or the fallback (custom events), or undefined. */

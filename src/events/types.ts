@@ -1,4 +1,4 @@
-/** Builders for the event types of the first guide, with the data each carries. */
+/** Builders for the original service's event types, with the data each carries (docs/compatibility.md). */
 import type { EventEnvelope } from './envelope';
 import { createEvent } from './envelope';
 

@@ -1,5 +1,5 @@
 /**
- * POST /kafka/publish: the guide's body ({event_type, data, topic?, key?, correlation_id?},
+ * POST /kafka/publish: the original service's body (docs/compatibility.md) ({event_type, data, topic?, key?, correlation_id?},
  * plus an optional `id`) validated into an event for one of the configured topics.
  *
  * `id` makes a retry safe: a send that timed out may still have been written, so a client

@@ -35,6 +35,7 @@ const SERVICE_REASONS = [
   'missing_correlation_id',
   'invalid_command',
   'unhandled_event_type',
+  'ambiguous_event_type',
   'invalid_data',
   'handler_error',
 ] as const satisfies readonly DeadLetterReason[];

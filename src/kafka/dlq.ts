@@ -4,13 +4,12 @@
  * headers, and `dlq.*` headers saying why and where it came from, so it can be inspected
  * and replayed onto its source topic unchanged.
  *
- * The write waits for acks=all (the container producer). If it fails, the caller must not
- * treat the record as done: the consumer reports it as failed so the event source
- * delivers it again (src/consumers/batch.ts). A record is never dropped because the
- * dead-letter topic was unreachable.
+ * The write goes with its partition's next produce and waits for acks=all (the container
+ * producer). If it fails, the caller must not treat the record as done: the consumer reports
+ * it as failed so the event source delivers it again (src/consumers/batch.ts). A record is
+ * never dropped because the dead-letter topic was unreachable.
  */
-import { KafkaUnavailableError } from './errors';
-import type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from './records';
+import type { ConsumedRecord, OutgoingRecord } from './records';
 
 /** Why a record was dead-lettered: a short, fixed list (a metric label and a header). */
 export type DeadLetterReason =
@@ -26,10 +25,16 @@ export type DeadLetterReason =
   | 'invalid_envelope'
   /** A command without a correlation id: no answer could ever be correlated. */
   | 'missing_correlation_id'
-  /** JSON, but neither our envelope nor the second guide's command shape. */
+  /** JSON, but neither our envelope nor the plain command shape. */
   | 'invalid_command'
   /** A valid event of a type no function on this topic handles. */
   | 'unhandled_event_type'
+  /**
+   * An event_type that JSON readers read differently (a byte order mark, a repeated or
+   * escaped event_type), one of them as a type another function's filter selects: which
+   * function a filter delivers it to depends on the reader (src/consumers/ownership.ts).
+   */
+  | 'ambiguous_event_type'
   /** A valid event whose data its handler refused (non-retriable validation). */
   | 'invalid_data'
   /** The handler failed with an error that trying again cannot fix. */
@@ -109,36 +114,26 @@ export function deadLetterRecord(params: {
   return { topic, key: record.key, value: record.value, headers };
 }
 
+/**
+ * The dead letters of one consuming function. A dead letter is written with the other
+ * records of its partition's next produce (src/consumers/batch.ts), and its record counts as
+ * done only once that produce is acknowledged; if it is not, the record is delivered again.
+ */
 export interface DeadLetterer {
-  /** Resolves once the dead-letter topic acknowledged the record; rejects (retriable) otherwise. */
-  send(record: ConsumedRecord, reason: DeadLetterReason, error: string): Promise<RecordAck>;
+  /** The dead letter of `record`, to be written to the dead-letter topic. */
+  letter(record: ConsumedRecord, reason: DeadLetterReason, error: string): OutgoingRecord;
 }
 
 export function createDeadLetterer(params: {
-  publisher: RecordPublisher;
   /** The dead-letter topic (KAFKA_TOPIC_DLQ). */
   topic: string;
   /** The consuming function's name, recorded in `dlq.consumer`. */
   consumer: string;
-  timeoutMs?: number;
   now?: () => Date;
 }): DeadLetterer {
-  const { publisher, topic, consumer, timeoutMs } = params;
+  const { topic, consumer } = params;
   const now = params.now ?? (() => new Date());
   return {
-    async send(record, reason, error) {
-      const outgoing = deadLetterRecord({ record, reason, error, topic, consumer, now: now() });
-      let acks: RecordAck[];
-      try {
-        acks = await publisher.send([outgoing], timeoutMs === undefined ? {} : { timeoutMs });
-      } catch (cause) {
-        throw cause instanceof KafkaUnavailableError
-          ? cause
-          : new KafkaUnavailableError('the dead-letter topic did not acknowledge the record', { cause });
-      }
-      const [ack] = acks;
-      if (!ack) throw new KafkaUnavailableError('the dead-letter topic returned no acknowledgement');
-      return ack;
-    },
+    letter: (record, reason, error) => deadLetterRecord({ record, reason, error, topic, consumer, now: now() }),
   };
 }

@@ -12,6 +12,7 @@ export { KNOWN_REASONS, coordinates, parseCoordinates, readDeadLetters, replayDe
 export type { DeadLetter, Selection } from './dead-letters';
 export { createDeadLetterer } from './dlq';
 export type { DeadLetterReason, DeadLetterer } from './dlq';
+export { recordBytes } from './records';
 export type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from './records';
 export { withOffsetReader } from './offsets';
 export type { OffsetReader, WithOffsets } from './offsets';

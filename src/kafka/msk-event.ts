@@ -5,7 +5,7 @@
  * batch response for Kafka. (The local event source, infra/offline-msk, builds the events.)
  *
  * The shape follows AWS's documented examples (docs.aws.amazon.com/lambda/latest/dg/
- * with-msk.html and with-kafka.html, recorded in test/events):
+ * with-msk.html and with-kafka.html, recorded in infra/offline-msk/test/fixtures):
  * - `records` is keyed `<topic>-<partition>`, each an array of records in offset order;
  * - `offset`, `partition` and `timestamp` are JSON numbers, `timestampType` is the
  *   broker's (`CREATE_TIME` or `LOG_APPEND_TIME`);

@@ -32,9 +32,14 @@
  * Retries are bounded too, so a discarded instance stops by itself; the price is that a
  * record retried through a fresh instance may be written twice, which consumers absorb by
  * deduplicating on the event id.
+ *
+ * A send of several records is one kafkajs `sendBatch`: one produce request per broker, each
+ * partition's records in the order given (one record batch). It resolves with one
+ * acknowledgement per record once all are acknowledged; if it fails, none counts as
+ * acknowledged, though the records of some partitions may have been written.
  */
 import { CompressionTypes, Partitioners } from 'kafkajs';
-import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import type { ICustomPartitioner, Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { KafkaUnavailableError } from './errors';
 import { missingPermission } from './permissions';
 import type { NeededPermission } from './permissions';
@@ -131,8 +136,37 @@ function toMessage(record: OutgoingRecord): Message {
   return message;
 }
 
-function toAcks(metadata: RecordMetadata[]): RecordAck[] {
-  return metadata.map((m) => ({ topic: m.topicName, partition: m.partition, offset: m.baseOffset ?? '-1' }));
+/** The partition kafkajs' default partitioner chose for each message it was given (weakly held). */
+const chosenPartition = new WeakMap<Message, number>();
+
+/** kafkajs' default partitioner, telling `chosenPartition` what it chose. */
+const recordingPartitioner: ICustomPartitioner = () => {
+  const partition = Partitioners.DefaultPartitioner();
+  return (args) => {
+    const chosen = partition(args);
+    chosenPartition.set(args.message, chosen);
+    return chosen;
+  };
+};
+
+/**
+ * One acknowledgement per record, in the order sent. kafkajs answers a request with one
+ * entry per topic-partition (the offset of its first record) and keeps each partition's
+ * records in the order given, so a record's offset is its partition's base offset plus
+ * the records of that partition before it. A record whose partition is not known (a key-less
+ * record moved to another partition by a retry of only part of the request) gets offset -1.
+ */
+function toAcks(sent: ReadonlyArray<{ topic: string; message: Message }>, metadata: RecordMetadata[]): RecordAck[] {
+  const next = new Map<string, bigint>();
+  for (const m of metadata) if (m.baseOffset !== undefined) next.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset));
+  return sent.map(({ topic, message }) => {
+    const partition = chosenPartition.get(message);
+    const key = `${topic}\u0000${partition}`;
+    const offset = partition === undefined ? undefined : next.get(key);
+    if (partition === undefined || offset === undefined || offset < 0n) return { topic, partition: partition ?? -1, offset: '-1' };
+    next.set(key, offset + 1n);
+    return { topic, partition, offset: String(offset) };
+  });
 }
 
 
@@ -200,7 +234,7 @@ export function createContainerProducer(params: {
     const fresh = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: recordingPartitioner,
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
     });
@@ -314,11 +348,12 @@ export function createContainerProducer(params: {
       throw new KafkaUnavailableError('the caller stopped waiting before a connection was ready', { outcome: 'not_sent' });
     }
     const remaining = Math.max(boundMs - (Date.now() - started), 1);
+    const sent = records.map((r) => ({ topic: r.topic, message: toMessage(r) }));
     const byTopic = new Map<string, Message[]>();
-    for (const r of records) {
-      const list = byTopic.get(r.topic) ?? [];
-      list.push(toMessage(r));
-      byTopic.set(r.topic, list);
+    for (const { topic, message } of sent) {
+      const list = byTopic.get(topic) ?? [];
+      list.push(message);
+      byTopic.set(topic, list);
     }
     const acksBefore = instance.acks;
     progress.sent = true;
@@ -337,7 +372,7 @@ export function createContainerProducer(params: {
       const metadata = await withTimeout(request, remaining, (lateMs) => new NoAnswer(remaining, lateMs > Math.max(remaining, 1000)));
       if (current === instance) state.status = 'connected';
       observe(records, 'success');
-      return toAcks(metadata);
+      return toAcks(sent, metadata);
     } catch (error) {
       observe(records, 'error');
       const alive = instance.acks > acksBefore;

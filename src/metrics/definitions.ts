@@ -1,7 +1,8 @@
 /**
  * Every metric the service exports, in one typed table: a call site reads
  * `metrics.kafkaMessagesSent.inc({ topic, status })` and the label names are checked by
- * the compiler. The original guide's five Kafka metrics keep their names and labels exactly.
+ * the compiler. The original service's five Kafka metrics keep their names and labels exactly
+ * (docs/compatibility.md).
  *
  * A metric's name and type never change once released: the Pushgateway rejects a push
  * whose type disagrees with a group already there (an old container's), while a changed
@@ -12,6 +13,8 @@
  * at most METRICS_MAX_LABEL_VALUES distinct values per such label and records the rest as
  * "other", so no caller can grow the Pushgateway or Prometheus without limit.
  */
+import type { FamilyCatalog } from '@simple-time-service/fleet-metrics';
+
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 export interface MetricDefinition {
@@ -27,7 +30,7 @@ export interface MetricDefinition {
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
 export const METRIC_DEFINITIONS = {
-  // ---- the original guide: producer
+  // ---- the original service's metrics: producer
   kafkaMessagesSent: {
     type: 'counter',
     name: 'kafka_messages_sent_total',
@@ -41,7 +44,7 @@ export const METRIC_DEFINITIONS = {
     labelNames: ['topic'],
     buckets: [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16_384, 65_536, 262_144, 1_048_576],
   },
-  // ---- the original guide: consumers
+  // ---- the original service's metrics: consumers
   kafkaMessagesReceived: {
     type: 'counter',
     name: 'kafka_messages_received_total',
@@ -176,3 +179,9 @@ const BY_NAME = new Map<string, MetricDefinition>(Object.values(METRIC_DEFINITIO
 export function definitionByName(name: string): MetricDefinition | undefined {
   return BY_NAME.get(name);
 }
+
+/** The service's metrics as the fleet protocol knows them: help, capped labels, order. */
+export const SERVICE_CATALOG: FamilyCatalog = {
+  order: Object.values(METRIC_DEFINITIONS).map((d) => d.name),
+  describe: definitionByName,
+};

@@ -3,7 +3,7 @@ export type { ServiceMetrics, MetricInstances } from './registry';
 export { containerPusher } from './push';
 export type { MetricsPusher } from './push';
 export { foldStaleGroups, fleetText, readFleet, stageLabel } from './fleet';
-export { CONTENT_TYPE } from './exposition';
+export { CONTENT_TYPE, withoutCredentials } from '@simple-time-service/fleet-metrics';
 export { authorizeMetrics } from './token';
 export { pushConsumerLag } from './lag-push';
 export type { PartitionLag } from './lag-push';

@@ -7,11 +7,9 @@
  * values, ageing, instead of vanishing with the others. Gauges: never folded into the
  * retired totals; a group is deleted once older than METRICS_GROUP_MAX_AGE_SECONDS.
  */
+import { httpPushgateway, LAG_GROUP_INSTANCE, PushgatewayError, withoutCredentials } from '@simple-time-service/fleet-metrics';
+import type { StageScope } from '@simple-time-service/fleet-metrics';
 import { METRIC_DEFINITIONS } from './definitions';
-import { LAG_GROUP_INSTANCE } from './fleet';
-import type { StageScope } from './fleet';
-import { PushgatewayError } from './errors';
-import { httpPushgateway, withoutCredentials } from './pushgateway';
 import { errorMessage } from '../errors';
 
 export { LAG_GROUP_INSTANCE };

@@ -4,6 +4,7 @@
  * global registry, so two instances (two simulated containers in a test) never share
  * a count.
  */
+import { OVERFLOW_LABEL_VALUE } from '@simple-time-service/fleet-metrics';
 import { Counter, Gauge, Histogram, Registry } from './prom-client';
 import type { Config } from '../config';
 import { buildInfo } from './build';
@@ -24,14 +25,14 @@ export interface ServiceMetrics extends MetricInstances {
   readonly registry: Registry;
 }
 
-export const OVERFLOW_LABEL_VALUE = 'other';
+export { OVERFLOW_LABEL_VALUE };
 const MAX_LABEL_VALUE_LENGTH = 128;
 
 /**
  * Caps the distinct values of a label in one container: the first `max` values are kept
  * as they are, later new ones become "other". Per container (METRICS_MAX_LABEL_VALUES);
  * GET /metrics and the retired totals cap the same labels again for the whole fleet
- * (METRICS_FLEET_MAX_LABEL_VALUES, src/metrics/aggregate.ts).
+ * (METRICS_FLEET_MAX_LABEL_VALUES, the fleet-metrics package's aggregate).
  */
 class LabelBudget {
   private readonly seen = new Map<string, Set<string>>();
@@ -141,7 +142,7 @@ export function createMetrics(
   return metrics;
 }
 
-/** A push's outcomes (src/metrics/push.ts). */
+/** A push's outcomes (src/fleet-metrics/src/push.ts). */
 export const PUSH_OUTCOMES = ['success', 'error', 'timeout'] as const;
 
 /**

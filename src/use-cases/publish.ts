@@ -1,6 +1,6 @@
 /**
  * POST /kafka/publish and POST /kafka/flush, behind the admin token. A publish answers 200
- * once every in-sync replica has the event (acks=all), as the original guide answers; a
+ * once every in-sync replica has the event (acks=all), as the original service answers (docs/compatibility.md); a
  * 503 says whether the event may have been written and that a retry with the same id is
  * safe (the consumers drop a second copy of an id).
  */

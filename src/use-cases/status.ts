@@ -1,5 +1,5 @@
 /**
- * GET /kafka/status: the original guide's fields first (`kafka_producer`, `kafka_consumer`,
+ * GET /kafka/status: the original service's fields first (docs/compatibility.md) (`kafka_producer`, `kafka_consumer`,
  * `consumer_topics`, `consumer_handlers`), then this service's detail. Broker hosts and
  * error messages (which name hosts) only for admin callers; the route itself stays public,
  * so the cluster is read at most every STATUS_CACHE_MS per container.

@@ -17,7 +17,7 @@
  *   kafkajs does; a later request fails with kafkajs' own "The producer is disconnected".
  */
 import { KafkaJSConnectionError, KafkaJSError } from 'kafkajs';
-import type { Kafka, RecordMetadata } from 'kafkajs';
+import type { ICustomPartitioner, Kafka, Message, ProducerConfig, RecordMetadata } from 'kafkajs';
 
 export type DropMode = 'reject' | 'hang';
 
@@ -59,7 +59,8 @@ export class FakeCluster {
   readonly downtimes: Array<{ from: number; to: number | undefined }> = [];
   private readonly pending = new Map<FakeInstance, Set<Pending>>();
   private readonly queueFreeAt = new Map<FakeInstance, number>();
-  private offset = 0;
+  /** `topic:partition` to the messages written there, in order. */
+  readonly logs = new Map<string, Message[]>();
 
   constructor(options: { ackLatencyMs?: number; connectLatencyMs?: number } = {}) {
     this.ackLatencyMs = options.ackLatencyMs ?? 5;
@@ -98,7 +99,29 @@ export class FakeCluster {
   }
 
   kafka(): Kafka {
-    return { producer: () => this.newProducer() } as unknown as Kafka; // a structural fake: only what the producer calls
+    // A structural fake: only what the producer calls.
+    return { producer: (config?: ProducerConfig) => this.newProducer(config?.createPartitioner) } as unknown as Kafka;
+  }
+
+  /**
+   * Writes the messages as kafkajs does: each to the partition the producer's partitioner
+   * chooses (partition 0 without one), answered with one entry per topic-partition whose
+   * baseOffset is the offset of its first message.
+   */
+  private append(topicMessages: Array<{ topic: string; messages: Message[] }>, partitioner: ReturnType<ICustomPartitioner> | undefined): RecordMetadata[] {
+    const partitionMetadata = Array.from({ length: FAKE_PARTITIONS }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }));
+    const answer = new Map<string, RecordMetadata>();
+    for (const { topic, messages } of topicMessages) {
+      for (const message of messages) {
+        const partition = partitioner ? partitioner({ topic, partitionMetadata, message }) : 0;
+        const key = `${topic}:${partition}`;
+        const log = this.logs.get(key) ?? [];
+        if (!answer.has(key)) answer.set(key, { topicName: topic, partition, errorCode: 0, baseOffset: String(log.length) });
+        log.push(message);
+        this.logs.set(key, log);
+      }
+    }
+    return [...answer.values()];
   }
 
   private fail(instance: FakeInstance, p: Pending, error: Error): void {
@@ -108,7 +131,8 @@ export class FakeCluster {
     p.reject(error);
   }
 
-  private newProducer() {
+  private newProducer(createPartitioner: ICustomPartitioner | undefined) {
+    const partitioner = createPartitioner?.();
     const instance: FakeInstance = {
       id: this.instances.length + 1,
       createdAt: Date.now(),
@@ -143,7 +167,7 @@ export class FakeCluster {
         instance.disconnectedAt ??= Date.now();
         return Promise.resolve();
       },
-      sendBatch: (batch: { topicMessages: Array<{ topic: string; messages: Array<{ value: string | Buffer | null }> }> }) =>
+      sendBatch: (batch: { topicMessages: Array<{ topic: string; messages: Message[] }> }) =>
         new Promise<RecordMetadata[]>((resolve, reject) => {
           const values = batch.topicMessages.flatMap((t) => t.messages.map((m) => String(m.value)));
           const request: FakeRequest = { values, sentAt: Date.now() };
@@ -169,13 +193,14 @@ export class FakeCluster {
             this.pending.get(instance)?.delete(p);
             request.settledAt = Date.now();
             request.outcome = 'acked';
-            const topic = batch.topicMessages[0]?.topic ?? 't';
-            resolve(values.map(() => ({ topicName: topic, partition: 0, errorCode: 0, baseOffset: String(this.offset++) })));
+            resolve(this.append(batch.topicMessages, partitioner));
           }, done - Date.now());
         }),
     };
   }
 }
+
+export const FAKE_PARTITIONS = 3;
 
 function connectionError(): Error {
   return new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', { code: 'ECONNREFUSED' });

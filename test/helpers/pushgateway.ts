@@ -1,6 +1,6 @@
 /** A Pushgateway of a test's own (Debian's binary), in memory only, on a port of its own. */
 import { spawn, spawnSync } from 'node:child_process';
-import { deleteGroup, fetchGroups } from '../../src/metrics/pushgateway';
+import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { waitFor } from './wait-for';
 
 export interface OwnPushgateway {

@@ -21,7 +21,7 @@ import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { createMetrics } from '../../src/metrics/registry';
-import { withoutCredentials } from '../../src/metrics/pushgateway';
+import { withoutCredentials } from '@simple-time-service/fleet-metrics';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
 import { createConsumerHandler } from '../../handlers/factories/consumer';
@@ -87,17 +87,19 @@ const header = (r: ConsumedRecord, name: string) => r.headers.find((h) => h.name
 const json = (r: ConsumedRecord) => JSON.parse(r.value?.toString() ?? 'null') as Record<string, unknown>;
 
 /** Fails the `failOn`-th send to `topic` (1-based) once, like a broker that did not acknowledge. */
-function failingOnce(inner: RecordPublisher, topic: string, failOn: number): RecordPublisher & { failures: number } {
-  let seen = 0;
+/**
+ * The first produce that carries records for `topic` writes only its first record (really,
+ * on the broker) and then fails, as a produce does whose connection breaks after one
+ * partition's batch was written: the function cannot know what was written.
+ */
+function partlyWrittenOnce(inner: RecordPublisher, topic: string): RecordPublisher & { failures: number } {
   const wrapper = {
     failures: 0,
-    send(records: OutgoingRecord[], options?: { timeoutMs?: number }): Promise<RecordAck[]> {
-      if (records.some((r) => r.topic === topic)) {
-        seen += 1;
-        if (seen === failOn) {
-          wrapper.failures += 1;
-          return Promise.reject(new KafkaUnavailableError('waiting for the broker to acknowledge timed out'));
-        }
+    async send(records: OutgoingRecord[], options?: { timeoutMs?: number }): Promise<RecordAck[]> {
+      if (wrapper.failures === 0 && records.some((r) => r.topic === topic)) {
+        wrapper.failures += 1;
+        await inner.send(records.slice(0, 1), options);
+        throw new KafkaUnavailableError('the connection closed before the answer');
       }
       return inner.send(records, options);
     },
@@ -138,8 +140,8 @@ describe('consumer functions against the real broker', () => {
     await deletePushedGroups(PUSHGATEWAY, config.service.name);
   });
 
-  it("answers a command in the second guide's shape written by kcat on the events topic with the same correlation id and key", async () => {
-    // Prepare: an independent client writes four commands to partition 0, in the second guide's shape
+  it("answers a command in the plain shape written by kcat on the events topic with the same correlation id and key", async () => {
+    // Prepare: an independent client writes four commands to partition 0, in the plain command shape
     const run = uniqueName('kcat');
     const lines = [
       { type: 'time.now', correlation_id: `${run}-ok`, timestamp: '2026-01-31T12:34:56.123456', payload: { timezone: 'Asia/Kolkata', format: 'iso' }, source: 'kcat' },
@@ -249,9 +251,9 @@ describe('consumer functions against the real broker', () => {
     expect(pushed).toMatch(/ 1$/);
   });
 
-  it('a handler that fails once: its record is reported, delivered again, and its effect happens once', async () => {
-    // Prepare: three commands on partition 0; the answer to the second is not acknowledged once
-    const run = uniqueName('flaky');
+  it('a produce that fails after part of it was written: every command is reported, delivered again, and answered once by id', async () => {
+    // Prepare: three commands on partition 0; the produce of their answers writes the first and then fails
+    const run = uniqueName('partial');
     const key = `key-${run}`;
     const ids = ['c1', 'c2', 'c3'].map((c) => `${run}-${c}`);
     await testProducer.send({
@@ -259,7 +261,7 @@ describe('consumer functions against the real broker', () => {
       messages: ids.map((id) => ({ key, partition: 0, value: JSON.stringify({ type: 'time.now', correlation_id: id, payload: {} }) })),
     });
     const batch = await collectors.commands.waitFor((r) => r.key?.toString() === key, 3);
-    const publisher = failingOnce(producer, topics.events, 2);
+    const publisher = partlyWrittenOnce(producer, topics.events);
     const onCommand = handlerFor('onCommand', publisher);
 
     // Act: the batch; what Lambda delivers again (from the reported offset); the whole batch again (a retried timeout)
@@ -271,21 +273,23 @@ describe('consumer functions against the real broker', () => {
     await producer.send([{ topic: topics.events, key, value: JSON.stringify({ marker: run }) }]);
     await collectors.events.waitFor((r) => r.key?.toString() === key && r.value?.toString().includes('"marker"') === true);
 
-    // Assess: AWS's partial batch response for Kafka names the failed record by "<topic>-<partition>" and offset
+    // Assess: AWS's partial batch response for Kafka names the records by "<topic>-<partition>" and offset:
+    // none of the produce's records was acknowledged, so the first and every one after it
     expect(publisher.failures).toBe(1);
-    // ... and every record after it on that partition (not attempted), so none can be taken as done
     expect(first).toEqual({
-      batchItemFailures: [1, 2].map((i) => ({ itemIdentifier: { partition: `${topics.commands}-0`, offset: Number(batch[i]?.offset) } })),
+      batchItemFailures: [0, 1, 2].map((i) => ({ itemIdentifier: { partition: `${topics.commands}-0`, offset: Number(batch[i]?.offset) } })),
     });
     expect(again).toEqual({ batchItemFailures: [] });
     expect(wholeBatch).toEqual({ batchItemFailures: [] });
     const answers = collectors.events.records.filter((r) => r.key?.toString() === key && header(r, 'event_type') === 'time.now.processed');
-    expect(answers.map((r) => json(r).correlation_id).sort()).toEqual([...ids].sort());
+    // The first answer was written twice (before the failure and on redelivery), the same event both times
+    expect(answers.map((r) => json(r).correlation_id).sort()).toEqual([ids[0], ...ids].sort());
+    expect(new Set(answers.map((r) => json(r).id)).size).toBe(3);
 
     // Act: a new container (empty memory) gets the batch again: it answers again, with the same event ids
     const otherContainer = handlerFor('onCommand', producer);
     expect(await otherContainer(batch)).toEqual({ batchItemFailures: [] });
-    const all = await collectors.events.waitFor((r) => r.key?.toString() === key && header(r, 'event_type') === 'time.now.processed', 6);
+    const all = await collectors.events.waitFor((r) => r.key?.toString() === key && header(r, 'event_type') === 'time.now.processed', 7);
 
     // Assess: the repeats are duplicates by id, and the events consumer drops them
     expect(new Set(all.map((r) => json(r).id)).size).toBe(3);
@@ -294,6 +298,6 @@ describe('consumer functions against the real broker', () => {
     const onCustom = createConsumerHandler('onCustomEvent', deps) as unknown as Handler;
     await onCustom(buildKafkaEvent(SOURCE, all) as unknown as KafkaLambdaEvent, context('onCustomEvent'));
     const suppressed = await metrics.registry.getSingleMetric('duplicates_suppressed_total')?.get();
-    expect(suppressed?.values.find((v) => v.labels.event_type === 'time.now.processed')?.value).toBe(3);
+    expect(suppressed?.values.find((v) => v.labels.event_type === 'time.now.processed')?.value).toBe(4);
   });
 });

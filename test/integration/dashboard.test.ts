@@ -32,7 +32,7 @@ import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functio
 import { BENCH_SERVICE } from '../../bench/service';
 import { createEvent } from '../../src/events';
 import { stageLabel } from '../../src/metrics';
-import { createMetricsPusher } from '../../src/metrics/push';
+import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import { createMetrics } from '../../src/metrics/registry';
 import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { scheduledEvent } from '../helpers/lambda';

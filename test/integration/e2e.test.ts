@@ -2,7 +2,7 @@
  * End to end through `serverless offline` with the project's serverless.yml and its local
  * MSK event source, against the real broker: GET / is followed by the http_request and
  * http_response consumer functions; a command written by an independent client (kcat) in
- * the second guide's shape is answered on the events topic with the same correlation id; a poison
+ * the plain command shape is answered on the events topic with the same correlation id; a poison
  * record lands in the dead-letter topic and the record after it is still handled; a publish
  * retried with the same id is handled once.
  */
@@ -70,7 +70,7 @@ describe('end to end through serverless offline and the local MSK event source',
     expect(response.function_name).toMatch(/onHttpResponse/);
   });
 
-  it("answers a command in the second guide's shape written by kcat on the events topic with the same correlation id and key", async () => {
+  it("answers a command in the plain shape written by kcat on the events topic with the same correlation id and key", async () => {
     // Prepare
     const correlationId = uniqueName('cmd');
     const command = JSON.stringify({

@@ -113,7 +113,7 @@ describe('HTTP function through serverless offline', () => {
       consumer_functions: Array<{ function: string; topic: string }>;
     };
     expect(response.status).toBe(200);
-    // The original guide's fields, as its clients read them
+    // The original service's fields, as its clients read them (docs/compatibility.md)
     expect(status).toMatchObject({
       kafka_producer: 'connected',
       kafka_consumer: 'running',

@@ -59,7 +59,7 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
     const status = await stack.run('status', {}, 30_000);
     const tracked = await exec('git', ['ls-files', '*.pem', '*.key', '*.p12', '*.jks'], { cwd: repo });
 
-    // The stack's own Pushgateway, with its credentials (README, "The local stack").
+    // The stack's own Pushgateway, with its credentials (docs/local-stack.md).
     const pushgatewayUrl = `http://simple-time-service:${readFileSync(path.join(stack.dir, 'pushgateway', 'password'), 'utf8').trim()}@127.0.0.1:${BASE + 15}`;
 
     // Assess

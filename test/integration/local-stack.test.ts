@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { createTopic, startReader, testConfig, testKafka, uniqueName } from '../helpers/kafka';
-import { withoutCredentials } from '../../src/metrics/pushgateway';
+import { withoutCredentials } from '@simple-time-service/fleet-metrics';
 
 describe('local Kafka broker', () => {
   const kafka = testKafka('sts-stack-test');
@@ -71,7 +71,7 @@ describe('local Kafka broker', () => {
 });
 
 describe('local Pushgateway', () => {
-  // The local stack's Pushgateway takes its credentials only (README, "The local stack").
+  // The local stack's Pushgateway takes its credentials only (docs/local-stack.md).
   const { url: base, headers } = withoutCredentials(testConfig.pushgateway.url);
 
   it('serves back a metric pushed to it', async () => {

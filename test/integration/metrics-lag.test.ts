@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functions';
 import { withOffsetReader } from '../../src/kafka/offsets';
 import { createMetrics } from '../../src/metrics/registry';
-import { deleteGroup, fetchGroups } from '../../src/metrics/pushgateway';
+import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { httpEvent, scheduledEvent } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';

@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/registry';
-import { createMetricsPusher } from '../../src/metrics/push';
-import { deleteGroup, fetchGroups } from '../../src/metrics/pushgateway';
+import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
+import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { testConfig, uniqueName } from '../helpers/kafka';
 import { waitFor } from '../helpers/wait-for';
 

@@ -3,7 +3,7 @@
  * function (GET / against the real broker, the five consumer functions with MSK events, a
  * poison record among them, the metrics function's schedule), `promtool check metrics` on
  * the answer finds one thing only: `kafka_consumer_lag_ms`, the original service's name,
- * kept because clients depend on it (README, "Metrics"). Any other finding fails here,
+ * kept because clients depend on it (docs/metrics.md, "Metric names"). Any other finding fails here,
  * named, so a new metric follows Prometheus's naming rules.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,7 +34,7 @@ import { sumSamples } from './metrics-support';
 type Result = APIGatewayProxyStructuredResultV2;
 type Invoke<E, R> = (event: E, context: Context) => Promise<R>;
 
-/** The finding the service accepts, and why: README, "Metrics". */
+/** The finding the service accepts, and why: docs/metrics.md, "Metric names". */
 const KEPT = /^kafka_consumer_lag_ms metric names should not contain abbreviated units$/;
 
 const job = uniqueName('sts-promtool');
@@ -169,7 +169,7 @@ describe('GET /metrics and promtool check metrics', () => {
     const others = findings.filter((f) => !KEPT.test(f));
     expect(
       others,
-      `promtool check metrics: ${others.join('; ')}. A metric breaks Prometheus naming rules (README, "Metrics"): rename it (a released name and type never change, so a new name) or fix its help or type`,
+      `promtool check metrics: ${others.join('; ')}. A metric breaks Prometheus naming rules (docs/metrics.md, "Metric names"): rename it (a released name and type never change, so a new name) or fix its help or type`,
     ).toEqual([]);
     expect(findings.filter((f) => KEPT.test(f))).toHaveLength(1);
     expect(status).toBe(3);

@@ -17,8 +17,8 @@ import type { Config } from '../../src/config';
 import { withOffsetReader } from '../../src/kafka/offsets';
 import { stageLabel } from '../../src/metrics';
 import { createMetrics } from '../../src/metrics/registry';
-import { createMetricsPusher } from '../../src/metrics/push';
-import { deleteGroup, fetchGroups } from '../../src/metrics/pushgateway';
+import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
+import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { httpEvent, lambdaContext as context, scheduledEvent } from '../helpers/lambda';
 import { waitFor } from '../helpers/wait-for';
@@ -38,7 +38,7 @@ function container(params: { job: string; instance: string; url?: string; interv
     grouping: { job: params.job, stage: stageLabel('local'), function: 'http', instance: params.instance },
     timeoutMs: 300,
     intervalMs: params.intervalMs ?? 0,
-    logger: { warn: (_m: string, extra?: unknown) => warnings.push(extra), info: () => undefined } as never, // only warn/info are called
+    logger: { warn: (_m: string, extra?: unknown) => warnings.push(extra), info: () => undefined },
   };
   if (params.now) options.now = params.now;
   if (params.flushBetweenInvocations) options.flushBetweenInvocations = true;

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchGroups } from '../../src/metrics/pushgateway';
+import { fetchGroups } from '@simple-time-service/fleet-metrics';
 import { testConfig, uniqueName } from '../helpers/kafka';
 import { httpEvent } from '../helpers/lambda';
 import { removeUnpacked, startZipFunction, unpackReadOnly } from '../helpers/lambda-zip';

@@ -53,8 +53,8 @@ const PUSHGATEWAY_PORT = 24319;
 const TOKEN = 'node22-zips-admin-token';
 /** GET /metrics's token on both sides: a deployed stage has METRICS_PUBLIC off. */
 const METRICS_TOKEN = 'node22-zips-metrics-token';
-/** AWS's recorded MSK event (test/events). */
-const mskFixture = JSON.parse(fs.readFileSync(path.join(repo, 'test/events/msk-event.json'), 'utf8')) as { eventSourceArn: string };
+/** AWS's recorded MSK event (infra/offline-msk/test/fixtures). */
+const mskFixture = JSON.parse(fs.readFileSync(path.join(repo, 'infra/offline-msk/test/fixtures/msk-event.json'), 'utf8')) as { eventSourceArn: string };
 const CLUSTER_ARN = mskFixture.eventSourceArn;
 /** The functions of serverless.yml: the test runs every function the template has, and these at least. */
 const KNOWN_FUNCTIONS = ['http', 'metrics', 'topics', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)];
@@ -210,7 +210,7 @@ const consumerCases: Array<{ name: string; functionKey: string; event: (t: Servi
     ]),
   },
   {
-    name: "onCommand: time.now, an unknown command and one without correlation id (the second guide's shape)",
+    name: "onCommand: time.now, an unknown command and one without correlation id (the plain shape)",
     functionKey: 'onCommand',
     event: (t) => mskEvent([
       record(t.commands, 40, JSON.stringify({ type: 'time.now', correlation_id: 'n22-cmd', timestamp: '2026-01-01T00:00:00.000Z', payload: { timezone: 'Asia/Tokyo', format: 'iso' }, source: 'node22-test' }), 'k-cmd'),

@@ -3,7 +3,7 @@
  * - `--wait` reads the answer through a consumer group of its own, and that group must not
  *   outlive the command, whether the answer came or not (a developer's broker keeps no
  *   trace of a command line run); a command the service rejected exits 1;
- * - the command line contract (README, "Command line tools"): `--help` exits 0 with the
+ * - the command line contract (docs/http-api.md, "Command line tools"): `--help` exits 0 with the
  *   usage, bad usage exits 2 with one line naming the problem and a hint (an envelope
  *   field by its option, npm's swallowing of options without `--`), a failure exits 1
  *   (a topic that does not exist, at once).

@@ -4,8 +4,8 @@
  * broker formatted from nothing) and a warm one (the stack already running) print no
  * ERROR line and end with the summary of where everything is; the command the summary
  * offers really publishes a command and gets its answer, its admin curl works as pasted,
- * every Prometheus page it (and README) links answers. Then the terminal: an idle minute
- * prints at most 2 lines, a burst of 1,000 bad records a few (README, "What the terminal
+ * every Prometheus page it (and README.md and docs/) links answers. Then the terminal: an idle minute
+ * prints at most 2 lines, a burst of 1,000 bad records a few (docs/local-stack.md, "What the terminal
  * shows"). A configuration src/config.ts refuses is refused before anything starts, and a
  * function that cannot start answers as API Gateway does.
  */
@@ -20,6 +20,7 @@ import { stageLabel } from '../../src/metrics';
 import { createTopic, testKafka, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { startOffline } from '../helpers/offline';
 import { waitFor } from '../helpers/wait-for';
+import { trackedMarkdown } from '../helpers/markdown';
 import { privateStack, repo, runCommand } from './local-stack-support';
 
 const stack = privateStack(23200, { prometheus: true });
@@ -105,10 +106,13 @@ function linesSince(started: Started, from: number): string[] {
   return started.output().slice(from).split('\n').filter((l) => l.trim() !== '');
 }
 
-/** Every Prometheus page the summary and README link, on this stack's Prometheus. */
+/** Every Prometheus page the summary, README.md and docs/ link, on this stack's Prometheus. */
 function prometheusLinks(summary: string): string[] {
-  const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');
-  const links = [...summary.matchAll(/http:\/\/127\.0\.0\.1:\d+\/[^\s,)]*/g), ...readme.matchAll(/http:\/\/127\.0\.0\.1:9090[^\s>)`]*/g)]
+  const docs = trackedMarkdown(repo)
+    .filter((file) => file === 'README.md' || file.startsWith('docs/'))
+    .map((file) => readFileSync(path.join(repo, file), 'utf8'))
+    .join('\n');
+  const links = [...summary.matchAll(/http:\/\/127\.0\.0\.1:\d+\/[^\s,)]*/g), ...docs.matchAll(/http:\/\/127\.0\.0\.1:9090[^\s>),`]*/g)]
     .map(([url]) => url.replace(/:9090\b/, `:${stack.ports.prometheus}`))
     .filter((url) => url.startsWith(`http://127.0.0.1:${stack.ports.prometheus}`));
   return [...new Set(links)];

@@ -29,7 +29,7 @@ import { createContainerProducer, createKafka } from '../../src/kafka';
 import { explainConnectionFailure, resolveKafka } from '../../src/kafka/client';
 import type { Logger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics/registry';
-import { deleteGroup, fetchGroups } from '../../src/metrics/pushgateway';
+import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { startReader, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/lambda';
 import { startPrivateBroker } from '../helpers/private-broker';

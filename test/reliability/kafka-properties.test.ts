@@ -2,7 +2,7 @@
  * Property-based bad input for the five consumer functions, against the real local broker.
  * fast-check generates batches of records (random bytes, tombstones, truncated JSON,
  * invalid UTF-8, wrong types, huge values, unusual unicode, unknown event types, missing
- * correlation ids, refused data) mixed with valid envelopes and valid commands in the second guide's shape.
+ * correlation ids, refused data) mixed with valid envelopes and valid commands in the plain shape.
  * They are produced to this run's own topics, read back, turned into the MSK event Lambda
  * sends (buildKafkaEvent) and given to the real handlers (handlers/factories/consumer.ts) in
  * this process, every function of a topic getting the whole batch.
@@ -145,7 +145,7 @@ function validEnvelope(topic: TopicName): fc.Arbitrary<Template> {
   return fc.tuple(typed[topic], timestamp, key).map(([{ type, data }, ts, k]) => (u: U) => ({ kind: 'valid_envelope', key: k, value: json(envelope(u, type, data, ts)), expect: unlessProtoKey(data, valid) }));
 }
 
-/** Commands in the second guide's shape: time.now with any payload, and unknown types (answered command.rejected). */
+/** Commands in the plain shape: time.now with any payload, and unknown types (answered command.rejected). */
 const validPlainCommand: fc.Arbitrary<Template> = fc
   .tuple(
     fc.oneof(fc.constant('time.now'), fc.stringMatching(/^[a-z][a-z0-9_.]{0,20}$/)),

@@ -1,10 +1,11 @@
 /**
- * Every variable README's configuration tables document reaches the functions: under
+ * Every variable docs/configuration.md's table documents reaches the functions: under
  * `npm start` (serverless offline, stage local, which gives the functions only what
  * serverless.yml declares) it follows the shell's environment, and a deployed stage sets
  * it from serverless.yml (its params), never from the deployer's shell. Derived from the
- * README tables, src/config.ts and the framework's own resolution of serverless.yml
- * (`serverless print`), so a variable added to one and not the others fails here.
+ * table, src/config.ts and the framework's own resolution of serverless.yml
+ * (`serverless print`), so a variable added to one and not the others fails here. That
+ * table is the only one: a table of variables elsewhere in README.md or docs/ fails too.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES } from '../../src/config';
+import { trackedMarkdown } from '../helpers/markdown';
 
 const repo = path.resolve(__dirname, '../..');
 const run = promisify(execFile);
@@ -21,7 +23,7 @@ const RUNTIME = new Set(['AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_VERSIO
 /** Lambda reserves it: it follows the function's region (provider.region), not provider.environment. */
 const REGION = 'AWS_REGION';
 
-/** `NAME` → its default, for every row of every table in README whose first cell names variables. */
+/** `NAME` → its default, for every row of every table of a page whose first cell names variables. */
 function documentedVariables(readme: string): Map<string, string> {
   const found = new Map<string, string>();
   for (const line of readme.split('\n')) {
@@ -34,9 +36,11 @@ function documentedVariables(readme: string): Map<string, string> {
   return found;
 }
 
-const documented = documentedVariables(readFileSync(path.join(repo, 'README.md'), 'utf8'));
+const CONFIGURATION = 'docs/configuration.md';
+const documented = documentedVariables(readFileSync(path.join(repo, CONFIGURATION), 'utf8'));
 const serverlessYml = readFileSync(path.join(repo, 'serverless.yml'), 'utf8');
 const stackSh = readFileSync(path.join(repo, 'infra/local/stack.sh'), 'utf8');
+const buildCommit = readFileSync(path.join(repo, 'infra/build-commit.cjs'), 'utf8');
 const functionVariables = [...documented.keys()].filter((name) => CONFIG_VARIABLES.includes(name));
 
 /** A value unlike the default that every use of the variable in serverless.yml still accepts. */
@@ -81,14 +85,28 @@ async function print(stage: string, env: Record<string, string>): Promise<{ envi
 }
 
 describe('configuration reaches the functions', () => {
-  it('README documents every variable the functions read, and everything it documents is read by something', () => {
+  it('docs/configuration.md documents every variable the functions read, and everything it documents is read by something', () => {
     const undocumented = CONFIG_VARIABLES.filter((name) => !RUNTIME.has(name) && !documented.has(name));
-    expect(undocumented, 'read by src/config.ts but in no README table').toEqual([]);
+    expect(undocumented, `read by src/config.ts but not in ${CONFIGURATION}'s table`).toEqual([]);
     const unused = [...documented.keys()].filter(
-      (name) => !CONFIG_VARIABLES.includes(name) && !serverlessYml.includes(`env:${name}`) && !stackSh.includes(`\${${name}:-`),
+      (name) =>
+        !CONFIG_VARIABLES.includes(name) &&
+        !serverlessYml.includes(`env:${name}`) &&
+        !stackSh.includes(`\${${name}:-`) &&
+        !buildCommit.includes(`process.env.${name}`),
     );
-    expect(unused, 'documented in README but read by neither src/config.ts, serverless.yml nor infra/local/stack.sh').toEqual([]);
+    expect(unused, `documented in ${CONFIGURATION} but read by neither src/config.ts, serverless.yml, infra/local/stack.sh nor infra/build-commit.cjs`).toEqual([]);
     expect(functionVariables.length).toBeGreaterThan(20);
+  });
+
+  it('docs/configuration.md holds the only table of variables in README.md and docs/', () => {
+    // Prepare: the pages a newcomer reads
+    const pages = trackedMarkdown(repo).filter((file) => (file === 'README.md' || file.startsWith('docs/')) && file !== CONFIGURATION);
+    // Act
+    const elsewhere = pages.flatMap((file) => [...documentedVariables(readFileSync(path.join(repo, file), 'utf8')).keys()].map((name) => `${file}: ${name}`));
+    // Assess: move the row into docs/configuration.md's table and link to it
+    expect(documentedVariables('| variable | default |\n| --- | --- |\n| `A_B` | `1` | a |').has('A_B')).toBe(true);
+    expect(elsewhere).toEqual([]);
   });
 
   it('under npm start (stage local) every documented variable follows the shell', async () => {

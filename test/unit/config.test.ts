@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 
 describe('loadConfig', () => {
-  it("uses the original guides' defaults when nothing is set", () => {
+  it("uses the original service's defaults when nothing is set", () => {
     const config = loadConfig({});
     expect(config.kafka.brokers).toEqual(['localhost:9092']);
     expect(config.kafka.topics).toEqual({

@@ -41,8 +41,8 @@ describe('the package', () => {
     expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['serverless', 'serverless-offline']);
   });
 
-  it('ships its entry, its compiled code and its README', () => {
+  it('ships its entry, its compiled code, its README and its changelog', () => {
     expect(manifest.main).toBe('index.cjs');
-    expect(manifest.files).toEqual(['index.cjs', 'dist/', 'README.md']);
+    expect(manifest.files).toEqual(['index.cjs', 'dist/', 'README.md', 'CHANGELOG.md']);
   });
 });

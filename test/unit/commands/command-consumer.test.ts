@@ -5,6 +5,7 @@ import { createProcessedIds, derivedEventId } from '../../../src/consumers';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createEvent, parseEnvelope } from '../../../src/events';
 import { DLQ_HEADERS } from '../../../src/kafka/dlq';
+import { FakeTopics } from '../../helpers/fake-topics';
 import { FakePublisher, TOPICS, config, fakeLogger, metrics, record, sampleValue } from '../../helpers/fakes';
 
 const now = new Date('2026-01-31T12:34:56.789Z');
@@ -22,7 +23,7 @@ const plainCommand = (json: Record<string, unknown>, key = 'client-42') =>
   record({ topic: TOPICS.commands, key: Buffer.from(key), json });
 
 describe('the command consumer', () => {
-  it("answers a time.now in the second guide's shape with time.now.processed, the same correlation id and key", async () => {
+  it("answers a time.now in the plain shape with time.now.processed, the same correlation id and key", async () => {
     // Prepare
     const { consumer, publisher, m } = setup();
     const command = plainCommand({
@@ -112,10 +113,10 @@ describe('the command consumer', () => {
     expect(publisher.values(TOPICS.events).map((e) => e.correlation_id)).toEqual(['c-11']);
   });
 
-  it('reports a command whose answer was not acknowledged; delivered again, every command is answered once', async () => {
-    // Prepare: the first answer is acknowledged, the second is not (once)
+  it('reports every command of a produce that was not acknowledged; delivered again, every command is answered once', async () => {
+    // Prepare: the produce of the three answers is not acknowledged (once)
     const publisher = new FakePublisher();
-    publisher.failNext(1, TOPICS.events, 1);
+    publisher.failNext(1, TOPICS.events);
     const { consumer, m } = setup({ publisher });
     const first = plainCommand({ type: 'time.now', correlation_id: 'c-1' });
     const second = plainCommand({ type: 'time.now', correlation_id: 'c-2' });
@@ -123,17 +124,42 @@ describe('the command consumer', () => {
 
     // Act: the batch, then what Lambda delivers again (from the reported offset), then the whole batch again
     const attempt = await consumer.processRecords([first, second, third]);
-    const redelivery = await consumer.processRecords([second, third]);
+    const redelivery = await consumer.processRecords([first, second, third]);
     const wholeBatchAgain = await consumer.processRecords([first, second, third]);
 
     // Assess
-    expect(attempt.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'failed', 'not_attempted']);
-    expect(attempt.failed.map((r) => r.offset)).toEqual([second.offset, third.offset]);
-    expect(redelivery.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'processed']);
+    expect(attempt.outcomes.map((o) => o.outcome.status)).toEqual(['failed', 'failed', 'failed']);
+    expect(attempt.failed.map((r) => r.offset)).toEqual([first.offset, second.offset, third.offset]);
+    expect(redelivery.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'processed', 'processed']);
     expect(wholeBatchAgain.outcomes.map((o) => o.outcome.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
     expect(publisher.values(TOPICS.events).map((e) => e.correlation_id)).toEqual(['c-1', 'c-2', 'c-3']);
-    expect(await sampleValue(m, 'commands_total', { command_type: 'time.now', outcome: 'failed' })).toBe(1);
+    expect(await sampleValue(m, 'commands_total', { command_type: 'time.now', outcome: 'failed' })).toBe(3);
     expect(await sampleValue(m, 'commands_total', { command_type: 'time.now', outcome: 'processed' })).toBe(3);
+  });
+
+  it('writes the answers before a command that fails retriably, and reports that command and every one after it', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    const commands = createCommandRegistry({
+      'time.now': () => ({ ok: true }),
+      'flaky.op': () => {
+        throw new KafkaUnavailableError('downstream timed out');
+      },
+    });
+    const consumer = createCommandConsumer({ name: 'onCommand', config, publisher, logger: fakeLogger(), commands });
+    const records = [
+      plainCommand({ type: 'time.now', correlation_id: 'c-1' }),
+      plainCommand({ type: 'flaky.op', correlation_id: 'c-2' }),
+      plainCommand({ type: 'time.now', correlation_id: 'c-3' }),
+    ];
+
+    // Act
+    const result = await consumer.processRecords(records);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'failed', 'not_attempted']);
+    expect(result.failed.map((r) => r.offset)).toEqual([records[1]?.offset, records[2]?.offset]);
+    expect(publisher.values(TOPICS.events).map((e) => e.correlation_id)).toEqual(['c-1']);
   });
 
   it('does not answer twice when a processed command is delivered again to the same container', async () => {
@@ -190,5 +216,51 @@ describe('the command consumer', () => {
     expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['dead_lettered', 'failed']);
     expect(publisher.to(TOPICS.dlq)[0]?.headers?.[DLQ_HEADERS.reason]).toBe('handler_error');
     expect(publisher.to(TOPICS.events)).toEqual([]);
+  });
+
+  it('answers a partition with one produce; one that fails after part of it was written reports every record from the first, and the next writes the same answers', async () => {
+    // Prepare: four commands and a poison record on one partition, answered onto two partitions of the events topic
+    const topics = new FakeTopics(2);
+    topics.arm({ kind: 'partial', partitions: 1 });
+    const m = metrics();
+    const consumer = createCommandConsumer({ name: 'onCommand', config, publisher: topics, logger: fakeLogger(), metrics: m, processed: createProcessedIds() });
+    const on0 = (offset: number, value: Buffer, key: string) =>
+      record({ topic: TOPICS.commands, partition: 0, offset: String(offset), key: Buffer.from(key), value });
+    const command = (n: number) => Buffer.from(JSON.stringify({ type: 'time.now', correlation_id: `c-${n}`, payload: { n } }));
+    const records = [
+      on0(0, command(0), 'client-0'),
+      on0(1, command(1), 'client-1'),
+      on0(2, Buffer.from('not json'), 'client-2'),
+      on0(3, command(3), 'client-3'),
+      on0(4, command(4), 'client-4'),
+    ];
+    const answerPartitions = new Set(records.map((r) => topics.partitionOf({ topic: TOPICS.events, key: r.key, value: null })));
+    expect(answerPartitions.size).toBe(2);
+
+    // Act: the batch, then the same records again (Lambda delivers from the first reported offset)
+    const first = await consumer.processRecords(records);
+    const landedAfterFirst = topics.landed().length;
+    const countedAfterFirst = {
+      failed: await sampleValue(m, 'commands_total', { command_type: 'time.now', outcome: 'failed' }),
+      processed: await sampleValue(m, 'commands_total', { command_type: 'time.now', outcome: 'processed' }),
+    };
+    const second = await consumer.processRecords(records);
+
+    // Assess: one produce per delivery, all of the partition's answers and its dead letter in it
+    expect(topics.requests).toHaveLength(2);
+    expect(topics.requests[0]?.records.map((r) => r.topic)).toEqual([TOPICS.events, TOPICS.events, TOPICS.dlq, TOPICS.events, TOPICS.events]);
+    // Part of the first request landed, none of it was acknowledged: every record is reported
+    expect(landedAfterFirst).toBeGreaterThan(0);
+    expect(landedAfterFirst).toBeLessThan(5);
+    expect(first.failed.map((r) => r.offset)).toEqual(['0', '1', '2', '3', '4']);
+    expect(first.outcomes.map((o) => o.outcome.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
+    expect(countedAfterFirst).toEqual({ failed: 4, processed: undefined });
+    // The second delivery is done, and what landed twice is the same event twice
+    expect(second.failed).toEqual([]);
+    expect(second.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'processed', 'dead_lettered', 'processed', 'processed']);
+    const ids = topics.landed().filter((l) => l.record.topic === TOPICS.events).map((l) => (JSON.parse(String(l.record.value)) as { id: string }).id);
+    expect(ids.length).toBeGreaterThan(4);
+    expect(new Set(ids).size).toBe(4);
+    expect(await sampleValue(m, 'commands_total', { command_type: 'time.now', outcome: 'processed' })).toBe(4);
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CommandRejectedError } from '../../../src/commands/errors';
 import { timeNow, timeZoneFormatsCached, zonedTime } from '../../../src/commands/time-now';
@@ -25,6 +26,27 @@ describe('zonedTime', () => {
     // Assess
     expect(zoned.iso).toBe(iso);
     expect(zoned.utcOffset).toBe(offset);
+  });
+
+  it('gives each instant its own time when instants come in any order, within and across seconds', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: -3, max: 3 }), fc.integer({ min: 0, max: 999 }), fc.constantFrom('UTC', 'Asia/Tokyo')), { minLength: 1, maxLength: 30 }),
+        (steps) => {
+          for (const [second, ms, zone] of steps) {
+            // Prepare: an instant near 12:34:56 UTC on 2026-01-31 (Tokyo: UTC+9, no daylight saving)
+            const at = new Date(Date.UTC(2026, 0, 31, 12, 34, 56 + second, ms));
+            const shift = zone === 'UTC' ? 0 : 9 * 3_600_000;
+
+            // Act
+            const zoned = zonedTime(at, zone);
+
+            // Assess
+            expect(zoned.iso).toBe(new Date(at.getTime() + shift).toISOString().replace('Z', zone === 'UTC' ? '+00:00' : '+09:00'));
+          }
+        },
+      ),
+    );
   });
 
   it('follows daylight saving time', () => {

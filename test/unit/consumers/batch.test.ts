@@ -1,21 +1,26 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createProcessedIds } from '../../../src/consumers';
 import { createBatchProcessor } from '../../../src/consumers/batch';
 import type { RecordDecision } from '../../../src/consumers';
 import { RetriableError, ValidationError } from '../../../src/errors';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { DLQ_HEADERS, createDeadLetterer } from '../../../src/kafka/dlq';
-import type { ConsumedRecord } from '../../../src/kafka/records';
+import type { ConsumedRecord, RecordPublisher } from '../../../src/kafka/records';
+import { MAX_PRODUCE_BYTES } from '../../../src/consumers/outbox';
+import { recordBytes } from '../../../src/kafka/records';
+import { FakeTopics } from '../../helpers/fake-topics';
 import { FakePublisher, fakeLogger, metrics, record, sampleValue } from '../../helpers/fakes';
 
 /**
  * A processor whose decisions come from the record's value: "poison" is dead-lettered,
  * "fail-once:<id>" fails retriably the first time, "bug" throws a plain error, "bad"
- * throws a ValidationError, anything else is handled with the value as the id.
+ * throws a ValidationError, "answer:<id>" publishes an answer, anything else is handled
+ * with the value as the id. Effects are recorded once a record is done.
  */
-function setup(options: { dlqFailures?: number } = {}) {
-  const publisher = new FakePublisher();
-  if (options.dlqFailures) publisher.failNext(options.dlqFailures, 'dlq');
+function setup(options: { dlqFailures?: number; publisher?: RecordPublisher; remainingTimeMs?: () => number } = {}) {
+  const fake = new FakePublisher();
+  if (options.dlqFailures) fake.failNext(options.dlqFailures, 'dlq');
+  const publisher = options.publisher ?? fake;
   const logger = fakeLogger();
   const m = metrics();
   const processed = createProcessedIds();
@@ -24,32 +29,37 @@ function setup(options: { dlqFailures?: number } = {}) {
   const decide = (r: ConsumedRecord): RecordDecision => {
     const text = r.value?.toString() ?? '';
     if (text === 'poison') return { kind: 'dead_letter', eventType: 'unknown', reason: 'not_json', error: 'not JSON' };
+    if (text === 'skip') return { kind: 'skip', eventType: 'other', reason: 'a sibling handles it' };
     return {
       kind: 'handle',
       eventType: 'test',
       id: text,
       correlationId: `c-${text}`,
-      run: () => {
+      prepare: () => {
         if (text.startsWith('fail-once') && !failedOnce.has(text)) {
           failedOnce.add(text);
           return Promise.reject(new KafkaUnavailableError('broker did not acknowledge'));
         }
         if (text === 'bug') return Promise.reject(new TypeError('x is undefined'));
         if (text === 'bad') return Promise.reject(new ValidationError('invalid test data', ['data.n: expected number']));
-        effects.push(text);
-        return Promise.resolve();
+        const publish = text.startsWith('answer') ? [{ topic: 'answers', key: r.key, value: text }] : [];
+        return Promise.resolve({ publish, done: () => effects.push(text) });
       },
     };
   };
   const processor = createBatchProcessor({
     consumer: 'onTest',
     decide,
-    deadLetterer: createDeadLetterer({ publisher, topic: 'dlq', consumer: 'onTest' }),
+    publisher,
+    deadLetterer: createDeadLetterer({ topic: 'dlq', consumer: 'onTest' }),
+    sendTimeoutMs: 1000,
     processed,
     metrics: m,
     logger,
   });
-  return { processor, publisher, logger, m, effects };
+  const process = (records: ConsumedRecord[]) =>
+    processor.process(records, options.remainingTimeMs ? { remainingTimeMs: options.remainingTimeMs } : {});
+  return { processor, process, publisher: fake, logger, m, effects };
 }
 
 const on = (partition: number, value: string, offset: string) =>
@@ -176,9 +186,11 @@ describe('createBatchProcessor', () => {
         eventType: 'test',
         id: 'x',
         correlationId: 'c',
-        run: () => Promise.reject(new RetriableError('downstream busy')),
+        prepare: () => Promise.reject(new RetriableError('downstream busy')),
       }),
-      deadLetterer: createDeadLetterer({ publisher, topic: 'dlq', consumer: 'onTest' }),
+      publisher,
+      deadLetterer: createDeadLetterer({ topic: 'dlq', consumer: 'onTest' }),
+      sendTimeoutMs: 1000,
       processed: createProcessedIds(),
       logger: fakeLogger(),
     });
@@ -201,12 +213,14 @@ describe('createBatchProcessor', () => {
         eventType: 'test',
         id: r.value?.toString() ?? '',
         correlationId: 'c',
-        run: async () => {
+        prepare: async () => {
           await new Promise((resolve) => setTimeout(resolve, 5));
-          effects.push(`${r.partition}:${r.offset}`);
+          return { publish: [{ topic: 'answers', key: null, value: 'a' }], done: () => effects.push(`${r.partition}:${r.offset}`) };
         },
       }),
-      deadLetterer: createDeadLetterer({ publisher: new FakePublisher(), topic: 'dlq', consumer: 'onTest' }),
+      publisher: new FakePublisher(),
+      deadLetterer: createDeadLetterer({ topic: 'dlq', consumer: 'onTest' }),
+      sendTimeoutMs: 1000,
       processed: createProcessedIds(),
       logger: fakeLogger(),
     });
@@ -230,14 +244,16 @@ describe('createBatchProcessor', () => {
         eventType: 'test',
         id: 'same-id',
         correlationId: 'c',
-        run: async () => {
+        prepare: async () => {
           const run = ++runs;
           await new Promise((resolve) => setTimeout(resolve, 5));
           if (run === 1) throw new KafkaUnavailableError('not acknowledged');
-          effects.push(`${r.partition}`);
+          return { done: () => effects.push(`${r.partition}`) };
         },
       }),
-      deadLetterer: createDeadLetterer({ publisher: new FakePublisher(), topic: 'dlq', consumer: 'onTest' }),
+      publisher: new FakePublisher(),
+      deadLetterer: createDeadLetterer({ topic: 'dlq', consumer: 'onTest' }),
+      sendTimeoutMs: 1000,
       processed: createProcessedIds(),
       logger: fakeLogger(),
     });
@@ -248,5 +264,118 @@ describe('createBatchProcessor', () => {
     // Assess: one failed (delivered again), the other ran the effect
     expect(effects).toHaveLength(1);
     expect(result.outcomes.map((o) => o.outcome.status).sort()).toEqual(['failed', 'processed']);
+  });
+
+  it("writes the batch's answers and dead letters with one produce, each partition's in record order", async () => {
+    // Prepare
+    const { process, publisher } = setup();
+    const sends = vi.spyOn(publisher, 'send');
+
+    // Act
+    const result = await process([on(0, 'answer-1', '1'), on(0, 'poison', '2'), on(1, 'answer-4', '1'), on(0, 'answer-3', '3')]);
+
+    // Assess
+    expect(result.failed).toEqual([]);
+    expect(sends).toHaveBeenCalledTimes(1);
+    const written = sends.mock.calls[0]?.[0].map((r) => String(r.value)) ?? [];
+    expect(written.filter((v) => v !== 'answer-4')).toEqual(['answer-1', 'poison', 'answer-3']);
+    expect(written).toContain('answer-4');
+  });
+
+  it('fails every partition whose records were in a produce that failed, and only those', async () => {
+    // Prepare: two partitions flush together (one produce, which fails); a third has nothing to write
+    const { process, publisher } = setup();
+    publisher.failNext(1);
+
+    // Act
+    const result = await process([on(0, 'answer-1', '1'), on(1, 'answer-2', '1'), on(2, 'plain', '1')]);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['failed', 'failed', 'processed']);
+    expect(result.failed.map((r) => `${r.partition}:${r.offset}`).sort()).toEqual(['0:1', '1:1']);
+  });
+
+  it('keeps a produce that carries several partitions within MAX_PRODUCE_BYTES', async () => {
+    // Prepare: two partitions of 300 KiB each
+    const { process, publisher } = setup();
+    const sends = vi.spyOn(publisher, 'send');
+
+    // Act
+    const result = await process([on(0, `answer-a-${'x'.repeat(300 * 1024)}`, '1'), on(1, `answer-b-${'x'.repeat(300 * 1024)}`, '1')]);
+
+    // Assess
+    expect(result.failed).toEqual([]);
+    expect(sends.mock.calls.map(([records]) => records.length)).toEqual([1, 1]);
+  });
+
+  it('counts nothing done before its produce is acknowledged: a skip after a record not done is reported too', async () => {
+    // Prepare: the produce carrying the dead letter fails
+    const { process, effects, m } = setup({ dlqFailures: 1 });
+
+    // Act
+    const result = await process([on(0, 'a', '1'), on(0, 'poison', '2'), on(0, 'skip', '3'), on(0, 'b', '4')]);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'failed', 'not_attempted', 'not_attempted']);
+    expect(result.failed.map((r) => r.offset)).toEqual(['2', '3', '4']);
+    expect(effects).toEqual(['a']);
+    expect(await sampleValue(m, 'kafka_messages_received_total', { topic: 'events', event_type: 'other', status: 'skipped' })).toBeUndefined();
+  });
+
+  it('frees the ids it holds before it waits for one another partition holds', async () => {
+    // Prepare: ids x and y on two partitions in opposite orders, each answer taking a produce
+    const topics = new FakeTopics();
+    const { process, effects } = setup({ publisher: topics });
+
+    // Act
+    const result = await process([on(0, 'answer-x', '1'), on(0, 'answer-y', '2'), on(1, 'answer-y', '1'), on(1, 'answer-x', '2')]);
+
+    // Assess: each effect once, the other copy a duplicate, nothing waits forever
+    expect(result.failed).toEqual([]);
+    expect([...effects].sort()).toEqual(['answer-x', 'answer-y']);
+    expect(result.outcomes.map((o) => o.outcome.status).sort()).toEqual(['duplicate', 'duplicate', 'processed', 'processed']);
+  });
+
+  it("bounds a produce's wait by the function's remaining time, and starts none without time for it", async () => {
+    // Prepare: a produce that never answers, 300 ms left; then a function with 10 ms left
+    vi.useFakeTimers();
+    try {
+      const topics = new FakeTopics(3, 5000);
+      topics.arm({ kind: 'hang' });
+      const deadline = Date.now() + 300;
+      const slow = setup({ publisher: topics, remainingTimeMs: () => deadline - Date.now() });
+      const late = setup({ publisher: topics, remainingTimeMs: () => 10 });
+
+      // Act
+      const started = Date.now();
+      const result = slow.process([on(0, 'answer-1', '1'), on(0, 'answer-2', '2')]);
+      await vi.advanceTimersByTimeAsync(300);
+      const settled = await result;
+      const lateResult = await late.process([on(0, 'answer-3', '3')]);
+
+      // Assess
+      expect(Date.now() - started).toBe(300);
+      expect(settled.failed.map((r) => r.offset)).toEqual(['1', '2']);
+      expect(lateResult.failed.map((r) => r.offset)).toEqual(['3']);
+      expect(topics.requests).toHaveLength(1);
+      expect(late.logger.lines.find((l) => l.level === 'warn')?.fields.error).toMatch(/ms left, too little to wait for Kafka/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('splits what it writes into produces of at most MAX_PRODUCE_BYTES', async () => {
+    // Prepare: three answers of 200 KiB each
+    const { process, publisher } = setup();
+    const sends = vi.spyOn(publisher, 'send');
+    const big = (n: number) => on(0, `answer-${n}-${'x'.repeat(200 * 1024)}`, String(n));
+
+    // Act
+    const result = await process([big(1), big(2), big(3)]);
+
+    // Assess
+    expect(result.failed).toEqual([]);
+    expect(sends.mock.calls.map(([records]) => records.length)).toEqual([2, 1]);
+    for (const [records] of sends.mock.calls) expect(records.reduce((sum, r) => sum + recordBytes(r), 0)).toBeLessThanOrEqual(MAX_PRODUCE_BYTES);
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CONSUMER_FUNCTIONS, consumerFunction, createEventConsumer } from '../../../src/consumers';
 import { filterPatterns } from '../../../src/consumers/functions';
-import { recordOwnership } from '../../../src/consumers/consumer';
+import { recordOwnership } from '../../../src/consumers/ownership';
 import { createCommandConsumer } from '../../../src/commands';
 import { compileFilterPatterns } from '../../../infra/offline-msk/src/filter';
 import { createEvent } from '../../../src/events';
@@ -194,7 +194,7 @@ describe('recordOwnership', () => {
     const owners = events.map((fn) => ({ fn: fn.name, owns: recordOwnership(fn) }));
 
     // Act
-    const claiming = owners.filter((o) => o.owns({ value })).map((o) => o.fn);
+    const claiming = owners.filter((o) => o.owns({ value }) !== 'another').map((o) => o.fn);
 
     // Assess
     expect(claiming).toHaveLength(1);
@@ -202,7 +202,7 @@ describe('recordOwnership', () => {
 
   it.each(samples)('gives %s to a filtered function only if its filter delivers it there', (_name, value) => {
     for (const fn of events.filter((f) => !f.catchAll)) {
-      if (recordOwnership(fn)({ value })) expect(compileFilterPatterns(filterPatterns(fn)).matches(value), fn.name).toBe(true);
+      if (recordOwnership(fn)({ value }) === 'mine') expect(compileFilterPatterns(filterPatterns(fn)).matches(value), fn.name).toBe(true);
     }
   });
 });
@@ -214,10 +214,10 @@ describe('deeply nested records', () => {
 
   it.each([
     ['onHttpRequest', TOPICS.requests, 'http_request'],
-    ['onHttpResponse', TOPICS.events, 'http_response'],
-    ['onError', TOPICS.events, 'error'],
+    ['onCustomEvent', TOPICS.events, 'http_response'],
+    ['onCustomEvent', TOPICS.events, 'error'],
     ['onCustomEvent', TOPICS.events, 'command.rejected'],
-  ])('%s dead-letters a record nested 4,500 levels, untouched, and goes on', async (name, topic, type) => {
+  ])('%s dead-letters a %s record nested 4,500 levels, untouched, and goes on', async (name, topic, type) => {
     // Prepare
     const { consumer, publisher } = consumerOf(name);
     const deep = record({ topic, partition: 0, value: Buffer.from(envelope(type, deepData(4500))) });
@@ -230,6 +230,22 @@ describe('deeply nested records', () => {
     const [dead] = publisher.to(TOPICS.dlq);
     expect(dead?.headers?.[DLQ_HEADERS.reason]).toBe('too_deep');
     expect(dead?.value).toEqual(deep.value);
+  });
+
+  it.each([
+    ['onHttpResponse', 'http_response'],
+    ['onError', 'error'],
+  ])('%s leaves a %s record nested 4,500 levels to the catch-all (a filter may not parse that deep)', async (name, type) => {
+    // Prepare
+    const { consumer, publisher } = consumerOf(name);
+    const deep = record({ topic: TOPICS.events, partition: 0, value: Buffer.from(envelope(type, deepData(4500))) });
+
+    // Act
+    const result = await consumer.processRecords([deep]);
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['skipped']);
+    expect(publisher.sent).toEqual([]);
   });
 
   it('onCommand dead-letters a command nested 4,500 levels', async () => {

@@ -1,8 +1,8 @@
 /**
  * The HTTP function in-process, with a fake cluster behind the container's shared Kafka
- * client and producer. GET /kafka/status: the original guide's fields, what anyone may see
+ * client and producer. GET /kafka/status: the original service's fields, what anyone may see
  * versus an admin, how many admin connections it opens, and that it closes every one
- * before answering. POST /kafka/publish: the guide's answer.
+ * before answering. POST /kafka/publish: the original service's answer.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -97,7 +97,7 @@ const status = async (headers: Record<string, string> = {}) => {
 };
 
 describe('GET /kafka/status', () => {
-  it("answers the original guide's fields, and a fresh container's producer is connected, not idle", async () => {
+  it("answers the original service's fields, and a fresh container's producer is connected, not idle", async () => {
     const { statusCode, body } = await status();
     expect(statusCode).toBe(200);
     expect(body).toMatchObject({
@@ -135,7 +135,7 @@ describe('GET /kafka/status', () => {
 });
 
 describe('POST /kafka/publish', () => {
-  it('answers 200 with "status": "success", the event, and where the broker put it, as the guide does', async () => {
+  it('answers 200 with "status": "success", the event, and where the broker put it, as the original service does', async () => {
     // Act
     const response = await invoke(
       httpEvent('POST /kafka/publish', {

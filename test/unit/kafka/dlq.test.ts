@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { DLQ_HEADERS, createDeadLetterer, deadLetterRecord } from '../../../src/kafka/dlq';
-import type { OutgoingRecord, RecordAck, RecordPublisher } from '../../../src/kafka/records';
-import { FakePublisher, record } from '../../helpers/fakes';
+import { record } from '../../helpers/fakes';
 
 describe('deadLetterRecord', () => {
   it('keeps key, value and headers byte for byte and adds the reason and source coordinates', () => {
@@ -94,30 +92,16 @@ describe('deadLetterRecord', () => {
 });
 
 describe('createDeadLetterer', () => {
-  it('resolves with the acknowledgement of the dead-letter topic', async () => {
+  it("makes a record's dead letter for its function's dead-letter topic", () => {
     // Prepare
-    const publisher = new FakePublisher();
-    const dlq = createDeadLetterer({ publisher, topic: 'dlq', consumer: 'c' });
+    const at = new Date('2026-01-31T12:00:00.000Z');
+    const dlq = createDeadLetterer({ topic: 'dlq', consumer: 'onTest', now: () => at });
+    const original = record({ value: Buffer.from('x') });
 
     // Act
-    const ack = await dlq.send(record({ value: Buffer.from('x') }), 'not_json', 'e');
+    const letter = dlq.letter(original, 'not_json', 'e');
 
     // Assess
-    expect(ack).toEqual({ topic: 'dlq', partition: 0, offset: '0' });
-  });
-
-  it('rejects with a retriable error when the write is not acknowledged', async () => {
-    // Prepare
-    const failing: RecordPublisher = {
-      send: (_records: OutgoingRecord[]): Promise<RecordAck[]> => Promise.reject(new Error('socket hang up')),
-    };
-    const dlq = createDeadLetterer({ publisher: failing, topic: 'dlq', consumer: 'c' });
-
-    // Act
-    const attempt = dlq.send(record({ value: Buffer.from('x') }), 'not_json', 'e');
-
-    // Assess
-    await expect(attempt).rejects.toBeInstanceOf(KafkaUnavailableError);
-    await expect(attempt).rejects.toMatchObject({ retriable: true });
+    expect(letter).toEqual(deadLetterRecord({ record: original, reason: 'not_json', error: 'e', topic: 'dlq', consumer: 'onTest', now: at }));
   });
 });

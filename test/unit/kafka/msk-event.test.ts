@@ -7,7 +7,7 @@ import type { ConsumedRecord } from '../../../src/kafka/records';
 import { ValidationError } from '../../../src/errors';
 
 const fixture = (name: string): Record<string, unknown> =>
-  JSON.parse(readFileSync(path.resolve(__dirname, '../../events', name), 'utf8')) as Record<string, unknown>;
+  JSON.parse(readFileSync(path.resolve(__dirname, '../../../infra/offline-msk/test/fixtures', name), 'utf8')) as Record<string, unknown>;
 
 const HEADER_VALUE = Buffer.from('headerValue');
 

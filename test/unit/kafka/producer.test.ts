@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KafkaJSConnectionError, KafkaJSSASLAuthenticationError } from 'kafkajs';
-import type { Kafka, RecordMetadata } from 'kafkajs';
+import type { Kafka, ProducerBatch, ProducerConfig, RecordMetadata } from 'kafkajs';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createContainerProducer } from '../../../src/kafka';
 import type { Logger } from '../../../src/logger';
@@ -13,17 +13,23 @@ const saslError = (message: string): Error => new (KafkaJSSASLAuthenticationErro
 function fakeKafka(behaviour: { send: (n: number) => Promise<RecordMetadata[]> }) {
   const made: Array<{ disconnected: boolean }> = [];
   let sends = 0;
+  const partitionMetadata = [0, 1].map((partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }));
   const kafka = {
-    producer: () => {
+    producer: (config: ProducerConfig) => {
       const p = { disconnected: false };
       made.push(p);
+      const partitioner = config.createPartitioner?.();
       return {
         connect: () => Promise.resolve(),
         disconnect: () => {
           p.disconnected = true;
           return Promise.resolve();
         },
-        sendBatch: () => behaviour.send(++sends),
+        // As kafkajs: each message goes through the producer's partitioner.
+        sendBatch: ({ topicMessages }: ProducerBatch) => {
+          for (const { topic, messages } of topicMessages ?? []) for (const message of messages) partitioner?.({ topic, partitionMetadata, message });
+          return behaviour.send(++sends);
+        },
       };
     },
   } as unknown as Kafka; // a structural fake: only the methods the producer calls
@@ -37,7 +43,8 @@ const outcome = <T>(send: Promise<T>): Promise<{ acks: T } | { error: unknown }>
     (error: unknown) => ({ error }),
   );
 const ack = (topic: string): RecordMetadata[] => [{ topicName: topic, partition: 1, errorCode: 0, baseOffset: '41' }];
-const record = { topic: 't', key: 'k', value: 'v' };
+/** Key "d" is partition 1 of two for kafkajs' default partitioner. */
+const record = { topic: 't', key: 'd', value: 'v' };
 
 describe('createContainerProducer', () => {
   it('connects once, lazily, and reuses the producer across sends', async () => {
@@ -61,6 +68,26 @@ describe('createContainerProducer', () => {
     expect(first).toEqual([{ topic: 't', partition: 1, offset: '41' }]);
     expect(sent).toEqual(['t:success:2', 't:success:2']); // key and value bytes
     expect(producer.state()).toMatchObject({ status: 'connected', connects: 1, sent: 2, failed: 0 });
+  });
+
+  it('answers a send of several records with one acknowledgement per record, at its partition and offset', async () => {
+    // Prepare: records for two topics and several partitions, in one send
+    const cluster = new FakeCluster();
+    const producer = createContainerProducer({ kafka: () => cluster.kafka(), sendTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    await producer.send([{ topic: 'a', key: 'first', value: 'earlier' }]);
+    const records = ['k1', 'k2', 'k1', 'k3', 'k2', 'k1'].map((key, i) => ({ topic: i % 2 === 0 ? 'a' : 'b', key, value: `v${i}` }));
+
+    // Act
+    const acks = await producer.send(records);
+
+    // Assess: each acknowledgement points at its own record in the log
+    expect(acks).toHaveLength(records.length);
+    acks.forEach((ack, i) => {
+      expect(ack.topic).toBe(records[i]?.topic);
+      expect(String(cluster.logs.get(`${ack.topic}:${ack.partition}`)?.[Number(ack.offset)]?.value)).toBe(records[i]?.value);
+    });
+    expect(new Set(acks.map((a) => `${a.topic}:${a.partition}`)).size).toBeGreaterThan(1);
+    await producer.disconnect();
   });
 
   it('times out a send that never completes and discards that producer; the next send connects a fresh one', async () => {

@@ -10,19 +10,19 @@
  * new order on every read. After every step: no series GET /metrics shows ever goes down
  * (nor comes back lower after it ended), and the total never exceeds what was counted.
  *
- * The pushers, the fold and the read are the real ones (src/metrics/push.ts, fleet.ts);
- * the Pushgateway is test/helpers/fake-pushgateway.ts, whose contract
+ * The pushers, the fold and the read are the real ones (src/fleet-metrics/src/push.ts, fleet.ts);
+ * the Pushgateway is src/fleet-metrics/test/fake-pushgateway.ts, whose contract
  * test/integration/metrics-fleet.test.ts checks against the real one.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { foldStaleGroups, readFleet } from '../../../src/metrics/fleet';
-import type { FleetScope } from '../../../src/metrics/fleet';
+import type { FleetScope } from '@simple-time-service/fleet-metrics';
 import { createMetrics } from '../../../src/metrics/registry';
-import { createMetricsPusher } from '../../../src/metrics/push';
+import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import type { MetricsPusher } from '../../../src/metrics';
-import type { PushSender } from '../../../src/metrics/push';
-import { FakePushgateway } from '../../helpers/fake-pushgateway';
+import type { PushSender } from '@simple-time-service/fleet-metrics';
+import { FakePushgateway } from '../../../src/fleet-metrics/test/fake-pushgateway';
 
 const MAX_AGE_SECONDS = 900;
 const ROUTES = ['/a', '/b', '/c'];

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../../src/metrics/registry';
-import { createMetricsPusher } from '../../../src/metrics/push';
-import type { PushSender } from '../../../src/metrics/push';
+import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
+import type { PushSender } from '@simple-time-service/fleet-metrics';
 
 const grouping = { job: 'svc', stage: 'dev', function: 'fn', instance: 'env-1' };
 
@@ -24,7 +24,7 @@ function setup(params: { send: PushSender; intervalMs: number; timeoutMs?: numbe
     logger: {
       warn: (_message: string, extra?: unknown) => warnings.push(extra as Record<string, unknown>),
       info: (message: string) => infos.push(message),
-    } as never, // only warn and info are called; the Logger's overloads need not be matched here
+    },
   });
   const outcomes = async () =>
     Object.fromEntries((await metrics.pushgatewayPushes.get()).values.map((v) => [String(v.labels.outcome), v.value] as const));

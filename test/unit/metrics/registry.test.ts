@@ -1,6 +1,6 @@
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { FOLDED_MARKER } from '../../../src/metrics/fleet';
+import { FOLDED_MARKER } from '@simple-time-service/fleet-metrics';
 import { METRIC_DEFINITIONS, exportedMetricNames } from '../../../src/metrics/definitions';
 import { OVERFLOW_LABEL_VALUE, createMetrics, startConsumerCountersAtZero } from '../../../src/metrics/registry';
 
@@ -10,7 +10,7 @@ async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number;
 }
 
 describe('metric definitions', () => {
-  it("keeps the original guide's five Kafka metrics with their exact names, types and labels", () => {
+  it("keeps the original service's five Kafka metrics with their exact names, types and labels", () => {
     // Prepare
     const guideMetrics = [
       ['kafka_messages_sent_total', 'counter', ['topic', 'status']],

@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseEnvelope } from '../../../../src/events';
 import type { OutgoingRecord, RecordPublisher } from '../../../../src/kafka';
 import { createLogger } from '../../../../src/logger';
@@ -65,5 +65,30 @@ describe('errorEvents middleware', () => {
     const notFound = Object.assign(new Error('Route does not exist'), { statusCode: 404 });
     await expect(wrap(publisher, true, notFound)({}, context)).rejects.toBe(notFound);
     expect(publisher.sent).toHaveLength(0);
+  });
+
+  it.each([
+    ['after its own 300 ms, even when the send waits for a connection first', () => context, 300],
+    ["when the function's time is nearly up (100 ms left)", (due: number) => ({ awsRequestId: 'req-2', getRemainingTimeInMillis: () => due - Date.now() }) as Context, 100],
+  ])('stops waiting for the error event %s', async (_when, contextFor, waitMs) => {
+    // Prepare: a send that never settles (a new container's connection that never answers)
+    vi.useFakeTimers();
+    try {
+      const hanging: RecordPublisher = { send: () => new Promise(() => undefined) };
+      let answered = false;
+
+      // Act
+      const response = wrap(hanging, true, new Error('boom'))({}, contextFor(Date.now() + 100)).then((r) => {
+        answered = true;
+        return r;
+      });
+      await vi.advanceTimersByTimeAsync(waitMs);
+
+      // Assess
+      expect(answered).toBe(true);
+      expect((await response).statusCode).toBe(500);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

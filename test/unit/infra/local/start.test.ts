@@ -97,7 +97,7 @@ describe('npm start: the environment', () => {
 
   it('refuses a configuration src/config.ts refuses, naming the variable, before anything starts', () => {
     expect(configurationProblem({ KAFKA_SEND_TIMEOUT_MS: '3000000000' })).toBe(
-      'invalid configuration: KAFKA_SEND_TIMEOUT_MS: Too big: expected number to be <=30000; nothing was started (README, "Configuration")',
+      'invalid configuration: KAFKA_SEND_TIMEOUT_MS: Too big: expected number to be <=30000; nothing was started (docs/configuration.md)',
     );
     expect(configurationProblem({ ADMIN_TOKEN: 'short' })).toMatch(/ADMIN_TOKEN: at least 16 characters/);
     expect(configurationProblem({})).toBeUndefined();

@@ -3,7 +3,7 @@
  * the rules valid and passes their tests (alerts.test.yml, rules.test.yml); every alert has
  * a test that sees it fire and one that sees it stay quiet; every alert tells an operator
  * what is wrong (summary, description) and where to read what to do (runbook: a section of
- * README.md that exists).
+ * docs/alerts.md that exists).
  *
  * Needs promtool (Debian's `prometheus` package: sudo infra/local/apt-install.sh prometheus).
  */
@@ -12,9 +12,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { headingAnchors } from '../../../helpers/markdown';
 
 const root = path.resolve(__dirname, '../../../..');
 const rulesDir = path.join(root, 'infra/local/prometheus');
+/** Where each alert's runbook annotation points: a section per alert. */
+const RUNBOOKS = 'docs/alerts.md';
 
 interface Rule {
   alert?: string;
@@ -50,15 +53,6 @@ function untestedAlerts(alertNames: readonly string[], tests: RuleTestsFile): st
     if (!own.some((c) => (c.exp_alerts ?? []).length === 0)) missing.push(`${name}: no test sees it stay quiet`);
     return missing;
   });
-}
-
-/** GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces as hyphens. */
-function anchorOf(heading: string): string {
-  return heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
 }
 
 function promtool(args: string[]): { output: string; status: number | null } {
@@ -123,14 +117,13 @@ describe('the local alerting rules', () => {
       alerts.map((a) => a.alert ?? ''),
       tests,
     );
-    // Assess: add the missing cases to infra/local/prometheus/alerts.test.yml (README, "Alerts")
+    // Assess: add the missing cases to infra/local/prometheus/alerts.test.yml (docs/alerts.md)
     expect(missing).toEqual([]);
   });
 
-  it('each say what is wrong and point to a runbook section of README.md that exists', () => {
+  it('each say what is wrong and point to a runbook section of docs/alerts.md that exists', () => {
     // Prepare
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-    const anchors = new Set([...readme.matchAll(/^#{1,6}\s+(.+)$/gm)].map((m) => anchorOf(m[1] ?? '')));
+    const anchors = headingAnchors(readFileSync(path.join(root, RUNBOOKS), 'utf8'));
     // Act
     const problems = alerts.flatMap((a) => {
       const found: string[] = [];
@@ -138,13 +131,12 @@ describe('the local alerting rules', () => {
         if (!a.annotations?.[key]?.trim()) found.push(`${a.alert}: no ${key}`);
       }
       const runbook = a.annotations?.runbook ?? '';
-      const anchor = /^README\.md#(.+)$/.exec(runbook)?.[1];
-      if (anchor === undefined || !anchors.has(anchor)) found.push(`${a.alert}: runbook ${runbook} is no heading of README.md`);
+      const anchor = /^docs\/alerts\.md#(.+)$/.exec(runbook)?.[1];
+      if (anchor === undefined || !anchors.has(anchor)) found.push(`${a.alert}: runbook ${runbook} is no heading of ${RUNBOOKS}`);
       return found;
     });
     // Assess
-    expect(anchorOf('DeadLettersGrowing')).toBe('deadlettersgrowing');
-    expect(anchorOf('The local stack: Prometheus')).toBe('the-local-stack-prometheus');
+    expect(headingAnchors('## DeadLettersGrowing\n## The local stack: Prometheus')).toEqual(new Set(['deadlettersgrowing', 'the-local-stack-prometheus']));
     expect(problems).toEqual([]);
   });
 });

@@ -1,2 +1,0 @@
-// The no-op consumer function for bench/offline-msk-throughput.ts.
-export const noop = async () => null;

@@ -1,3 +1,0 @@
-'use strict';
-// serverless loads local plugins only from inside the service directory.
-module.exports = require('../../infra/offline-msk');

@@ -1,0 +1,2 @@
+// The no-op consumer function for bench/throughput.ts.
+export const noop = async () => null;
