@@ -1,5 +1,7 @@
 // ESLint flat config: typescript-eslint's type-aware recommended rules for all TypeScript,
-// and the boundaries between the service's folders (docs/contributing.md, "The lint rules, and why").
+// the boundaries between the service's folders, and short functions (docs/contributing.md,
+// "The lint rules, and why"). test/unit/lint-rules.test.ts plants a violation of each rule
+// of this project.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -56,6 +58,9 @@ function standsAlone(workspace, testHelpers = []) {
   return blocks;
 }
 
+/** The longest a production function may be, blank lines and comments not counted. */
+const MAX_FUNCTION_LINES = 80;
+
 const processEnv = {
   'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'the environment is read only in src/config.ts.' }],
 };
@@ -88,4 +93,12 @@ export default tseslint.config(
   { files: ['src/**/*.ts', 'handlers/**/*.ts', 'infra/*.ts'], ignores: ['src/config.ts'], rules: processEnv },
   ...standsAlone('infra/offline-msk', ['names', 'wait-for', 'private-broker']),
   ...standsAlone('src/fleet-metrics'),
+  {
+    // A function does one thing. Past 80 lines it does several, and whoever changes one of
+    // them has to read all of them: split it by concern (docs/contributing.md).
+    // Tests are exempt: a describe() holds its cases by design.
+    files: ['src/**/*.ts', 'handlers/**/*.ts', 'infra/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['infra/offline-msk/test/**', 'src/fleet-metrics/test/**'],
+    rules: { 'max-lines-per-function': ['error', { max: MAX_FUNCTION_LINES, skipBlankLines: true, skipComments: true }] },
+  },
 );

@@ -152,15 +152,21 @@ export interface Config {
   };
 }
 
-/** Validates an environment (process.env by default) into a typed Config. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+type Env = z.output<typeof envSchema>;
+
+/** The environment's variables, each parsed, or one error naming every bad one. */
+function parseEnv(env: Record<string, string | undefined>): Env {
   // An empty variable means "not set", as in a shell `FOO= cmd`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** Kafka's authentication and TLS variables that do not fit together. */
+function kafkaAuthProblems(e: Env): string[] {
   const problems: string[] = [];
   if (e.KAFKA_AUTH === 'scram' && (!e.KAFKA_SASL_USERNAME || (!e.KAFKA_SASL_PASSWORD && !e.KAFKA_SASL_PASSWORD_SECRET_ARN))) {
     problems.push('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_SECRET_ARN): required when KAFKA_AUTH=scram');
@@ -173,9 +179,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } else if (e.KAFKA_SSL_CERT_FILE !== undefined && e.KAFKA_AUTH !== 'tls') {
     problems.push('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE: only with KAFKA_AUTH=tls (mutual TLS)');
   }
+  return problems;
+}
+
+/** An admin token that is too short, or could never match a bearer token. */
+function adminTokenProblems(e: Env): string[] {
+  const problems: string[] = [];
   if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 16) {
     problems.push('ADMIN_TOKEN: at least 16 characters');
   }
+  if (e.ADMIN_TOKEN !== undefined && !/^[\x21-\x7e]+$/.test(e.ADMIN_TOKEN)) {
+    // A bearer token is one word of printable ASCII: this one could never match.
+    problems.push('ADMIN_TOKEN: printable ASCII without spaces or control characters (it is sent as a bearer token)');
+  }
+  return problems;
+}
+
+/** Metrics settings that contradict each other. */
+function metricsProblems(e: Env): string[] {
+  const problems: string[] = [];
   // A live container's group must never look stale between two of its pushes (src/fleet-metrics/src/push.ts).
   const minAge = Math.max(2 * Math.ceil(e.METRICS_PUSH_INTERVAL_MS / 1000), 60) + 60;
   if (e.METRICS_GROUP_MAX_AGE_SECONDS < minAge) {
@@ -184,10 +206,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.METRICS_FLEET_MAX_LABEL_VALUES < e.METRICS_MAX_LABEL_VALUES) {
     problems.push('METRICS_FLEET_MAX_LABEL_VALUES: at least METRICS_MAX_LABEL_VALUES (a fleet cap below one container\'s)');
   }
-  if (e.ADMIN_TOKEN !== undefined && !/^[\x21-\x7e]+$/.test(e.ADMIN_TOKEN)) {
-    // A bearer token is one word of printable ASCII: this one could never match.
-    problems.push('ADMIN_TOKEN: printable ASCII without spaces or control characters (it is sent as a bearer token)');
-  }
+  return problems;
+}
+
+/** Topic variables naming the same topic. */
+function topicProblems(e: Env): string[] {
   const topicVariables = {
     KAFKA_TOPIC_REQUESTS: e.KAFKA_TOPIC_REQUESTS,
     KAFKA_TOPIC_EVENTS: e.KAFKA_TOPIC_EVENTS,
@@ -196,70 +219,85 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
   const byName = new Map<string, string[]>();
   for (const [variable, topic] of Object.entries(topicVariables)) byName.set(topic, [...(byName.get(topic) ?? []), variable]);
-  for (const [topic, variables] of byName) {
-    if (variables.length > 1) {
-      // DLQ = events dead-letters a poison record into its own source forever; events =
-      // commands has onCommand answer its own answers forever.
-      problems.push(`${variables.join(' and ')}: the four topics must be distinct (all are ${topic})`);
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
+  // DLQ = events dead-letters a poison record into its own source forever; events =
+  // commands has onCommand answer its own answers forever.
+  return [...byName]
+    .filter(([, variables]) => variables.length > 1)
+    .map(([topic, variables]) => `${variables.join(' and ')}: the four topics must be distinct (all are ${topic})`);
+}
 
+function kafkaConfig(e: Env): Config['kafka'] {
+  return {
+    brokers: e.KAFKA_BROKERS,
+    mskClusterArn: e.MSK_CLUSTER_ARN,
+    auth: e.KAFKA_AUTH,
+    // A secret wins over a plain password, as ADMIN_TOKEN_SECRET_ARN does over ADMIN_TOKEN.
+    sasl:
+      e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD && !e.KAFKA_SASL_PASSWORD_SECRET_ARN
+        ? { username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
+        : undefined,
+    saslSecret:
+      e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD_SECRET_ARN
+        ? { username: e.KAFKA_SASL_USERNAME, passwordSecretArn: e.KAFKA_SASL_PASSWORD_SECRET_ARN }
+        : undefined,
+    tls: { caFile: e.KAFKA_SSL_CA_FILE, certFile: e.KAFKA_SSL_CERT_FILE, keyFile: e.KAFKA_SSL_KEY_FILE },
+    region: e.AWS_REGION,
+    clientId: e.KAFKA_CLIENT_ID,
+    topics: {
+      events: e.KAFKA_TOPIC_EVENTS,
+      requests: e.KAFKA_TOPIC_REQUESTS,
+      commands: e.KAFKA_TOPIC_COMMANDS,
+      dlq: e.KAFKA_TOPIC_DLQ,
+    },
+    topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
+    topicReplicationFactor: e.KAFKA_TOPIC_REPLICATION_FACTOR,
+    consumerGroup: e.KAFKA_CONSUMER_GROUP,
+    autoOffsetReset: e.KAFKA_AUTO_OFFSET_RESET,
+    connectTimeoutMs: e.KAFKA_CONNECT_TIMEOUT_MS,
+    sendTimeoutMs: e.KAFKA_SEND_TIMEOUT_MS,
+  };
+}
+
+function metricsConfig(e: Env): Config['metrics'] {
+  return {
+    pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS,
+    groupMaxAgeSeconds: e.METRICS_GROUP_MAX_AGE_SECONDS,
+    maxLabelValues: e.METRICS_MAX_LABEL_VALUES,
+    fleetMaxLabelValues: e.METRICS_FLEET_MAX_LABEL_VALUES,
+    perCaller: e.METRICS_PER_CALLER === 'on',
+    token: e.METRICS_TOKEN,
+    tokenSecretArn: e.METRICS_TOKEN_SECRET_ARN,
+    public: e.METRICS_PUBLIC === 'on',
+    answerReuseMs: e.METRICS_ANSWER_REUSE_MS,
+    queryTimeoutMs: e.PUSHGATEWAY_QUERY_TIMEOUT_MS,
+  };
+}
+
+function runtimeConfig(e: Env): Config['runtime'] {
+  return {
+    functionName: e.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: e.AWS_LAMBDA_FUNCTION_VERSION,
+    memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    region: e.AWS_REGION,
+    executionEnv: e.AWS_EXECUTION_ENV,
+    logStreamName: e.AWS_LAMBDA_LOG_STREAM_NAME,
+    runtimeApi: e.AWS_LAMBDA_RUNTIME_API,
+  };
+}
+
+/** Validates an environment (process.env by default) into a typed Config. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const e = parseEnv(env);
+  const problems = [...kafkaAuthProblems(e), ...adminTokenProblems(e), ...metricsProblems(e), ...topicProblems(e)];
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     service: { name: e.SERVICE_NAME, stage: e.STAGE, logLevel: e.LOG_LEVEL, logFormat: e.LOG_FORMAT },
-    kafka: {
-      brokers: e.KAFKA_BROKERS,
-      mskClusterArn: e.MSK_CLUSTER_ARN,
-      auth: e.KAFKA_AUTH,
-      // A secret wins over a plain password, as ADMIN_TOKEN_SECRET_ARN does over ADMIN_TOKEN.
-      sasl:
-        e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD && !e.KAFKA_SASL_PASSWORD_SECRET_ARN
-          ? { username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
-          : undefined,
-      saslSecret:
-        e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD_SECRET_ARN
-          ? { username: e.KAFKA_SASL_USERNAME, passwordSecretArn: e.KAFKA_SASL_PASSWORD_SECRET_ARN }
-          : undefined,
-      tls: { caFile: e.KAFKA_SSL_CA_FILE, certFile: e.KAFKA_SSL_CERT_FILE, keyFile: e.KAFKA_SSL_KEY_FILE },
-      region: e.AWS_REGION,
-      clientId: e.KAFKA_CLIENT_ID,
-      topics: {
-        events: e.KAFKA_TOPIC_EVENTS,
-        requests: e.KAFKA_TOPIC_REQUESTS,
-        commands: e.KAFKA_TOPIC_COMMANDS,
-        dlq: e.KAFKA_TOPIC_DLQ,
-      },
-      topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
-      topicReplicationFactor: e.KAFKA_TOPIC_REPLICATION_FACTOR,
-      consumerGroup: e.KAFKA_CONSUMER_GROUP,
-      autoOffsetReset: e.KAFKA_AUTO_OFFSET_RESET,
-      connectTimeoutMs: e.KAFKA_CONNECT_TIMEOUT_MS,
-      sendTimeoutMs: e.KAFKA_SEND_TIMEOUT_MS,
-    },
+    kafka: kafkaConfig(e),
     pushgateway: { url: e.PUSHGATEWAY_URL.replace(/\/+$/, ''), timeoutMs: e.PUSHGATEWAY_TIMEOUT_MS },
-    metrics: {
-      pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS,
-      groupMaxAgeSeconds: e.METRICS_GROUP_MAX_AGE_SECONDS,
-      maxLabelValues: e.METRICS_MAX_LABEL_VALUES,
-      fleetMaxLabelValues: e.METRICS_FLEET_MAX_LABEL_VALUES,
-      perCaller: e.METRICS_PER_CALLER === 'on',
-      token: e.METRICS_TOKEN,
-      tokenSecretArn: e.METRICS_TOKEN_SECRET_ARN,
-      public: e.METRICS_PUBLIC === 'on',
-      answerReuseMs: e.METRICS_ANSWER_REUSE_MS,
-      queryTimeoutMs: e.PUSHGATEWAY_QUERY_TIMEOUT_MS,
-    },
+    metrics: metricsConfig(e),
     admin: { token: e.ADMIN_TOKEN, tokenSecretArn: e.ADMIN_TOKEN_SECRET_ARN },
     http: { maxBodyBytes: e.HTTP_MAX_BODY_BYTES },
-    runtime: {
-      functionName: e.AWS_LAMBDA_FUNCTION_NAME,
-      functionVersion: e.AWS_LAMBDA_FUNCTION_VERSION,
-      memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-      region: e.AWS_REGION,
-      executionEnv: e.AWS_EXECUTION_ENV,
-      logStreamName: e.AWS_LAMBDA_LOG_STREAM_NAME,
-      runtimeApi: e.AWS_LAMBDA_RUNTIME_API,
-    },
+    runtime: runtimeConfig(e),
   };
 }
 

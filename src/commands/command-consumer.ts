@@ -25,6 +25,24 @@ export function defaultCommands(): CommandRegistry {
   return createCommandRegistry({ [TIME_NOW]: timeNow });
 }
 
+/** A command record to its decision: dead-lettered if it is not a command, else handled by `prepare`. */
+function decideCommand(record: ConsumedRecord, prepare: (command: Command, record: ConsumedRecord) => Promise<Effect>): RecordDecision {
+  const value = jsonValue(record);
+  if (!value.ok) return { kind: 'dead_letter', eventType: UNKNOWN_EVENT_TYPE, reason: value.reason, error: value.error };
+  const claimed = claimedEventType(value.json, 'type') !== UNKNOWN_EVENT_TYPE ? claimedEventType(value.json, 'type') : claimedEventType(value.json);
+  // jsonValue succeeded, so the value is not null.
+  const decoded = decodeCommand(value.json, record.value ?? Buffer.alloc(0));
+  if (!decoded.ok) return { kind: 'dead_letter', eventType: claimed, reason: decoded.reason, error: decoded.error };
+  const { command } = decoded;
+  return {
+    kind: 'handle',
+    eventType: command.type,
+    id: command.id,
+    correlationId: command.correlationId,
+    prepare: () => prepare(command, record),
+  };
+}
+
 type Outcome = { kind: 'processed'; data: EventData } | { kind: 'rejected'; reason: string; details: readonly string[] };
 
 export function createCommandConsumer(
@@ -98,22 +116,5 @@ export function createCommandConsumer(
     };
   }
 
-  function decide(record: ConsumedRecord): RecordDecision {
-    const value = jsonValue(record);
-    if (!value.ok) return { kind: 'dead_letter', eventType: UNKNOWN_EVENT_TYPE, reason: value.reason, error: value.error };
-    const claimed = claimedEventType(value.json, 'type') !== UNKNOWN_EVENT_TYPE ? claimedEventType(value.json, 'type') : claimedEventType(value.json);
-    // jsonValue succeeded, so the value is not null.
-    const decoded = decodeCommand(value.json, record.value ?? Buffer.alloc(0));
-    if (!decoded.ok) return { kind: 'dead_letter', eventType: claimed, reason: decoded.reason, error: decoded.error };
-    const { command } = decoded;
-    return {
-      kind: 'handle',
-      eventType: command.type,
-      id: command.id,
-      correlationId: command.correlationId,
-      prepare: () => prepare(command, record),
-    };
-  }
-
-  return createConsumer({ ...params, decide });
+  return createConsumer({ ...params, decide: (record) => decideCommand(record, prepare) });
 }

@@ -13,14 +13,17 @@
  *   lists them all, which is safe however Lambda retries, and no effect runs out of order;
  * - a record whose event id was processed before is a duplicate and its effect not repeated;
  * - every wait is bounded by KAFKA_SEND_TIMEOUT_MS and by the function's remaining time.
+ *
+ * This file splits a batch by partition and gathers the outcomes; ./partition.ts runs one
+ * partition's records, and ./steps.ts says what each record's outcome does.
  */
-import { performance } from 'node:perf_hooks';
-import { ValidationError, errorMessage, isRetriable } from '../errors';
 import type { ConsumedRecord, DeadLetterReason, DeadLetterer, OutgoingRecord, RecordPublisher } from '../kafka';
 import type { MetricInstances } from '../metrics';
-import type { IdClaim, ProcessedIds } from './idempotency';
-import type { OutboxEntry, Settled } from './outbox';
-import { coalescing, createOutbox } from './outbox';
+import type { ProcessedIds } from './idempotency';
+import type { Settled } from './outbox';
+import { coalescing } from './outbox';
+import { processPartition } from './partition';
+import { NOT_ATTEMPTED } from './steps';
 
 /**
  * What handling a record does, prepared before anything is done: records to write, then
@@ -101,228 +104,53 @@ export interface BatchProcessorParams {
   now?: () => number;
 }
 
-export const UNKNOWN_EVENT_TYPE = 'unknown';
+export { UNKNOWN_EVENT_TYPE } from './steps';
 
-const NOT_ATTEMPTED: RecordOutcome = { status: 'not_attempted' };
-
-function coordinates(record: ConsumedRecord): Record<string, unknown> {
-  return { topic: record.topic, partition: record.partition, offset: record.offset };
+/** The batch's records by topic-partition, each partition's in offset order. */
+function byPartition(records: readonly ConsumedRecord[]): ConsumedRecord[][] {
+  const partitions = new Map<string, ConsumedRecord[]>();
+  for (const record of records) {
+    const key = `${record.topic}\u0000${record.partition}`;
+    const list = partitions.get(key) ?? [];
+    list.push(record);
+    partitions.set(key, list);
+  }
+  for (const list of partitions.values()) list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+  return [...partitions.values()];
 }
 
-/** What preparing one record leaves to do. */
-type Step =
-  /** An entry for the partition's outbox. */
-  | { kind: 'entry'; entry: OutboxEntry & { abandon(): void } }
-  /** A retriable failure of this record: what is waiting is written first, then this outcome. */
-  | { kind: 'retry'; fail: () => RecordOutcome }
-  /** An earlier record was not done (a produce made to free an id failed). */
-  | { kind: 'stopped' };
+/** The partitions' outcomes as a batch result: in the order the event listed the records, and the partial batch response. */
+function batchResult(records: readonly ConsumedRecord[], results: Settled[][]): BatchResult {
+  const byRecord = new Map<ConsumedRecord, RecordOutcome>();
+  for (const list of results) for (const { record, outcome } of list) byRecord.set(record, outcome);
+  const outcomes = records.map((record) => ({ record, outcome: byRecord.get(record) ?? NOT_ATTEMPTED }));
+  const failed = results.flatMap((list) => {
+    const first = list.findIndex((r) => r.outcome.status === 'failed' || r.outcome.status === 'not_attempted');
+    return first < 0 ? [] : list.slice(first).map((r) => r.record);
+  });
+  return { outcomes, failed };
+}
+
+/** How many records ended in each status. */
+function summary(outcomes: BatchResult['outcomes']): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { outcome } of outcomes) counts[outcome.status] = (counts[outcome.status] ?? 0) + 1;
+  return counts;
+}
 
 export function createBatchProcessor(params: BatchProcessorParams): {
   process(records: readonly ConsumedRecord[], options?: ProcessOptions): Promise<BatchResult>;
 } {
-  const { consumer, decide, publisher, deadLetterer, sendTimeoutMs, processed, metrics, logger } = params;
-  const now = params.now ?? Date.now;
-
-  function count(record: ConsumedRecord, eventType: string, status: RecordOutcome['status']): void {
-    metrics?.kafkaMessagesReceived.inc({ topic: record.topic, event_type: eventType, status });
-  }
-
-  /** A record that writes nothing: done when everything before it is. */
-  function settledEntry(record: ConsumedRecord, outcome: RecordOutcome, done: () => void): Step {
-    return {
-      kind: 'entry',
-      entry: {
-        record,
-        publish: [],
-        acknowledged: () => {
-          done();
-          return outcome;
-        },
-        notAcknowledged: () => NOT_ATTEMPTED,
-        abandon: () => undefined,
-      },
-    };
-  }
-
-  function skipped(record: ConsumedRecord, eventType: string, reason: string): Step {
-    return settledEntry(record, { status: 'skipped', eventType, reason }, () => {
-      count(record, eventType, 'skipped');
-      logger.debug('record skipped', { ...coordinates(record), event_type: eventType, reason });
-    });
-  }
-
-  function duplicate(record: ConsumedRecord, eventType: string, id: string, facts: Record<string, unknown>): Step {
-    return settledEntry(record, { status: 'duplicate', eventType, id }, () => {
-      metrics?.duplicatesSuppressed.inc({ topic: record.topic, event_type: eventType });
-      count(record, eventType, 'duplicate');
-      logger.info('duplicate record: effect not repeated', facts);
-    });
-  }
-
-  function deadLetter(record: ConsumedRecord, eventType: string, reason: DeadLetterReason, error: string): Step {
-    const letter = deadLetterer.letter(record, reason, error);
-    const facts = { ...coordinates(record), event_type: eventType, reason };
-    return {
-      kind: 'entry',
-      entry: {
-        record,
-        publish: [letter],
-        acknowledged: ([ack]) => {
-          metrics?.deadLetters.inc({ topic: record.topic, reason });
-          count(record, eventType, 'dead_lettered');
-          logger.warn('record dead-lettered', { ...facts, error, dlq_topic: ack?.topic ?? letter.topic, dlq_partition: ack?.partition, dlq_offset: ack?.offset });
-          return { status: 'dead_lettered', eventType, reason };
-        },
-        notAcknowledged: (dlqError) => {
-          // Not acknowledged by the dead-letter topic: the record must be delivered again.
-          count(record, eventType, 'failed');
-          logger.error('record could not be dead-lettered; it will be delivered again', { ...facts, error: errorMessage(dlqError) });
-          return { status: 'failed', eventType, error: `dead-lettering failed: ${errorMessage(dlqError)}` };
-        },
-        abandon: () => undefined,
-      },
-    };
-  }
-
-  /** A handled record: done once what its effect writes is acknowledged; the claim on its id is held till then. */
-  function handled(record: ConsumedRecord, eventType: string, id: string, claim: IdClaim, effect: Effect, facts: Record<string, unknown>, started: number): Step {
-    const publish = effect.publish ?? [];
-    const observeTime = () =>
-      metrics?.kafkaMessageProcessTime.observe({ topic: record.topic, event_type: eventType }, (performance.now() - started) / 1000);
-    const giveUp = () => {
-      claim.release();
-      observeTime();
-      effect.notDone?.();
-    };
-    return {
-      kind: 'entry',
-      entry: {
-        record,
-        publish,
-        acknowledged: () => {
-          claim.commit();
-          observeTime();
-          try {
-            effect.done?.();
-          } catch (error) {
-            logger.error('logging or counting a processed record failed', { ...facts, error: errorMessage(error) });
-          }
-          count(record, eventType, 'processed');
-          return { status: 'processed', eventType, id };
-        },
-        notAcknowledged: (error) => {
-          giveUp();
-          if (publish.length === 0) return NOT_ATTEMPTED;
-          count(record, eventType, 'failed');
-          logger.warn('record failed; it will be delivered again', { ...facts, error: errorMessage(error) });
-          return { status: 'failed', eventType, error: errorMessage(error) };
-        },
-        abandon: giveUp,
-      },
-    };
-  }
-
-  /** The handler failed: retriable errors fail the record, others dead-letter it. */
-  function handlerFailed(record: ConsumedRecord, eventType: string, error: unknown, facts: Record<string, unknown>): Step {
-    if (isRetriable(error)) {
-      return {
-        kind: 'retry',
-        fail: () => {
-          count(record, eventType, 'failed');
-          logger.warn('record failed; it will be delivered again', { ...facts, error: errorMessage(error) });
-          return { status: 'failed', eventType, error: errorMessage(error) };
-        },
-      };
-    }
-    const reason: DeadLetterReason = error instanceof ValidationError ? 'invalid_data' : 'handler_error';
-    const details = error instanceof ValidationError && error.details.length > 0 ? `: ${error.details.join('; ')}` : '';
-    return deadLetter(record, eventType, reason, `${errorMessage(error)}${details}`);
-  }
-
-  /**
-   * Decides and prepares one record. `freeIds` writes what waits in the partition's outbox
-   * (false when that was not acknowledged): it is called before waiting for an id another
-   * record holds, so no partition waits while it holds ids itself, and none waits forever.
-   */
-  async function prepareRecord(record: ConsumedRecord, freeIds: () => Promise<boolean>): Promise<Step> {
-    metrics?.kafkaConsumerLag.observe({ topic: record.topic }, Math.max(0, now() - record.timestamp));
-    let decision: RecordDecision;
-    try {
-      decision = decide(record);
-    } catch (error) {
-      // decide() only classifies; an exception there is a bug, and the record is kept.
-      return deadLetter(record, UNKNOWN_EVENT_TYPE, 'handler_error', `classifying the record failed: ${errorMessage(error)}`);
-    }
-    if (decision.kind === 'skip') return skipped(record, decision.eventType, decision.reason);
-    if (decision.kind === 'dead_letter') return deadLetter(record, decision.eventType, decision.reason, decision.error);
-    const { eventType, id, correlationId } = decision;
-    const facts = { ...coordinates(record), event_type: eventType, event_id: id, correlation_id: correlationId };
-    if (processed.busy(id) && !(await freeIds())) return { kind: 'stopped' };
-    const claim = await processed.claim(id);
-    if (!claim) return duplicate(record, eventType, id, facts);
-    const started = performance.now();
-    try {
-      return handled(record, eventType, id, claim, (await decision.prepare()) ?? {}, facts, started);
-    } catch (error) {
-      claim.release();
-      metrics?.kafkaMessageProcessTime.observe({ topic: record.topic, event_type: eventType }, (performance.now() - started) / 1000);
-      return handlerFailed(record, eventType, error, facts);
-    }
-  }
-
-  async function processPartition(records: ConsumedRecord[], shared: RecordPublisher, options: ProcessOptions): Promise<Settled[]> {
-    const outbox = createOutbox({ publisher: shared, sendTimeoutMs, ...(options.remainingTimeMs ? { remainingTimeMs: options.remainingTimeMs } : {}) });
-    const results: Settled[] = [];
-    let stopped = false;
-    const flush = async (): Promise<boolean> => {
-      const { ok, settled } = await outbox.flush();
-      results.push(...settled);
-      if (!ok) stopped = true;
-      return ok;
-    };
-    for (const record of records) {
-      const step: Step = stopped ? { kind: 'stopped' } : await prepareRecord(record, flush);
-      if (step.kind === 'entry' && outbox.full(step.entry)) await flush();
-      if (step.kind === 'stopped' || stopped) {
-        if (step.kind === 'entry') step.entry.abandon();
-        results.push({ record, outcome: NOT_ATTEMPTED });
-      } else if (step.kind === 'entry') {
-        results.push(...outbox.add(step.entry));
-      } else {
-        results.push({ record, outcome: (await flush()) ? step.fail() : NOT_ATTEMPTED });
-        stopped = true;
-      }
-    }
-    if (!stopped) await flush();
-    return results;
-  }
-
+  const { consumer, publisher, logger } = params;
+  const ctx = { ...params, now: params.now ?? Date.now };
   return {
     async process(records, options = {}) {
-      const partitions = new Map<string, ConsumedRecord[]>();
-      for (const record of records) {
-        const key = `${record.topic}\u0000${record.partition}`;
-        const list = partitions.get(key) ?? [];
-        list.push(record);
-        partitions.set(key, list);
-      }
-      for (const list of partitions.values()) list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
       // The partitions' produces that fall in one turn of the event loop go as one.
       const shared = coalescing(publisher);
-      const results = await Promise.all([...partitions.values()].map((list) => processPartition(list, shared, options)));
-      const byRecord = new Map<ConsumedRecord, RecordOutcome>();
-      for (const list of results) for (const { record, outcome } of list) byRecord.set(record, outcome);
-      // Outcomes in the order the event listed the records.
-      const outcomes = records.map((record) => ({ record, outcome: byRecord.get(record) ?? NOT_ATTEMPTED }));
-      const failed = results.flatMap((list) => {
-        const first = list.findIndex((r) => r.outcome.status === 'failed' || r.outcome.status === 'not_attempted');
-        return first < 0 ? [] : list.slice(first).map((r) => r.record);
-      });
-      const summary: Record<string, number> = {};
-      for (const { outcome } of outcomes) summary[outcome.status] = (summary[outcome.status] ?? 0) + 1;
-      logger.debug('batch processed', { consumer, records: records.length, ...summary });
-      return { outcomes, failed };
+      const results = await Promise.all(byPartition(records).map((list) => processPartition(ctx, list, shared, options)));
+      const result = batchResult(records, results);
+      logger.debug('batch processed', { consumer, records: records.length, ...summary(result.outcomes) });
+      return result;
     },
   };
 }

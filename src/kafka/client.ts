@@ -137,7 +137,7 @@ export function explainConnectionFailure(
 /** kafkajs' log lines about refused credentials or certificates: the caller explains those once (explainConnectionFailure). */
 const REFUSED_CONNECTION = /SASL .*authentication failed|Authentication failed|invalid credentials|certificate|alert (?:bad|unknown|handshake)/i;
 
-// The producer bounds its retries on purpose (see producer.ts); kafkajs warns about that
+// The producer bounds its retries on purpose (see producer/instance.ts); kafkajs warns about that
 // on every producer it creates, which says nothing new, so it is logged at debug.
 const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']);
 

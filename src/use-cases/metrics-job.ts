@@ -60,12 +60,70 @@ function text(statusCode: number, body: string, headers: Record<string, string> 
   return { statusCode, headers: { 'content-type': 'text/plain', ...headers }, body: `${body}\n` };
 }
 
+/** Where the pushes and reads of the scheduled run go. */
+interface Pushgateway {
+  url: string;
+  timeoutMs: number;
+  job: string;
+  stage: string;
+}
+
+/** Consumer-group lag for every consumer function, pushed to the Pushgateway. */
+async function recordLag(deps: MetricsJobDeps, pushgateway: Pushgateway): Promise<ScheduledRunReport['lag']> {
+  const { config, logger, metrics, withOffsets } = deps;
+  try {
+    const report = await withTimeout(
+      withOffsets((reader) => consumerGroupLag({ reader, kafka: config.kafka })),
+      LAG_TIMEOUT_MS,
+      () => new TimeoutError(`reading consumer-group offsets timed out after ${LAG_TIMEOUT_MS} ms`),
+    );
+    await pushConsumerLag({ ...pushgateway, functionName: config.runtime.functionName, lags: report.lags });
+    const byGroup: Record<string, number> = {};
+    for (const [group, { lag }] of Object.entries(lagByGroup(report.lags))) byGroup[group] = lag;
+    const total = Object.values(byGroup).reduce((a, b) => a + b, 0);
+    if (report.failures.length > 0) logger.warn('consumer-group lag not read for some groups', { failures: report.failures });
+    metrics.metricsTasks.inc({ task: 'lag', outcome: report.failures.length > 0 ? 'error' : 'success' });
+    logger.info('consumer-group lag pushed', { total, by_group: byGroup, partitions: report.lags.length });
+    return { partitions: report.lags.length, total, byGroup, failures: report.failures };
+  } catch (error) {
+    metrics.metricsTasks.inc({ task: 'lag', outcome: 'error' });
+    logger.error('consumer-group lag not computed', { error: errorMessage(error) });
+    return { error: errorMessage(error) };
+  }
+}
+
+/** The stage's container groups older than METRICS_GROUP_MAX_AGE_SECONDS, folded into the retired totals and deleted. */
+async function prune(deps: MetricsJobDeps, scope: Pushgateway & { maxLabelValues: number }): Promise<ScheduledRunReport['prune']> {
+  const { config, logger, metrics, now } = deps;
+  try {
+    const result = await foldStaleGroups({
+      ...scope,
+      timeoutMs: Math.max(FOLD_READ_TIMEOUT_MS, scope.timeoutMs),
+      deleteTimeoutMs: scope.timeoutMs,
+      maxAgeSeconds: config.metrics.groupMaxAgeSeconds,
+      nowSeconds: now() / 1000,
+    });
+    metrics.metricsTasks.inc({ task: 'prune', outcome: result.failed.length > 0 ? 'error' : 'success' });
+    if (result.deleted.length > 0 || result.failed.length > 0) {
+      logger.info('stale Pushgateway groups folded into the retired totals and deleted', {
+        folded: result.folded,
+        deleted: result.deleted,
+        failed: result.failed,
+        max_age_seconds: config.metrics.groupMaxAgeSeconds,
+      });
+    }
+    return { kept: result.kept, folded: result.folded, deleted: result.deleted.length, failed: result.failed.length };
+  } catch (error) {
+    metrics.metricsTasks.inc({ task: 'prune', outcome: 'error' });
+    logger.error('stale Pushgateway groups not pruned', { error: errorMessage(error) });
+    return { error: errorMessage(error) };
+  }
+}
+
 export function createMetricsJob(deps: MetricsJobDeps) {
-  const { config, logger, metrics, withOffsets, now } = deps;
-  const job = config.service.name;
-  const stage = stageLabel(config.service.stage);
-  const pushgateway = { url: config.pushgateway.url, timeoutMs: config.metrics.queryTimeoutMs };
-  const scope = { ...pushgateway, job, stage, maxLabelValues: config.metrics.fleetMaxLabelValues };
+  const { config, logger, now } = deps;
+  const pushgateway: Pushgateway = { url: config.pushgateway.url, timeoutMs: config.metrics.queryTimeoutMs, job: config.service.name, stage: stageLabel(config.service.stage) };
+  const scope = { ...pushgateway, maxLabelValues: config.metrics.fleetMaxLabelValues };
   const metricsToken = createSecretSource({
     what: 'the metrics token',
     plain: config.metrics.token,
@@ -74,54 +132,6 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     decode: bearerTokenSecret(16, METRICS_TOKEN_PATTERN),
     ...(deps.readSecret ? { readSecret: deps.readSecret } : {}),
   });
-
-  async function recordLag(): Promise<ScheduledRunReport['lag']> {
-    try {
-      const report = await withTimeout(
-        withOffsets((reader) => consumerGroupLag({ reader, kafka: config.kafka })),
-        LAG_TIMEOUT_MS,
-        () => new TimeoutError(`reading consumer-group offsets timed out after ${LAG_TIMEOUT_MS} ms`),
-      );
-      await pushConsumerLag({ ...pushgateway, job, stage, functionName: config.runtime.functionName, lags: report.lags });
-      const byGroup: Record<string, number> = {};
-      for (const [group, { lag }] of Object.entries(lagByGroup(report.lags))) byGroup[group] = lag;
-      const total = Object.values(byGroup).reduce((a, b) => a + b, 0);
-      if (report.failures.length > 0) logger.warn('consumer-group lag not read for some groups', { failures: report.failures });
-      metrics.metricsTasks.inc({ task: 'lag', outcome: report.failures.length > 0 ? 'error' : 'success' });
-      logger.info('consumer-group lag pushed', { total, by_group: byGroup, partitions: report.lags.length });
-      return { partitions: report.lags.length, total, byGroup, failures: report.failures };
-    } catch (error) {
-      metrics.metricsTasks.inc({ task: 'lag', outcome: 'error' });
-      logger.error('consumer-group lag not computed', { error: errorMessage(error) });
-      return { error: errorMessage(error) };
-    }
-  }
-
-  async function prune(): Promise<ScheduledRunReport['prune']> {
-    try {
-      const result = await foldStaleGroups({
-        ...scope,
-        timeoutMs: Math.max(FOLD_READ_TIMEOUT_MS, scope.timeoutMs),
-        deleteTimeoutMs: scope.timeoutMs,
-        maxAgeSeconds: config.metrics.groupMaxAgeSeconds,
-        nowSeconds: now() / 1000,
-      });
-      metrics.metricsTasks.inc({ task: 'prune', outcome: result.failed.length > 0 ? 'error' : 'success' });
-      if (result.deleted.length > 0 || result.failed.length > 0) {
-        logger.info('stale Pushgateway groups folded into the retired totals and deleted', {
-          folded: result.folded,
-          deleted: result.deleted,
-          failed: result.failed,
-          max_age_seconds: config.metrics.groupMaxAgeSeconds,
-        });
-      }
-      return { kept: result.kept, folded: result.folded, deleted: result.deleted.length, failed: result.failed.length };
-    } catch (error) {
-      metrics.metricsTasks.inc({ task: 'prune', outcome: 'error' });
-      logger.error('stale Pushgateway groups not pruned', { error: errorMessage(error) });
-      return { error: errorMessage(error) };
-    }
-  }
 
   const fleetAnswer = sharedRead(
     async () => {
@@ -135,7 +145,7 @@ export function createMetricsJob(deps: MetricsJobDeps) {
   return {
     /** The scheduled run: lag and prune side by side. */
     async runScheduled(): Promise<ScheduledRunReport> {
-      const [lag, pruned] = await Promise.all([recordLag(), prune()]);
+      const [lag, pruned] = await Promise.all([recordLag(deps, pushgateway), prune(deps, scope)]);
       fleetAnswer.clear();
       return { lag, prune: pruned };
     },

@@ -71,6 +71,7 @@ import { randomUUID } from 'node:crypto';
 import type { CompiledFilter } from './filter';
 import type { KafkaEvent, KafkaEventSource } from './event';
 import { buildKafkaEvent, interpretBatchResponse, recordEventBytes } from './event';
+import type { BatchOutcome } from './event';
 import type { ConsumedRecord, TopicPartition } from './records';
 import { partitionKey } from './records';
 
@@ -222,6 +223,11 @@ interface Batch {
 }
 
 const ZERO = 0n;
+
+/** Whether the invocation left nothing of partition `key` to retry. */
+function succeededFor(outcome: BatchOutcome, key: string): boolean {
+  return outcome.kind === 'success' || (outcome.kind === 'partial' && !outcome.retryFrom.has(key));
+}
 
 /** The longest delay one Node timer holds (a longer one fires after 1 ms, with a TimeoutOverflowWarning). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -593,91 +599,19 @@ export class EventSourceMapping {
   /** Applies an invocation's outcome to the partitions of its batch (those still of the same generation). */
   #settle(batch: Batch, result: InvokeResult): void {
     for (const part of batch.parts) this.#busy.delete(part.state.key);
-    let outcome = result.ok ? ({ kind: 'success' } as ReturnType<typeof interpretBatchResponse>) : { kind: 'failure' as const, reason: result.error };
-    if (result.ok && this.settings.reportBatchItemFailures) {
-      const index = new Map<string, Set<bigint>>();
-      for (const part of batch.parts) index.set(part.state.key, new Set(part.items.map((i) => i.offset)));
-      outcome = interpretBatchResponse(result.payload, index);
-    }
+    const outcome = this.#outcomeOf(batch, result);
     const now = this.#timers.now();
     if (outcome.kind !== 'success') this.stats.failures += 1;
     const retried: string[] = [];
     for (const part of batch.parts) {
       const { state, items } = part;
       if (this.#partitions.get(state.key) !== state) {
-        this.#deps.log.debug(`${this.settings.functionName}: ${state.key} was revoked during the invocation; its owner delivers it again`);
-        const took =
-          outcome.kind === 'success' || (outcome.kind === 'partial' && !outcome.retryFrom.has(state.key))
-            ? items.at(-1)!.offset
-            : outcome.kind === 'partial'
-              ? outcome.retryFrom.get(state.key)! - 1n
-              : undefined;
-        if (took !== undefined && took >= items[0]!.offset) this.#settledWhileRevoked(state, took);
-        continue;
-      }
-      const first = items[0]!.offset;
-      const last = items.at(-1)!.offset;
-      if (outcome.kind === 'success' || (outcome.kind === 'partial' && !outcome.retryFrom.has(state.key))) {
-        this.#resolve(state, last);
+        this.#settleRevoked(part, outcome);
+      } else if (succeededFor(outcome, state.key)) {
+        this.#resolve(state, items.at(-1)!.offset);
         this.stats.delivered += items.length;
-        continue;
-      }
-      let failedFrom = first;
-      let failed = new Set(items.map((i) => i.offset));
-      let response: Failure['response'] = { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' };
-      if (outcome.kind === 'partial') {
-        failedFrom = outcome.retryFrom.get(state.key)!;
-        failed = outcome.failed.get(state.key)!;
-        response = { statusCode: 200, executedVersion: '$LATEST' };
-        const done = items.filter((i) => i.offset < failedFrom).length;
-        if (done > 0) {
-          this.#resolve(state, failedFrom - 1n);
-          this.stats.delivered += done;
-        }
-      } else if (this.settings.bisectBatchOnFunctionError && items.length > 1) {
-        // Split in two and retry each half; splitting is not a retry.
-        state.bisect = { end: last + 1n, size: Math.ceil(items.length / 2) };
-        state.retryAt = now + this.settings.initialBackoffMs;
-        retried.push(`${state.key}@${first} (split into ${state.bisect.size})`);
-        continue;
-      }
-      // Each record that failed counts a failed invocation of its own.
-      const rest = items.filter((i) => i.offset >= failedFrom);
-      for (const i of rest) if (failed.has(i.offset)) state.failures.set(i.offset, (state.failures.get(i.offset) ?? 0) + 1);
-      state.lastResponse = response;
-      const limit = this.retryLimit;
-      // From the failed record on, the records the function took and those whose retries are used up leave
-      // (those to the destination); the first failed record with retries left is where delivery resumes.
-      const givenUp: Pending[] = [];
-      let through: bigint | undefined;
-      let resumeAt: Pending | undefined;
-      for (const i of rest) {
-        if (failed.has(i.offset)) {
-          if (limit < 0 || state.failures.get(i.offset)! <= limit) {
-            resumeAt = i;
-            break;
-          }
-          givenUp.push(i);
-        }
-        through = i.offset;
-      }
-      if (resumeAt) {
-        const attempts = state.failures.get(resumeAt.offset)!;
-        state.retryAt = now + Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** (attempts - 1));
-        retried.push(`${state.key}@${resumeAt.offset} (attempt ${attempts})`);
-      }
-      if (givenUp.length > 0) {
-        const failure: Failure = {
-          condition: 'RetriesExhausted',
-          records: givenUp.map((i) => i.record),
-          requestId: this.#requestId(),
-          approximateInvokeCount: Math.max(...givenUp.map((i) => state.failures.get(i.offset)!)),
-          response,
-          at: new Date(now),
-          reason: outcome.kind === 'failure' ? outcome.reason : 'reported in a partial batch response',
-        };
-        this.stats.delivered += rest.filter((i) => i.offset <= through! && !failed.has(i.offset)).length;
-        this.#giveUp(state, failure, through!);
+      } else {
+        this.#settleFailed(part, outcome, now, retried);
       }
     }
     if (retried.length > 0) {
@@ -688,6 +622,100 @@ export class EventSourceMapping {
     }
     this.#requestCommit();
     this.#schedulePump();
+  }
+
+  /** What the invocation says of its batch: every record done, some failed (a partial batch response), or all failed. */
+  #outcomeOf(batch: Batch, result: InvokeResult): BatchOutcome {
+    if (!result.ok) return { kind: 'failure', reason: result.error };
+    if (!this.settings.reportBatchItemFailures) return { kind: 'success' };
+    const index = new Map<string, Set<bigint>>();
+    for (const part of batch.parts) index.set(part.state.key, new Set(part.items.map((i) => i.offset)));
+    return interpretBatchResponse(result.payload, index);
+  }
+
+  /** A part whose partition was revoked during the invocation: its new owner delivers it again; what the function took is noted. */
+  #settleRevoked({ state, items }: BatchPart, outcome: BatchOutcome): void {
+    this.#deps.log.debug(`${this.settings.functionName}: ${state.key} was revoked during the invocation; its owner delivers it again`);
+    const took = succeededFor(outcome, state.key) ? items.at(-1)!.offset : outcome.kind === 'partial' ? outcome.retryFrom.get(state.key)! - 1n : undefined;
+    if (took !== undefined && took >= items[0]!.offset) this.#settledWhileRevoked(state, took);
+  }
+
+  /** A part that failed, whole or from a record on: what was done is resolved, a whole batch may be split, the rest retried or given up. */
+  #settleFailed({ state, items }: BatchPart, outcome: BatchOutcome, now: number, retried: string[]): void {
+    const first = items[0]!.offset;
+    const last = items.at(-1)!.offset;
+    let failedFrom = first;
+    let failed = new Set(items.map((i) => i.offset));
+    let response: Failure['response'] = { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' };
+    if (outcome.kind === 'partial') {
+      failedFrom = outcome.retryFrom.get(state.key)!;
+      failed = outcome.failed.get(state.key)!;
+      response = { statusCode: 200, executedVersion: '$LATEST' };
+      const done = items.filter((i) => i.offset < failedFrom).length;
+      if (done > 0) {
+        this.#resolve(state, failedFrom - 1n);
+        this.stats.delivered += done;
+      }
+    } else if (this.settings.bisectBatchOnFunctionError && items.length > 1) {
+      // Split in two and retry each half; splitting is not a retry.
+      state.bisect = { end: last + 1n, size: Math.ceil(items.length / 2) };
+      state.retryAt = now + this.settings.initialBackoffMs;
+      retried.push(`${state.key}@${first} (split into ${state.bisect.size})`);
+      return;
+    }
+    const rest = items.filter((i) => i.offset >= failedFrom);
+    const reason = outcome.kind === 'failure' ? outcome.reason : 'reported in a partial batch response';
+    this.#retryOrGiveUp(state, { rest, failed, response, reason }, now, retried);
+  }
+
+  /**
+   * The records from the first failed one on: each failed one counts a failed invocation of
+   * its own. Those the function took and those whose retries are used up leave (those to the
+   * destination); the first failed record with retries left is where delivery resumes.
+   */
+  #retryOrGiveUp(
+    state: PartitionState,
+    failure: { rest: Pending[]; failed: ReadonlySet<bigint>; response: Failure['response']; reason: string },
+    now: number,
+    retried: string[],
+  ): void {
+    const { rest, failed, response } = failure;
+    for (const i of rest) if (failed.has(i.offset)) state.failures.set(i.offset, (state.failures.get(i.offset) ?? 0) + 1);
+    state.lastResponse = response;
+    const limit = this.retryLimit;
+    const givenUp: Pending[] = [];
+    let through: bigint | undefined;
+    let resumeAt: Pending | undefined;
+    for (const i of rest) {
+      if (failed.has(i.offset)) {
+        if (limit < 0 || state.failures.get(i.offset)! <= limit) {
+          resumeAt = i;
+          break;
+        }
+        givenUp.push(i);
+      }
+      through = i.offset;
+    }
+    if (resumeAt) {
+      const attempts = state.failures.get(resumeAt.offset)!;
+      state.retryAt = now + Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** (attempts - 1));
+      retried.push(`${state.key}@${resumeAt.offset} (attempt ${attempts})`);
+    }
+    if (givenUp.length === 0) return;
+    this.stats.delivered += rest.filter((i) => i.offset <= through! && !failed.has(i.offset)).length;
+    this.#giveUp(
+      state,
+      {
+        condition: 'RetriesExhausted',
+        records: givenUp.map((i) => i.record),
+        requestId: this.#requestId(),
+        approximateInvokeCount: Math.max(...givenUp.map((i) => state.failures.get(i.offset)!)),
+        response,
+        at: new Date(now),
+        reason: failure.reason,
+      },
+      through!,
+    );
   }
 
   /** Records up to `through` are done: they leave the queue. */

@@ -382,121 +382,180 @@ function accountOf(arn: unknown): string | undefined {
   return typeof arn === 'string' ? /^arn:aws[a-z-]*:kafka:[^:]*:(\d{12}):/.exec(arn)?.[1] : undefined;
 }
 
+/** One `msk` or `kafka` event of a function, and where serverless.yml has it. */
+interface KafkaEvent {
+  functionKey: string;
+  fn: ReturnType<ServiceLike['getFunction']>;
+  eventType: 'msk' | 'kafka';
+  e: Dict;
+  where: string;
+}
+
+/**
+ * Every `msk` and `kafka` event not disabled, in the order serverless.yml lists them; one
+ * that is not an object is a problem. Lazy, so the problems of every event are named in
+ * that order too.
+ */
+function* kafkaEvents(service: ServiceLike, problems: string[]): Generator<KafkaEvent> {
+  for (const functionKey of service.getAllFunctions()) {
+    const fn = service.getFunction(functionKey);
+    for (const [index, raw] of (fn.events ?? []).entries()) {
+      if (!isDict(raw)) continue;
+      const eventType = 'msk' in raw ? 'msk' : 'kafka' in raw ? 'kafka' : undefined;
+      if (!eventType) continue;
+      const e = raw[eventType];
+      const where = `functions.${functionKey}.events[${index}].${eventType}`;
+      if (!isDict(e)) problems.push(`${where}: expected an object`);
+      else if (e.enabled !== false) yield { functionKey, fn, eventType, e, where };
+    }
+  }
+}
+
+/** The event's topic and filter patterns, checked as Lambda checks them. */
+function topicAndFilters(e: Dict, where: string, problems: string[]): { topic: string; filterPatterns: unknown[] } | undefined {
+  if (typeof e.topic !== 'string' || e.topic.length === 0) {
+    problems.push(`${where}.topic: required`);
+    return undefined;
+  }
+  const filterPatterns = Array.isArray(e.filterPatterns) ? (e.filterPatterns as unknown[]) : [];
+  try {
+    compileFilterPatterns(filterPatterns);
+  } catch (error) {
+    problems.push(`${where}.${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+  return { topic: e.topic, filterPatterns };
+}
+
+/** Whether the event uses failure handling without provisioned mode, which AWS refuses. */
+function needsProvisionedMode(e: Dict, where: string, problems: string[]): boolean {
+  if (e.provisionedPollerConfig !== undefined) return false;
+  const needs = PROVISIONED_ONLY.filter((p) => e[p] !== undefined);
+  if (needs.length === 0) return false;
+  problems.push(`${where}: ${needs.join(', ')} need provisioned mode (provisionedPollerConfig), as on AWS`);
+  return true;
+}
+
+/** The event's on-failure destination (`{ destination: undefined }` when it has none), or undefined after naming a problem. */
+function onFailureDestination(e: Dict, topic: string, where: string, problems: string[]): { destination: Destination | undefined } | undefined {
+  const destinations = e.destinations;
+  if (destinations !== undefined && e.onFailureDestination !== undefined) {
+    problems.push(`${where}: destinations.onFailure and onFailureDestination say the same thing; keep one`);
+    return undefined;
+  }
+  const onFailure = isDict(destinations) ? destinations.onFailure : e.onFailureDestination;
+  if (destinations !== undefined && !isDict(destinations)) {
+    problems.push(`${where}.destinations: expected { onFailure }`);
+    return undefined;
+  }
+  if (onFailure === undefined) return { destination: undefined };
+  let destination: Destination;
+  try {
+    destination = parseDestination(onFailure);
+  } catch (error) {
+    problems.push(`${where}.destinations.onFailure: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+  if (destination.kind === 'kafka' && destination.topic === topic) {
+    problems.push(`${where}.destinations.onFailure: the destination cannot be the source topic (Lambda refuses it to prevent a loop)`);
+    return undefined;
+  }
+  return { destination };
+}
+
+/** How often a failing record is retried and how old it may grow, within AWS's bounds. */
+function retryLimits(e: Dict, where: string, problems: string[]): { maximumRetryAttempts: number; maximumRecordAgeSeconds: number } | undefined {
+  const maximumRetryAttempts = e.maximumRetryAttempts ?? MAPPING_DEFAULTS.maximumRetryAttempts;
+  if (typeof maximumRetryAttempts !== 'number' || !Number.isInteger(maximumRetryAttempts) || maximumRetryAttempts < -1 || maximumRetryAttempts > 10000) {
+    problems.push(`${where}.maximumRetryAttempts: -1 (unlimited) or 0..10000`);
+    return undefined;
+  }
+  const maximumRecordAge = e.maximumRecordAgeInSeconds ?? MAPPING_DEFAULTS.maximumRecordAgeSeconds;
+  if (typeof maximumRecordAge !== 'number' || !(maximumRecordAge === -1 || (Number.isInteger(maximumRecordAge) && maximumRecordAge >= 60 && maximumRecordAge <= 604800))) {
+    problems.push(`${where}.maximumRecordAgeInSeconds: -1 (unlimited) or 60..604800`);
+    return undefined;
+  }
+  return { maximumRetryAttempts, maximumRecordAgeSeconds: maximumRecordAge };
+}
+
+/** Where the event's consumer connects, and what the event says of its source. */
+function eventSource(event: KafkaEvent, options: PluginOptions): { brokers: string[]; source: KafkaEventSource } {
+  const { e, eventType } = event;
+  const eventBrokers = eventType === 'kafka' ? brokerList(e.bootstrapServers) : undefined;
+  const brokers = options.brokers ?? eventBrokers ?? ['127.0.0.1:9092'];
+  const source: KafkaEventSource =
+    eventType === 'msk'
+      ? { kind: 'msk', eventSourceArn: typeof e.arn === 'string' ? e.arn : JSON.stringify(e.arn), bootstrapServers: brokers }
+      : { kind: 'self-managed', bootstrapServers: brokers };
+  return { brokers, source };
+}
+
+/** Everything of a mapping its checks produced. */
+type Checked = NonNullable<ReturnType<typeof topicAndFilters>> &
+  NonNullable<ReturnType<typeof onFailureDestination>> &
+  NonNullable<ReturnType<typeof retryLimits>> &
+  NonNullable<ReturnType<typeof timerSettings>> & { connection: Connection };
+
+/** The mapping definition of one event whose every part was checked. */
+function mappingDefinition(service: ServiceLike, options: PluginOptions, event: KafkaEvent, checked: Checked): MappingDefinition {
+  const { functionKey, fn, eventType, e } = event;
+  const functionName = fn.name ?? `${serviceName(service)}-${service.provider.stage ?? 'dev'}-${functionKey}`;
+  const account = options.accountId ?? accountOf(e.arn) ?? '123456789012';
+  const batchSize = typeof e.batchSize === 'number' ? e.batchSize : MAPPING_DEFAULTS.batchSize;
+  return {
+    functionKey,
+    functionName,
+    functionArn: `arn:aws:lambda:${service.provider.region ?? 'us-east-1'}:${account}:function:${functionName}`,
+    eventType,
+    topic: checked.topic,
+    // Lambda names the group after the mapping's UUID when none is given; a stable name resumes across restarts.
+    groupId: typeof e.consumerGroupId === 'string' && e.consumerGroupId.length > 0 ? e.consumerGroupId : `${functionName}-${checked.topic}`,
+    batchSize,
+    batchingWindowMs: checked.batchingWindowMs,
+    startingPosition: (typeof e.startingPosition === 'string' ? e.startingPosition : 'TRIM_HORIZON') as StartingPosition,
+    startingPositionTimestamp: typeof e.startingPositionTimestamp === 'number' ? e.startingPositionTimestamp : undefined,
+    filterPatterns: checked.filterPatterns,
+    reportBatchItemFailures: Array.isArray(e.functionResponseTypes) && e.functionResponseTypes.includes('ReportBatchItemFailures'),
+    maximumRetryAttempts: checked.maximumRetryAttempts,
+    maximumRecordAgeSeconds: checked.maximumRecordAgeSeconds,
+    bisectBatchOnFunctionError: e.bisectBatchOnFunctionError === true,
+    destination: checked.destination,
+    ...eventSource(event, options),
+    connection: checked.connection,
+    timeoutSeconds: checked.timeoutSeconds,
+    maxRecordsPerPartition: options.maxRecordsPerPartition ?? Math.max(MAPPING_DEFAULTS.maxRecordsPerPartition, batchSize * 2),
+  };
+}
+
+/** One event's mapping, or undefined after naming its first problem (checked in the order AWS would refuse them). */
+function readMapping(service: ServiceLike, options: PluginOptions, mode: 'offline' | 'package', event: KafkaEvent, problems: string[]): MappingDefinition | undefined {
+  const { functionKey, fn, eventType, e, where } = event;
+  const target = topicAndFilters(e, where, problems);
+  if (!target || needsProvisionedMode(e, where, problems)) return undefined;
+  const failure = onFailureDestination(e, target.topic, where, problems);
+  const retries = failure && retryLimits(e, where, problems);
+  if (!failure || !retries) return undefined;
+  const timeoutWhere = fn.timeout !== undefined ? `functions.${functionKey}.timeout` : 'provider.timeout';
+  const timers = timerSettings(e, timeoutWhere, fn.timeout ?? service.provider.timeout ?? 6, where, problems);
+  if (!timers) return undefined;
+  const before = problems.length;
+  const own = options.functions?.[functionKey];
+  const connection = eventConnection(e, eventType, own ? { ...options, sasl: own.sasl } : options, where, problems, mode === 'offline');
+  if (problems.length > before) return undefined;
+  return mappingDefinition(service, options, event, { ...target, ...failure, ...retries, ...timers, connection });
+}
+
 /**
  * Every `msk` and `kafka` event of the service as a mapping definition. Throws one error
  * naming every event it cannot run as AWS would (bad filter patterns, missing topic,
  * failure handling without provisioned mode, a destination that is the source topic…).
  */
 export function readMappings(service: ServiceLike, options: PluginOptions, mode: 'offline' | 'package' = 'offline'): MappingDefinition[] {
-  const mappings: MappingDefinition[] = [];
   const problems: string[] = [];
-  const providerTimeout = service.provider.timeout ?? 6;
-  const region = service.provider.region ?? 'us-east-1';
-  for (const functionKey of service.getAllFunctions()) {
-    const fn = service.getFunction(functionKey);
-    const functionName = fn.name ?? `${serviceName(service)}-${service.provider.stage ?? 'dev'}-${functionKey}`;
-    (fn.events ?? []).forEach((raw, index) => {
-      if (!isDict(raw)) return;
-      const eventType = 'msk' in raw ? 'msk' : 'kafka' in raw ? 'kafka' : undefined;
-      if (!eventType) return;
-      const e = raw[eventType];
-      const where = `functions.${functionKey}.events[${index}].${eventType}`;
-      if (!isDict(e)) {
-        problems.push(`${where}: expected an object`);
-        return;
-      }
-      if (e.enabled === false) return;
-      if (typeof e.topic !== 'string' || e.topic.length === 0) {
-        problems.push(`${where}.topic: required`);
-        return;
-      }
-      const topic = e.topic;
-      const filterPatterns = Array.isArray(e.filterPatterns) ? (e.filterPatterns as unknown[]) : [];
-      try {
-        compileFilterPatterns(filterPatterns);
-      } catch (error) {
-        problems.push(`${where}.${error instanceof Error ? error.message : String(error)}`);
-        return;
-      }
-      if (e.provisionedPollerConfig === undefined) {
-        const needs = PROVISIONED_ONLY.filter((p) => e[p] !== undefined);
-        if (needs.length > 0) {
-          problems.push(`${where}: ${needs.join(', ')} need provisioned mode (provisionedPollerConfig), as on AWS`);
-          return;
-        }
-      }
-      let destination: Destination | undefined;
-      const destinations = e.destinations;
-      if (destinations !== undefined && e.onFailureDestination !== undefined) {
-        problems.push(`${where}: destinations.onFailure and onFailureDestination say the same thing; keep one`);
-        return;
-      }
-      const onFailure = isDict(destinations) ? destinations.onFailure : e.onFailureDestination;
-      if (destinations !== undefined && !isDict(destinations)) {
-        problems.push(`${where}.destinations: expected { onFailure }`);
-        return;
-      }
-      if (onFailure !== undefined) {
-        try {
-          destination = parseDestination(onFailure);
-        } catch (error) {
-          problems.push(`${where}.destinations.onFailure: ${error instanceof Error ? error.message : String(error)}`);
-          return;
-        }
-        if (destination.kind === 'kafka' && destination.topic === topic) {
-          problems.push(`${where}.destinations.onFailure: the destination cannot be the source topic (Lambda refuses it to prevent a loop)`);
-          return;
-        }
-      }
-      const maximumRetryAttempts = e.maximumRetryAttempts ?? MAPPING_DEFAULTS.maximumRetryAttempts;
-      if (typeof maximumRetryAttempts !== 'number' || !Number.isInteger(maximumRetryAttempts) || maximumRetryAttempts < -1 || maximumRetryAttempts > 10000) {
-        problems.push(`${where}.maximumRetryAttempts: -1 (unlimited) or 0..10000`);
-        return;
-      }
-      const maximumRecordAge = e.maximumRecordAgeInSeconds ?? MAPPING_DEFAULTS.maximumRecordAgeSeconds;
-      if (typeof maximumRecordAge !== 'number' || !(maximumRecordAge === -1 || (Number.isInteger(maximumRecordAge) && maximumRecordAge >= 60 && maximumRecordAge <= 604800))) {
-        problems.push(`${where}.maximumRecordAgeInSeconds: -1 (unlimited) or 60..604800`);
-        return;
-      }
-      const timers = timerSettings(e, fn.timeout !== undefined ? `functions.${functionKey}.timeout` : 'provider.timeout', fn.timeout ?? providerTimeout, where, problems);
-      if (!timers) return;
-      const before = problems.length;
-      const own = options.functions?.[functionKey];
-      const connection = eventConnection(e, eventType, own ? { ...options, sasl: own.sasl } : options, where, problems, mode === 'offline');
-      if (problems.length > before) return;
-      const eventBrokers = eventType === 'kafka' ? brokerList(e.bootstrapServers) : undefined;
-      const brokers = options.brokers ?? eventBrokers ?? ['127.0.0.1:9092'];
-      const source: KafkaEventSource =
-        eventType === 'msk'
-          ? { kind: 'msk', eventSourceArn: typeof e.arn === 'string' ? e.arn : JSON.stringify(e.arn), bootstrapServers: brokers }
-          : { kind: 'self-managed', bootstrapServers: brokers };
-      const account = options.accountId ?? accountOf(e.arn) ?? '123456789012';
-      const batchSize = typeof e.batchSize === 'number' ? e.batchSize : MAPPING_DEFAULTS.batchSize;
-      mappings.push({
-        functionKey,
-        functionName,
-        functionArn: `arn:aws:lambda:${region}:${account}:function:${functionName}`,
-        eventType,
-        topic,
-        // Lambda names the group after the mapping's UUID when none is given; a stable name resumes across restarts.
-        groupId: typeof e.consumerGroupId === 'string' && e.consumerGroupId.length > 0 ? e.consumerGroupId : `${functionName}-${topic}`,
-        batchSize,
-        batchingWindowMs: timers.batchingWindowMs,
-        startingPosition: (typeof e.startingPosition === 'string' ? e.startingPosition : 'TRIM_HORIZON') as StartingPosition,
-        startingPositionTimestamp: typeof e.startingPositionTimestamp === 'number' ? e.startingPositionTimestamp : undefined,
-        filterPatterns,
-        reportBatchItemFailures: Array.isArray(e.functionResponseTypes) && e.functionResponseTypes.includes('ReportBatchItemFailures'),
-        maximumRetryAttempts,
-        maximumRecordAgeSeconds: maximumRecordAge,
-        bisectBatchOnFunctionError: e.bisectBatchOnFunctionError === true,
-        destination,
-        brokers,
-        connection,
-        source,
-        timeoutSeconds: timers.timeoutSeconds,
-        maxRecordsPerPartition: options.maxRecordsPerPartition ?? Math.max(MAPPING_DEFAULTS.maxRecordsPerPartition, batchSize * 2),
-      });
-    });
+  const mappings: MappingDefinition[] = [];
+  for (const event of kafkaEvents(service, problems)) {
+    const mapping = readMapping(service, options, mode, event, problems);
+    if (mapping) mappings.push(mapping);
   }
   if (problems.length > 0) throw new Error(`offline-msk: cannot run these events:\n  ${problems.join('\n  ')}`);
   return mappings;

@@ -15,7 +15,7 @@ import { startKafkaEventSource } from './kafka-source';
 import type { RunningEventSource } from './kafka-source';
 import type { PluginLog } from './log';
 import { eventSourceLog, kafkaLogCreator, line } from './log';
-import type { Failure, InvokeResult } from './mapping';
+import type { Failure, InvokeResult, MappingSettings } from './mapping';
 import { MAPPING_DEFAULTS } from './mapping';
 import type { Connection, MappingDefinition, PluginOptions, SaslOptions } from './options';
 
@@ -101,22 +101,21 @@ function destinationWriter(params: {
   };
 }
 
-/** Starts one event source mapping per definition; rejects (having stopped the others) if one cannot start. */
-export async function runMappings(params: {
-  mappings: readonly MappingDefinition[];
-  options: PluginOptions;
-  log: PluginLog;
-  invoke(functionKey: string, event: unknown): Promise<InvokeResult>;
-  /** Called when a mapping gave up (its consumer could not be restarted) and everything stopped. */
-  onFatal?: (error: Error) => void;
-}): Promise<RunningMappings> {
-  const { mappings, options, log: pluginLog } = params;
-  const log = eventSourceLog(pluginLog);
+/** The kafkajs clients of the mappings: one per brokers and connection, each with one producer for destinations, made when first needed. */
+interface Clients {
+  kafkaFor(m: MappingDefinition): Kafka;
+  /** The connected producer for `m`'s destination (connected on first use; a failed connect is tried again next time). */
+  producerFor(m: MappingDefinition): () => Promise<Producer>;
+  /** Disconnects every producer made. */
+  disconnect(): Promise<void>;
+}
+
+function createClients(log: PluginLog): Clients {
   const clients = new Map<string, { kafka: Kafka; producer?: Promise<Producer> }>();
   const clientFor = (m: MappingDefinition) => {
     const key = JSON.stringify([m.brokers, m.connection]);
     let client = clients.get(key);
-    if (!client) clients.set(key, (client = { kafka: createClient(m.brokers, m.connection, pluginLog) }));
+    if (!client) clients.set(key, (client = { kafka: createClient(m.brokers, m.connection, log) }));
     return client;
   };
   const producerFor = (m: MappingDefinition) => () => {
@@ -139,13 +138,54 @@ export async function runMappings(params: {
     }
     return client.producer;
   };
+  return {
+    kafkaFor: (m) => clientFor(m).kafka,
+    producerFor,
+    async disconnect() {
+      for (const client of clients.values()) await client.producer?.then((p) => p.disconnect()).catch(() => undefined);
+    },
+  };
+}
 
+/** What the event source of mapping `m` is told of it. */
+function sourceSettings(m: MappingDefinition, options: PluginOptions): MappingSettings {
+  return {
+    functionName: m.functionName,
+    batchSize: m.batchSize,
+    batchingWindowMs: m.batchingWindowMs,
+    source: m.source,
+    filter: compileFilterPatterns(m.filterPatterns),
+    reportBatchItemFailures: m.reportBatchItemFailures,
+    maximumRetryAttempts: m.maximumRetryAttempts,
+    maximumRecordAgeSeconds: m.maximumRecordAgeSeconds,
+    bisectBatchOnFunctionError: m.bisectBatchOnFunctionError,
+    hasDestination: m.destination !== undefined,
+    initialBackoffMs: options.initialBackoffMs,
+    maxBackoffMs: options.maxBackoffMs,
+    maxRecordsPerPartition: m.maxRecordsPerPartition,
+    maxEventBytes: MAPPING_DEFAULTS.maxEventBytes,
+    commitIntervalMs: MAPPING_DEFAULTS.commitIntervalMs,
+  };
+}
+
+/** Starts one event source mapping per definition; rejects (having stopped the others) if one cannot start. */
+export async function runMappings(params: {
+  mappings: readonly MappingDefinition[];
+  options: PluginOptions;
+  log: PluginLog;
+  invoke(functionKey: string, event: unknown): Promise<InvokeResult>;
+  /** Called when a mapping gave up (its consumer could not be restarted) and everything stopped. */
+  onFatal?: (error: Error) => void;
+}): Promise<RunningMappings> {
+  const { mappings, options, log: pluginLog } = params;
+  const log = eventSourceLog(pluginLog);
+  const clients = createClients(pluginLog);
   let stopped: Promise<void> | undefined;
   const sources: RunningEventSource[] = [];
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await Promise.all(sources.map((s) => s.stop().catch((e: unknown) => log.error(`stopping ${s.groupId}: ${String(e)}`))));
-      for (const client of clients.values()) await client.producer?.then((p) => p.disconnect()).catch(() => undefined);
+      await clients.disconnect();
     })();
     return stopped;
   };
@@ -153,11 +193,10 @@ export async function runMappings(params: {
     pluginLog.error(line(`every event source mapping stops: ${error.message}`));
     void stop().then(() => params.onFatal?.(error));
   };
-
   const started = await Promise.allSettled(
     mappings.map((m) =>
       startKafkaEventSource({
-        kafka: clientFor(m).kafka,
+        kafka: clients.kafkaFor(m),
         topic: m.topic,
         groupId: m.groupId,
         startingPosition: m.startingPosition,
@@ -165,24 +204,8 @@ export async function runMappings(params: {
         log,
         onFatal,
         invoke: (event) => params.invoke(m.functionKey, event),
-        ...(m.destination ? { sendToDestination: destinationWriter({ mapping: m, destination: m.destination, producer: producerFor(m), log: pluginLog }) } : {}),
-        settings: {
-          functionName: m.functionName,
-          batchSize: m.batchSize,
-          batchingWindowMs: m.batchingWindowMs,
-          source: m.source,
-          filter: compileFilterPatterns(m.filterPatterns),
-          reportBatchItemFailures: m.reportBatchItemFailures,
-          maximumRetryAttempts: m.maximumRetryAttempts,
-          maximumRecordAgeSeconds: m.maximumRecordAgeSeconds,
-          bisectBatchOnFunctionError: m.bisectBatchOnFunctionError,
-          hasDestination: m.destination !== undefined,
-          initialBackoffMs: options.initialBackoffMs,
-          maxBackoffMs: options.maxBackoffMs,
-          maxRecordsPerPartition: m.maxRecordsPerPartition,
-          maxEventBytes: MAPPING_DEFAULTS.maxEventBytes,
-          commitIntervalMs: MAPPING_DEFAULTS.commitIntervalMs,
-        },
+        ...(m.destination ? { sendToDestination: destinationWriter({ mapping: m, destination: m.destination, producer: clients.producerFor(m), log: pluginLog }) } : {}),
+        settings: sourceSettings(m, options),
       }),
     ),
   );

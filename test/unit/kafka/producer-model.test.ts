@@ -1,5 +1,5 @@
 /**
- * Model-based property test of the container producer (src/kafka/producer.ts) against a
+ * Model-based property test of the container producer (src/kafka/producer/) against a
  * simulated cluster (./fake-cluster.ts) on fake timers. fast-check generates interleavings
  * of sends (with and without a caller's own deadline), slow acknowledgements, slow
  * connections (discovery and handshakes longer than a send's deadline), broker drops
