@@ -1,6 +1,8 @@
 /**
  * `npm run topics`: creates the service's topics (requests, events, commands, dead
- * letters) on the configured cluster; idempotent, so a second run is a no-op.
+ * letters) on the configured cluster, and grows those with fewer partitions than
+ * KAFKA_TOPIC_PARTITIONS (never shrinks one: it says so); idempotent, so a second run is a
+ * no-op.
  * Partitions and replication come from KAFKA_TOPIC_PARTITIONS (3) and
  * KAFKA_TOPIC_REPLICATION_FACTOR (2, capped at the number of brokers).
  * Exit codes: infra/cli.ts.
@@ -35,6 +37,12 @@ export async function main(argv: string[] = []): Promise<void> {
   console.log(
     `[topics] created: ${result.created.join(', ') || 'none'}; already there: ${result.existing.join(', ') || 'none'}`,
   );
+  if (result.grown.length > 0) console.log(`[topics] grown: ${result.grown.map((t) => `${t.topic} ${t.from} -> ${t.to}`).join(', ')}`);
+  if (result.larger.length > 0) {
+    console.log(
+      `[topics] asked for ${result.partitions} partitions; Kafka cannot remove partitions, so these keep theirs: ${result.larger.map((t) => `${t.topic} (${t.partitions})`).join(', ')}`,
+    );
+  }
 }
 
 if (require.main === module) runCli('topics', USAGE, main);

@@ -10,11 +10,16 @@ const withDefault = <T extends z.ZodMiniType>(schema: T, fallback: z.output<T>) 
   z._default(schema, fallback as never);
 const positiveInt = (fallback: number, max?: number, min?: number) => withDefault(int(max, min), fallback);
 const nonEmpty = () => z.string().check(z.minLength(1));
+/** A Secrets Manager secret's ARN (`<NAME>_SECRET_ARN`: where a function reads a value kept out of its configuration). */
+const secretArn = () => z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN'));
 const topicName = (fallback: string) =>
   withDefault(
     z.string().check(z.regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-", at most 249')),
     fallback,
   );
+
+/** What a GET /metrics bearer token may hold (the characters of RFC 6750's b64token). */
+export const METRICS_TOKEN_PATTERN = /^[A-Za-z0-9._~+/=-]{16,}$/;
 
 /** The longest any wait fed by configuration may be: the consumer functions' timeout. */
 export const MAX_WAIT_MS = 30_000;
@@ -44,6 +49,8 @@ const envSchema = z.object({
   KAFKA_AUTH: withDefault(z.enum(['none', 'tls', 'scram', 'iam']), 'none'),
   KAFKA_SASL_USERNAME: z.optional(z.string()),
   KAFKA_SASL_PASSWORD: z.optional(z.string()),
+  // On AWS: the secret holding the password (MSK's SCRAM secret, or a plain string), read before a client connects.
+  KAFKA_SASL_PASSWORD_SECRET_ARN: z.optional(secretArn()),
   // PEM files: the CA to trust instead of Node's public roots (a local or private CA), and
   // a client certificate and key for mutual TLS (KAFKA_AUTH=tls).
   KAFKA_SSL_CA_FILE: z.optional(nonEmpty()),
@@ -76,11 +83,12 @@ const envSchema = z.object({
   METRICS_PER_CALLER: withDefault(z.enum(['on', 'off']), 'off'),
   METRICS_PUBLIC: withDefault(z.enum(['on', 'off']), 'on'),
   METRICS_ANSWER_REUSE_MS: positiveInt(5000, 60_000, 0),
-  METRICS_TOKEN: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._~+/=-]{16,}$/, 'at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -'))),
+  METRICS_TOKEN: z.optional(z.string().check(z.regex(METRICS_TOKEN_PATTERN, 'at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -'))),
+  METRICS_TOKEN_SECRET_ARN: z.optional(secretArn()),
   PUSHGATEWAY_QUERY_TIMEOUT_MS: positiveInt(2000, 5000),
 
   ADMIN_TOKEN: z.optional(z.string()),
-  ADMIN_TOKEN_SECRET_ARN: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN'))),
+  ADMIN_TOKEN_SECRET_ARN: z.optional(secretArn()),
 
   // Set by the Lambda runtime (and by serverless-offline); read here so nothing else reads env.
   AWS_LAMBDA_FUNCTION_NAME: withDefault(z.string(), 'local'),
@@ -111,7 +119,10 @@ export interface Config {
     brokers: string[];
     mskClusterArn: string | undefined;
     auth: KafkaAuth;
+    /** The SCRAM credentials; with a password secret, filled in by src/kafka's resolveKafka before a client is made. */
     sasl: { username: string; password: string } | undefined;
+    /** KAFKA_SASL_PASSWORD_SECRET_ARN: the SCRAM password is read from this secret (and KAFKA_SASL_PASSWORD is ignored). */
+    saslSecret: { username: string; passwordSecretArn: string } | undefined;
     /** PEM files for TLS (paths): a CA to trust, and a client certificate and key. */
     tls: { caFile: string | undefined; certFile: string | undefined; keyFile: string | undefined };
     region: string;
@@ -126,7 +137,7 @@ export interface Config {
   };
   pushgateway: { url: string; timeoutMs: number };
   metrics: { pushIntervalMs: number; groupMaxAgeSeconds: number; maxLabelValues: number; queryTimeoutMs: number } & {
-    fleetMaxLabelValues: number; perCaller: boolean; token: string | undefined; public: boolean; answerReuseMs: number };
+    fleetMaxLabelValues: number; perCaller: boolean; token: string | undefined; tokenSecretArn: string | undefined; public: boolean; answerReuseMs: number };
   admin: { token: string | undefined; tokenSecretArn: string | undefined };
   http: { maxBodyBytes: number };
   runtime: {
@@ -157,8 +168,8 @@ function parseEnv(env: Record<string, string | undefined>): Env {
 /** Kafka's authentication and TLS variables that do not fit together. */
 function kafkaAuthProblems(e: Env): string[] {
   const problems: string[] = [];
-  if (e.KAFKA_AUTH === 'scram' && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
-    problems.push('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: required when KAFKA_AUTH=scram');
+  if (e.KAFKA_AUTH === 'scram' && (!e.KAFKA_SASL_USERNAME || (!e.KAFKA_SASL_PASSWORD && !e.KAFKA_SASL_PASSWORD_SECRET_ARN))) {
+    problems.push('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_SECRET_ARN): required when KAFKA_AUTH=scram');
   }
   if (e.KAFKA_AUTH === 'none' && e.KAFKA_SSL_CA_FILE !== undefined) {
     problems.push('KAFKA_SSL_CA_FILE: only with KAFKA_AUTH=tls, scram or iam (KAFKA_AUTH=none connects without TLS)');
@@ -220,9 +231,14 @@ function kafkaConfig(e: Env): Config['kafka'] {
     brokers: e.KAFKA_BROKERS,
     mskClusterArn: e.MSK_CLUSTER_ARN,
     auth: e.KAFKA_AUTH,
+    // A secret wins over a plain password, as ADMIN_TOKEN_SECRET_ARN does over ADMIN_TOKEN.
     sasl:
-      e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD
+      e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD && !e.KAFKA_SASL_PASSWORD_SECRET_ARN
         ? { username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
+        : undefined,
+    saslSecret:
+      e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD_SECRET_ARN
+        ? { username: e.KAFKA_SASL_USERNAME, passwordSecretArn: e.KAFKA_SASL_PASSWORD_SECRET_ARN }
         : undefined,
     tls: { caFile: e.KAFKA_SSL_CA_FILE, certFile: e.KAFKA_SSL_CERT_FILE, keyFile: e.KAFKA_SSL_KEY_FILE },
     region: e.AWS_REGION,
@@ -250,6 +266,7 @@ function metricsConfig(e: Env): Config['metrics'] {
     fleetMaxLabelValues: e.METRICS_FLEET_MAX_LABEL_VALUES,
     perCaller: e.METRICS_PER_CALLER === 'on',
     token: e.METRICS_TOKEN,
+    tokenSecretArn: e.METRICS_TOKEN_SECRET_ARN,
     public: e.METRICS_PUBLIC === 'on',
     answerReuseMs: e.METRICS_ANSWER_REUSE_MS,
     queryTimeoutMs: e.PUSHGATEWAY_QUERY_TIMEOUT_MS,

@@ -2,25 +2,23 @@
 /**
  * The CloudFormation serverless.yml needs but cannot spell in YAML, computed from the
  * service's own (resolved) configuration; serverless.yml loads it with
- * `${file(./infra/aws/serverless-resources.cjs):resources}` and `...:adminTokenSecretArn`:
+ * `${file(./infra/aws/serverless-resources.cjs):resources}`:
  *
- * - `resources`:
- *   - one IAM role per function, least privilege on the MSK cluster (IAM access control):
- *     the topics it writes (custom.kafkaAccess.<fn>.write, or for a consumer function
- *     custom.consumerKafkaAccess.<fn>.write from the consumer table) or creates (`.create`), the
- *     topic and consumer group of its msk events (what the event source mapping reads with
- *     the function's role), and what the metrics function describes; the admin token
- *     secret for the one function that reads it. Topic and group ARNs are derived from
- *     the cluster ARN, a string or a CloudFormation import;
- *   - the admin token secret (custom.adminToken: `generate` makes one in this stack, an
- *     ARN names an existing one, `none` turns the admin routes off);
- *   - the topics as a custom resource (custom.serviceTopics), which every event source
- *     mapping waits for;
- *   - the poller group every event source mapping shares (custom.pollerGroupName) and the
- *     HTTP API's throttling (custom.httpApiThrottling), merged into the framework's own
- *     resources of the same logical id.
- * - `adminTokenSecretArn`: the value of ADMIN_TOKEN_SECRET_ARN for the function that reads
- *   the secret ('' when there is none).
+ * - one IAM role per function, least privilege on the MSK cluster (IAM access control):
+ *   the topics it writes (custom.kafkaAccess.<fn>.write, or for a consumer function
+ *   custom.consumerKafkaAccess.<fn>.write from the consumer table), creates (`.create`) or alters
+ *   (`.alter`), the topic and consumer group of its msk events (what the event source
+ *   mapping reads with the function's role), the topics and groups it describes
+ *   (`.describeTopics`, `.describeGroups`); and the secrets it reads (./secrets.cjs). Topic
+ *   and group ARNs are derived from the cluster ARN, a string or a CloudFormation import;
+ * - the secrets the stack makes (custom.secrets, ./secrets.cjs), and the refusal of any
+ *   secret's plain value in a deployed stage's configuration;
+ * - the topics as a custom resource (custom.serviceTopics), which every event source
+ *   mapping waits for;
+ * - the poller group every event source mapping shares (custom.pollerGroupName) and the
+ *   HTTP API's throttling (custom.httpApiThrottling), merged into the framework's own
+ *   resources of the same logical id;
+ * - CloudWatch alarms on every function, mapping and the HTTP API (custom.alarms, ./alarms.cjs).
  * (The event source mappings' failure handling is written by the msk events themselves:
  * infra/offline-msk adds those properties to the framework's msk event.)
  *
@@ -29,6 +27,9 @@
 const naming = require('serverless/lib/plugins/aws/lib/naming');
 const mergePlainObjects = require('serverless/lib/utils/merge-plain-objects');
 const getMskClusterNameToken = require('serverless/lib/plugins/aws/package/compile/events/msk/get-msk-cluster-name-token');
+const { isDict, failer, checkovSkips, statement } = require('./cfn.cjs');
+const { secretSettings, refusePlainValues, refuseUnmeantOff, secretStatements, secretsReadBy, generatedSecrets } = require('./secrets.cjs');
+const { alarmResources } = require('./alarms.cjs');
 
 /** AWS requires `*` for these (AWSLambdaVPCAccessExecutionRole, Lambda's MSK event source docs). */
 const NETWORK_INTERFACE_ACTIONS = [
@@ -42,13 +43,7 @@ const NETWORK_INTERFACE_ACTIONS = [
   'ec2:DescribeVpcs',
 ];
 
-function isDict(value) {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function fail(message) {
-  throw new Error(`infra/aws/serverless-resources.cjs: ${message}`);
-}
+const fail = failer('serverless-resources.cjs');
 
 /** `arn:...:cluster/<name>/<uuid>` -> `arn:...:<kind>/<name>/<uuid>/<resource>`, for a string or a CloudFormation value. */
 function kafkaArn(clusterArn, kind, resource) {
@@ -92,10 +87,6 @@ function clusterArnOf(functions) {
   return arns[0];
 }
 
-function statement(actions, resources) {
-  return { Effect: 'Allow', Action: actions, Resource: resources };
-}
-
 function unique(values) {
   return [...new Set(values)];
 }
@@ -108,7 +99,8 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
   });
   const write = unique(access.write || []);
   const create = unique(access.create || []);
-  const describeTopics = unique([...write, ...create, ...(access.describeTopics || []), ...reads.map((r) => r.topic)]);
+  const alter = unique(access.alter || []);
+  const describeTopics = unique([...write, ...create, ...alter, ...(access.describeTopics || []), ...reads.map((r) => r.topic)]);
   const readTopics = unique(reads.map((r) => r.topic));
   const groups = unique(reads.map((r) => r.group));
   const describeGroups = unique([...groups, ...(access.describeGroups || [])]);
@@ -140,6 +132,10 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
   if (create.length > 0) {
     statements.push(statement(['kafka-cluster:CreateTopic'], create.map((t) => kafkaArn(cluster, 'topic', t))));
   }
+  if (alter.length > 0) {
+    // CreatePartitions needs ALTER on the topic (docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html).
+    statements.push(statement(['kafka-cluster:AlterTopic'], alter.map((t) => kafkaArn(cluster, 'topic', t))));
+  }
   if (readTopics.length > 0) {
     statements.push(statement(['kafka-cluster:ReadData'], readTopics.map((t) => kafkaArn(cluster, 'topic', t))));
   }
@@ -149,9 +145,8 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
   if (groups.length > 0) {
     statements.push(statement(['kafka-cluster:AlterGroup'], groups.map((g) => kafkaArn(cluster, 'group', g))));
   }
-  if (secrets && secrets.length > 0) {
-    statements.push(statement(['secretsmanager:GetSecretValue'], secrets));
-  }
+  statements.push(...secretStatements(secrets, key));
+  const readsSecrets = secretsReadBy(secrets, key);
 
   return {
     Type: 'AWS::IAM::Role',
@@ -159,7 +154,7 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
       ['CKV_AWS_111', 'The only statement without a resource constraint holds the VPC network interface actions, for which AWS requires "*" (AWSLambdaVPCAccessExecutionRole)'],
     ]),
     Properties: {
-      Description: `${functionName}: its log group, the VPC, and its own topics and consumer groups on the MSK cluster${secrets && secrets.length > 0 ? ', and the admin token secret' : ''}`,
+      Description: `${functionName}: its log group, the VPC, and its own topics and consumer groups on the MSK cluster${readsSecrets.length > 0 ? `, and the secrets of ${readsSecrets.join(', ')}` : ''}`,
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
         Statement: [{ Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] }],
@@ -196,35 +191,34 @@ async function resources(context) {
     if (!functions[key]) fail(`custom.kafkaAccess.${key}: no such function`);
   }
   const clusterArn = clusterArnOf(functions);
-  const admin = adminTokenSettings({ custom, functions: { ...functions, '(provider)': { environment } }, stage });
+  const secrets = secretSettings(custom, Object.keys(functions));
+  const environments = { provider: environment };
+  for (const [key, fn] of Object.entries(functions)) environments[`functions.${key}`] = fn.environment;
+  refusePlainValues(secrets, environments, stage);
+  refuseUnmeantOff(secrets, environments, stage);
   const out = {};
   for (const [key, fn] of Object.entries(functions)) {
     const logicalId = roleLogicalId(key);
     if (fn.role !== logicalId) fail(`functions.${key}.role must be ${logicalId} (its least-privilege role)`);
-    const secrets = admin && admin.function === key && admin.arn !== '' ? [admin.arn] : [];
     out[logicalId] = roleFor({ key, fn, access: accessByFunction[key] || {}, clusterArn, service, stage, secrets });
   }
-  if (admin && admin.mode === 'generate') out[ADMIN_TOKEN_SECRET_ID] = adminTokenSecret({ service, stage });
   // Several parts may extend the same framework resource (a mapping): merged, not replaced.
   return mergePlainObjects(
     out,
+    generatedSecrets(secrets, { service, stage }),
     serviceTopicsResources({ custom, functions }),
     pollerGroupResources({ custom, functions }),
     httpApiThrottlingResources({ custom }),
-    policyScannerNotes({ functions, logs, deploymentBucket }),
+    alarmResources({ custom, functions, service, stage }),
+    policyScannerNotes({ functions, logs, deploymentBucket, secrets }),
   );
-}
-
-/** Metadata that tells checkov (the policy scanner in CI) why a check does not apply, in place. */
-function checkovSkips(skips) {
-  return { checkov: { skip: skips.map(([id, comment]) => ({ id, comment })) } };
 }
 
 /**
  * The checks the framework's own resources fail on purpose, with the reason, merged into
  * those resources (test/integration/package.test.ts runs checkov on the template).
  */
-function policyScannerNotes({ functions, logs, deploymentBucket }) {
+function policyScannerNotes({ functions, logs, deploymentBucket, secrets }) {
   const out = {};
   // Only for the resources the framework makes: a note alone would make a resource.
   if (typeof deploymentBucket === 'object' && !deploymentBucket.name) {
@@ -246,7 +240,10 @@ function policyScannerNotes({ functions, logs, deploymentBucket }) {
       Metadata: checkovSkips([['CKV_AWS_158', 'CloudWatch Logs encrypts log data at rest by default; the logs hold no secrets (the logger redacts them)']]),
     };
     const skips = [
-      ['CKV_AWS_173', 'No secret in the environment (the admin token is read from Secrets Manager); Lambda encrypts variables at rest with its AWS managed key'],
+      [
+        'CKV_AWS_173',
+        `No secret in the environment: ${secrets.map((x) => x.variable).join(', ') || 'no variable'} ${secrets.length === 1 ? 'is' : 'are'} read from Secrets Manager at run time (only the secret's ARN is here), and a plain value of any of them is refused for a deployed stage; Lambda encrypts variables at rest with its AWS managed key`,
+      ],
       [
         'CKV_AWS_116',
         (fn.events || []).some((e) => isDict(e) && isDict(e.msk))
@@ -265,61 +262,6 @@ function policyScannerNotes({ functions, logs, deploymentBucket }) {
     out[naming.getLambdaLogicalId(key)] = { Type: 'AWS::Lambda::Function', Metadata: checkovSkips(skips) };
   }
   return out;
-}
-
-const ADMIN_TOKEN_SECRET_ID = 'AdminTokenSecret';
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
-
-/**
- * custom.adminToken: { secret: generate | none | <secret ARN>, function: <the function that reads it> }.
- * Undefined when the service has no such setting.
- */
-function adminTokenSettings({ custom, functions, stage }) {
-  const settings = custom.adminToken;
-  if (settings === undefined) return undefined;
-  if (!isDict(settings) || typeof settings.secret !== 'string' || typeof settings.function !== 'string') {
-    fail('custom.adminToken: expected { secret: generate | none | <secret ARN>, function: <name> }');
-  }
-  // Without the functions (ADMIN_TOKEN_SECRET_ARN is part of one), only the secret is read.
-  if (functions !== undefined) {
-    if (!functions[settings.function] || settings.function === '(provider)') {
-      fail(`custom.adminToken.function: no such function ${settings.function}`);
-    }
-    // A token in any function's environment is plain text in its configuration: only for `serverless offline`.
-    for (const [key, fn] of Object.entries(functions)) {
-      const plain = fn.environment && fn.environment.ADMIN_TOKEN;
-      if (stage !== 'local' && typeof plain === 'string' && plain !== '') {
-        fail(`${key === '(provider)' ? 'provider' : `functions.${key}`}: ADMIN_TOKEN would be plain text in the deployed configuration; leave adminToken empty and use adminTokenSecret`);
-      }
-    }
-  }
-  if (settings.secret === 'generate') return { mode: 'generate', function: settings.function, arn: { Ref: ADMIN_TOKEN_SECRET_ID } };
-  if (settings.secret === 'none') return { mode: 'none', function: settings.function, arn: '' };
-  if (!SECRET_ARN.test(settings.secret)) {
-    fail(`custom.adminToken.secret: "generate", "none" or a Secrets Manager secret ARN, not "${settings.secret}"`);
-  }
-  return { mode: 'existing', function: settings.function, arn: settings.secret };
-}
-
-function adminTokenSecret({ service, stage }) {
-  return {
-    Type: 'AWS::SecretsManager::Secret',
-    Metadata: checkovSkips([
-      ['CKV2_AWS_57', 'A bearer token with no system behind it to update: rotate it with put-secret-value; the http function reads the new value within 60 s (src/http/admin-token.ts)'],
-      ['CKV_AWS_149', 'The account key aws/secretsmanager is enough for one bearer token; a customer managed key would also need kms:Decrypt for the reader'],
-    ]),
-    Properties: {
-      Description: `${service}-${stage}: the bearer token of the admin routes (POST /kafka/publish, POST /kafka/flush)`,
-      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
-    },
-  };
-}
-
-/** ADMIN_TOKEN_SECRET_ARN for the function that reads the secret: '' when there is none. */
-async function adminTokenSecretArn({ resolveConfigurationProperty }) {
-  const settings = await resolveConfigurationProperty(['custom', 'adminToken']);
-  const admin = adminTokenSettings({ custom: { adminToken: settings }, functions: undefined, stage: undefined });
-  return admin ? admin.arn : '';
 }
 
 const SERVICE_TOPICS_ID = 'ServiceTopics';
@@ -406,4 +348,4 @@ function httpApiThrottlingResources({ custom }) {
   };
 }
 
-module.exports = { resources, adminTokenSecretArn, kafkaArn, roleLogicalId };
+module.exports = { resources, kafkaArn, roleLogicalId };

@@ -10,6 +10,10 @@ import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { Config } from '../config';
 import { ConfigError, errorMessage } from '../errors';
 import type { Logger } from '../logger';
+import { createSecretSource } from '../secrets';
+import type { ReadSecret } from '../secrets';
+import { resolveBrokers } from './brokers';
+import type { GetBootstrapBrokers } from './brokers';
 import { registerBoundedGzip } from './gzip';
 
 export type KafkaSettings = Config['kafka'];
@@ -95,14 +99,18 @@ const CLIENT_CERTIFICATE_ALERT = /(?:sslv3|tlsv1|tlsv13) alert (bad certificate|
  * was refused for its credentials or certificates: a failure that trying again soon will
  * not heal. Undefined for anything else (a broker down or restarting, a timeout).
  */
-export function explainConnectionFailure(error: unknown, kafka: Pick<KafkaSettings, 'auth' | 'sasl' | 'tls'>): string | undefined {
+export function explainConnectionFailure(
+  error: unknown,
+  kafka: Pick<KafkaSettings, 'auth' | 'sasl' | 'tls'> & Partial<Pick<KafkaSettings, 'saslSecret'>>,
+): string | undefined {
   for (const e of errorChain(error)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const detail = e.message.replace(/^Connection error: /, '');
     if (e.name === 'KafkaJSSASLAuthenticationError' || /^SASL .* authentication failed/i.test(e.message)) {
       const reason = detail.replace(/^SASL [^:]*authentication failed: /i, '');
       if (kafka.auth === 'scram') {
-        return `Kafka refused the SCRAM-SHA-512 login of user "${kafka.sasl?.username ?? ''}" (${reason}): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`;
+        const password = kafka.saslSecret ? `the password in the secret of KAFKA_SASL_PASSWORD_SECRET_ARN=${kafka.saslSecret.passwordSecretArn}` : 'KAFKA_SASL_PASSWORD';
+        return `Kafka refused the SCRAM-SHA-512 login of user "${kafka.sasl?.username ?? kafka.saslSecret?.username ?? ''}" (${reason}): check KAFKA_SASL_USERNAME and ${password}`;
       }
       if (kafka.auth === 'iam') {
         return `Kafka refused the IAM login (${reason}): check that the function's role may kafka-cluster:Connect to the cluster, and AWS_REGION`;
@@ -208,6 +216,66 @@ function logCreator(logger: Logger | undefined) {
     };
 }
 
+/**
+ * The SCRAM password out of its secret's string: MSK's SCRAM secrets hold
+ * `{"username": "...", "password": "..."}` (docs.aws.amazon.com/msk/latest/developerguide/msk-password-tutorial.html);
+ * any other string is the password itself. A secret for another user is refused.
+ */
+export function scramPasswordSecret(username: string): (secretString: string) => string {
+  return (secretString) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(secretString);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      const { username: user, password } = parsed as { username?: unknown; password?: unknown };
+      if (typeof password !== 'string' || password === '') throw new Error('holds a JSON object without a "password" string');
+      if (user !== undefined && user !== username) throw new Error(`is for another user than KAFKA_SASL_USERNAME=${username}`);
+      return password;
+    }
+    if (secretString === '') throw new Error('is empty');
+    return secretString;
+  };
+}
+
+/**
+ * The settings with the SCRAM password read from its secret (KAFKA_SASL_PASSWORD_SECRET_ARN)
+ * when there is one; as given otherwise. Read once per client: a client made after a
+ * rotation uses the new password.
+ */
+export async function withSaslPassword(kafka: KafkaSettings, readSecret?: ReadSecret): Promise<KafkaSettings> {
+  if (kafka.saslSecret === undefined) return kafka;
+  const { username, passwordSecretArn } = kafka.saslSecret;
+  const password = await createSecretSource({
+    what: 'the Kafka SASL password',
+    plain: undefined,
+    secretArn: passwordSecretArn,
+    region: kafka.region,
+    decode: scramPasswordSecret(username),
+    ...(readSecret ? { readSecret } : {}),
+  }).get();
+  // A secret source with an ARN either yields a value or throws.
+  return { ...kafka, sasl: { username, password: password! } };
+}
+
+/** A client for the configured cluster: its brokers found (MSK) and its SASL password read first, both bounded. */
+export async function resolveKafka(params: {
+  kafka: KafkaSettings;
+  logger?: Logger;
+  clientId?: string;
+  getBootstrapBrokers?: GetBootstrapBrokers;
+  readSecret?: ReadSecret;
+}): Promise<Kafka> {
+  const { logger, clientId } = params;
+  const [brokers, kafka] = await Promise.all([
+    resolveBrokers(params.kafka, ...(params.getBootstrapBrokers ? [params.getBootstrapBrokers] : [])),
+    withSaslPassword(params.kafka, params.readSecret),
+  ]);
+  return createKafka({ kafka, brokers, ...(logger ? { logger } : {}), ...(clientId ? { clientId } : {}) });
+}
+
 export function createKafka(params: {
   kafka: KafkaSettings;
   brokers: string[];
@@ -215,6 +283,9 @@ export function createKafka(params: {
   clientId?: string;
 }): Kafka {
   const { kafka, brokers, logger } = params;
+  if (kafka.auth === 'scram' && kafka.sasl === undefined && kafka.saslSecret !== undefined) {
+    throw new ConfigError(['KAFKA_SASL_PASSWORD_SECRET_ARN: the password is read from its secret before a client is made (resolveKafka)']);
+  }
   registerBoundedGzip();
   const sasl = saslOptions(kafka);
   const config: KafkaConfig = {

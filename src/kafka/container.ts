@@ -6,24 +6,18 @@
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { resolveBrokers } from './brokers';
-import { createKafka, explainConnectionFailure } from './client';
+import { explainConnectionFailure, resolveKafka } from './client';
 import { createContainerProducer } from './producer';
 import type { ContainerProducer, SendObserver } from './producer';
 
 let kafkaClient: Promise<Kafka> | undefined;
 let producer: ContainerProducer | undefined;
 
-/** The container's kafkajs client; MSK bootstrap brokers are resolved once. */
+/** The container's kafkajs client; MSK bootstrap brokers and the SASL password's secret are read once. */
 export function containerKafka(params: { config: Config; logger?: Logger }): Promise<Kafka> {
-  kafkaClient ??= resolveBrokers(params.config.kafka)
-    .then((brokers) => {
-      const options: Parameters<typeof createKafka>[0] = { kafka: params.config.kafka, brokers };
-      if (params.logger) options.logger = params.logger;
-      return createKafka(options);
-    })
+  kafkaClient ??= resolveKafka({ kafka: params.config.kafka, ...(params.logger ? { logger: params.logger } : {}) })
     .catch((error: unknown) => {
-      // A failed MSK lookup is retried by the next invocation, not cached.
+      // A failed MSK lookup or secret read is retried by the next invocation, not cached.
       kafkaClient = undefined;
       throw error;
     });

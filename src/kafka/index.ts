@@ -2,6 +2,7 @@ export { DeadLetterToolError, KafkaUnavailableError } from './errors';
 export { createKafka } from './client';
 export { resolveBrokers } from './brokers';
 export { serviceTopics, ensureServiceTopics } from './topics';
+export type { EnsureTopicsResult } from './topics';
 export { createContainerProducer } from './producer';
 export type { ContainerProducer, SendObserver } from './producer';
 export { containerKafka, containerProducer } from './container';

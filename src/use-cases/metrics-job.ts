@@ -5,12 +5,14 @@
  *   folded into the retired totals and deleted (Lambda reaps containers without a
  *   shutdown hook, so they never delete their own);
  * - GET /metrics: the stage's metrics summed across containers per function, behind
- *   METRICS_TOKEN when it is set (refused outright with METRICS_PUBLIC=off and no token).
- *   One Pushgateway read answers every request for METRICS_ANSWER_REUSE_MS (concurrent
- *   requests share it); a scheduled run in this container drops it.
+ *   its bearer token when there is one (METRICS_TOKEN_SECRET_ARN's secret on AWS, read
+ *   with a 60 s cache; METRICS_TOKEN locally), refused outright with METRICS_PUBLIC=off
+ *   and no token. One Pushgateway read answers every request for METRICS_ANSWER_REUSE_MS
+ *   (concurrent requests share it); a scheduled run in this container drops it.
  * Neither ever throws: a failed task is counted and logged, and the next minute tries again.
  */
 import type { Config } from '../config';
+import { METRICS_TOKEN_PATTERN } from '../config';
 import { consumerGroupLag, lagByGroup } from '../consumers';
 import type { LagReport } from '../consumers';
 import { TimeoutError, errorMessage } from '../errors';
@@ -18,6 +20,8 @@ import type { WithOffsets } from '../kafka';
 import type { Logger } from '../logger';
 import { authorizeMetrics, CONTENT_TYPE, fleetText, foldStaleGroups, pushConsumerLag, readFleet, stageLabel } from '../metrics';
 import type { ServiceMetrics } from '../metrics';
+import { bearerTokenSecret, createSecretSource } from '../secrets';
+import type { ReadSecret } from '../secrets';
 import { sharedRead } from '../shared-read';
 import { withTimeout } from '../timeout';
 
@@ -29,6 +33,8 @@ export interface MetricsJobDeps {
   withOffsets: WithOffsets;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** Reads the token's secret (Secrets Manager by default). */
+  readSecret?: ReadSecret;
 }
 
 export interface ScheduledRunReport {
@@ -118,6 +124,14 @@ export function createMetricsJob(deps: MetricsJobDeps) {
   const { config, logger, now } = deps;
   const pushgateway: Pushgateway = { url: config.pushgateway.url, timeoutMs: config.metrics.queryTimeoutMs, job: config.service.name, stage: stageLabel(config.service.stage) };
   const scope = { ...pushgateway, maxLabelValues: config.metrics.fleetMaxLabelValues };
+  const metricsToken = createSecretSource({
+    what: 'the metrics token',
+    plain: config.metrics.token,
+    secretArn: config.metrics.tokenSecretArn,
+    region: config.kafka.region,
+    decode: bearerTokenSecret(16, METRICS_TOKEN_PATTERN),
+    ...(deps.readSecret ? { readSecret: deps.readSecret } : {}),
+  });
 
   const fleetAnswer = sharedRead(
     async () => {
@@ -144,11 +158,19 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     /** GET /metrics: the fleet's metrics in Prometheus text format. */
     async serveMetrics(request: { method: string; authorization: string | undefined }): Promise<TextAnswer> {
       if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed', { allow: 'GET, HEAD' });
-      if (!config.metrics.public && config.metrics.token === undefined) {
+      let token: string | undefined;
+      try {
+        token = await metricsToken.get();
+      } catch (error) {
+        // Never public for want of the token: the operator fixes the secret, the next read picks it up.
+        logger.error('metrics token not read', { error: errorMessage(error) });
+        return text(503, 'the metrics token could not be read; try again shortly', { 'retry-after': '1' });
+      }
+      if (!config.metrics.public && token === undefined) {
         logger.error('GET /metrics refused: METRICS_PUBLIC=off and no METRICS_TOKEN is configured');
         return text(503, 'metrics unavailable: a token is required and none is configured');
       }
-      const access = authorizeMetrics({ authorization: request.authorization, token: config.metrics.token });
+      const access = authorizeMetrics({ authorization: request.authorization, token });
       if (!access.allowed) return text(access.status, access.message, access.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       try {
         return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: await fleetAnswer.get() };

@@ -272,7 +272,7 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
     }
   }
 
-  const groups = () => ['commands', 'custom', 'error', 'http-request', 'http-response'].map((suffix) => `${group}-${suffix}`);
+  const groups = () => CONSUMER_FUNCTIONS.map((fn) => `${group}-${fn.groupSuffix}`).sort();
 
   it("GET /kafka/status with the http function's permissions before the DescribeGroup fix cannot read a group's lag, and names kafka-cluster:DescribeGroup", async () => {
     // Prepare: the http role as it was before kafka-cluster:DescribeGroup was added to it

@@ -6,7 +6,8 @@
  * Pushgateway) and invoked with recorded events: API Gateway HTTP API v2 events for `http`
  * and `metrics`, the schedule event, MSK events for each consumer (AWS's recorded example
  * and events built as the local event source builds them), a CloudFormation custom resource
- * request for `topics` (answered to a URL of the test's own). What the bundle loads lazily (the
+ * request for `topics` (whose ResponseURL, a URL of the test's own, both refuse unanswered:
+ * only CloudFormation's is answered). What the bundle loads lazily (the
  * IAM signer, the AWS SDK the runtime provides) is loaded at init too.
  *
  * Every answer is compared with the same function's answer, for the same event, under
@@ -50,6 +51,8 @@ const HTTP_PORT = 24310;
 const LAMBDA_PORT = 24312;
 const PUSHGATEWAY_PORT = 24319;
 const TOKEN = 'node22-zips-admin-token';
+/** GET /metrics's token on both sides: a deployed stage has METRICS_PUBLIC off. */
+const METRICS_TOKEN = 'node22-zips-metrics-token';
 /** AWS's recorded MSK event (infra/offline-msk/test/fixtures). */
 const mskFixture = JSON.parse(fs.readFileSync(path.join(repo, 'infra/offline-msk/test/fixtures/msk-event.json'), 'utf8')) as { eventSourceArn: string };
 const CLUSTER_ARN = mskFixture.eventSourceArn;
@@ -327,7 +330,7 @@ describe('the packaged zips on Node.js 22', () => {
       lambdaPort: LAMBDA_PORT,
       topics: offlineTopics,
       group: offlineGroup,
-      env: { ADMIN_TOKEN: TOKEN, PUSHGATEWAY_URL: pushgateway.url },
+      env: { ADMIN_TOKEN: TOKEN, METRICS_TOKEN, PUSHGATEWAY_URL: pushgateway.url },
     });
     const [packageRun, offlineRun] = await Promise.allSettled([packaged, service]);
     if (offlineRun.status === 'fulfilled') offline = offlineRun.value;
@@ -374,6 +377,8 @@ describe('the packaged zips on Node.js 22', () => {
           ...topicEnv(zipTopics),
           KAFKA_CONSUMER_GROUP: zipGroup,
           ADMIN_TOKEN: TOKEN,
+          // The template gives its secret's ARN (a reference, left out above).
+          METRICS_TOKEN,
         };
         const zip = await startZipFunction({ node, dir, env });
         return [key, zip, fn] as const;
@@ -495,7 +500,7 @@ describe('the packaged zips on Node.js 22', () => {
     expect(types.map((h) => h['dlq.reason'])).toEqual(expect.arrayContaining(['not_json', 'missing_correlation_id']));
   });
 
-  it("answers CloudFormation's Create request for the topics as under serverless offline", async () => {
+  it("refuses CloudFormation's Create request for the topics whose ResponseURL is not CloudFormation's, as under serverless offline: no topic made, nothing sent", async () => {
     // Prepare
     const { port } = answerServer.address() as AddressInfo;
     const request = (side: Side) => ({
@@ -509,17 +514,18 @@ describe('the packaged zips on Node.js 22', () => {
     // Act
     const fromOffline = await offlineSide.invoke('topics', request(offlineSide));
     const fromZip = await zipSide.invoke('topics', request(zipSide));
-    // Assess: the same answer, returned and sent to CloudFormation's URL
-    expect(fromZip).toMatchObject({ ok: true, result: { Status: 'SUCCESS' } });
+    // Assess: the same refusal, returned and sent nowhere
+    expect(fromZip).toMatchObject({ ok: true, result: { Status: 'FAILED', Reason: expect.stringMatching(/^refused: ResponseURL is not HTTPS/) as unknown } });
     expect(normalize(zipSide, fromZip)).toEqual(normalize(offlineSide, fromOffline));
-    expect(cloudFormationAnswers.zip).toHaveLength(1);
-    expect(normalize(zipSide, cloudFormationAnswers.zip)).toEqual(normalize(offlineSide, cloudFormationAnswers.offline));
+    expect(cloudFormationAnswers).toEqual({ offline: [], zip: [] });
   });
 
   it('answers GET /metrics and the schedule as under serverless offline', async () => {
     // Act
-    const metricsFromOffline = await offlineSide.invoke('metrics', httpEvent('GET /metrics'));
-    const metricsFromZip = await zipSide.invoke('metrics', httpEvent('GET /metrics'));
+    const withToken = () => httpEvent('GET /metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    const metricsFromOffline = await offlineSide.invoke('metrics', withToken());
+    const metricsFromZip = await zipSide.invoke('metrics', withToken());
+    const anonymousFromZip = await zipSide.invoke('metrics', httpEvent('GET /metrics'));
     const scheduleFromOffline = await offlineSide.invoke('metrics', scheduledEvent());
     const scheduleFromZip = await zipSide.invoke('metrics', scheduledEvent());
     // Assess: the same text format with the service's metric families only
@@ -534,6 +540,7 @@ describe('the packaged zips on Node.js 22', () => {
     const exported = exportedMetricNames();
     expect(families(metricsFromZip).filter((f) => !exported.has(f))).toEqual([]);
     expect(families(metricsFromZip)).toEqual(expect.arrayContaining(['http_requests_total', 'kafka_messages_received_total', 'dead_letters_total']));
+    expect(anonymousFromZip).toMatchObject({ ok: true, result: { statusCode: 401 } });
     expect(scheduleFromZip.ok, JSON.stringify(scheduleFromZip)).toBe(true);
     expect(shapeOf(normalize(zipSide, scheduleFromZip))).toEqual(shapeOf(normalize(offlineSide, scheduleFromOffline)));
     expect(normalize(zipSide, scheduleFromZip)).toMatchObject({ result: { lag: { failures: [] } } });

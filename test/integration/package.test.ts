@@ -20,13 +20,20 @@ import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
+import type { Config } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic, filterPatterns, startingPosition } from '../../src/consumers/functions';
+import { createLogger } from '../../src/logger';
+import { adminOffsetReader } from '../../src/kafka/offsets';
+import { ensureTopics, serviceTopics } from '../../src/kafka/topics';
+import type { ContainerProducer } from '../../src/kafka';
+import { ANSWER_RESERVE_MS } from '../../src/provisioning/topics-resource';
+import { createMetricsJob, createStatusUseCase } from '../../src/use-cases';
+import { evaluateTemplate, loadYamlTemplate, recordingKafka } from './package-support';
+import type { KafkaPermission } from './package-support';
 
 const run = promisify(execFile);
 const repo = path.resolve(__dirname, '../..');
 const serverless = path.join(repo, 'node_modules/serverless/bin/serverless.js');
-/** The parameters' defaults are the configuration's defaults. */
-const config = loadConfig({});
 const STAGE = 'prod';
 /** What CloudFormation would import from simple-time-service-prod-msk. */
 const CLUSTER_ARN = 'arn:aws:kafka:us-east-1:123456789012:cluster/simple-time-service-prod/0b1c2d3e-aaaa-bbbb-cccc-000000000000-s1';
@@ -40,8 +47,9 @@ const PSEUDO: Record<string, string> = {
   'AWS::Partition': 'aws',
   'AWS::Region': 'us-east-1',
   'AWS::AccountId': '123456789012',
-  // What Ref of the generated secret gives: its ARN.
+  // What Ref of a generated secret gives: its ARN.
   AdminTokenSecret: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AdminTokenSecret-AbCdEf',
+  MetricsTokenSecret: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:MetricsTokenSecret-AbCdEf',
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -96,8 +104,11 @@ function evaluate(value: Json): Json {
 const logicalName = (functionKey: string) => functionKey.charAt(0).toUpperCase() + functionKey.slice(1);
 const topicArn = (topic: string) => CLUSTER_ARN.replace(':cluster/', ':topic/') + `/${topic}`;
 const groupArn = (group: string) => CLUSTER_ARN.replace(':cluster/', ':group/') + `/${group}`;
-const allTopics = [config.kafka.topics.requests, config.kafka.topics.events, config.kafka.topics.commands, config.kafka.topics.dlq];
-const allGroups = CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn));
+/** A function's environment in the template, its values evaluated (references to resources left out). */
+function stringEnvironment(fn: Resource): Record<string, string> {
+  const variables = evaluate((fn.Properties.Environment as { Variables: Record<string, Json> }).Variables) as Record<string, Json>;
+  return Object.fromEntries(Object.entries(variables).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
 
 /** The names in a zip's central directory (enough of the format to list entries). */
 function zipEntries(file: string): string[] {
@@ -123,6 +134,10 @@ describe('serverless package --stage prod', () => {
   const workFolder = `.esbuild/package-test-${process.pid}`;
   let resources: Record<string, Resource>;
   let output = '';
+  /** The configuration the http function reads from its environment in the template. */
+  let config: Config;
+  const allTopics = () => serviceTopics(config.kafka.topics);
+  const allGroups = () => CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn));
 
   beforeAll(async () => {
     const result = await run(process.execPath, [serverless, 'package', '--stage', STAGE, '--package', packageDir], {
@@ -136,6 +151,7 @@ describe('serverless package --stage prod', () => {
       Resources: Record<string, Resource>;
     };
     resources = template.Resources;
+    config = loadConfig(stringEnvironment(resources.HttpLambdaFunction!));
   }, 300_000);
 
   afterAll(() => {
@@ -217,16 +233,67 @@ describe('serverless package --stage prod', () => {
     }
   });
 
-  it('lets the http function write and describe the four topics, and read nothing', () => {
+  it('lets the http function write and describe the four topics, describe the consumer groups (GET /kafka/status), and read nothing', () => {
     const statements = statementsOf('http');
     expect(allowed(statements, 'kafka-cluster:Connect')).toEqual([CLUSTER_ARN]);
     expect(allowed(statements, 'kafka-cluster:WriteDataIdempotently')).toEqual([CLUSTER_ARN]);
     expect(allowed(statements, 'kafka:GetBootstrapBrokers')).toEqual([CLUSTER_ARN]);
-    expect(allowed(statements, 'kafka-cluster:WriteData')).toEqual(allTopics.map(topicArn).sort());
-    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics.map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:WriteData')).toEqual(allTopics().map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics().map(topicArn).sort());
     expect(allowed(statements, 'kafka-cluster:ReadData')).toEqual([]);
-    expect(allowed(statements, 'kafka-cluster:DescribeGroup')).toEqual([]);
+    expect(allowed(statements, 'kafka-cluster:DescribeGroup')).toEqual(allGroups().map(groupArn).sort());
     expect(allowed(statements, 'kafka-cluster:AlterGroup')).toEqual([]);
+  });
+
+  /** What a role lacks of `needed`, as `action resource` lines. */
+  const missing = (functionKey: string, needed: KafkaPermission[]) => {
+    const statements = statementsOf(functionKey);
+    const arnOf = (resource: string) =>
+      resource === 'cluster' ? CLUSTER_ARN : resource.startsWith('topic:') ? topicArn(resource.slice('topic:'.length)) : groupArn(resource.slice('group:'.length));
+    const lines = [...new Set(needed.map((n) => `${n.action} ${n.resource}`))];
+    return lines.filter((line) => {
+      const [action, resource] = line.split(' ') as [string, string];
+      return !allowed(statements, action).includes(arnOf(resource));
+    });
+  };
+
+  it("grants each function the cluster calls its code makes: found by running the code against a recording cluster, with the template's configuration", async () => {
+    // Prepare: a cluster holding the service's topics
+    const partitions = () => Object.fromEntries(allTopics().map((t) => [t, 3]));
+    const quiet = (fn: Resource) => loadConfig({ ...stringEnvironment(fn), LOG_LEVEL: 'SILENT', PUSHGATEWAY_URL: 'http://127.0.0.1:9', PUSHGATEWAY_QUERY_TIMEOUT_MS: '200' });
+    const noAdmin = { isAdmin: () => Promise.resolve(false), refusal: () => Promise.resolve(undefined) };
+    const idleProducer = { connect: () => Promise.resolve(false), state: () => ({}) } as unknown as ContainerProducer;
+
+    // Act: GET /kafka/status (http), the scheduled lag (metrics), the topics on deploy (topics; every topic has fewer partitions than asked)
+    const http = recordingKafka(partitions());
+    const status = createStatusUseCase({ config, producer: () => idleProducer, kafka: () => Promise.resolve(http.kafka), admin: noAdmin, now: Date.now });
+    const answer = (await status({ authorization: undefined })).body as { consumer_lag: { groups?: Record<string, unknown> } };
+
+    const metricsConfig = quiet(resources.MetricsLambdaFunction!);
+    const metrics = recordingKafka(partitions());
+    const job = createMetricsJob({
+      config: metricsConfig,
+      logger: createLogger(metricsConfig),
+      // Only its counter of tasks is used.
+      metrics: { metricsTasks: { inc: () => undefined } } as unknown as Parameters<typeof createMetricsJob>[0]['metrics'],
+      withOffsets: (use) => use(adminOffsetReader(metrics.kafka.admin())),
+      now: Date.now,
+    });
+    const scheduled = await job.runScheduled();
+
+    const topicsConfig = quiet(resources.TopicsLambdaFunction!);
+    const topics = recordingKafka(Object.fromEntries(allTopics().map((t) => [t, 1])));
+    await ensureTopics({ admin: topics.kafka.admin(), topics: serviceTopics(topicsConfig.kafka.topics), partitions: topicsConfig.kafka.topicPartitions, replicationFactor: 3 });
+
+    // Assess: the code did its reads, and each role allows every call it made
+    expect(Object.keys(answer.consumer_lag.groups ?? {}).sort(), 'GET /kafka/status read every group').toEqual(allGroups().sort());
+    // (its push to the Pushgateway fails here, after the read)
+    expect(scheduled.lag).toEqual({ error: expect.stringMatching(/^could not push consumer-group lag to http:\/\/127\.0\.0\.1:9 /) as unknown });
+    const describedGroups = metrics.needed.filter((n) => n.action === 'kafka-cluster:DescribeGroup').map((n) => n.resource);
+    expect([...new Set(describedGroups)].sort(), 'the scheduled run read every group').toEqual(allGroups().map((g) => `group:${g}`).sort());
+    expect(missing('http', http.needed), 'http').toEqual([]);
+    expect(missing('metrics', metrics.needed), 'metrics').toEqual([]);
+    expect(missing('topics', topics.needed), 'topics').toEqual([]);
   });
 
   it("lets each consumer's mapping read its own topic and group, and the function write only events and dead letters", () => {
@@ -252,7 +319,7 @@ describe('serverless package --stage prod', () => {
     const consumed = [...new Set(CONSUMER_FUNCTIONS.map((fn) => consumerTopic(config.kafka, fn)))];
     expect(allowed(statements, 'kafka-cluster:Connect')).toEqual([CLUSTER_ARN]);
     expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(consumed.map(topicArn).sort());
-    expect(allowed(statements, 'kafka-cluster:DescribeGroup')).toEqual(allGroups.map(groupArn).sort());
+    expect(allowed(statements, 'kafka-cluster:DescribeGroup')).toEqual(allGroups().map(groupArn).sort());
     for (const action of ['WriteData', 'WriteDataIdempotently', 'ReadData', 'AlterGroup']) {
       expect(allowed(statements, `kafka-cluster:${action}`), action).toEqual([]);
     }
@@ -302,21 +369,29 @@ describe('serverless package --stage prod', () => {
     }
   });
 
-  it('gives the admin token secret to the http function alone: its ARN, GetSecretValue on it, and no token in any configuration', () => {
-    // The stack makes the secret (adminTokenSecret: generate)
-    expect(resources.AdminTokenSecret?.Type).toBe('AWS::SecretsManager::Secret');
+  it('keeps every secret out of the configuration: the admin token, the metrics token and the SASL password only as secret ARNs, each on the functions that read it', () => {
+    // The stack makes the two tokens' secrets (adminTokenSecret and metricsTokenSecret: generate);
+    // the SASL password has none with kafkaAuth: iam.
     expect(resources.AdminTokenSecret?.Properties.GenerateSecretString).toMatchObject({ PasswordLength: 48 });
+    expect(resources.MetricsTokenSecret?.Properties.GenerateSecretString).toMatchObject({ PasswordLength: 48 });
+    const readers: Record<string, { variable: string; secret: string }> = {
+      HttpLambdaFunction: { variable: 'ADMIN_TOKEN_SECRET_ARN', secret: 'AdminTokenSecret' },
+      MetricsLambdaFunction: { variable: 'METRICS_TOKEN_SECRET_ARN', secret: 'MetricsTokenSecret' },
+    };
     for (const [id, fn] of ofType('AWS::Lambda::Function')) {
       const env = (fn.Properties.Environment as { Variables: Record<string, Json> }).Variables;
-      if (id === 'HttpLambdaFunction') expect(env.ADMIN_TOKEN_SECRET_ARN, id).toEqual({ Ref: 'AdminTokenSecret' });
-      else expect(env.ADMIN_TOKEN_SECRET_ARN, id).toBeUndefined();
-      expect(env.ADMIN_TOKEN ?? '', id).toBe('');
+      for (const plain of ['ADMIN_TOKEN', 'METRICS_TOKEN', 'KAFKA_SASL_PASSWORD']) expect(env[plain] ?? '', `${id} ${plain}`).toBe('');
+      expect(env.KAFKA_SASL_PASSWORD_SECRET_ARN, id).toBe('');
+      for (const { variable, secret } of Object.values(readers)) {
+        expect(env[variable], `${id} ${variable}`).toEqual(readers[id]?.variable === variable ? { Ref: secret } : undefined);
+      }
     }
     for (const [id] of ofType('AWS::IAM::Role')) {
       const key = id.charAt(0).toLowerCase() + id.slice(1).replace(/LambdaRole$/, '');
+      const reader = readers[`${id.replace(/LambdaRole$/, '')}LambdaFunction`];
       const reads = allowed(statementsOf(key), 'secretsmanager:GetSecretValue') as unknown as Json[];
-      expect(reads, id).toEqual(key === 'http' ? [PSEUDO.AdminTokenSecret] : []);
-      expect(JSON.stringify(statementsOf(key)).match(/"secretsmanager:/g)?.length ?? 0, id).toBe(key === 'http' ? 1 : 0);
+      expect(reads, id).toEqual(reader ? [PSEUDO[reader.secret]] : []);
+      expect(JSON.stringify(statementsOf(key)).match(/"secretsmanager:/g)?.length ?? 0, id).toBe(reader ? 1 : 0);
     }
   });
 
@@ -326,15 +401,22 @@ describe('serverless package --stage prod', () => {
     expect(resources.HttpApiStage?.Properties.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50 });
   });
 
-  it('creates the topics on deploy with a custom resource that every mapping waits for, and a role that may create only them', () => {
+  it('creates the topics on deploy with a custom resource that every mapping waits for, within budgets that fit the function, and a role that may create and grow only them', () => {
     const custom = resources.ServiceTopics;
     expect(custom?.Type).toBe('Custom::ServiceTopics');
-    expect(custom?.Properties).toMatchObject({ ServiceToken: { 'Fn::GetAtt': ['TopicsLambdaFunction', 'Arn'] }, Topics: allTopics, Partitions: '3', ReplicationFactor: '3' });
+    expect(custom?.Properties).toMatchObject({ ServiceToken: { 'Fn::GetAtt': ['TopicsLambdaFunction', 'Arn'] }, Topics: allTopics(), Partitions: '3', ReplicationFactor: '3' });
     expect(custom?.Properties.ServiceTimeout).toBeLessThanOrEqual(600);
+    // The function's time holds its Kafka connection and a send, and then answering CloudFormation;
+    // CloudFormation waits for that answer at least as long as the function may run.
+    const fn = resources.TopicsLambdaFunction!.Properties as { Timeout: number };
+    const topicsConfig = loadConfig(stringEnvironment(resources.TopicsLambdaFunction!));
+    expect(fn.Timeout * 1000 - ANSWER_RESERVE_MS).toBeGreaterThanOrEqual(topicsConfig.kafka.connectTimeoutMs + topicsConfig.kafka.sendTimeoutMs);
+    expect(custom?.Properties.ServiceTimeout as number).toBeGreaterThanOrEqual(fn.Timeout);
     for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) expect(mapping.DependsOn, id).toContain('ServiceTopics');
     const statements = statementsOf('topics');
-    expect(allowed(statements, 'kafka-cluster:CreateTopic')).toEqual(allTopics.map(topicArn).sort());
-    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics.map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:CreateTopic')).toEqual(allTopics().map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:AlterTopic')).toEqual(allTopics().map(topicArn).sort());
+    expect(allowed(statements, 'kafka-cluster:DescribeTopic')).toEqual(allTopics().map(topicArn).sort());
     for (const action of ['WriteData', 'WriteDataIdempotently', 'ReadData', 'AlterGroup', 'DescribeGroup']) {
       expect(allowed(statements, `kafka-cluster:${action}`), action).toEqual([]);
     }
@@ -361,6 +443,61 @@ describe('serverless package --stage prod', () => {
     expect(deployment).toMatchObject({ MaximumPercent: 100, MinimumHealthyPercent: 0, DeploymentCircuitBreaker: { Enable: true, Rollback: true } });
     expect(r.PrometheusIngress?.Properties).toMatchObject({ GroupId: { Ref: 'LoadBalancerSecurityGroup' }, SourceSecurityGroupId: { Ref: 'PrometheusSecurityGroupId' } });
     expect(template.Parameters.Image?.Default).toMatch(/^quay\.io\/prometheus\/pushgateway:v\d+\.\d+\.\d+$/);
+  });
+
+  it('names the topics and consumer groups after the stage, so two stages on one cluster never read each other', () => {
+    for (const topic of allTopics()) expect(topic).toMatch(new RegExp(`^simple-time-service-${STAGE}-`));
+    for (const group of allGroups()) expect(group).toMatch(new RegExp(`^simple-time-service-${STAGE}-`));
+    // Every function reads the same names.
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+      const env = loadConfig(stringEnvironment(fn));
+      expect(env.kafka.topics, id).toEqual(config.kafka.topics);
+      expect(env.kafka.consumerGroup, id).toBe(config.kafka.consumerGroup);
+    }
+  });
+
+  it('refuses a plain METRICS_TOKEN or KAFKA_SASL_PASSWORD for a deployed stage, as it refuses a plain ADMIN_TOKEN', async () => {
+    for (const param of ['adminToken=plain-admin-token-0123456789', 'metricsToken=plain-metrics-token-0123456789', 'kafkaSaslPassword=plain-sasl-password']) {
+      // serverless prints its error on stdout.
+      const outcome = await run(process.execPath, [serverless, 'print', '--stage', STAGE, '--param', param], {
+        cwd: repo,
+        timeout: 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+      }).then(
+        () => 'printed: the value would be in the template',
+        (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+      );
+      expect(outcome, param).toMatch(/would be plain text in the deployed configuration/);
+    }
+  }, 240_000);
+
+  it('requires the GET /metrics token on a deployed stage: a secret of the stack, read by the metrics function alone, and never public for want of one', () => {
+    expect(resources.MetricsTokenSecret?.Type).toBe('AWS::SecretsManager::Secret');
+    // Without its token (a secret that cannot be read, a template edited by hand) the route refuses everyone.
+    expect(loadConfig(stringEnvironment(resources.MetricsLambdaFunction!)).metrics.public).toBe(false);
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, Json> }).Variables;
+      expect(env.METRICS_TOKEN_SECRET_ARN, id).toEqual(id === 'MetricsLambdaFunction' ? { Ref: 'MetricsTokenSecret' } : undefined);
+    }
+  });
+
+  it('raises CloudWatch alarms on one SNS topic: Errors and Throttles of every function, OffsetLag of every mapping, 5xx of the HTTP API', () => {
+    expect(resources.AlarmTopic?.Type).toBe('AWS::SNS::Topic');
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([id, a]) => ({ id, ...(a.Properties as { Namespace: string; MetricName: string; Dimensions: Json[]; AlarmActions: Json[] }) }));
+    const on = (namespace: string, metric: string, dimensions: Json[]) =>
+      alarms.filter((a) => a.Namespace === namespace && a.MetricName === metric && JSON.stringify(a.Dimensions) === JSON.stringify(dimensions));
+    for (const [id] of ofType('AWS::Lambda::Function')) {
+      for (const metric of ['Errors', 'Throttles']) {
+        expect(on('AWS/Lambda', metric, [{ Name: 'FunctionName', Value: { Ref: id } }]), `${id} ${metric}`).toHaveLength(1);
+      }
+    }
+    for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) {
+      const fn = (mapping.Properties.FunctionName as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      expect(on('AWS/Lambda', 'OffsetLag', [{ Name: 'FunctionName', Value: { Ref: fn } }]), id).toHaveLength(1);
+    }
+    expect(on('AWS/ApiGateway', '5xx', [{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }])).toHaveLength(1);
+    for (const alarm of alarms) expect(alarm.AlarmActions, alarm.id).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
   it('passes checkov (the policy scanner), as do the templates in infra/aws: every finding fixed or skipped with its reason', () => {
@@ -421,5 +558,63 @@ describe('serverless package --stage prod', () => {
     const infra = spawnSync('cfn-lint', ['--', ...templates], { encoding: 'utf8', timeout: 120_000 });
     expect(infra.stdout + infra.stderr, 'cfn-lint on infra/aws').toBe('');
     expect(infra.status).toBe(0);
+  });
+});
+
+/** The Pushgateway's own stack: its template evaluated for the networks it may be given. */
+describe('infra/aws/pushgateway.yml', () => {
+  const template = () => loadYamlTemplate(path.join(repo, 'infra/aws/pushgateway.yml'));
+  const imports = (subnets: string[]) => ({
+    'simple-time-service-dev-msk-VpcId': 'vpc-0123456789abcdef0',
+    'simple-time-service-dev-msk-PrivateSubnetIds': subnets.join(','),
+    'simple-time-service-dev-msk-ClientSecurityGroupId': 'sg-0123456789abcdef0',
+  });
+  const given = (subnets: string[]) => ({ Stage: 'dev', VpcId: 'vpc-1', SubnetIds: subnets.join(','), ClientSecurityGroupId: 'sg-1' });
+
+  it('gives the file system a mount target in every subnet the task may run in, however many subnets the network has', () => {
+    for (const subnets of [['subnet-a', 'subnet-b'], ['subnet-a', 'subnet-b', 'subnet-c']]) {
+      for (const [how, r] of [
+        ['imported', evaluateTemplate(template(), { Stage: 'dev' }, imports(subnets))],
+        ['given', evaluateTemplate(template(), given(subnets), {})],
+      ] as const) {
+        const what = `${subnets.length} subnets, ${how}`;
+        const task = (r.Service!.Properties.NetworkConfiguration as { AwsvpcConfiguration: { Subnets: string[] } }).AwsvpcConfiguration.Subnets;
+        const mounted = Object.values(r)
+          .filter((x) => x.Type === 'AWS::EFS::MountTarget')
+          .map((x) => x.Properties.SubnetId as string);
+        expect([...mounted].sort(), what).toEqual([...new Set(task)].sort());
+        expect(task.length, what).toBeGreaterThanOrEqual(2);
+      }
+    }
+  });
+
+  it("replaces the load balancer's default allow-all egress: its only way out is to the task", () => {
+    const r = evaluateTemplate(template(), { Stage: 'dev' }, imports(['subnet-a', 'subnet-b']));
+    const inline = r.LoadBalancerSecurityGroup!.Properties.SecurityGroupEgress as Array<Record<string, Json>> | undefined;
+    // CloudFormation adds the allow-all egress rule to a group created without egress rules of its own
+    // (docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroup.html).
+    expect(inline, 'egress rules on the group itself').toBeDefined();
+    const separate = Object.values(r)
+      .filter((x) => x.Type === 'AWS::EC2::SecurityGroupEgress' && JSON.stringify(x.Properties.GroupId) === JSON.stringify({ Ref: 'LoadBalancerSecurityGroup' }))
+      .map((x) => x.Properties);
+    for (const rule of [...(inline ?? []), ...separate]) {
+      expect([rule.CidrIp, rule.CidrIpv6], JSON.stringify(rule)).not.toContain('0.0.0.0/0');
+      expect([rule.CidrIp, rule.CidrIpv6], JSON.stringify(rule)).not.toContain('::/0');
+    }
+    expect(separate).toContainEqual(expect.objectContaining({ DestinationSecurityGroupId: { Ref: 'TaskSecurityGroup' }, FromPort: 9091, ToPort: 9091 }));
+  });
+
+  it('lets the task pull its image from an ECR repository when Image names one, and only then', () => {
+    const pulls = (image: string | undefined) => {
+      const r = evaluateTemplate(template(), { Stage: 'dev', ...(image ? { Image: image } : {}) }, imports(['subnet-a', 'subnet-b']));
+      const policies = (r.ExecutionRole!.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: Json }> } }>;
+      const statements = policies.flatMap((p) => p.PolicyDocument.Statement);
+      const on = (action: string) => statements.filter((st) => [st.Action].flat().includes(action)).map((st) => st.Resource);
+      return { token: on('ecr:GetAuthorizationToken'), layers: on('ecr:GetDownloadUrlForLayer'), images: on('ecr:BatchGetImage') };
+    };
+    const repository = 'arn:aws:ecr:us-east-1:123456789012:repository/mirror/pushgateway';
+    expect(pulls('123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway:v1.11.1')).toEqual({ token: ['*'], layers: [repository], images: [repository] });
+    expect(pulls('123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway@sha256:0123')).toEqual({ token: ['*'], layers: [repository], images: [repository] });
+    expect(pulls(undefined), 'the default image, on quay.io').toEqual({ token: [], layers: [], images: [] });
   });
 });

@@ -5,6 +5,7 @@
  * trusted through KAFKA_SSL_CA_FILE:
  *
  * - `npm run topics` over SCRAM, then over mutual TLS;
+ * - the SCRAM password read from its secret (KAFKA_SASL_PASSWORD_SECRET_ARN, MSK's format);
  * - the HTTP function (in-process): GET / and POST /kafka/publish, its records read back
  *   over SCRAM by an independent consumer;
  * - the metrics function's lag reader;
@@ -25,7 +26,7 @@ import { createMetricsHandler } from '../../handlers/factories/metrics';
 import type { ScheduledRunReport } from '../../src/use-cases';
 import { loadConfig } from '../../src/config';
 import { createContainerProducer, createKafka } from '../../src/kafka';
-import { explainConnectionFailure } from '../../src/kafka/client';
+import { explainConnectionFailure, resolveKafka } from '../../src/kafka/client';
 import type { Logger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics/registry';
 import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
@@ -81,6 +82,26 @@ afterAll(async () => {
 }, 120_000);
 
 describe('over SASL_SSL and mutual TLS', () => {
+  it("connects with the SCRAM password read from its secret (MSK's format) before the client is made, and is refused with another", async () => {
+    // Prepare: no password in the configuration, only its secret's ARN
+    const { KAFKA_SASL_PASSWORD: password, ...withoutPassword } = scram;
+    const config = loadConfig({ ...withoutPassword, KAFKA_SASL_PASSWORD_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_tls-AbCdEf' });
+    const secretOf = (pass: string) => () => Promise.resolve(JSON.stringify({ username: config.kafka.saslSecret!.username, password: pass }));
+    const listTopics = async (pass: string) => {
+      const admin = (await resolveKafka({ kafka: config.kafka, clientId: uniqueName('tls-secret'), readSecret: secretOf(pass) })).admin();
+      await admin.connect();
+      try {
+        return await admin.listTopics();
+      } finally {
+        await admin.disconnect();
+      }
+    };
+
+    // Act / Assess
+    expect(await listTopics(password!)).toEqual(expect.arrayContaining(Object.values(topics)));
+    await expect(listTopics('not-the-password')).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
+  }, 60_000);
+
   it('npm run topics creates the topics over SCRAM, and finds them over mutual TLS', async () => {
     // Prepare
     const own = uniqueServiceTopics('tlscli');

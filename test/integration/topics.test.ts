@@ -1,8 +1,9 @@
 /**
  * `npm run topics` (infra/topics.ts) against the real local broker, run as the command it
  * is, with unique topic names through the environment: the first run creates the four
- * topics with the configured partitions, the second is a no-op; `--help` prints the usage
- * and creates nothing, bad usage exits 2, an unreachable broker exits 1.
+ * topics with the configured partitions, the second is a no-op, a run asking for more
+ * partitions grows them and one asking for fewer says they keep theirs; `--help` prints
+ * the usage and creates nothing, bad usage exits 2, an unreachable broker exits 1.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -30,7 +31,7 @@ describe('npm run topics', () => {
   const topicsProcess = (args: string[], env: Record<string, string> = {}) =>
     runCommand(process.execPath, ['--import', 'tsx', 'infra/topics.ts', ...args], { env: { ...process.env, ...topics, KAFKA_BROKERS: '127.0.0.1:9092', ...env }, timeoutMs: 60_000 });
 
-  const topicsCommand = () =>
+  const topicsCommand = (partitions = '4') =>
     run(tsx, ['infra/topics.ts'], {
       cwd: repo,
       timeout: 60_000,
@@ -40,7 +41,7 @@ describe('npm run topics', () => {
         KAFKA_BROKERS: '127.0.0.1:9092',
         MSK_CLUSTER_ARN: '',
         KAFKA_AUTH: 'none',
-        KAFKA_TOPIC_PARTITIONS: '4',
+        KAFKA_TOPIC_PARTITIONS: partitions,
         KAFKA_TOPIC_REPLICATION_FACTOR: '2',
       },
     });
@@ -100,5 +101,17 @@ describe('npm run topics', () => {
     expect(second.stdout).toContain(`[topics] created: none; already there: ${names.join(', ')}`);
     const after = await admin.fetchTopicMetadata({ topics: names });
     expect(after.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(names.map((n) => [n, 4]).sort());
+  });
+
+  it('grows the topics when asked for more partitions, and says they keep theirs when asked for fewer', async () => {
+    // Act
+    const grown = await topicsCommand('6');
+    const lowered = await topicsCommand('2');
+
+    // Assess
+    expect(grown.stdout).toContain(`[topics] grown: ${names.map((n) => `${n} 4 -> 6`).join(', ')}`);
+    expect(lowered.stdout).toContain(`[topics] asked for 2 partitions; Kafka cannot remove partitions, so these keep theirs: ${names.map((n) => `${n} (6)`).join(', ')}`);
+    const after = await admin.fetchTopicMetadata({ topics: names });
+    expect(after.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(names.map((n) => [n, 6]).sort());
   });
 });

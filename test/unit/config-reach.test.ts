@@ -52,6 +52,8 @@ function sentinel(name: string): string {
     PUSHGATEWAY_URL: 'http://sentinel.example:9091',
     MSK_CLUSTER_ARN: 'arn:aws:kafka:us-east-1:123456789012:cluster/sentinel/1',
     ADMIN_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sentinel-AbCdEf',
+    METRICS_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sentinel-metrics-AbCdEf',
+    KAFKA_SASL_PASSWORD_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_sentinel-AbCdEf',
     KAFKA_BROKERS: 'sentinel.example:9092',
     [REGION]: 'eu-north-1',
   };

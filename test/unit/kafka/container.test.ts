@@ -13,6 +13,7 @@ const cluster = new FakeCluster({ ackLatencyMs: 5, connectLatencyMs: 300 });
 vi.mock('../../../src/kafka/client', async (importOriginal) => ({
   ...(await importOriginal<object>()),
   createKafka: () => cluster.kafka(),
+  resolveKafka: () => Promise.resolve(cluster.kafka()),
 }));
 
 afterEach(() => {

@@ -1,19 +1,24 @@
 /**
  * src/provisioning/topics-resource.ts: the custom resource that creates the topics on
- * deploy answers CloudFormation in every case (success, failure, a hung broker), keeps
- * its physical id across updates, leaves topics alone on Delete, and PUTs the answer the
- * way a pre-signed S3 URL expects it.
+ * deploy answers CloudFormation in every case (success, failure, a hung broker) within the
+ * invocation's time, keeps its physical id across updates, leaves topics alone on Delete,
+ * says so when a topic keeps more partitions than asked for, and refuses a request whose
+ * ResponseURL is not CloudFormation's without doing or sending anything.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { handleTopicsRequest, sendResponseWithFetch } from '../../../src/provisioning/topics-resource';
-import type { CustomResourceRequest, SendResponse, TopicsResult } from '../../../src/provisioning/topics-resource';
+import { describe, expect, it, vi } from 'vitest';
+import { ANSWER_BUDGET_MS } from '../../../src/provisioning/answer';
+import type { SendResponse } from '../../../src/provisioning/answer';
+import { ANSWER_RESERVE_MS, RETURN_MARGIN_MS, handleTopicsRequest } from '../../../src/provisioning/topics-resource';
+import type { CustomResourceRequest, TopicsResult } from '../../../src/provisioning/topics-resource';
+
+const REGION = 'eu-west-1';
+const RESPONSE_URL =
+  'https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com/arn%3Aaws%3Acloudformation%3Aeu-west-1%3A123456789012%3Astack/simple-time-service-dev/1%7CServiceTopics%7Creq-1?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc';
 
 function request(type: CustomResourceRequest['RequestType'], physicalResourceId?: string): CustomResourceRequest {
   return {
     RequestType: type,
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/abc?X-Amz-Signature=1',
+    ResponseURL: RESPONSE_URL,
     StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/simple-time-service-dev/1',
     RequestId: 'req-1',
     LogicalResourceId: 'ServiceTopics',
@@ -21,13 +26,17 @@ function request(type: CustomResourceRequest['RequestType'], physicalResourceId?
   };
 }
 
-const done: TopicsResult = { created: ['a', 'b'], existing: ['c'], replicationFactor: 3 };
+const done: TopicsResult = { created: ['a', 'b'], existing: ['c'], grown: [], larger: [], partitions: 3, replicationFactor: 3 };
+const plenty = () => 60_000;
+const handle = (params: Partial<Parameters<typeof handleTopicsRequest>[0]> & { sendResponse: SendResponse }) =>
+  handleTopicsRequest({ request: request('Create'), physicalResourceId: 'svc-dev-topics', ensure: () => Promise.resolve(done), remainingMs: plenty, region: REGION, ...params });
 
 describe('handleTopicsRequest', () => {
-  it('creates the topics on Create and answers SUCCESS with what it did', async () => {
+  it('creates the topics on Create and answers SUCCESS with what it did, by the end of the invocation less its margin', async () => {
     const send = vi.fn<SendResponse>().mockResolvedValue();
     const ensure = vi.fn().mockResolvedValue(done);
-    const response = await handleTopicsRequest({ request: request('Create'), physicalResourceId: 'svc-dev-topics', ensure, budgetMs: 1000, sendResponse: send });
+    const before = Date.now();
+    const response = await handle({ ensure, sendResponse: send });
     expect(ensure).toHaveBeenCalledTimes(1);
     expect(response).toEqual({
       Status: 'SUCCESS',
@@ -35,77 +44,71 @@ describe('handleTopicsRequest', () => {
       StackId: request('Create').StackId,
       RequestId: 'req-1',
       LogicalResourceId: 'ServiceTopics',
-      Data: { Created: 'a,b', Existing: 'c', ReplicationFactor: '3' },
+      Data: { Created: 'a,b', Existing: 'c', Grown: '', KeptLarger: '', ReplicationFactor: '3' },
     });
-    expect(send).toHaveBeenCalledWith(request('Create').ResponseURL, response);
+    const [url, body, deadline] = send.mock.calls[0]!;
+    expect([url, body]).toEqual([RESPONSE_URL, response]);
+    expect(deadline).toBeGreaterThanOrEqual(before + 60_000 - RETURN_MARGIN_MS);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 60_000 - RETURN_MARGIN_MS);
   });
 
   it('keeps the physical id CloudFormation has on Update, so the resource is never replaced', async () => {
-    const send = vi.fn<SendResponse>().mockResolvedValue();
-    const response = await handleTopicsRequest({
-      request: request('Update', 'the-old-id'),
-      physicalResourceId: 'svc-dev-topics',
-      ensure: () => Promise.resolve(done),
-      budgetMs: 1000,
-      sendResponse: send,
-    });
+    const response = await handle({ request: request('Update', 'the-old-id'), sendResponse: vi.fn<SendResponse>().mockResolvedValue() });
     expect(response.PhysicalResourceId).toBe('the-old-id');
   });
 
   it('leaves the topics alone on Delete', async () => {
-    const send = vi.fn<SendResponse>().mockResolvedValue();
     const ensure = vi.fn();
-    const response = await handleTopicsRequest({ request: request('Delete', 'svc-dev-topics'), physicalResourceId: 'x', ensure, budgetMs: 1000, sendResponse: send });
+    const response = await handle({ request: request('Delete', 'svc-dev-topics'), ensure, sendResponse: vi.fn<SendResponse>().mockResolvedValue() });
     expect(ensure).not.toHaveBeenCalled();
     expect(response.Status).toBe('SUCCESS');
   });
 
   it('answers FAILED with the reason when the topics cannot be created', async () => {
     const send = vi.fn<SendResponse>().mockResolvedValue();
-    const response = await handleTopicsRequest({
-      request: request('Create'),
-      physicalResourceId: 'svc-dev-topics',
-      ensure: () => Promise.reject(new Error('Topic authorization failed')),
-      budgetMs: 1000,
-      sendResponse: send,
-    });
+    const response = await handle({ ensure: () => Promise.reject(new Error('Topic authorization failed')), sendResponse: send });
     expect(response).toMatchObject({ Status: 'FAILED', Reason: "creating the service's topics failed: Topic authorization failed" });
     expect(send).toHaveBeenCalledTimes(1);
   });
 
-  it('answers FAILED within its budget when the broker never answers', async () => {
+  it('bounds the work to what the invocation has left less what answering may take', async () => {
     const send = vi.fn<SendResponse>().mockResolvedValue();
-    const response = await handleTopicsRequest({
-      request: request('Create'),
-      physicalResourceId: 'svc-dev-topics',
-      ensure: () => new Promise<TopicsResult>(() => undefined),
-      budgetMs: 50,
-      sendResponse: send,
-    });
+    const started = Date.now();
+    const response = await handle({ ensure: () => new Promise<TopicsResult>(() => undefined), remainingMs: () => ANSWER_RESERVE_MS + 50, sendResponse: send });
     expect(response.Reason).toMatch(/not ready within 50 ms/);
+    expect(Date.now() - started).toBeLessThan(ANSWER_RESERVE_MS);
   });
-});
 
-describe('sendResponseWithFetch', () => {
-  let server: http.Server | undefined;
-  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+  it('answers FAILED at once, without starting the work, when the invocation has less left than answering may take', async () => {
+    const ensure = vi.fn();
+    const response = await handle({ ensure, remainingMs: () => ANSWER_RESERVE_MS - 1, sendResponse: vi.fn<SendResponse>().mockResolvedValue() });
+    expect(ensure).not.toHaveBeenCalled();
+    expect(response.Reason).toBe(`the invocation had ${ANSWER_RESERVE_MS - 1} ms left, less than the ${ANSWER_RESERVE_MS} ms answering CloudFormation may take`);
+    expect(ANSWER_RESERVE_MS).toBe(ANSWER_BUDGET_MS + RETURN_MARGIN_MS);
+  });
 
-  it('PUTs the JSON with an empty content type, and tries again after an error', async () => {
-    const seen: Array<{ method?: string; type?: string; body: string }> = [];
-    server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        seen.push({ method: req.method, type: req.headers['content-type'], body });
-        res.statusCode = seen.length === 1 ? 500 : 200;
-        res.end();
-      });
+  it('says in its answer, and still succeeds, when a topic keeps more partitions than asked for', async () => {
+    const larger: TopicsResult = { ...done, grown: [{ topic: 'a', from: 1, to: 3 }], larger: [{ topic: 'c', partitions: 6 }] };
+    const warn = vi.fn();
+    const response = await handle({ ensure: () => Promise.resolve(larger), sendResponse: vi.fn<SendResponse>().mockResolvedValue(), logger: { info: vi.fn(), warn, error: vi.fn() } });
+    expect(response).toMatchObject({
+      Status: 'SUCCESS',
+      Reason: 'asked for 3 partitions, which Kafka cannot do by removing partitions: c keeps its 6',
+      Data: { Grown: 'a:1->3', KeptLarger: 'c:6' },
     });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/response`;
-    const body = { Status: 'SUCCESS' as const, PhysicalResourceId: 'p', StackId: 's', RequestId: 'r', LogicalResourceId: 'l' };
-    await sendResponseWithFetch(url, body);
-    expect(seen).toHaveLength(2);
-    expect(seen[1]).toEqual({ method: 'PUT', type: '', body: JSON.stringify(body) });
+    expect(warn).toHaveBeenCalledWith('answering CloudFormation', expect.objectContaining({ reason: response.Reason }));
+  });
+
+  it("refuses a request whose ResponseURL is not CloudFormation's: nothing done, nothing sent, an error logged", async () => {
+    const send = vi.fn<SendResponse>();
+    const ensure = vi.fn();
+    const error = vi.fn();
+    for (const ResponseURL of ['https://attacker.example/x?X-Amz-Signature=1', 'http://169.254.169.254/latest/meta-data/', undefined]) {
+      const response = await handle({ request: { ...request('Create'), ResponseURL: ResponseURL as string }, ensure, sendResponse: send, logger: { info: vi.fn(), warn: vi.fn(), error } });
+      expect(response, String(ResponseURL)).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/^refused: ResponseURL/) as unknown });
+    }
+    expect(ensure).not.toHaveBeenCalled();
+    expect(send).not.toHaveBeenCalled();
+    expect(error).toHaveBeenCalledTimes(3);
   });
 });
