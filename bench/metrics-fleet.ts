@@ -23,6 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { CONSUMER_FUNCTIONS } from '../src/consumers/functions';
 import { createMetrics } from '../src/metrics/registry';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import { expositionText } from '@simple-time-service/fleet-metrics';
@@ -118,7 +119,7 @@ function containerBody(fn: string, seed: number): string {
   return expositionText(families);
 }
 
-const FUNCTIONS = ['http', 'onHttpRequest', 'onHttpResponse', 'onError', 'onCommand', 'onCustomEvent'];
+const FUNCTIONS = ['http', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)];
 
 function seriesIn(body: string): number {
   return body.split('\n').filter((l) => l && !l.startsWith('#')).length;

@@ -1,6 +1,7 @@
 /**
- * The five Kafka-triggered functions, one factory driven by the consumer table
- * (src/consumers/functions.ts): decode the MSK (or self-managed Kafka) event, process its
+ * The Kafka-triggered functions, one factory driven by the consumer table
+ * (src/consumers/functions.ts): each row names the consumer it runs and whether it
+ * publishes error events. Decode the MSK (or self-managed Kafka) event, process its
  * records, answer the partial batch response (`batchItemFailures`, AWS's format for Kafka
  * event sources; src/kafka/msk-event.ts).
  */
@@ -9,7 +10,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, MSKEvent, SelfManagedKafkaEvent } from 'aws-lambda';
 import { createCommandConsumer } from '../../src/commands';
 import { BatchRedeliveryError, consumerFunction, createEventConsumer, createProcessedIds } from '../../src/consumers';
-import type { Consumer, ConsumerDeps } from '../../src/consumers';
+import type { Consumer, ConsumerDeps, ConsumerFunction, ConsumerName } from '../../src/consumers';
 import { decodeKafkaEvent, kafkaBatchResponse } from '../../src/kafka';
 import { startConsumerCountersAtZero } from '../../src/metrics';
 import type { KafkaBatchResponse, RecordPublisher } from '../../src/kafka';
@@ -40,20 +41,26 @@ export interface ConsumerHandlerOptions {
   reportBatchItemFailures?: boolean;
 }
 
-/** The table's consumer for a function: commands are answered by src/commands, events by src/consumers. */
-function tableConsumer(name: string) {
-  return (deps: ConsumerDeps & { config: HandlerDeps['config'] }): Consumer =>
-    name === 'onCommand' ? createCommandConsumer({ ...deps, name }) : createEventConsumer({ ...deps, fn: consumerFunction(name) });
+/** The consumer a row's handler names: commands are answered by src/commands, events by src/consumers. */
+export function tableConsumer(fn: ConsumerFunction) {
+  return (deps: ConsumerDeps & { config: HandlerDeps['config'] }): Consumer => {
+    switch (fn.handler.kind) {
+      case 'commands':
+        return createCommandConsumer({ ...deps, name: fn.name });
+      case 'events':
+        return createEventConsumer({ ...deps, fn });
+    }
+  };
 }
 
-export function createConsumerHandler(name: string, deps: ConsumerHandlerDeps, options: ConsumerHandlerOptions = {}) {
+export function createConsumerHandler(name: ConsumerName, deps: ConsumerHandlerDeps, options: ConsumerHandlerOptions = {}) {
+  const fn = consumerFunction(name);
   const { config, logger, metrics } = deps;
   // Persistent: injectLambdaContext's resetKeys clears appended keys after each invocation.
   logger.appendPersistentKeys({ consumer: name });
-  const build = options.build ?? tableConsumer(name);
+  const build = options.build ?? tableConsumer(fn);
   const consumer = build({ config, publisher: deps.producer(), logger, metrics, processed: createProcessedIds() });
   const reportBatchItemFailures = options.reportBatchItemFailures ?? true;
-  const fn = consumerFunction(name);
   startConsumerCountersAtZero(metrics, { topic: config.kafka.topics[fn.topic], eventTypes: 'only' in fn.eventTypes ? fn.eventTypes.only : undefined });
 
   async function consumeKafkaEvent(event: KafkaLambdaEvent, context: Context): Promise<KafkaBatchResponse> {
@@ -69,8 +76,8 @@ export function createConsumerHandler(name: string, deps: ConsumerHandlerDeps, o
   const handler = middy<KafkaLambdaEvent, KafkaBatchResponse, Error, Context>()
     .use(pushMetrics({ metrics, pusher: deps.pusher, logger }))
     .use(injectLambdaContext(logger, { resetKeys: true }));
-  // onError publishes no error event of its own when it fails: it would consume it.
-  if (name !== 'onError') {
+  // Off for the function that consumes error events: it would feed on its own failures.
+  if (fn.errorEvents) {
     handler.use(
       errorEvents<KafkaLambdaEvent, KafkaBatchResponse>({
         publisher: deps.producer,

@@ -1,29 +1,22 @@
-'use strict';
 /**
  * serverless.yml's Kafka-triggered functions, derived from the consumer table
  * (src/consumers/functions.ts) so the table is their one source: each function's entry
  * (handlers/on-<name>.ts), role, msk event (topic, consumer group, batch size, filter on
  * value.event_type unless it is its topic's catch-all) and the settings every msk event
- * shares (custom.mskEvent, custom.kafkaEventSourceMapping). serverless.yml loads
- * `${file(./infra/aws/consumer-functions.cjs):functions}` and `...:consumerGroups`.
+ * shares (custom.mskEvent, custom.kafkaEventSourceMapping); the topics each may write
+ * (custom.consumerKafkaAccess, its row's `writes`); the groups the metrics function reads.
+ * serverless.yml loads `${file(./infra/aws/consumer-functions.cjs):functions}`,
+ * `...:kafkaAccess` and `...:consumerGroups`; `npx serverless print --stage dev` shows them
+ * resolved.
  *
  * Plain CommonJS: serverless requires it while it resolves variables; the table is
- * TypeScript, so it is transpiled (esbuild, types only dropped) when loaded.
+ * TypeScript, loaded with tsx's require (its public API for requiring TypeScript from CommonJS).
  */
-const { readFileSync } = require('node:fs');
-const Module = require('node:module');
-const path = require('node:path');
-const { transformSync } = require('esbuild');
+'use strict';
+const { require: requireTypeScript } = require('tsx/cjs/api');
 
-const TABLE = path.join(__dirname, '../../src/consumers/functions.ts');
-
-function loadTable(file = TABLE) {
-  const { code } = transformSync(readFileSync(file, 'utf8'), { loader: 'ts', format: 'cjs', sourcefile: file });
-  const table = new Module(file);
-  table.filename = file;
-  table.paths = Module._nodeModulePaths(path.dirname(file));
-  table._compile(code, file);
-  return table.exports;
+function loadTable() {
+  return requireTypeScript('../../src/consumers/functions.ts', __filename);
 }
 
 const capitalized = (name) => name.charAt(0).toUpperCase() + name.slice(1);
@@ -68,9 +61,14 @@ function functions() {
   return Object.fromEntries(table.CONSUMER_FUNCTIONS.map((fn) => [fn.name, consumerFunction(fn, table.filterPatterns)]));
 }
 
+/** custom.consumerKafkaAccess: the topics each consumer function writes, from its row (serverless-resources.cjs makes its role). */
+function kafkaAccess() {
+  return Object.fromEntries(loadTable().CONSUMER_FUNCTIONS.map((fn) => [fn.name, { write: fn.writes.map(topicParam) }]));
+}
+
 /** Every consumer function's consumer group (the metrics function describes them for lag). */
 function consumerGroups() {
   return loadTable().CONSUMER_FUNCTIONS.map(groupParam);
 }
 
-module.exports = { functions, consumerGroups, loadTable };
+module.exports = { functions, kafkaAccess, consumerGroups, loadTable };

@@ -5,7 +5,8 @@
  * `${file(./infra/aws/serverless-resources.cjs):resources}`:
  *
  * - one IAM role per function, least privilege on the MSK cluster (IAM access control):
- *   the topics it writes (custom.kafkaAccess.<fn>.write), creates (`.create`) or alters
+ *   the topics it writes (custom.kafkaAccess.<fn>.write, or for a consumer function
+ *   custom.consumerKafkaAccess.<fn>.write from the consumer table), creates (`.create`) or alters
  *   (`.alter`), the topic and consumer group of its msk events (what the event source
  *   mapping reads with the function's role), the topics and groups it describes
  *   (`.describeTopics`, `.describeGroups`); and the secrets it reads (./secrets.cjs). Topic
@@ -168,6 +169,16 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
   };
 }
 
+/** custom.kafkaAccess (written by hand) with custom.consumerKafkaAccess (from the consumer table); a function in both is a mistake. */
+function kafkaAccessByFunction(custom) {
+  const byHand = isDict(custom.kafkaAccess) ? custom.kafkaAccess : {};
+  const consumers = isDict(custom.consumerKafkaAccess) ? custom.consumerKafkaAccess : {};
+  for (const key of Object.keys(consumers)) {
+    if (byHand[key]) fail(`custom.kafkaAccess.${key}: a consumer function's access comes from its row in the consumer table (custom.consumerKafkaAccess)`);
+  }
+  return { ...byHand, ...consumers };
+}
+
 /** The role's logical id for a function: serverless.yml's `role:` must name it. */
 function roleLogicalId(functionKey) {
   return `${naming.getNormalizedFunctionName(functionKey)}LambdaRole`;
@@ -175,7 +186,7 @@ function roleLogicalId(functionKey) {
 
 async function resources(context) {
   const { service, stage, functions, custom, environment, logs, deploymentBucket } = await readService(context);
-  const accessByFunction = isDict(custom.kafkaAccess) ? custom.kafkaAccess : {};
+  const accessByFunction = kafkaAccessByFunction(custom);
   for (const key of Object.keys(accessByFunction)) {
     if (!functions[key]) fail(`custom.kafkaAccess.${key}: no such function`);
   }

@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import { parseEnvelope } from '../events';
 import { MAX_JSON_DEPTH, decodeJson, isJsonObject } from '../json';
 import type { EventEnvelope } from '../events';
-import { ValidationError } from '../errors';
+import { ValidationError, errorMessage, isRetriable } from '../errors';
 import { createDeadLetterer } from '../kafka';
 import type { ConsumedRecord, DeadLetterReason, RecordPublisher } from '../kafka';
 import type { BatchResult, ConsumerLog, ConsumerMetrics, ProcessOptions, RecordDecision } from './batch';
@@ -19,7 +19,8 @@ import { createProcessedIds } from './idempotency';
 import type { EventHandlerRegistry, HandlerMetrics } from './registry';
 import { withKeys } from './registry';
 import { defaultEventHandlers } from './event-handlers';
-import { handlesType, readEventType, recordOwnership } from './ownership';
+import { readEventType, recordOwnership } from './ownership';
+import { handlesType } from './table-rules';
 
 export interface Consumer {
   readonly name: string;
@@ -83,8 +84,33 @@ export function createConsumer(
 }
 
 /**
- * The consumer of one event function (onHttpRequest, onHttpResponse, onError,
- * onCustomEvent): validates the envelope, picks the handler by event_type, and runs it.
+ * An observer's decisions (README, "Consumers"): it never dead-letters. A record it could
+ * not use is skipped, and a handler's non-retriable failure is logged instead of
+ * dead-lettered; its owner on the topic handles or dead-letters the record.
+ */
+function observing(decide: (record: ConsumedRecord) => RecordDecision, logger: ConsumerLog): (record: ConsumedRecord) => RecordDecision {
+  return (record) => {
+    const decision = decide(record);
+    if (decision.kind === 'dead_letter') {
+      return { kind: 'skip', eventType: decision.eventType, reason: `not observed (${decision.reason}): ${decision.error}` };
+    }
+    if (decision.kind === 'skip') return decision;
+    const prepare = async () => {
+      try {
+        return await decision.prepare();
+      } catch (error) {
+        if (isRetriable(error)) throw error;
+        const facts = { event_type: decision.eventType, event_id: decision.id, topic: record.topic, partition: record.partition, offset: record.offset };
+        return { done: () => logger.warn('record not observed: its handler refused it', { ...facts, error: errorMessage(error) }) };
+      }
+    };
+    return { ...decision, prepare };
+  };
+}
+
+/**
+ * The consumer of one event function (a row whose handler is `events`): validates the
+ * envelope, picks the handler by event_type, and runs it.
  */
 export function createEventConsumer(
   params: ConsumerDeps & {
@@ -95,7 +121,7 @@ export function createEventConsumer(
   },
 ): Consumer {
   const { fn, config, logger, metrics } = params;
-  const handlers = params.handlers ?? defaultEventHandlers();
+  const handlers = params.handlers ?? ('handlers' in fn.handler ? fn.handler.handlers() : defaultEventHandlers());
   const owns = recordOwnership(fn, params.functions);
   const topic = consumerTopic(config.kafka, fn);
   const source = `${config.service.name}/${fn.name}`;
@@ -152,5 +178,5 @@ export function createEventConsumer(
     };
   }
 
-  return createConsumer({ ...params, name: fn.name, decide });
+  return createConsumer({ ...params, name: fn.name, decide: fn.role === 'observer' ? observing(decide, logger) : decide });
 }

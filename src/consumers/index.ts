@@ -4,6 +4,8 @@ export type { ConsumerLog, Effect, ProcessOptions, RecordDecision } from './batc
 export { claimedEventType, createConsumer, createEventConsumer, jsonValue } from './consumer';
 export type { Consumer, ConsumerDeps } from './consumer';
 export { CONSUMER_FUNCTIONS, consumerFunction, consumerGroupId, consumerTopic } from './functions';
+export type { ConsumerFunction, ConsumerHandler, ConsumerName, ConsumerRole, ConsumerRow } from './functions';
+export { consumerTableProblems } from './table-rules';
 export { defaultEventHandlers } from './event-handlers';
 export { contentEventId, createProcessedIds, derivedEventId } from './idempotency';
 export { withKeys } from './registry';

@@ -23,6 +23,7 @@ import { decodeJson, decodeUtf8, isJsonObject } from '../json';
 import type { ConsumedRecord } from '../kafka';
 import { CONSUMER_FUNCTIONS } from './functions';
 import type { ConsumerFunction } from './functions';
+import { handlesType } from './table-rules';
 
 /** How a record's value names its event type. */
 export interface EventTypeReading {
@@ -103,10 +104,6 @@ export function readEventType(value: Buffer | null): EventTypeReading {
   return { agreed: plain ? possible[0] : undefined, possible };
 }
 
-export function handlesType(fn: ConsumerFunction, eventType: string): boolean {
-  return 'only' in fn.eventTypes ? fn.eventTypes.only.includes(eventType) : !fn.eventTypes.except.includes(eventType);
-}
-
 /**
  * `mine`: the function handles (or dead-letters) the record; `another`: a sibling does, or
  * the catch-all; `contested`: the catch-all's, because readings differ on whether a
@@ -114,18 +111,22 @@ export function handlesType(fn: ConsumerFunction, eventType: string): boolean {
  */
 export type Ownership = 'mine' | 'another' | 'contested';
 
-/** Who owns each record of `fn`'s topic, from the table the filters are made from. */
+/**
+ * Who owns each record of `fn`'s topic, from the table the filters are made from. A
+ * filtered function or an observer owns what its filter delivers when every reading agrees;
+ * the catch-all owns the rest but what a filtered sibling takes (observers take nothing away).
+ */
 export function recordOwnership(
   fn: ConsumerFunction,
   functions: readonly ConsumerFunction[] = CONSUMER_FUNCTIONS,
 ): (record: Pick<ConsumedRecord, 'value'>) => Ownership {
-  if (!fn.catchAll) {
+  if (fn.role !== 'catch-all') {
     return (record) => {
       const { agreed } = readEventType(record.value);
       return agreed !== undefined && handlesType(fn, agreed) ? 'mine' : 'another';
     };
   }
-  const siblings = functions.filter((f) => f.name !== fn.name && f.topic === fn.topic && !f.catchAll);
+  const siblings = functions.filter((f) => f.name !== fn.name && f.topic === fn.topic && f.role === 'filtered');
   if (siblings.length === 0) return () => 'mine'; // alone on its topic: no filter to disagree with
   const siblingType = (type: string) => siblings.some((f) => handlesType(f, type));
   return (record) => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { topicEnv } from './kafka';
 import { uniqueName } from './names';
 import { waitFor } from './wait-for';
+import type { ConsumerName } from '../../src/consumers';
 
 const repo = path.resolve(__dirname, '../..');
 
@@ -134,7 +135,7 @@ export async function startService(params: {
 }
 
 /** The log line each consumer function writes per record it handles. */
-export const CONSUMER_LINES: Array<{ fn: string; message: string }> = [
+export const CONSUMER_LINES: Array<{ fn: ConsumerName; message: string }> = [
   { fn: 'onHttpRequest', message: 'http request' },
   { fn: 'onHttpResponse', message: 'http response' },
   { fn: 'onError', message: 'error event' },

@@ -2,7 +2,7 @@
  * The consumer functions against the real local broker and Pushgateway. Records are
  * written by independent clients (kcat, kafkajs), read back by a separate consumer, turned
  * into the exact MSK event Lambda sends (buildKafkaEvent), and given to the real handlers
- * (handlers/factories/consumer.ts, the middy chain of the five functions) in this process.
+ * (handlers/factories/consumer.ts, the middy chain of the consumer functions) in this process.
  * What the handlers publish (answers, dead letters) is read back from the broker.
  * Every run has its own topics, consumer groups and Pushgateway job.
  */
@@ -24,6 +24,7 @@ import { createMetrics } from '../../src/metrics/registry';
 import { withoutCredentials } from '@simple-time-service/fleet-metrics';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
+import type { ConsumerName } from '../../src/consumers';
 import { createConsumerHandler } from '../../handlers/factories/consumer';
 import type { KafkaLambdaEvent } from '../../handlers/factories/consumer';
 import { defaultDeps } from '../../handlers/factories/deps';
@@ -51,7 +52,7 @@ const SOURCE = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:
 type Handler = (event: KafkaLambdaEvent, context: Context) => Promise<KafkaBatchResponse>;
 
 /** A handler of one function, as the container would build it, with this run's config. */
-function handlerFor(name: string, publisher: RecordPublisher): (records: ConsumedRecord[]) => Promise<KafkaBatchResponse> {
+function handlerFor(name: ConsumerName, publisher: RecordPublisher): (records: ConsumedRecord[]) => Promise<KafkaBatchResponse> {
   const deps = { ...defaultDeps({ config: functionConfig(name), metrics: createMetrics() }), producer: () => publisher };
   const handler = createConsumerHandler(name, deps) as unknown as Handler; // middy's handler type carries callback overloads; this is how Lambda calls it.
   return (records) => handler(buildKafkaEvent(SOURCE, records) as unknown as KafkaLambdaEvent, context(name));

@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import { CompressionTypes } from 'kafkajs';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSUMER_FUNCTIONS } from '../../src/consumers/functions';
 import { main } from '../../infra/dlq';
 import { deadLetterRecord } from '../../src/kafka/dlq';
 import type { ConsumedRecord } from '../../src/kafka/records';
@@ -35,7 +36,7 @@ const run = promisify(execFile);
 const repo = path.resolve(__dirname, '../..');
 const topics = uniqueServiceTopics('dlqtool');
 const group = uniqueName('dlqtool-group');
-const groupSuffixes = ['commands', 'http-request', 'http-response', 'error', 'custom'];
+const groupSuffixes = CONSUMER_FUNCTIONS.map((fn) => fn.groupSuffix);
 
 function command(correlationId: string): string {
   return JSON.stringify({ type: 'time.now', correlation_id: correlationId, timestamp: new Date().toISOString(), payload: { format: 'iso' }, source: 'dlq-test' });

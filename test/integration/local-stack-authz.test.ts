@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CONSUMER_FUNCTIONS } from '../../src/consumers/functions';
 import { createHttpHandler } from '../../handlers/factories/http';
 import { defaultDeps } from '../../handlers/factories/deps';
 import type { KafkaAcl } from '../../infra/local/authz/acls';
@@ -203,7 +204,7 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
       // Assess
       expect([get.status, custom.status, command.status]).toEqual([200, 200, 200]);
       // Every function with a role has a principal (the topics function too, never invoked locally).
-      expect(runFunctions).toEqual(['http', 'metrics', 'onCommand', 'onCustomEvent', 'onError', 'onHttpRequest', 'onHttpResponse', 'topics']);
+      expect(runFunctions).toEqual(['http', 'metrics', 'topics', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)].sort());
       const wanted = functionPermissions(serviceOf(printed, (printed.resources as Dict).Resources as Dict)).get('onHttpRequest')!;
       expect(short(wanted.acls)).toEqual([
         `ALLOW DESCRIBE group:${group}-http-request`,
@@ -271,7 +272,7 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
     }
   }
 
-  const groups = () => ['commands', 'custom', 'error', 'http-request', 'http-response'].map((suffix) => `${group}-${suffix}`);
+  const groups = () => CONSUMER_FUNCTIONS.map((fn) => `${group}-${fn.groupSuffix}`).sort();
 
   it("GET /kafka/status with the http function's permissions before the DescribeGroup fix cannot read a group's lag, and names kafka-cluster:DescribeGroup", async () => {
     // Prepare: the http role as it was before kafka-cluster:DescribeGroup was added to it

@@ -1,6 +1,6 @@
 /**
  * GET /metrics as Prometheus's own linter reads it: after real traffic through every
- * function (GET / against the real broker, the five consumer functions with MSK events, a
+ * function (GET / against the real broker, every consumer function with MSK events, a
  * poison record among them, the metrics function's schedule), `promtool check metrics` on
  * the answer finds one thing only: `kafka_consumer_lag_ms`, the original service's name,
  * kept because clients depend on it (docs/metrics.md, "Metric names"). Any other finding fails here,

@@ -353,15 +353,12 @@ describe('serverless package --stage prod', () => {
   });
 
   it('ships each function alone in its zip with the IAM signer, without type declarations', () => {
+    // Each consumer function's entry is handlers/on-<its name in kebab case>.ts.
     const handlerFiles: Record<string, string> = {
       http: 'http',
       metrics: 'metrics',
-      onHttpRequest: 'on-http-request',
-      onHttpResponse: 'on-http-response',
-      onError: 'on-error',
-      onCommand: 'on-command',
-      onCustomEvent: 'on-custom-event',
       topics: 'topics',
+      ...Object.fromEntries(CONSUMER_FUNCTIONS.map((fn) => [fn.name, fn.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)])),
     };
     for (const [key, file] of Object.entries(handlerFiles)) {
       const entries = zipEntries(path.join(packageDir, `${key}.zip`));

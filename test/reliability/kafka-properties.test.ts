@@ -1,5 +1,5 @@
 /**
- * Property-based bad input for the five consumer functions, against the real local broker.
+ * Property-based bad input for every consumer function, against the real local broker.
  * fast-check generates batches of records (random bytes, tombstones, truncated JSON,
  * invalid UTF-8, wrong types, huge values, unusual unicode, unknown event types, missing
  * correlation ids, refused data) mixed with valid envelopes and valid commands in the plain shape.
@@ -21,9 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../../src/config';
-import { createCommandConsumer } from '../../src/commands';
-import { consumerFunction, createEventConsumer } from '../../src/consumers';
-import type { Consumer as ServiceConsumer, ConsumerDeps } from '../../src/consumers';
+import { CONSUMER_FUNCTIONS, consumerFunction } from '../../src/consumers';
+import type { Consumer as ServiceConsumer, ConsumerName } from '../../src/consumers';
 import type { BatchResult, RecordOutcome } from '../../src/consumers/batch';
 import { createContainerProducer, createKafka } from '../../src/kafka';
 import type { ContainerProducer } from '../../src/kafka';
@@ -35,7 +34,7 @@ import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { createMetrics } from '../../src/metrics/registry';
 import { deletePushedGroups } from '../helpers/pushgateway';
-import { createConsumerHandler } from '../../handlers/factories/consumer';
+import { createConsumerHandler, tableConsumer } from '../../handlers/factories/consumer';
 import type { KafkaLambdaEvent } from '../../handlers/factories/consumer';
 import { defaultDeps } from '../../handlers/factories/deps';
 import { createTopic, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
@@ -63,10 +62,11 @@ const env = {
   LOG_LEVEL: 'SILENT',
 };
 const config = loadConfig(env);
-const FUNCTIONS_OF: Record<'requests' | 'events' | 'commands', string[]> = {
-  requests: ['onHttpRequest'],
-  events: ['onHttpResponse', 'onError', 'onCustomEvent'],
-  commands: ['onCommand'],
+/** The consumer functions of each topic, from the table. */
+const FUNCTIONS_OF: Record<'requests' | 'events' | 'commands', ConsumerName[]> = {
+  requests: CONSUMER_FUNCTIONS.filter((fn) => fn.topic === 'requests').map((fn) => fn.name),
+  events: CONSUMER_FUNCTIONS.filter((fn) => fn.topic === 'events').map((fn) => fn.name),
+  commands: CONSUMER_FUNCTIONS.filter((fn) => fn.topic === 'commands').map((fn) => fn.name),
 };
 const FUNCTION_NAMES = Object.values(FUNCTIONS_OF).flat();
 const functionConfig = (name: string) => loadConfig({ ...env, AWS_LAMBDA_FUNCTION_NAME: `prop-${name}` });
@@ -374,10 +374,10 @@ async function produce(producer: Producer, topic: string, run: string, generated
 type Handler = (event: KafkaLambdaEvent, context: Context) => Promise<KafkaBatchResponse>;
 
 /** The real handler of one function, built as a container would, recording each batch's outcomes. */
-function handlerFor(name: string, producer: ContainerProducer) {
+function handlerFor(name: ConsumerName, producer: ContainerProducer) {
   const results: BatchResult[] = [];
-  const build = (deps: ConsumerDeps): ServiceConsumer => {
-    const inner = name === 'onCommand' ? createCommandConsumer({ ...deps, name }) : createEventConsumer({ ...deps, fn: consumerFunction(name) });
+  const build = (deps: Parameters<ReturnType<typeof tableConsumer>>[0]): ServiceConsumer => {
+    const inner = tableConsumer(consumerFunction(name))(deps);
     return {
       name: inner.name,
       processRecords: async (records) => {

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CONSUMER_FUNCTIONS, consumerFunction, createEventConsumer } from '../../../src/consumers';
+import type { ConsumerRow } from '../../../src/consumers';
+import { createEventHandlerRegistry } from '../../../src/consumers/registry';
+import { ValidationError } from '../../../src/errors';
 import { filterPatterns } from '../../../src/consumers/functions';
 import { recordOwnership } from '../../../src/consumers/ownership';
 import { createCommandConsumer } from '../../../src/commands';
@@ -201,7 +204,7 @@ describe('recordOwnership', () => {
   });
 
   it.each(samples)('gives %s to a filtered function only if its filter delivers it there', (_name, value) => {
-    for (const fn of events.filter((f) => !f.catchAll)) {
+    for (const fn of events.filter((f) => f.role !== 'catch-all')) {
       if (recordOwnership(fn)({ value }) === 'mine') expect(compileFilterPatterns(filterPatterns(fn)).matches(value), fn.name).toBe(true);
     }
   });
@@ -255,5 +258,72 @@ describe('deeply nested records', () => {
     const result = await consumer.processRecords([deep]);
     expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['dead_lettered']);
     expect(publisher.to(TOPICS.dlq)[0]?.headers?.[DLQ_HEADERS.reason]).toBe('too_deep');
+  });
+});
+
+describe('an observer beside a catch-all', () => {
+  // A second function on the requests topic counting http_request per path, in a table of its own.
+  const paths = new Map<string, number>();
+  const observer: ConsumerRow = {
+    name: 'onHttpRequestPath',
+    topic: 'requests',
+    groupSuffix: 'http-request-path',
+    eventTypes: { only: ['http_request'] },
+    role: 'observer',
+    handler: {
+      kind: 'events',
+      handlers: () =>
+        createEventHandlerRegistry({
+          handlers: {
+            http_request: (event) => {
+              const endpoint = event.data.endpoint;
+              if (typeof endpoint !== 'string') throw new ValidationError('invalid http_request data', ['data.endpoint: expected a string']);
+              return { done: () => paths.set(endpoint, (paths.get(endpoint) ?? 0) + 1) };
+            },
+          },
+        }),
+    },
+    writes: ['events', 'dlq'],
+    errorEvents: true,
+    description: 'http_request events counted per path',
+    batchSize: 100,
+  };
+  const table = [...CONSUMER_FUNCTIONS, observer];
+  const records = () => [
+    eventRecord('http_request', requestData, { topic: TOPICS.requests, offset: '0' }),
+    eventRecord('http_request', { ...requestData, endpoint: 7 }, { topic: TOPICS.requests, offset: '1' }),
+    record({ topic: TOPICS.requests, offset: '2', value: Buffer.from('not json') }),
+  ];
+
+  it('leaves the catch-all as it was: it still handles every http_request and dead-letters what nobody can process', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    const alone = createEventConsumer({ fn: consumerFunction('onHttpRequest'), config, publisher: new FakePublisher(), logger: fakeLogger() });
+    const beside = createEventConsumer({ fn: consumerFunction('onHttpRequest'), functions: table, config, publisher, logger: fakeLogger() });
+
+    // Act
+    const batch = records();
+    const [before, after] = [await alone.processRecords(batch), await beside.processRecords(batch)];
+
+    // Assess
+    expect(after.outcomes.map((o) => o.outcome)).toEqual(before.outcomes.map((o) => o.outcome));
+    expect(after.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'dead_lettered', 'dead_lettered']);
+    expect(publisher.sent).toHaveLength(2);
+  });
+
+  it('sees the http_request records as well and never dead-letters: what it cannot use is logged or skipped', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    const logger = fakeLogger();
+    const consumer = createEventConsumer({ fn: observer, functions: table, config, publisher, logger });
+
+    // Act
+    const result = await consumer.processRecords(records());
+
+    // Assess
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'processed', 'skipped']);
+    expect(paths.get('/')).toBe(1);
+    expect(publisher.sent).toEqual([]);
+    expect(logger.lines.find((l) => l.message === 'record not observed: its handler refused it')?.fields).toMatchObject({ offset: '1' });
   });
 });

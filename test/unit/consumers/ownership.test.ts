@@ -84,12 +84,12 @@ for (const bom of ['strip', 'keep'] as const)
         READINGS.push({ name: `bom ${bom}, duplicates ${duplicates}, escapes ${escapes}, depth ${maxDepth}`, bom, duplicates, escapes, maxDepth });
 
 const eventsFunctions = CONSUMER_FUNCTIONS.filter((f) => f.topic === 'events');
-const filters = new Map(eventsFunctions.map((fn) => [fn.name, compileFilterPatterns(filterPatterns(fn))]));
+const filters = new Map<string, ReturnType<typeof compileFilterPatterns>>(eventsFunctions.map((fn) => [fn.name, compileFilterPatterns(filterPatterns(fn))]));
 const filterOf = (fn: ConsumerFunction) => filters.get(fn.name) ?? compileFilterPatterns(filterPatterns(fn));
 
 /** Whether a filter reading `value` this way delivers the record to `fn`. */
 function delivers(fn: ConsumerFunction, shape: Shape, reading: Reading): boolean {
-  if (fn.catchAll) return true;
+  if (fn.role === 'catch-all') return true;
   if (shape.bom && reading.bom === 'keep') return false; // not JSON: an object pattern cannot match
   if (shape.depth + 3 > reading.maxDepth) return false; // the parser refused it
   // The event_type members this reading sees, with the values it reads.

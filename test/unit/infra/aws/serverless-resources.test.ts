@@ -120,6 +120,23 @@ describe('infra/aws/serverless-resources.cjs', () => {
     await expect(module.resources(context(unknown))).rejects.toThrow('custom.kafkaAccess.ghost: no such function');
     await expect(module.resources(context(twoClusters))).rejects.toThrow('every msk event must read the same cluster');
   });
+  it("takes a consumer function's writes from custom.consumerKafkaAccess (the consumer table), and refuses it written by hand as well", async () => {
+    // Prepare
+    const derived = service({ custom: { consumerKafkaAccess: { reader: { write: ['out', 'dlq'] } } } });
+    const both = service();
+    (both.custom as Record<string, Json>).consumerKafkaAccess = { reader: { write: ['dlq'] } };
+
+    // Act
+    const roles = await module.resources(context(derived));
+
+    // Assess
+    const statements = JSON.stringify(roles.ReaderLambdaRole?.Properties.Policies);
+    expect(statements).toContain('{"Effect":"Allow","Action":["kafka-cluster:WriteData"],"Resource":["arn:aws:kafka:us-east-1:123456789012:topic/c1/uuid-1/out","arn:aws:kafka:us-east-1:123456789012:topic/c1/uuid-1/dlq"]}');
+    await expect(module.resources(context(both))).rejects.toThrow(
+      "custom.kafkaAccess.reader: a consumer function's access comes from its row in the consumer table (custom.consumerKafkaAccess)",
+    );
+  });
+
   const secretsOf = (entries: Record<string, Json>) => service({ custom: { secrets: entries } });
 
   it('refuses a plain value of any secret on an AWS stage, in a function or the provider, and a setting that is neither generate, the off word nor an ARN', async () => {
