@@ -77,7 +77,36 @@ async function main(): Promise<void> {
   const reused = summarize(samples);
   const heapAfter = heapAfterGc();
 
-  // The common mistake: connect a producer in every invocation.
+  const perInvocation = summarize(await producerPerInvocation(kafka, config));
+  const knob = await pushIntervalRows(config, Math.max(200, Math.floor(invocations / 10)));
+  await admin.deleteTopics({ topics: [config.kafka.topics.requests, config.kafka.topics.events] }).catch(() => undefined);
+  await admin.disconnect();
+
+  console.log(`GET / in-process, one container, sequential (${reused.n} invocations after 50 warm-up):`);
+  console.log(`  reused producer:          ${reused.perSecond.toFixed(0)} invocations/s  p50 ${fmt(reused.p50)}  p99 ${fmt(reused.p99)}`);
+  console.log(
+    `  producer per invocation:  ${perInvocation.perSecond.toFixed(0)} invocations/s  p50 ${fmt(perInvocation.p50)}  p99 ${fmt(perInvocation.p99)}  (${perInvocation.n} invocations)`,
+  );
+  if (gc) {
+    const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
+    console.log(
+      `  heap after GC: ${mb(heapBefore)} MB before, ${mb(heapAfter)} MB after ${reused.n} invocations (${((heapAfter - heapBefore) / reused.n).toFixed(1)} bytes/invocation)`,
+    );
+  }
+  console.log(
+    `  ratio (per-invocation / reused): p50 x${(perInvocation.p50 / reused.p50).toFixed(1)}, throughput x${(reused.perSecond / perInvocation.perSecond).toFixed(1)}`,
+  );
+  console.log(`GET / by METRICS_PUSH_INTERVAL_MS, same run (${knob.rounds} alternating blocks of ${knob.block} invocations each):`);
+  for (const [interval, stats] of knob.rows) {
+    console.log(
+      `  interval ${String(interval).padStart(5)} ms:  ${stats.perSecond.toFixed(0)} invocations/s  p50 ${fmt(stats.p50)}  p99 ${fmt(stats.p99)}  (${stats.n} invocations)`,
+    );
+  }
+  process.exit(0);
+}
+
+/** The common mistake, for comparison: connect a producer in every invocation (per-invocation durations). */
+async function producerPerInvocation(kafka: ReturnType<typeof createKafka>, config: ReturnType<typeof loadConfig>): Promise<number[]> {
   const host = hostInfo(config.runtime);
   const naive: number[] = [];
   for (let i = 0; i < naiveInvocations; i++) {
@@ -85,7 +114,10 @@ async function main(): Promise<void> {
     const ctx = context();
     const payload = buildTimePayload({ sourceIp: '192.0.2.10', forwardedFor: undefined, requestId: ctx.awsRequestId, host });
     const common = { payload, endpoint: '/', topics: config.kafka.topics, source: 'bench', correlationId: ctx.awsRequestId };
-    const records = [timeRequestRecord({ ...common, method: 'GET' }), timeResponseRecord({ ...common, statusCode: 200, responseTimeMs: 0 })];
+    const records = [
+      timeRequestRecord({ ...common, method: 'GET' }),
+      timeResponseRecord({ ...common, statusCode: 200, responseTimeMs: 0 }),
+    ];
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.sendBatch({
@@ -96,24 +128,7 @@ async function main(): Promise<void> {
     JSON.stringify(payload);
     naive.push(performance.now() - t0);
   }
-  const perInvocation = summarize(naive);
-  const knob = await pushIntervalRows(config, Math.max(200, Math.floor(invocations / 10)));
-  await admin.deleteTopics({ topics: [config.kafka.topics.requests, config.kafka.topics.events] }).catch(() => undefined);
-  await admin.disconnect();
-
-  console.log(`GET / in-process, one container, sequential (${reused.n} invocations after 50 warm-up):`);
-  console.log(`  reused producer:          ${reused.perSecond.toFixed(0)} invocations/s  p50 ${fmt(reused.p50)}  p99 ${fmt(reused.p99)}`);
-  console.log(`  producer per invocation:  ${perInvocation.perSecond.toFixed(0)} invocations/s  p50 ${fmt(perInvocation.p50)}  p99 ${fmt(perInvocation.p99)}  (${perInvocation.n} invocations)`);
-  if (gc) {
-    const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
-    console.log(`  heap after GC: ${mb(heapBefore)} MB before, ${mb(heapAfter)} MB after ${reused.n} invocations (${((heapAfter - heapBefore) / reused.n).toFixed(1)} bytes/invocation)`);
-  }
-  console.log(`  ratio (per-invocation / reused): p50 x${(perInvocation.p50 / reused.p50).toFixed(1)}, throughput x${(reused.perSecond / perInvocation.perSecond).toFixed(1)}`);
-  console.log(`GET / by METRICS_PUSH_INTERVAL_MS, same run (${knob.rounds} alternating blocks of ${knob.block} invocations each):`);
-  for (const [interval, stats] of knob.rows) {
-    console.log(`  interval ${String(interval).padStart(5)} ms:  ${stats.perSecond.toFixed(0)} invocations/s  p50 ${fmt(stats.p50)}  p99 ${fmt(stats.p99)}  (${stats.n} invocations)`);
-  }
-  process.exit(0);
+  return naive;
 }
 
 /** GET / under each push interval, in alternating blocks so that a slower moment of the machine hits them all. */
@@ -145,7 +160,8 @@ async function pushIntervalRows(base: ReturnType<typeof loadConfig>, block: numb
     }
   }
   for (const group of await fetchGroups({ url: base.pushgateway.url, timeoutMs: 2000, job: BENCH_SERVICE.SERVICE_NAME })) {
-    if (String(group.labels.function).startsWith(prefix)) await deleteGroup({ url: base.pushgateway.url, timeoutMs: 2000, labels: group.labels });
+    if (String(group.labels.function).startsWith(prefix))
+      await deleteGroup({ url: base.pushgateway.url, timeoutMs: 2000, labels: group.labels });
   }
   return { rounds, block, rows: intervals.map((interval, i) => [interval, summarize(samples[i]!)] as const) };
 }
