@@ -50,7 +50,10 @@ function standsAlone(workspace, testHelpers = []) {
   const blocks = [];
   for (let depth = 0; depth <= 3; depth++) {
     const leaves = `(\\.\\./){${depth + 1}}`;
-    blocks.push({ files: [`${workspace}/${'*/'.repeat(depth)}*.ts`, `${workspace}/${'*/'.repeat(depth)}*.mts`], rules: rule(`^${leaves}`) });
+    blocks.push({
+      files: [`${workspace}/${'*/'.repeat(depth)}*.ts`, `${workspace}/${'*/'.repeat(depth)}*.mts`],
+      rules: rule(`^${leaves}`),
+    });
     if (depth === 0 || testHelpers.length === 0) continue;
     const helper = `(\\.\\./){${depth + up}}test/helpers/(${testHelpers.join('|')})$`;
     blocks.push({ files: [`${workspace}/test/${'*/'.repeat(depth - 1)}*.ts`], rules: rule(`^(?!${helper})${leaves}`) });

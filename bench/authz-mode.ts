@@ -35,20 +35,37 @@ interface Round {
 
 async function round(mode: Round['mode'], env: Record<string, string>, n: number): Promise<Round> {
   const suffix = `${Date.now().toString(36)}-${n}`;
-  const topics = { requests: `bench-authz-requests-${suffix}`, events: `bench-authz-events-${suffix}`, commands: `bench-authz-commands-${suffix}`, dlq: `bench-authz-dlq-${suffix}` };
+  const topics = {
+    requests: `bench-authz-requests-${suffix}`,
+    events: `bench-authz-events-${suffix}`,
+    commands: `bench-authz-commands-${suffix}`,
+    dlq: `bench-authz-dlq-${suffix}`,
+  };
   const config = loadConfig({ KAFKA_BROKERS: `127.0.0.1:${PORT}` });
   const admin = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'bench-authz' }).admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
+  });
   const t0 = performance.now();
-  const offline = await startService({ httpPort: 27350, lambdaPort: 27352, topics, group: `bench-authz-${suffix}`, env: { ...BENCH_SERVICE, ...env, LOG_LEVEL: 'INFO' } });
+  const offline = await startService({
+    httpPort: 27350,
+    lambdaPort: 27352,
+    topics,
+    group: `bench-authz-${suffix}`,
+    env: { ...BENCH_SERVICE, ...env, LOG_LEVEL: 'INFO' },
+  });
   const startMs = performance.now() - t0;
   let stopped = false;
   try {
     const first = `first-${randomUUID()}`;
     const t1 = performance.now();
     await (await fetch(`${offline.baseUrl}/`, { headers: { 'x-correlation-id': first } })).arrayBuffer();
-    await waitFor(() => logLines(offline).find((l) => l.message === 'http request' && l.correlation_id === first), { timeoutMs: 60_000, intervalMs: 20 });
+    await waitFor(() => logLines(offline).find((l) => l.message === 'http request' && l.correlation_id === first), {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+    });
     const firstHandledMs = performance.now() - t1;
     const getMs: number[] = [];
     for (let i = 0; i < requests; i++) {
@@ -84,7 +101,9 @@ async function main(): Promise<void> {
       const first = summarize(of.map((r) => r.firstHandledMs));
       const get = summarize(of.flatMap((r) => r.getMs));
       const stop = summarize(of.map((r) => r.stopMs));
-      console.log(`${mode.padEnd(10)} ${fmt(start.p50).padStart(14)}    ${fmt(first.p50).padStart(24)}    ${fmt(get.p50).padStart(10)} / ${fmt(get.p99).padEnd(8)}    ${fmt(stop.p50).padStart(9)}`);
+      console.log(
+        `${mode.padEnd(10)} ${fmt(start.p50).padStart(14)}    ${fmt(first.p50).padStart(24)}    ${fmt(get.p50).padStart(10)} / ${fmt(get.p99).padEnd(8)}    ${fmt(stop.p50).padStart(9)}`,
+      );
     }
   } finally {
     await broker.destroy();

@@ -123,7 +123,16 @@ function commandBatch(topic: string, partitions: number, offsets: number[]): Con
     const offset = offsets[partition] ?? 0;
     offsets[partition] = offset + 1;
     const value = { type: 'time.now', correlation_id: `bench-${round}-${i}`, payload: { timezone: 'Europe/Paris' } };
-    return { topic, partition, offset: String(offset), timestamp: Date.now(), timestampType: 'CREATE_TIME', key: Buffer.from(`client-${i % 10}`), value: Buffer.from(JSON.stringify(value)), headers: [] };
+    return {
+      topic,
+      partition,
+      offset: String(offset),
+      timestamp: Date.now(),
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from(`client-${i % 10}`),
+      value: Buffer.from(JSON.stringify(value)),
+      headers: [],
+    };
   });
 }
 
@@ -131,13 +140,26 @@ function commandBatch(topic: string, partitions: number, offsets: number[]): Con
 function answersOf(batch: readonly ConsumedRecord[]): Message[] {
   return batch.map((r) => ({
     key: r.key,
-    value: JSON.stringify({ id: randomUUID(), event_type: 'time.now.processed', timestamp: new Date().toISOString(), source: 'bench', correlation_id: 'c', data: { command_id: randomUUID(), command_type: 'time.now', timezone: 'Europe/Paris', time: new Date().toISOString() }, version: '1.0' }),
+    value: JSON.stringify({
+      id: randomUUID(),
+      event_type: 'time.now.processed',
+      timestamp: new Date().toISOString(),
+      source: 'bench',
+      correlation_id: 'c',
+      data: { command_id: randomUUID(), command_type: 'time.now', timezone: 'Europe/Paris', time: new Date().toISOString() },
+      version: '1.0',
+    }),
     headers: { event_type: 'time.now.processed', correlation_id: 'c', 'content-type': 'application/json', command_id: randomUUID() },
   }));
 }
 
 async function bareProducer(kafka: Kafka): Promise<Producer> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   return producer;
 }
@@ -148,7 +170,13 @@ type Runner = (batch: ConsumedRecord[]) => Promise<void>;
 function inProcess(c: Checkout, config: Config, kafka: () => Kafka): { run: Runner; close: () => Promise<void> } {
   const producer = c.kafka.createContainerProducer({ kafka, sendTimeoutMs: 5000, connectTimeoutMs: 5000 });
   const logger = c.logger.createLogger(config);
-  const consumer = c.commands.createCommandConsumer({ name: 'onCommand', config, publisher: producer, logger, metrics: c.metrics.createMetrics() });
+  const consumer = c.commands.createCommandConsumer({
+    name: 'onCommand',
+    config,
+    publisher: producer,
+    logger,
+    metrics: c.metrics.createMetrics(),
+  });
   return {
     run: async (batch) => {
       const result = await consumer.processRecords(batch);
@@ -160,8 +188,16 @@ function inProcess(c: Checkout, config: Config, kafka: () => Kafka): { run: Runn
 
 /** A checkout's commands function with answers acknowledged at once: what it costs besides the broker. */
 function ownWork(c: Checkout, config: Config): Runner {
-  const publisher = { send: (records: readonly unknown[]) => Promise.resolve(records.map((_, i) => ({ topic: 't', partition: 0, offset: String(i) }))) };
-  const consumer = c.commands.createCommandConsumer({ name: 'onCommand', config, publisher, logger: c.logger.createLogger(config), metrics: c.metrics.createMetrics() });
+  const publisher = {
+    send: (records: readonly unknown[]) => Promise.resolve(records.map((_, i) => ({ topic: 't', partition: 0, offset: String(i) }))),
+  };
+  const consumer = c.commands.createCommandConsumer({
+    name: 'onCommand',
+    config,
+    publisher,
+    logger: c.logger.createLogger(config),
+    metrics: c.metrics.createMetrics(),
+  });
   return async (batch) => {
     const result = await consumer.processRecords(batch);
     if (result.failed.length > 0) throw new Error(`${c.name}: ${result.failed.length} command(s) not answered`);
@@ -179,11 +215,21 @@ function asFunction(c: Checkout, config: Config, kafka: () => Kafka): { run: Run
     producer: () => producer,
   };
   const handler = c.handlers.createConsumerHandler('onCommand', deps);
-  const source = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/bench/1', bootstrapServers: config.kafka.brokers };
+  const source = {
+    kind: 'msk' as const,
+    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/bench/1',
+    bootstrapServers: config.kafka.brokers,
+  };
   return {
     run: async (batch) => {
       const deadline = Date.now() + 10_000;
-      const context = { awsRequestId: randomUUID(), functionName: 'onCommand', functionVersion: '$LATEST', memoryLimitInMB: '256', getRemainingTimeInMillis: () => deadline - Date.now() } as unknown as Context;
+      const context = {
+        awsRequestId: randomUUID(),
+        functionName: 'onCommand',
+        functionVersion: '$LATEST',
+        memoryLimitInMB: '256',
+        getRemainingTimeInMillis: () => deadline - Date.now(),
+      } as unknown as Context;
       const answer = await handler(buildKafkaEvent(source, batch) as never, context); // the MSK event AWS sends
       if (answer.batchItemFailures.length > 0) throw new Error(`${c.name}: ${answer.batchItemFailures.length} command(s) not answered`);
     },
@@ -222,8 +268,19 @@ async function main(): Promise<void> {
   const before = await load('before', BEFORE);
   const after = await load('after', path.resolve(__dirname, '..'));
   const suffix = randomUUID().slice(0, 8);
-  const topics = { commands: `bench-answers-commands-${suffix}`, events: `bench-answers-events-${suffix}`, dlq: `bench-answers-dlq-${suffix}` };
-  const env = { ...BENCH_SERVICE, KAFKA_BROKERS: `${BROKER.host}:${BROKER.port}`, KAFKA_TOPIC_COMMANDS: topics.commands, KAFKA_TOPIC_EVENTS: topics.events, KAFKA_TOPIC_DLQ: topics.dlq, LOG_LEVEL: 'ERROR' };
+  const topics = {
+    commands: `bench-answers-commands-${suffix}`,
+    events: `bench-answers-events-${suffix}`,
+    dlq: `bench-answers-dlq-${suffix}`,
+  };
+  const env = {
+    ...BENCH_SERVICE,
+    KAFKA_BROKERS: `${BROKER.host}:${BROKER.port}`,
+    KAFKA_TOPIC_COMMANDS: topics.commands,
+    KAFKA_TOPIC_EVENTS: topics.events,
+    KAFKA_TOPIC_DLQ: topics.dlq,
+    LOG_LEVEL: 'ERROR',
+  };
   const direct = new Kafka({ clientId: 'bench-answers', brokers: [env.KAFKA_BROKERS], logLevel: logLevel.NOTHING });
   const admin = direct.admin();
   await admin.connect();
@@ -234,7 +291,12 @@ async function main(): Promise<void> {
   try {
     const scenarios = [
       { how: 'in process, local broker', kafka: () => direct, build: inProcess, withOwnWork: true },
-      { how: `whole function, broker answering ${DELAY_MS} ms late (proxy)`, kafka: () => kafkaVia(proxy.port, 'bench-answers-proxy'), build: asFunction, withOwnWork: false },
+      {
+        how: `whole function, broker answering ${DELAY_MS} ms late (proxy)`,
+        kafka: () => kafkaVia(proxy.port, 'bench-answers-proxy'),
+        build: asFunction,
+        withOwnWork: false,
+      },
     ];
     for (const { how, kafka, build, withOwnWork } of scenarios) {
       for (const partitions of [1, 3]) {
@@ -244,10 +306,16 @@ async function main(): Promise<void> {
           closers.push(made.close);
           return { name: c.name, run: made.run };
         });
-        if (withOwnWork) for (const c of [before, after]) variants.push({ name: `${c.name}, answers acknowledged at once (its own work)`, run: ownWork(c, c.config.loadConfig(env)) });
+        if (withOwnWork)
+          for (const c of [before, after])
+            variants.push({ name: `${c.name}, answers acknowledged at once (its own work)`, run: ownWork(c, c.config.loadConfig(env)) });
         const floor = await bareProducer(client);
         closers.push(() => floor.disconnect());
-        variants.push({ name: 'floor: one kafkajs sendBatch of the 100 answers', run: async (batch) => void (await floor.sendBatch({ acks: -1, topicMessages: [{ topic: topics.events, messages: answersOf(batch) }] })) });
+        variants.push({
+          name: 'floor: one kafkajs sendBatch of the 100 answers',
+          run: async (batch) =>
+            void (await floor.sendBatch({ acks: -1, topicMessages: [{ topic: topics.events, messages: answersOf(batch) }] })),
+        });
         report(`${how}, ${partitions} partition(s)`, await rounds(variants, topics.commands, partitions));
       }
     }

@@ -28,12 +28,25 @@ const config = loadConfig({
   LOG_LEVEL: 'ERROR',
 });
 const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error };
-const source = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/b/c', bootstrapServers: config.kafka.brokers };
+const source = {
+  kind: 'msk' as const,
+  eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/b/c',
+  bootstrapServers: config.kafka.brokers,
+};
 
 let offset = 0;
 function rec(topic: string, value: unknown, key = 'k'): ConsumedRecord {
   offset += 1;
-  return { topic, partition: offset % 3, offset: String(offset), timestamp: Date.now(), timestampType: 'CREATE_TIME', key: Buffer.from(key), value: Buffer.from(JSON.stringify(value)), headers: [] };
+  return {
+    topic,
+    partition: offset % 3,
+    offset: String(offset),
+    timestamp: Date.now(),
+    timestampType: 'CREATE_TIME',
+    key: Buffer.from(key),
+    value: Buffer.from(JSON.stringify(value)),
+    headers: [],
+  };
 }
 
 async function main(): Promise<void> {
@@ -42,7 +55,10 @@ async function main(): Promise<void> {
   await admin.connect();
   await admin.createTopics({
     waitForLeaders: true,
-    topics: [config.kafka.topics.events, config.kafka.topics.commands, config.kafka.topics.dlq].map((topic) => ({ topic, numPartitions: 3 })),
+    topics: [config.kafka.topics.events, config.kafka.topics.commands, config.kafka.topics.dlq].map((topic) => ({
+      topic,
+      numPartitions: 3,
+    })),
   });
   const producer = createContainerProducer({ kafka: () => kafka, sendTimeoutMs: 5000, connectTimeoutMs: 1000 });
   try {
@@ -56,7 +72,14 @@ async function main(): Promise<void> {
     });
     const batches = Array.from({ length: 200 }, () =>
       Array.from({ length: 100 }, (_, i) =>
-        rec(config.kafka.topics.requests, createEvent({ eventType: 'http_request', source: 'bench', data: { user_ip: `10.0.0.${i % 50}`, method: 'GET', endpoint: '/', hostname: 'h', os: 'Linux', request_id: 'r' } })),
+        rec(
+          config.kafka.topics.requests,
+          createEvent({
+            eventType: 'http_request',
+            source: 'bench',
+            data: { user_ip: `10.0.0.${i % 50}`, method: 'GET', endpoint: '/', hostname: 'h', os: 'Linux', request_id: 'r' },
+          }),
+        ),
       ),
     );
     const eventSamples: number[] = [];
@@ -69,14 +92,20 @@ async function main(): Promise<void> {
       eventSamples.push(performance.now() - started);
     }
     const ev = summarize(eventSamples.slice(20));
-    console.log(`events   batch of 100 http_request: p50 ${fmt(ev.p50)} p99 ${fmt(ev.p99)} -> ${Math.round((100 * 1000) / ev.mean)} records/s`);
+    console.log(
+      `events   batch of 100 http_request: p50 ${fmt(ev.p50)} p99 ${fmt(ev.p99)} -> ${Math.round((100 * 1000) / ev.mean)} records/s`,
+    );
 
     // Commands: 100 batches of 10 time.now, answers acknowledged by the broker.
     const commands = createCommandConsumer({ name: 'onCommand', config, publisher: producer, logger, metrics: createMetrics() });
     const commandSamples: number[] = [];
     for (let b = 0; b < 100; b += 1) {
       const batch = Array.from({ length: 10 }, (_, i) =>
-        rec(config.kafka.topics.commands, { type: 'time.now', correlation_id: `bench-${b}-${i}`, payload: { timezone: 'Europe/Paris' } }, `client-${i}`),
+        rec(
+          config.kafka.topics.commands,
+          { type: 'time.now', correlation_id: `bench-${b}-${i}`, payload: { timezone: 'Europe/Paris' } },
+          `client-${i}`,
+        ),
       );
       const started = performance.now();
       const result = await commands.processRecords(batch);
@@ -84,10 +113,14 @@ async function main(): Promise<void> {
       commandSamples.push(performance.now() - started);
     }
     const cmd = summarize(commandSamples.slice(10));
-    console.log(`commands batch of 10 time.now (answers acked): p50 ${fmt(cmd.p50)} p99 ${fmt(cmd.p99)} -> ${Math.round((10 * 1000) / cmd.mean)} commands/s`);
+    console.log(
+      `commands batch of 10 time.now (answers acked): p50 ${fmt(cmd.p50)} p99 ${fmt(cmd.p99)} -> ${Math.round((10 * 1000) / cmd.mean)} commands/s`,
+    );
   } finally {
     await producer.disconnect();
-    await admin.deleteTopics({ topics: [config.kafka.topics.events, config.kafka.topics.commands, config.kafka.topics.dlq] }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: [config.kafka.topics.events, config.kafka.topics.commands, config.kafka.topics.dlq] })
+      .catch(() => undefined);
     await admin.disconnect();
   }
 }

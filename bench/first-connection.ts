@@ -55,7 +55,11 @@ async function main(): Promise<void> {
             await sleep(delay);
             return createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: `bench-cold-${i}` });
           };
-          const producer = createContainerProducer({ kafka, sendTimeoutMs: config.kafka.sendTimeoutMs, connectTimeoutMs: config.kafka.connectTimeoutMs });
+          const producer = createContainerProducer({
+            kafka,
+            sendTimeoutMs: config.kafka.sendTimeoutMs,
+            connectTimeoutMs: config.kafka.connectTimeoutMs,
+          });
           if (mode === 'init') void producer.connect();
           await sleep(INIT_GAP_MS);
           const t0 = performance.now();

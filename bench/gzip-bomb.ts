@@ -24,14 +24,20 @@ const kafka = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, 
 
 /** Peak RSS (KB), exit code and last line of `npm run dlq -- list` on the topic. */
 function readWithTool(topic: string): { max_rss_mb: number; exit: number | null; last_line: string } {
-  const run = spawnSync('/usr/bin/time', ['-f', 'max_rss_kb=%M', process.execPath, '--import', 'tsx', 'infra/dlq.ts', 'list', '--topic', topic, '--timeout-ms', '60000'], {
-    cwd: repo,
-    env,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const run = spawnSync(
+    '/usr/bin/time',
+    ['-f', 'max_rss_kb=%M', process.execPath, '--import', 'tsx', 'infra/dlq.ts', 'list', '--topic', topic, '--timeout-ms', '60000'],
+    {
+      cwd: repo,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   const rss = Number(/max_rss_kb=(\d+)/.exec(run.stderr)?.[1] ?? NaN);
-  const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l && !l.startsWith('max_rss_kb') && !l.startsWith('Command exited'));
+  const lines = `${run.stdout}\n${run.stderr}`
+    .split('\n')
+    .filter((l) => l && !l.startsWith('max_rss_kb') && !l.startsWith('Command exited'));
   return { max_rss_mb: Math.round(rss / 1024), exit: run.status, last_line: (lines.at(-1) ?? '').slice(0, 160) };
 }
 
@@ -47,7 +53,11 @@ async function main(): Promise<void> {
       const topic = `bench-gzip-bomb-${records}-${randomUUID().slice(0, 8)}`;
       topics.push(topic);
       await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
-      await producer.send({ topic, compression: CompressionTypes.GZIP, messages: Array.from({ length: records }, () => ({ value: zeros })) });
+      await producer.send({
+        topic,
+        compression: CompressionTypes.GZIP,
+        messages: Array.from({ length: records }, () => ({ value: zeros })),
+      });
       const [end] = await admin.fetchTopicOffsets(topic);
       console.log(JSON.stringify({ batch_inflated_mib: records, records: Number(end?.high ?? 0), ...readWithTool(topic) }));
     }

@@ -63,7 +63,12 @@ function histogram(name: string, bounds: number[], labelSets: Pairs[], seed: num
 }
 
 function counter(name: string, labelSets: Pairs[], seed: number): FamilyOut {
-  return { name, help: name, type: 'counter', series: labelSets.map((labels, i) => ({ labels, value: 1 + ((seed * 31 + i * 17) % 1000) })) };
+  return {
+    name,
+    help: name,
+    type: 'counter',
+    series: labelSets.map((labels, i) => ({ labels, value: 1 + ((seed * 31 + i * 17) % 1000) })),
+  };
 }
 
 function cross(...dims: Array<[string, string[]]>): Pairs[] {
@@ -87,16 +92,34 @@ function containerBody(fn: string, seed: number): string {
   switch (fn) {
     case 'http':
       families.push(
-        counter('http_requests_total', cross(['method', ['GET', 'POST']], ['route', heavy ? values('/r', 20) : routes], ['status', ['200', '202', '503']]), seed),
-        histogram('http_request_duration_seconds', SECONDS, cross(['method', ['GET', 'POST']], ['route', heavy ? values('/r', 20) : routes]), seed),
+        counter(
+          'http_requests_total',
+          cross(['method', ['GET', 'POST']], ['route', heavy ? values('/r', 20) : routes], ['status', ['200', '202', '503']]),
+          seed,
+        ),
+        histogram(
+          'http_request_duration_seconds',
+          SECONDS,
+          cross(['method', ['GET', 'POST']], ['route', heavy ? values('/r', 20) : routes]),
+          seed,
+        ),
         counter('kafka_messages_sent_total', cross(['status', ['success', 'error']], ['topic', topics]), seed),
         histogram('kafka_message_size_bytes', BYTES, cross(['topic', topics]), seed),
       );
       break;
     case 'onHttpResponse':
       families.push(
-        histogram('http_response_time_seconds', SECONDS, cross(['endpoint', heavy ? values('/e', 20) : routes], ['status', heavy ? values('s', 3) : ['200', '202', '404']]), seed),
-        counter('kafka_messages_received_total', cross(['event_type', ['http_response']], ['status', ['processed', 'duplicate']], ['topic', ['sts-events']]), seed),
+        histogram(
+          'http_response_time_seconds',
+          SECONDS,
+          cross(['endpoint', heavy ? values('/e', 20) : routes], ['status', heavy ? values('s', 3) : ['200', '202', '404']]),
+          seed,
+        ),
+        counter(
+          'kafka_messages_received_total',
+          cross(['event_type', ['http_response']], ['status', ['processed', 'duplicate']], ['topic', ['sts-events']]),
+          seed,
+        ),
         histogram('kafka_message_process_time_seconds', SECONDS, cross(['event_type', ['http_response']], ['topic', ['sts-events']]), seed),
         histogram('kafka_consumer_lag_ms', LAG_MS, [[['topic', 'sts-events']]], seed),
       );
@@ -105,7 +128,11 @@ function containerBody(fn: string, seed: number): string {
       // onHttpRequest, onError, onCommand, onCustomEvent: event types and one or two outside-fed counters
       const types = heavy ? values('type', n(4)) : ['http_request', 'error', 'time.now', 'custom'];
       families.push(
-        counter('kafka_messages_received_total', cross(['event_type', types], ['status', ['processed', 'dead_lettered']], ['topic', ['sts-events']]), seed),
+        counter(
+          'kafka_messages_received_total',
+          cross(['event_type', types], ['status', ['processed', 'dead_lettered']], ['topic', ['sts-events']]),
+          seed,
+        ),
         histogram('kafka_message_process_time_seconds', SECONDS, cross(['event_type', types], ['topic', ['sts-events']]), seed),
         histogram('kafka_consumer_lag_ms', LAG_MS, [[['topic', 'sts-events']]], seed),
         counter('error_events_total', cross(['error_type', values('E', n(3))], ['service', values('svc', n(2))]), seed),
@@ -149,7 +176,10 @@ export const handler = async () => {
 };`,
   );
   const out = { get: path.join(dir, 'metrics.js'), fold: path.join(dir, 'fold.js') };
-  for (const [entry, outfile] of [[path.join(root, 'handlers', 'metrics.ts'), out.get], [foldEntry, out.fold]] as const) {
+  for (const [entry, outfile] of [
+    [path.join(root, 'handlers', 'metrics.ts'), out.get],
+    [foldEntry, out.fold],
+  ] as const) {
     await build({
       entryPoints: [entry],
       bundle: true,
@@ -244,7 +274,13 @@ async function fill(pg: PrivateProcess, indices: number[], pushedAt: number[], s
       const fn = FUNCTIONS[i % FUNCTIONS.length] ?? 'http';
       const body = containerBody(fn, i);
       const started = performance.now();
-      await groupRequest({ url: pg.url, method: 'PUT', labels: { job: JOB, stage: STAGE, function: fn, instance: `env-${i}`, segment }, body, timeoutMs: 60_000 });
+      await groupRequest({
+        url: pg.url,
+        method: 'PUT',
+        labels: { job: JOB, stage: STAGE, function: fn, instance: `env-${i}`, segment },
+        body,
+        timeoutMs: 60_000,
+      });
       latencies.push(performance.now() - started);
       pushedAt[i] = Date.now() / 1000;
     }
@@ -261,7 +297,13 @@ async function pushLatency(pg: PrivateProcess): Promise<number[]> {
     metrics.httpRequestDuration.observe({ route, method: 'GET' }, 0.003);
   }
   metrics.kafkaMessageSize.observe({ topic: 'sts-events' }, 300);
-  const pusher = createMetricsPusher({ metrics, url: pg.url, grouping: { job: JOB, stage: STAGE, function: 'http', instance: 'bench-pusher' }, timeoutMs: 300, intervalMs: 0 });
+  const pusher = createMetricsPusher({
+    metrics,
+    url: pg.url,
+    grouping: { job: JOB, stage: STAGE, function: 'http', instance: 'bench-pusher' },
+    timeoutMs: 300,
+    intervalMs: 0,
+  });
   const samples: number[] = [];
   for (let i = 0; i < 30; i++) {
     metrics.httpRequests.inc({ route: '/', method: 'GET', status: '200' });
@@ -286,7 +328,11 @@ async function measure(code: string, outfiles: { get: string; fold: string }, va
     let have = 0;
     let series = 0;
     for (const size of sizes) {
-      const fillLatencies = await fill(pg, Array.from({ length: size - have }, (_, k) => have + k), pushedAt);
+      const fillLatencies = await fill(
+        pg,
+        Array.from({ length: size - have }, (_, k) => have + k),
+        pushedAt,
+      );
       for (let i = have; i < size; i++) series += perContainer[i % FUNCTIONS.length] ?? 0;
       have = size;
       const pushes = await pushLatency(pg);
@@ -296,7 +342,12 @@ async function measure(code: string, outfiles: { get: string; fold: string }, va
       const byAge = pushedAt.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
       const cut = byAge[Math.floor(size / 10)]?.[0] ?? 0;
       const fold = await orFailure(inFunction(outfiles.fold, pg.url, 'fold', cut + 900 - 0.0001));
-      await fill(pg, byAge.slice(0, Math.floor(size / 10)).map(([, i]) => i), pushedAt, `s${size}`);
+      await fill(
+        pg,
+        byAge.slice(0, Math.floor(size / 10)).map(([, i]) => i),
+        pushedAt,
+        `s${size}`,
+      );
       // Last: 20 requests at once (in a function that does not share one read, the Pushgateway
       // renders every group 20 times, which would slow whatever came next).
       const burst = await orFailure(inFunction(outfiles.get, pg.url, 'burst'));
@@ -319,7 +370,9 @@ async function main(): Promise<void> {
   for (const version of versions) built.push({ ...version, outfiles: await bundles(version.root) });
   const perContainer = FUNCTIONS.map((fn) => seriesIn(containerBody(fn, 1)));
   console.log(`profile ${profile}: series per container by function ${FUNCTIONS.map((f, i) => `${f} ${perContainer[i]}`).join(', ')}`);
-  console.log('| code | flags | containers | series in the Pushgateway | fill push p50 / p99 ms | pusher push p50 / p99 / max ms | GET /metrics cold / warm ms | 20 GET /metrics at once ms | answer KB | function peak RSS MB | fold of 10 % ms, peak RSS MB | Pushgateway RSS / peak MB |');
+  console.log(
+    '| code | flags | containers | series in the Pushgateway | fill push p50 / p99 ms | pusher push p50 / p99 / max ms | GET /metrics cold / warm ms | 20 GET /metrics at once ms | answer KB | function peak RSS MB | fold of 10 % ms, peak RSS MB | Pushgateway RSS / peak MB |',
+  );
   console.log('| --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | --- | --- |');
   try {
     for (const variant of variants) for (const version of built) await measure(version.code, version.outfiles, variant, perContainer);

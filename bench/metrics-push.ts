@@ -156,8 +156,7 @@ async function lostAtReap(ratePerSecond: number, intervalMs: number, invocations
   const handler = middy<APIGatewayProxyEventV2, Result>()
     .use(pushMetrics({ metrics, pusher, recordHttp: true }))
     .handler(() => Promise.resolve({ statusCode: 200 }));
-  const successes = async () =>
-    (await metrics.pushgatewayPushes.get()).values.find((v) => v.labels.outcome === 'success')?.value ?? 0;
+  const successes = async () => (await metrics.pushgatewayPushes.get()).values.find((v) => v.labels.outcome === 'success')?.value ?? 0;
   let pushedCount = 0;
   let pushesSeen = 0;
   const unpushed: number[] = [];
@@ -213,7 +212,14 @@ async function main(): Promise<void> {
     console.log('\nCounts a container loses if Lambda reaps it after a random invocation (1000 invocations each):\n');
     console.log('| interval | invocations/s | pushes | mean lost | max lost |');
     console.log('| ---: | ---: | ---: | ---: | ---: |');
-    for (const [intervalMs, rate] of [[10_000, 0.05], [10_000, 0.5], [10_000, 1], [10_000, 10], [10_000, 100], [0, 100]] as const) {
+    for (const [intervalMs, rate] of [
+      [10_000, 0.05],
+      [10_000, 0.5],
+      [10_000, 1],
+      [10_000, 10],
+      [10_000, 100],
+      [0, 100],
+    ] as const) {
       const r = await lostAtReap(rate, intervalMs, 1000);
       console.log(`| ${intervalMs / 1000} s | ${rate} | ${r.pushes} | ${r.meanLost.toFixed(1)} | ${r.maxLost} |`);
     }

@@ -54,7 +54,10 @@ export function parseCommandLineArgs<T extends Options>(
   env: NodeJS.ProcessEnv = invocation(),
 ) {
   const taken = optionsTakenByNpm(options, env);
-  const missingDashes = taken.length > 0 ? `npm took ${taken.map((o) => `--${o}`).join(', ')} for itself: put -- before the tool's options (npm run ${tool} -- --${taken[0]} …)` : undefined;
+  const missingDashes =
+    taken.length > 0
+      ? `npm took ${taken.map((o) => `--${o}`).join(', ')} for itself: put -- before the tool's options (npm run ${tool} -- --${taken[0]} …)`
+      : undefined;
   try {
     return { ...parseArgs({ args: argv, options, allowPositionals, strict: true }), missingDashes };
   } catch (error) {

@@ -105,21 +105,43 @@ export function tallyDeadLetters(letters: readonly DeadLetter[], replayed: Reado
     byReasonSource.set(row ? key : 'other', counted);
     byAge[AGES.findIndex(([, upTo]) => now - letter.timestamp < upTo)]![state] += 1;
   }
-  const rows = [...byReasonSource.values()].sort((a, b) => b.pending + b.replayed - (a.pending + a.replayed) || a.reason.localeCompare(b.reason));
+  const rows = [...byReasonSource.values()].sort(
+    (a, b) => b.pending + b.replayed - (a.pending + a.replayed) || a.reason.localeCompare(b.reason),
+  );
   const times = letters.map((l) => l.timestamp);
   const when = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
   return { total, by_reason_and_source: rows, by_age: byAge, oldest: when(Math.min(...times)), newest: when(Math.max(...times)) };
 }
 
 /** `summary` as a person reads it. */
-export function summaryLines(params: { read: ReadResult; selected: DeadLetter[]; tally: ReturnType<typeof tallyDeadLetters>; topic: string }): string[] {
+export function summaryLines(params: {
+  read: ReadResult;
+  selected: DeadLetter[];
+  tally: ReturnType<typeof tallyDeadLetters>;
+  topic: string;
+}): string[] {
   const { read, selected, tally, topic } = params;
   const selection = selected.length === read.letters.length ? '' : ` (selected of ${read.letters.length})`;
-  const lines = [`${deadLetters(selected.length)} in ${topic}${selection}: ${tally.total.pending} pending, ${tally.total.replayed} replayed${unreadNote(read)}`];
+  const lines = [
+    `${deadLetters(selected.length)} in ${topic}${selection}: ${tally.total.pending} pending, ${tally.total.replayed} replayed${unreadNote(read)}`,
+  ];
   if (selected.length === 0) return lines;
   const counts = (c: Counts) => [String(c.pending), String(c.replayed)];
   lines.push(`oldest ${tally.oldest ?? '-'}, newest ${tally.newest ?? '-'}`, '');
-  lines.push(...table(['REASON', 'SOURCE TOPIC', 'PENDING', 'REPLAYED'], tally.by_reason_and_source.map((r) => [r.reason, r.source, ...counts(r)]), new Set([2, 3])), '');
-  lines.push(...table(['DEAD-LETTERED', 'PENDING', 'REPLAYED'], tally.by_age.map((a) => [a.age, ...counts(a)]), new Set([1, 2])));
+  lines.push(
+    ...table(
+      ['REASON', 'SOURCE TOPIC', 'PENDING', 'REPLAYED'],
+      tally.by_reason_and_source.map((r) => [r.reason, r.source, ...counts(r)]),
+      new Set([2, 3]),
+    ),
+    '',
+  );
+  lines.push(
+    ...table(
+      ['DEAD-LETTERED', 'PENDING', 'REPLAYED'],
+      tally.by_age.map((a) => [a.age, ...counts(a)]),
+      new Set([1, 2]),
+    ),
+  );
   return lines;
 }

@@ -75,7 +75,8 @@ const OPTIONS = {
 
 function positiveInt(name: string, text: string, orAll = false): number {
   if (orAll && text === 'all') return Number.MAX_SAFE_INTEGER;
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`--${name}: a positive whole number${orAll ? ' or all' : ''}, not "${text}"`);
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1)
+    throw new UsageError(`--${name}: a positive whole number${orAll ? ' or all' : ''}, not "${text}"`);
   return Number(text);
 }
 
@@ -91,7 +92,8 @@ function selectionOf(values: { offsets?: string; reason?: string; 'source-topic'
   const selection: Selection = {};
   if (values.offsets !== undefined) Object.assign(selection, coordinatesOption('--offsets', values.offsets));
   if (values.reason !== undefined) {
-    if (!KNOWN_REASONS.includes(values.reason)) throw new UsageError(`--reason ${values.reason}: no such reason`, `known: ${KNOWN_REASONS.join(', ')}`);
+    if (!KNOWN_REASONS.includes(values.reason))
+      throw new UsageError(`--reason ${values.reason}: no such reason`, `known: ${KNOWN_REASONS.join(', ')}`);
     selection.reason = values.reason;
   }
   if (values['source-topic'] !== undefined) selection.sourceTopic = values['source-topic'];
@@ -157,10 +159,20 @@ function showOne(read: ReadResult, args: Args, topic: string, out: (line: string
   out(JSON.stringify({ ...deadLetterSummary(letter, read.replayed.has(coordinates(letter))), records }, null, 2));
 }
 
-async function replay(params: { kafka: ReturnType<typeof createKafka>; read: ReadResult; selected: DeadLetter[]; args: Args; topic: string; timeoutMs: number; out: (line: string) => void }): Promise<void> {
+async function replay(params: {
+  kafka: ReturnType<typeof createKafka>;
+  read: ReadResult;
+  selected: DeadLetter[];
+  args: Args;
+  topic: string;
+  timeoutMs: number;
+  out: (line: string) => void;
+}): Promise<void> {
   const { kafka, read, selected, args, topic, out } = params;
   if (read.unread > 0) {
-    throw new DeadLetterToolError(`replay reads the whole topic (its receipts): ${read.unread} records not read; raise --max-records to at least ${read.records + read.unread}`);
+    throw new DeadLetterToolError(
+      `replay reads the whole topic (its receipts): ${read.unread} records not read; raise --max-records to at least ${read.records + read.unread}`,
+    );
   }
   if (args.dryRun) {
     for (const letter of selected) out(`would replay ${deadLetterLine(letter, read.replayed.has(coordinates(letter)))}`);
@@ -170,12 +182,21 @@ async function replay(params: { kafka: ReturnType<typeof createKafka>; read: Rea
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    const outcomes = await replayDeadLetters({ producer, deadLetterTopic: topic, letters: selected, replayed: read.replayed, timeoutMs: params.timeoutMs });
+    const outcomes = await replayDeadLetters({
+      producer,
+      deadLetterTopic: topic,
+      letters: selected,
+      replayed: read.replayed,
+      timeoutMs: params.timeoutMs,
+    });
     for (const o of outcomes) {
       const to = o.sent.map((s) => `${s.topic}/${s.partition}/${s.offset}`).join(',');
       out(args.json ? JSON.stringify(o) : `${o.deadLetter}  ${o.status}${to ? `  -> ${to}` : ''}`);
     }
-    if (!args.json) out(`${outcomes.filter((o) => o.status === 'replayed').length} replayed, ${outcomes.filter((o) => o.status === 'already-replayed').length} already replayed`);
+    if (!args.json)
+      out(
+        `${outcomes.filter((o) => o.status === 'replayed').length} replayed, ${outcomes.filter((o) => o.status === 'already-replayed').length} already replayed`,
+      );
   } finally {
     await producer.disconnect();
   }
@@ -187,7 +208,11 @@ export async function main(argv: string[], out: (line: string) => void = console
   const topic = args.topic ?? config.kafka.topics.dlq;
   const brokers = await resolveBrokers(config.kafka);
   // Reading a whole topic over TLS and IAM: allow the connection more than a send budget.
-  const kafkaSettings = { ...config.kafka, connectTimeoutMs: Math.max(config.kafka.connectTimeoutMs, 10_000), sendTimeoutMs: Math.max(config.kafka.sendTimeoutMs, 10_000) };
+  const kafkaSettings = {
+    ...config.kafka,
+    connectTimeoutMs: Math.max(config.kafka.connectTimeoutMs, 10_000),
+    sendTimeoutMs: Math.max(config.kafka.sendTimeoutMs, 10_000),
+  };
   const kafka = createKafka({ kafka: kafkaSettings, brokers, clientId: 'simple-time-service-dlq' });
   const read = await readDeadLetters({ kafka, topic, timeoutMs: args.timeoutMs, maxRecords: args.maxRecords });
   if (args.command === 'show') return showOne(read, args, topic, out);

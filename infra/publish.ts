@@ -99,7 +99,8 @@ function parseObject(name: string, text: string | undefined): Record<string, unk
 
 function wholeNumber(name: string, text: string, min: number, max: number, unit: string): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${name}: a whole number of ${unit} from ${min} to ${max}, not "${text}"`);
+  if (!/^\d+$/.test(text) || value < min || value > max)
+    throw new UsageError(`--${name}: a whole number of ${unit} from ${min} to ${max}, not "${text}"`);
   return value;
 }
 
@@ -107,7 +108,11 @@ function wholeNumber(name: string, text: string, min: number, max: number, unit:
 const FIELD_OPTIONS: Record<string, string> = { event_type: 'type', id: 'id', correlation_id: 'correlation-id', data: 'data' };
 
 /** The service's envelope for --type, or a UsageError naming the option of the first field refused. */
-function eventRecord(values: { type: string; data?: string; id?: string; topic?: string; key?: string }, correlationId: string, config: Config): OutgoingRecord {
+function eventRecord(
+  values: { type: string; data?: string; id?: string; topic?: string; key?: string },
+  correlationId: string,
+  config: Config,
+): OutgoingRecord {
   let event;
   try {
     event = createEvent({
@@ -122,14 +127,24 @@ function eventRecord(values: { type: string; data?: string; id?: string; topic?:
     const [first = error.message] = error.details;
     const field = /^([\w.]+): (.*)$/.exec(first);
     const option = field ? FIELD_OPTIONS[field[1]!.split('.')[0]!] : undefined;
-    const given = option === undefined ? undefined : { type: values.type, id: values.id, 'correlation-id': correlationId, data: values.data }[option];
+    const given =
+      option === undefined ? undefined : { type: values.type, id: values.id, 'correlation-id': correlationId, data: values.data }[option];
     throw new UsageError(option && field ? `--${option} "${given ?? ''}": ${field[2]}` : `the event is refused: ${first}`);
   }
-  return { topic: values.topic ?? config.kafka.topics.events, key: values.key ?? null, value: JSON.stringify(event), headers: eventHeaders(event) };
+  return {
+    topic: values.topic ?? config.kafka.topics.events,
+    key: values.key ?? null,
+    value: JSON.stringify(event),
+    headers: eventHeaders(event),
+  };
 }
 
 /** A command in the plain shape (docs/compatibility.md, "Commands") for --command. */
-function commandRecord(values: { command: string; payload?: string; topic?: string; key?: string }, correlationId: string, config: Config): OutgoingRecord {
+function commandRecord(
+  values: { command: string; payload?: string; topic?: string; key?: string },
+  correlationId: string,
+  config: Config,
+): OutgoingRecord {
   const command = {
     type: values.command,
     correlation_id: correlationId,
@@ -155,7 +170,10 @@ export function parseSendCommandLine(argv: string[], config: Config, env?: NodeJ
   const timeoutMs = wholeNumber('timeout', values.timeout, 100, 600_000, 'milliseconds');
   const retries = wholeNumber('retries', values.retries, 0, 10, 'retries');
   const correlationId = values['correlation-id'] ?? randomUUID();
-  const record = values.type !== undefined ? eventRecord({ ...values, type: values.type }, correlationId, config) : commandRecord({ ...values, command: values.command! }, correlationId, config);
+  const record =
+    values.type !== undefined
+      ? eventRecord({ ...values, type: values.type }, correlationId, config)
+      : commandRecord({ ...values, command: values.command! }, correlationId, config);
   return { record, correlationId, wait: values.wait, timeoutMs, retries };
 }
 

@@ -34,9 +34,7 @@ export async function main(argv: string[] = []): Promise<void> {
       `[topics] replication factor ${config.kafka.topicReplicationFactor} capped at ${result.replicationFactor}: the cluster has ${result.replicationFactor} broker(s)`,
     );
   }
-  console.log(
-    `[topics] created: ${result.created.join(', ') || 'none'}; already there: ${result.existing.join(', ') || 'none'}`,
-  );
+  console.log(`[topics] created: ${result.created.join(', ') || 'none'}; already there: ${result.existing.join(', ') || 'none'}`);
   if (result.grown.length > 0) console.log(`[topics] grown: ${result.grown.map((t) => `${t.topic} ${t.from} -> ${t.to}`).join(', ')}`);
   if (result.larger.length > 0) {
     console.log(

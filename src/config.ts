@@ -6,12 +6,12 @@ import * as z from './zod';
 import { ConfigError } from './errors';
 
 const int = (max = Number.MAX_SAFE_INTEGER, min = 1) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
-const withDefault = <T extends z.ZodMiniType>(schema: T, fallback: z.output<T>) =>
-  z._default(schema, fallback as never);
+const withDefault = <T extends z.ZodMiniType>(schema: T, fallback: z.output<T>) => z._default(schema, fallback as never);
 const positiveInt = (fallback: number, max?: number, min?: number) => withDefault(int(max, min), fallback);
 const nonEmpty = () => z.string().check(z.minLength(1));
 /** A Secrets Manager secret's ARN (`<NAME>_SECRET_ARN`: where a function reads a value kept out of its configuration). */
-const secretArn = () => z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN'));
+const secretArn = () =>
+  z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN'));
 const topicName = (fallback: string) =>
   withDefault(
     z.string().check(z.regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-", at most 249')),
@@ -43,9 +43,7 @@ const envSchema = z.object({
     ),
     z.array(z.string().check(z.regex(/^[^\s:]+:\d{1,5}$/, 'host:port'))).check(z.minLength(1)),
   ),
-  MSK_CLUSTER_ARN: z.optional(
-    z.string().check(z.regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'an MSK cluster ARN')),
-  ),
+  MSK_CLUSTER_ARN: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'an MSK cluster ARN'))),
   KAFKA_AUTH: withDefault(z.enum(['none', 'tls', 'scram', 'iam']), 'none'),
   KAFKA_SASL_USERNAME: z.optional(z.string()),
   KAFKA_SASL_PASSWORD: z.optional(z.string()),
@@ -137,7 +135,13 @@ export interface Config {
   };
   pushgateway: { url: string; timeoutMs: number };
   metrics: { pushIntervalMs: number; groupMaxAgeSeconds: number; maxLabelValues: number; queryTimeoutMs: number } & {
-    fleetMaxLabelValues: number; perCaller: boolean; token: string | undefined; tokenSecretArn: string | undefined; public: boolean; answerReuseMs: number };
+    fleetMaxLabelValues: number;
+    perCaller: boolean;
+    token: string | undefined;
+    tokenSecretArn: string | undefined;
+    public: boolean;
+    answerReuseMs: number;
+  };
   admin: { token: string | undefined; tokenSecretArn: string | undefined };
   http: { maxBodyBytes: number };
   runtime: {
@@ -201,10 +205,12 @@ function metricsProblems(e: Env): string[] {
   // A live container's group must never look stale between two of its pushes (src/fleet-metrics/src/push.ts).
   const minAge = Math.max(2 * Math.ceil(e.METRICS_PUSH_INTERVAL_MS / 1000), 60) + 60;
   if (e.METRICS_GROUP_MAX_AGE_SECONDS < minAge) {
-    problems.push(`METRICS_GROUP_MAX_AGE_SECONDS: ${e.METRICS_GROUP_MAX_AGE_SECONDS} s is too short for METRICS_PUSH_INTERVAL_MS=${e.METRICS_PUSH_INTERVAL_MS}: at least twice the push interval (and a minute) plus 60 s, here ${minAge} s`);
+    problems.push(
+      `METRICS_GROUP_MAX_AGE_SECONDS: ${e.METRICS_GROUP_MAX_AGE_SECONDS} s is too short for METRICS_PUSH_INTERVAL_MS=${e.METRICS_PUSH_INTERVAL_MS}: at least twice the push interval (and a minute) plus 60 s, here ${minAge} s`,
+    );
   }
   if (e.METRICS_FLEET_MAX_LABEL_VALUES < e.METRICS_MAX_LABEL_VALUES) {
-    problems.push('METRICS_FLEET_MAX_LABEL_VALUES: at least METRICS_MAX_LABEL_VALUES (a fleet cap below one container\'s)');
+    problems.push("METRICS_FLEET_MAX_LABEL_VALUES: at least METRICS_MAX_LABEL_VALUES (a fleet cap below one container's)");
   }
   return problems;
 }

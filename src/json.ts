@@ -39,9 +39,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
 }
 
 export type DecodedJson =
-  | { ok: true; json: unknown }
-  | { ok: false; reason: 'not_utf8' | 'too_deep' }
-  | { ok: false; reason: 'not_json'; error: string };
+  { ok: true; json: unknown } | { ok: false; reason: 'not_utf8' | 'too_deep' } | { ok: false; reason: 'not_json'; error: string };
 
 /**
  * Bytes to a JSON value, refusing what is not UTF-8 (decoding loosely would replace the

@@ -56,7 +56,8 @@ export function createWarningSummary(params: {
     scheduled = false;
     const byMessage = new Map<string, Tally[]>();
     for (const tally of tallies.values()) {
-      if (tally.repeats > 0) byMessage.set(`${tally.level}\u0000${tally.message}`, [...(byMessage.get(`${tally.level}\u0000${tally.message}`) ?? []), tally]);
+      if (tally.repeats > 0)
+        byMessage.set(`${tally.level}\u0000${tally.message}`, [...(byMessage.get(`${tally.level}\u0000${tally.message}`) ?? []), tally]);
     }
     if (byMessage.size === 0) {
       tallies.clear();
@@ -65,7 +66,11 @@ export function createWarningSummary(params: {
     for (const group of byMessage.values()) {
       const total = group.reduce((sum, t) => sum + t.repeats, 0);
       const parts = group.sort((a, b) => b.repeats - a.repeats).map((t) => `${t.label} ${t.repeats}`);
-      params.print({ level: group[0]!.level, origin: group[0]!.origin, message: `${group[0]!.message}: ${total} more in the last ${windowMs / 1000} s (${parts.join(', ')})` });
+      params.print({
+        level: group[0]!.level,
+        origin: group[0]!.origin,
+        message: `${group[0]!.message}: ${total} more in the last ${windowMs / 1000} s (${parts.join(', ')})`,
+      });
       for (const t of group) t.repeats = 0;
     }
     scheduled = true;
@@ -74,7 +79,8 @@ export function createWarningSummary(params: {
 
   return {
     admit(line) {
-      const label = [line.reason, line.source === undefined ? undefined : `from ${line.source}`].filter((p) => p !== undefined).join(' ') || 'all';
+      const label =
+        [line.reason, line.source === undefined ? undefined : `from ${line.source}`].filter((p) => p !== undefined).join(' ') || 'all';
       const key = `${line.level}\u0000${line.message}\u0000${label}`;
       let tally = tallies.get(key);
       let first = false;
@@ -86,7 +92,13 @@ export function createWarningSummary(params: {
       if (!tally) {
         // Full: counted, never printed whole, under one line per level.
         const otherKey = `${line.level}\u0000\u0000other`;
-        tally = tallies.get(otherKey) ?? { level: line.level, message: 'other lines', origin: line.origin, label: 'of other messages', repeats: 0 };
+        tally = tallies.get(otherKey) ?? {
+          level: line.level,
+          message: 'other lines',
+          origin: line.origin,
+          label: 'of other messages',
+          repeats: 0,
+        };
         tallies.set(otherKey, tally);
       }
       if (!scheduled) {

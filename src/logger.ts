@@ -44,7 +44,8 @@ const CONSTANT_FIELDS = new Set([
 const MAX_VALUE_LENGTH = 200;
 
 function prettyValue(value: unknown): string {
-  const text = typeof value === 'string' ? (/^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)) : (JSON.stringify(value) ?? String(value));
+  const text =
+    typeof value === 'string' ? (/^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)) : (JSON.stringify(value) ?? String(value));
   return text.length > MAX_VALUE_LENGTH ? `${text.slice(0, MAX_VALUE_LENGTH - 1)}…` : text;
 }
 
@@ -98,7 +99,13 @@ class ServiceLogger extends Logger {
       return;
     }
     const field = (key: string) => (typeof attributes[key] === 'string' ? attributes[key] : undefined);
-    const line = { level, message: text(attributes.message), origin: functionOf(attributes), reason: field('reason'), source: field('topic') };
+    const line = {
+      level,
+      message: text(attributes.message),
+      origin: functionOf(attributes),
+      reason: field('reason'),
+      source: field('topic'),
+    };
     if (summary && (level === 'WARN' || level === 'ERROR') && !summary.admit(line)) {
       return;
     }
@@ -111,7 +118,11 @@ export function createLogger(config: Pick<Config, 'service'>, options: { sink?: 
   const format = config.service.logFormat;
   const summary =
     format === 'pretty'
-      ? (options.summary ?? createWarningSummary({ print: ({ level, message, origin }) => sink(level, prettyLine({ level, message, function_name: origin, timestamp: new Date().toISOString() })) }))
+      ? (options.summary ??
+        createWarningSummary({
+          print: ({ level, message, origin }) =>
+            sink(level, prettyLine({ level, message, function_name: origin, timestamp: new Date().toISOString() })),
+        }))
       : undefined;
   return new ServiceLogger(
     {

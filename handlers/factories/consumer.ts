@@ -61,7 +61,10 @@ export function createConsumerHandler(name: ConsumerName, deps: ConsumerHandlerD
   const build = options.build ?? tableConsumer(fn);
   const consumer = build({ config, publisher: deps.producer(), logger, metrics, processed: createProcessedIds() });
   const reportBatchItemFailures = options.reportBatchItemFailures ?? true;
-  startConsumerCountersAtZero(metrics, { topic: config.kafka.topics[fn.topic], eventTypes: 'only' in fn.eventTypes ? fn.eventTypes.only : undefined });
+  startConsumerCountersAtZero(metrics, {
+    topic: config.kafka.topics[fn.topic],
+    eventTypes: 'only' in fn.eventTypes ? fn.eventTypes.only : undefined,
+  });
 
   async function consumeKafkaEvent(event: KafkaLambdaEvent, context: Context): Promise<KafkaBatchResponse> {
     const { records } = decodeKafkaEvent(event);

@@ -59,7 +59,11 @@ export function defaultDeps(overrides: Partial<HandlerDeps> = {}): HandlerDeps {
 export class FunctionStartError extends ServiceError {}
 
 /** What API Gateway answers when the function behind a route fails. */
-const API_GATEWAY_FAILURE = { statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal Server Error"}' };
+const API_GATEWAY_FAILURE = {
+  statusCode: 500,
+  headers: { 'content-type': 'application/json' },
+  body: '{"message":"Internal Server Error"}',
+};
 
 function isHttpApiEvent(event: unknown): boolean {
   return typeof (event as { requestContext?: { http?: { method?: unknown } } } | null)?.requestContext?.http?.method === 'string';
@@ -83,7 +87,9 @@ export function startFunction<H extends (event: never, context: Context) => Prom
     const logger = createLogger({ service: { name: 'simple-time-service', stage: 'unknown', logLevel: 'ERROR', logFormat: 'json' } });
     logger.error('the function could not start; every invocation fails until this is fixed', { error: reason });
     const failed = (event: unknown): Promise<unknown> =>
-      isHttpApiEvent(event) ? Promise.resolve({ ...API_GATEWAY_FAILURE }) : Promise.reject(new FunctionStartError(`the function could not start: ${reason}`));
+      isHttpApiEvent(event)
+        ? Promise.resolve({ ...API_GATEWAY_FAILURE })
+        : Promise.reject(new FunctionStartError(`the function could not start: ${reason}`));
     // A stand-in with the handler's call signature (event, context) => Promise: its
     // answers are API Gateway's or a rejection, never the handler's own result type.
     return failed as unknown as H;

@@ -69,16 +69,27 @@ export function createHttpHandler(deps: HandlerDeps) {
     route('POST', '/kafka/flush', (event) => flush({ authorization: event.headers.authorization })),
   ];
 
-  return middy<Event, Result>()
-    // First, so its `after`/`onError` run last and record the final status.
-    .use(pushMetrics<Event, Result>({ metrics, pusher, logger, recordHttp: true }))
-    .use(httpHeaderNormalizer())
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .before((request) => {
-      logger.appendKeys({ correlation_id: correlationIdOf(request.event, request.context) });
-    })
-    .use(accessLog<Event, Result>({ logger, readable: config.service.logFormat === 'pretty' }))
-    .use(httpErrorHandler({ logger: false, fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
-    .use(errorEvents<Event, Result>({ publisher: () => producer, topic: config.kafka.topics.events, service: config.service.name, source, logger, http: true }))
-    .handler(httpRouterHandler(routes));
+  return (
+    middy<Event, Result>()
+      // First, so its `after`/`onError` run last and record the final status.
+      .use(pushMetrics<Event, Result>({ metrics, pusher, logger, recordHttp: true }))
+      .use(httpHeaderNormalizer())
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .before((request) => {
+        logger.appendKeys({ correlation_id: correlationIdOf(request.event, request.context) });
+      })
+      .use(accessLog<Event, Result>({ logger, readable: config.service.logFormat === 'pretty' }))
+      .use(httpErrorHandler({ logger: false, fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
+      .use(
+        errorEvents<Event, Result>({
+          publisher: () => producer,
+          topic: config.kafka.topics.events,
+          service: config.service.name,
+          source,
+          logger,
+          http: true,
+        }),
+      )
+      .handler(httpRouterHandler(routes))
+  );
 }

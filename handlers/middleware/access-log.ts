@@ -30,7 +30,8 @@ function requestOf(event: unknown): Request | undefined {
   const e = event as { rawPath?: unknown; requestContext?: { http?: { method?: unknown; path?: unknown } } } | null;
   const method = e?.requestContext?.http?.method;
   if (typeof method !== 'string') return undefined;
-  const path = typeof e?.rawPath === 'string' ? e.rawPath : typeof e?.requestContext?.http?.path === 'string' ? e.requestContext.http.path : '/';
+  const path =
+    typeof e?.rawPath === 'string' ? e.rawPath : typeof e?.requestContext?.http?.path === 'string' ? e.requestContext.http.path : '/';
   return { method: method.toUpperCase(), path: path.length > MAX_PATH_LENGTH ? `${path.slice(0, MAX_PATH_LENGTH)}…` : path };
 }
 

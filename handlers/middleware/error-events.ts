@@ -36,9 +36,7 @@ function isClientHttpError(error: unknown): boolean {
   return typeof status === 'number' && status < 500;
 }
 
-export function errorEvents<TEvent, TResult>(
-  opts: ErrorEventsOptions,
-): middy.MiddlewareObj<TEvent, TResult, Error, Context> {
+export function errorEvents<TEvent, TResult>(opts: ErrorEventsOptions): middy.MiddlewareObj<TEvent, TResult, Error, Context> {
   const options = { ...defaults, ...opts };
 
   const errorEventsOnError: middy.MiddlewareFn<TEvent, TResult, Error, Context> = async (request) => {
@@ -63,7 +61,9 @@ export function errorEvents<TEvent, TResult>(
       await withTimeout(
         options
           .publisher()
-          .send([{ topic: options.topic, key: options.service, value: JSON.stringify(event), headers: eventHeaders(event) }], { timeoutMs: waitMs }),
+          .send([{ topic: options.topic, key: options.service, value: JSON.stringify(event), headers: eventHeaders(event) }], {
+            timeoutMs: waitMs,
+          }),
         waitMs,
         () => new TimeoutError(`the error event was not acknowledged within ${waitMs} ms`),
       );

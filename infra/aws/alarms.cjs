@@ -74,8 +74,10 @@ function alarmTopic({ service, stage }) {
 function alarmResources({ custom, functions, service, stage }) {
   const settings = custom.alarms;
   if (settings === undefined) return {};
-  if (!isDict(settings) || typeof settings.topic !== 'string') fail('custom.alarms: expected { topic, offsetLagThreshold, api5xxThreshold }');
-  if (settings.topic !== 'generate' && !SNS_TOPIC_ARN.test(settings.topic)) fail(`custom.alarms.topic: "generate" or an SNS topic ARN, not "${settings.topic}"`);
+  if (!isDict(settings) || typeof settings.topic !== 'string')
+    fail('custom.alarms: expected { topic, offsetLagThreshold, api5xxThreshold }');
+  if (settings.topic !== 'generate' && !SNS_TOPIC_ARN.test(settings.topic))
+    fail(`custom.alarms.topic: "generate" or an SNS topic ARN, not "${settings.topic}"`);
   const topic = settings.topic === 'generate' ? { Ref: ALARM_TOPIC_ID } : settings.topic;
   const offsetLag = wholeNumber(settings.offsetLagThreshold, 'custom.alarms.offsetLagThreshold');
   const api5xx = wholeNumber(settings.api5xxThreshold, 'custom.alarms.api5xxThreshold');
@@ -85,8 +87,24 @@ function alarmResources({ custom, functions, service, stage }) {
     const id = naming.getNormalizedFunctionName(key);
     const dimensions = [{ Name: 'FunctionName', Value: { Ref: naming.getLambdaLogicalId(key) } }];
     const common = { namespace: 'AWS/Lambda', dimensions, topic };
-    out[`${id}ErrorsAlarm`] = alarm({ ...common, name: `${prefix}-${key}-errors`, description: `${key}: an invocation failed`, metric: 'Errors', statistic: 'Sum', periods: 1, threshold: 1 });
-    out[`${id}ThrottlesAlarm`] = alarm({ ...common, name: `${prefix}-${key}-throttles`, description: `${key}: an invocation was throttled`, metric: 'Throttles', statistic: 'Sum', periods: 1, threshold: 1 });
+    out[`${id}ErrorsAlarm`] = alarm({
+      ...common,
+      name: `${prefix}-${key}-errors`,
+      description: `${key}: an invocation failed`,
+      metric: 'Errors',
+      statistic: 'Sum',
+      periods: 1,
+      threshold: 1,
+    });
+    out[`${id}ThrottlesAlarm`] = alarm({
+      ...common,
+      name: `${prefix}-${key}-throttles`,
+      description: `${key}: an invocation was throttled`,
+      metric: 'Throttles',
+      statistic: 'Sum',
+      periods: 1,
+      threshold: 1,
+    });
     if ((fn.events || []).some((e) => isDict(e) && isDict(e.msk))) {
       out[`${id}OffsetLagAlarm`] = alarm({
         ...common,

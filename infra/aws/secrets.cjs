@@ -112,12 +112,19 @@ function refuseUnmeantOff(settings, environments, stage) {
 function secretStatements(settings, functionKey) {
   const mine = settings.filter((s) => s.mode !== 'off' && s.functions.includes(functionKey));
   if (mine.length === 0) return [];
-  const statements = [statement(['secretsmanager:GetSecretValue'], mine.map((s) => s.arn))];
+  const statements = [
+    statement(
+      ['secretsmanager:GetSecretValue'],
+      mine.map((s) => s.arn),
+    ),
+  ];
   const keys = [...new Set(mine.map((s) => s.kmsKeyArn).filter((k) => k !== ''))];
   if (keys.length > 0) {
     // Decrypting with the key only for Secrets Manager's reads in this region.
     statements.push(
-      statement(['kms:Decrypt'], keys, { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } } }),
+      statement(['kms:Decrypt'], keys, {
+        StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } },
+      }),
     );
   }
   return statements;
@@ -136,8 +143,14 @@ function generatedSecrets(settings, { service, stage }) {
     out[secretLogicalId(s.variable)] = {
       Type: 'AWS::SecretsManager::Secret',
       Metadata: checkovSkips([
-        ['CKV2_AWS_57', `A bearer token with no system behind it to update: rotate it with put-secret-value; ${readers} read the new value within 60 s (src/secrets.ts)`],
-        ['CKV_AWS_149', `The account key aws/secretsmanager is enough for one bearer token; a customer managed key would also need kms:Decrypt for ${readers}`],
+        [
+          'CKV2_AWS_57',
+          `A bearer token with no system behind it to update: rotate it with put-secret-value; ${readers} read the new value within 60 s (src/secrets.ts)`,
+        ],
+        [
+          'CKV_AWS_149',
+          `The account key aws/secretsmanager is enough for one bearer token; a customer managed key would also need kms:Decrypt for ${readers}`,
+        ],
       ]),
       Properties: {
         Description: `${service}-${stage}: ${s.describes}`,
@@ -157,8 +170,20 @@ async function arn({ resolveConfigurationProperty }) {
   const entries = (await resolveConfigurationProperty(['custom', 'secrets'])) || {};
   if (!isDict(entries)) fail('custom.secrets: expected { <VARIABLE>: { secret, functions, describes } }');
   return Object.fromEntries(
-    Object.entries(entries).map(([variable, settings]) => [variable, secretSetting(variable, { ...settings, functions: ['(any)'] }, ['(any)']).arn]),
+    Object.entries(entries).map(([variable, settings]) => [
+      variable,
+      secretSetting(variable, { ...settings, functions: ['(any)'] }, ['(any)']).arn,
+    ]),
   );
 }
 
-module.exports = { arn, secretSettings, refusePlainValues, refuseUnmeantOff, secretStatements, secretsReadBy, generatedSecrets, secretLogicalId };
+module.exports = {
+  arn,
+  secretSettings,
+  refusePlainValues,
+  refuseUnmeantOff,
+  secretStatements,
+  secretsReadBy,
+  generatedSecrets,
+  secretLogicalId,
+};

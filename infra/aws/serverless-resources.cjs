@@ -124,26 +124,61 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
     statement(clusterActions, [cluster]),
   ];
   if (describeTopics.length > 0) {
-    statements.push(statement(['kafka-cluster:DescribeTopic'], describeTopics.map((t) => kafkaArn(cluster, 'topic', t))));
+    statements.push(
+      statement(
+        ['kafka-cluster:DescribeTopic'],
+        describeTopics.map((t) => kafkaArn(cluster, 'topic', t)),
+      ),
+    );
   }
   if (write.length > 0) {
-    statements.push(statement(['kafka-cluster:WriteData'], write.map((t) => kafkaArn(cluster, 'topic', t))));
+    statements.push(
+      statement(
+        ['kafka-cluster:WriteData'],
+        write.map((t) => kafkaArn(cluster, 'topic', t)),
+      ),
+    );
   }
   if (create.length > 0) {
-    statements.push(statement(['kafka-cluster:CreateTopic'], create.map((t) => kafkaArn(cluster, 'topic', t))));
+    statements.push(
+      statement(
+        ['kafka-cluster:CreateTopic'],
+        create.map((t) => kafkaArn(cluster, 'topic', t)),
+      ),
+    );
   }
   if (alter.length > 0) {
     // CreatePartitions needs ALTER on the topic (docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html).
-    statements.push(statement(['kafka-cluster:AlterTopic'], alter.map((t) => kafkaArn(cluster, 'topic', t))));
+    statements.push(
+      statement(
+        ['kafka-cluster:AlterTopic'],
+        alter.map((t) => kafkaArn(cluster, 'topic', t)),
+      ),
+    );
   }
   if (readTopics.length > 0) {
-    statements.push(statement(['kafka-cluster:ReadData'], readTopics.map((t) => kafkaArn(cluster, 'topic', t))));
+    statements.push(
+      statement(
+        ['kafka-cluster:ReadData'],
+        readTopics.map((t) => kafkaArn(cluster, 'topic', t)),
+      ),
+    );
   }
   if (describeGroups.length > 0) {
-    statements.push(statement(['kafka-cluster:DescribeGroup'], describeGroups.map((g) => kafkaArn(cluster, 'group', g))));
+    statements.push(
+      statement(
+        ['kafka-cluster:DescribeGroup'],
+        describeGroups.map((g) => kafkaArn(cluster, 'group', g)),
+      ),
+    );
   }
   if (groups.length > 0) {
-    statements.push(statement(['kafka-cluster:AlterGroup'], groups.map((g) => kafkaArn(cluster, 'group', g))));
+    statements.push(
+      statement(
+        ['kafka-cluster:AlterGroup'],
+        groups.map((g) => kafkaArn(cluster, 'group', g)),
+      ),
+    );
   }
   statements.push(...secretStatements(secrets, key));
   const readsSecrets = secretsReadBy(secrets, key);
@@ -151,7 +186,10 @@ function roleFor({ key, fn, access, clusterArn, service, stage, secrets }) {
   return {
     Type: 'AWS::IAM::Role',
     Metadata: checkovSkips([
-      ['CKV_AWS_111', 'The only statement without a resource constraint holds the VPC network interface actions, for which AWS requires "*" (AWSLambdaVPCAccessExecutionRole)'],
+      [
+        'CKV_AWS_111',
+        'The only statement without a resource constraint holds the VPC network interface actions, for which AWS requires "*" (AWSLambdaVPCAccessExecutionRole)',
+      ],
     ]),
     Properties: {
       Description: `${functionName}: its log group, the VPC, and its own topics and consumer groups on the MSK cluster${readsSecrets.length > 0 ? `, and the secrets of ${readsSecrets.join(', ')}` : ''}`,
@@ -174,7 +212,8 @@ function kafkaAccessByFunction(custom) {
   const byHand = isDict(custom.kafkaAccess) ? custom.kafkaAccess : {};
   const consumers = isDict(custom.consumerKafkaAccess) ? custom.consumerKafkaAccess : {};
   for (const key of Object.keys(consumers)) {
-    if (byHand[key]) fail(`custom.kafkaAccess.${key}: a consumer function's access comes from its row in the consumer table (custom.consumerKafkaAccess)`);
+    if (byHand[key])
+      fail(`custom.kafkaAccess.${key}: a consumer function's access comes from its row in the consumer table (custom.consumerKafkaAccess)`);
   }
   return { ...byHand, ...consumers };
 }
@@ -224,20 +263,26 @@ function policyScannerNotes({ functions, logs, deploymentBucket, secrets }) {
   if (typeof deploymentBucket === 'object' && !deploymentBucket.name) {
     out[naming.getDeploymentBucketLogicalId()] = {
       Type: 'AWS::S3::Bucket',
-      Metadata: checkovSkips([['CKV_AWS_18', 'Holds only the deployment artifacts the framework uploads; access logs would need a bucket of their own']]),
+      Metadata: checkovSkips([
+        ['CKV_AWS_18', 'Holds only the deployment artifacts the framework uploads; access logs would need a bucket of their own'],
+      ]),
     };
   }
   const httpApi = Object.values(functions).some((fn) => (fn.events || []).some((e) => isDict(e) && e.httpApi !== undefined));
   if (httpApi && logs.httpApi) {
     out[naming.getHttpApiLogGroupLogicalId()] = {
       Type: 'AWS::Logs::LogGroup',
-      Metadata: checkovSkips([['CKV_AWS_158', 'CloudWatch Logs encrypts log data at rest by default; no customer managed key for access logs']]),
+      Metadata: checkovSkips([
+        ['CKV_AWS_158', 'CloudWatch Logs encrypts log data at rest by default; no customer managed key for access logs'],
+      ]),
     };
   }
   for (const [key, fn] of Object.entries(functions)) {
     out[naming.getLogGroupLogicalId(key)] = {
       Type: 'AWS::Logs::LogGroup',
-      Metadata: checkovSkips([['CKV_AWS_158', 'CloudWatch Logs encrypts log data at rest by default; the logs hold no secrets (the logger redacts them)']]),
+      Metadata: checkovSkips([
+        ['CKV_AWS_158', 'CloudWatch Logs encrypts log data at rest by default; the logs hold no secrets (the logger redacts them)'],
+      ]),
     };
     const skips = [
       [

@@ -73,7 +73,8 @@ export async function replicasInSync(admin: Pick<Admin, 'fetchTopicMetadata'>, t
   const behind: string[] = [];
   for (const topic of found) {
     for (const p of topic.partitions) {
-      if (p.leader < 0 || p.isr.length < p.replicas.length) behind.push(`${topic.name}-${p.partitionId} (in sync ${p.isr.length} of ${p.replicas.length})`);
+      if (p.leader < 0 || p.isr.length < p.replicas.length)
+        behind.push(`${topic.name}-${p.partitionId} (in sync ${p.isr.length} of ${p.replicas.length})`);
     }
   }
   if (behind.length > 0) throw new Error(`replicas not in sync: ${behind.slice(0, 5).join(', ')}${behind.length > 5 ? ', …' : ''}`);

@@ -90,7 +90,16 @@ function ownPrometheusRuns(env: NodeJS.ProcessEnv): boolean {
 }
 
 /** The variables `stack.sh env` sets for a client of the stack's Kafka and Pushgateway. */
-const CLIENT_VARIABLES = ['KAFKA_BROKERS', 'KAFKA_AUTH', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE', 'PUSHGATEWAY_URL'];
+const CLIENT_VARIABLES = [
+  'KAFKA_BROKERS',
+  'KAFKA_AUTH',
+  'KAFKA_SASL_USERNAME',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SSL_CA_FILE',
+  'KAFKA_SSL_CERT_FILE',
+  'KAFKA_SSL_KEY_FILE',
+  'PUSHGATEWAY_URL',
+];
 
 /**
  * What a client of the Kafka just started needs, from `stack.sh env <KAFKA_AUTH>`: its
@@ -101,11 +110,15 @@ const CLIENT_VARIABLES = ['KAFKA_BROKERS', 'KAFKA_AUTH', 'KAFKA_SASL_USERNAME', 
 export function stackClientEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const listed = spawnSync('bash', [stackScript, 'env', env.KAFKA_AUTH ?? 'none'], { env, encoding: 'utf8', timeout: 30_000 });
   if (listed.status !== 0) throw new Error((listed.stderr || 'stack.sh env failed').trim());
-  const values = spawnSync('bash', ['-c', 'eval "$1" && shift && for n; do printf "%s=%s\\0" "$n" "${!n-}"; done', '_', listed.stdout, ...CLIENT_VARIABLES], {
-    env: { PATH: env.PATH ?? '' },
-    encoding: 'utf8',
-    timeout: 10_000,
-  });
+  const values = spawnSync(
+    'bash',
+    ['-c', 'eval "$1" && shift && for n; do printf "%s=%s\\0" "$n" "${!n-}"; done', '_', listed.stdout, ...CLIENT_VARIABLES],
+    {
+      env: { PATH: env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 10_000,
+    },
+  );
   if (values.status !== 0) throw new Error(`stack.sh env printed what bash cannot read: ${values.stderr.trim()}`);
   const out: Record<string, string> = {};
   for (const entry of values.stdout.split('\0')) {
@@ -118,7 +131,10 @@ export function stackClientEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 /** The members of each of the service's consumer groups, by group. */
 type Members = Map<string, number>;
 
-async function groupMembers(admin: ReturnType<ReturnType<typeof createKafka>['admin']>, groups: string[]): Promise<Members & { stable: Set<string> }> {
+async function groupMembers(
+  admin: ReturnType<ReturnType<typeof createKafka>['admin']>,
+  groups: string[],
+): Promise<Members & { stable: Set<string> }> {
   const { groups: described } = await admin.describeGroups(groups);
   const members = new Map(described.map((g) => [g.groupId, g.members.length])) as Members & { stable: Set<string> };
   members.stable = new Set(described.filter((g) => g.state === 'Stable').map((g) => g.groupId));
@@ -154,7 +170,10 @@ async function membersNow(env: NodeJS.ProcessEnv): Promise<Members> {
   const admin = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'simple-time-service-start' }).admin();
   await admin.connect();
   try {
-    return await groupMembers(admin, CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn)));
+    return await groupMembers(
+      admin,
+      CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(config.kafka, fn)),
+    );
   } finally {
     await admin.disconnect();
   }
@@ -185,7 +204,10 @@ function quietCopy(from: Readable, to: NodeJS.WritableStream): void {
 }
 
 /** serverless offline as a child sharing this terminal; resolves its exit code. */
-function startOffline(env: NodeJS.ProcessEnv, args: string[]): { exited: Promise<number>; code: () => number | undefined; stop: () => void } {
+function startOffline(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+): { exited: Promise<number>; code: () => number | undefined; stop: () => void } {
   // Quiet unless asked for serverless' own lines (--verbose): then everything, as it prints it.
   const quiet = env.SLS_LOG_LEVEL === 'warning';
   const offline = spawn(process.execPath, [path.join(repo, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', ...args], {
@@ -255,7 +277,9 @@ async function main(): Promise<number> {
   while (joined && !giveUp() && !(await answers(`${apiUrl}/healthz`))) await new Promise((resolve) => setTimeout(resolve, 250));
   if (offline.code() !== undefined) return offline.exited;
   if (Date.now() > deadline) {
-    console.error(`[start] serverless offline did not serve ${apiUrl}/healthz with every event source mapping in its group within ${SERVING_TIMEOUT_MS / 1000} s; stopping it`);
+    console.error(
+      `[start] serverless offline did not serve ${apiUrl}/healthz with every event source mapping in its group within ${SERVING_TIMEOUT_MS / 1000} s; stopping it`,
+    );
     offline.stop();
     await offline.exited;
     return 1;
@@ -274,7 +298,9 @@ async function main(): Promise<number> {
     }),
   );
   const code = await offline.exited;
-  console.error(`[start] serverless offline stopped; the stack keeps running for the next start (${stackPrefix(env)}npm run stack:stop stops it)`);
+  console.error(
+    `[start] serverless offline stopped; the stack keeps running for the next start (${stackPrefix(env)}npm run stack:stop stops it)`,
+  );
   return code;
 }
 

@@ -19,8 +19,23 @@ export interface Route {
 }
 
 // CloudFormation's short tags (!ImportValue, !Ref, ...) read as plain values: only the routes matter here.
-const CLOUDFORMATION_TAGS = ['Ref', 'Sub', 'GetAtt', 'If', 'Equals', 'Not', 'Join', 'Split', 'Select', 'ImportValue', 'GetAZs', 'Cidr'].flatMap((name) =>
-  (['scalar', 'sequence', 'mapping'] as const).map((kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) })),
+const CLOUDFORMATION_TAGS = [
+  'Ref',
+  'Sub',
+  'GetAtt',
+  'If',
+  'Equals',
+  'Not',
+  'Join',
+  'Split',
+  'Select',
+  'ImportValue',
+  'GetAZs',
+  'Cidr',
+].flatMap((name) =>
+  (['scalar', 'sequence', 'mapping'] as const).map(
+    (kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) }),
+  ),
 );
 
 /** The httpApi routes of serverless.yml's functions (`- httpApi: GET /path`, or `{ method, path }`), with their function. */
@@ -34,7 +49,8 @@ export function httpRoutes(serverlessYml: string): Route[] {
     for (const [fn, definition] of Object.entries(group as Record<string, { events?: Array<{ httpApi?: unknown }> }>)) {
       for (const event of definition?.events ?? []) {
         const api = event?.httpApi;
-        const [method, route] = typeof api === 'string' ? api.split(/\s+/) : [(api as { method?: string })?.method, (api as { path?: string })?.path];
+        const [method, route] =
+          typeof api === 'string' ? api.split(/\s+/) : [(api as { method?: string })?.method, (api as { path?: string })?.path];
         if (method && route) routes.push({ method: method.toUpperCase(), path: route, fn });
       }
     }
@@ -54,7 +70,15 @@ function homeRelative(file: string): string {
 
 /** The variables that point the stack elsewhere than its defaults, as a command prefix. */
 export function stackPrefix(env: NodeJS.ProcessEnv): string {
-  const names = ['LOCAL_STACK_DIR', 'LOCAL_KAFKA_BROKERS', 'LOCAL_KAFKA_SASL', 'LOCAL_KAFKA_PORT', 'LOCAL_KAFKA_CONTROLLER_PORT', 'LOCAL_PUSHGATEWAY_PORT', 'LOCAL_PROMETHEUS_PORT'];
+  const names = [
+    'LOCAL_STACK_DIR',
+    'LOCAL_KAFKA_BROKERS',
+    'LOCAL_KAFKA_SASL',
+    'LOCAL_KAFKA_PORT',
+    'LOCAL_KAFKA_CONTROLLER_PORT',
+    'LOCAL_PUSHGATEWAY_PORT',
+    'LOCAL_PROMETHEUS_PORT',
+  ];
   const set = names.filter((n) => env[n]).map((n) => `${n}=${shellQuote(env[n]!)}`);
   return set.length > 0 ? `${set.join(' ')} ` : '';
 }
@@ -67,14 +91,22 @@ export function adminLines(admin: AdminAccess, apiUrl: string): string[] {
   switch (admin.kind) {
     case 'file': {
       const file = homeRelative(admin.file);
-      return [`  Admin        POST /kafka/publish and /kafka/flush: the bearer token is in ${file}${admin.made ? ' (made now, kept for the next starts)' : ''}`, curl(`$(cat ${file})`)];
+      return [
+        `  Admin        POST /kafka/publish and /kafka/flush: the bearer token is in ${file}${admin.made ? ' (made now, kept for the next starts)' : ''}`,
+        curl(`$(cat ${file})`),
+      ];
     }
     case 'given':
-      return ['  Admin        POST /kafka/publish and /kafka/flush: the bearer token is ADMIN_TOKEN', `${INDENT}curl -X POST ${apiUrl}/kafka/flush -H ${shellQuote(`Authorization: Bearer ${admin.token}`)}`];
+      return [
+        '  Admin        POST /kafka/publish and /kafka/flush: the bearer token is ADMIN_TOKEN',
+        `${INDENT}curl -X POST ${apiUrl}/kafka/flush -H ${shellQuote(`Authorization: Bearer ${admin.token}`)}`,
+      ];
     case 'secret':
       return [`  Admin        POST /kafka/publish and /kafka/flush: the bearer token is the value of the secret ${admin.arn}`];
     case 'off':
-      return ['  Admin        off (ADMIN_TOKEN is empty): start without ADMIN_TOKEN for a local token, or ADMIN_TOKEN=<16+ characters> npm start'];
+      return [
+        '  Admin        off (ADMIN_TOKEN is empty): start without ADMIN_TOKEN for a local token, or ADMIN_TOKEN=<16+ characters> npm start',
+      ];
   }
 }
 
@@ -113,7 +145,9 @@ export function summary(params: {
     `  Kafka        ${brokers}`,
     `  Topics       ${topics.requests}, ${topics.events}, ${topics.commands}, ${topics.dlq} (dead letters)`,
     `  Consumers    ${'function'.padEnd(width)}  topic → consumer group`,
-    ...CONSUMER_FUNCTIONS.map((fn) => `${INDENT}${fn.name.padEnd(width)}  ${consumerTopic(config.kafka, fn)} → ${consumerGroupId(config.kafka, fn)}`),
+    ...CONSUMER_FUNCTIONS.map(
+      (fn) => `${INDENT}${fn.name.padEnd(width)}  ${consumerTopic(config.kafka, fn)} → ${consumerGroupId(config.kafka, fn)}`,
+    ),
     `  Try          ${brokerPrefix}npm run send -- --command time.now --payload '{"timezone":"Europe/Paris"}' --wait`,
     `${INDENT}${brokerPrefix}npm run dlq -- summary`,
     `  Logs         one line per request and per warning (repeats counted every 5 s); LOG_FORMAT=json npm start for JSON,`,

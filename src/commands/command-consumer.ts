@@ -29,7 +29,8 @@ export function defaultCommands(): CommandRegistry {
 function decideCommand(record: ConsumedRecord, prepare: (command: Command, record: ConsumedRecord) => Promise<Effect>): RecordDecision {
   const value = jsonValue(record);
   if (!value.ok) return { kind: 'dead_letter', eventType: UNKNOWN_EVENT_TYPE, reason: value.reason, error: value.error };
-  const claimed = claimedEventType(value.json, 'type') !== UNKNOWN_EVENT_TYPE ? claimedEventType(value.json, 'type') : claimedEventType(value.json);
+  const claimed =
+    claimedEventType(value.json, 'type') !== UNKNOWN_EVENT_TYPE ? claimedEventType(value.json, 'type') : claimedEventType(value.json);
   // jsonValue succeeded, so the value is not null.
   const decoded = decodeCommand(value.json, record.value ?? Buffer.alloc(0));
   if (!decoded.ok) return { kind: 'dead_letter', eventType: claimed, reason: decoded.reason, error: decoded.error };
@@ -104,7 +105,12 @@ export function createCommandConsumer(
     const reply =
       outcome.kind === 'processed'
         ? answer(command, record, processedEventType(command.type), { ...base, ...outcome.data })
-        : answer(command, record, COMMAND_REJECTED, { ...base, reason: outcome.reason, details: [...outcome.details], known_commands: commands.types() });
+        : answer(command, record, COMMAND_REJECTED, {
+            ...base,
+            reason: outcome.reason,
+            details: [...outcome.details],
+            known_commands: commands.types(),
+          });
     return {
       publish: [reply],
       done: () => {

@@ -122,9 +122,7 @@ export const timeNow: CommandHandler = (command, { now }) => {
     human: '',
   };
   if (format === 'human') {
-    rendered.human = new Intl.DateTimeFormat('en-GB', { timeZone: zoned.timezone, dateStyle: 'full', timeStyle: 'long' }).format(
-      instant,
-    );
+    rendered.human = new Intl.DateTimeFormat('en-GB', { timeZone: zoned.timezone, dateStyle: 'full', timeStyle: 'long' }).format(instant);
   }
   return {
     timezone: zoned.timezone,

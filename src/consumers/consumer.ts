@@ -40,7 +40,6 @@ export interface ConsumerDeps {
   now?: () => Date;
 }
 
-
 export type JsonValue =
   | { ok: true; json: unknown }
   | { ok: false; reason: Extract<DeadLetterReason, 'empty_value' | 'not_utf8' | 'not_json' | 'too_deep'>; error: string };
@@ -50,7 +49,8 @@ export function jsonValue(record: Pick<ConsumedRecord, 'value'>): JsonValue {
   if (record.value === null) return { ok: false, reason: 'empty_value', error: 'the record has no value (a tombstone)' };
   const decoded = decodeJson(record.value);
   if (decoded.ok) return decoded;
-  if (decoded.reason === 'not_utf8') return { ok: false, reason: 'not_utf8', error: `the value is not UTF-8 text (${record.value.length} bytes)` };
+  if (decoded.reason === 'not_utf8')
+    return { ok: false, reason: 'not_utf8', error: `the value is not UTF-8 text (${record.value.length} bytes)` };
   if (decoded.reason === 'not_json') return { ok: false, reason: 'not_json', error: `the value is not JSON: ${decoded.error}` };
   return { ok: false, reason: 'too_deep', error: `the value is nested deeper than ${MAX_JSON_DEPTH} levels` };
 }
@@ -100,7 +100,13 @@ function observing(decide: (record: ConsumedRecord) => RecordDecision, logger: C
         return await decision.prepare();
       } catch (error) {
         if (isRetriable(error)) throw error;
-        const facts = { event_type: decision.eventType, event_id: decision.id, topic: record.topic, partition: record.partition, offset: record.offset };
+        const facts = {
+          event_type: decision.eventType,
+          event_id: decision.id,
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+        };
         return { done: () => logger.warn('record not observed: its handler refused it', { ...facts, error: errorMessage(error) }) };
       }
     };

@@ -41,7 +41,10 @@ const errorData = z.object({
 function dataOf<T extends z.ZodMiniType>(schema: T, event: EventEnvelope): z.infer<T> {
   const parsed = schema.safeParse(event.data);
   if (!parsed.success) {
-    throw new ValidationError(`invalid ${event.event_type} data`, describeIssues(parsed.error).map((d) => `data.${d}`));
+    throw new ValidationError(
+      `invalid ${event.event_type} data`,
+      describeIssues(parsed.error).map((d) => `data.${d}`),
+    );
   }
   return parsed.data;
 }

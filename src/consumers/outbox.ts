@@ -74,18 +74,23 @@ export function coalescing(publisher: RecordPublisher, maxBytes = MAX_PRODUCE_BY
     if (queue.length > 0) schedule();
     const timeouts = batch.map((q) => q.timeoutMs ?? Number.POSITIVE_INFINITY);
     const timeoutMs = Math.min(...timeouts);
-    publisher.send(batch.flatMap((q) => q.records), Number.isFinite(timeoutMs) ? { timeoutMs } : {}).then(
-      (acks) => {
-        let at = 0;
-        for (const q of batch) {
-          q.resolve(acks.slice(at, at + q.records.length));
-          at += q.records.length;
-        }
-      },
-      (error: unknown) => {
-        for (const q of batch) q.reject(error);
-      },
-    );
+    publisher
+      .send(
+        batch.flatMap((q) => q.records),
+        Number.isFinite(timeoutMs) ? { timeoutMs } : {},
+      )
+      .then(
+        (acks) => {
+          let at = 0;
+          for (const q of batch) {
+            q.resolve(acks.slice(at, at + q.records.length));
+            at += q.records.length;
+          }
+        },
+        (error: unknown) => {
+          for (const q of batch) q.reject(error);
+        },
+      );
   }
   function schedule(): void {
     if (scheduled) return;
@@ -144,7 +149,10 @@ export function createOutbox(params: {
     return withTimeout(
       publisher.send(records, { timeoutMs: waitMs }),
       waitMs,
-      () => new KafkaUnavailableError(`Kafka did not acknowledge within ${waitMs} ms; the records may still be written`, { outcome: 'unknown' }),
+      () =>
+        new KafkaUnavailableError(`Kafka did not acknowledge within ${waitMs} ms; the records may still be written`, {
+          outcome: 'unknown',
+        }),
     );
   }
 

@@ -100,7 +100,11 @@ export function readEventType(value: Buffer | null): EventTypeReading {
   const possible = members.map((m) => JSON.parse(m.value) as unknown).filter((v): v is string => typeof v === 'string');
   const [only] = members;
   const plain =
-    members.length === 1 && only?.key === '"event_type"' && only.value.startsWith('"') && !only.value.includes('\\') && !startsWithBom(value);
+    members.length === 1 &&
+    only?.key === '"event_type"' &&
+    only.value.startsWith('"') &&
+    !only.value.includes('\\') &&
+    !startsWithBom(value);
   return { agreed: plain ? possible[0] : undefined, possible };
 }
 

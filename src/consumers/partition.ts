@@ -11,7 +11,17 @@ import type { ProcessedIds } from './idempotency';
 import type { Settled } from './outbox';
 import { createOutbox } from './outbox';
 import type { Step, StepContext } from './steps';
-import { NOT_ATTEMPTED, UNKNOWN_EVENT_TYPE, coordinates, deadLetter, duplicate, handled, handlerFailed, observeTime, skipped } from './steps';
+import {
+  NOT_ATTEMPTED,
+  UNKNOWN_EVENT_TYPE,
+  coordinates,
+  deadLetter,
+  duplicate,
+  handled,
+  handlerFailed,
+  observeTime,
+  skipped,
+} from './steps';
 
 export interface PartitionContext extends StepContext {
   decide: (record: ConsumedRecord) => RecordDecision;
@@ -28,7 +38,12 @@ function decideRecord(ctx: PartitionContext, record: ConsumedRecord): RecordDeci
     return ctx.decide(record);
   } catch (error) {
     // decide() only classifies; an exception there is a bug, and the record is kept.
-    return { kind: 'dead_letter', eventType: UNKNOWN_EVENT_TYPE, reason: 'handler_error', error: `classifying the record failed: ${errorMessage(error)}` };
+    return {
+      kind: 'dead_letter',
+      eventType: UNKNOWN_EVENT_TYPE,
+      reason: 'handler_error',
+      error: `classifying the record failed: ${errorMessage(error)}`,
+    };
   }
 }
 
@@ -59,8 +74,17 @@ async function prepareRecord(ctx: PartitionContext, record: ConsumedRecord, free
 }
 
 /** One partition's records (in offset order) to their outcomes; `shared` carries its produces. */
-export async function processPartition(ctx: PartitionContext, records: ConsumedRecord[], shared: RecordPublisher, options: ProcessOptions): Promise<Settled[]> {
-  const outbox = createOutbox({ publisher: shared, sendTimeoutMs: ctx.sendTimeoutMs, ...(options.remainingTimeMs ? { remainingTimeMs: options.remainingTimeMs } : {}) });
+export async function processPartition(
+  ctx: PartitionContext,
+  records: ConsumedRecord[],
+  shared: RecordPublisher,
+  options: ProcessOptions,
+): Promise<Settled[]> {
+  const outbox = createOutbox({
+    publisher: shared,
+    sendTimeoutMs: ctx.sendTimeoutMs,
+    ...(options.remainingTimeMs ? { remainingTimeMs: options.remainingTimeMs } : {}),
+  });
   const results: Settled[] = [];
   let stopped = false;
   const flush = async (): Promise<boolean> => {

@@ -101,7 +101,13 @@ export function deadLetter(ctx: StepContext, record: ConsumedRecord, eventType: 
       acknowledged: ([ack]) => {
         ctx.metrics?.deadLetters.inc({ topic: record.topic, reason });
         count(ctx, record, eventType, 'dead_lettered');
-        ctx.logger.warn('record dead-lettered', { ...facts, error, dlq_topic: ack?.topic ?? letter.topic, dlq_partition: ack?.partition, dlq_offset: ack?.offset });
+        ctx.logger.warn('record dead-lettered', {
+          ...facts,
+          error,
+          dlq_topic: ack?.topic ?? letter.topic,
+          dlq_partition: ack?.partition,
+          dlq_offset: ack?.offset,
+        });
         return { status: 'dead_lettered', eventType, reason };
       },
       notAcknowledged: (dlqError) => {
@@ -144,14 +150,26 @@ export function handled(ctx: StepContext, h: Handled): Step {
 }
 
 /** The record failed and will be delivered again. */
-function failed(ctx: StepContext, record: ConsumedRecord, eventType: string, error: unknown, facts: Record<string, unknown>): RecordOutcome {
+function failed(
+  ctx: StepContext,
+  record: ConsumedRecord,
+  eventType: string,
+  error: unknown,
+  facts: Record<string, unknown>,
+): RecordOutcome {
   count(ctx, record, eventType, 'failed');
   ctx.logger.warn('record failed; it will be delivered again', { ...facts, error: errorMessage(error) });
   return { status: 'failed', eventType, error: errorMessage(error) };
 }
 
 /** The handler failed: retriable errors fail the record, others dead-letter it. */
-export function handlerFailed(ctx: StepContext, record: ConsumedRecord, eventType: string, error: unknown, facts: Record<string, unknown>): Step {
+export function handlerFailed(
+  ctx: StepContext,
+  record: ConsumedRecord,
+  eventType: string,
+  error: unknown,
+  facts: Record<string, unknown>,
+): Step {
   if (isRetriable(error)) return { kind: 'retry', fail: () => failed(ctx, record, eventType, error, facts) };
   const reason: DeadLetterReason = error instanceof ValidationError ? 'invalid_data' : 'handler_error';
   const details = error instanceof ValidationError && error.details.length > 0 ? `: ${error.details.join('; ')}` : '';

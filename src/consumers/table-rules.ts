@@ -22,7 +22,8 @@ function uniqueness(rows: readonly Row[]): string[] {
   return [
     ...duplicates(rows.map((r) => r.name)).map((name) => `unique names: two rows are named ${name}; rename one`),
     ...duplicates(rows.map((r) => r.groupSuffix)).map(
-      (suffix) => `one group per function: two rows use the group suffix ${suffix}; a shared group would split the topic's records between them`,
+      (suffix) =>
+        `one group per function: two rows use the group suffix ${suffix}; a shared group would split the topic's records between them`,
     ),
   ];
 }
@@ -80,7 +81,10 @@ function oneOwner(rows: readonly Row[]): string[] {
     filtered
       .slice(i + 1)
       .filter((other) => other.topic === fn.topic && 'only' in fn.eventTypes && fn.eventTypes.only.some((t) => handlesType(other, t)))
-      .map((other) => `one owner per type: ${fn.name} and ${other.name} both take a type of the ${fn.topic} topic; make one of them an observer (role: 'observer')`),
+      .map(
+        (other) =>
+          `one owner per type: ${fn.name} and ${other.name} both take a type of the ${fn.topic} topic; make one of them an observer (role: 'observer')`,
+      ),
   );
 }
 

@@ -1,3 +1,11 @@
-export { correlationIdSchema, createEvent, describeIssues, eventDataSchema, eventHeaders, eventTypeSchema, parseEnvelope } from './envelope';
+export {
+  correlationIdSchema,
+  createEvent,
+  describeIssues,
+  eventDataSchema,
+  eventHeaders,
+  eventTypeSchema,
+  parseEnvelope,
+} from './envelope';
 export type { EventData, EventEnvelope } from './envelope';
 export { EVENT_TYPES, errorEvent, httpRequestEvent, httpResponseEvent } from './types';

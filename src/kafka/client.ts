@@ -64,7 +64,8 @@ export function tlsOptions(
   const options: ConnectionOptions = {};
   if (caFile !== undefined) options.ca = pemFile('KAFKA_SSL_CA_FILE', caFile, /-----BEGIN CERTIFICATE-----/, 'certificate', read);
   if (certFile !== undefined) options.cert = pemFile('KAFKA_SSL_CERT_FILE', certFile, /-----BEGIN CERTIFICATE-----/, 'certificate', read);
-  if (keyFile !== undefined) options.key = pemFile('KAFKA_SSL_KEY_FILE', keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key', read);
+  if (keyFile !== undefined)
+    options.key = pemFile('KAFKA_SSL_KEY_FILE', keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key', read);
   return Object.keys(options).length > 0 ? options : true;
 }
 
@@ -92,7 +93,8 @@ const UNTRUSTED_CERTIFICATE = new Set([
 ]);
 const EXPIRED_CERTIFICATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 /** The TLS alerts a broker sends when it does not accept the client's certificate (or its absence). */
-const CLIENT_CERTIFICATE_ALERT = /(?:sslv3|tlsv1|tlsv13) alert (bad certificate|certificate required|unknown ca|certificate unknown|unsupported certificate)/i;
+const CLIENT_CERTIFICATE_ALERT =
+  /(?:sslv3|tlsv1|tlsv13) alert (bad certificate|certificate required|unknown ca|certificate unknown|unsupported certificate)/i;
 
 /**
  * Why a connection was refused, in words that name the cause and what to change, when it
@@ -109,7 +111,9 @@ export function explainConnectionFailure(
     if (e.name === 'KafkaJSSASLAuthenticationError' || /^SASL .* authentication failed/i.test(e.message)) {
       const reason = detail.replace(/^SASL [^:]*authentication failed: /i, '');
       if (kafka.auth === 'scram') {
-        const password = kafka.saslSecret ? `the password in the secret of KAFKA_SASL_PASSWORD_SECRET_ARN=${kafka.saslSecret.passwordSecretArn}` : 'KAFKA_SASL_PASSWORD';
+        const password = kafka.saslSecret
+          ? `the password in the secret of KAFKA_SASL_PASSWORD_SECRET_ARN=${kafka.saslSecret.passwordSecretArn}`
+          : 'KAFKA_SASL_PASSWORD';
         return `Kafka refused the SCRAM-SHA-512 login of user "${kafka.sasl?.username ?? kafka.saslSecret?.username ?? ''}" (${reason}): check KAFKA_SASL_USERNAME and ${password}`;
       }
       if (kafka.auth === 'iam') {
@@ -118,11 +122,14 @@ export function explainConnectionFailure(
       return `Kafka refused the login (${reason})`;
     }
     if (UNTRUSTED_CERTIFICATE.has(code)) {
-      const fix = kafka.tls.caFile ? `it is not signed by the CA in KAFKA_SSL_CA_FILE=${kafka.tls.caFile}` : 'set KAFKA_SSL_CA_FILE to the CA that signed it';
+      const fix = kafka.tls.caFile
+        ? `it is not signed by the CA in KAFKA_SSL_CA_FILE=${kafka.tls.caFile}`
+        : 'set KAFKA_SSL_CA_FILE to the CA that signed it';
       return `the broker's TLS certificate is not trusted (${detail}): ${fix}`;
     }
     if (EXPIRED_CERTIFICATE.has(code)) return `the broker's TLS certificate has expired or is not valid yet (${detail})`;
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the broker's TLS certificate does not name the address it was reached at (${detail})`;
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+      return `the broker's TLS certificate does not name the address it was reached at (${detail})`;
     const alert = CLIENT_CERTIFICATE_ALERT.exec(e.message);
     if (alert) {
       const what = alert[0];
@@ -135,7 +142,8 @@ export function explainConnectionFailure(
 }
 
 /** kafkajs' log lines about refused credentials or certificates: the caller explains those once (explainConnectionFailure). */
-const REFUSED_CONNECTION = /SASL .*authentication failed|Authentication failed|invalid credentials|certificate|alert (?:bad|unknown|handshake)/i;
+const REFUSED_CONNECTION =
+  /SASL .*authentication failed|Authentication failed|invalid credentials|certificate|alert (?:bad|unknown|handshake)/i;
 
 // The producer bounds its retries on purpose (see producer/instance.ts); kafkajs warns about that
 // on every producer it creates, which says nothing new, so it is logged at debug.
@@ -148,7 +156,10 @@ const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer
  * they bury the ones that matter, so they are logged once per cause at WARN.
  */
 const RETRIABLE_CAUSES: ReadonlyArray<[cause: string, pattern: RegExp]> = [
-  ['connection refused or lost', /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|Connection (?:error|timeout)|Closed connection|connection (?:is )?closed|Failed to connect|not connected/i],
+  [
+    'connection refused or lost',
+    /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|Connection (?:error|timeout)|Closed connection|connection (?:is )?closed|Failed to connect|not connected/i,
+  ],
   ['coordinator loading', /coordinator is loading/i],
   ['coordinator not available', /coordinator is not available|not the correct coordinator|GroupCoordinatorNotFound/i],
   ['leader not available', /no leader for this topic-partition|leader not available|not the leader|leadership election/i],
@@ -179,7 +190,13 @@ function logCreator(logger: Logger | undefined) {
     ({ namespace, level, log }: LogEntry) => {
       if (!logger) return;
       // kafkajs' own timestamp and logger name would clash with the structured logger's keys.
-      const { message: given, timestamp: _timestamp, logger: _name, stack: _stack, ...extra } = log as LogEntry['log'] & { stack?: unknown };
+      const {
+        message: given,
+        timestamp: _timestamp,
+        logger: _name,
+        stack: _stack,
+        ...extra
+      } = log as LogEntry['log'] & { stack?: unknown };
       // kafkajs sometimes logs an Error object as the message; only its text is kept.
       const raw: unknown = given;
       const message = typeof raw === 'string' ? raw : errorMessage(raw);
@@ -276,12 +293,7 @@ export async function resolveKafka(params: {
   return createKafka({ kafka, brokers, ...(logger ? { logger } : {}), ...(clientId ? { clientId } : {}) });
 }
 
-export function createKafka(params: {
-  kafka: KafkaSettings;
-  brokers: string[];
-  logger?: Logger;
-  clientId?: string;
-}): Kafka {
+export function createKafka(params: { kafka: KafkaSettings; brokers: string[]; logger?: Logger; clientId?: string }): Kafka {
   const { kafka, brokers, logger } = params;
   if (kafka.auth === 'scram' && kafka.sasl === undefined && kafka.saslSecret !== undefined) {
     throw new ConfigError(['KAFKA_SASL_PASSWORD_SECRET_ARN: the password is read from its secret before a client is made (resolveKafka)']);

@@ -15,12 +15,13 @@ let producer: ContainerProducer | undefined;
 
 /** The container's kafkajs client; MSK bootstrap brokers and the SASL password's secret are read once. */
 export function containerKafka(params: { config: Config; logger?: Logger }): Promise<Kafka> {
-  kafkaClient ??= resolveKafka({ kafka: params.config.kafka, ...(params.logger ? { logger: params.logger } : {}) })
-    .catch((error: unknown) => {
+  kafkaClient ??= resolveKafka({ kafka: params.config.kafka, ...(params.logger ? { logger: params.logger } : {}) }).catch(
+    (error: unknown) => {
       // A failed MSK lookup or secret read is retried by the next invocation, not cached.
       kafkaClient = undefined;
       throw error;
-    });
+    },
+  );
   return kafkaClient;
 }
 

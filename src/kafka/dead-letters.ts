@@ -255,7 +255,11 @@ export function parseCoordinates(text: string): { partition: number; fromOffset:
   return { partition: Number(match[1]), fromOffset, toOffset };
 }
 
-function toConsumed(topic: string, partition: number, message: { offset: string; timestamp: string; key: Buffer | null; value: Buffer | null; headers?: IHeaders }): ConsumedRecord {
+function toConsumed(
+  topic: string,
+  partition: number,
+  message: { offset: string; timestamp: string; key: Buffer | null; value: Buffer | null; headers?: IHeaders },
+): ConsumedRecord {
   const headers: ConsumedRecord['headers'] = [];
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     for (const v of Array.isArray(value) ? value : [value]) {
@@ -357,7 +361,10 @@ export async function readTopic(params: {
     try {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       const reading = consumeUntil({ consumer, topic, ends, maxRecords: params.maxRecords ?? Number.MAX_SAFE_INTEGER, onRecord });
-      const tooLate = () => new DeadLetterToolError(`read ${reading.read()} record(s) of ${topic} in ${timeoutMs} ms and not to the end; give it more time (--timeout-ms)`);
+      const tooLate = () =>
+        new DeadLetterToolError(
+          `read ${reading.read()} record(s) of ${topic} in ${timeoutMs} ms and not to the end; give it more time (--timeout-ms)`,
+        );
       await withTimeout(reading.done, Math.max(0, deadline - Date.now()), tooLate);
       return { records: reading.read(), unread: Math.max(0, total - reading.read()) };
     } finally {

@@ -51,8 +51,7 @@ export type KafkaEvent = MskEvent | SelfManagedKafkaEvent;
 
 /** Where the event says its records came from. */
 export type KafkaEventSource =
-  | { kind: 'msk'; eventSourceArn: string; bootstrapServers: string[] }
-  | { kind: 'self-managed'; bootstrapServers: string[] };
+  { kind: 'msk'; eventSourceArn: string; bootstrapServers: string[] } | { kind: 'self-managed'; bootstrapServers: string[] };
 
 /** The `records` key AWS uses for one partition: `<topic>-<partition>`. */
 export function partitionKey(topic: string, partition: number): string {

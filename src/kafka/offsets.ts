@@ -26,7 +26,9 @@ export type WithOffsets = <T>(use: (reader: OffsetReader) => Promise<T>) => Prom
 export function adminOffsetReader(admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchOffsets'>): OffsetReader {
   return {
     async topicOffsets(topic) {
-      const partitions = await naming([{ action: 'kafka-cluster:DescribeTopic', resource: `topic ${topic}` }], () => admin.fetchTopicOffsets(topic));
+      const partitions = await naming([{ action: 'kafka-cluster:DescribeTopic', resource: `topic ${topic}` }], () =>
+        admin.fetchTopicOffsets(topic),
+      );
       return partitions.map((p) => ({ partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) }));
     },
     async committedOffsets(groupId, topic) {

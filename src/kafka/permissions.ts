@@ -48,9 +48,18 @@ export function missingPermission(error: unknown, needs: readonly NeededPermissi
   if (code === undefined) return undefined;
   const kind = REFUSED[code]!;
   const matching = needs.filter((n) => kindOf(n.resource) === kind);
-  if (matching.length === 0) return `a kafka-cluster permission on a ${kind === 'cluster' ? 'cluster' : kind} (the broker answered ${code})`;
+  if (matching.length === 0)
+    return `a kafka-cluster permission on a ${kind === 'cluster' ? 'cluster' : kind} (the broker answered ${code})`;
   const actions = [...new Set(matching.map((n) => n.action))];
-  return actions.map((action) => `${action} on ${matching.filter((n) => n.action === action).map((n) => n.resource).join(' or ')}`).join(', or ');
+  return actions
+    .map(
+      (action) =>
+        `${action} on ${matching
+          .filter((n) => n.action === action)
+          .map((n) => n.resource)
+          .join(' or ')}`,
+    )
+    .join(', or ');
 }
 
 /** A call the broker refused because the caller's role lacks a permission; the message names it. */

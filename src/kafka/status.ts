@@ -34,7 +34,6 @@ export interface StatusSnapshot<L> {
 
 const DISCONNECT_TIMEOUT_MS = 1000;
 
-
 function bounded<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   return withTimeout(promise, timeoutMs, () => new TimeoutError(`no answer within ${timeoutMs} ms`));
 }

@@ -131,7 +131,7 @@ export const METRIC_DEFINITIONS = {
   pushgatewayPushes: {
     type: 'counter',
     name: 'pushgateway_pushes_total',
-    help: 'Pushes of this container\'s metrics to the Pushgateway, by outcome (success, error, timeout); a push is counted in the next one.',
+    help: "Pushes of this container's metrics to the Pushgateway, by outcome (success, error, timeout); a push is counted in the next one.",
     labelNames: ['outcome'],
   },
   metricsTasks: {

@@ -47,7 +47,9 @@ export function createLagOnScrape(params: LagOnScrapeParams) {
         () => metrics.metricsTasks.inc({ task: 'lag_on_scrape', outcome: 'success' }),
         (error: unknown) => {
           metrics.metricsTasks.inc({ task: 'lag_on_scrape', outcome: 'error' });
-          logger.warn('consumer-group lag not read for the scrape; GET /metrics shows the lag pushed before', { error: errorMessage(error) });
+          logger.warn('consumer-group lag not read for the scrape; GET /metrics shows the lag pushed before', {
+            error: errorMessage(error),
+          });
           throw error;
         },
       ),

@@ -37,7 +37,11 @@ export async function pushConsumerLag(params: StageScope & { functionName: strin
   await Promise.all(
     [...byGroup].map(async ([group, partitions]) => {
       const series = partitions.map(({ topic, partition, lag }) => ({
-        labels: [['group', group], ['partition', String(partition)], ['topic', topic]] as Array<[string, string]>,
+        labels: [
+          ['group', group],
+          ['partition', String(partition)],
+          ['topic', topic],
+        ] as Array<[string, string]>,
         value: lag,
       }));
       const labels = { job, stage, function: functionName, instance: LAG_GROUP_INSTANCE, group };
@@ -48,5 +52,6 @@ export async function pushConsumerLag(params: StageScope & { functionName: strin
       }
     }),
   );
-  if (failures.length > 0) throw new PushgatewayError(`could not push consumer-group lag to ${withoutCredentials(url).url} (${failures.join('; ')})`);
+  if (failures.length > 0)
+    throw new PushgatewayError(`could not push consumer-group lag to ${withoutCredentials(url).url} (${failures.join('; ')})`);
 }

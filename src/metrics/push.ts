@@ -53,7 +53,8 @@ export function containerPusher(params: {
     const created = createMetricsPusher(options);
     containerPushers.set(key, created);
     // On Lambda: the last push when the execution environment shuts down.
-    if (config.runtime.runtimeApi) flushOnShutdown({ runtimeApi: config.runtime.runtimeApi, flush: () => created.flush(), ...(logger ? { logger } : {}) });
+    if (config.runtime.runtimeApi)
+      flushOnShutdown({ runtimeApi: config.runtime.runtimeApi, flush: () => created.flush(), ...(logger ? { logger } : {}) });
     pusher = created;
   }
   return pusher;

@@ -124,9 +124,7 @@ function silence(metric: object): void {
  * `perCaller: false` switches caller_requests_total off (client ips are personal data and
  * grow with the callers); the service's containers follow METRICS_PER_CALLER, off by default.
  */
-export function createMetrics(
-  params: { registry?: Registry; maxLabelValues?: number; perCaller?: boolean } = {},
-): ServiceMetrics {
+export function createMetrics(params: { registry?: Registry; maxLabelValues?: number; perCaller?: boolean } = {}): ServiceMetrics {
   const registry = params.registry ?? new Registry();
   const budget = new LabelBudget(params.maxLabelValues ?? 20);
   const instances: Record<string, object> = {};

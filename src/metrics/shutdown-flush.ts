@@ -53,7 +53,10 @@ function runtimeApiRequest(url: string, options: http.RequestOptions & { body?: 
     });
     request.on('error', reject);
     if (options.hold) request.on('socket', (socket) => socket.unref());
-    else request.setTimeout(REGISTER_TIMEOUT_MS, () => request.destroy(new TimeoutError(`no answer from the Runtime API in ${REGISTER_TIMEOUT_MS} ms`)));
+    else
+      request.setTimeout(REGISTER_TIMEOUT_MS, () =>
+        request.destroy(new TimeoutError(`no answer from the Runtime API in ${REGISTER_TIMEOUT_MS} ms`)),
+      );
     request.end(options.body);
   });
 }

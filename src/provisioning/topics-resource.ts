@@ -79,7 +79,10 @@ async function work(params: {
   const { request, ensure, budgetMs, remainingMs } = params;
   if (request.RequestType === 'Delete') return { Status: 'SUCCESS', Data: { Created: '', Existing: '' } };
   if (budgetMs <= 0) {
-    return { Status: 'FAILED', Reason: `the invocation had ${remainingMs} ms left, less than the ${ANSWER_RESERVE_MS} ms answering CloudFormation may take` };
+    return {
+      Status: 'FAILED',
+      Reason: `the invocation had ${remainingMs} ms left, less than the ${ANSWER_RESERVE_MS} ms answering CloudFormation may take`,
+    };
   }
   try {
     return successOf(await withTimeout(ensure(), budgetMs, () => new TimeoutError(`the topics were not ready within ${budgetMs} ms`)));
@@ -115,13 +118,24 @@ export async function handleTopicsRequest(params: {
   };
   const refusal = responseUrlRefusal(request.ResponseURL, params.region);
   if (refusal !== undefined) {
-    logger?.error("request refused: its ResponseURL is not CloudFormation's; nothing done, nothing sent", { request_type: request.RequestType, reason: refusal });
+    logger?.error("request refused: its ResponseURL is not CloudFormation's; nothing done, nothing sent", {
+      request_type: request.RequestType,
+      reason: refusal,
+    });
     return { ...base, Status: 'FAILED', Reason: `refused: ${refusal}` };
   }
   const remainingMs = params.remainingMs();
-  const response: CustomResourceResponse = { ...base, ...(await work({ ...params, budgetMs: remainingMs - ANSWER_RESERVE_MS, remainingMs })) };
+  const response: CustomResourceResponse = {
+    ...base,
+    ...(await work({ ...params, budgetMs: remainingMs - ANSWER_RESERVE_MS, remainingMs })),
+  };
   const log = response.Reason !== undefined ? logger?.warn : logger?.info;
-  log?.call(logger, 'answering CloudFormation', { request_type: request.RequestType, status: response.Status, reason: response.Reason, data: response.Data });
+  log?.call(logger, 'answering CloudFormation', {
+    request_type: request.RequestType,
+    status: response.Status,
+    reason: response.Reason,
+    data: response.Data,
+  });
   await sendResponse(request.ResponseURL, response, Date.now() + Math.max(0, params.remainingMs() - RETURN_MARGIN_MS));
   return response;
 }

@@ -19,7 +19,9 @@ export interface AdminAccess {
 
 export function createAdminAccess(deps: { config: Config; logger: Logger; tokenSource?: AdminTokenSource }): AdminAccess {
   const { config, logger } = deps;
-  const source = deps.tokenSource ?? createAdminTokenSource({ token: config.admin.token, secretArn: config.admin.tokenSecretArn, region: config.kafka.region });
+  const source =
+    deps.tokenSource ??
+    createAdminTokenSource({ token: config.admin.token, secretArn: config.admin.tokenSecretArn, region: config.kafka.region });
   return {
     async isAdmin(authorization) {
       const token = await source.get().catch((error: unknown) => {

@@ -122,7 +122,12 @@ async function prune(deps: MetricsJobDeps, scope: Pushgateway & { maxLabelValues
 
 export function createMetricsJob(deps: MetricsJobDeps) {
   const { config, logger, now } = deps;
-  const pushgateway: Pushgateway = { url: config.pushgateway.url, timeoutMs: config.metrics.queryTimeoutMs, job: config.service.name, stage: stageLabel(config.service.stage) };
+  const pushgateway: Pushgateway = {
+    url: config.pushgateway.url,
+    timeoutMs: config.metrics.queryTimeoutMs,
+    job: config.service.name,
+    stage: stageLabel(config.service.stage),
+  };
   const scope = { ...pushgateway, maxLabelValues: config.metrics.fleetMaxLabelValues };
   const metricsToken = createSecretSource({
     what: 'the metrics token',

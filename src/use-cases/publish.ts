@@ -21,7 +21,13 @@ export interface PublishRequest {
   isBase64Encoded: boolean;
 }
 
-export function createPublishUseCases(deps: { config: Config; logger: Logger; producer: () => ContainerProducer; admin: AdminAccess; source: string }) {
+export function createPublishUseCases(deps: {
+  config: Config;
+  logger: Logger;
+  producer: () => ContainerProducer;
+  admin: AdminAccess;
+  source: string;
+}) {
   const { config, logger, admin, source } = deps;
 
   async function publish(request: PublishRequest): Promise<JsonAnswer> {

@@ -33,7 +33,12 @@ export function createTimeUseCase(deps: { config: Config; logger: Logger; produc
   return async function getTime(request: TimeRequest): Promise<JsonAnswer> {
     const started = performance.now();
     const { correlationId } = request;
-    const payload = buildTimePayload({ sourceIp: request.sourceIp, forwardedFor: request.forwardedFor, requestId: request.requestId, host });
+    const payload = buildTimePayload({
+      sourceIp: request.sourceIp,
+      forwardedFor: request.forwardedFor,
+      requestId: request.requestId,
+      host,
+    });
     const common = { payload, endpoint: request.path, topics: config.kafka.topics, source, correlationId };
     try {
       await deps.producer().send([timeRequestRecord({ ...common, method: request.method })]);

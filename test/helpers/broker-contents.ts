@@ -45,12 +45,14 @@ export function cleanupProblem(brokers: string, before: BrokerContents, after: B
   const left = { topics: missingFrom(before.topics, after.topics), groups: missingFrom(before.groups, after.groups) };
   const gone = { topics: missingFrom(after.topics, before.topics), groups: missingFrom(after.groups, before.groups) };
   if (left.topics.length + left.groups.length > 0) {
-    problems.push(`[cleanup] error: the tests left on ${brokers} what was not there before: topics [${left.topics.join(', ')}], consumer groups [${left.groups.join(', ')}]`);
+    problems.push(
+      `[cleanup] error: the tests left on ${brokers} what was not there before: topics [${left.topics.join(', ')}], consumer groups [${left.groups.join(', ')}]`,
+    );
   }
   if (gone.topics.length + gone.groups.length > 0) {
     problems.push(
       `[cleanup] error: what was on ${brokers} before the tests is gone: topics [${gone.topics.join(', ')}], consumer groups [${gone.groups.join(', ')}] ` +
-        '(tests use names of their own from uniqueName, test/helpers/names.ts, never the service\'s)',
+        "(tests use names of their own from uniqueName, test/helpers/names.ts, never the service's)",
     );
   }
   return problems.length > 0 ? problems.join('\n') : undefined;

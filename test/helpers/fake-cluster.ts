@@ -108,8 +108,17 @@ export class FakeCluster {
    * chooses (partition 0 without one), answered with one entry per topic-partition whose
    * baseOffset is the offset of its first message.
    */
-  private append(topicMessages: Array<{ topic: string; messages: Message[] }>, partitioner: ReturnType<ICustomPartitioner> | undefined): RecordMetadata[] {
-    const partitionMetadata = Array.from({ length: FAKE_PARTITIONS }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }));
+  private append(
+    topicMessages: Array<{ topic: string; messages: Message[] }>,
+    partitioner: ReturnType<ICustomPartitioner> | undefined,
+  ): RecordMetadata[] {
+    const partitionMetadata = Array.from({ length: FAKE_PARTITIONS }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+    }));
     const answer = new Map<string, RecordMetadata>();
     for (const { topic, messages } of topicMessages) {
       for (const message of messages) {

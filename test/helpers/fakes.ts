@@ -121,7 +121,8 @@ export async function sampleValue(
   const found = data.values.find(
     (v) =>
       // Histogram samples carry metricName (<name>_bucket, _sum, _count); the others do not.
-      ((v as { metricName?: string }).metricName ?? name) === sample && Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val),
+      ((v as { metricName?: string }).metricName ?? name) === sample &&
+      Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val),
   );
   return found?.value;
 }

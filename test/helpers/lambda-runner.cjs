@@ -101,7 +101,9 @@ async function load() {
       externals.push(name);
     } catch (error) {
       const failure = describe(error);
-      throw Object.assign(new Error(`the bundle loads '${name}', which fails: ${failure.errorMessage}`), { name: 'Runtime.ImportModuleError' });
+      throw Object.assign(new Error(`the bundle loads '${name}', which fails: ${failure.errorMessage}`), {
+        name: 'Runtime.ImportModuleError',
+      });
     }
   }
   return { handler, externals };

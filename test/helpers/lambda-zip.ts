@@ -41,8 +41,7 @@ export interface ZipFunction {
 }
 
 type RunnerMessage =
-  | ({ type: 'init' } & InitReport)
-  | ({ type: 'result'; id: number } & ({ ok: true; result: unknown } | { ok: false; error: RunnerError }));
+  ({ type: 'init' } & InitReport) | ({ type: 'result'; id: number } & ({ ok: true; result: unknown } | { ok: false; error: RunnerError }));
 
 /** Unpacks `zip` into `dir` (which must not exist) and takes away every write bit. */
 export function unpackReadOnly(zip: string, dir: string): void {
@@ -64,13 +63,22 @@ export function removeUnpacked(dir: string): void {
  * Starts the function whose zip was unpacked into `dir` and waits (bounded) for its init.
  * `env` is the function's whole environment, as Lambda gives it (nothing is inherited).
  */
-export async function startZipFunction(params: { node: string; dir: string; env: Record<string, string>; initTimeoutMs?: number }): Promise<ZipFunction> {
+export async function startZipFunction(params: {
+  node: string;
+  dir: string;
+  env: Record<string, string>;
+  initTimeoutMs?: number;
+}): Promise<ZipFunction> {
   const { node, dir, env } = params;
   const asRoot = process.getuid?.() === 0;
   const [command, args] = asRoot
     ? ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind -o ro "$0" "$0" && exec "$@"', dir, node, runner]]
     : [node, [runner]];
-  const child: ChildProcess = spawn(command, args, { cwd: dir, env: { ...env, LAMBDA_TASK_ROOT: dir }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child: ChildProcess = spawn(command, args, {
+    cwd: dir,
+    env: { ...env, LAMBDA_TASK_ROOT: dir },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

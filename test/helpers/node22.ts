@@ -13,7 +13,9 @@ export function node22(): string {
   const result = spawnSync('bash', [script], { encoding: 'utf8', timeout: 900_000, stdio: ['ignore', 'pipe', 'inherit'] });
   const node = result.stdout.trim();
   if (result.status !== 0 || node.length === 0) {
-    throw new Error(`Node.js 22 could not be installed (test/helpers/node22.sh exited ${result.status ?? result.signal}): see the [node22] lines above`);
+    throw new Error(
+      `Node.js 22 could not be installed (test/helpers/node22.sh exited ${result.status ?? result.signal}): see the [node22] lines above`,
+    );
   }
   return node;
 }

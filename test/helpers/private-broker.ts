@@ -102,8 +102,10 @@ function ownStack(params: { port: number; brokers: 1 | 3; sasl: boolean; authz?:
     PUSHGATEWAY_URL: process.env.PUSHGATEWAY_URL ?? 'http://127.0.0.1:9091',
     LOCAL_PROMETHEUS: 'off',
   };
-  for (const name of ['KAFKA_BROKERS', 'KAFKA_AUTH', 'LOCAL_KAFKA_CONTROLLER_PORT', 'LOCAL_KAFKA_SASL_PORT', 'LOCAL_KAFKA_TLS_PORT']) delete env[name];
-  const stackRun = async (args: string[], timeout = 180_000): Promise<string> => (await run('bash', [stack, ...args], { env, timeout })).stdout;
+  for (const name of ['KAFKA_BROKERS', 'KAFKA_AUTH', 'LOCAL_KAFKA_CONTROLLER_PORT', 'LOCAL_KAFKA_SASL_PORT', 'LOCAL_KAFKA_TLS_PORT'])
+    delete env[name];
+  const stackRun = async (args: string[], timeout = 180_000): Promise<string> =>
+    (await run('bash', [stack, ...args], { env, timeout })).stdout;
   const start = async (): Promise<void> => {
     await stackRun(['start']);
   };

@@ -51,7 +51,13 @@ function throughTheEventSource(auth: Exclude<ClientAuth, 'none'>, ports: { http:
 
   beforeAll(async () => {
     const env = await broker.clientEnv(auth);
-    offline = await startService({ httpPort: ports.http, lambdaPort: ports.lambda, topics, group: uniqueName(`msk${auth}-group`), env: { ...env, ADMIN_TOKEN: TOKEN } });
+    offline = await startService({
+      httpPort: ports.http,
+      lambdaPort: ports.lambda,
+      topics,
+      group: uniqueName(`msk${auth}-group`),
+      env: { ...env, ADMIN_TOKEN: TOKEN },
+    });
   }, 300_000);
 
   afterAll(async () => {
@@ -67,8 +73,18 @@ function throughTheEventSource(auth: Exclude<ClientAuth, 'none'>, ports: { http:
     const got = await call(`${base}/`, { headers: { 'x-correlation-id': marker } });
     const published = await Promise.all([
       call(`${base}/kafka/publish`, publishInit(TOKEN, { event_type: 'sasl_probe', data: { marker }, correlation_id: marker })),
-      call(`${base}/kafka/publish`, publishInit(TOKEN, { event_type: 'error', data: { error_message: marker, error_type: 'SaslProbe', service: 'offline-msk-sasl-test' }, correlation_id: marker })),
-      call(`${base}/kafka/publish`, publishInit(TOKEN, { event_type: 'time.now', data: { timezone: 'UTC' }, topic: topics.commands, correlation_id: marker })),
+      call(
+        `${base}/kafka/publish`,
+        publishInit(TOKEN, {
+          event_type: 'error',
+          data: { error_message: marker, error_type: 'SaslProbe', service: 'offline-msk-sasl-test' },
+          correlation_id: marker,
+        }),
+      ),
+      call(
+        `${base}/kafka/publish`,
+        publishInit(TOKEN, { event_type: 'time.now', data: { timezone: 'UTC' }, topic: topics.commands, correlation_id: marker }),
+      ),
     ]);
 
     // Assess
@@ -81,11 +97,15 @@ function throughTheEventSource(auth: Exclude<ClientAuth, 'none'>, ports: { http:
       const lines = logLines(running);
       return CONSUMER_LINES.filter(({ fn, message }) => !lines.some((l) => l.message === message && String(l.function_name).includes(fn)));
     };
-    await waitFor(() => (missing().length === 0 ? true : undefined), { timeoutMs: 90_000, intervalMs: 500, what: `every consumer function to handle a record over ${auth}` }).catch(
-      () => undefined,
-    );
+    await waitFor(() => (missing().length === 0 ? true : undefined), {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      what: `every consumer function to handle a record over ${auth}`,
+    }).catch(() => undefined);
     expect(missing().map((m) => m.fn)).toEqual([]);
-    expect(running.output()).not.toMatch(/SASL Authentication failed|Failed authentication|unable to verify|self[- ]signed certificate|certificate required/i);
+    expect(running.output()).not.toMatch(
+      /SASL Authentication failed|Failed authentication|unable to verify|self[- ]signed certificate|certificate required/i,
+    );
   }, 180_000);
 }
 
@@ -105,14 +125,36 @@ describe('the local MSK event source refuses what the broker refuses, once, with
       provider: { region: 'us-east-1', stage: 'local' },
       custom: { offlineMsk },
       getAllFunctions: () => ['probe'],
-      getFunction: () => ({ events: [{ kafka: { topic: topics.requests, consumerGroupId: uniqueName('msksasl-refused'), bootstrapServers: ['x:1'], accessConfigurations: { saslScram512Auth: ['arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_local'] } } }] }),
+      getFunction: () => ({
+        events: [
+          {
+            kafka: {
+              topic: topics.requests,
+              consumerGroupId: uniqueName('msksasl-refused'),
+              bootstrapServers: ['x:1'],
+              accessConfigurations: { saslScram512Auth: ['arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_local'] },
+            },
+          },
+        ],
+      }),
     };
     const lines: string[] = [];
-    const log = { debug: () => undefined, info: (m: string) => lines.push(m), notice: (m: string) => lines.push(m), warning: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    const log = {
+      debug: () => undefined,
+      info: (m: string) => lines.push(m),
+      notice: (m: string) => lines.push(m),
+      warning: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(m),
+    };
     const options = readPluginOptions(service, {});
     const started = Date.now();
     try {
-      const running = await runMappings({ mappings: readMappings(service, options), options, log, invoke: () => Promise.resolve({ ok: true, payload: null }) });
+      const running = await runMappings({
+        mappings: readMappings(service, options),
+        options,
+        log,
+        invoke: () => Promise.resolve({ ok: true, payload: null }),
+      });
       await running.stop();
       return { error: 'started', ms: Date.now() - started, lines };
     } catch (error) {
@@ -125,7 +167,11 @@ describe('the local MSK event source refuses what the broker refuses, once, with
   it('a wrong password: the start fails naming SASL authentication', async () => {
     const scram = await broker.clientEnv('scram');
 
-    const { error } = await startWith({ brokers: scram.KAFKA_BROKERS, ssl: { caFile: scram.KAFKA_SSL_CA_FILE }, sasl: { username: scram.KAFKA_SASL_USERNAME, password: 'not-the-password' } });
+    const { error } = await startWith({
+      brokers: scram.KAFKA_BROKERS,
+      ssl: { caFile: scram.KAFKA_SSL_CA_FILE },
+      sasl: { username: scram.KAFKA_SASL_USERNAME, password: 'not-the-password' },
+    });
 
     expect(error).toMatch(/could not start:\n\s+sasl-probe-local-probe: SASL SCRAM SHA512 authentication failed/);
   }, 120_000);
@@ -133,7 +179,10 @@ describe('the local MSK event source refuses what the broker refuses, once, with
   it('an untrusted broker certificate (no CA given): the start fails naming the certificate', async () => {
     const scram = await broker.clientEnv('scram');
 
-    const { error } = await startWith({ brokers: scram.KAFKA_BROKERS, sasl: { username: scram.KAFKA_SASL_USERNAME, password: scram.KAFKA_SASL_PASSWORD } });
+    const { error } = await startWith({
+      brokers: scram.KAFKA_BROKERS,
+      sasl: { username: scram.KAFKA_SASL_USERNAME, password: scram.KAFKA_SASL_PASSWORD },
+    });
 
     expect(error).toMatch(/could not start:\n\s+sasl-probe-local-probe: .*certificate/);
   }, 120_000);

@@ -47,7 +47,11 @@ const env = {
 };
 const config = loadConfig(env);
 const functionConfig = (name: string) => loadConfig({ ...env, AWS_LAMBDA_FUNCTION_NAME: `it-${name}` });
-const SOURCE = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/it', bootstrapServers: [BROKERS] };
+const SOURCE = {
+  kind: 'msk' as const,
+  eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/it',
+  bootstrapServers: [BROKERS],
+};
 
 type Handler = (event: KafkaLambdaEvent, context: Context) => Promise<KafkaBatchResponse>;
 
@@ -141,11 +145,17 @@ describe('consumer functions against the real broker', () => {
     await deletePushedGroups(PUSHGATEWAY, config.service.name);
   });
 
-  it("answers a command in the plain shape written by kcat on the events topic with the same correlation id and key", async () => {
+  it('answers a command in the plain shape written by kcat on the events topic with the same correlation id and key', async () => {
     // Prepare: an independent client writes four commands to partition 0, in the plain command shape
     const run = uniqueName('kcat');
     const lines = [
-      { type: 'time.now', correlation_id: `${run}-ok`, timestamp: '2026-01-31T12:34:56.123456', payload: { timezone: 'Asia/Kolkata', format: 'iso' }, source: 'kcat' },
+      {
+        type: 'time.now',
+        correlation_id: `${run}-ok`,
+        timestamp: '2026-01-31T12:34:56.123456',
+        payload: { timezone: 'Asia/Kolkata', format: 'iso' },
+        source: 'kcat',
+      },
       { type: 'teapot.brew', correlation_id: `${run}-unknown`, timestamp: '2026-01-31T12:34:57', payload: {}, source: 'kcat' },
       { type: 'time.now', timestamp: '2026-01-31T12:34:58', payload: {}, source: 'kcat' },
       { type: 'time.now', correlation_id: `${run}-after`, timestamp: '2026-01-31T12:34:59', payload: { format: 'unix' }, source: 'kcat' },
@@ -235,17 +245,29 @@ describe('consumer functions against the real broker', () => {
         [topics.commands, commands[0]?.offset, 'not_utf8'],
       ]),
     );
-    const deadGarbage = dead.find((r) => header(r, DLQ_HEADERS.offset) === events[0]?.offset && header(r, DLQ_HEADERS.topic) === topics.events);
+    const deadGarbage = dead.find(
+      (r) => header(r, DLQ_HEADERS.offset) === events[0]?.offset && header(r, DLQ_HEADERS.topic) === topics.events,
+    );
     expect(deadGarbage?.value).toEqual(garbage);
     expect(header(deadGarbage!, 'trace')).toBe('abc');
     expect(header(deadGarbage!, DLQ_HEADERS.partition)).toBe('0');
-    expect(header(dead.find((r) => header(r, DLQ_HEADERS.reason) === 'invalid_envelope')!, DLQ_HEADERS.error)).toMatch(/id|correlation_id/);
+    expect(
+      header(
+        dead.find((r) => header(r, DLQ_HEADERS.reason) === 'invalid_envelope')!,
+        DLQ_HEADERS.error,
+      ),
+    ).toMatch(/id|correlation_id/);
     // The records after the poison were processed: the http_request reached the Pushgateway's caller count
     const pushed = await waitFor(
       async () => {
         const { url, headers } = withoutCredentials(PUSHGATEWAY);
         const text = await (await fetch(`${url}/metrics`, { headers, signal: AbortSignal.timeout(2000) })).text();
-        return text.split('\n').find((l) => l.startsWith('caller_requests_total{') && l.includes(`job="${config.service.name}"`) && l.includes('caller="198.51.100.9"'));
+        return text
+          .split('\n')
+          .find(
+            (l) =>
+              l.startsWith('caller_requests_total{') && l.includes(`job="${config.service.name}"`) && l.includes('caller="198.51.100.9"'),
+          );
       },
       { timeoutMs: 10_000, what: 'caller_requests_total on the Pushgateway' },
     );
@@ -278,7 +300,9 @@ describe('consumer functions against the real broker', () => {
     // none of the produce's records was acknowledged, so the first and every one after it
     expect(publisher.failures).toBe(1);
     expect(first).toEqual({
-      batchItemFailures: [0, 1, 2].map((i) => ({ itemIdentifier: { partition: `${topics.commands}-0`, offset: Number(batch[i]?.offset) } })),
+      batchItemFailures: [0, 1, 2].map((i) => ({
+        itemIdentifier: { partition: `${topics.commands}-0`, offset: Number(batch[i]?.offset) },
+      })),
     });
     expect(again).toEqual({ batchItemFailures: [] });
     expect(wholeBatch).toEqual({ batchItemFailures: [] });

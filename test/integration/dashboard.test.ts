@@ -65,7 +65,9 @@ const base = uniqueName('dash');
 const topics = { requests: `${base}-requests`, events: `${base}-events`, commands: `${base}-commands`, dlq: `${base}-dlq` };
 const group = uniqueName('dash-group');
 /** The consumer groups' names as the legends show them: without the prefix they share. */
-const groupSuffixes = CONSUMER_FUNCTIONS.map((fn) => consumerGroupId(loadConfig({ KAFKA_CONSUMER_GROUP: group }).kafka, fn).slice(group.length + 1));
+const groupSuffixes = CONSUMER_FUNCTIONS.map((fn) =>
+  consumerGroupId(loadConfig({ KAFKA_CONSUMER_GROUP: group }).kafka, fn).slice(group.length + 1),
+);
 
 /** What the tests read in the page (the DOM types are not in this project's lib). */
 interface PageElement {
@@ -164,8 +166,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 function foreignPushers(url: string): Array<() => Promise<unknown>> {
   const groups = [
-    { grouping: { job: BENCH_SERVICE.SERVICE_NAME, stage: BENCH_SERVICE.STAGE, function: 'local', instance: 'bench' }, route: '/bench', topic: 'bench-requests-x' },
-    { grouping: { job: SERVICE, stage: OTHER_STAGE, function: `${SERVICE}-other-http`, instance: 'other' }, route: '/other-stage', topic: 'other-stage-requests' },
+    {
+      grouping: { job: BENCH_SERVICE.SERVICE_NAME, stage: BENCH_SERVICE.STAGE, function: 'local', instance: 'bench' },
+      route: '/bench',
+      topic: 'bench-requests-x',
+    },
+    {
+      grouping: { job: SERVICE, stage: OTHER_STAGE, function: `${SERVICE}-other-http`, instance: 'other' },
+      route: '/other-stage',
+      topic: 'other-stage-requests',
+    },
   ];
   return groups.map(({ grouping, route, topic }) => {
     const metrics = createMetrics();
@@ -180,7 +190,9 @@ function foreignPushers(url: string): Array<() => Promise<unknown>> {
 
 /** The alert names of the local rules. */
 function alertNames(): string[] {
-  const rules = load(fs.readFileSync(path.join(repo, 'infra/local/prometheus/rules.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string }> }> };
+  const rules = load(fs.readFileSync(path.join(repo, 'infra/local/prometheus/rules.yml'), 'utf8')) as {
+    groups: Array<{ rules: Array<{ alert?: string }> }>;
+  };
   return rules.groups.flatMap((g) => g.rules).flatMap((r) => (r.alert === undefined ? [] : [r.alert]));
 }
 
@@ -249,7 +261,11 @@ describe('the local dashboard in Prometheus', () => {
   }, 120_000);
 
   async function call(method: string, route: string, body?: unknown): Promise<number> {
-    const init: RequestInit = { method, signal: AbortSignal.timeout(10_000), headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } };
+    const init: RequestInit = {
+      method,
+      signal: AbortSignal.timeout(10_000),
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    };
     if (body !== undefined) init.body = JSON.stringify(body);
     const response = await fetch(`${offline!.baseUrl}${route}`, init);
     await response.arrayBuffer();
@@ -277,7 +293,9 @@ describe('the local dashboard in Prometheus', () => {
     for (let i = 0; i < 4 + index; i++) statuses.push(await call('GET', '/'));
     statuses.push(await call('GET', '/healthz'), await call('GET', '/kafka/status'), await call('GET', '/metrics'));
     statuses.push(await call('POST', '/kafka/publish', { event_type: 'custom_event', data: { wave: index } }));
-    statuses.push(await call('POST', '/kafka/publish', { event_type: 'time.now', topic: topics.commands, data: { timezone: 'Europe/Paris' } }));
+    statuses.push(
+      await call('POST', '/kafka/publish', { event_type: 'time.now', topic: topics.commands, data: { timezone: 'Europe/Paris' } }),
+    );
     expect(statuses.filter((s) => s >= 300)).toEqual([]);
     if (index % 2 === 1) await sendPoisonAndBurst(index);
     for (const push of foreign) await push();
@@ -365,7 +383,7 @@ describe('the local dashboard in Prometheus', () => {
   const seriesOf = (report: PageReport, id: string) => report.panels.find((r) => r.id === id)?.series ?? [];
   const statOf = (report: PageReport, id: string) => report.stats.find((s) => s.id === id);
 
-  it('shows this stage\'s traffic in every panel, current values at the top, short legends, and nothing of a benchmark or another stage', async () => {
+  it("shows this stage's traffic in every panel, current values at the top, short legends, and nothing of a benchmark or another stage", async () => {
     // Act
     trafficStarted = Date.now();
     for (let i = 0; i < WAVES; i++) {
@@ -380,13 +398,26 @@ describe('the local dashboard in Prometheus', () => {
       await sleep(3_000);
       report = await openPage(`?stage=${STAGE}`, sinceTraffic());
     }
-    for (const r of report.panels) console.log(`${r.id}: ${r.series.length} series, ${r.samples} samples, max ${r.max}: ${r.series.join(' | ')}`);
+    for (const r of report.panels)
+      console.log(`${r.id}: ${r.series.length} series, ${r.samples} samples, max ${r.max}: ${r.series.join(' | ')}`);
     console.log(`stats: ${report.stats.map((s) => `${s.id}=${s.text}`).join(' ')}`);
 
     // Assess
-    expect(report.panels.map((r) => r.id)).toEqual(['requests', 'errors', 'latency', 'produced', 'consumed', 'dead-letters', 'lag', 'age', 'failed-pushes']);
+    expect(report.panels.map((r) => r.id)).toEqual([
+      'requests',
+      'errors',
+      'latency',
+      'produced',
+      'consumed',
+      'dead-letters',
+      'lag',
+      'age',
+      'failed-pushes',
+    ]);
     expect(missingData(report)).toEqual([]);
-    expect(seriesOf(report, 'requests')).toEqual(expect.arrayContaining(['GET /', 'GET /healthz', 'GET /kafka/status', 'POST /kafka/publish', 'GET /metrics']));
+    expect(seriesOf(report, 'requests')).toEqual(
+      expect.arrayContaining(['GET /', 'GET /healthz', 'GET /kafka/status', 'POST /kafka/publish', 'GET /metrics']),
+    );
     expect(seriesOf(report, 'produced')).toEqual(expect.arrayContaining(['requests', 'events', 'commands', 'dlq']));
     expect(seriesOf(report, 'consumed')).toEqual(expect.arrayContaining(['onHttpRequest', 'onHttpResponse', 'onCommand', 'onCustomEvent']));
     expect(seriesOf(report, 'lag')).toEqual(expect.arrayContaining(groupSuffixes));
@@ -404,7 +435,16 @@ describe('the local dashboard in Prometheus', () => {
     expect(report.stageOptions.filter((o) => o.includes(BENCH_SERVICE.STAGE))).toEqual([]);
     // Current values at the top
     expect(report.statsAbovePanels).toBe(true);
-    expect(report.stats.map((s) => s.id)).toEqual(['alerts', 'requests', 'error-ratio', 'latency', 'lag', 'age', 'dead-letters', 'failed-pushes']);
+    expect(report.stats.map((s) => s.id)).toEqual([
+      'alerts',
+      'requests',
+      'error-ratio',
+      'latency',
+      'lag',
+      'age',
+      'dead-letters',
+      'failed-pushes',
+    ]);
     expect(statOf(report, 'requests')!.value).toBeGreaterThan(0);
     expect(statOf(report, 'error-ratio')!.text).toBe('0%');
     expect(statOf(report, 'dead-letters')!.value).toBeGreaterThan(0);
@@ -415,9 +455,13 @@ describe('the local dashboard in Prometheus', () => {
     // The screenshot: the whole page in one viewport, so the time control sits at the bottom.
     const height = await page!.evaluate(() => (globalThis as unknown as InPage).document.documentElement.scrollHeight);
     await page!.setViewportSize({ width: 1400, height });
-    await page!.waitForFunction(() => (globalThis as unknown as InPage).document.querySelectorAll('.rickshaw_graph svg').length >= 9, null, {
-      timeout: 10_000,
-    });
+    await page!.waitForFunction(
+      () => (globalThis as unknown as InPage).document.querySelectorAll('.rickshaw_graph svg').length >= 9,
+      null,
+      {
+        timeout: 10_000,
+      },
+    );
     await page!.screenshot({ path: screenshotPath });
     console.log(`dashboard screenshot: ${screenshotPath} (${fs.statSync(screenshotPath).size} bytes)`);
   }, 240_000);
@@ -440,7 +484,9 @@ describe('the local dashboard in Prometheus', () => {
     // Act
     const report = await openPage('?stage=no-such-stage');
     // Assess
-    const notZero = report.panels.filter((r) => r.error !== null || r.samples === 0 || r.max !== 0).map((r) => `${r.title}: ${r.samples} samples, max ${r.max}, ${r.error}`);
+    const notZero = report.panels
+      .filter((r) => r.error !== null || r.samples === 0 || r.max !== 0)
+      .map((r) => `${r.title}: ${r.samples} samples, max ${r.max}, ${r.error}`);
     expect(notZero).toEqual([]);
     expect(report.stats.filter((s) => s.value !== 0).map((s) => `${s.id}=${s.text}`)).toEqual([]);
     expect(report.stageOptions).toContain('no-such-stage (no data)');
@@ -456,7 +502,9 @@ describe('the local dashboard in Prometheus', () => {
         const answer = (await (await fetch(`${prometheusUrl}/api/v1/alerts`, { signal: AbortSignal.timeout(5_000) })).json()) as {
           data: { alerts: Array<{ state: string; labels: Record<string, string> }> };
         };
-        const found = answer.data.alerts.filter((a) => a.state === 'firing' && a.labels.stage === STAGE).map((a) => a.labels.alertname ?? '');
+        const found = answer.data.alerts
+          .filter((a) => a.state === 'firing' && a.labels.stage === STAGE)
+          .map((a) => a.labels.alertname ?? '');
         return found.includes('DeadLettersGrowing') ? found : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 1_000, what: 'DeadLettersGrowing to fire for this stage' },

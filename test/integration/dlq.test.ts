@@ -39,7 +39,13 @@ const group = uniqueName('dlqtool-group');
 const groupSuffixes = CONSUMER_FUNCTIONS.map((fn) => fn.groupSuffix);
 
 function command(correlationId: string): string {
-  return JSON.stringify({ type: 'time.now', correlation_id: correlationId, timestamp: new Date().toISOString(), payload: { format: 'iso' }, source: 'dlq-test' });
+  return JSON.stringify({
+    type: 'time.now',
+    correlation_id: correlationId,
+    timestamp: new Date().toISOString(),
+    payload: { format: 'iso' },
+    source: 'dlq-test',
+  });
 }
 
 /** `npm run dlq -- <args>` in this process, on a dead-letter topic; its output lines. */
@@ -90,13 +96,17 @@ describe('npm run dlq on the local broker', () => {
   const serviceId = uniqueName('service-dead-letter');
   const lambdaId = uniqueName('lambda-dead-letter');
 
-  const answers = (correlationId: string) => reader.records.filter((r) => r.topic === topics.events && r.headers.correlation_id === correlationId);
+  const answers = (correlationId: string) =>
+    reader.records.filter((r) => r.topic === topics.events && r.headers.correlation_id === correlationId);
 
   beforeAll(async () => {
     ({ admin, producer, reader, offline } = await startFixture('dlq', topics, group, 25010, [topics.events, topics.dlq, topics.commands]));
 
     // A poison command, dead-lettered by onCommand.
-    await producer.send({ topic: topics.commands, messages: [{ partition: 1, key: poisonKey, value: 'not a command at all', headers: { trace: 'p-1' } }] });
+    await producer.send({
+      topic: topics.commands,
+      messages: [{ partition: 1, key: poisonKey, value: 'not a command at all', headers: { trace: 'p-1' } }],
+    });
     // A valid command that a consumer gave up on earlier, written the way the consumers write it.
     const failed: ConsumedRecord = {
       topic: topics.commands,
@@ -108,11 +118,22 @@ describe('npm run dlq on the local broker', () => {
       value: Buffer.from(command(serviceId)),
       headers: [{ name: 'trace', value: Buffer.from('s-1') }],
     };
-    const written = deadLetterRecord({ record: failed, reason: 'handler_error', error: 'the time service was down', topic: topics.dlq, consumer: 'onCommand' });
+    const written = deadLetterRecord({
+      record: failed,
+      reason: 'handler_error',
+      error: 'the time service was down',
+      topic: topics.dlq,
+      consumer: 'onCommand',
+    });
     await producer.send({ topic: topics.dlq, messages: [{ key: written.key, value: written.value, headers: written.headers }] });
     // And one Lambda's on-failure destination wrote after its retries (its documented format).
     const lambdaPayload = {
-      requestContext: { requestId: 'r-1', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:onCommand', condition: 'RetriesExhausted', approximateInvokeCount: 11 },
+      requestContext: {
+        requestId: 'r-1',
+        functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:onCommand',
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 11,
+      },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
       version: '1.0',
       timestamp: new Date().toISOString(),
@@ -144,15 +165,32 @@ describe('npm run dlq on the local broker', () => {
 
   it('lists every dead letter with its reason, error, source and state', async () => {
     // Act
-    const lines = (await dlq('list', '--json')).map((l) => JSON.parse(l) as { reason: string; error: string; format: string; source: Array<{ topic: string; partition: number }>; replayed: boolean; consumer: string | null });
+    const lines = (await dlq('list', '--json')).map(
+      (l) =>
+        JSON.parse(l) as {
+          reason: string;
+          error: string;
+          format: string;
+          source: Array<{ topic: string; partition: number }>;
+          replayed: boolean;
+          consumer: string | null;
+        },
+    );
 
     // Assess
     expect(lines).toHaveLength(3);
     const poison = lines.find((l) => l.format === 'service' && l.reason !== 'handler_error');
     expect(poison).toMatchObject({ reason: 'not_json', replayed: false, source: [{ topic: topics.commands, partition: 1 }] });
     expect(poison?.consumer).toMatch(/onCommand/);
-    expect(lines.find((l) => l.reason === 'handler_error')).toMatchObject({ error: 'the time service was down', source: [{ topic: topics.commands, partition: 2 }] });
-    expect(lines.find((l) => l.format === 'lambda')).toMatchObject({ reason: 'RetriesExhausted', error: 'Unhandled, status 200', source: [{ topic: topics.commands, partition: 0 }] });
+    expect(lines.find((l) => l.reason === 'handler_error')).toMatchObject({
+      error: 'the time service was down',
+      source: [{ topic: topics.commands, partition: 2 }],
+    });
+    expect(lines.find((l) => l.format === 'lambda')).toMatchObject({
+      reason: 'RetriesExhausted',
+      error: 'Unhandled, status 200',
+      source: [{ topic: topics.commands, partition: 0 }],
+    });
   });
 
   it('shows one dead letter in full, as `npm run dlq` prints it', async () => {
@@ -169,7 +207,16 @@ describe('npm run dlq on the local broker', () => {
 
     // Assess
     const shown = JSON.parse(stdout) as { records: Array<{ key: string; value: string; headers: string[][] }> };
-    expect(shown.records).toEqual([{ topic: topics.commands, partition: 1, offset: expect.any(String) as unknown, key: poisonKey, value: 'not a command at all', headers: [['trace', 'p-1']] }]);
+    expect(shown.records).toEqual([
+      {
+        topic: topics.commands,
+        partition: 1,
+        offset: expect.any(String) as unknown,
+        key: poisonKey,
+        value: 'not a command at all',
+        headers: [['trace', 'p-1']],
+      },
+    ]);
   });
 
   it('replays by reason: the command is answered once, with its original key and headers', async () => {
@@ -218,7 +265,9 @@ describe('npm run dlq on the local broker', () => {
   });
 
   it('says clearly when the dead-letter topic does not exist', async () => {
-    await expect(main(['list', '--topic', uniqueName('no-such-dlq'), '--timeout-ms', '10000'], () => undefined)).rejects.toThrow(/does not exist/);
+    await expect(main(['list', '--topic', uniqueName('no-such-dlq'), '--timeout-ms', '10000'], () => undefined)).rejects.toThrow(
+      /does not exist/,
+    );
   });
 });
 
@@ -246,7 +295,14 @@ describe('npm run dlq and headers that came with the original record', () => {
     // A poison record whose producer wrote the dead-letter tool's own header names.
     await producer.send({
       topic: forged.commands,
-      messages: [{ partition: 1, key: forgerKey, value: 'second poison', headers: { 'dlq.replay.of': firstAt, 'dlq.original_headers': forgedList, trace: 'f-1' } }],
+      messages: [
+        {
+          partition: 1,
+          key: forgerKey,
+          value: 'second poison',
+          headers: { 'dlq.replay.of': firstAt, 'dlq.original_headers': forgedList, trace: 'f-1' },
+        },
+      ],
     });
     await reader.waitForRecords((r) => r.topic === forged.dlq && r.key === forgerKey, 1, 60_000);
   }, 240_000);
@@ -265,7 +321,9 @@ describe('npm run dlq and headers that came with the original record', () => {
     ]);
     expect(listed.map((l) => l.dead_letter)).toContain(firstAt);
     expect(replay.at(-1)).toBe('2 replayed, 0 already replayed');
-    const [back] = await reader.waitForRecords((r) => r.topic === forged.commands && r.key === forgerKey, 2, 10_000).then((r) => r.slice(1));
+    const [back] = await reader
+      .waitForRecords((r) => r.topic === forged.commands && r.key === forgerKey, 2, 10_000)
+      .then((r) => r.slice(1));
     expect(back?.headers).toEqual({ 'dlq.replay.of': firstAt, 'dlq.original_headers': forgedList, trace: 'f-1' });
     await reader.waitForRecords((r) => r.topic === forged.commands && r.key === firstKey, 2, 10_000);
   });
@@ -292,16 +350,24 @@ describe('npm run dlq and a gzip bomb', () => {
     await producer.connect();
     const zeros = Buffer.alloc(1024 * 1024);
     try {
-      await producer.send({ topic: bombTopic, compression: CompressionTypes.GZIP, messages: Array.from({ length: 48 }, () => ({ value: zeros })) });
+      await producer.send({
+        topic: bombTopic,
+        compression: CompressionTypes.GZIP,
+        messages: Array.from({ length: 48 }, () => ({ value: zeros })),
+      });
     } finally {
       await producer.disconnect();
     }
 
     // Act: the real command line, in its own process
-    const run = await runCommand(process.execPath, ['--import', 'tsx', 'infra/dlq.ts', 'list', '--topic', bombTopic, '--timeout-ms', '30000'], {
-      env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:9092' },
-      timeoutMs: 90_000,
-    });
+    const run = await runCommand(
+      process.execPath,
+      ['--import', 'tsx', 'infra/dlq.ts', 'list', '--topic', bombTopic, '--timeout-ms', '30000'],
+      {
+        env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:9092' },
+        timeoutMs: 90_000,
+      },
+    );
 
     // Assess
     expect(run.code, run.out).toBe(1);
@@ -313,7 +379,8 @@ describe('npm run dlq: the command line', () => {
   const cliDlq = uniqueName('dlq-cli');
   let admin: Admin;
   const env = { ...process.env, KAFKA_BROKERS: '127.0.0.1:9092' };
-  const tool = (...args: string[]) => runCommand(process.execPath, ['--import', 'tsx', 'infra/dlq.ts', ...args], { env, timeoutMs: 90_000 });
+  const tool = (...args: string[]) =>
+    runCommand(process.execPath, ['--import', 'tsx', 'infra/dlq.ts', ...args], { env, timeoutMs: 90_000 });
   const lines = (out: string) => out.split('\n').filter((l) => l.trim() !== '');
 
   beforeAll(async () => {
@@ -325,8 +392,17 @@ describe('npm run dlq: the command line', () => {
     const producer = testKafka('sts-dlq-cli-producer').producer();
     await producer.connect();
     const letter = (i: number) => {
-      const [topic, reason] = i < 55 ? ['cli-source-commands', 'not_json'] as const : ['cli-source-events', 'handler_error'] as const;
-      const source: ConsumedRecord = { topic, partition: 0, offset: String(i), timestamp: Date.now(), timestampType: 'CREATE_TIME', key: null, value: Buffer.from(`poison ${i}`), headers: [] };
+      const [topic, reason] = i < 55 ? (['cli-source-commands', 'not_json'] as const) : (['cli-source-events', 'handler_error'] as const);
+      const source: ConsumedRecord = {
+        topic,
+        partition: 0,
+        offset: String(i),
+        timestamp: Date.now(),
+        timestampType: 'CREATE_TIME',
+        key: null,
+        value: Buffer.from(`poison ${i}`),
+        headers: [],
+      };
       const written = deadLetterRecord({ record: source, reason, error: `error ${i}`, topic: cliDlq, consumer: 'onCommand' });
       return { key: written.key, value: written.value, headers: written.headers };
     };
@@ -374,7 +450,11 @@ describe('npm run dlq: the command line', () => {
   it('refuses an unknown reason, listing the known ones (exit 2)', async () => {
     const run = await tool('list', '--topic', cliDlq, '--reason', 'bogus');
     expect(run.code, run.out).toBe(2);
-    expect(lines(run.out)).toEqual([expect.stringMatching(/^\[dlq\] --reason bogus: no such reason; known: empty_value, not_utf8, not_json, .*handler_error, RetriesExhausted, RecordAgeExceeded, unknown$/)]);
+    expect(lines(run.out)).toEqual([
+      expect.stringMatching(
+        /^\[dlq\] --reason bogus: no such reason; known: empty_value, not_utf8, not_json, .*handler_error, RetriesExhausted, RecordAgeExceeded, unknown$/,
+      ),
+    ]);
   }, 60_000);
 
   it('summary counts dead letters by reason and source, and by age', async () => {
@@ -382,24 +462,34 @@ describe('npm run dlq: the command line', () => {
     expect(run.code, run.out).toBe(0);
     const out = lines(run.out);
     expect(out[0]).toBe(`60 dead letters in ${cliDlq}: 59 pending, 1 replayed`);
-    expect(out).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^REASON +SOURCE TOPIC +PENDING +REPLAYED$/),
-      expect.stringMatching(/^not_json +cli-source-commands +54 +1$/),
-      expect.stringMatching(/^handler_error +cli-source-events +5 +0$/),
-      expect.stringMatching(/^DEAD-LETTERED +PENDING +REPLAYED$/),
-      expect.stringMatching(/^in the last hour +59 +1$/),
-    ]));
+    expect(out).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^REASON +SOURCE TOPIC +PENDING +REPLAYED$/),
+        expect.stringMatching(/^not_json +cli-source-commands +54 +1$/),
+        expect.stringMatching(/^handler_error +cli-source-events +5 +0$/),
+        expect.stringMatching(/^DEAD-LETTERED +PENDING +REPLAYED$/),
+        expect.stringMatching(/^in the last hour +59 +1$/),
+      ]),
+    );
   }, 60_000);
 
   it('bad usage exits 2 with one line; what fails while running exits 1', async () => {
     for (const [args, code, line] of [
       [['purge'], 2, /^\[dlq\] unknown command "purge" \(list, summary, show, replay\); see npm run dlq -- --help$/],
       [['list', '--since', 'x'], 2, /^\[dlq\] unknown option --since; see npm run dlq -- --help$/],
-      [['replay', '--topic', cliDlq], 2, /^\[dlq\] replay needs a selection \(--offsets, --reason, --source-topic\) or --all; see npm run dlq -- --help$/],
+      [
+        ['replay', '--topic', cliDlq],
+        2,
+        /^\[dlq\] replay needs a selection \(--offsets, --reason, --source-topic\) or --all; see npm run dlq -- --help$/,
+      ],
       [['list', '--limit', 'none'], 2, /^\[dlq\] --limit: a positive whole number or all, not "none"; see npm run dlq -- --help$/],
       [['show', '0:999', '--topic', cliDlq], 1, /^\[dlq\] no dead letter at 0:999 in dlq-cli-/],
       [['list', '--topic', `${cliDlq}-missing`], 1, /^\[dlq\] the topic dlq-cli-.*-missing does not exist$/],
-      [['replay', '--all', '--dry-run', '--topic', cliDlq, '--max-records', '5'], 1, /^\[dlq\] replay reads the whole topic \(its receipts\): 56 records not read; raise --max-records to at least 61$/],
+      [
+        ['replay', '--all', '--dry-run', '--topic', cliDlq, '--max-records', '5'],
+        1,
+        /^\[dlq\] replay reads the whole topic \(its receipts\): 56 records not read; raise --max-records to at least 61$/,
+      ],
     ] as Array<[string[], number, RegExp]>) {
       const run = await tool(...args);
       expect(run.code, `${args.join(' ')}: ${run.out}`).toBe(code);

@@ -63,14 +63,17 @@ describe('end to end through serverless offline and the local MSK event source',
 
     // Assess: both consumer functions logged it within 2 s (maximumBatchingWindow 0)
     const request = await waitFor(handled('http request', correlationId), { timeoutMs: 2000, what: 'onHttpRequest to log the request' });
-    const response = await waitFor(handled('http response', correlationId), { timeoutMs: 2000, what: 'onHttpResponse to log the response' });
+    const response = await waitFor(handled('http response', correlationId), {
+      timeoutMs: 2000,
+      what: 'onHttpResponse to log the response',
+    });
     console.log(`consumed ${(performance.now() - answeredAt).toFixed(0)} ms after GET / answered`);
     expect(request).toMatchObject({ caller: '127.0.0.1', method: 'GET', endpoint: '/' });
     expect(request.function_name).toMatch(/onHttpRequest/);
     expect(response.function_name).toMatch(/onHttpResponse/);
   });
 
-  it("answers a command in the plain shape written by kcat on the events topic with the same correlation id and key", async () => {
+  it('answers a command in the plain shape written by kcat on the events topic with the same correlation id and key', async () => {
     // Prepare
     const correlationId = uniqueName('cmd');
     const command = JSON.stringify({
@@ -88,11 +91,7 @@ describe('end to end through serverless offline and the local MSK event source',
     });
 
     // Assess
-    const [answer] = await reader.waitForRecords(
-      (r) => r.topic === topics.events && r.headers.correlation_id === correlationId,
-      1,
-      30_000,
-    );
+    const [answer] = await reader.waitForRecords((r) => r.topic === topics.events && r.headers.correlation_id === correlationId, 1, 30_000);
     const event = parseEnvelope(JSON.parse(answer!.value!.toString()));
     expect(event.event_type).toBe('time.now.processed');
     expect(event.correlation_id).toBe(correlationId);
@@ -115,7 +114,13 @@ describe('end to end through serverless offline and the local MSK event source',
         {
           partition: 0,
           key: 'good',
-          value: JSON.stringify({ type: 'time.now', correlation_id: correlationId, payload: {}, source: 'e2e', timestamp: new Date().toISOString() }),
+          value: JSON.stringify({
+            type: 'time.now',
+            correlation_id: correlationId,
+            payload: {},
+            source: 'e2e',
+            timestamp: new Date().toISOString(),
+          }),
         },
       ],
     });

@@ -69,7 +69,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   if (pushgateway !== undefined) process.env.PUSHGATEWAY_URL = pushgateway;
   const authz = authzEnv();
   if (authz === undefined) {
-    if (process.env.LOCAL_KAFKA_AUTHZ === 'on') throw new Error('LOCAL_KAFKA_AUTHZ=on, and the local stack runs without its authorizer: see the [stack] lines above');
+    if (process.env.LOCAL_KAFKA_AUTHZ === 'on')
+      throw new Error('LOCAL_KAFKA_AUTHZ=on, and the local stack runs without its authorizer: see the [stack] lines above');
   } else {
     process.env.TEST_AUTHZ_ENV = authz;
     console.log('[authz] the local stack authorizes: serverless offline runs each function as its own principal');

@@ -21,7 +21,13 @@ const propertyTopics = {
 };
 const propertyToken = 'property-test-admin-token-0123';
 const deps = defaultDeps({
-  config: loadConfig({ ...process.env, ...topicEnv(propertyTopics), KAFKA_BROKERS: '127.0.0.1:9092', ADMIN_TOKEN: propertyToken, LOG_LEVEL: 'SILENT' }),
+  config: loadConfig({
+    ...process.env,
+    ...topicEnv(propertyTopics),
+    KAFKA_BROKERS: '127.0.0.1:9092',
+    ADMIN_TOKEN: propertyToken,
+    LOG_LEVEL: 'SILENT',
+  }),
 });
 const handler = createHttpHandler(deps);
 
@@ -44,10 +50,14 @@ function event(params: {
 const context = (): Context => lambdaContext('props');
 
 const headerName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,20}$/);
-const anyText = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ maxLength: 5000 }));
-const headers = fc.dictionary(headerName, anyText, { maxKeys: 8 }).map((h) =>
-  Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v])),
+const anyText = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 200 }),
+  fc.string({ unit: 'binary', maxLength: 200 }),
+  fc.string({ maxLength: 5000 }),
 );
+const headers = fc
+  .dictionary(headerName, anyText, { maxKeys: 8 })
+  .map((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v])));
 const query = fc.oneof(fc.constant(''), anyText, fc.webQueryParameters());
 
 function assertNoLeak(response: APIGatewayProxyStructuredResultV2): void {
@@ -70,7 +80,10 @@ describe('HTTP routes under generated input (in-process, real broker)', () => {
   it('GET / always answers 200 with ip = the source ip, whatever the headers and query', async () => {
     await fc.assert(
       fc.asyncProperty(headers, anyText, query, fc.ipV4(), async (h, xff, q, sourceIp) => {
-        const response = await invoke(event({ method: 'GET', path: '/', headers: { ...h, 'x-forwarded-for': xff }, query: q, sourceIp }), context());
+        const response = await invoke(
+          event({ method: 'GET', path: '/', headers: { ...h, 'x-forwarded-for': xff }, query: q, sourceIp }),
+          context(),
+        );
         expect(response.statusCode).toBe(200);
         const payload = JSON.parse(response.body!) as { ip: string; proxy_chain: string[] };
         expect(payload.ip).toBe(sourceIp);

@@ -165,8 +165,16 @@ describe('HTTP function through serverless offline', () => {
       { name: 'topic with a separator', body: JSON.stringify({ ...good, topic: `${topics.events},${topics.dlq}` }), status: 400 },
       { name: 'unknown field', body: JSON.stringify({ ...good, extra: 1 }), status: 400 },
       { name: 'body over the limit', body: JSON.stringify({ ...good, data: { big: 'x'.repeat(70_000) } }), status: 400 },
-      { name: 'body one byte over HTTP_MAX_BODY_BYTES', body: JSON.stringify({ ...good, data: { big: 'x'.repeat(MAX_BODY - 49) } }), status: 400 }, // 2049 bytes
-      { name: 'JSON nested deeper than 64 levels', body: `{"event_type":"deep","data":{"x":${'['.repeat(1000)}${']'.repeat(1000)}}}`, status: 400 },
+      {
+        name: 'body one byte over HTTP_MAX_BODY_BYTES',
+        body: JSON.stringify({ ...good, data: { big: 'x'.repeat(MAX_BODY - 49) } }),
+        status: 400,
+      }, // 2049 bytes
+      {
+        name: 'JSON nested deeper than 64 levels',
+        body: `{"event_type":"deep","data":{"x":${'['.repeat(1000)}${']'.repeat(1000)}}}`,
+        status: 400,
+      },
       { name: 'data with a __proto__ key', body: '{"event_type":"x","data":{"__proto__":{"a":1},"b":1}}', status: 400 },
     ];
 

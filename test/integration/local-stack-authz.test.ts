@@ -58,14 +58,20 @@ async function printedConfig(): Promise<Dict> {
 async function rolesOf(config: Dict): Promise<Dict> {
   const load = createRequire(__filename);
   const { resources } = load('../../infra/aws/serverless-resources.cjs') as { resources: (context: unknown) => Promise<Dict> };
-  const resolveConfigurationProperty = (at: string[]) => Promise.resolve(at.reduce<unknown>((v, k) => (v as Dict | undefined)?.[k], config));
+  const resolveConfigurationProperty = (at: string[]) =>
+    Promise.resolve(at.reduce<unknown>((v, k) => (v as Dict | undefined)?.[k], config));
   return resources({ options: { stage: 'local' }, resolveConfigurationProperty });
 }
 
 /** The service the plugin sees: the functions (given in parts) and these roles. */
 function serviceOf(config: Dict, roles: Dict): ServerlessLike['service'] {
   const functions = Object.assign({}, ...[config.functions].flat()) as Record<string, { role?: unknown; events?: unknown[] }>;
-  return { provider: {}, resources: { Resources: roles }, getAllFunctions: () => Object.keys(functions), getFunction: (key) => functions[key]! };
+  return {
+    provider: {},
+    resources: { Resources: roles },
+    getAllFunctions: () => Object.keys(functions),
+    getFunction: (key) => functions[key]!,
+  };
 }
 
 /** A copy of `config` with `edit` applied to custom.kafkaAccess: one permission taken out of the source. */
@@ -100,7 +106,11 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
     printed = await printing;
     authz = await broker.clientEnv('authz');
     admin = await connectAdmin(broker.brokers);
-    const kafka = createKafka({ kafka: loadConfig({ KAFKA_BROKERS: broker.brokers }).kafka, brokers: [broker.brokers], clientId: uniqueName('authz-topics') }).admin();
+    const kafka = createKafka({
+      kafka: loadConfig({ KAFKA_BROKERS: broker.brokers }).kafka,
+      brokers: [broker.brokers],
+      clientId: uniqueName('authz-topics'),
+    }).admin();
     await kafka.connect();
     for (const topic of Object.values(topics)) await createTopic(kafka, topic, 3);
     await kafka.disconnect();
@@ -135,7 +145,12 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
     const warn = vi.spyOn(logger, 'warn');
     // A Kafka client and producer of its own: the container's are one per process.
     const kafka = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, logger, clientId: principal.username });
-    const producer = createContainerProducer({ kafka: () => kafka, logger, sendTimeoutMs: config.kafka.sendTimeoutMs, connectTimeoutMs: config.kafka.connectTimeoutMs });
+    const producer = createContainerProducer({
+      kafka: () => kafka,
+      logger,
+      sendTimeoutMs: config.kafka.sendTimeoutMs,
+      connectTimeoutMs: config.kafka.connectTimeoutMs,
+    });
     const handler = createHttpHandler(defaultDeps({ config, logger, kafka: () => Promise.resolve(kafka), producer: () => producer }));
     const warnings = (): Dict[] => warn.mock.calls.map(([message, extra]) => ({ message, ...(extra as Dict) }));
     return { handler, warnings, stop: () => producer.disconnect() };
@@ -146,7 +161,9 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
     const user = { name: uniqueName('authz-nobody'), password: 'nobody-password-0123456789' };
     await alterScramUsers({ broker: broker.brokers, upsert: [user] });
     const scram = loadConfig({ ...authz, KAFKA_SASL_USERNAME: user.name, KAFKA_SASL_PASSWORD: user.password });
-    const nobody = createKafka({ kafka: scram.kafka, brokers: scram.kafka.brokers, clientId: uniqueName('authz-nobody') }).admin({ retry: { retries: 0 } });
+    const nobody = createKafka({ kafka: scram.kafka, brokers: scram.kafka.brokers, clientId: uniqueName('authz-nobody') }).admin({
+      retry: { retries: 0 },
+    });
 
     try {
       // Act
@@ -156,7 +173,15 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
         (error: Error & { type?: string }) => error.type ?? error.message,
       );
       const superUser = await admin.fetchTopicMetadata({ topics: [topics.requests] });
-      const status = await run('bash', [path.join(repo, 'infra/local/stack.sh'), 'status'], { env: { ...process.env, LOCAL_STACK_DIR: broker.dir, LOCAL_KAFKA_PORT: String(PORT), LOCAL_PROMETHEUS: 'off', PUSHGATEWAY_URL: 'http://127.0.0.1:9091' } });
+      const status = await run('bash', [path.join(repo, 'infra/local/stack.sh'), 'status'], {
+        env: {
+          ...process.env,
+          LOCAL_STACK_DIR: broker.dir,
+          LOCAL_KAFKA_PORT: String(PORT),
+          LOCAL_PROMETHEUS: 'off',
+          PUSHGATEWAY_URL: 'http://127.0.0.1:9091',
+        },
+      });
 
       // Assess
       expect(refused).toBe('TOPIC_AUTHORIZATION_FAILED');
@@ -180,7 +205,10 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
     try {
       // Act: GET /, a command and a custom event, each handled by its consumer function
       offline = await startService({ httpPort: 27250, lambdaPort: 27252, topics, group, env: { ...authz, ADMIN_TOKEN: TOKEN } });
-      const get = await fetch(`${offline.baseUrl}/`, { headers: { 'x-correlation-id': correlationId }, signal: AbortSignal.timeout(10_000) });
+      const get = await fetch(`${offline.baseUrl}/`, {
+        headers: { 'x-correlation-id': correlationId },
+        signal: AbortSignal.timeout(10_000),
+      });
       const publish = (body: Dict) =>
         fetch(`${offline!.baseUrl}/kafka/publish`, {
           method: 'POST',
@@ -190,8 +218,16 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
         });
       const custom = await publish({ event_type: 'authz_probe', data: { n: 1 } });
       const command = await publish({ event_type: 'time.now', data: { timezone: 'UTC' }, topic: topics.commands });
-      for (const [fn, message] of [['onHttpRequest', 'http request'], ['onHttpResponse', 'http response'], ['onCustomEvent', 'custom event'], ['onCommand', 'command processed']]) {
-        await waitFor(() => logLines(offline!).find((l) => l.message === message && l.correlation_id === correlationId), { timeoutMs: 60_000, what: `${fn} to handle its record` });
+      for (const [fn, message] of [
+        ['onHttpRequest', 'http request'],
+        ['onHttpResponse', 'http response'],
+        ['onCustomEvent', 'custom event'],
+        ['onCommand', 'command processed'],
+      ]) {
+        await waitFor(() => logLines(offline!).find((l) => l.message === message && l.correlation_id === correlationId), {
+          timeoutMs: 60_000,
+          what: `${fn} to handle its record`,
+        });
       }
       const { resources: during } = await admin.describeAcls(principalFilter());
       const ofRun = during.flatMap((r) => r.acls.filter((a) => !before.has(a.principal)).map((a) => ({ ...a, resource: r })));
@@ -206,18 +242,20 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
       // Every function with a role has a principal (the topics function too, never invoked locally).
       expect(runFunctions).toEqual(['http', 'metrics', 'topics', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)].sort());
       const wanted = functionPermissions(serviceOf(printed, (printed.resources as Dict).Resources as Dict)).get('onHttpRequest')!;
-      expect(short(wanted.acls)).toEqual([
-        `ALLOW DESCRIBE group:${group}-http-request`,
-        'ALLOW DESCRIBE topic:' + topics.dlq,
-        'ALLOW DESCRIBE topic:' + topics.events,
-        'ALLOW DESCRIBE topic:' + topics.requests,
-        'ALLOW DESCRIBE_CONFIGS cluster:kafka-cluster',
-        'ALLOW IDEMPOTENT_WRITE cluster:kafka-cluster',
-        `ALLOW READ group:${group}-http-request`,
-        'ALLOW READ topic:' + topics.requests,
-        'ALLOW WRITE topic:' + topics.dlq,
-        'ALLOW WRITE topic:' + topics.events,
-      ].sort());
+      expect(short(wanted.acls)).toEqual(
+        [
+          `ALLOW DESCRIBE group:${group}-http-request`,
+          'ALLOW DESCRIBE topic:' + topics.dlq,
+          'ALLOW DESCRIBE topic:' + topics.events,
+          'ALLOW DESCRIBE topic:' + topics.requests,
+          'ALLOW DESCRIBE_CONFIGS cluster:kafka-cluster',
+          'ALLOW IDEMPOTENT_WRITE cluster:kafka-cluster',
+          `ALLOW READ group:${group}-http-request`,
+          'ALLOW READ topic:' + topics.requests,
+          'ALLOW WRITE topic:' + topics.dlq,
+          'ALLOW WRITE topic:' + topics.events,
+        ].sort(),
+      );
       expect(onHttpRequest.sort()).toEqual(short(wanted.acls));
       expect(after.flatMap((r) => r.acls.map((a) => a.principal)).filter((p) => !before.has(p))).toEqual([]);
     } finally {
@@ -250,7 +288,10 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
       expect(refused.statusCode).toBe(503);
       expect(allowed.statusCode, String(allowed.body)).toBe(200);
       const failed = http.warnings().find((w) => w.message === 'kafka send failed');
-      expect(failed).toMatchObject({ topics: [topics.commands], missing_permission: `kafka-cluster:WriteData on topic ${topics.commands}` });
+      expect(failed).toMatchObject({
+        topics: [topics.commands],
+        missing_permission: `kafka-cluster:WriteData on topic ${topics.commands}`,
+      });
       expect(String(failed?.error)).toMatch(/not authorized to access topics/i);
     } finally {
       await http.stop();
@@ -263,8 +304,12 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
     const principals = await principalsFor(config);
     const http = httpFunctionAs(principals.find((p) => p.functionKey === 'http')!);
     try {
-      const answer = await http.handler(httpEvent('GET /kafka/status', { headers: { authorization: `Bearer ${TOKEN}` } }), lambdaContext('http'));
-      const lag = (JSON.parse(String(answer.body)) as { consumer_lag: { failures?: Array<{ group: string; error?: string }> } }).consumer_lag;
+      const answer = await http.handler(
+        httpEvent('GET /kafka/status', { headers: { authorization: `Bearer ${TOKEN}` } }),
+        lambdaContext('http'),
+      );
+      const lag = (JSON.parse(String(answer.body)) as { consumer_lag: { failures?: Array<{ group: string; error?: string }> } })
+        .consumer_lag;
       return { body: String(answer.body), failures: lag.failures, warnings: http.warnings() };
     } finally {
       await http.stop();
@@ -285,7 +330,12 @@ describe('the authorizing mode (LOCAL_KAFKA_AUTHZ=on)', () => {
 
     // Assess
     expect(status.failures?.map((f) => f.error).sort(), status.body).toEqual(
-      groups().map((g) => expect.stringContaining(`a role without kafka-cluster:DescribeGroup on group ${g} (GROUP_AUTHORIZATION_FAILED`) as unknown as string),
+      groups().map(
+        (g) =>
+          expect.stringContaining(
+            `a role without kafka-cluster:DescribeGroup on group ${g} (GROUP_AUTHORIZATION_FAILED`,
+          ) as unknown as string,
+      ),
     );
     expect(status.warnings.find((w) => w.message === 'kafka status read in part')).toBeDefined();
   }, 90_000);

@@ -21,7 +21,12 @@ import type { PrivateStack } from './local-stack-support';
 const BASE = 26200;
 const BROKERS = `127.0.0.1:${BASE},127.0.0.1:${BASE + 1},127.0.0.1:${BASE + 2}`;
 const NODES = ['kafka-controller', 'kafka-broker-1', 'kafka-broker-2', 'kafka-broker-3'] as const;
-const SERVICE_TOPICS = ['simple-time-service-requests', 'simple-time-service-events', 'simple-time-service-commands', 'simple-time-service-dlq'];
+const SERVICE_TOPICS = [
+  'simple-time-service-requests',
+  'simple-time-service-events',
+  'simple-time-service-commands',
+  'simple-time-service-dlq',
+];
 
 function pidOf(stack: PrivateStack, node: string): number | undefined {
   try {
@@ -94,7 +99,11 @@ describe('stack.sh with LOCAL_KAFKA_BROKERS=3', () => {
     const metadata = await admin.fetchTopicMetadata({ topics: [...SERVICE_TOPICS, topic] });
     const configs = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: [...SERVICE_TOPICS, topic].map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['min.insync.replicas'] })),
+      resources: [...SERVICE_TOPICS, topic].map((name) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name,
+        configNames: ['min.insync.replicas'],
+      })),
     });
 
     // Assess
@@ -177,8 +186,13 @@ describe('stack.sh with LOCAL_KAFKA_BROKERS=3', () => {
     expect(single.out).toMatch(new RegExp(`^kafka +stopped  \\(127\\.0\\.0\\.1:${BASE} is kafka-broker-1's\\)$`, 'm'));
     for (const node of NODES) expect(single.out).toMatch(new RegExp(`^${node} +running `, 'm'));
     expect(stopped.code, stopped.out).toBe(0);
-    const order = ['kafka-broker-1', 'kafka-broker-2', 'kafka-broker-3', 'kafka-controller'].map((n) => stopped.out.indexOf(`stopping ${n} (pid ${before[n]})`));
-    expect(order.every((i) => i >= 0), stopped.out).toBe(true);
+    const order = ['kafka-broker-1', 'kafka-broker-2', 'kafka-broker-3', 'kafka-controller'].map((n) =>
+      stopped.out.indexOf(`stopping ${n} (pid ${before[n]})`),
+    );
+    expect(
+      order.every((i) => i >= 0),
+      stopped.out,
+    ).toBe(true);
     expect(Math.max(...order.slice(0, 3))).toBeLessThan(order[3]!);
     for (const node of NODES) expect(alive(before[node]), node).toBe(false);
     expect(again.code, again.out).toBe(0);

@@ -73,7 +73,10 @@ function pushgatewayAuth(dir: string | undefined): Record<string, string> {
 
 async function pushgatewayAnswers(port: number, dir?: string): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { headers: pushgatewayAuth(dir), signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, {
+      headers: pushgatewayAuth(dir),
+      signal: AbortSignal.timeout(2000),
+    });
     const body = (await response.json()) as { data?: { build_information?: unknown } };
     return response.ok && body.data?.build_information !== undefined;
   } catch {
@@ -82,7 +85,10 @@ async function pushgatewayAnswers(port: number, dir?: string): Promise<boolean> 
 }
 
 async function pushgatewayFlag(port: number, flag: string, dir?: string): Promise<string | undefined> {
-  const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, { headers: pushgatewayAuth(dir), signal: AbortSignal.timeout(2000) });
+  const response = await fetch(`http://127.0.0.1:${port}/api/v1/status`, {
+    headers: pushgatewayAuth(dir),
+    signal: AbortSignal.timeout(2000),
+  });
   const body = (await response.json()) as { data?: { flags?: Record<string, string> } };
   return body.data?.flags?.[flag];
 }
@@ -178,7 +184,10 @@ describe('stack.sh with a running private broker', () => {
     const foreign = background('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`]);
     const other = ownStack(23108, { extra: { KAFKA_BROKERS: `127.0.0.1:${stack.ports.kafka}`, LOCAL_PUSHGATEWAY_PORT: String(port) } });
     try {
-      await waitFor(() => pushgatewayAnswers(port).then((ok) => (ok ? true : undefined)), { timeoutMs: 15_000, what: 'the foreign Pushgateway' });
+      await waitFor(() => pushgatewayAnswers(port).then((ok) => (ok ? true : undefined)), {
+        timeoutMs: 15_000,
+        what: 'the foreign Pushgateway',
+      });
 
       // Act
       const started = await other.run('start', {}, 60_000);
@@ -192,7 +201,7 @@ describe('stack.sh with a running private broker', () => {
       expect(await pushgatewayAnswers(port)).toBe(true);
     } finally {
       end(foreign);
-      }
+    }
   }, 90_000);
 
   it("renders configs literally when the state folder, the checkout path and PUSHGATEWAY_URL hold & # ' and \\", async () => {
@@ -206,7 +215,11 @@ describe('stack.sh with a running private broker', () => {
     const state = path.join(root, 'state&#x\\b');
     const odd = ownStack(23120, { prometheus: true, dir: state });
     const run = (command: string, extra: Record<string, string> = {}) =>
-      runCommand('bash', [path.join(checkout, 'infra/local/stack.sh'), command], { env: { ...odd.env, ...extra }, timeoutMs: 150_000, cwd: checkout });
+      runCommand('bash', [path.join(checkout, 'infra/local/stack.sh'), command], {
+        env: { ...odd.env, ...extra },
+        timeoutMs: 150_000,
+        cwd: checkout,
+      });
 
     // Act
     const started = await run('start');
@@ -226,7 +239,9 @@ describe('stack.sh with a running private broker', () => {
     expect(prometheusYml).toContain(`- '${checkout.replaceAll("'", "''")}/infra/local/prometheus/rules.yml'`);
     expect(readdirSync(root).sort()).toEqual(["co&py#1'q", 'state&#x\\b']);
     expect(withUrl.code, withUrl.out).toBe(0);
-    expect(readFileSync(path.join(state, 'prometheus', 'prometheus.yml'), 'utf8')).toContain(`targets: ['127.0.0.1:${odd.ports.pushgateway}']`);
+    expect(readFileSync(path.join(state, 'prometheus', 'prometheus.yml'), 'utf8')).toContain(
+      `targets: ['127.0.0.1:${odd.ports.pushgateway}']`,
+    );
   }, 240_000);
 
   it(".ci/run's exit trap stops a stack it started", async () => {
@@ -236,7 +251,10 @@ describe('stack.sh with a running private broker', () => {
     script(path.join(bin, 'npm'), `if [[ $1 == test ]]; then bash ${JSON.stringify(path.join(repo, 'infra/local/stack.sh'))} start; fi`);
 
     // Act
-    const ci = await runCommand('bash', [path.join(repo, '.ci/run')], { env: { ...other.env, PATH: `${bin}:${process.env.PATH}` }, timeoutMs: 120_000 });
+    const ci = await runCommand('bash', [path.join(repo, '.ci/run')], {
+      env: { ...other.env, PATH: `${bin}:${process.env.PATH}` },
+      timeoutMs: 120_000,
+    });
 
     // Assess
     expect(ci.code, ci.out).toBe(0);
@@ -251,7 +269,10 @@ describe('stack.sh with a running private broker', () => {
     const pid = stack.pid('kafka');
 
     // Act
-    const ci = await runCommand('bash', [path.join(repo, '.ci/run')], { env: { ...stack.env, PATH: `${bin}:${process.env.PATH}` }, timeoutMs: 120_000 });
+    const ci = await runCommand('bash', [path.join(repo, '.ci/run')], {
+      env: { ...stack.env, PATH: `${bin}:${process.env.PATH}` },
+      timeoutMs: 120_000,
+    });
 
     // Assess
     expect(ci.code, ci.out).toBe(0);
@@ -268,7 +289,12 @@ describe('stack.sh and pid files', () => {
     mkdirSync(path.join(stack.dir, 'pushgateway'), { recursive: true });
     writeFileSync(path.join(stack.dir, 'pushgateway', 'pushgateway.log'), '');
     const tail = background('tail', ['-f', path.join(stack.dir, 'pushgateway', 'pushgateway.log')]);
-    const notKafka = background('bash', ['-c', 'sleep 600', 'kafka.Kafka', path.join(stack.dir, `kafka-${KAFKA_VERSION}`, 'server.properties')]);
+    const notKafka = background('bash', [
+      '-c',
+      'sleep 600',
+      'kafka.Kafka',
+      path.join(stack.dir, `kafka-${KAFKA_VERSION}`, 'server.properties'),
+    ]);
     writeFileSync(path.join(stack.dir, 'pushgateway.pid'), `${tail.pid}\n`);
     writeFileSync(path.join(stack.dir, 'kafka.pid'), `${notKafka.pid}\n`);
     try {
@@ -284,7 +310,9 @@ describe('stack.sh and pid files', () => {
       expect(stack.pid('kafka')).not.toBe(notKafka.pid);
       expect(stack.pid('pushgateway')).not.toBe(tail.pid);
       expect(await pushgatewayAnswers(stack.ports.pushgateway, stack.dir)).toBe(true);
-      expect(await pushgatewayFlag(stack.ports.pushgateway, 'persistence.file', stack.dir)).toBe(path.join(stack.dir, 'pushgateway', 'metrics.store'));
+      expect(await pushgatewayFlag(stack.ports.pushgateway, 'persistence.file', stack.dir)).toBe(
+        path.join(stack.dir, 'pushgateway', 'metrics.store'),
+      );
       const reset = await stack.run('reset', {}, 60_000, ['--yes']);
       expect(reset.code, reset.out).toBe(0);
       expect(alive(tail.pid)).toBe(true);
@@ -304,7 +332,9 @@ describe('stack.sh commands', () => {
     const stack = ownStack(23160);
 
     // Act
-    const asked = await Promise.all(['help', '-h', '--help'].map((command) => runCommand('bash', [stackScript, command], { env: stack.env, timeoutMs: 30_000 })));
+    const asked = await Promise.all(
+      ['help', '-h', '--help'].map((command) => runCommand('bash', [stackScript, command], { env: stack.env, timeoutMs: 30_000 })),
+    );
     const unknown = await stack.run('bogus', {}, 30_000);
     const missing = await runCommand('bash', [stackScript], { env: stack.env, timeoutMs: 30_000 });
 
@@ -366,13 +396,13 @@ describe('stack.sh input checks', () => {
     const stack = ownStack(23140, { dir: path.join(root, 'state') });
     mkdirSync(path.join(stack.dir, 'kafka-x'), { recursive: true });
     mkdirSync(path.join(root, 'victim'));
-    writeFileSync(path.join(root, 'victim', 'keep'), 'not the stack\'s');
+    writeFileSync(path.join(root, 'victim', 'keep'), "not the stack's");
 
     // Act
     const reset = await stack.run('reset', { KAFKA_VERSION: 'x/../../victim' }, 60_000, ['--yes']);
 
     // Assess
-    expect(readFileSync(path.join(root, 'victim', 'keep'), 'utf8')).toBe('not the stack\'s');
+    expect(readFileSync(path.join(root, 'victim', 'keep'), 'utf8')).toBe("not the stack's");
     expect(reset.code, reset.out).not.toBe(0);
     expect(reset.out).toContain('KAFKA_VERSION');
   }, 90_000);
@@ -391,7 +421,11 @@ describe('stack.sh input checks', () => {
     );
     const stack = ownStack(23150, {
       dir: path.join(root, 'state'),
-      extra: { LOCAL_STACK_CACHE: path.join(root, 'cache'), MAVEN_OPTS: `-Duser.home=${path.join(root, 'home')}`, LOCAL_STACK_DOWNLOAD_TIMEOUT: '10' },
+      extra: {
+        LOCAL_STACK_CACHE: path.join(root, 'cache'),
+        MAVEN_OPTS: `-Duser.home=${path.join(root, 'home')}`,
+        LOCAL_STACK_DOWNLOAD_TIMEOUT: '10',
+      },
     });
     try {
       // Act
@@ -407,7 +441,7 @@ describe('stack.sh input checks', () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => registry.close(() => resolve()));
       await stack.destroy();
-      }
+    }
   }, 90_000);
 });
 
@@ -431,10 +465,12 @@ describe('apt installs', () => {
     const sbin = path.join(root, 'sbin');
     mkdirSync(sbin);
     const inner = `mount --bind ${JSON.stringify(sbin)} /usr/sbin && { "$@"; code=$?; [[ -e /usr/sbin/policy-rc.d ]] && echo "after policy-rc.d left" >>${JSON.stringify(log)}; exit $code; }`;
-    return runCommand('unshare', ['-m', 'bash', '-c', inner, 'ns', ...target], { env: { ...env, PATH: bin }, timeoutMs: 120_000 }).then((run) => ({
-      run,
-      log: existsSync(log) ? readFileSync(log, 'utf8') : '',
-    }));
+    return runCommand('unshare', ['-m', 'bash', '-c', inner, 'ns', ...target], { env: { ...env, PATH: bin }, timeoutMs: 120_000 }).then(
+      (run) => ({
+        run,
+        log: existsSync(log) ? readFileSync(log, 'utf8') : '',
+      }),
+    );
   }
 
   // Installed without recommends, with a policy forbidding service starts while apt ran,
@@ -453,14 +489,19 @@ describe('apt installs', () => {
 
     try {
       // Act
-      const { run, log } = await aptRun(['bash', path.join(repo, 'infra/local/stack.sh'), 'start'], ['prometheus-pushgateway', 'pushgateway'], stack.env, root);
+      const { run, log } = await aptRun(
+        ['bash', path.join(repo, 'infra/local/stack.sh'), 'start'],
+        ['prometheus-pushgateway', 'pushgateway'],
+        stack.env,
+        root,
+      );
 
       // Assess
       expect(run.code, run.out).not.toBe(0);
       expectQuietInstall(log, 'prometheus-pushgateway');
     } finally {
       await stack.destroy();
-      }
+    }
   }, 150_000);
 
   it('.ci/run installs without recommends and without starting services', async () => {
@@ -480,7 +521,7 @@ describe('apt installs', () => {
       expectQuietInstall(log, 'kcat');
     } finally {
       await stack.destroy();
-      }
+    }
   }, 150_000);
 });
 
@@ -507,7 +548,10 @@ describe('test/helpers/private-broker', () => {
     const stillUp = await listening(port);
     for (const dir of left) {
       // A leak from a failed assertion below must not outlive the test.
-      await runCommand('bash', [path.join(repo, 'infra/local/stack.sh'), 'stop'], { env: { ...cleanEnv(), LOCAL_STACK_DIR: path.join(os.tmpdir(), dir) }, timeoutMs: 60_000 });
+      await runCommand('bash', [path.join(repo, 'infra/local/stack.sh'), 'stop'], {
+        env: { ...cleanEnv(), LOCAL_STACK_DIR: path.join(os.tmpdir(), dir) },
+        timeoutMs: 60_000,
+      });
     }
     expect(String(error)).toMatch(/KAFKA_TOPIC_PARTITIONS/);
     expect(stillUp).toBe(false);

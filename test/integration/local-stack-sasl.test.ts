@@ -64,7 +64,12 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
 
     // Assess
     expect(status.code, status.out).toBe(0);
-    expect(status.out).toMatch(new RegExp(`^kafka +running .*127\\.0\\.0\\.1:${PORTS.plaintext} .*SASL_SSL 127\\.0\\.0\\.1:${PORTS.saslSsl}  SSL 127\\.0\\.0\\.1:${PORTS.ssl}$`, 'm'));
+    expect(status.out).toMatch(
+      new RegExp(
+        `^kafka +running .*127\\.0\\.0\\.1:${PORTS.plaintext} .*SASL_SSL 127\\.0\\.0\\.1:${PORTS.saslSsl}  SSL 127\\.0\\.0\\.1:${PORTS.ssl}$`,
+        'm',
+      ),
+    );
     expect(status.out).toContain(`sasl_ssl     KAFKA_BROKERS=127.0.0.1:${PORTS.saslSsl} KAFKA_AUTH=scram`);
     expect(statSync(security).mode & 0o777).toBe(0o700);
     for (const file of ['ca.key', 'broker.pem', 'client.key', 'scram-password']) {
@@ -91,7 +96,12 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
 
   it('accepts the SCRAM user over TLS and refuses a wrong password, naming it', async () => {
     // Prepare
-    const common = { 'security.protocol': 'SASL_SSL', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': scram.KAFKA_SASL_USERNAME!, 'ssl.ca.location': scram.KAFKA_SSL_CA_FILE! };
+    const common = {
+      'security.protocol': 'SASL_SSL',
+      'sasl.mechanisms': 'SCRAM-SHA-512',
+      'sasl.username': scram.KAFKA_SASL_USERNAME!,
+      'ssl.ca.location': scram.KAFKA_SSL_CA_FILE!,
+    };
 
     // Act
     const right = await kcat(scram.KAFKA_BROKERS!, { ...common, 'sasl.password': scram.KAFKA_SASL_PASSWORD! });
@@ -109,7 +119,11 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
     const common = { 'security.protocol': 'SSL', 'ssl.ca.location': tls.KAFKA_SSL_CA_FILE! };
 
     // Act
-    const withCert = await kcat(tls.KAFKA_BROKERS!, { ...common, 'ssl.certificate.location': tls.KAFKA_SSL_CERT_FILE!, 'ssl.key.location': tls.KAFKA_SSL_KEY_FILE! });
+    const withCert = await kcat(tls.KAFKA_BROKERS!, {
+      ...common,
+      'ssl.certificate.location': tls.KAFKA_SSL_CERT_FILE!,
+      'ssl.key.location': tls.KAFKA_SSL_KEY_FILE!,
+    });
     const without = await kcat(tls.KAFKA_BROKERS!, common);
 
     // Assess
@@ -121,7 +135,12 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
 
   it("a client that does not trust the local CA refuses the broker's certificate", async () => {
     // Prepare: the machine's own trust store, where the local CA is not
-    const common = { 'security.protocol': 'SASL_SSL', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': scram.KAFKA_SASL_USERNAME!, 'sasl.password': scram.KAFKA_SASL_PASSWORD! };
+    const common = {
+      'security.protocol': 'SASL_SSL',
+      'sasl.mechanisms': 'SCRAM-SHA-512',
+      'sasl.username': scram.KAFKA_SASL_USERNAME!,
+      'sasl.password': scram.KAFKA_SASL_PASSWORD!,
+    };
 
     // Act
     const untrusted = await kcat(scram.KAFKA_BROKERS!, { ...common, 'ssl.ca.location': '/etc/ssl/certs/ca-certificates.crt' });
@@ -157,7 +176,23 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
     unlinkSync(path.join(stack.dir, 'kafka-3.9.2', 'scram-user'));
     unlinkSync(path.join(security, 'scram-password'));
     // and a client certificate that expires within the day
-    await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(security, 'client.key'), '-out', path.join(security, 'client.pem'), '-days', '1', '-subj', '/CN=expiring']);
+    await exec('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      path.join(security, 'client.key'),
+      '-out',
+      path.join(security, 'client.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=expiring',
+    ]);
 
     // Act
     const refused = await stack.run('start', {}, 60_000);
@@ -175,12 +210,14 @@ describe('stack.sh with LOCAL_KAFKA_SASL=on', () => {
 
     // Assess
     expect(refused.code).not.toBe(0);
-    expect(refused.out).toContain('runs without the SASL_SSL listener: stop it (npm run stack:stop kafka) and start again with LOCAL_KAFKA_SASL=on');
+    expect(refused.out).toContain(
+      'runs without the SASL_SSL listener: stop it (npm run stack:stop kafka) and start again with LOCAL_KAFKA_SASL=on',
+    );
     expect(envRefused.code).not.toBe(0);
     expect(envRefused.out).toContain('runs without the SASL_SSL listener');
     expect(switched.code, switched.out).toBe(0);
     expect(switched.out).toContain('setting the SCRAM user simple-time-service on the running broker');
-    expect(switched.out).toContain('making a CA, the brokers\' certificate and a client certificate');
+    expect(switched.out).toContain("making a CA, the brokers' certificate and a client certificate");
     const verified = await exec('openssl', ['verify', '-CAfile', path.join(security, 'ca.pem'), path.join(security, 'client.pem')]);
     expect(verified.stdout).toContain(': OK');
     expect(switched.out).toContain('SCRAM login over TLS accepted');

@@ -45,7 +45,10 @@ describe('the local stack keeps its secrets', () => {
   const passwords: string[] = [];
 
   beforeAll(async () => {
-    stack = privateStack(BASE, { prometheus: true, extra: { LOCAL_KAFKA_SASL: 'on', LOCAL_KAFKA_SASL_PORT: String(BASE + 4), LOCAL_KAFKA_TLS_PORT: String(BASE + 5), METRICS_TOKEN } });
+    stack = privateStack(BASE, {
+      prometheus: true,
+      extra: { LOCAL_KAFKA_SASL: 'on', LOCAL_KAFKA_SASL_PORT: String(BASE + 4), LOCAL_KAFKA_TLS_PORT: String(BASE + 5), METRICS_TOKEN },
+    });
     // The storage is formatted with the SCRAM user (kafka-storage), then the user is set
     // again on the running broker (kafka-configs) once its password changed.
     const first = await stack.run('start', {}, 180_000);
@@ -67,7 +70,9 @@ describe('the local stack keeps its secrets', () => {
 
   it('never passes the SCRAM password on a command line: neither to the storage tool nor to kafka-configs', () => {
     // Assess: the tools ran (their java command lines were seen), without the password
-    const tools = [...watcher.seen].filter((args) => args.startsWith('java ') && args.includes(stack.dir) && !args.includes('kafka.Kafka '));
+    const tools = [...watcher.seen].filter(
+      (args) => args.startsWith('java ') && args.includes(stack.dir) && !args.includes('kafka.Kafka '),
+    );
     expect(tools.length).toBeGreaterThan(0);
     expect(passwords.every((p) => /^[A-Za-z0-9_-]{16,}$/.test(p))).toBe(true);
     for (const password of passwords) {
@@ -88,9 +93,12 @@ describe('the local stack keeps its secrets', () => {
     }
   });
 
-  it("runs the Pushgateway without its admin API: no wiping every group over HTTP", async () => {
+  it('runs the Pushgateway without its admin API: no wiping every group over HTTP', async () => {
     // Act
-    const wipe = await fetch(`http://127.0.0.1:${PORTS.pushgateway}/api/v1/admin/wipe`, { method: 'PUT', signal: AbortSignal.timeout(5000) });
+    const wipe = await fetch(`http://127.0.0.1:${PORTS.pushgateway}/api/v1/admin/wipe`, {
+      method: 'PUT',
+      signal: AbortSignal.timeout(5000),
+    });
 
     // Assess
     expect(wipe.status).not.toBe(202);
@@ -115,8 +123,15 @@ describe('the local stack keeps its secrets', () => {
     const crossOrigin = await fetch(`${base}/metrics/job/${job}`, injection);
     const plain = await fetch(`${base}/metrics/job/${job}`, { ...injection, headers: { 'content-type': 'text/plain' } });
     const read = await fetch(`${base}/api/v1/metrics`, { headers: { authorization }, signal: AbortSignal.timeout(5000) });
-    const withCredentials = await fetch(`${base}/metrics/job/${job}`, { ...injection, headers: { authorization, 'content-type': 'text/plain' } });
-    const cleanup = await fetch(`${base}/metrics/job/${job}`, { method: 'DELETE', headers: { authorization }, signal: AbortSignal.timeout(5000) });
+    const withCredentials = await fetch(`${base}/metrics/job/${job}`, {
+      ...injection,
+      headers: { authorization, 'content-type': 'text/plain' },
+    });
+    const cleanup = await fetch(`${base}/metrics/job/${job}`, {
+      method: 'DELETE',
+      headers: { authorization },
+      signal: AbortSignal.timeout(5000),
+    });
 
     // Assess
     expect(crossOrigin.status).toBe(401);
@@ -131,7 +146,10 @@ describe('the local stack keeps its secrets', () => {
     // Act / Assess: bounded by the scrape interval
     await waitFor(
       async () => {
-        const response = await fetch(`http://127.0.0.1:${PORTS.prometheus}/api/v1/query?query=${encodeURIComponent('up{job="pushgateway"}')}`, { signal: AbortSignal.timeout(5000) });
+        const response = await fetch(
+          `http://127.0.0.1:${PORTS.prometheus}/api/v1/query?query=${encodeURIComponent('up{job="pushgateway"}')}`,
+          { signal: AbortSignal.timeout(5000) },
+        );
         const body = (await response.json()) as { data?: { result?: Array<{ value: [number, string] }> } };
         return body.data?.result?.[0]?.value[1] === '1' ? true : undefined;
       },

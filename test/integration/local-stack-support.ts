@@ -101,7 +101,10 @@ export function cleanEnv(): NodeJS.ProcessEnv {
  * (Pushgateway), base+3 (Prometheus). Prometheus is off unless `prometheus` is set.
  * The jar cache is the shared one (read only once filled), unless `extra` says otherwise.
  */
-export function privateStack(base: number, options: { prometheus?: boolean; dir?: string; extra?: Record<string, string> } = {}): PrivateStack {
+export function privateStack(
+  base: number,
+  options: { prometheus?: boolean; dir?: string; extra?: Record<string, string> } = {},
+): PrivateStack {
   const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'sts-stack-'));
   const ports = { kafka: base, controller: base + 1, pushgateway: base + 2, prometheus: base + 3 };
   const env: NodeJS.ProcessEnv = {

@@ -180,8 +180,11 @@ describe('fleet counters through a real Pushgateway', () => {
     const report = await later({ job, stage: 'dev' }).prune();
     // Assess: only dev's groups went (into dev's retired totals); prod's is untouched
     expect(report).toMatchObject({ failed: 0 });
-    const groups = ((await (await fetch(`${pushgateway.url}/api/v1/metrics`)).json()) as { data: Array<{ labels: Record<string, string> }> }).data;
-    const instances = (stage: string) => groups.filter((g) => g.labels.job === job && g.labels.stage === stage).map((g) => g.labels.instance);
+    const groups = (
+      (await (await fetch(`${pushgateway.url}/api/v1/metrics`)).json()) as { data: Array<{ labels: Record<string, string> }> }
+    ).data;
+    const instances = (stage: string) =>
+      groups.filter((g) => g.labels.job === job && g.labels.stage === stage).map((g) => g.labels.instance);
     expect(instances('dev')).not.toContain('env-d');
     expect(instances('prod')).toContain('env-p');
     expect(await prod.total()).toBe(40);
@@ -190,7 +193,7 @@ describe('fleet counters through a real Pushgateway', () => {
 });
 
 describe('folds at once and reads in any order', () => {
-  it("a fold whose write of the retired totals is held on the way while another fold runs loses nothing", async () => {
+  it('a fold whose write of the retired totals is held on the way while another fold runs loses nothing', async () => {
     // Prepare: container groups of 5 and 7 requests, pushed a moment apart
     const job = uniqueName('sts-fleet');
     const stage = 'dev';
@@ -204,12 +207,21 @@ describe('folds at once and reads in any order', () => {
     const proxy = await startHoldingProxy(pushgateway.url);
     try {
       // Fold A's clock has only the first group past the maximum age; its writes go through the proxy.
-      const foldA = metricsFunction({ job, stage, url: proxy.url, nowSeconds: () => (t5 + t7) / 2 + MAX_AGE_SECONDS, env: { PUSHGATEWAY_QUERY_TIMEOUT_MS: '5000' } });
+      const foldA = metricsFunction({
+        job,
+        stage,
+        url: proxy.url,
+        nowSeconds: () => (t5 + t7) / 2 + MAX_AGE_SECONDS,
+        env: { PUSHGATEWAY_QUERY_TIMEOUT_MS: '5000' },
+      });
       const retired = `/instance@base64/${Buffer.from('retired').toString('base64url')}`;
       proxy.hold((method, path) => method === 'PUT' && path.includes(retired));
       // Act: A's write of the retired totals is held; fold B folds both groups meanwhile; then A's write lands.
       const a = foldA.prune();
-      await waitFor(() => (proxy.held > 0 ? true : undefined), { timeoutMs: 10_000, what: "fold A's write of the retired totals to reach the proxy" });
+      await waitFor(() => (proxy.held > 0 ? true : undefined), {
+        timeoutMs: 10_000,
+        what: "fold A's write of the retired totals to reach the proxy",
+      });
       const b = await later({ job, stage }).prune();
       proxy.release();
       const reportA = await a;
@@ -285,12 +297,15 @@ describe('consumer-group lag', () => {
     const broker: { failing?: string; end: bigint } = { end: 10n };
     const reader: OffsetReader = {
       topicOffsets: () => Promise.resolve([{ partition: 0, low: 0n, high: broker.end }]),
-      committedOffsets: (group) => (group === broker.failing ? Promise.reject(new Error('the coordinator is not available')) : Promise.resolve(new Map([[0, 4n]]))),
+      committedOffsets: (group) =>
+        group === broker.failing ? Promise.reject(new Error('the coordinator is not available')) : Promise.resolve(new Map([[0, 4n]])),
     };
     const fn = metricsFunction({ job, stage: 'dev', withOffsets: (use) => use(reader) });
     const lagByGroup = async (): Promise<Record<string, number>> => {
       const body = String((await fn.get()).body);
-      return Object.fromEntries([...body.matchAll(/^kafka_consumergroup_lag\{.*group="([^"]+)".*\} (\S+)$/gm)].map((m) => [m[1] ?? '', Number(m[2])]));
+      return Object.fromEntries(
+        [...body.matchAll(/^kafka_consumergroup_lag\{.*group="([^"]+)".*\} (\S+)$/gm)].map((m) => [m[1] ?? '', Number(m[2])]),
+      );
     };
     expect(await fn.schedule()).toMatchObject({ lag: { failures: [] } });
     const before = await lagByGroup();

@@ -63,7 +63,9 @@ function lagFixture(prefix: string, env: Record<string, string> = {}) {
   const onHttpRequest = CONSUMER_FUNCTIONS.find((fn) => fn.name === 'onHttpRequest');
   if (!onHttpRequest) throw new Error('onHttpRequest is missing from CONSUMER_FUNCTIONS');
   const group = consumerGroupId(config.kafka, onHttpRequest);
-  const handler = createMetricsHandler(defaultDeps({ config, metrics: createMetrics(), withOffsets: (use) => withOffsetReader(kafka, use) }));
+  const handler = createMetricsHandler(
+    defaultDeps({ config, metrics: createMetrics(), withOffsets: (use) => withOffsetReader(kafka, use) }),
+  );
   let admin: Admin;
 
   beforeAll(async () => {
@@ -84,7 +86,10 @@ function lagFixture(prefix: string, env: Record<string, string> = {}) {
   const backlog = async (n: number): Promise<void> => {
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic: topics.requests, messages: Array.from({ length: n }, (_, i) => ({ key: `caller-${i}`, value: JSON.stringify({ i }) })) });
+    await producer.send({
+      topic: topics.requests,
+      messages: Array.from({ length: n }, (_, i) => ({ key: `caller-${i}`, value: JSON.stringify({ i }) })),
+    });
     await producer.disconnect();
   };
   return { kafka, topics, group, handler, backlog };

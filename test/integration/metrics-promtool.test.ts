@@ -88,12 +88,31 @@ function envelope(eventType: string, data: Record<string, unknown>): string {
 /** Each consumer function's records: one of its own events, and on the catch-alls a poison record. */
 const consumerRecords: Record<string, () => ConsumedRecord[]> = {
   onHttpRequest: () => [
-    record(topics.requests, envelope('http_request', { user_ip: '203.0.113.7', method: 'GET', endpoint: '/', hostname: 'h', os: 'linux', request_id: 'r-1' })),
+    record(
+      topics.requests,
+      envelope('http_request', { user_ip: '203.0.113.7', method: 'GET', endpoint: '/', hostname: 'h', os: 'linux', request_id: 'r-1' }),
+    ),
     record(topics.requests, 'not json'),
   ],
-  onHttpResponse: () => [record(topics.events, envelope('http_response', { user_ip: '203.0.113.7', status_code: 200, response_time_ms: 3, endpoint: '/', request_id: 'r-1' }))],
+  onHttpResponse: () => [
+    record(
+      topics.events,
+      envelope('http_response', { user_ip: '203.0.113.7', status_code: 200, response_time_ms: 3, endpoint: '/', request_id: 'r-1' }),
+    ),
+  ],
   onError: () => [record(topics.events, envelope('error', { error_message: 'boom', error_type: 'TypeError', service: 'promtool-test' }))],
-  onCommand: () => [record(topics.commands, JSON.stringify({ type: 'time.now', correlation_id: 'c-cmd', timestamp: new Date().toISOString(), payload: {}, source: 'promtool-test' }))],
+  onCommand: () => [
+    record(
+      topics.commands,
+      JSON.stringify({
+        type: 'time.now',
+        correlation_id: 'c-cmd',
+        timestamp: new Date().toISOString(),
+        payload: {},
+        source: 'promtool-test',
+      }),
+    ),
+  ],
   onCustomEvent: () => [record(topics.events, envelope('custom_event', { user_id: '123' }))],
 };
 
@@ -101,7 +120,10 @@ const consumerRecords: Record<string, () => ConsumedRecord[]> = {
 function promtoolFindings(body: string): { status: number | null; findings: string[] } {
   const result = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8', timeout: 30_000 });
   if (result.error) throw new Error(`promtool could not run (Debian's prometheus package has it): ${result.error.message}`);
-  const findings = `${result.stdout}${result.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const findings = `${result.stdout}${result.stderr}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   return { status: result.status, findings };
 }
 
@@ -121,7 +143,11 @@ describe('GET /metrics and promtool check metrics', () => {
     }
     for (const fn of CONSUMER_FUNCTIONS) {
       const handler = createConsumerHandler(fn.name, functionDeps(fn.name)) as unknown as Invoke<KafkaLambdaEvent, unknown>;
-      const source = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/promtool', bootstrapServers: testConfig.kafka.brokers };
+      const source = {
+        kind: 'msk' as const,
+        eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/promtool',
+        bootstrapServers: testConfig.kafka.brokers,
+      };
       await handler(buildKafkaEvent(source, consumerRecords[fn.name]?.() ?? []) as unknown as KafkaLambdaEvent, lambdaContext(fn.name));
     }
     const metricsFunction = createMetricsHandler(functionDeps('metrics')) as unknown as Invoke<unknown, Result>;
@@ -139,7 +165,14 @@ describe('GET /metrics and promtool check metrics', () => {
   });
 
   it('answers with the metrics of every function after the traffic', () => {
-    for (const name of ['http_requests_total', 'kafka_messages_sent_total', 'kafka_messages_received_total', 'dead_letters_total', 'kafka_consumer_lag_ms_bucket', 'kafka_consumergroup_lag']) {
+    for (const name of [
+      'http_requests_total',
+      'kafka_messages_sent_total',
+      'kafka_messages_received_total',
+      'dead_letters_total',
+      'kafka_consumer_lag_ms_bucket',
+      'kafka_consumergroup_lag',
+    ]) {
       expect(body, name).toMatch(new RegExp(`^${name}\\{`, 'm'));
     }
   });
@@ -147,11 +180,15 @@ describe('GET /metrics and promtool check metrics', () => {
   it('starts the counters whose label values are known at 0, where there was no data', () => {
     // No push failed and no record came twice: zeros, not missing series.
     for (const outcome of ['error', 'timeout']) {
-      expect(body, `pushgateway_pushes_total{outcome="${outcome}"}`).toMatch(new RegExp(`^pushgateway_pushes_total\\{[^}]*function="http"[^}]*outcome="${outcome}"[^}]*\\} 0$`, 'm'));
+      expect(body, `pushgateway_pushes_total{outcome="${outcome}"}`).toMatch(
+        new RegExp(`^pushgateway_pushes_total\\{[^}]*function="http"[^}]*outcome="${outcome}"[^}]*\\} 0$`, 'm'),
+      );
     }
     expect(sumSamples(body, 'pushgateway_pushes_total', { function: 'http', outcome: 'success' })).toBeGreaterThan(0);
     for (const fn of CONSUMER_FUNCTIONS) {
-      expect(body, `duplicates_suppressed_total of ${fn.name}`).toMatch(new RegExp(`^duplicates_suppressed_total\\{[^}]*function="${fn.name}"[^}]*\\} 0$`, 'm'));
+      expect(body, `duplicates_suppressed_total of ${fn.name}`).toMatch(
+        new RegExp(`^duplicates_suppressed_total\\{[^}]*function="${fn.name}"[^}]*\\} 0$`, 'm'),
+      );
     }
     expect(sumSamples(body, 'error_events_total', { function: 'onError' })).toBe(1);
   });

@@ -29,7 +29,14 @@ type Result = APIGatewayProxyStructuredResultV2;
 const pushgatewayUrl = testConfig.pushgateway.url;
 
 /** One simulated container of the HTTP function: its own registry, pusher and handler. */
-function container(params: { job: string; instance: string; url?: string; intervalMs?: number; now?: () => number; flushBetweenInvocations?: boolean }) {
+function container(params: {
+  job: string;
+  instance: string;
+  url?: string;
+  intervalMs?: number;
+  now?: () => number;
+  flushBetweenInvocations?: boolean;
+}) {
   const metrics = createMetrics();
   const warnings: unknown[] = [];
   const options: Parameters<typeof createMetricsPusher>[0] = {
@@ -105,10 +112,9 @@ describe('metrics through the real Pushgateway', () => {
     // Assess
     const groups = await fetchGroups({ url: pushgatewayUrl, timeoutMs: 2000, job });
     const requests = Object.fromEntries(
-      groups.map((g) => [
-        String(g.labels.instance),
-        Number(g.families.find((f) => f.name === 'http_requests_total')?.samples[0]?.value),
-      ] as const),
+      groups.map(
+        (g) => [String(g.labels.instance), Number(g.families.find((f) => f.name === 'http_requests_total')?.samples[0]?.value)] as const,
+      ),
     );
     expect(requests).toEqual({ 'container-a': 3, 'container-b': 2 });
     expect(groups.every((g) => g.labels.function === 'http')).toBe(true);
@@ -149,9 +155,11 @@ describe('metrics through the real Pushgateway', () => {
     // Assess
     const lines = body.split('\n');
     const big = (suffix: string) => lines.find((l) => l.startsWith(`kafka_message_size_bytes_${suffix}{`) && l.includes('topic="big"'));
-    expect(lines.filter((l) => l.startsWith('kafka_message_size_bytes_bucket{') && l.includes('topic="big"')).map((l) => /le="([^"]*)"/.exec(l)?.[1])).toEqual(
-      ['64', '128', '256', '512', '1024', '2048', '4096', '8192', '16384', '65536', '262144', '1048576', '+Inf'],
-    );
+    expect(
+      lines
+        .filter((l) => l.startsWith('kafka_message_size_bytes_bucket{') && l.includes('topic="big"'))
+        .map((l) => /le="([^"]*)"/.exec(l)?.[1]),
+    ).toEqual(['64', '128', '256', '512', '1024', '2048', '4096', '8192', '16384', '65536', '262144', '1048576', '+Inf']);
     expect(big('sum')).toMatch(/ 1.000000000000002e\+21$/);
     expect(big('count')).toMatch(/ 2$/);
     expect(body).toContain('route="a\\"b\\\\c\\nd"');

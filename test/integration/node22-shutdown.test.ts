@@ -118,7 +118,10 @@ describe('the packaged HTTP function on Node.js 22, shut down by Lambda', () => 
       env: { ...process.env, ESBUILD_WORK_FOLDER: esbuildFolder, SLS_TELEMETRY_DISABLED: '1' },
     });
     const template = JSON.parse(fs.readFileSync(path.join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
-      Resources: Record<string, { Properties: { Handler: string; FunctionName: string; Environment: { Variables: Record<string, unknown> } } }>;
+      Resources: Record<
+        string,
+        { Properties: { Handler: string; FunctionName: string; Environment: { Variables: Record<string, unknown> } } }
+      >;
     };
     const fn = template.Resources.HttpLambdaFunction!.Properties;
     const dir = path.join(workDir, 'task', 'http');
@@ -127,7 +130,9 @@ describe('the packaged HTTP function on Node.js 22, shut down by Lambda', () => 
     const runtimeModules = path.join(workDir, 'runtime/node_modules');
     fs.mkdirSync(runtimeModules, { recursive: true });
     fs.symlinkSync(path.join(repo, 'node_modules/@aws-sdk'), path.join(runtimeModules, '@aws-sdk'));
-    const deployed = Object.fromEntries(Object.entries(fn.Environment.Variables).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    const deployed = Object.fromEntries(
+      Object.entries(fn.Environment.Variables).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    );
     zip = await startZipFunction({
       node,
       dir,
@@ -165,7 +170,10 @@ describe('the packaged HTTP function on Node.js 22, shut down by Lambda', () => 
   const pushed = async (): Promise<{ requests: number; commit: string | undefined }> => {
     const groups = await fetchGroups({ url: pushgateway!.url, timeoutMs: 2000, job });
     const families = groups.flatMap((g) => g.families);
-    const requests = families.filter((f) => f.name === 'http_requests_total').flatMap((f) => f.samples).reduce((sum, s) => sum + Number(s.value), 0);
+    const requests = families
+      .filter((f) => f.name === 'http_requests_total')
+      .flatMap((f) => f.samples)
+      .reduce((sum, s) => sum + Number(s.value), 0);
     const commit = families.find((f) => f.name === 'build_info')?.samples[0]?.labels.commit;
     return { requests, commit: commit === undefined ? undefined : String(commit) };
   };
@@ -183,7 +191,8 @@ describe('the packaged HTTP function on Node.js 22, shut down by Lambda', () => 
 
   it('on SIGTERM pushes what it counted since its last push, and exits within the grace period', async () => {
     // Prepare: five invocations; only the first pushed
-    for (let i = 0; i < 5; i++) expect(await zip!.invoke(httpEvent('GET /healthz'))).toMatchObject({ ok: true, result: { statusCode: 200 } });
+    for (let i = 0; i < 5; i++)
+      expect(await zip!.invoke(httpEvent('GET /healthz'))).toMatchObject({ ok: true, result: { statusCode: 200 } });
     expect((await pushed()).requests).toBe(1);
     // Act: Lambda reaps the container
     const pid = (zip!.init as ZipFunction['init'] & { pid: number }).pid;

@@ -54,7 +54,9 @@ const TOKEN = 'node22-zips-admin-token';
 /** GET /metrics's token on both sides: a deployed stage has METRICS_PUBLIC off. */
 const METRICS_TOKEN = 'node22-zips-metrics-token';
 /** AWS's recorded MSK event (infra/offline-msk/test/fixtures). */
-const mskFixture = JSON.parse(fs.readFileSync(path.join(repo, 'infra/offline-msk/test/fixtures/msk-event.json'), 'utf8')) as { eventSourceArn: string };
+const mskFixture = JSON.parse(fs.readFileSync(path.join(repo, 'infra/offline-msk/test/fixtures/msk-event.json'), 'utf8')) as {
+  eventSourceArn: string;
+};
 const CLUSTER_ARN = mskFixture.eventSourceArn;
 /** The functions of serverless.yml: the test runs every function the template has, and these at least. */
 const KNOWN_FUNCTIONS = ['http', 'metrics', 'topics', ...CONSUMER_FUNCTIONS.map((fn) => fn.name)];
@@ -138,7 +140,14 @@ function effect(side: Side, record: ReadRecord): unknown {
     const json = JSON.parse(text ?? '') as Record<string, unknown>;
     const data = (json.data ?? {}) as Record<string, unknown>;
     // The fixed parts of an envelope; its id, timestamp and data values vary from run to run.
-    value = { event_type: json.event_type, correlation_id: json.correlation_id, source: json.source, version: json.version, shape: shapeOf(json), reason: data.reason ?? null };
+    value = {
+      event_type: json.event_type,
+      correlation_id: json.correlation_id,
+      source: json.source,
+      version: json.version,
+      shape: shapeOf(json),
+      reason: data.reason ?? null,
+    };
   } catch {
     // not JSON: kept as text
   }
@@ -158,7 +167,13 @@ function sorted(values: unknown[]): string[] {
 const RECORD_TIME = Date.now() - 1_000;
 
 /** A record as the local event source delivers it. */
-function record(topic: string, offset: number, value: string | null, key: string | null, headers: Record<string, string> = {}): ConsumedRecord {
+function record(
+  topic: string,
+  offset: number,
+  value: string | null,
+  key: string | null,
+  headers: Record<string, string> = {},
+): ConsumedRecord {
   return {
     topic,
     partition: 0,
@@ -184,10 +199,21 @@ const consumerCases: Array<{ name: string; functionKey: string; event: (t: Servi
   {
     name: 'onHttpRequest: an http_request event and a record that is not JSON',
     functionKey: 'onHttpRequest',
-    event: (t) => mskEvent([
-      record(t.requests, 10, envelope('http_request', 'n22-req', { user_ip: '203.0.113.7', method: 'GET', endpoint: '/', hostname: 'h', os: 'linux', request_id: 'r-1' }, '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a01'), '203.0.113.7'),
-      record(t.requests, 11, 'not json', 'poison-1', { correlation_id: 'n22-poison' }),
-    ]),
+    event: (t) =>
+      mskEvent([
+        record(
+          t.requests,
+          10,
+          envelope(
+            'http_request',
+            'n22-req',
+            { user_ip: '203.0.113.7', method: 'GET', endpoint: '/', hostname: 'h', os: 'linux', request_id: 'r-1' },
+            '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a01',
+          ),
+          '203.0.113.7',
+        ),
+        record(t.requests, 11, 'not json', 'poison-1', { correlation_id: 'n22-poison' }),
+      ]),
   },
   {
     name: "onHttpRequest: AWS's recorded MSK example event",
@@ -197,31 +223,89 @@ const consumerCases: Array<{ name: string; functionKey: string; event: (t: Servi
   {
     name: 'onHttpResponse: an http_response event',
     functionKey: 'onHttpResponse',
-    event: (t) => mskEvent([
-      record(t.events, 20, envelope('http_response', 'n22-resp', { user_ip: '203.0.113.7', status_code: 200, response_time_ms: 3, endpoint: '/', request_id: 'r-1' }, '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a02'), '203.0.113.7'),
-    ]),
+    event: (t) =>
+      mskEvent([
+        record(
+          t.events,
+          20,
+          envelope(
+            'http_response',
+            'n22-resp',
+            { user_ip: '203.0.113.7', status_code: 200, response_time_ms: 3, endpoint: '/', request_id: 'r-1' },
+            '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a02',
+          ),
+          '203.0.113.7',
+        ),
+      ]),
   },
   {
     name: 'onError: an error event and an error event without data',
     functionKey: 'onError',
-    event: (t) => mskEvent([
-      record(t.events, 30, envelope('error', 'n22-err', { error_message: 'boom', error_type: 'TypeError', service: 'node22-test' }, '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a03'), 'k-err'),
-      record(t.events, 31, envelope('error', 'n22-err-bad', {}, '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a04'), 'k-err-bad'),
-    ]),
+    event: (t) =>
+      mskEvent([
+        record(
+          t.events,
+          30,
+          envelope(
+            'error',
+            'n22-err',
+            { error_message: 'boom', error_type: 'TypeError', service: 'node22-test' },
+            '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a03',
+          ),
+          'k-err',
+        ),
+        record(t.events, 31, envelope('error', 'n22-err-bad', {}, '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a04'), 'k-err-bad'),
+      ]),
   },
   {
-    name: "onCommand: time.now, an unknown command and one without correlation id (the plain shape)",
+    name: 'onCommand: time.now, an unknown command and one without correlation id (the plain shape)',
     functionKey: 'onCommand',
-    event: (t) => mskEvent([
-      record(t.commands, 40, JSON.stringify({ type: 'time.now', correlation_id: 'n22-cmd', timestamp: '2026-01-01T00:00:00.000Z', payload: { timezone: 'Asia/Tokyo', format: 'iso' }, source: 'node22-test' }), 'k-cmd'),
-      record(t.commands, 41, JSON.stringify({ type: 'time.later', correlation_id: 'n22-cmd-unknown', timestamp: '2026-01-01T00:00:00.000Z', payload: {}, source: 'node22-test' }), 'k-cmd-unknown'),
-      record(t.commands, 42, JSON.stringify({ type: 'time.now', timestamp: '2026-01-01T00:00:00.000Z', payload: {}, source: 'node22-test' }), 'k-cmd-nocorr'),
-    ]),
+    event: (t) =>
+      mskEvent([
+        record(
+          t.commands,
+          40,
+          JSON.stringify({
+            type: 'time.now',
+            correlation_id: 'n22-cmd',
+            timestamp: '2026-01-01T00:00:00.000Z',
+            payload: { timezone: 'Asia/Tokyo', format: 'iso' },
+            source: 'node22-test',
+          }),
+          'k-cmd',
+        ),
+        record(
+          t.commands,
+          41,
+          JSON.stringify({
+            type: 'time.later',
+            correlation_id: 'n22-cmd-unknown',
+            timestamp: '2026-01-01T00:00:00.000Z',
+            payload: {},
+            source: 'node22-test',
+          }),
+          'k-cmd-unknown',
+        ),
+        record(
+          t.commands,
+          42,
+          JSON.stringify({ type: 'time.now', timestamp: '2026-01-01T00:00:00.000Z', payload: {}, source: 'node22-test' }),
+          'k-cmd-nocorr',
+        ),
+      ]),
   },
   {
     name: 'onCustomEvent: a custom event',
     functionKey: 'onCustomEvent',
-    event: (t) => mskEvent([record(t.events, 50, envelope('custom_event', 'n22-custom', { user_id: '123' }, '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a05'), 'k-custom')]),
+    event: (t) =>
+      mskEvent([
+        record(
+          t.events,
+          50,
+          envelope('custom_event', 'n22-custom', { user_id: '123' }, '8e2f1c9e-5a55-4c33-9d57-0c2b2f0f0a05'),
+          'k-custom',
+        ),
+      ]),
   },
 ];
 
@@ -231,7 +315,11 @@ const httpCases: Array<{ name: string; functionKey: string; exact: boolean; even
     name: 'GET / behind a proxy',
     functionKey: 'http',
     exact: false,
-    event: () => httpEvent('GET /', { headers: { 'x-correlation-id': 'n22-get', 'x-forwarded-for': '198.51.100.1, 10.0.0.1' }, sourceIp: '203.0.113.9' }),
+    event: () =>
+      httpEvent('GET /', {
+        headers: { 'x-correlation-id': 'n22-get', 'x-forwarded-for': '198.51.100.1, 10.0.0.1' },
+        sourceIp: '203.0.113.9',
+      }),
   },
   { name: 'GET /healthz', functionKey: 'http', exact: true, event: () => httpEvent('GET /healthz') },
   { name: 'GET /kafka/status', functionKey: 'http', exact: false, event: () => httpEvent('GET /kafka/status') },
@@ -239,13 +327,21 @@ const httpCases: Array<{ name: string; functionKey: string; exact: boolean; even
     name: 'POST /kafka/publish without a token',
     functionKey: 'http',
     exact: true,
-    event: () => httpEvent('POST /kafka/publish', { headers: { 'content-type': 'application/json' }, body: '{"event_type":"custom_event","data":{}}' }),
+    event: () =>
+      httpEvent('POST /kafka/publish', {
+        headers: { 'content-type': 'application/json' },
+        body: '{"event_type":"custom_event","data":{}}',
+      }),
   },
   {
     name: 'POST /kafka/publish with a wrong token',
     functionKey: 'http',
     exact: true,
-    event: () => httpEvent('POST /kafka/publish', { headers: { authorization: 'Bearer not-the-token-at-all', 'content-type': 'application/json' }, body: '{}' }),
+    event: () =>
+      httpEvent('POST /kafka/publish', {
+        headers: { authorization: 'Bearer not-the-token-at-all', 'content-type': 'application/json' },
+        body: '{}',
+      }),
   },
   {
     name: 'POST /kafka/publish',
@@ -353,7 +449,9 @@ describe('the packaged zips on Node.js 22', () => {
         const fn = template.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`]!.Properties;
         const dir = path.join(workDir, 'task', key);
         unpackReadOnly(path.join(packageDir, `${key}.zip`), dir);
-        const deployed = Object.fromEntries(Object.entries(fn.Environment.Variables).filter((e): e is [string, string] => typeof e[1] === 'string'));
+        const deployed = Object.fromEntries(
+          Object.entries(fn.Environment.Variables).filter((e): e is [string, string] => typeof e[1] === 'string'),
+        );
         const env: Record<string, string> = {
           ...deployed,
           PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -393,11 +491,14 @@ describe('the packaged zips on Node.js 22', () => {
       group: offlineGroup,
       functionPrefix: 'simple-time-service-local',
       invoke: async (functionKey, event) => {
-        const response = await fetch(`http://127.0.0.1:${LAMBDA_PORT}/2015-03-31/functions/simple-time-service-local-${functionKey}/invocations`, {
-          method: 'POST',
-          body: JSON.stringify(event),
-          signal: AbortSignal.timeout(30_000),
-        });
+        const response = await fetch(
+          `http://127.0.0.1:${LAMBDA_PORT}/2015-03-31/functions/simple-time-service-local-${functionKey}/invocations`,
+          {
+            method: 'POST',
+            body: JSON.stringify(event),
+            signal: AbortSignal.timeout(30_000),
+          },
+        );
         const text = await response.text();
         const payload = text.length > 0 ? (JSON.parse(text) as unknown) : null;
         if (response.headers.get('x-amz-function-error')) {
@@ -432,7 +533,8 @@ describe('the packaged zips on Node.js 22', () => {
 
   it('loads every function on Node 22 from a read-only folder, with every package its bundle loads', () => {
     expect(functionKeys).toEqual(expect.arrayContaining(KNOWN_FUNCTIONS));
-    const failed = functionKeys.map((key) => [key, zips.get(key)!.init] as const)
+    const failed = functionKeys
+      .map((key) => [key, zips.get(key)!.init] as const)
       .filter(([, init]) => !init.ok)
       .map(([key, init]) => `${key}: ${init.error?.errorType}: ${init.error?.errorMessage}`);
     expect(failed).toEqual([]);
@@ -496,7 +598,9 @@ describe('the packaged zips on Node.js 22', () => {
     expect(settled.fromZip).toEqual(settled.fromOffline);
     const types = settled.fromZip.map((r) => (JSON.parse(r) as { headers: Record<string, string> }).headers);
     // The answers and dead letters the cases above are made to cause are among them.
-    expect(types.map((h) => h.event_type)).toEqual(expect.arrayContaining(['http_request', 'http_response', 'custom_event', 'time.now.processed', 'command.rejected']));
+    expect(types.map((h) => h.event_type)).toEqual(
+      expect.arrayContaining(['http_request', 'http_response', 'custom_event', 'time.now.processed', 'command.rejected']),
+    );
     expect(types.map((h) => h['dlq.reason'])).toEqual(expect.arrayContaining(['not_json', 'missing_correlation_id']));
   });
 
@@ -515,7 +619,10 @@ describe('the packaged zips on Node.js 22', () => {
     const fromOffline = await offlineSide.invoke('topics', request(offlineSide));
     const fromZip = await zipSide.invoke('topics', request(zipSide));
     // Assess: the same refusal, returned and sent nowhere
-    expect(fromZip).toMatchObject({ ok: true, result: { Status: 'FAILED', Reason: expect.stringMatching(/^refused: ResponseURL is not HTTPS/) as unknown } });
+    expect(fromZip).toMatchObject({
+      ok: true,
+      result: { Status: 'FAILED', Reason: expect.stringMatching(/^refused: ResponseURL is not HTTPS/) as unknown },
+    });
     expect(normalize(zipSide, fromZip)).toEqual(normalize(offlineSide, fromOffline));
     expect(cloudFormationAnswers).toEqual({ offline: [], zip: [] });
   });
@@ -539,7 +646,9 @@ describe('the packaged zips on Node.js 22', () => {
     });
     const exported = exportedMetricNames();
     expect(families(metricsFromZip).filter((f) => !exported.has(f))).toEqual([]);
-    expect(families(metricsFromZip)).toEqual(expect.arrayContaining(['http_requests_total', 'kafka_messages_received_total', 'dead_letters_total']));
+    expect(families(metricsFromZip)).toEqual(
+      expect.arrayContaining(['http_requests_total', 'kafka_messages_received_total', 'dead_letters_total']),
+    );
     expect(anonymousFromZip).toMatchObject({ ok: true, result: { statusCode: 401 } });
     expect(scheduleFromZip.ok, JSON.stringify(scheduleFromZip)).toBe(true);
     expect(shapeOf(normalize(zipSide, scheduleFromZip))).toEqual(shapeOf(normalize(offlineSide, scheduleFromOffline)));

@@ -43,7 +43,12 @@ export function recordingKafka(topics: Record<string, number>): { kafka: Kafka; 
     listTopics: () => Promise.resolve(Object.keys(topics)),
     fetchTopicMetadata: ({ topics: names }: { topics: string[] }) => {
       topicsNeed('DescribeTopic', names);
-      return Promise.resolve({ topics: names.map((name) => ({ name, partitions: partitionsOf(name).map((partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1] })) })) });
+      return Promise.resolve({
+        topics: names.map((name) => ({
+          name,
+          partitions: partitionsOf(name).map((partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1] })),
+        })),
+      });
     },
     fetchTopicOffsets: (topic: string) => {
       topicsNeed('DescribeTopic', [topic]);
@@ -52,15 +57,23 @@ export function recordingKafka(topics: Record<string, number>): { kafka: Kafka; 
     fetchOffsets: ({ groupId, topics: names }: { groupId: string; topics: string[] }) => {
       need('DescribeGroup', `group:${groupId}`);
       topicsNeed('DescribeTopic', names);
-      return Promise.resolve(names.map((topic) => ({ topic, partitions: partitionsOf(topic).map((partition) => ({ partition, offset: '4' })) })));
+      return Promise.resolve(
+        names.map((topic) => ({ topic, partitions: partitionsOf(topic).map((partition) => ({ partition, offset: '4' })) })),
+      );
     },
     createTopics: ({ topics: wanted }: { topics: Array<{ topic: string; numPartitions: number }> }) => {
-      topicsNeed('CreateTopic', wanted.map((t) => t.topic));
+      topicsNeed(
+        'CreateTopic',
+        wanted.map((t) => t.topic),
+      );
       for (const t of wanted) topics[t.topic] = t.numPartitions;
       return Promise.resolve(true);
     },
     createPartitions: ({ topicPartitions }: { topicPartitions: Array<{ topic: string; count: number }> }) => {
-      topicsNeed('AlterTopic', topicPartitions.map((t) => t.topic));
+      topicsNeed(
+        'AlterTopic',
+        topicPartitions.map((t) => t.topic),
+      );
       for (const t of topicPartitions) topics[t.topic] = t.count;
       return Promise.resolve(true);
     },
@@ -75,12 +88,34 @@ export function recordingKafka(topics: Record<string, number>): { kafka: Kafka; 
 
 // ---- CloudFormation templates in YAML ----
 
-const SHORT_TAGS = ['Ref', 'Sub', 'GetAtt', 'If', 'Equals', 'Not', 'And', 'Or', 'Join', 'Split', 'Select', 'ImportValue', 'GetAZs', 'Cidr', 'Condition'];
+const SHORT_TAGS = [
+  'Ref',
+  'Sub',
+  'GetAtt',
+  'If',
+  'Equals',
+  'Not',
+  'And',
+  'Or',
+  'Join',
+  'Split',
+  'Select',
+  'ImportValue',
+  'GetAZs',
+  'Cidr',
+  'Condition',
+];
 
 /** A template with its short tags read as `{ Tag: argument }`. */
-export function loadYamlTemplate(file: string): { Parameters: Record<string, { Default?: Json }>; Conditions?: Record<string, Json>; Resources: Record<string, { Type: string; Condition?: string; Properties: Record<string, Json>; DependsOn?: string[] }> } {
+export function loadYamlTemplate(file: string): {
+  Parameters: Record<string, { Default?: Json }>;
+  Conditions?: Record<string, Json>;
+  Resources: Record<string, { Type: string; Condition?: string; Properties: Record<string, Json>; DependsOn?: string[] }>;
+} {
   const types = SHORT_TAGS.flatMap((name) =>
-    (['scalar', 'sequence', 'mapping'] as const).map((kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) })),
+    (['scalar', 'sequence', 'mapping'] as const).map(
+      (kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) }),
+    ),
   );
   return yaml.load(fs.readFileSync(file, 'utf8'), { schema: yaml.DEFAULT_SCHEMA.extend(types) }) as ReturnType<typeof loadYamlTemplate>;
 }
@@ -122,7 +157,11 @@ export function evaluateTemplate(
         if (typeof arg === 'string' && arg in parameters) {
           const p = parameters[arg]!;
           // A CommaDelimitedList parameter is a list.
-          return (template.Parameters[arg] as { Type?: string } | undefined)?.Type === 'CommaDelimitedList' && typeof p === 'string' ? (p === '' ? [''] : p.split(',')) : p;
+          return (template.Parameters[arg] as { Type?: string } | undefined)?.Type === 'CommaDelimitedList' && typeof p === 'string'
+            ? p === ''
+              ? ['']
+              : p.split(',')
+            : p;
         }
         return node;
       case 'Sub':

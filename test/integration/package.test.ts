@@ -162,7 +162,9 @@ describe('serverless package --stage prod', () => {
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   const mappingsOf = (functionKey: string) =>
     ofType('AWS::Lambda::EventSourceMapping').filter(
-      ([, r]) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [`${logicalName(functionKey)}LambdaFunction`, 'Arn'] }),
+      ([, r]) =>
+        JSON.stringify(r.Properties.FunctionName) ===
+        JSON.stringify({ 'Fn::GetAtt': [`${logicalName(functionKey)}LambdaFunction`, 'Arn'] }),
     );
   const statementsOf = (functionKey: string): Statement[] => {
     const role = resources[`${logicalName(functionKey)}LambdaRole`];
@@ -172,7 +174,10 @@ describe('serverless package --stage prod', () => {
   };
   /** Every resource the role allows `action` on. */
   const allowed = (statements: Statement[], action: string) =>
-    statements.filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource).sort();
+    statements
+      .filter((s) => s.Action.includes(action))
+      .flatMap((s) => s.Resource)
+      .sort();
 
   it('packages without an AWS account', () => {
     expect(output).toContain('Service packaged');
@@ -191,7 +196,11 @@ describe('serverless package --stage prod', () => {
       const patterns = filterPatterns(fn);
       const filters = properties.FilterCriteria as { Filters: Array<{ Pattern: string }> } | undefined;
       if (patterns === undefined) expect(filters, `${fn.name} is its topic's catch-all: no filter`).toBeUndefined();
-      else expect(filters?.Filters.map((f) => JSON.parse(f.Pattern) as unknown), fn.name).toEqual(patterns);
+      else
+        expect(
+          filters?.Filters.map((f) => JSON.parse(f.Pattern) as unknown),
+          fn.name,
+        ).toEqual(patterns);
     }
   });
 
@@ -200,7 +209,11 @@ describe('serverless package --stage prod', () => {
       expect(mapping.Properties.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
       // Kafka mappings take the error handling controls in provisioned mode only; the five
       // share one poller group's capacity.
-      expect(mapping.Properties.ProvisionedPollerConfig, id).toEqual({ MinimumPollers: 1, MaximumPollers: 4, PollerGroupName: 'simple-time-service-prod' });
+      expect(mapping.Properties.ProvisionedPollerConfig, id).toEqual({
+        MinimumPollers: 1,
+        MaximumPollers: 4,
+        PollerGroupName: 'simple-time-service-prod',
+      });
       expect(mapping.Properties.MaximumRetryAttempts, id).toBe(10);
       // Never dead-lettered for its age alone: a backlog is processed.
       expect(mapping.Properties.MaximumRecordAgeInSeconds, id).toBe(-1);
@@ -225,7 +238,9 @@ describe('serverless package --stage prod', () => {
           // The streams of the function's own log group.
           expect(s.Action, id).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
           expect(s.Resource, id).toHaveLength(1);
-          expect(s.Resource[0], id).toMatch(/^arn:aws:logs:us-east-1:123456789012:log-group:\/aws\/lambda\/simple-time-service-prod-\w+:\*$/);
+          expect(s.Resource[0], id).toMatch(
+            /^arn:aws:logs:us-east-1:123456789012:log-group:\/aws\/lambda\/simple-time-service-prod-\w+:\*$/,
+          );
         } else {
           for (const resource of s.Resource) expect(resource, id).not.toContain('*');
         }
@@ -249,7 +264,11 @@ describe('serverless package --stage prod', () => {
   const missing = (functionKey: string, needed: KafkaPermission[]) => {
     const statements = statementsOf(functionKey);
     const arnOf = (resource: string) =>
-      resource === 'cluster' ? CLUSTER_ARN : resource.startsWith('topic:') ? topicArn(resource.slice('topic:'.length)) : groupArn(resource.slice('group:'.length));
+      resource === 'cluster'
+        ? CLUSTER_ARN
+        : resource.startsWith('topic:')
+          ? topicArn(resource.slice('topic:'.length))
+          : groupArn(resource.slice('group:'.length));
     const lines = [...new Set(needed.map((n) => `${n.action} ${n.resource}`))];
     return lines.filter((line) => {
       const [action, resource] = line.split(' ') as [string, string];
@@ -260,13 +279,25 @@ describe('serverless package --stage prod', () => {
   it("grants each function the cluster calls its code makes: found by running the code against a recording cluster, with the template's configuration", async () => {
     // Prepare: a cluster holding the service's topics
     const partitions = () => Object.fromEntries(allTopics().map((t) => [t, 3]));
-    const quiet = (fn: Resource) => loadConfig({ ...stringEnvironment(fn), LOG_LEVEL: 'SILENT', PUSHGATEWAY_URL: 'http://127.0.0.1:9', PUSHGATEWAY_QUERY_TIMEOUT_MS: '200' });
+    const quiet = (fn: Resource) =>
+      loadConfig({
+        ...stringEnvironment(fn),
+        LOG_LEVEL: 'SILENT',
+        PUSHGATEWAY_URL: 'http://127.0.0.1:9',
+        PUSHGATEWAY_QUERY_TIMEOUT_MS: '200',
+      });
     const noAdmin = { isAdmin: () => Promise.resolve(false), refusal: () => Promise.resolve(undefined) };
     const idleProducer = { connect: () => Promise.resolve(false), state: () => ({}) } as unknown as ContainerProducer;
 
     // Act: GET /kafka/status (http), the scheduled lag (metrics), the topics on deploy (topics; every topic has fewer partitions than asked)
     const http = recordingKafka(partitions());
-    const status = createStatusUseCase({ config, producer: () => idleProducer, kafka: () => Promise.resolve(http.kafka), admin: noAdmin, now: Date.now });
+    const status = createStatusUseCase({
+      config,
+      producer: () => idleProducer,
+      kafka: () => Promise.resolve(http.kafka),
+      admin: noAdmin,
+      now: Date.now,
+    });
     const answer = (await status({ authorization: undefined })).body as { consumer_lag: { groups?: Record<string, unknown> } };
 
     const metricsConfig = quiet(resources.MetricsLambdaFunction!);
@@ -283,14 +314,25 @@ describe('serverless package --stage prod', () => {
 
     const topicsConfig = quiet(resources.TopicsLambdaFunction!);
     const topics = recordingKafka(Object.fromEntries(allTopics().map((t) => [t, 1])));
-    await ensureTopics({ admin: topics.kafka.admin(), topics: serviceTopics(topicsConfig.kafka.topics), partitions: topicsConfig.kafka.topicPartitions, replicationFactor: 3 });
+    await ensureTopics({
+      admin: topics.kafka.admin(),
+      topics: serviceTopics(topicsConfig.kafka.topics),
+      partitions: topicsConfig.kafka.topicPartitions,
+      replicationFactor: 3,
+    });
 
     // Assess: the code did its reads, and each role allows every call it made
     expect(Object.keys(answer.consumer_lag.groups ?? {}).sort(), 'GET /kafka/status read every group').toEqual(allGroups().sort());
     // (its push to the Pushgateway fails here, after the read)
-    expect(scheduled.lag).toEqual({ error: expect.stringMatching(/^could not push consumer-group lag to http:\/\/127\.0\.0\.1:9 /) as unknown });
+    expect(scheduled.lag).toEqual({
+      error: expect.stringMatching(/^could not push consumer-group lag to http:\/\/127\.0\.0\.1:9 /) as unknown,
+    });
     const describedGroups = metrics.needed.filter((n) => n.action === 'kafka-cluster:DescribeGroup').map((n) => n.resource);
-    expect([...new Set(describedGroups)].sort(), 'the scheduled run read every group').toEqual(allGroups().map((g) => `group:${g}`).sort());
+    expect([...new Set(describedGroups)].sort(), 'the scheduled run read every group').toEqual(
+      allGroups()
+        .map((g) => `group:${g}`)
+        .sort(),
+    );
     expect(missing('http', http.needed), 'http').toEqual([]);
     expect(missing('metrics', metrics.needed), 'metrics').toEqual([]);
     expect(missing('topics', topics.needed), 'topics').toEqual([]);
@@ -334,9 +376,17 @@ describe('serverless package --stage prod', () => {
       const p = evaluate(fn.Properties) as Record<string, Json>;
       expect(p.Runtime, id).toBe('nodejs22.x');
       expect(p.Architectures, id).toEqual(['arm64']);
-      expect(p.VpcConfig, id).toEqual({ SecurityGroupIds: ['sg-0123456789abcdef0'], SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'] });
+      expect(p.VpcConfig, id).toEqual({
+        SecurityGroupIds: ['sg-0123456789abcdef0'],
+        SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+      });
       const env = (p.Environment as { Variables: Record<string, string> }).Variables;
-      expect(env, id).toMatchObject({ MSK_CLUSTER_ARN: CLUSTER_ARN, KAFKA_AUTH: 'iam', PUSHGATEWAY_URL: 'http://internal-pushgateway.example', STAGE: 'prod' });
+      expect(env, id).toMatchObject({
+        MSK_CLUSTER_ARN: CLUSTER_ARN,
+        KAFKA_AUTH: 'iam',
+        PUSHGATEWAY_URL: 'http://internal-pushgateway.example',
+        STAGE: 'prod',
+      });
       // Every value is valid for src/config.ts as the function would read it.
       expect(() => loadConfig(env), id).not.toThrow();
     }
@@ -344,7 +394,9 @@ describe('serverless package --stage prod', () => {
   });
 
   it('routes the HTTP API and schedules the metrics function every minute', () => {
-    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).sort();
+    const routes = ofType('AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties.RouteKey)
+      .sort();
     expect(routes).toEqual(['GET /', 'GET /healthz', 'GET /kafka/status', 'GET /metrics', 'POST /kafka/flush', 'POST /kafka/publish']);
     const rules = ofType('AWS::Events::Rule');
     expect(rules).toHaveLength(1);
@@ -362,9 +414,14 @@ describe('serverless package --stage prod', () => {
     };
     for (const [key, file] of Object.entries(handlerFiles)) {
       const entries = zipEntries(path.join(packageDir, `${key}.zip`));
-      expect(entries.filter((e) => e.startsWith('handlers/')), key).toEqual([`handlers/${file}.js`, `handlers/${file}.js.map`]);
+      expect(
+        entries.filter((e) => e.startsWith('handlers/')),
+        key,
+      ).toEqual([`handlers/${file}.js`, `handlers/${file}.js.map`]);
       expect(entries, key).toContain('node_modules/aws-msk-iam-sasl-signer-js/dist/index.js');
-      const declarations = entries.filter((e) => e.startsWith('node_modules/') && /\.d\.[cm]?ts$|\.map$|\/dist-types\/|\/dist-es\//.test(e));
+      const declarations = entries.filter(
+        (e) => e.startsWith('node_modules/') && /\.d\.[cm]?ts$|\.map$|\/dist-types\/|\/dist-es\//.test(e),
+      );
       expect(declarations, key).toEqual([]);
     }
   });
@@ -404,13 +461,20 @@ describe('serverless package --stage prod', () => {
   it('creates the topics on deploy with a custom resource that every mapping waits for, within budgets that fit the function, and a role that may create and grow only them', () => {
     const custom = resources.ServiceTopics;
     expect(custom?.Type).toBe('Custom::ServiceTopics');
-    expect(custom?.Properties).toMatchObject({ ServiceToken: { 'Fn::GetAtt': ['TopicsLambdaFunction', 'Arn'] }, Topics: allTopics(), Partitions: '3', ReplicationFactor: '3' });
+    expect(custom?.Properties).toMatchObject({
+      ServiceToken: { 'Fn::GetAtt': ['TopicsLambdaFunction', 'Arn'] },
+      Topics: allTopics(),
+      Partitions: '3',
+      ReplicationFactor: '3',
+    });
     expect(custom?.Properties.ServiceTimeout).toBeLessThanOrEqual(600);
     // The function's time holds its Kafka connection and a send, and then answering CloudFormation;
     // CloudFormation waits for that answer at least as long as the function may run.
     const fn = resources.TopicsLambdaFunction!.Properties as { Timeout: number };
     const topicsConfig = loadConfig(stringEnvironment(resources.TopicsLambdaFunction!));
-    expect(fn.Timeout * 1000 - ANSWER_RESERVE_MS).toBeGreaterThanOrEqual(topicsConfig.kafka.connectTimeoutMs + topicsConfig.kafka.sendTimeoutMs);
+    expect(fn.Timeout * 1000 - ANSWER_RESERVE_MS).toBeGreaterThanOrEqual(
+      topicsConfig.kafka.connectTimeoutMs + topicsConfig.kafka.sendTimeoutMs,
+    );
     expect(custom?.Properties.ServiceTimeout as number).toBeGreaterThanOrEqual(fn.Timeout);
     for (const [id, mapping] of ofType('AWS::Lambda::EventSourceMapping')) expect(mapping.DependsOn, id).toContain('ServiceTopics');
     const statements = statementsOf('topics');
@@ -424,15 +488,23 @@ describe('serverless package --stage prod', () => {
 
   it('runs the Pushgateway (infra/aws) with its metrics on EFS, one writer at a time, a circuit breaker and a Prometheus ingress of its own', () => {
     // CloudFormation's short tags (!Ref, !Sub, ...) read as plain values: only the structure is checked.
-    const tags = ['Ref', 'Sub', 'GetAtt', 'If', 'Equals', 'Not', 'Join', 'Split', 'Select', 'ImportValue', 'GetAZs', 'Cidr'].flatMap((name) =>
-      (['scalar', 'sequence', 'mapping'] as const).map((kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) })),
+    const tags = ['Ref', 'Sub', 'GetAtt', 'If', 'Equals', 'Not', 'Join', 'Split', 'Select', 'ImportValue', 'GetAZs', 'Cidr'].flatMap(
+      (name) =>
+        (['scalar', 'sequence', 'mapping'] as const).map(
+          (kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) }),
+        ),
     );
-    const template = yaml.load(fs.readFileSync(path.join(repo, 'infra/aws/pushgateway.yml'), 'utf8'), { schema: yaml.DEFAULT_SCHEMA.extend(tags) }) as {
+    const template = yaml.load(fs.readFileSync(path.join(repo, 'infra/aws/pushgateway.yml'), 'utf8'), {
+      schema: yaml.DEFAULT_SCHEMA.extend(tags),
+    }) as {
       Parameters: Record<string, { Default?: string }>;
       Resources: Record<string, Resource>;
     };
     const r = template.Resources;
-    const task = r.TaskDefinition!.Properties as { Volumes: Array<{ EFSVolumeConfiguration: Record<string, Json> }>; ContainerDefinitions: Array<{ Command: string[]; MountPoints: Array<{ ContainerPath: string }> }> };
+    const task = r.TaskDefinition!.Properties as {
+      Volumes: Array<{ EFSVolumeConfiguration: Record<string, Json> }>;
+      ContainerDefinitions: Array<{ Command: string[]; MountPoints: Array<{ ContainerPath: string }> }>;
+    };
     const [container] = task.ContainerDefinitions;
     const file = container!.Command.find((c) => c.startsWith('--persistence.file='))!;
     expect(file, 'the persistence file').toBeDefined();
@@ -440,8 +512,15 @@ describe('serverless package --stage prod', () => {
     expect(task.Volumes[0]!.EFSVolumeConfiguration).toMatchObject({ FilesystemId: { Ref: 'FileSystem' }, TransitEncryption: 'ENABLED' });
     expect(r.FileSystem?.Properties.Encrypted).toBe(true);
     const deployment = r.Service!.Properties.DeploymentConfiguration as Record<string, Json>;
-    expect(deployment).toMatchObject({ MaximumPercent: 100, MinimumHealthyPercent: 0, DeploymentCircuitBreaker: { Enable: true, Rollback: true } });
-    expect(r.PrometheusIngress?.Properties).toMatchObject({ GroupId: { Ref: 'LoadBalancerSecurityGroup' }, SourceSecurityGroupId: { Ref: 'PrometheusSecurityGroupId' } });
+    expect(deployment).toMatchObject({
+      MaximumPercent: 100,
+      MinimumHealthyPercent: 0,
+      DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+    });
+    expect(r.PrometheusIngress?.Properties).toMatchObject({
+      GroupId: { Ref: 'LoadBalancerSecurityGroup' },
+      SourceSecurityGroupId: { Ref: 'PrometheusSecurityGroupId' },
+    });
     expect(template.Parameters.Image?.Default).toMatch(/^quay\.io\/prometheus\/pushgateway:v\d+\.\d+\.\d+$/);
   });
 
@@ -457,7 +536,11 @@ describe('serverless package --stage prod', () => {
   });
 
   it('refuses a plain METRICS_TOKEN or KAFKA_SASL_PASSWORD for a deployed stage, as it refuses a plain ADMIN_TOKEN', async () => {
-    for (const param of ['adminToken=plain-admin-token-0123456789', 'metricsToken=plain-metrics-token-0123456789', 'kafkaSaslPassword=plain-sasl-password']) {
+    for (const param of [
+      'adminToken=plain-admin-token-0123456789',
+      'metricsToken=plain-metrics-token-0123456789',
+      'kafkaSaslPassword=plain-sasl-password',
+    ]) {
       // serverless prints its error on stdout.
       const outcome = await run(process.execPath, [serverless, 'print', '--stage', STAGE, '--param', param], {
         cwd: repo,
@@ -484,9 +567,14 @@ describe('serverless package --stage prod', () => {
 
   it('raises CloudWatch alarms on one SNS topic: Errors and Throttles of every function, OffsetLag of every mapping, 5xx of the HTTP API', () => {
     expect(resources.AlarmTopic?.Type).toBe('AWS::SNS::Topic');
-    const alarms = ofType('AWS::CloudWatch::Alarm').map(([id, a]) => ({ id, ...(a.Properties as { Namespace: string; MetricName: string; Dimensions: Json[]; AlarmActions: Json[] }) }));
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([id, a]) => ({
+      id,
+      ...(a.Properties as { Namespace: string; MetricName: string; Dimensions: Json[]; AlarmActions: Json[] }),
+    }));
     const on = (namespace: string, metric: string, dimensions: Json[]) =>
-      alarms.filter((a) => a.Namespace === namespace && a.MetricName === metric && JSON.stringify(a.Dimensions) === JSON.stringify(dimensions));
+      alarms.filter(
+        (a) => a.Namespace === namespace && a.MetricName === metric && JSON.stringify(a.Dimensions) === JSON.stringify(dimensions),
+      );
     for (const [id] of ofType('AWS::Lambda::Function')) {
       for (const metric of ['Errors', 'Throttles']) {
         expect(on('AWS/Lambda', metric, [{ Name: 'FunctionName', Value: { Ref: id } }]), `${id} ${metric}`).toHaveLength(1);
@@ -519,18 +607,29 @@ describe('serverless package --stage prod', () => {
       ['infra/aws', ['-d', path.join(repo, 'infra/aws')]],
     ] as const) {
       const result = scan([...args]);
-      const reports = ([] as Array<{
-        summary: { passed: number; failed: number; parsing_errors: number };
-        results: { failed_checks: Array<{ check_id: string; resource: string }>; skipped_checks: Array<{ check_id: string; check_result: { suppress_comment?: string } }> };
-      }>).concat(
-        JSON.parse(result.stdout) as never,
-      );
+      const reports = (
+        [] as Array<{
+          summary: { passed: number; failed: number; parsing_errors: number };
+          results: {
+            failed_checks: Array<{ check_id: string; resource: string }>;
+            skipped_checks: Array<{ check_id: string; check_result: { suppress_comment?: string } }>;
+          };
+        }>
+      ).concat(JSON.parse(result.stdout) as never);
       const failed = reports.flatMap((r) => r.results.failed_checks.map((c) => `${c.check_id} ${c.resource}`));
       expect(failed, `checkov on ${what}`).toEqual([]);
-      expect(reports.reduce((n, r) => n + r.summary.passed, 0), what).toBeGreaterThan(20);
-      expect(reports.reduce((n, r) => n + r.summary.parsing_errors, 0), what).toBe(0);
+      expect(
+        reports.reduce((n, r) => n + r.summary.passed, 0),
+        what,
+      ).toBeGreaterThan(20);
+      expect(
+        reports.reduce((n, r) => n + r.summary.parsing_errors, 0),
+        what,
+      ).toBe(0);
       for (const skipped of reports.flatMap((r) => r.results.skipped_checks)) {
-        expect(skipped.check_result.suppress_comment ?? '', `${what}: ${skipped.check_id} is skipped with its reason`).toMatch(/\w{3,}.*\w{3,}/);
+        expect(skipped.check_result.suppress_comment ?? '', `${what}: ${skipped.check_id} is skipped with its reason`).toMatch(
+          /\w{3,}.*\w{3,}/,
+        );
       }
       expect(result.status, `checkov on ${what}: ${result.stderr}`).toBe(0);
     }
@@ -544,10 +643,14 @@ describe('serverless package --stage prod', () => {
       return;
     }
     // W3005: the framework's own DependsOn next to a GetAtt of the same resource (harmless).
-    const generated = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', path.join(packageDir, 'cloudformation-template-update-stack.json')], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const generated = spawnSync(
+      'cfn-lint',
+      ['--ignore-checks', 'W3005', '--', path.join(packageDir, 'cloudformation-template-update-stack.json')],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     expect(generated.stdout + generated.stderr, 'cfn-lint on the generated template').toBe('');
     expect(generated.status).toBe(0);
     const templates = fs
@@ -572,13 +675,17 @@ describe('infra/aws/pushgateway.yml', () => {
   const given = (subnets: string[]) => ({ Stage: 'dev', VpcId: 'vpc-1', SubnetIds: subnets.join(','), ClientSecurityGroupId: 'sg-1' });
 
   it('gives the file system a mount target in every subnet the task may run in, however many subnets the network has', () => {
-    for (const subnets of [['subnet-a', 'subnet-b'], ['subnet-a', 'subnet-b', 'subnet-c']]) {
+    for (const subnets of [
+      ['subnet-a', 'subnet-b'],
+      ['subnet-a', 'subnet-b', 'subnet-c'],
+    ]) {
       for (const [how, r] of [
         ['imported', evaluateTemplate(template(), { Stage: 'dev' }, imports(subnets))],
         ['given', evaluateTemplate(template(), given(subnets), {})],
       ] as const) {
         const what = `${subnets.length} subnets, ${how}`;
-        const task = (r.Service!.Properties.NetworkConfiguration as { AwsvpcConfiguration: { Subnets: string[] } }).AwsvpcConfiguration.Subnets;
+        const task = (r.Service!.Properties.NetworkConfiguration as { AwsvpcConfiguration: { Subnets: string[] } }).AwsvpcConfiguration
+          .Subnets;
         const mounted = Object.values(r)
           .filter((x) => x.Type === 'AWS::EFS::MountTarget')
           .map((x) => x.Properties.SubnetId as string);
@@ -595,26 +702,42 @@ describe('infra/aws/pushgateway.yml', () => {
     // (docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroup.html).
     expect(inline, 'egress rules on the group itself').toBeDefined();
     const separate = Object.values(r)
-      .filter((x) => x.Type === 'AWS::EC2::SecurityGroupEgress' && JSON.stringify(x.Properties.GroupId) === JSON.stringify({ Ref: 'LoadBalancerSecurityGroup' }))
+      .filter(
+        (x) =>
+          x.Type === 'AWS::EC2::SecurityGroupEgress' &&
+          JSON.stringify(x.Properties.GroupId) === JSON.stringify({ Ref: 'LoadBalancerSecurityGroup' }),
+      )
       .map((x) => x.Properties);
     for (const rule of [...(inline ?? []), ...separate]) {
       expect([rule.CidrIp, rule.CidrIpv6], JSON.stringify(rule)).not.toContain('0.0.0.0/0');
       expect([rule.CidrIp, rule.CidrIpv6], JSON.stringify(rule)).not.toContain('::/0');
     }
-    expect(separate).toContainEqual(expect.objectContaining({ DestinationSecurityGroupId: { Ref: 'TaskSecurityGroup' }, FromPort: 9091, ToPort: 9091 }));
+    expect(separate).toContainEqual(
+      expect.objectContaining({ DestinationSecurityGroupId: { Ref: 'TaskSecurityGroup' }, FromPort: 9091, ToPort: 9091 }),
+    );
   });
 
   it('lets the task pull its image from an ECR repository when Image names one, and only then', () => {
     const pulls = (image: string | undefined) => {
       const r = evaluateTemplate(template(), { Stage: 'dev', ...(image ? { Image: image } : {}) }, imports(['subnet-a', 'subnet-b']));
-      const policies = (r.ExecutionRole!.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: Json }> } }>;
+      const policies = (r.ExecutionRole!.Properties.Policies ?? []) as Array<{
+        PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: Json }> };
+      }>;
       const statements = policies.flatMap((p) => p.PolicyDocument.Statement);
       const on = (action: string) => statements.filter((st) => [st.Action].flat().includes(action)).map((st) => st.Resource);
       return { token: on('ecr:GetAuthorizationToken'), layers: on('ecr:GetDownloadUrlForLayer'), images: on('ecr:BatchGetImage') };
     };
     const repository = 'arn:aws:ecr:us-east-1:123456789012:repository/mirror/pushgateway';
-    expect(pulls('123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway:v1.11.1')).toEqual({ token: ['*'], layers: [repository], images: [repository] });
-    expect(pulls('123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway@sha256:0123')).toEqual({ token: ['*'], layers: [repository], images: [repository] });
+    expect(pulls('123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway:v1.11.1')).toEqual({
+      token: ['*'],
+      layers: [repository],
+      images: [repository],
+    });
+    expect(pulls('123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/pushgateway@sha256:0123')).toEqual({
+      token: ['*'],
+      layers: [repository],
+      images: [repository],
+    });
     expect(pulls(undefined), 'the default image, on quay.io').toEqual({ token: [], layers: [], images: [] });
   });
 });

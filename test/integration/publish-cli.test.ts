@@ -55,15 +55,27 @@ describe('npm run send -- --wait', () => {
     const before = await cliGroups();
     const commands = await startReader(kafka, [topics.commands]);
     const correlationId = 'cli-answer-1';
-    const answering = commands.waitForRecords((r) => r.headers.correlation_id === correlationId, 1, 30_000).then(() =>
-      producer.send({
-        topic: topics.events,
-        messages: [{ value: JSON.stringify({ event_type: 'time.now.processed' }), headers: { correlation_id: correlationId } }],
-      }),
-    );
+    const answering = commands
+      .waitForRecords((r) => r.headers.correlation_id === correlationId, 1, 30_000)
+      .then(() =>
+        producer.send({
+          topic: topics.events,
+          messages: [{ value: JSON.stringify({ event_type: 'time.now.processed' }), headers: { correlation_id: correlationId } }],
+        }),
+      );
 
     // Act
-    const run = await publish(['--command', 'time.now', '--payload', '{}', '--correlation-id', correlationId, '--wait', '--timeout', '20000']);
+    const run = await publish([
+      '--command',
+      'time.now',
+      '--payload',
+      '{}',
+      '--correlation-id',
+      correlationId,
+      '--wait',
+      '--timeout',
+      '20000',
+    ]);
     await answering;
     await commands.stop();
 
@@ -93,12 +105,19 @@ describe('npm run send -- --wait', () => {
     // Prepare: a stand-in for the commands consumer rejects every command.
     const commands = await startReader(kafka, [topics.commands]);
     const correlationId = 'cli-rejected-1';
-    const rejecting = commands.waitForRecords((r) => r.headers.correlation_id === correlationId, 1, 30_000).then(() =>
-      producer.send({
-        topic: topics.events,
-        messages: [{ value: JSON.stringify({ event_type: 'command.rejected', data: { reason: 'unknown_command' } }), headers: { correlation_id: correlationId } }],
-      }),
-    );
+    const rejecting = commands
+      .waitForRecords((r) => r.headers.correlation_id === correlationId, 1, 30_000)
+      .then(() =>
+        producer.send({
+          topic: topics.events,
+          messages: [
+            {
+              value: JSON.stringify({ event_type: 'command.rejected', data: { reason: 'unknown_command' } }),
+              headers: { correlation_id: correlationId },
+            },
+          ],
+        }),
+      );
 
     // Act
     const run = await publish(['--command', 'no.such.command', '--correlation-id', correlationId, '--wait', '--timeout', '20000']);
@@ -121,11 +140,17 @@ describe('npm run send: the command line', () => {
 
   it('bad usage exits 2 with one line naming the problem and a hint, before it connects', async () => {
     for (const [args, problem] of [
-      [['--command', 'time.now', '--wait', '--timeout', 'soon'], /^\[send\] --timeout: a whole number of milliseconds from 100 to 600000, not "soon"; see npm run send -- --help$/],
+      [
+        ['--command', 'time.now', '--wait', '--timeout', 'soon'],
+        /^\[send\] --timeout: a whole number of milliseconds from 100 to 600000, not "soon"; see npm run send -- --help$/,
+      ],
       [['--type'], /^\[send\] --type needs a value; see npm run send -- --help$/],
       [['--type', 'x', '--colour', 'red'], /^\[send\] unknown option --colour; see npm run send -- --help$/],
       [[], /^\[send\] give --type <event_type> or --command <type>; see npm run send -- --help$/],
-      [['--type', 'bad type!'], /^\[send\] --type "bad type!": letters, digits and \. _ : - only, starting with a letter or digit; see npm run send -- --help$/],
+      [
+        ['--type', 'bad type!'],
+        /^\[send\] --type "bad type!": letters, digits and \. _ : - only, starting with a letter or digit; see npm run send -- --help$/,
+      ],
       [['--type', 'x', '--id', 'not-a-uuid'], /^\[send\] --id "not-a-uuid": Invalid UUID; see npm run send -- --help$/],
       [['--type', 'x', '--data', '[1]'], /^\[send\] --data must be a JSON object; see npm run send -- --help$/],
     ] as Array<[string[], RegExp]>) {
@@ -139,7 +164,9 @@ describe('npm run send: the command line', () => {
     // `npm run send --type test_event` hands --type to npm (npm_config_type=true) and test_event to the tool.
     const run = await publish(['test_event'], { npm_config_type: 'true', KAFKA_BROKERS: '127.0.0.1:1' });
     expect(run.code, run.out).toBe(2);
-    expect(linesOf(run.out)).toEqual(['[send] unexpected argument "test_event"; npm took --type for itself: put -- before the tool\'s options (npm run send -- --type …)']);
+    expect(linesOf(run.out)).toEqual([
+      '[send] unexpected argument "test_event"; npm took --type for itself: put -- before the tool\'s options (npm run send -- --type …)',
+    ]);
   }, 60_000);
 
   it('a topic that does not exist fails at once with exit code 1, naming it', async () => {
@@ -150,7 +177,7 @@ describe('npm run send: the command line', () => {
     expect(run.ms).toBeLessThan(10_000);
   }, 60_000);
 
-  it('is npm run send, and npm run publish (npm publish\'s name) is no script of this package', async () => {
+  it("is npm run send, and npm run publish (npm publish's name) is no script of this package", async () => {
     const send = await runCommand('npm', ['run', '--silent', 'send', '--', '--help'], { env: { ...process.env }, timeoutMs: 60_000 });
     const old = await runCommand('npm', ['run', 'publish'], { env: { ...process.env }, timeoutMs: 60_000 });
     expect(send.code, send.out).toBe(0);

@@ -98,12 +98,18 @@ function expectSummary(summary: string): void {
   expect(summary).toMatch(/GET {2}\/kafka\/status {3}\(function http\)/);
   expect(summary).toMatch(/GET {2}\/metrics {8}\(function metrics\)/);
   expect(summary).toContain(`/consoles/simple-time-service.html?stage=${stageLabel('local', repo)}`);
-  expect(summary).toContain(`curl -X POST http://127.0.0.1:${HTTP_PORT}/kafka/flush -H "Authorization: Bearer $(cat ${stack.dir}/admin-token)"`);
+  expect(summary).toContain(
+    `curl -X POST http://127.0.0.1:${HTTP_PORT}/kafka/flush -H "Authorization: Bearer $(cat ${stack.dir}/admin-token)"`,
+  );
 }
 
 /** Lines printed after `from` characters of output, without blank ones. */
 function linesSince(started: Started, from: number): string[] {
-  return started.output().slice(from).split('\n').filter((l) => l.trim() !== '');
+  return started
+    .output()
+    .slice(from)
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 }
 
 /** Every Prometheus page the summary, README.md and docs/ link, on this stack's Prometheus. */
@@ -164,13 +170,27 @@ describe('npm start', () => {
       const idle = linesSince(started, idleFrom);
       // ... then 1,000 records onCommand dead-letters, and 30 s for them
       const burstFrom = started.output().length;
-      const burst = await runCommand('bash', ['-c', `seq 1000 | sed 's/^/not json /' | kcat -P -b 127.0.0.1:${stack.ports.kafka} -t ${config.kafka.topics.commands}`], { env: { ...env }, timeoutMs: 30_000 });
-      await waitFor(() => (/record dead-lettered: \d+ more/.test(started.output().slice(burstFrom)) ? true : undefined), { timeoutMs: 60_000, what: 'the summary of the dead letters' });
+      const burst = await runCommand(
+        'bash',
+        ['-c', `seq 1000 | sed 's/^/not json /' | kcat -P -b 127.0.0.1:${stack.ports.kafka} -t ${config.kafka.topics.commands}`],
+        { env: { ...env }, timeoutMs: 30_000 },
+      );
+      await waitFor(() => (/record dead-lettered: \d+ more/.test(started.output().slice(burstFrom)) ? true : undefined), {
+        timeoutMs: 60_000,
+        what: 'the summary of the dead letters',
+      });
       await new Promise((resolve) => setTimeout(resolve, 10_000));
       const burstLines = linesSince(started, burstFrom);
-      const counted = [...started.output().slice(burstFrom).matchAll(/record dead-lettered: (\d+) more/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+      const counted = [
+        ...started
+          .output()
+          .slice(burstFrom)
+          .matchAll(/record dead-lettered: (\d+) more/g),
+      ].reduce((sum, m) => sum + Number(m[1]), 0);
       const whole = burstLines.filter((l) => /WARN +onCommand record dead-lettered {2}/.test(l)).length;
-      console.log(`terminal figures: ${JSON.stringify({ idle_lines_per_minute: idle.length, burst_records: 1000, burst_lines: burstLines.length, burst_bytes: burstLines.join('\n').length })}`);
+      console.log(
+        `terminal figures: ${JSON.stringify({ idle_lines_per_minute: idle.length, burst_records: 1000, burst_lines: burstLines.length, burst_bytes: burstLines.join('\n').length })}`,
+      );
 
       // Assess
       expect(started.output()).toContain('kafka already running');
@@ -188,9 +208,14 @@ describe('npm start', () => {
 
   it('refuses a configuration src/config.ts refuses, naming the variable, before it starts anything (exit 2)', async () => {
     const dir = path.join(stack.dir, 'never-made');
-    const run = await runCommand('npm', ['start'], { env: { ...env, LOCAL_STACK_DIR: dir, KAFKA_SEND_TIMEOUT_MS: '3000000000' }, timeoutMs: 60_000 });
+    const run = await runCommand('npm', ['start'], {
+      env: { ...env, LOCAL_STACK_DIR: dir, KAFKA_SEND_TIMEOUT_MS: '3000000000' },
+      timeoutMs: 60_000,
+    });
     expect(run.code, run.out).toBe(2);
-    expect(run.out).toContain('[start] invalid configuration: KAFKA_SEND_TIMEOUT_MS: Too big: expected number to be <=30000; nothing was started');
+    expect(run.out).toContain(
+      '[start] invalid configuration: KAFKA_SEND_TIMEOUT_MS: Too big: expected number to be <=30000; nothing was started',
+    );
     expect(existsSync(dir)).toBe(false);
   }, 90_000);
 });
@@ -208,11 +233,22 @@ describe('a function that cannot start, under serverless offline', () => {
       offline = await startOffline({
         httpPort: 23220,
         lambdaPort: 23222,
-        env: { KAFKA_TOPIC_REQUESTS: topics.requests, KAFKA_TOPIC_EVENTS: topics.events, KAFKA_TOPIC_COMMANDS: topics.commands, KAFKA_TOPIC_DLQ: topics.dlq, KAFKA_SEND_TIMEOUT_MS: '3000000000', KAFKA_CONSUMER_GROUP: uniqueName('start-fail') },
+        env: {
+          KAFKA_TOPIC_REQUESTS: topics.requests,
+          KAFKA_TOPIC_EVENTS: topics.events,
+          KAFKA_TOPIC_COMMANDS: topics.commands,
+          KAFKA_TOPIC_DLQ: topics.dlq,
+          KAFKA_SEND_TIMEOUT_MS: '3000000000',
+          KAFKA_CONSUMER_GROUP: uniqueName('start-fail'),
+        },
         ready: (response) => response.status === 500,
       });
 
-      const reasons = () => offline!.output().split('\n').filter((l: string) => l.includes('could not start') && l.includes('KAFKA_SEND_TIMEOUT_MS')).length;
+      const reasons = () =>
+        offline!
+          .output()
+          .split('\n')
+          .filter((l: string) => l.includes('could not start') && l.includes('KAFKA_SEND_TIMEOUT_MS')).length;
       const loggedAtStart = reasons();
 
       // Act: one request after another (one container)

@@ -85,8 +85,12 @@ describe('over SASL_SSL and mutual TLS', () => {
   it("connects with the SCRAM password read from its secret (MSK's format) before the client is made, and is refused with another", async () => {
     // Prepare: no password in the configuration, only its secret's ARN
     const { KAFKA_SASL_PASSWORD: password, ...withoutPassword } = scram;
-    const config = loadConfig({ ...withoutPassword, KAFKA_SASL_PASSWORD_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_tls-AbCdEf' });
-    const secretOf = (pass: string) => () => Promise.resolve(JSON.stringify({ username: config.kafka.saslSecret!.username, password: pass }));
+    const config = loadConfig({
+      ...withoutPassword,
+      KAFKA_SASL_PASSWORD_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_tls-AbCdEf',
+    });
+    const secretOf = (pass: string) => () =>
+      Promise.resolve(JSON.stringify({ username: config.kafka.saslSecret!.username, password: pass }));
     const listTopics = async (pass: string) => {
       const admin = (await resolveKafka({ kafka: config.kafka, clientId: uniqueName('tls-secret'), readSecret: secretOf(pass) })).admin();
       await admin.connect();
@@ -107,8 +111,16 @@ describe('over SASL_SSL and mutual TLS', () => {
     const own = uniqueServiceTopics('tlscli');
 
     // Act
-    const overScram = await run('npx', ['tsx', 'infra/topics.ts'], { cwd: repo, env: { ...process.env, ...scram, ...topicEnv(own) }, timeout: 90_000 });
-    const overTls = await run('npx', ['tsx', 'infra/topics.ts'], { cwd: repo, env: { ...process.env, ...tls, ...topicEnv(own) }, timeout: 90_000 });
+    const overScram = await run('npx', ['tsx', 'infra/topics.ts'], {
+      cwd: repo,
+      env: { ...process.env, ...scram, ...topicEnv(own) },
+      timeout: 90_000,
+    });
+    const overTls = await run('npx', ['tsx', 'infra/topics.ts'], {
+      cwd: repo,
+      env: { ...process.env, ...tls, ...topicEnv(own) },
+      timeout: 90_000,
+    });
 
     // Assess
     expect(overScram.stdout).toContain(`[topics] created: ${own.requests}, ${own.events}, ${own.commands}, ${own.dlq}`);
@@ -151,7 +163,15 @@ describe('over SASL_SSL and mutual TLS', () => {
 
   it("the metrics function's lag reader reads the groups' lag over SCRAM", async () => {
     // Prepare: records no group has read
-    const config = loadConfig({ ...process.env, ...scram, ...topicEnv(topics), PUSHGATEWAY_URL, SERVICE_NAME: job, AWS_LAMBDA_FUNCTION_NAME: 'metrics', LOG_LEVEL: 'SILENT' });
+    const config = loadConfig({
+      ...process.env,
+      ...scram,
+      ...topicEnv(topics),
+      PUSHGATEWAY_URL,
+      SERVICE_NAME: job,
+      AWS_LAMBDA_FUNCTION_NAME: 'metrics',
+      LOG_LEVEL: 'SILENT',
+    });
     const handler = createMetricsHandler(defaultDeps({ config, metrics: createMetrics() }));
     const producer = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: uniqueName('tls-lag') }).producer();
     await producer.connect();
@@ -220,7 +240,12 @@ describe('connections refused for their credentials or certificates', () => {
     await producer.disconnect();
     // The broker writes its line when it closes the connection.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    return { errors: lines.filter((l) => l.level === 'error').map((l) => l.message), told: [...told], acknowledged, refusedAtBroker: failedAuthentications() - before };
+    return {
+      errors: lines.filter((l) => l.level === 'error').map((l) => l.message),
+      told: [...told],
+      acknowledged,
+      refusedAtBroker: failedAuthentications() - before,
+    };
   }
 
   it('a wrong password: one error naming the login and the variables, and a few attempts, not one a second', async () => {
@@ -228,7 +253,8 @@ describe('connections refused for their credentials or certificates', () => {
     const result = await sendsFor({ ...scram, KAFKA_SASL_PASSWORD: 'not-the-password' }, 10_000);
 
     // Assess: tried at 0, 1, 3 and 7 s
-    const cause = 'Kafka refused the SCRAM-SHA-512 login of user "simple-time-service" (Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD';
+    const cause =
+      'Kafka refused the SCRAM-SHA-512 login of user "simple-time-service" (Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD';
     expect(result.errors).toEqual([cause]);
     expect(result.told).toContain(cause);
     expect(result.acknowledged).toBe(0);
@@ -245,7 +271,9 @@ describe('connections refused for their credentials or certificates', () => {
     const result = await sendsFor(env, 10_000);
 
     // Assess
-    expect(result.errors).toEqual(["the broker's TLS certificate is not trusted (self-signed certificate in certificate chain): set KAFKA_SSL_CA_FILE to the CA that signed it"]);
+    expect(result.errors).toEqual([
+      "the broker's TLS certificate is not trusted (self-signed certificate in certificate chain): set KAFKA_SSL_CA_FILE to the CA that signed it",
+    ]);
     expect(result.acknowledged).toBe(0);
     // kafkajs tries each connection a few times itself; the producer then backs off.
     expect(result.refusedAtBroker).toBeLessThanOrEqual(16);
@@ -262,7 +290,9 @@ describe('connections refused for their credentials or certificates', () => {
 
     // Assess
     expect(result.errors).toHaveLength(1);
-    expect(result.errors[0]).toMatch(/^the broker refused the TLS handshake for want of a client certificate \(.*alert (bad certificate|certificate required)\): set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE$/);
+    expect(result.errors[0]).toMatch(
+      /^the broker refused the TLS handshake for want of a client certificate \(.*alert (bad certificate|certificate required)\): set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE$/,
+    );
     expect(result.acknowledged).toBe(0);
     expect(result.refusedAtBroker).toBeLessThanOrEqual(16);
   }, 60_000);

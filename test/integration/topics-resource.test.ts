@@ -25,7 +25,15 @@ const CLOUDFORMATION_URL =
   'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/simple-time-service-test/1%7CServiceTopics%7Creq?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123';
 // The configuration the deploy gives the function.
 const configWith = (env: Record<string, string>) =>
-  loadConfig({ ...process.env, ...topicEnv(topics), KAFKA_BROKERS: '127.0.0.1:9092', KAFKA_TOPIC_REPLICATION_FACTOR: '3', AWS_REGION: 'us-east-1', LOG_LEVEL: 'SILENT', ...env });
+  loadConfig({
+    ...process.env,
+    ...topicEnv(topics),
+    KAFKA_BROKERS: '127.0.0.1:9092',
+    KAFKA_TOPIC_REPLICATION_FACTOR: '3',
+    AWS_REGION: 'us-east-1',
+    LOG_LEVEL: 'SILENT',
+    ...env,
+  });
 
 describe('the topics custom resource on the local broker', () => {
   const answers: Array<Record<string, unknown>> = [];
@@ -36,7 +44,8 @@ describe('the topics custom resource on the local broker', () => {
     expect(url).toBe(CLOUDFORMATION_URL);
     return sendResponseWithFetch(localUrl, body, deadline);
   };
-  const handlerFor = (env: Record<string, string> = {}) => createTopicsHandler(defaultDeps({ config: configWith(env) }), { sendResponse: toLocal });
+  const handlerFor = (env: Record<string, string> = {}) =>
+    createTopicsHandler(defaultDeps({ config: configWith(env) }), { sendResponse: toLocal });
   const admin = testKafka('sts-cfn-admin').admin();
   const context = { getRemainingTimeInMillis: () => 60_000 } as Context;
 
@@ -69,7 +78,9 @@ describe('the topics custom resource on the local broker', () => {
     ...(RequestType === 'Create' ? {} : { PhysicalResourceId: 'simple-time-service-local-topics' }),
   });
   const partitionsOf = async () =>
-    Object.fromEntries((await admin.fetchTopicMetadata({ topics: Object.values(topics) })).topics.map((t) => [t.name, t.partitions.length]));
+    Object.fromEntries(
+      (await admin.fetchTopicMetadata({ topics: Object.values(topics) })).topics.map((t) => [t.name, t.partitions.length]),
+    );
 
   it('creates the topics on Create, finds them on Update, and keeps them on Delete', async () => {
     const created = await handlerFor()(request('Create'), context);
@@ -101,10 +112,21 @@ describe('the topics custom resource on the local broker', () => {
     // Assess
     expect(Object.values(afterGrowth)).toEqual([5, 5, 5, 5]);
     expect(grown.Status).toBe('SUCCESS');
-    expect(grown.Data?.Grown?.split(',').sort()).toEqual(Object.values(topics).map((t) => `${t}:3->5`).sort());
+    expect(grown.Data?.Grown?.split(',').sort()).toEqual(
+      Object.values(topics)
+        .map((t) => `${t}:3->5`)
+        .sort(),
+    );
     expect(Object.values(await partitionsOf())).toEqual([5, 5, 5, 5]);
-    expect(lowered).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringMatching(/^asked for 2 partitions, which Kafka cannot do by removing partitions: .* keeps its 5/) as unknown });
-    expect(lowered.Data?.KeptLarger?.split(',').sort()).toEqual(Object.values(topics).map((t) => `${t}:5`).sort());
+    expect(lowered).toMatchObject({
+      Status: 'SUCCESS',
+      Reason: expect.stringMatching(/^asked for 2 partitions, which Kafka cannot do by removing partitions: .* keeps its 5/) as unknown,
+    });
+    expect(lowered.Data?.KeptLarger?.split(',').sort()).toEqual(
+      Object.values(topics)
+        .map((t) => `${t}:5`)
+        .sort(),
+    );
     // CloudFormation got the same answers.
     expect(answers.slice(-2)).toEqual([grown, lowered]);
   });
@@ -121,22 +143,35 @@ describe('the topics custom resource on the local broker', () => {
     });
     await new Promise<void>((resolve) => silentBroker.listen(0, '127.0.0.1', resolve));
     await new Promise<void>((resolve) => silentUrl.listen(0, '127.0.0.1', resolve));
-    const hung = configWith({ ...topicEnv(uniqueServiceTopics('cfnhang')), KAFKA_BROKERS: `127.0.0.1:${(silentBroker.address() as AddressInfo).port}`, KAFKA_CONNECT_TIMEOUT_MS: '10000' });
-    const toSilentUrl: SendResponse = (_, body, deadline) => sendResponseWithFetch(`http://127.0.0.1:${(silentUrl.address() as AddressInfo).port}/answer`, body, deadline);
+    const hung = configWith({
+      ...topicEnv(uniqueServiceTopics('cfnhang')),
+      KAFKA_BROKERS: `127.0.0.1:${(silentBroker.address() as AddressInfo).port}`,
+      KAFKA_CONNECT_TIMEOUT_MS: '10000',
+    });
+    const toSilentUrl: SendResponse = (_, body, deadline) =>
+      sendResponseWithFetch(`http://127.0.0.1:${(silentUrl.address() as AddressInfo).port}/answer`, body, deadline);
     const remainingAtStart = 15_000;
     const started = Date.now();
     const remaining = { getRemainingTimeInMillis: () => remainingAtStart - (Date.now() - started) } as Context;
 
     try {
       // Act
-      const outcome = await createTopicsHandler(defaultDeps({ config: hung }), { sendResponse: toSilentUrl })(request('Create'), remaining).catch((error: Error) => error);
+      const outcome = await createTopicsHandler(defaultDeps({ config: hung }), { sendResponse: toSilentUrl })(
+        request('Create'),
+        remaining,
+      ).catch((error: Error) => error);
 
       // Assess: a FAILED answer, tried and given up on (the invocation fails, for Lambda's Errors alarm), before Lambda would have ended it
       expect(Date.now() - started).toBeLessThan(remainingAtStart);
       expect(outcome).toBeInstanceOf(Error);
-      expect((outcome as Error).message).toMatch(/CloudFormation's response URL could not be reached \(\d attempt\(s\) before the deadline\)/);
+      expect((outcome as Error).message).toMatch(
+        /CloudFormation's response URL could not be reached \(\d attempt\(s\) before the deadline\)/,
+      );
       expect(tried.length).toBeGreaterThanOrEqual(1);
-      expect(JSON.parse(tried[0]!)).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/^creating the service's topics failed: /) as unknown });
+      expect(JSON.parse(tried[0]!)).toMatchObject({
+        Status: 'FAILED',
+        Reason: expect.stringMatching(/^creating the service's topics failed: /) as unknown,
+      });
     } finally {
       for (const socket of sockets) socket.destroy();
       silentUrl.closeAllConnections();
@@ -162,7 +197,10 @@ describe('the topics custom resource on the local broker', () => {
         const answered = await handler({ ...request('Create'), ResponseURL }, context);
 
         // Assess
-        expect(answered, ResponseURL).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/^refused: ResponseURL/) as unknown });
+        expect(answered, ResponseURL).toMatchObject({
+          Status: 'FAILED',
+          Reason: expect.stringMatching(/^refused: ResponseURL/) as unknown,
+        });
       }
       expect(connections).toBe(0);
       expect(await admin.listTopics()).not.toEqual(expect.arrayContaining([own.requests]));

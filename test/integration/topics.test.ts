@@ -29,7 +29,10 @@ describe('npm run topics', () => {
   let admin: Admin;
 
   const topicsProcess = (args: string[], env: Record<string, string> = {}) =>
-    runCommand(process.execPath, ['--import', 'tsx', 'infra/topics.ts', ...args], { env: { ...process.env, ...topics, KAFKA_BROKERS: '127.0.0.1:9092', ...env }, timeoutMs: 60_000 });
+    runCommand(process.execPath, ['--import', 'tsx', 'infra/topics.ts', ...args], {
+      env: { ...process.env, ...topics, KAFKA_BROKERS: '127.0.0.1:9092', ...env },
+      timeoutMs: 60_000,
+    });
 
   const topicsCommand = (partitions = '4') =>
     run(tsx, ['infra/topics.ts'], {
@@ -110,7 +113,9 @@ describe('npm run topics', () => {
 
     // Assess
     expect(grown.stdout).toContain(`[topics] grown: ${names.map((n) => `${n} 4 -> 6`).join(', ')}`);
-    expect(lowered.stdout).toContain(`[topics] asked for 2 partitions; Kafka cannot remove partitions, so these keep theirs: ${names.map((n) => `${n} (6)`).join(', ')}`);
+    expect(lowered.stdout).toContain(
+      `[topics] asked for 2 partitions; Kafka cannot remove partitions, so these keep theirs: ${names.map((n) => `${n} (6)`).join(', ')}`,
+    );
     const after = await admin.fetchTopicMetadata({ topics: names });
     expect(after.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(names.map((n) => [n, 6]).sort());
   });

@@ -45,9 +45,7 @@ describe('every function still succeeds with the Pushgateway unreachable', () =>
   }, 60_000);
 
   const logged = (message: string, correlationId: string, fn: string) => () =>
-    logLines(offline).find(
-      (l) => l.message === message && l.correlation_id === correlationId && String(l.function_name).includes(fn),
-    );
+    logLines(offline).find((l) => l.message === message && l.correlation_id === correlationId && String(l.function_name).includes(fn));
 
   it('answers every HTTP route and runs every consumer function', async () => {
     // Prepare
@@ -58,10 +56,18 @@ describe('every function still succeeds with the Pushgateway unreachable', () =>
     const time = await call(`${base}/`, { headers: { 'x-correlation-id': correlationId } });
     const healthz = await call(`${base}/healthz`);
     const status = await call(`${base}/kafka/status`);
-    const custom = await call(`${base}/kafka/publish`, publishInit(TOKEN, { event_type: 'degraded_probe', data: { marker: correlationId }, correlation_id: correlationId }));
+    const custom = await call(
+      `${base}/kafka/publish`,
+      publishInit(TOKEN, { event_type: 'degraded_probe', data: { marker: correlationId }, correlation_id: correlationId }),
+    );
     const command = await call(
       `${base}/kafka/publish`,
-      publishInit(TOKEN, { event_type: 'time.now', topic: topics.commands, data: { timezone: 'UTC' }, correlation_id: `${correlationId}-cmd` }),
+      publishInit(TOKEN, {
+        event_type: 'time.now',
+        topic: topics.commands,
+        data: { timezone: 'UTC' },
+        correlation_id: `${correlationId}-cmd`,
+      }),
     );
     const error = await call(
       `${base}/kafka/publish`,
@@ -89,7 +95,10 @@ describe('every function still succeeds with the Pushgateway unreachable', () =>
     await waitFor(logged('custom event', correlationId, 'onCustomEvent'), { ...wait, what: 'onCustomEvent' });
     await waitFor(logged('error event', `${correlationId}-err`, 'onError'), { ...wait, what: 'onError' });
     // onCommand answers time.now.processed on the events topic, which onCustomEvent logs
-    const answer = await waitFor(logged('custom event', `${correlationId}-cmd`, 'onCustomEvent'), { ...wait, what: 'the answer to the command' });
+    const answer = await waitFor(logged('custom event', `${correlationId}-cmd`, 'onCustomEvent'), {
+      ...wait,
+      what: 'the answer to the command',
+    });
     expect(answer.event_type).toBe('time.now.processed');
 
     // Assess: the pushes did fail, and were only logged. A push runs in the middleware's

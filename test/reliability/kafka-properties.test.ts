@@ -70,7 +70,11 @@ const FUNCTIONS_OF: Record<'requests' | 'events' | 'commands', ConsumerName[]> =
 };
 const FUNCTION_NAMES = Object.values(FUNCTIONS_OF).flat();
 const functionConfig = (name: string) => loadConfig({ ...env, AWS_LAMBDA_FUNCTION_NAME: `prop-${name}` });
-const SOURCE = { kind: 'msk' as const, eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/prop', bootstrapServers: [BROKERS] };
+const SOURCE = {
+  kind: 'msk' as const,
+  eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/prop',
+  bootstrapServers: [BROKERS],
+};
 const RUN_HEADER = 'prop.run';
 
 type TopicName = keyof typeof FUNCTIONS_OF;
@@ -94,16 +98,43 @@ const header = (r: ConsumedRecord, name: string) => r.headers.find((h) => h.name
 // ---------------------------------------------------------------------------------------
 
 const unusualText = fc.oneof(
-  fc.constantFrom('\uD800', '\uDFFF', 'a\uD83Dz', '\u202Egnp.exe', '\u200B', '\u200D\u200C\uFEFF', '\u0645\u0631\u062D\u0628\u0627', 'e\u0301', '\u0000', '\u3000'),
+  fc.constantFrom(
+    '\uD800',
+    '\uDFFF',
+    'a\uD83Dz',
+    '\u202Egnp.exe',
+    '\u200B',
+    '\u200D\u200C\uFEFF',
+    '\u0645\u0631\u062D\u0628\u0627',
+    'e\u0301',
+    '\u0000',
+    '\u3000',
+  ),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
 );
 const dataValues = fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.jsonValue({ maxDepth: 2 }), unusualText), { maxKeys: 6 });
-const timestamp = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString());
+const timestamp = fc
+  .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true })
+  .map((d) => d.toISOString());
 /** Event types our functions on the events topic do not own by name: onCustomEvent takes them. */
-const customType = fc.stringMatching(/^[a-z][a-z0-9_.:-]{0,30}$/).filter((t) => t !== 'http_response' && t !== 'error' && t !== 'http_request');
-const nonString = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.constant({ nested: true }));
-const nonObject = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 20 }), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }));
+const customType = fc
+  .stringMatching(/^[a-z][a-z0-9_.:-]{0,30}$/)
+  .filter((t) => t !== 'http_response' && t !== 'error' && t !== 'http_request');
+const nonString = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer(), { maxLength: 3 }),
+  fc.constant({ nested: true }),
+);
+const nonObject = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.string({ maxLength: 20 }),
+  fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+);
 
 function envelope(u: U, eventType: string, data: unknown, ts: string): Record<string, unknown> {
   return { id: u.id, event_type: eventType, timestamp: ts, source: 'property-test', correlation_id: u.correlationId, data, version: '1.0' };
@@ -116,17 +147,28 @@ const dead = (...reasons: DeadLetterReason[]): Expectation => ({ valid: false, r
  * invalid envelope) rather than processed without it.
  */
 const unlessProtoKey = (data: unknown, expectation: Expectation): Expectation =>
-  typeof data === 'object' && data !== null && Object.prototype.hasOwnProperty.call(data, '__proto__') ? dead('invalid_envelope') : expectation;
+  typeof data === 'object' && data !== null && Object.prototype.hasOwnProperty.call(data, '__proto__')
+    ? dead('invalid_envelope')
+    : expectation;
 const key = fc.option(fc.oneof(fc.string({ maxLength: 40 }), fc.ipV4()), { nil: null });
 
-const requestData = fc.record({ user_ip: fc.ipV4(), method: fc.constantFrom('GET', 'POST'), endpoint: fc.webPath(), hostname: fc.string({ maxLength: 20 }) });
+const requestData = fc.record({
+  user_ip: fc.ipV4(),
+  method: fc.constantFrom('GET', 'POST'),
+  endpoint: fc.webPath(),
+  hostname: fc.string({ maxLength: 20 }),
+});
 const responseData = fc.record({
   user_ip: fc.ipV4(),
   status_code: fc.integer({ min: 100, max: 599 }),
   response_time_ms: fc.double({ min: 0, max: 60_000, noNaN: true }),
   endpoint: fc.webPath(),
 });
-const errorData = fc.record({ error_message: fc.string({ maxLength: 200 }), error_type: fc.stringMatching(/^[A-Za-z]{1,20}$/), service: fc.constantFrom('sts', 'other') });
+const errorData = fc.record({
+  error_message: fc.string({ maxLength: 200 }),
+  error_type: fc.stringMatching(/^[A-Za-z]{1,20}$/),
+  service: fc.constantFrom('sts', 'other'),
+});
 
 /** Valid envelopes of the types a topic's functions handle. */
 function validEnvelope(topic: TopicName): fc.Arbitrary<Template> {
@@ -139,23 +181,46 @@ function validEnvelope(topic: TopicName): fc.Arbitrary<Template> {
     ),
     commands: fc.record({
       type: fc.constant('time.now'),
-      data: fc.record({ timezone: fc.constantFrom('UTC', 'Europe/Paris', 'Asia/Kolkata', 'America/St_Johns'), format: fc.constantFrom('iso', 'date', 'time', 'unix', 'unix_ms', 'human') }, { requiredKeys: [] }),
+      data: fc.record(
+        {
+          timezone: fc.constantFrom('UTC', 'Europe/Paris', 'Asia/Kolkata', 'America/St_Johns'),
+          format: fc.constantFrom('iso', 'date', 'time', 'unix', 'unix_ms', 'human'),
+        },
+        { requiredKeys: [] },
+      ),
     }),
   };
-  return fc.tuple(typed[topic], timestamp, key).map(([{ type, data }, ts, k]) => (u: U) => ({ kind: 'valid_envelope', key: k, value: json(envelope(u, type, data, ts)), expect: unlessProtoKey(data, valid) }));
+  return fc.tuple(typed[topic], timestamp, key).map(([{ type, data }, ts, k]) => (u: U) => ({
+    kind: 'valid_envelope',
+    key: k,
+    value: json(envelope(u, type, data, ts)),
+    expect: unlessProtoKey(data, valid),
+  }));
 }
 
 /** Commands in the plain shape: time.now with any payload, and unknown types (answered command.rejected). */
 const validPlainCommand: fc.Arbitrary<Template> = fc
   .tuple(
     fc.oneof(fc.constant('time.now'), fc.stringMatching(/^[a-z][a-z0-9_.]{0,20}$/)),
-    fc.option(fc.record({ timezone: fc.oneof(fc.constantFrom('UTC', 'Asia/Tokyo'), fc.string({ maxLength: 30 })), format: fc.string({ maxLength: 10 }) }, { requiredKeys: [] }), { nil: undefined }),
+    fc.option(
+      fc.record(
+        { timezone: fc.oneof(fc.constantFrom('UTC', 'Asia/Tokyo'), fc.string({ maxLength: 30 })), format: fc.string({ maxLength: 10 }) },
+        { requiredKeys: [] },
+      ),
+      { nil: undefined },
+    ),
     key,
   )
   .map(([type, payload, k]) => (u: U) => ({
     kind: 'valid_plain_command',
     key: k,
-    value: json({ type, correlation_id: u.correlationId, timestamp: '2026-01-31T12:34:56.123456', ...(payload ? { payload } : {}), source: 'property-test' }),
+    value: json({
+      type,
+      correlation_id: u.correlationId,
+      timestamp: '2026-01-31T12:34:56.123456',
+      ...(payload ? { payload } : {}),
+      source: 'property-test',
+    }),
     expect: valid,
   }));
 
@@ -171,19 +236,36 @@ const anyTopicPoison: fc.Arbitrary<Template> = fc.oneof(
   key.map((k) => () => ({ kind: 'tombstone', key: k, value: null, expect: dead('empty_value') })),
   fc.tuple(fc.double({ min: 0.01, max: 0.99, noNaN: true }), customType, dataValues, key).map(([cut, type, data, k]) => (u: U) => {
     const text = JSON.stringify(envelope(u, type, data, new Date().toISOString()));
-    return { kind: 'truncated_json', key: k, value: Buffer.from(text.slice(0, Math.max(1, Math.floor(text.length * cut))), 'utf8'), expect: dead('not_json') };
+    return {
+      kind: 'truncated_json',
+      key: k,
+      value: Buffer.from(text.slice(0, Math.max(1, Math.floor(text.length * cut))), 'utf8'),
+      expect: dead('not_json'),
+    };
   }),
-  fc.tuple(fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]), key).map(([bad, k]) => (u: U) => {
-    const text = JSON.stringify(envelope(u, 'user_signup', { note: 'x' }, new Date().toISOString()));
-    const at = text.indexOf('"x"') + 1;
-    return { kind: 'invalid_utf8', key: k, value: Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from(bad), Buffer.from(text.slice(at))]), expect: dead('not_utf8') };
-  }),
-  fc.tuple(fc.jsonValue({ maxDepth: 3 }).filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)), key).map(([v, k]) => () => ({
-    kind: 'json_not_object',
-    key: k,
-    value: json(v),
-    expect: dead('invalid_envelope', 'invalid_command'),
-  })),
+  fc
+    .tuple(fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]), key)
+    .map(([bad, k]) => (u: U) => {
+      const text = JSON.stringify(envelope(u, 'user_signup', { note: 'x' }, new Date().toISOString()));
+      const at = text.indexOf('"x"') + 1;
+      return {
+        kind: 'invalid_utf8',
+        key: k,
+        value: Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from(bad), Buffer.from(text.slice(at))]),
+        expect: dead('not_utf8'),
+      };
+    }),
+  fc
+    .tuple(
+      fc.jsonValue({ maxDepth: 3 }).filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+      key,
+    )
+    .map(([v, k]) => () => ({
+      kind: 'json_not_object',
+      key: k,
+      value: json(v),
+      expect: dead('invalid_envelope', 'invalid_command'),
+    })),
 );
 
 /** Envelope fields replaced with a wrong type, or removed, or given unusual unicode. */
@@ -191,24 +273,43 @@ function brokenEnvelope(topic: TopicName): fc.Arbitrary<Template> {
   const baseType = topic === 'requests' ? 'http_request' : topic === 'commands' ? 'time.now' : 'user_signup';
   const onCommands = topic === 'commands';
   return fc.oneof(
-    fc.tuple(fc.constantFrom('id', 'event_type', 'timestamp', 'source', 'version', 'correlation_id'), nonString, key).map(([field, wrong, k]) => (u: U) => {
-      const value = { ...envelope(u, baseType, {}, new Date().toISOString()), [field]: wrong };
-      // A command whose correlation_id is null has none: it can never be answered.
-      const reasons: DeadLetterReason[] = onCommands && field === 'correlation_id' && wrong === null ? ['missing_correlation_id'] : ['invalid_envelope'];
-      return { kind: `wrong_type_${field}`, key: k, value: json(value), expect: dead(...reasons) };
-    }),
-    fc.tuple(nonObject, key).map(([wrong, k]) => (u: U) => ({ kind: 'wrong_type_data', key: k, value: json(envelope(u, baseType, wrong, new Date().toISOString())), expect: dead('invalid_envelope') })),
+    fc
+      .tuple(fc.constantFrom('id', 'event_type', 'timestamp', 'source', 'version', 'correlation_id'), nonString, key)
+      .map(([field, wrong, k]) => (u: U) => {
+        const value = { ...envelope(u, baseType, {}, new Date().toISOString()), [field]: wrong };
+        // A command whose correlation_id is null has none: it can never be answered.
+        const reasons: DeadLetterReason[] =
+          onCommands && field === 'correlation_id' && wrong === null ? ['missing_correlation_id'] : ['invalid_envelope'];
+        return { kind: `wrong_type_${field}`, key: k, value: json(value), expect: dead(...reasons) };
+      }),
+    fc.tuple(nonObject, key).map(([wrong, k]) => (u: U) => ({
+      kind: 'wrong_type_data',
+      key: k,
+      value: json(envelope(u, baseType, wrong, new Date().toISOString())),
+      expect: dead('invalid_envelope'),
+    })),
     fc.tuple(fc.constantFrom(undefined, '', '   ', '\u3000'), key).map(([missing, k]) => (u: U) => {
       const { correlation_id: _dropped, ...rest } = envelope(u, baseType, {}, new Date().toISOString());
       const value = missing === undefined ? rest : { ...rest, correlation_id: missing };
-      return { kind: 'missing_correlation_id_envelope', key: k, value: json(value), expect: dead(onCommands ? 'missing_correlation_id' : 'invalid_envelope') };
+      return {
+        kind: 'missing_correlation_id_envelope',
+        key: k,
+        value: json(value),
+        expect: dead(onCommands ? 'missing_correlation_id' : 'invalid_envelope'),
+      };
     }),
-    fc.tuple(fc.constantFrom('event_type', 'correlation_id'), unusualText.filter((t) => t.trim() !== '' && !/^[\x21-\x7e]+$/.test(t)), key).map(([field, text, k]) => (u: U) => ({
-      kind: `unicode_${field}`,
-      key: k,
-      value: json({ ...envelope(u, baseType, {}, new Date().toISOString()), [field]: text }),
-      expect: dead('invalid_envelope'),
-    })),
+    fc
+      .tuple(
+        fc.constantFrom('event_type', 'correlation_id'),
+        unusualText.filter((t) => t.trim() !== '' && !/^[\x21-\x7e]+$/.test(t)),
+        key,
+      )
+      .map(([field, text, k]) => (u: U) => ({
+        kind: `unicode_${field}`,
+        key: k,
+        value: json({ ...envelope(u, baseType, {}, new Date().toISOString()), [field]: text }),
+        expect: dead('invalid_envelope'),
+      })),
     fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), key).map(([extra, k]) => (u: U) => ({
       kind: 'unknown_envelope_field',
       key: k,
@@ -224,7 +325,12 @@ function topicSpecific(topic: TopicName): fc.Arbitrary<Template> {
   const unicodeData = fc.dictionary(fc.oneof(fc.string({ maxLength: 5 }), unusualText), unusualText, { minKeys: 1, maxKeys: 4 });
   if (topic === 'requests') {
     return fc.oneof(
-      fc.tuple(customType, dataValues, key).map(([type, data, k]) => (u: U) => ({ kind: 'unknown_event_type', key: k, value: json(envelope(u, type, data, now())), expect: unlessProtoKey(data, dead('unhandled_event_type')) })),
+      fc.tuple(customType, dataValues, key).map(([type, data, k]) => (u: U) => ({
+        kind: 'unknown_event_type',
+        key: k,
+        value: json(envelope(u, type, data, now())),
+        expect: unlessProtoKey(data, dead('unhandled_event_type')),
+      })),
       fc.tuple(fc.constantFrom('user_ip', 'method'), key).map(([drop, k]) => (u: U) => {
         const data: Record<string, unknown> = { user_ip: '203.0.113.7', method: 'GET', endpoint: '/' };
         delete data[drop];
@@ -240,17 +346,39 @@ function topicSpecific(topic: TopicName): fc.Arbitrary<Template> {
   }
   if (topic === 'events') {
     return fc.oneof(
-      fc.tuple(customType, dataValues, key).map(([type, data, k]) => (u: U) => ({ kind: 'unknown_event_type', key: k, value: json(envelope(u, type, data, now())), expect: unlessProtoKey(data, valid) })),
-      fc.tuple(fc.oneof(fc.integer({ min: -1000, max: 99 }), fc.integer({ min: 600, max: 100_000 }), fc.constant(200.5)), key).map(([status, k]) => (u: U) => ({
+      fc.tuple(customType, dataValues, key).map(([type, data, k]) => (u: U) => ({
+        kind: 'unknown_event_type',
+        key: k,
+        value: json(envelope(u, type, data, now())),
+        expect: unlessProtoKey(data, valid),
+      })),
+      fc
+        .tuple(fc.oneof(fc.integer({ min: -1000, max: 99 }), fc.integer({ min: 600, max: 100_000 }), fc.constant(200.5)), key)
+        .map(([status, k]) => (u: U) => ({
+          kind: 'invalid_data',
+          key: k,
+          value: json(envelope(u, 'http_response', { status_code: status, response_time_ms: 1 }, now())),
+          expect: dead('invalid_data'),
+        })),
+      key.map((k) => (u: U) => ({
         kind: 'invalid_data',
         key: k,
-        value: json(envelope(u, 'http_response', { status_code: status, response_time_ms: 1 }, now())),
+        value: json(envelope(u, 'error', { error_message: 'x', error_type: '', service: 's' }, now())),
         expect: dead('invalid_data'),
       })),
-      key.map((k) => (u: U) => ({ kind: 'invalid_data', key: k, value: json(envelope(u, 'error', { error_message: 'x', error_type: '', service: 's' }, now())), expect: dead('invalid_data') })),
       // http_request has a handler of its own, whichever topic it arrives on.
-      key.map((k) => (u: U) => ({ kind: 'invalid_data', key: k, value: json(envelope(u, 'http_request', { nope: true }, now())), expect: dead('invalid_data') })),
-      fc.tuple(unicodeData, key).map(([data, k]) => (u: U) => ({ kind: 'unicode_valid', key: k, value: json(envelope(u, 'user_signup', data, now())), expect: unlessProtoKey(data, valid) })),
+      key.map((k) => (u: U) => ({
+        kind: 'invalid_data',
+        key: k,
+        value: json(envelope(u, 'http_request', { nope: true }, now())),
+        expect: dead('invalid_data'),
+      })),
+      fc.tuple(unicodeData, key).map(([data, k]) => (u: U) => ({
+        kind: 'unicode_valid',
+        key: k,
+        value: json(envelope(u, 'user_signup', data, now())),
+        expect: unlessProtoKey(data, valid),
+      })),
     );
   }
   return fc.oneof(
@@ -265,20 +393,34 @@ function topicSpecific(topic: TopicName): fc.Arbitrary<Template> {
     fc
       .oneof(fc.tuple(fc.constantFrom('type', 'timestamp', 'source'), nonString), fc.tuple(fc.constant('payload'), nonObject))
       .chain(([field, wrong]) => key.map((k) => [field, wrong, k] as const))
-      .map(([field, wrong, k]) => (u: U) => ({
-      kind: `wrong_type_plain_${field}`,
+      .map(
+        ([field, wrong, k]) =>
+          (u: U) =>
+            ({
+              kind: `wrong_type_plain_${field}`,
+              key: k,
+              value: json({ type: 'time.now', correlation_id: u.correlationId, payload: {}, [field]: wrong }),
+              // A JSON null timestamp/source/payload is not optional-absent: zod refuses it too.
+              expect: dead('invalid_command'),
+            }) satisfies Generated,
+      ),
+    fc
+      .tuple(
+        unusualText.filter((t) => !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(t)),
+        key,
+      )
+      .map(([type, k]) => (u: U) => ({
+        kind: 'unicode_command_type',
+        key: k,
+        value: json({ type, correlation_id: u.correlationId, payload: {} }),
+        expect: dead('invalid_command'),
+      })),
+    key.map((k) => (u: U) => ({
+      kind: 'neither_shape',
       key: k,
-      value: json({ type: 'time.now', correlation_id: u.correlationId, payload: {}, [field]: wrong }),
-      // A JSON null timestamp/source/payload is not optional-absent: zod refuses it too.
-      expect: dead('invalid_command'),
-    }) satisfies Generated),
-    fc.tuple(unusualText.filter((t) => !/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(t)), key).map(([type, k]) => (u: U) => ({
-      kind: 'unicode_command_type',
-      key: k,
-      value: json({ type, correlation_id: u.correlationId, payload: {} }),
+      value: json({ correlation_id: u.correlationId, hello: 'world' }),
       expect: dead('invalid_command'),
     })),
-    key.map((k) => (u: U) => ({ kind: 'neither_shape', key: k, value: json({ correlation_id: u.correlationId, hello: 'world' }), expect: dead('invalid_command') })),
   );
 }
 
@@ -291,10 +433,12 @@ function hugeRecord(topic: TopicName): fc.Arbitrary<Template> {
     events: (u, b) => envelope(u, 'user_signup', { blob: b }, now()),
     commands: (u, b) => ({ type: 'time.now', correlation_id: u.correlationId, payload: { timezone: 'UTC', pad: b } }),
   };
-  return fc.tuple(fc.boolean(), blob, key).map(([isValid, b, k]) => (u: U) =>
-    isValid
-      ? { kind: 'huge_valid', key: k, value: json(validHuge[topic](u, b)), expect: valid }
-      : { kind: 'huge_not_json', key: k, value: Buffer.from(b), expect: dead('not_json') },
+  return fc.tuple(fc.boolean(), blob, key).map(
+    ([isValid, b, k]) =>
+      (u: U) =>
+        isValid
+          ? { kind: 'huge_valid', key: k, value: json(validHuge[topic](u, b)), expect: valid }
+          : { kind: 'huge_not_json', key: k, value: Buffer.from(b), expect: dead('not_json') },
   );
 }
 
@@ -406,7 +550,14 @@ describe('consumer functions under generated records (in-process, real broker)',
   const handlers = new Map<string, ReturnType<typeof handlerFor>>();
   /** Every poison record, by source coordinate, and what the run saw. */
   const expectedDead = new Map<string, { reasons: readonly DeadLetterReason[] }>();
-  const figures = { records: 0, valid: 0, poison: 0, byKind: new Map<string, number>(), byReason: new Map<string, number>(), invocations: 0 };
+  const figures = {
+    records: 0,
+    valid: 0,
+    poison: 0,
+    byKind: new Map<string, number>(),
+    byReason: new Map<string, number>(),
+    invocations: 0,
+  };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
   beforeAll(async () => {
@@ -451,7 +602,10 @@ describe('consumer functions under generated records (in-process, real broker)',
     // Assess: no record reported failed (the broker is up: nothing is retriable)
     for (const response of responses) expect(response).toEqual({ batchItemFailures: [] });
     const outcomesOf = (r: ConsumedRecord): Array<{ fn: string; outcome: RecordOutcome }> =>
-      functions.map((fn) => ({ fn: fn.name, outcome: fn.results.at(-1)!.outcomes.find((o) => o.record.offset === r.offset && o.record.partition === r.partition)!.outcome }));
+      functions.map((fn) => ({
+        fn: fn.name,
+        outcome: fn.results.at(-1)!.outcomes.find((o) => o.record.offset === r.offset && o.record.partition === r.partition)!.outcome,
+      }));
     const deadHere: Array<{ record: ConsumedRecord; reason: DeadLetterReason }> = [];
     const commandIds: string[] = [];
     for (const [index, g] of generated.entries()) {
@@ -484,7 +638,9 @@ describe('consumer functions under generated records (in-process, real broker)',
     const dlq = await collectors.dlq.waitFor((r) => header(r, RUN_HEADER) === run, deadHere.length);
     expect(dlq).toHaveLength(deadHere.length);
     for (const { record: original, reason } of deadHere) {
-      const letters = dlq.filter((d) => header(d, DLQ_HEADERS.partition) === String(original.partition) && header(d, DLQ_HEADERS.offset) === original.offset);
+      const letters = dlq.filter(
+        (d) => header(d, DLQ_HEADERS.partition) === String(original.partition) && header(d, DLQ_HEADERS.offset) === original.offset,
+      );
       expect(letters, coordinate(original.topic, original.partition, original.offset)).toHaveLength(1);
       const letter = letters[0]!;
       expect(header(letter, DLQ_HEADERS.topic)).toBe(topics[topic]);
@@ -521,7 +677,9 @@ describe('consumer functions under generated records (in-process, real broker)',
     const all = await collectors.dlq.waitFor((r) => header(r, RUN_HEADER) !== undefined, total, 60_000);
 
     // Assess: one dead letter per poison record, each with a reason and its coordinates
-    const seen = all.map((r) => coordinate(header(r, DLQ_HEADERS.topic) ?? '?', header(r, DLQ_HEADERS.partition) ?? '?', header(r, DLQ_HEADERS.offset) ?? '?'));
+    const seen = all.map((r) =>
+      coordinate(header(r, DLQ_HEADERS.topic) ?? '?', header(r, DLQ_HEADERS.partition) ?? '?', header(r, DLQ_HEADERS.offset) ?? '?'),
+    );
     expect(new Set(seen).size).toBe(seen.length);
     expect(new Set(seen)).toEqual(new Set(expectedDead.keys()));
     for (const r of all) expect(header(r, DLQ_HEADERS.reason)).toBeDefined();

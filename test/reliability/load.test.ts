@@ -69,11 +69,17 @@ describe('loopback load against serverless offline (heavy)', () => {
   it('serves 60 s of GET / and 60 s of GET / + POST /kafka/publish without an error, memory growth or new connections', async () => {
     // Prepare: the HTTP function's producer alone first (a publish to the dead-letter
     // topic, which no consumer function reads), then every consumer function once
-    expect((await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, { event_type: 'load_dlq_probe', data: {}, topic: topics.dlq }))).status).toBe(200);
+    expect(
+      (await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, { event_type: 'load_dlq_probe', data: {}, topic: topics.dlq })))
+        .status,
+    ).toBe(200);
     const httpProducerConnections = brokerConnections(pid) - idleConnections;
     const warmId = uniqueName('warm');
     expect((await call(`${offline.baseUrl}/`, { headers: { 'x-correlation-id': warmId } })).status).toBe(200);
-    expect((await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, { event_type: 'load_warmup', data: {}, correlation_id: warmId }))).status).toBe(200);
+    expect(
+      (await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, { event_type: 'load_warmup', data: {}, correlation_id: warmId })))
+        .status,
+    ).toBe(200);
     for (const message of ['http request', 'http response', 'custom event']) {
       await waitFor(() => logLines(offline).find((l) => l.message === message && l.correlation_id === warmId), {
         timeoutMs: 60_000,
@@ -124,13 +130,44 @@ describe('loopback load against serverless offline (heavy)', () => {
     // Assess
     const figures = {
       warmup_requests: warm.requests.total,
-      get_only: { requests: getOnly.requests.total, rps: getOnly.requests.average, p50_ms: getOnly.latency.p50, p99_ms: getOnly.latency.p99, errors: getOnly.errors, timeouts: getOnly.timeouts, non2xx: getOnly.non2xx },
-      mixed: { requests: mixed.requests.total, rps: mixed.requests.average, p50_ms: mixed.latency.p50, p99_ms: mixed.latency.p99, errors: mixed.errors, timeouts: mixed.timeouts, non2xx: mixed.non2xx },
+      get_only: {
+        requests: getOnly.requests.total,
+        rps: getOnly.requests.average,
+        p50_ms: getOnly.latency.p50,
+        p99_ms: getOnly.latency.p99,
+        errors: getOnly.errors,
+        timeouts: getOnly.timeouts,
+        non2xx: getOnly.non2xx,
+      },
+      mixed: {
+        requests: mixed.requests.total,
+        rps: mixed.requests.average,
+        p50_ms: mixed.latency.p50,
+        p99_ms: mixed.latency.p99,
+        errors: mixed.errors,
+        timeouts: mixed.timeouts,
+        non2xx: mixed.non2xx,
+      },
       invocations_measured: getOnly.requests.total + mixed.requests.total,
       rss_mb: { before: rssBefore, after_first_run: rssMid, after_second_run: rssAfter, second_run_growth: rssAfter - rssMid },
-      threads_in_offline_process: Number(execFileSync('ls', [`/proc/${pid}/task`], { encoding: 'utf8' }).split('\n').filter(Boolean).length),
+      threads_in_offline_process: Number(
+        execFileSync('ls', [`/proc/${pid}/task`], { encoding: 'utf8' })
+          .split('\n')
+          .filter(Boolean).length,
+      ),
       http_containers_seen_during_load: containers.size,
-      broker_connections: { idle_plugin_only: idleConnections, http_producer_alone: httpProducerConnections, one_container_each: oneContainerEach, after_warmup: warmConnections, during_load_min: Math.min(...samples), during_load_max: Math.max(...samples), after_first_run: midConnections, second_run_max: Math.max(...samples.slice(firstRunSamples)), samples, after: afterConnections },
+      broker_connections: {
+        idle_plugin_only: idleConnections,
+        http_producer_alone: httpProducerConnections,
+        one_container_each: oneContainerEach,
+        after_warmup: warmConnections,
+        during_load_min: Math.min(...samples),
+        during_load_max: Math.max(...samples),
+        after_first_run: midConnections,
+        second_run_max: Math.max(...samples.slice(firstRunSamples)),
+        samples,
+        after: afterConnections,
+      },
     };
     console.log(`load figures: ${JSON.stringify(figures)}`);
     for (const run of [getOnly, mixed]) {
@@ -139,7 +176,9 @@ describe('loopback load against serverless offline (heavy)', () => {
       expect(run.non2xx).toBe(0);
     }
     expect(figures.invocations_measured).toBeGreaterThanOrEqual(10_000);
-    console.log(`HTTP containers (worker threads) made by serverless offline: about ${midConnections - idleConnections} (one producer connection each)`);
+    console.log(
+      `HTTP containers (worker threads) made by serverless offline: about ${midConnections - idleConnections} (one producer connection each)`,
+    );
     // One connection per HTTP container: its producer alone opened one (a single broker).
     expect(httpProducerConnections).toBe(1);
     // None per invocation: over the second run's thousands of invocations the count moves

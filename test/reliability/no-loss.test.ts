@@ -35,7 +35,12 @@ const LOAD_TIMEOUT_MS = 240_000;
 
 const topics = uniqueServiceTopics('rel');
 
-const probeBody = (marker: string, i: number, id: string) => ({ event_type: 'reliability_probe', data: { marker, i }, correlation_id: marker, id });
+const probeBody = (marker: string, i: number, id: string) => ({
+  event_type: 'reliability_probe',
+  data: { marker, i },
+  correlation_id: marker,
+  id,
+});
 const group = uniqueName('rel-group');
 
 /** Whether something accepts connections on 127.0.0.1:port (bounded by 1 s). */
@@ -79,7 +84,10 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
 
   it('consumes every acknowledged event exactly once', async () => {
     // Prepare: a warm-up publish, consumed, so the producer and the consumer functions are up
-    const warm = await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, { event_type: 'reliability_warmup', data: { marker: 'warm' } }));
+    const warm = await call(
+      `${offline.baseUrl}/kafka/publish`,
+      publishInit(TOKEN, { event_type: 'reliability_warmup', data: { marker: 'warm' } }),
+    );
     expect(warm.status).toBe(200);
     const warmId = String(warm.body?.id);
     await waitFor(() => countBy(logLines(offline), 'custom event', 'event_id').get(warmId), {
@@ -115,7 +123,10 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
             .then(() =>
               waitFor(
                 async () => {
-                  const probe = await call(`${offline.baseUrl}/kafka/publish`, publishInit(TOKEN, { event_type: 'reliability_probe', data: { marker: `${runId}-recovery` } }));
+                  const probe = await call(
+                    `${offline.baseUrl}/kafka/publish`,
+                    publishInit(TOKEN, { event_type: 'reliability_probe', data: { marker: `${runId}-recovery` } }),
+                  );
                   return probe.status === 200 ? probe : undefined;
                 },
                 { timeoutMs: 60_000, intervalMs: 500, what: '/kafka/publish to answer 200 after the restart' },
@@ -186,7 +197,9 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
     const retriedLost = [...retriedIds].filter((id) => !afterRetry.has(id));
     const retriedTwice = [...retriedIds].filter((id) => (afterRetry.get(id) ?? 0) > 1);
     const retriedSuppressed = countBy(logLines(offline), 'duplicate record: effect not repeated', 'event_id', /onCustomEvent/);
-    const getResponsesConsumed = gets.filter((g) => lines.some((l) => l.message === 'http response' && l.correlation_id === g.correlationId)).length;
+    const getResponsesConsumed = gets.filter((g) =>
+      lines.some((l) => l.message === 'http response' && l.correlation_id === g.correlationId),
+    ).length;
 
     const figures = {
       N: publishes.length,

@@ -56,7 +56,13 @@ const OFFSETS_TOPIC = '__consumer_offsets';
 
 const topics = uniqueServiceTopics('roll');
 const group = uniqueName('roll-group');
-const config = loadConfig({ KAFKA_CONSUMER_GROUP: group, KAFKA_TOPIC_REQUESTS: topics.requests, KAFKA_TOPIC_EVENTS: topics.events, KAFKA_TOPIC_COMMANDS: topics.commands, KAFKA_TOPIC_DLQ: topics.dlq });
+const config = loadConfig({
+  KAFKA_CONSUMER_GROUP: group,
+  KAFKA_TOPIC_REQUESTS: topics.requests,
+  KAFKA_TOPIC_EVENTS: topics.events,
+  KAFKA_TOPIC_COMMANDS: topics.commands,
+  KAFKA_TOPIC_DLQ: topics.dlq,
+});
 
 type Kind = 'custom' | 'error' | 'command';
 
@@ -97,7 +103,11 @@ function publishBody(kind: Kind, marker: string, i: number): Record<string, unkn
     case 'custom':
       return { event_type: 'rolling_probe', data: { marker, i }, correlation_id: marker };
     case 'error':
-      return { event_type: 'error', data: { error_message: `probe ${marker}`, error_type: 'RollingProbe', service: 'rolling-restart-test' }, correlation_id: marker };
+      return {
+        event_type: 'error',
+        data: { error_message: `probe ${marker}`, error_type: 'RollingProbe', service: 'rolling-restart-test' },
+        correlation_id: marker,
+      };
     case 'command':
       return { event_type: 'time.now', data: { timezone: 'UTC' }, topic: topics.commands, correlation_id: marker };
   }
@@ -187,12 +197,17 @@ async function settle(
   const acked = publishes.filter(acknowledged);
   const handled = () => {
     const counts = handledCounts(logLines(offline), publishes);
-    return { unhandled: acked.filter((p) => !counts.has(`${p.kind}:${p.id}`)), twice: acked.filter((p) => (counts.get(`${p.kind}:${p.id}`) ?? 0) > 1) };
+    return {
+      unhandled: acked.filter((p) => !counts.has(`${p.kind}:${p.id}`)),
+      twice: acked.filter((p) => (counts.get(`${p.kind}:${p.id}`) ?? 0) > 1),
+    };
   };
   // The figures say what is missing: a timeout here is not the failure itself.
-  await waitFor(() => (handled().unhandled.length === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 1000, what: 'every acknowledged publish to be handled' }).catch(
-    () => undefined,
-  );
+  await waitFor(() => (handled().unhandled.length === 0 ? true : undefined), {
+    timeoutMs: 120_000,
+    intervalMs: 1000,
+    what: 'every acknowledged publish to be handled',
+  }).catch(() => undefined);
   let behind: string[] = [];
   await waitFor(
     async () => {
@@ -313,7 +328,9 @@ describe('a three-broker cluster under load', () => {
 
     const perRestart = windows.map((w) => {
       const publishes = load.publishes.filter((p) => p.start >= w.from && p.start <= w.to);
-      const pauses = Object.fromEntries(CONSUMER_LINES.map(({ fn, message }) => [fn, longestGapMs(handledTimes(lines, fn, message), w.from, w.to)]));
+      const pauses = Object.fromEntries(
+        CONSUMER_LINES.map(({ fn, message }) => [fn, longestGapMs(handledTimes(lines, fn, message), w.from, w.to)]),
+      );
       return {
         restart: w.label,
         seconds: Math.round((w.to - w.from) / 100) / 10,
@@ -343,10 +360,28 @@ describe('a three-broker cluster under load', () => {
       per_restart: perRestart,
     };
     console.log(`rolling-restart figures: ${JSON.stringify(figures)}`);
-    if (lost.length > 0) console.log(`lost: ${lost.slice(0, 20).map((p) => `${p.kind}:${p.id} (${p.at})`).join(', ')}`);
+    if (lost.length > 0)
+      console.log(
+        `lost: ${lost
+          .slice(0, 20)
+          .map((p) => `${p.kind}:${p.id} (${p.at})`)
+          .join(', ')}`,
+      );
     if (behind.length > 0) console.log(`behind: ${behind.join('; ')}`);
-    if (dead.length > 0) console.log(`dead-lettered: ${dead.slice(0, 20).map((p) => `${p.kind}:${p.id} (${p.at}, ${p.reason})`).join(', ')}`);
-    if (twice.length > 0) console.log(`twice (ms after the SIGKILL): ${twice.slice(0, 20).map((p) => `${p.kind}:${p.id} (${p.at})@${p.start - killedAt}`).join(', ')}`);
+    if (dead.length > 0)
+      console.log(
+        `dead-lettered: ${dead
+          .slice(0, 20)
+          .map((p) => `${p.kind}:${p.id} (${p.at}, ${p.reason})`)
+          .join(', ')}`,
+      );
+    if (twice.length > 0)
+      console.log(
+        `twice (ms after the SIGKILL): ${twice
+          .slice(0, 20)
+          .map((p) => `${p.kind}:${p.id} (${p.at})@${p.start - killedAt}`)
+          .join(', ')}`,
+      );
 
     expect(acked.length).toBeGreaterThan(100);
     expect(lost).toEqual([]);
@@ -363,66 +398,74 @@ describe('a three-broker cluster under load', () => {
   // Only with RELIABILITY_HEAVY=1: after two brokers return, the local event source's kafkajs
   // consumer can stay out of its group while it fetches (RELIABILITY.md, section 6: passed
   // in 2 of 4 runs), a defect of the local emulator that CI would report as flaky.
-  it.runIf(heavy)('two brokers down (min.insync.replicas not met): publish answers 503, GET / 200; both back, it recovers by itself', async () => {
-    // Prepare
-    const runId = uniqueName('down2');
-    const load = startLoad(offline, runId, 2);
-    await sleep(3000);
+  it.runIf(heavy)(
+    'two brokers down (min.insync.replicas not met): publish answers 503, GET / 200; both back, it recovers by itself',
+    async () => {
+      // Prepare
+      const runId = uniqueName('down2');
+      const load = startLoad(offline, runId, 2);
+      await sleep(3000);
 
-    // Act: two brokers stop (controlled shutdowns: the last one leads everything, alone in sync)
-    const [, second, third] = CLUSTER_BROKERS;
-    await cluster.stop(second!);
-    await cluster.stop(third!);
-    const downAt = Date.now();
-    await sleep(12_000);
-    const returnAt = Date.now();
-    await cluster.start();
-    const backAt = Date.now();
-    const recovered = await waitFor(
-      () => load.publishes.find((p) => p.start >= backAt && acknowledged(p)),
-      { timeoutMs: 60_000, intervalMs: 200, what: 'an acknowledged publish after the brokers came back' },
-    );
-    await waitInSync(admin, [...testTopics, OFFSETS_TOPIC], 120_000);
-    await sleep(5000);
-    await load.stop();
+      // Act: two brokers stop (controlled shutdowns: the last one leads everything, alone in sync)
+      const [, second, third] = CLUSTER_BROKERS;
+      await cluster.stop(second!);
+      await cluster.stop(third!);
+      const downAt = Date.now();
+      await sleep(12_000);
+      const returnAt = Date.now();
+      await cluster.start();
+      const backAt = Date.now();
+      const recovered = await waitFor(() => load.publishes.find((p) => p.start >= backAt && acknowledged(p)), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        what: 'an acknowledged publish after the brokers came back',
+      });
+      await waitInSync(admin, [...testTopics, OFFSETS_TOPIC], 120_000);
+      await sleep(5000);
+      await load.stop();
 
-    // Assess: while down (after 2 s for the last requests in flight), refused and served
-    const down = (c: Call) => c.start >= downAt + 2000 && c.end <= returnAt;
-    const publishesDown = load.publishes.filter(down);
-    const getsDown = load.gets.filter(down);
-    const acked = load.publishes.filter(acknowledged);
-    const { lost, twice, deadLettered: dead, behind } = await settle(offline, kafka, admin, load.publishes);
-    const figures = {
-      publishes_while_down: statusCounts(publishesDown),
-      get_while_down: statusCounts(getsDown),
-      get_max_ms_while_down: Math.max(...getsDown.map((g) => g.end - g.start)),
-      publish_max_ms_while_down: Math.max(...publishesDown.map((p) => p.end - p.start)),
-      brokers_restarted_in_ms: backAt - returnAt,
-      first_ack_after_start_returned_ms: recovered.start - backAt,
-      acknowledged: acked.length,
-      acknowledged_lost: lost.length,
-      acknowledged_dead_lettered: dead.length,
-      duplicate_effects: twice.length,
-      get_not_200: load.gets.filter((g) => g.status !== 200).length,
-      partitions_without_progress: behind.length,
-    };
-    console.log(`two-brokers-down figures: ${JSON.stringify(figures)}`);
-    if (behind.length > 0) {
-      console.log(`behind: ${behind.join('; ')}`);
-      // What the event source and the functions said meanwhile (errors and warnings, the last 40).
-      const said = logLines(offline).filter((l) => l.level === 'ERROR' || l.level === 'WARN');
-      const raw = offline.output().split('\n').filter((l) => /crash|offline-msk|rebalanc|commit/i.test(l) && !l.includes('{"level"'));
-      console.log(`log lines: ${[...said.slice(-40).map((l) => JSON.stringify(l)), ...raw.slice(-40)].join('\n')}`);
-    }
+      // Assess: while down (after 2 s for the last requests in flight), refused and served
+      const down = (c: Call) => c.start >= downAt + 2000 && c.end <= returnAt;
+      const publishesDown = load.publishes.filter(down);
+      const getsDown = load.gets.filter(down);
+      const acked = load.publishes.filter(acknowledged);
+      const { lost, twice, deadLettered: dead, behind } = await settle(offline, kafka, admin, load.publishes);
+      const figures = {
+        publishes_while_down: statusCounts(publishesDown),
+        get_while_down: statusCounts(getsDown),
+        get_max_ms_while_down: Math.max(...getsDown.map((g) => g.end - g.start)),
+        publish_max_ms_while_down: Math.max(...publishesDown.map((p) => p.end - p.start)),
+        brokers_restarted_in_ms: backAt - returnAt,
+        first_ack_after_start_returned_ms: recovered.start - backAt,
+        acknowledged: acked.length,
+        acknowledged_lost: lost.length,
+        acknowledged_dead_lettered: dead.length,
+        duplicate_effects: twice.length,
+        get_not_200: load.gets.filter((g) => g.status !== 200).length,
+        partitions_without_progress: behind.length,
+      };
+      console.log(`two-brokers-down figures: ${JSON.stringify(figures)}`);
+      if (behind.length > 0) {
+        console.log(`behind: ${behind.join('; ')}`);
+        // What the event source and the functions said meanwhile (errors and warnings, the last 40).
+        const said = logLines(offline).filter((l) => l.level === 'ERROR' || l.level === 'WARN');
+        const raw = offline
+          .output()
+          .split('\n')
+          .filter((l) => /crash|offline-msk|rebalanc|commit/i.test(l) && !l.includes('{"level"'));
+        console.log(`log lines: ${[...said.slice(-40).map((l) => JSON.stringify(l)), ...raw.slice(-40)].join('\n')}`);
+      }
 
-    expect(publishesDown.length).toBeGreaterThan(10);
-    expect(publishesDown.every((p) => p.status === 503)).toBe(true);
-    expect(getsDown.length).toBeGreaterThan(10);
-    expect(getsDown.every((g) => g.status === 200)).toBe(true);
-    expect(load.gets.every((g) => g.status === 200)).toBe(true);
-    expect(lost).toEqual([]);
-    expect(dead).toEqual([]);
-    expect(twice).toEqual([]);
-    expect(behind).toEqual([]);
-  }, 600_000);
+      expect(publishesDown.length).toBeGreaterThan(10);
+      expect(publishesDown.every((p) => p.status === 503)).toBe(true);
+      expect(getsDown.length).toBeGreaterThan(10);
+      expect(getsDown.every((g) => g.status === 200)).toBe(true);
+      expect(load.gets.every((g) => g.status === 200)).toBe(true);
+      expect(lost).toEqual([]);
+      expect(dead).toEqual([]);
+      expect(twice).toEqual([]);
+      expect(behind).toEqual([]);
+    },
+    600_000,
+  );
 });

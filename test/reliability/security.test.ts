@@ -67,11 +67,19 @@ async function captureOutput<T>(act: () => Promise<T>): Promise<{ result: T; lin
   const spies = [
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => (record(chunk), true)),
     vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => (record(chunk), true)),
-    ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => vi.spyOn(console, m).mockImplementation((...args: unknown[]) => record(args.map(String).join(' ')))),
+    ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) =>
+      vi.spyOn(console, m).mockImplementation((...args: unknown[]) => record(args.map(String).join(' '))),
+    ),
   ];
   try {
     const result = await act();
-    return { result, lines: lines.join('').split('\n').filter((l) => l.trim() !== '') };
+    return {
+      result,
+      lines: lines
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== ''),
+    };
   } finally {
     for (const spy of spies) spy.mockRestore();
   }
@@ -99,9 +107,14 @@ function assertClean(text: string, where: string): void {
   expect(hasStack(text), `${where}: ${text.slice(0, 300)}`).toBe(false);
 }
 
-const publishBody = (extra: Record<string, unknown> = {}) => JSON.stringify({ event_type: 'security_probe', data: { probe: true }, ...extra });
+const publishBody = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ event_type: 'security_probe', data: { probe: true }, ...extra });
 const post = (path: string, headers: Record<string, string>, body?: string, rawQueryString = '') =>
-  httpEvent(`POST ${path}`, { headers: { 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body }), rawQueryString });
+  httpEvent(`POST ${path}`, {
+    headers: { 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body }),
+    rawQueryString,
+  });
 
 describe('the stack check can fail', () => {
   it('finds the frames of real stacks, in plain text and inside JSON log lines, and nothing in clean lines', async () => {
@@ -110,7 +123,12 @@ describe('the stack check can fail', () => {
     const net = await new Promise<string>((resolve) => {
       connect({ host: '127.0.0.1', port: 1 }).on('error', (e: Error) => resolve(e.stack ?? ''));
     });
-    const kafkajsLine = JSON.stringify({ level: 'ERROR', message: 'Connection error: connect ECONNREFUSED 127.0.0.1:1', kafkajs: 'Connection', stack: net });
+    const kafkajsLine = JSON.stringify({
+      level: 'ERROR',
+      message: 'Connection error: connect ECONNREFUSED 127.0.0.1:1',
+      kafkajs: 'Connection',
+      stack: net,
+    });
 
     // Assess
     expect(net).toMatch(/\(node:net:\d+:\d+\)/);
@@ -155,7 +173,10 @@ describe('security (in-process, real broker)', () => {
   async function recordsBeforeFence(): Promise<ReadRecord[]> {
     const fence = uniqueName('fence');
     for (const topic of Object.values(topics)) {
-      const response = await http.invoke(post('/kafka/publish', { authorization: `Bearer ${TOKEN}` }, publishBody({ topic, data: { fence } })), lambdaContext('sec'));
+      const response = await http.invoke(
+        post('/kafka/publish', { authorization: `Bearer ${TOKEN}` }, publishBody({ topic, data: { fence } })),
+        lambdaContext('sec'),
+      );
       expect(response.statusCode).toBe(200);
     }
     await reader.waitForRecords((r) => r.value?.toString().includes(fence) === true, 4, 15_000);
@@ -263,7 +284,10 @@ describe('security (in-process, real broker)', () => {
       Promise.all(
         candidates.map(async (topic) => ({
           topic,
-          response: await http.invoke(post('/kafka/publish', { authorization: `Bearer ${TOKEN}` }, publishBody({ topic, data: { marker } })), lambdaContext('sec')),
+          response: await http.invoke(
+            post('/kafka/publish', { authorization: `Bearer ${TOKEN}` }, publishBody({ topic, data: { marker } })),
+            lambdaContext('sec'),
+          ),
         })),
       ),
     );
@@ -302,7 +326,11 @@ describe('security (in-process, real broker)', () => {
 
     // Act
     const response = await http.invoke(httpEvent('GET /', { headers, sourceIp }), lambdaContext('sec'));
-    const [request] = await reader.waitForRecords((r) => r.topic === topics.requests && r.headers.correlation_id === correlationId, 1, 15_000);
+    const [request] = await reader.waitForRecords(
+      (r) => r.topic === topics.requests && r.headers.correlation_id === correlationId,
+      1,
+      15_000,
+    );
 
     // Assess: the answer and the published http_request both carry the source ip
     expect(response.statusCode).toBe(200);
@@ -327,7 +355,11 @@ describe('security (in-process, real broker)', () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     const send = (body: string, base64: boolean) =>
       http.invoke(
-        httpEvent('POST /kafka/publish', { headers: auth, body: base64 ? Buffer.from(body).toString('base64') : body, isBase64Encoded: base64 }),
+        httpEvent('POST /kafka/publish', {
+          headers: auth,
+          body: base64 ? Buffer.from(body).toString('base64') : body,
+          isBase64Encoded: base64,
+        }),
         lambdaContext('sec'),
       );
 
@@ -355,7 +387,13 @@ describe('security (in-process, real broker)', () => {
 
   it('with the broker unreachable, SASL configured and poison records, no response or log line holds a secret or a stack trace', async () => {
     // Prepare: a container whose broker does not answer, with SCRAM credentials; consumers on it
-    const badEnv = { ...baseEnv, KAFKA_BROKERS: '127.0.0.1:1', KAFKA_AUTH: 'scram', KAFKA_SEND_TIMEOUT_MS: '500', KAFKA_CONNECT_TIMEOUT_MS: '300' };
+    const badEnv = {
+      ...baseEnv,
+      KAFKA_BROKERS: '127.0.0.1:1',
+      KAFKA_AUTH: 'scram',
+      KAFKA_SEND_TIMEOUT_MS: '500',
+      KAFKA_CONNECT_TIMEOUT_MS: '300',
+    };
     const down = await loadHttpHandler(badEnv);
     const { loadConfig } = await import('../../src/config.js');
     const { createConsumerHandler } = await import('../../handlers/factories/consumer.js');
@@ -381,7 +419,10 @@ describe('security (in-process, real broker)', () => {
       value,
       headers: [],
     }));
-    const event = buildKafkaEvent({ kind: 'msk', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/sec', bootstrapServers: ['127.0.0.1:1'] }, poison);
+    const event = buildKafkaEvent(
+      { kind: 'msk', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/local/sec', bootstrapServers: ['127.0.0.1:1'] },
+      poison,
+    );
 
     // Act: every route, a consumer whose dead-letter writes fail, and a consumer that crashes
     const { result, lines } = await captureOutput(async () => {
@@ -416,7 +457,9 @@ describe('security (in-process, real broker)', () => {
     // Logs were written (errors included), and none holds a secret or a stack frame
     expect(lines.some((l) => l.includes('"level":"ERROR"'))).toBe(true);
     const dirty = lines.filter((l) => l.includes(TOKEN) || l.includes(SASL_PASSWORD) || hasStack(l));
-    console.log(`log lines captured: ${lines.length} in this test, ${outputs.length} in the file; with a secret or stack frame: ${dirty.length}`);
+    console.log(
+      `log lines captured: ${lines.length} in this test, ${outputs.length} in the file; with a secret or stack frame: ${dirty.length}`,
+    );
     expect(dirty.map((l) => l.slice(0, 300))).toEqual([]);
   });
 });

@@ -23,7 +23,7 @@ function benchesWithoutOwnService(files: ReadonlyArray<{ name: string; source: s
 }
 
 describe('the benchmarks', () => {
-  it('find a benchmark that runs a function under the service\'s own name (the check can fail)', () => {
+  it("find a benchmark that runs a function under the service's own name (the check can fail)", () => {
     // Prepare
     const files = [
       { name: 'a.ts', source: "import { createHttpHandler } from '../handlers/factories/http';\nloadConfig(process.env);" },
@@ -34,7 +34,7 @@ describe('the benchmarks', () => {
     expect(benchesWithoutOwnService(files)).toEqual(['a.ts']);
   });
 
-  it('run the functions under a service name and stage of their own, never the service\'s', () => {
+  it("run the functions under a service name and stage of their own, never the service's", () => {
     // Prepare
     const files = readdirSync(benchDir)
       .filter((name) => name.endsWith('.ts'))

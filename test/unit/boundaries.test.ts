@@ -11,7 +11,20 @@ const repo = path.resolve(__dirname, '../..');
 const eslint = new ESLint({
   cwd: repo,
   overrideConfig: {
-    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['src/*/planted-boundary.ts', 'handlers/planted-boundary.ts', 'infra/offline-msk/*/planted-boundary.ts', 'infra/offline-msk/test/integration/planted-boundary.ts', 'src/fleet-metrics/src/planted-boundary.ts'], maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 16 } } },
+    languageOptions: {
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: [
+            'src/*/planted-boundary.ts',
+            'handlers/planted-boundary.ts',
+            'infra/offline-msk/*/planted-boundary.ts',
+            'infra/offline-msk/test/integration/planted-boundary.ts',
+            'src/fleet-metrics/src/planted-boundary.ts',
+          ],
+          maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 16,
+        },
+      },
+    },
   },
 });
 
@@ -92,10 +105,19 @@ describe('folder boundaries (eslint.config.mjs)', { timeout: 60_000 }, () => {
     const allowed = await Promise.all([
       lint('src/kafka/planted-boundary.ts', "import { Kafka } from 'kafkajs';\n\nexport const client = Kafka;\n"),
       lint('src/metrics/planted-boundary.ts', "import { Counter } from 'prom-client';\n\nexport const counter = Counter;\n"),
-      lint('handlers/planted-boundary.ts', "import { consumerGroupLag } from '../src/consumers';\n\nexport const lag = consumerGroupLag;\n"),
+      lint(
+        'handlers/planted-boundary.ts',
+        "import { consumerGroupLag } from '../src/consumers';\n\nexport const lag = consumerGroupLag;\n",
+      ),
       lint('handlers/planted-boundary.ts', "import middy from '@middy/core';\n\nexport const chain = middy;\n"),
-      lint('infra/offline-msk/test/planted-boundary.ts', "import { readMappings } from '../src/options';\n\nexport const read = readMappings;\n"),
-      lint('infra/offline-msk/test/integration/planted-boundary.ts', "import { waitFor } from '../../../../test/helpers/wait-for';\n\nexport const wait = waitFor;\n"),
+      lint(
+        'infra/offline-msk/test/planted-boundary.ts',
+        "import { readMappings } from '../src/options';\n\nexport const read = readMappings;\n",
+      ),
+      lint(
+        'infra/offline-msk/test/integration/planted-boundary.ts',
+        "import { waitFor } from '../../../../test/helpers/wait-for';\n\nexport const wait = waitFor;\n",
+      ),
     ]);
     // Assess
     expect(allowed).toEqual([[], [], [], [], [], []]);

@@ -19,7 +19,14 @@ const repo = path.resolve(__dirname, '../..');
 const run = promisify(execFile);
 
 /** Set by the Lambda runtime (and serverless offline), not by the service's configuration. */
-const RUNTIME = new Set(['AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_VERSION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_EXECUTION_ENV', 'AWS_LAMBDA_RUNTIME_API']);
+const RUNTIME = new Set([
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_RUNTIME_API',
+]);
 /** Lambda reserves it: it follows the function's region (provider.region), not provider.environment. */
 const REGION = 'AWS_REGION';
 
@@ -79,7 +86,8 @@ async function print(stage: string, env: Record<string, string>): Promise<{ envi
   };
   const environment = { ...printed.provider.environment };
   for (const fn of [printed.functions].flat().flatMap((part) => Object.values(part))) {
-    for (const [name, value] of Object.entries(fn.environment ?? {})) if (!(name in printed.provider.environment)) environment[name] = value;
+    for (const [name, value] of Object.entries(fn.environment ?? {}))
+      if (!(name in printed.provider.environment)) environment[name] = value;
   }
   return { environment, region: printed.provider.region };
 }
@@ -95,7 +103,10 @@ describe('configuration reaches the functions', () => {
         !stackSh.includes(`\${${name}:-`) &&
         !buildCommit.includes(`process.env.${name}`),
     );
-    expect(unused, `documented in ${CONFIGURATION} but read by neither src/config.ts, serverless.yml, infra/local/stack.sh nor infra/build-commit.cjs`).toEqual([]);
+    expect(
+      unused,
+      `documented in ${CONFIGURATION} but read by neither src/config.ts, serverless.yml, infra/local/stack.sh nor infra/build-commit.cjs`,
+    ).toEqual([]);
     expect(functionVariables.length).toBeGreaterThan(20);
   });
 
@@ -103,7 +114,9 @@ describe('configuration reaches the functions', () => {
     // Prepare: the pages a newcomer reads
     const pages = trackedMarkdown(repo).filter((file) => (file === 'README.md' || file.startsWith('docs/')) && file !== CONFIGURATION);
     // Act
-    const elsewhere = pages.flatMap((file) => [...documentedVariables(readFileSync(path.join(repo, file), 'utf8')).keys()].map((name) => `${file}: ${name}`));
+    const elsewhere = pages.flatMap((file) =>
+      [...documentedVariables(readFileSync(path.join(repo, file), 'utf8')).keys()].map((name) => `${file}: ${name}`),
+    );
     // Assess: move the row into docs/configuration.md's table and link to it
     expect(documentedVariables('| variable | default |\n| --- | --- |\n| `A_B` | `1` | a |').has('A_B')).toBe(true);
     expect(elsewhere).toEqual([]);
@@ -118,7 +131,10 @@ describe('configuration reaches the functions', () => {
 
     // Assess
     const missing = functionVariables.filter((name) => name !== REGION && environment[name] !== env[name]);
-    expect(missing.map((name) => `${name}: ${JSON.stringify(environment[name])}`), 'not passed from the shell to the functions').toEqual([]);
+    expect(
+      missing.map((name) => `${name}: ${JSON.stringify(environment[name])}`),
+      'not passed from the shell to the functions',
+    ).toEqual([]);
     expect(region, `${REGION} (the functions' region)`).toBe(env[REGION]);
   }, 90_000);
 

@@ -52,22 +52,31 @@ describe('loadConfig', () => {
   });
 
   it('requires SCRAM credentials with KAFKA_AUTH=scram and a long enough admin token', () => {
-    expect(() => loadConfig({ KAFKA_AUTH: 'scram', ADMIN_TOKEN: 'short' })).toThrow(
-      /KAFKA_SASL_USERNAME.*ADMIN_TOKEN/,
-    );
+    expect(() => loadConfig({ KAFKA_AUTH: 'scram', ADMIN_TOKEN: 'short' })).toThrow(/KAFKA_SASL_USERNAME.*ADMIN_TOKEN/);
   });
 
   it('takes the TLS files as paths, a client certificate only with its key and only for mutual TLS, a CA only with TLS', () => {
-    expect(loadConfig({ KAFKA_AUTH: 'tls', KAFKA_SSL_CA_FILE: '/s/ca.pem', KAFKA_SSL_CERT_FILE: '/s/c.pem', KAFKA_SSL_KEY_FILE: '/s/c.key' }).kafka.tls).toEqual({
+    expect(
+      loadConfig({ KAFKA_AUTH: 'tls', KAFKA_SSL_CA_FILE: '/s/ca.pem', KAFKA_SSL_CERT_FILE: '/s/c.pem', KAFKA_SSL_KEY_FILE: '/s/c.key' })
+        .kafka.tls,
+    ).toEqual({
       caFile: '/s/ca.pem',
       certFile: '/s/c.pem',
       keyFile: '/s/c.key',
     });
     expect(loadConfig({}).kafka.tls).toEqual({ caFile: undefined, certFile: undefined, keyFile: undefined });
-    expect(() => loadConfig({ KAFKA_AUTH: 'tls', KAFKA_SSL_CERT_FILE: '/s/c.pem' })).toThrow(/KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE: both or neither/);
-    expect(() => loadConfig({ KAFKA_AUTH: 'scram', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_SSL_CERT_FILE: '/c', KAFKA_SSL_KEY_FILE: '/k' })).toThrow(
-      /only with KAFKA_AUTH=tls/,
+    expect(() => loadConfig({ KAFKA_AUTH: 'tls', KAFKA_SSL_CERT_FILE: '/s/c.pem' })).toThrow(
+      /KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE: both or neither/,
     );
+    expect(() =>
+      loadConfig({
+        KAFKA_AUTH: 'scram',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD: 'p',
+        KAFKA_SSL_CERT_FILE: '/c',
+        KAFKA_SSL_KEY_FILE: '/k',
+      }),
+    ).toThrow(/only with KAFKA_AUTH=tls/);
     expect(() => loadConfig({ KAFKA_SSL_CA_FILE: '/s/ca.pem' })).toThrow(/KAFKA_SSL_CA_FILE: only with KAFKA_AUTH=tls, scram or iam/);
   });
 
@@ -119,7 +128,11 @@ describe('loadConfig', () => {
     );
 
     it('accepts the largest allowed timeouts and four distinct topics', () => {
-      const config = loadConfig({ KAFKA_SEND_TIMEOUT_MS: '30000', KAFKA_CONNECT_TIMEOUT_MS: '30000', ADMIN_TOKEN: 'a-Valid_token.0123456789~!' });
+      const config = loadConfig({
+        KAFKA_SEND_TIMEOUT_MS: '30000',
+        KAFKA_CONNECT_TIMEOUT_MS: '30000',
+        ADMIN_TOKEN: 'a-Valid_token.0123456789~!',
+      });
       expect(config.kafka.sendTimeoutMs).toBe(30_000);
     });
   });

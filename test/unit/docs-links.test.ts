@@ -45,7 +45,11 @@ describe('links in the docs', () => {
     const files = trackedMarkdown(root);
 
     // Act
-    const broken = files.flatMap((file) => markdownLinks(read(file) ?? '').flatMap((href) => brokenLink(root, file, href, read) ?? []).map((p) => `${file}: ${p}`));
+    const broken = files.flatMap((file) =>
+      markdownLinks(read(file) ?? '')
+        .flatMap((href) => brokenLink(root, file, href, read) ?? [])
+        .map((p) => `${file}: ${p}`),
+    );
 
     // Assess: fix the link, or the heading it points to (a renamed heading changes its anchor)
     expect(files).toContain('README.md');

@@ -22,9 +22,15 @@ async function formatted(file: string, code: string): Promise<boolean> {
 describe('the formatter (prettier --check in npm run lint)', () => {
   it('refuses code formatted another way, and accepts the same code formatted', async () => {
     const planted = 'export const answer = {a:1,b:"two"}\n';
-    const pretty = await prettier.format(planted, { ...(await prettier.resolveConfig(path.join(repo, 'src/x.ts'))), filepath: path.join(repo, 'src/x.ts') });
+    const pretty = await prettier.format(planted, {
+      ...(await prettier.resolveConfig(path.join(repo, 'src/x.ts'))),
+      filepath: path.join(repo, 'src/x.ts'),
+    });
 
-    expect(await formatted('src/planted-format.ts', planted), 'prettier --check must refuse unformatted code: is the lint script still running it?').toBe(false);
+    expect(
+      await formatted('src/planted-format.ts', planted),
+      'prettier --check must refuse unformatted code: is the lint script still running it?',
+    ).toBe(false);
     expect(await formatted('src/planted-format.ts', pretty)).toBe(true);
     expect(pretty).toBe("export const answer = { a: 1, b: 'two' };\n");
   });

@@ -17,7 +17,15 @@ const eslint = new ESLint({
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: [`src/*/${PLANTED}.ts`, `src/${PLANTED}.ts`, `handlers/${PLANTED}.ts`, `infra/*/${PLANTED}.ts`, `infra/*/*/${PLANTED}.ts`, `bench/${PLANTED}.ts`, `test/unit/${PLANTED}.test.ts`],
+          allowDefaultProject: [
+            `src/*/${PLANTED}.ts`,
+            `src/${PLANTED}.ts`,
+            `handlers/${PLANTED}.ts`,
+            `infra/*/${PLANTED}.ts`,
+            `infra/*/*/${PLANTED}.ts`,
+            `bench/${PLANTED}.ts`,
+            `test/unit/${PLANTED}.test.ts`,
+          ],
         },
       },
     },
@@ -77,13 +85,15 @@ const planted: Array<{ what: string; file: string; code: string; expected: strin
     what: 'src/ importing handlers/',
     file: `src/use-cases/${PLANTED}.ts`,
     code: "import { handler } from '../../handlers/http';\n\nexport const h = handler;\n",
-    expected: "no-restricted-imports: '../../handlers/http' import is restricted from being used by a pattern. src/ and infra/ do not depend on handlers/.",
+    expected:
+      "no-restricted-imports: '../../handlers/http' import is restricted from being used by a pattern. src/ and infra/ do not depend on handlers/.",
   },
   {
     what: "an import past another folder's index",
     file: `handlers/${PLANTED}.ts`,
     code: "import { partitionLag } from '../src/consumers/lag';\n\nexport const lag = partitionLag;\n",
-    expected: "no-restricted-imports: '../src/consumers/lag' import is restricted from being used by a pattern. import src/consumers through its index.",
+    expected:
+      "no-restricted-imports: '../src/consumers/lag' import is restricted from being used by a pattern. import src/consumers through its index.",
   },
   {
     what: 'process.env outside src/config.ts',
@@ -102,10 +112,22 @@ const planted: Array<{ what: string; file: string; code: string; expected: strin
 const allowed: Array<{ what: string; file: string; code: string }> = [
   { what: 'a function of 80 lines', file: `src/consumers/${PLANTED}.ts`, code: functionOfLines(80) },
   { what: 'a long test', file: `test/unit/${PLANTED}.test.ts`, code: functionOfLines(200) },
-  { what: 'kafkajs in src/kafka', file: `src/kafka/${PLANTED}.ts`, code: "import { Kafka } from 'kafkajs';\n\nexport const client = Kafka;\n" },
+  {
+    what: 'kafkajs in src/kafka',
+    file: `src/kafka/${PLANTED}.ts`,
+    code: "import { Kafka } from 'kafkajs';\n\nexport const client = Kafka;\n",
+  },
   { what: 'process.env in src/config.ts', file: 'src/config.ts', code: 'export const brokers = process.env.KAFKA_BROKERS;\n' },
-  { what: 'console.error in the service', file: `src/consumers/${PLANTED}.ts`, code: "export function say(): void {\n  console.error('hello');\n}\n" },
-  { what: 'console.log in a command-line tool', file: `infra/local/${PLANTED}.ts`, code: "export function say(): void {\n  console.log('hello');\n}\n" },
+  {
+    what: 'console.error in the service',
+    file: `src/consumers/${PLANTED}.ts`,
+    code: "export function say(): void {\n  console.error('hello');\n}\n",
+  },
+  {
+    what: 'console.log in a command-line tool',
+    file: `infra/local/${PLANTED}.ts`,
+    code: "export function say(): void {\n  console.log('hello');\n}\n",
+  },
 ];
 
 // The first lint starts TypeScript's project service, which takes seconds.
@@ -114,7 +136,9 @@ describe('project lint rules (eslint.config.mjs)', { timeout: 60_000 }, () => {
     // Act
     const messages = await lint(file, code);
     // Assess
-    expect(messages, `${file} should fail lint with exactly this rule; if a rule was removed from eslint.config.mjs, put it back`).toEqual([expected]);
+    expect(messages, `${file} should fail lint with exactly this rule; if a rule was removed from eslint.config.mjs, put it back`).toEqual([
+      expected,
+    ]);
   });
 
   it.each(allowed)('passes $what', async ({ file, code }) => {

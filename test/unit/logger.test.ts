@@ -12,7 +12,8 @@ function capture(format: 'json' | 'pretty') {
   const flushes: Array<() => void> = [];
   const config = loadConfig({ LOG_FORMAT: format, STAGE: 'local' });
   const sink = (level: string, line: string) => lines.push({ level, line });
-  const print = ({ level, message, origin }: { level: string; message: string; origin: string | undefined }) => sink(level, prettyLine({ level, message, function_name: origin, timestamp: '2026-01-01T00:00:00.000Z' }));
+  const print = ({ level, message, origin }: { level: string; message: string; origin: string | undefined }) =>
+    sink(level, prettyLine({ level, message, function_name: origin, timestamp: '2026-01-01T00:00:00.000Z' }));
   const summary = createWarningSummary({ print, schedule: (flush) => flushes.push(flush) });
   const logger = createLogger(config, { sink, summary });
   return { logger, lines, flush: () => flushes.splice(0).forEach((f) => f()) };
@@ -23,7 +24,14 @@ describe('createLogger', () => {
     const { logger, lines } = capture('json');
     logger.warn('record dead-lettered', { topic: 't', reason: 'not_json' });
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!.line)).toMatchObject({ level: 'WARN', message: 'record dead-lettered', service: 'simple-time-service', stage: 'local', topic: 't', reason: 'not_json' });
+    expect(JSON.parse(lines[0]!.line)).toMatchObject({
+      level: 'WARN',
+      message: 'record dead-lettered',
+      service: 'simple-time-service',
+      stage: 'local',
+      topic: 't',
+      reason: 'not_json',
+    });
   });
 
   it('json: every warning is its own line, however many repeat', () => {
@@ -55,7 +63,9 @@ describe('createLogger', () => {
     });
 
     // Assess
-    expect(line).toMatch(/^\d\d:\d\d:\d\d\.789 WARN {2}onCommand record dead-lettered {2}topic=commands offset=7 error="the value is not JSON: Unexpected token" by_group=\{"a":1\}$/);
+    expect(line).toMatch(
+      /^\d\d:\d\d:\d\d\.789 WARN {2}onCommand record dead-lettered {2}topic=commands offset=7 error="the value is not JSON: Unexpected token" by_group=\{"a":1\}$/,
+    );
     expect(line).not.toMatch(/function_arn|cold_start|sampling_rate|simple-time-service/);
   });
 
@@ -93,7 +103,11 @@ describe('createLogger', () => {
     flush();
     flush();
     logger.warn('w', { reason: 'r' });
-    expect(lines.map((l) => l.line.replace(/^\S+ /, ''))).toEqual(['WARN  w  reason=r', 'WARN  w: 1 more in the last 5 s (r 1)', 'WARN  w  reason=r']);
+    expect(lines.map((l) => l.line.replace(/^\S+ /, ''))).toEqual([
+      'WARN  w  reason=r',
+      'WARN  w: 1 more in the last 5 s (r 1)',
+      'WARN  w  reason=r',
+    ]);
   });
 
   it('pretty: remembers at most 100 reason and source pairs; the rest are counted, never printed whole', () => {

@@ -19,7 +19,9 @@ const skippingLines = (text: string): string[] => linesMatching(text, SKIPPING);
 describe('no skipped tests', () => {
   it('finds a skipped, focused or conditional test (the check can fail)', () => {
     expect(skippingLines("it.skip('x', () => {});\nit('y', () => {});")).toEqual(["1: it.skip('x', () => {});"]);
-    expect(skippingLines("describe.only('x')\nit.todo('z')\nit.skipIf(ci)('w')\nit.runIf(hasBroker)('v')\n(ctx) => ctx.skip()")).toHaveLength(5);
+    expect(
+      skippingLines("describe.only('x')\nit.todo('z')\nit.skipIf(ci)('w')\nit.runIf(hasBroker)('v')\n(ctx) => ctx.skip()"),
+    ).toHaveLength(5);
     expect(skippingLines("it.runIf(heavy)('two brokers down', async () => {})\nconst skip = 1; a.skipped")).toEqual([]);
   });
 

@@ -20,7 +20,8 @@
  */
 
 export type ResourceKind = 'cluster' | 'topic' | 'group' | 'transactional-id';
-export type KafkaOperation = 'READ' | 'WRITE' | 'CREATE' | 'DELETE' | 'ALTER' | 'DESCRIBE' | 'DESCRIBE_CONFIGS' | 'ALTER_CONFIGS' | 'IDEMPOTENT_WRITE';
+export type KafkaOperation =
+  'READ' | 'WRITE' | 'CREATE' | 'DELETE' | 'ALTER' | 'DESCRIBE' | 'DESCRIBE_CONFIGS' | 'ALTER_CONFIGS' | 'IDEMPOTENT_WRITE';
 
 interface ActionSemantics {
   /** The Kafka ACL operation it is "equivalent to"; none for Connect (authentication itself). */
@@ -114,7 +115,10 @@ function asList(value: unknown): unknown[] {
 
 /** IAM's glob (`*` any run, `?` one character), case-insensitive as action names are. */
 function globMatches(glob: string, text: string): boolean {
-  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const pattern = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${pattern}$`, 'i').test(text);
 }
 
@@ -145,7 +149,8 @@ export function resourcePattern(arn: string, kind: ResourceKind, cluster: Cluste
   }
   const star = path.indexOf('*');
   if (star < 0) return path.startsWith(`${own}/`) ? { kind, name: path.slice(own.length + 1), pattern: 'LITERAL' } : undefined;
-  if (star !== path.length - 1 || path.includes('?')) throw new PolicyError(`${arn}: a wildcard anywhere but at the end cannot be written as a Kafka ACL`);
+  if (star !== path.length - 1 || path.includes('?'))
+    throw new PolicyError(`${arn}: a wildcard anywhere but at the end cannot be written as a Kafka ACL`);
   const before = path.slice(0, -1);
   if (`${own}/`.startsWith(before)) return { kind, name: '*', pattern: 'LITERAL' };
   if (!before.startsWith(`${own}/`)) return undefined;
@@ -171,7 +176,10 @@ function grantsOf(statements: readonly unknown[], cluster: Cluster, where: strin
     if (actions.length === 0) return;
     const resources = asList(statement.Resource);
     for (const resource of resources) {
-      if (typeof resource !== 'string') throw new PolicyError(`${at}: Resource ${JSON.stringify(resource)} is not a plain ARN (the local stage's policies are plain strings)`);
+      if (typeof resource !== 'string')
+        throw new PolicyError(
+          `${at}: Resource ${JSON.stringify(resource)} is not a plain ARN (the local stage's policies are plain strings)`,
+        );
     }
     const into = statement.Effect === 'Deny' ? deny : allow;
     for (const action of actions) {
@@ -236,7 +244,9 @@ export function permissionsFromStatements(statements: readonly unknown[], cluste
   const effective = withRequirements(allow, notes);
   const writes = effective.some((g) => g.action === 'kafka-cluster:WriteData');
   if (writes && !effective.some((g) => g.action === 'kafka-cluster:WriteDataIdempotently')) {
-    notes.push('kafka-cluster:WriteData without kafka-cluster:WriteDataIdempotently: an idempotent producer fails on MSK; the local broker lets it through (WRITE on a topic is enough for Kafka)');
+    notes.push(
+      'kafka-cluster:WriteData without kafka-cluster:WriteDataIdempotently: an idempotent producer fails on MSK; the local broker lets it through (WRITE on a topic is enough for Kafka)',
+    );
   }
   const acl = (g: Grant, permission: KafkaAcl['permission']): KafkaAcl[] => {
     const operation = KAFKA_CLUSTER_ACTIONS[g.action]!.operation;
@@ -248,8 +258,8 @@ export function permissionsFromStatements(statements: readonly unknown[], cluste
 /** The statements of every policy of an `AWS::IAM::Role` resource (inline `Policies`). */
 export function roleStatements(role: unknown, where: string): unknown[] {
   const properties = (role as { Type?: unknown; Properties?: { Policies?: unknown } } | undefined)?.Properties;
-  if ((role as { Type?: unknown } | undefined)?.Type !== 'AWS::IAM::Role' || !properties) throw new PolicyError(`${where}: not an AWS::IAM::Role`);
+  if ((role as { Type?: unknown } | undefined)?.Type !== 'AWS::IAM::Role' || !properties)
+    throw new PolicyError(`${where}: not an AWS::IAM::Role`);
   const policies = asList(properties.Policies) as Array<{ PolicyDocument?: { Statement?: unknown } }>;
   return policies.flatMap((p) => asList(p.PolicyDocument?.Statement));
 }
-

@@ -6,7 +6,10 @@
  */
 import type { KafkaAcl, KafkaOperation, ResourceKind } from './acls';
 
-export const RESOURCE_TYPE = { ANY: 1, topic: 2, group: 3, cluster: 4, 'transactional-id': 5 } as const satisfies Record<ResourceKind | 'ANY', number>;
+export const RESOURCE_TYPE = { ANY: 1, topic: 2, group: 3, cluster: 4, 'transactional-id': 5 } as const satisfies Record<
+  ResourceKind | 'ANY',
+  number
+>;
 export const PATTERN_TYPE = { ANY: 1, LITERAL: 3, PREFIXED: 4 } as const;
 export const OPERATION = {
   ANY: 1,

@@ -66,7 +66,9 @@ export function functionPermissions(service: ServerlessLike['service']): Map<str
   for (const key of service.getAllFunctions()) {
     const role = service.getFunction(key).role;
     if (typeof role !== 'string' || !isDict(resources[role])) {
-      throw new Error(`functions.${key}.role: ${JSON.stringify(role)} is not a role of resources.Resources, so nothing says what it may do on the cluster`);
+      throw new Error(
+        `functions.${key}.role: ${JSON.stringify(role)} is not a role of resources.Resources, so nothing says what it may do on the cluster`,
+      );
     }
     out.set(key, permissionsFromStatements(roleStatements(resources[role], role), cluster, role));
   }
@@ -100,7 +102,9 @@ export async function startAuthz(params: { serverless: ServerlessLike; log: Plug
   if (adminBrokers === '') return undefined;
   const env = service.provider.environment ?? {};
   if (env.KAFKA_AUTH !== 'scram' || typeof env.KAFKA_BROKERS !== 'string') {
-    throw new Error('LOCAL_KAFKA_AUTHZ_ADMIN is set, so each function logs in as its own principal over SCRAM: KAFKA_AUTH must be scram and KAFKA_BROKERS the SASL_SSL listener (eval "$(npm run -s stack:env -- authz)")');
+    throw new Error(
+      'LOCAL_KAFKA_AUTHZ_ADMIN is set, so each function logs in as its own principal over SCRAM: KAFKA_AUTH must be scram and KAFKA_BROKERS the SASL_SSL listener (eval "$(npm run -s stack:env -- authz)")',
+    );
   }
   const broker = adminBrokers.split(',')[0]!.trim();
   const principals = runPrincipals(functionPermissions(service));
@@ -112,11 +116,19 @@ export async function startAuthz(params: { serverless: ServerlessLike; log: Plug
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-  await waitForLogins({ brokers: env.KAFKA_BROKERS, caFile: typeof env.KAFKA_SSL_CA_FILE === 'string' && env.KAFKA_SSL_CA_FILE !== '' ? env.KAFKA_SSL_CA_FILE : undefined, principals });
+  await waitForLogins({
+    brokers: env.KAFKA_BROKERS,
+    caFile: typeof env.KAFKA_SSL_CA_FILE === 'string' && env.KAFKA_SSL_CA_FILE !== '' ? env.KAFKA_SSL_CA_FILE : undefined,
+    principals,
+  });
   assign(service, principals);
   for (const p of principals) for (const note of p.permissions.notes) params.log.warning(line(`${p.functionKey}: ${note}`));
   const acls = principals.reduce((n, p) => n + p.permissions.acls.length, 0);
-  params.log.notice(line(`${principals.length} functions connect as their own principals (User:<function>@${principals[0]?.username.split('@')[1] ?? ''}), with ${acls} Kafka ACLs from their IAM roles`));
+  params.log.notice(
+    line(
+      `${principals.length} functions connect as their own principals (User:<function>@${principals[0]?.username.split('@')[1] ?? ''}), with ${acls} Kafka ACLs from their IAM roles`,
+    ),
+  );
   let stopped: Promise<void> | undefined;
   return {
     principals,
@@ -168,7 +180,11 @@ export class LocalKafkaAuthzPlugin {
   async stop(): Promise<void> {
     const running = await this.#running?.catch(() => undefined);
     this.#running = undefined;
-    await running?.stop().catch((error: unknown) => this.#log.error(line(`the run's principals were not removed: ${error instanceof Error ? error.message : String(error)}`)));
+    await running
+      ?.stop()
+      .catch((error: unknown) =>
+        this.#log.error(line(`the run's principals were not removed: ${error instanceof Error ? error.message : String(error)}`)),
+      );
   }
 
   /** Plain `serverless offline` (no end hook): the principals go on SIGINT/SIGTERM. */

@@ -74,13 +74,21 @@ async function aclCount(admin: AclAdmin, principal: string): Promise<number> {
  * Makes the principals (a SCRAM user for each whose role has kafka-cluster:Connect; MSK
  * refuses the others' login) and their ACLs, and waits until the broker applies them.
  */
-export async function createPrincipals(params: { admin: AclAdmin; broker: string; principals: readonly FunctionPrincipal[]; timeoutMs?: number }): Promise<void> {
+export async function createPrincipals(params: {
+  admin: AclAdmin;
+  broker: string;
+  principals: readonly FunctionPrincipal[];
+  timeoutMs?: number;
+}): Promise<void> {
   const { admin, principals } = params;
   const timeoutMs = params.timeoutMs ?? 15_000;
-  await alterScramUsers({ broker: params.broker, upsert: principals.filter((p) => p.permissions.connect).map((p) => ({ name: p.username, password: p.password })) });
+  await alterScramUsers({
+    broker: params.broker,
+    upsert: principals.filter((p) => p.permissions.connect).map((p) => ({ name: p.username, password: p.password })),
+  });
   const acl = principals.flatMap((p) => p.permissions.acls.map((a) => aclBinding(principalName(p.username), a)));
   if (acl.length > 0) await admin.createAcls({ acl });
-  await until('the broker to apply the functions\' ACLs', timeoutMs, async () => {
+  await until("the broker to apply the functions' ACLs", timeoutMs, async () => {
     const counts = await Promise.all(principals.map((p) => aclCount(admin, principalName(p.username))));
     return counts.every((n, i) => n === principals[i]!.permissions.acls.length);
   });
@@ -91,7 +99,12 @@ export async function createPrincipals(params: { admin: AclAdmin; broker: string
  * user reaches the broker's credential cache through the metadata log, a moment after the
  * request that made it returns).
  */
-export async function waitForLogins(params: { brokers: string; caFile: string | undefined; principals: readonly FunctionPrincipal[]; timeoutMs?: number }): Promise<void> {
+export async function waitForLogins(params: {
+  brokers: string;
+  caFile: string | undefined;
+  principals: readonly FunctionPrincipal[];
+  timeoutMs?: number;
+}): Promise<void> {
   const timeoutMs = params.timeoutMs ?? 15_000;
   await Promise.all(
     params.principals
@@ -105,7 +118,11 @@ export async function waitForLogins(params: { brokers: string; caFile: string | 
             KAFKA_SASL_PASSWORD: p.password,
             ...(params.caFile ? { KAFKA_SSL_CA_FILE: params.caFile } : {}),
           });
-          const admin = createKafka({ kafka: config.kafka, brokers: config.kafka.brokers, clientId: 'simple-time-service-local-authz' }).admin({ retry: { retries: 0 } });
+          const admin = createKafka({
+            kafka: config.kafka,
+            brokers: config.kafka.brokers,
+            clientId: 'simple-time-service-local-authz',
+          }).admin({ retry: { retries: 0 } });
           try {
             await admin.connect();
             return true;
@@ -134,7 +151,11 @@ function alive(pid: number): boolean {
 }
 
 /** Removes the principals of runs whose process is gone (it was killed before it could); returns their names. */
-export async function removeStalePrincipals(params: { admin: AclAdmin; broker: string; isAlive?: (pid: number) => boolean }): Promise<string[]> {
+export async function removeStalePrincipals(params: {
+  admin: AclAdmin;
+  broker: string;
+  isAlive?: (pid: number) => boolean;
+}): Promise<string[]> {
   const isAlive = params.isAlive ?? alive;
   const { resources } = await params.admin.describeAcls(principalFilter());
   const stale = new Set<string>();

@@ -49,7 +49,13 @@ function int(bytes: 1 | 2 | 4, value: number): Buffer {
 }
 
 /** One AlterUserScramCredentials request frame (size prefix included). */
-export function encodeRequest(params: { correlationId: number; clientId: string; upsert: readonly ScramUser[]; remove: readonly string[]; salt?: () => Buffer }): Buffer {
+export function encodeRequest(params: {
+  correlationId: number;
+  clientId: string;
+  upsert: readonly ScramUser[];
+  remove: readonly string[];
+  salt?: () => Buffer;
+}): Buffer {
   const salt = params.salt ?? (() => randomBytes(32));
   const clientId = Buffer.from(params.clientId, 'utf8');
   const header = Buffer.concat([int(2, API_KEY), int(2, 0), int(4, params.correlationId), int(2, clientId.length), clientId, NO_TAGS]);
@@ -164,7 +170,12 @@ const ERRORS: Record<number, string> = {
  * `broker` (host:port, PLAINTEXT). Deleting a user that does not exist is fine. Throws one
  * error naming every user the broker refused.
  */
-export async function alterScramUsers(params: { broker: string; upsert?: readonly ScramUser[]; remove?: readonly string[]; timeoutMs?: number }): Promise<void> {
+export async function alterScramUsers(params: {
+  broker: string;
+  upsert?: readonly ScramUser[];
+  remove?: readonly string[];
+  timeoutMs?: number;
+}): Promise<void> {
   const upsert = params.upsert ?? [];
   const remove = params.remove ?? [];
   if (upsert.length + remove.length === 0) return;
@@ -173,7 +184,9 @@ export async function alterScramUsers(params: { broker: string; upsert?: readonl
   const results = decodeResponse(await exchange(params.broker, request, params.timeoutMs ?? 10_000), correlationId);
   const refused = results.filter((r) => r.errorCode !== 0 && !(r.errorCode === RESOURCE_NOT_FOUND && remove.includes(r.user)));
   if (refused.length > 0) {
-    const reasons = refused.map((r) => `${r.user}: ${ERRORS[r.errorCode] ?? `error ${r.errorCode}`}${r.errorMessage ? ` (${r.errorMessage})` : ''}`);
+    const reasons = refused.map(
+      (r) => `${r.user}: ${ERRORS[r.errorCode] ?? `error ${r.errorCode}`}${r.errorMessage ? ` (${r.errorMessage})` : ''}`,
+    );
     throw new Error(`${params.broker} refused the SCRAM users: ${reasons.join('; ')}`);
   }
 }

@@ -186,10 +186,15 @@ async function main(): Promise<void> {
     }
     for (const batchSize of [100, 10_000]) {
       if (!want(`alone-${batchSize}`)) continue;
-      rows.push([`event source alone (kafkajs + AWS event, no-op in process), batchSize ${batchSize}`, await eventSourceAlone(admin, batchSize)]);
+      rows.push([
+        `event source alone (kafkajs + AWS event, no-op in process), batchSize ${batchSize}`,
+        await eventSourceAlone(admin, batchSize),
+      ]);
     }
-    if (want('offline-100')) rows.push(['through serverless offline into a no-op function, batchSize 100', await throughOffline(admin, 'default')]);
-    if (want('offline-10000')) rows.push(['through serverless offline into a no-op function, batchSize 10000', await throughOffline(admin, 'max')]);
+    if (want('offline-100'))
+      rows.push(['through serverless offline into a no-op function, batchSize 100', await throughOffline(admin, 'default')]);
+    if (want('offline-10000'))
+      rows.push(['through serverless offline into a no-op function, batchSize 10000', await throughOffline(admin, 'max')]);
     console.log(`\n${records} records of ~${valueBytes} B, ${partitions} partitions, ${os.cpus().length} CPUs, Node ${process.version}\n`);
     console.log('| path | records/s | share of the ceiling (fetch.nMsg.sec) |');
     console.log('| --- | ---: | ---: |');

@@ -32,7 +32,15 @@ export function compileEventSourceOptions(context: CompileContext): void {
   const { service, resources } = context;
   // Every event must be one AWS accepts; this throws naming each one that is not.
   // The secrets events name are AWS's business at deploy time: no local credentials are needed here.
-  const options: PluginOptions = { brokers: undefined, ssl: false, sasl: undefined, accountId: undefined, maxRecordsPerPartition: undefined, initialBackoffMs: 1, maxBackoffMs: 1 };
+  const options: PluginOptions = {
+    brokers: undefined,
+    ssl: false,
+    sasl: undefined,
+    accountId: undefined,
+    maxRecordsPerPartition: undefined,
+    initialBackoffMs: 1,
+    maxBackoffMs: 1,
+  };
   readMappings(service, options, 'package');
   for (const functionKey of service.getAllFunctions()) {
     const fn = service.getFunction(functionKey);

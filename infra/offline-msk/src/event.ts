@@ -44,8 +44,7 @@ export type KafkaEvent = MskEvent | SelfManagedKafkaEvent;
 
 /** Where the event says its records came from. */
 export type KafkaEventSource =
-  | { kind: 'msk'; eventSourceArn: string; bootstrapServers: string[] }
-  | { kind: 'self-managed'; bootstrapServers: string[] };
+  { kind: 'msk'; eventSourceArn: string; bootstrapServers: string[] } | { kind: 'self-managed'; bootstrapServers: string[] };
 
 function encodeRecord(record: ConsumedRecord): KafkaEventRecord {
   // Field order as in AWS's events, so a serialised event reads like theirs (key and value

@@ -37,7 +37,6 @@ export class FilterPatternError extends Error {
   override readonly name = 'FilterPatternError';
 }
 
-
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Literal = null | boolean | number | string;
 
@@ -232,7 +231,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * (lists of matchers: any other JSON value, or a plain string), or nothing a pattern can
  * match (no value, or bytes that are not UTF-8).
  */
-export type FilterView = { kind: 'object'; value: Json } | { kind: 'scalar'; value: Json } | { kind: 'none'; why: 'tombstone' | 'not-utf8' };
+export type FilterView =
+  { kind: 'object'; value: Json } | { kind: 'scalar'; value: Json } | { kind: 'none'; why: 'tombstone' | 'not-utf8' };
 
 export function filterViewOf(value: Buffer | null): FilterView {
   if (value === null) return { kind: 'none', why: 'tombstone' };
@@ -291,7 +291,9 @@ export function compileFilterPatterns(patterns: readonly unknown[] | undefined):
       // of matchers for anything else); otherwise only metadata filters apply, and Kafka
       // mappings have none.
       if (view.kind === 'none') return false;
-      return compiled.some((node) => (view.kind === 'object' ? node.kind === 'fields' : node.kind === 'leaf') && matchNode(node, view.value));
+      return compiled.some(
+        (node) => (view.kind === 'object' ? node.kind === 'fields' : node.kind === 'leaf') && matchNode(node, view.value),
+      );
     },
   };
 }

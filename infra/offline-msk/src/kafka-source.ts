@@ -207,7 +207,10 @@ class KafkaEventSource {
       await Promise.race([
         joinedOnce,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`consumer ${this.#params.groupId} did not join its group within ${joinTimeoutMs / 1000} s`)), joinTimeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`consumer ${this.#params.groupId} did not join its group within ${joinTimeoutMs / 1000} s`)),
+            joinTimeoutMs,
+          );
         }),
       ]);
     } catch (error) {
@@ -359,7 +362,9 @@ class KafkaEventSource {
   #refused(c: Consumer, tp: TopicPartition, from: string): void {
     const expected = this.mapping.expectedOffset(tp);
     if (expected === undefined || this.#holds.get(tp.partition)?.has('refused')) return;
-    this.#log.warn(`${this.#name}: ${tp.topic}-${tp.partition}: a fetch from offset ${from} was not taken: offsets from ${expected} were never handed over; fetching again from ${expected}`);
+    this.#log.warn(
+      `${this.#name}: ${tp.topic}-${tp.partition}: a fetch from offset ${from} was not taken: offsets from ${expected} were never handed over; fetching again from ${expected}`,
+    );
     this.#hold(tp.partition, 'refused');
     void this.#seekBack(c, tp, from).finally(() => this.#release(tp.partition, 'refused'));
   }
@@ -371,7 +376,9 @@ class KafkaEventSource {
         const logStart = (await this.#positions.logStart([tp.partition])).get(tp.partition);
         if (logStart !== undefined) this.mapping.skipDeleted(tp, logStart);
       } catch (error) {
-        this.#log.warn(`${this.#name}: could not read the first offset ${tp.topic}-${tp.partition} still holds`, { error: error instanceof Error ? error.message : String(error) });
+        this.#log.warn(`${this.#name}: could not read the first offset ${tp.topic}-${tp.partition} still holds`, {
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
     }
     const now = this.mapping.expectedOffset(tp);
@@ -442,7 +449,10 @@ class KafkaEventSource {
     if (this.#stopping) return;
     this.#restarts += 1;
     const { groupId } = this.#params;
-    if (this.#restarts > (this.#params.maxRestarts ?? 5)) return this.#giveUp(new Error(`the consumer of ${groupId} crashed ${this.#restarts} times in a row without joining its group: ${error.message}`));
+    if (this.#restarts > (this.#params.maxRestarts ?? 5))
+      return this.#giveUp(
+        new Error(`the consumer of ${groupId} crashed ${this.#restarts} times in a row without joining its group: ${error.message}`),
+      );
     const delay = (this.#params.restartBackoffMs ?? 1_000) * 2 ** (this.#restarts - 1);
     this.#log.warn(`${this.#name}: consumer of ${groupId} crashed and kafkajs does not restart it; starting a new one in ${delay} ms`, {
       error: error.message,

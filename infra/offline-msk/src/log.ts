@@ -72,7 +72,16 @@ export function kafkaLogCreator(log: PluginLog, now: () => number = Date.now): l
   };
   return () =>
     ({ namespace, level, log: entry }: LogEntry) => {
-      const { message, stack, error, timestamp: _timestamp, logger: _logger, retryCount: _retryCount, retryTime: _retryTime, ...rest } = entry as LogEntry['log'] & {
+      const {
+        message,
+        stack,
+        error,
+        timestamp: _timestamp,
+        logger: _logger,
+        retryCount: _retryCount,
+        retryTime: _retryTime,
+        ...rest
+      } = entry as LogEntry['log'] & {
         stack?: unknown;
         error?: unknown;
         retryCount?: unknown;

@@ -264,7 +264,16 @@ export class EventSourceMapping {
   #commitFailures = 0;
   #lastCommitAt = -Infinity;
   /** Counters for logs and benchmarks. */
-  readonly stats = { invocations: 0, delivered: 0, filtered: 0, failures: 0, commits: 0, toDestination: 0, discarded: 0, skippedSettled: 0 };
+  readonly stats = {
+    invocations: 0,
+    delivered: 0,
+    filtered: 0,
+    failures: 0,
+    commits: 0,
+    toDestination: 0,
+    discarded: 0,
+    skippedSettled: 0,
+  };
 
   constructor(settings: MappingSettings, deps: MappingDeps) {
     this.settings = settings;
@@ -284,7 +293,15 @@ export class EventSourceMapping {
   }
 
   /** What a partition holds, for logs and tests. */
-  inspect(): Array<{ key: string; generation: number; buffered: number; busy: boolean; paused: boolean; attempts: number; next: string | undefined }> {
+  inspect(): Array<{
+    key: string;
+    generation: number;
+    buffered: number;
+    busy: boolean;
+    paused: boolean;
+    attempts: number;
+    next: string | undefined;
+  }> {
     return [...this.#partitions.values()].map((s) => ({
       key: s.key,
       generation: s.generation,
@@ -367,7 +384,10 @@ export class EventSourceMapping {
   push(records: readonly ConsumedRecord[], fetched: { from?: string; to?: string } = {}): boolean {
     const first = records[0];
     if (!first) return false;
-    return this.#handOver({ topic: first.topic, partition: first.partition }, records, { from: fetched.from ?? first.offset, ...(fetched.to !== undefined ? { to: fetched.to } : {}) });
+    return this.#handOver({ topic: first.topic, partition: first.partition }, records, {
+      from: fetched.from ?? first.offset,
+      ...(fetched.to !== undefined ? { to: fetched.to } : {}),
+    });
   }
 
   /**
@@ -586,7 +606,9 @@ export class EventSourceMapping {
     const tracked: Promise<void> = work
       .catch((error: unknown) => {
         // A bug here must not stall the mapping silently.
-        this.#deps.log.error(`${this.settings.functionName}: internal error`, { error: error instanceof Error ? error.stack : String(error) });
+        this.#deps.log.error(`${this.settings.functionName}: internal error`, {
+          error: error instanceof Error ? error.stack : String(error),
+        });
       })
       .finally(() => {
         this.#work.delete(tracked);
@@ -636,7 +658,11 @@ export class EventSourceMapping {
   /** A part whose partition was revoked during the invocation: its new owner delivers it again; what the function took is noted. */
   #settleRevoked({ state, items }: BatchPart, outcome: BatchOutcome): void {
     this.#deps.log.debug(`${this.settings.functionName}: ${state.key} was revoked during the invocation; its owner delivers it again`);
-    const took = succeededFor(outcome, state.key) ? items.at(-1)!.offset : outcome.kind === 'partial' ? outcome.retryFrom.get(state.key)! - 1n : undefined;
+    const took = succeededFor(outcome, state.key)
+      ? items.at(-1)!.offset
+      : outcome.kind === 'partial'
+        ? outcome.retryFrom.get(state.key)! - 1n
+        : undefined;
     if (took !== undefined && took >= items[0]!.offset) this.#settledWhileRevoked(state, took);
   }
 
@@ -920,11 +946,14 @@ export class EventSourceMapping {
   #commitLater(delay: number): void {
     const due = this.#timers.now() + delay;
     const arm = (): void => {
-      this.#commitTimer = this.#timers.setTimeout(() => {
-        if (this.#timers.now() < due) return arm();
-        this.#commitTimer = undefined;
-        this.#requestCommit();
-      }, Math.min(MAX_TIMER_MS, Math.max(0, due - this.#timers.now())));
+      this.#commitTimer = this.#timers.setTimeout(
+        () => {
+          if (this.#timers.now() < due) return arm();
+          this.#commitTimer = undefined;
+          this.#requestCommit();
+        },
+        Math.min(MAX_TIMER_MS, Math.max(0, due - this.#timers.now())),
+      );
     };
     arm();
   }

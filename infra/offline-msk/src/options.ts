@@ -30,7 +30,10 @@ export const EVENT_PROPERTIES = {
     type: 'object',
     properties: {
       onFailure: {
-        anyOf: [{ type: 'string', pattern: '^(kafka://[a-zA-Z0-9._-]+|arn:aws[a-z-]*:(sqs|sns|s3):.+)$' }, { $ref: '#/definitions/awsCfFunction' }],
+        anyOf: [
+          { type: 'string', pattern: '^(kafka://[a-zA-Z0-9._-]+|arn:aws[a-z-]*:(sqs|sns|s3):.+)$' },
+          { $ref: '#/definitions/awsCfFunction' },
+        ],
       },
     },
     required: ['onFailure'],
@@ -182,7 +185,8 @@ export function readPluginOptions(service: ServiceLike, env: Record<string, stri
     problems.push('custom.offlineMsk.accountId: expected 12 digits');
   }
   const maxRecordsPerPartition = positiveInt(options.maxRecordsPerPartition, 'custom.offlineMsk.maxRecordsPerPartition', problems);
-  const initialBackoffMs = backoffMs(options.initialBackoffMs, 'custom.offlineMsk.initialBackoffMs', problems) ?? MAPPING_DEFAULTS.initialBackoffMs;
+  const initialBackoffMs =
+    backoffMs(options.initialBackoffMs, 'custom.offlineMsk.initialBackoffMs', problems) ?? MAPPING_DEFAULTS.initialBackoffMs;
   const maxBackoffMs = backoffMs(options.maxBackoffMs, 'custom.offlineMsk.maxBackoffMs', problems) ?? MAPPING_DEFAULTS.maxBackoffMs;
   if (problems.length > 0) throw new Error(`offline-msk: invalid options:\n  ${problems.join('\n  ')}`);
   return {
@@ -221,7 +225,8 @@ function functionCredentials(value: unknown, service: ServiceLike, problems: str
       problems.push(`${where}.${name}: expected { sasl: { mechanism, username, password } }`);
       continue;
     }
-    for (const key of Object.keys(own)) if (key !== 'sasl') problems.push(`${where}.${name}.${key}: unknown option (a function takes sasl only)`);
+    for (const key of Object.keys(own))
+      if (key !== 'sasl') problems.push(`${where}.${name}.${key}: unknown option (a function takes sasl only)`);
     const sasl = readSasl(own.sasl, problems, `${where}.${name}.sasl`);
     if (sasl) out[name] = { sasl };
   }
@@ -237,11 +242,14 @@ function readSasl(value: unknown, problems: string[], where = 'custom.offlineMsk
     return undefined;
   }
   const before = problems.length;
-  for (const key of Object.keys(value)) if (!['mechanism', 'username', 'password'].includes(key)) problems.push(`${where}.${key}: unknown option`);
+  for (const key of Object.keys(value))
+    if (!['mechanism', 'username', 'password'].includes(key)) problems.push(`${where}.${key}: unknown option`);
   const { mechanism, username, password } = value;
   if (mechanism !== undefined && !SASL_MECHANISMS.includes(mechanism as SaslMechanism)) {
     const iam = typeof mechanism === 'string' && /^(aws|iam|oauthbearer|aws_msk_iam)$/i.test(mechanism);
-    problems.push(`${where}.mechanism: expected plain, scram-sha-256 or scram-sha-512, got ${JSON.stringify(mechanism)}${iam ? ` (${NOT_IAM})` : ''}`);
+    problems.push(
+      `${where}.mechanism: expected plain, scram-sha-256 or scram-sha-512, got ${JSON.stringify(mechanism)}${iam ? ` (${NOT_IAM})` : ''}`,
+    );
   }
   if (typeof username !== 'string' || username.length === 0) problems.push(`${where}.username: required (a non-empty string)`);
   if (typeof password !== 'string' || password.length === 0) problems.push(`${where}.password: required (a non-empty string)`);
@@ -275,12 +283,14 @@ function readTls(value: unknown, problems: string[]): false | TlsOptions {
     problems.push(`${where}: expected true, false or { caFile, certFile, keyFile }`);
     return false;
   }
-  for (const key of Object.keys(value)) if (!['caFile', 'certFile', 'keyFile'].includes(key)) problems.push(`${where}.${key}: unknown option`);
+  for (const key of Object.keys(value))
+    if (!['caFile', 'certFile', 'keyFile'].includes(key)) problems.push(`${where}.${key}: unknown option`);
   const caFile = pemFile(value.caFile, `${where}.caFile`, problems);
   const certFile = pemFile(value.certFile, `${where}.certFile`, problems);
   const keyFile = pemFile(value.keyFile, `${where}.keyFile`, problems);
   const given = (v: unknown) => v !== undefined && v !== '';
-  if (given(value.certFile) !== given(value.keyFile)) problems.push(`${where}: certFile and keyFile go together (a client certificate and its private key)`);
+  if (given(value.certFile) !== given(value.keyFile))
+    problems.push(`${where}: certFile and keyFile go together (a client certificate and its private key)`);
   return { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) };
 }
 
@@ -298,13 +308,22 @@ const SASL_ACCESS: Record<string, SaslMechanism> = {
  * for a server root CA). An event that names no authentication connects as the options say.
  * Lambda uses SASL over TLS only, so an event naming a SASL secret always gets TLS.
  */
-function eventConnection(e: Dict, eventType: 'msk' | 'kafka', options: PluginOptions, where: string, problems: string[], checkSecrets: boolean): Connection {
+function eventConnection(
+  e: Dict,
+  eventType: 'msk' | 'kafka',
+  options: PluginOptions,
+  where: string,
+  problems: string[],
+  checkSecrets: boolean,
+): Connection {
   const declared: { sasl?: { mechanism: SaslMechanism; property: string }; clientCertificate?: boolean; rootCa?: boolean } = {};
   if (eventType === 'kafka' && isDict(e.accessConfigurations)) {
     const access = e.accessConfigurations;
     const saslKeys = Object.keys(access).filter((k) => k in SASL_ACCESS);
     if (saslKeys.length + (access.clientCertificateTlsAuth !== undefined ? 1 : 0) > 1) {
-      problems.push(`${where}.accessConfigurations: ${[...saslKeys, ...(access.clientCertificateTlsAuth !== undefined ? ['clientCertificateTlsAuth'] : [])].join(', ')}: one authentication method per event, as AWS accepts`);
+      problems.push(
+        `${where}.accessConfigurations: ${[...saslKeys, ...(access.clientCertificateTlsAuth !== undefined ? ['clientCertificateTlsAuth'] : [])].join(', ')}: one authentication method per event, as AWS accepts`,
+      );
     }
     const key = saslKeys[0];
     if (key) declared.sasl = { mechanism: SASL_ACCESS[key]!, property: `accessConfigurations.${key}` };
@@ -324,25 +343,37 @@ function eventConnection(e: Dict, eventType: 'msk' | 'kafka', options: PluginOpt
     if (declared.sasl) {
       const { mechanism, property } = declared.sasl;
       if (!options.sasl) {
-        problems.push(`${where}.${property}: a ${mechanism} secret, which is not local: give its username and password as custom.offlineMsk.sasl`);
+        problems.push(
+          `${where}.${property}: a ${mechanism} secret, which is not local: give its username and password as custom.offlineMsk.sasl`,
+        );
       } else if (options.sasl.mechanism !== undefined && options.sasl.mechanism !== mechanism) {
-        problems.push(`${where}.${property}: the event authenticates with ${mechanism}, custom.offlineMsk.sasl.mechanism says ${options.sasl.mechanism}`);
+        problems.push(
+          `${where}.${property}: the event authenticates with ${mechanism}, custom.offlineMsk.sasl.mechanism says ${options.sasl.mechanism}`,
+        );
       }
     }
     if (declared.clientCertificate && !(tls.certFile && tls.keyFile)) {
-      problems.push(`${where}.accessConfigurations.clientCertificateTlsAuth: a client certificate secret, which is not local: give custom.offlineMsk.ssl.certFile and keyFile`);
+      problems.push(
+        `${where}.accessConfigurations.clientCertificateTlsAuth: a client certificate secret, which is not local: give custom.offlineMsk.ssl.certFile and keyFile`,
+      );
     }
     if (declared.rootCa && !tls.caFile) {
-      problems.push(`${where}.accessConfigurations.serverRootCaCertificate: a CA certificate secret, which is not local: give custom.offlineMsk.ssl.caFile`);
+      problems.push(
+        `${where}.accessConfigurations.serverRootCaCertificate: a CA certificate secret, which is not local: give custom.offlineMsk.ssl.caFile`,
+      );
     }
   }
-  const sasl = declared.sasl && options.sasl && problems.length === before ? { mechanism: declared.sasl.mechanism, username: options.sasl.username, password: options.sasl.password } : undefined;
+  const sasl =
+    declared.sasl && options.sasl && problems.length === before
+      ? { mechanism: declared.sasl.mechanism, username: options.sasl.username, password: options.sasl.password }
+      : undefined;
   return { ssl: tls, sasl };
 }
 
 /** What a connection is, for the start-up line (never a secret). */
 export function describeConnection(c: Connection): string {
-  const tls = c.ssl === false ? '' : [c.ssl.caFile ? 'private CA' : '', c.ssl.certFile ? 'client certificate' : ''].filter(Boolean).join(', ');
+  const tls =
+    c.ssl === false ? '' : [c.ssl.caFile ? 'private CA' : '', c.ssl.certFile ? 'client certificate' : ''].filter(Boolean).join(', ');
   const protocol = c.sasl ? (c.ssl === false ? 'SASL_PLAINTEXT' : 'SASL_SSL') : c.ssl === false ? 'PLAINTEXT' : 'SSL';
   const details = [c.sasl?.mechanism ?? '', tls].filter(Boolean).join(', ');
   return details ? `${protocol} ${details}` : protocol;
@@ -437,7 +468,12 @@ function needsProvisionedMode(e: Dict, where: string, problems: string[]): boole
 }
 
 /** The event's on-failure destination (`{ destination: undefined }` when it has none), or undefined after naming a problem. */
-function onFailureDestination(e: Dict, topic: string, where: string, problems: string[]): { destination: Destination | undefined } | undefined {
+function onFailureDestination(
+  e: Dict,
+  topic: string,
+  where: string,
+  problems: string[],
+): { destination: Destination | undefined } | undefined {
   const destinations = e.destinations;
   if (destinations !== undefined && e.onFailureDestination !== undefined) {
     problems.push(`${where}: destinations.onFailure and onFailureDestination say the same thing; keep one`);
@@ -464,14 +500,26 @@ function onFailureDestination(e: Dict, topic: string, where: string, problems: s
 }
 
 /** How often a failing record is retried and how old it may grow, within AWS's bounds. */
-function retryLimits(e: Dict, where: string, problems: string[]): { maximumRetryAttempts: number; maximumRecordAgeSeconds: number } | undefined {
+function retryLimits(
+  e: Dict,
+  where: string,
+  problems: string[],
+): { maximumRetryAttempts: number; maximumRecordAgeSeconds: number } | undefined {
   const maximumRetryAttempts = e.maximumRetryAttempts ?? MAPPING_DEFAULTS.maximumRetryAttempts;
-  if (typeof maximumRetryAttempts !== 'number' || !Number.isInteger(maximumRetryAttempts) || maximumRetryAttempts < -1 || maximumRetryAttempts > 10000) {
+  if (
+    typeof maximumRetryAttempts !== 'number' ||
+    !Number.isInteger(maximumRetryAttempts) ||
+    maximumRetryAttempts < -1 ||
+    maximumRetryAttempts > 10000
+  ) {
     problems.push(`${where}.maximumRetryAttempts: -1 (unlimited) or 0..10000`);
     return undefined;
   }
   const maximumRecordAge = e.maximumRecordAgeInSeconds ?? MAPPING_DEFAULTS.maximumRecordAgeSeconds;
-  if (typeof maximumRecordAge !== 'number' || !(maximumRecordAge === -1 || (Number.isInteger(maximumRecordAge) && maximumRecordAge >= 60 && maximumRecordAge <= 604800))) {
+  if (
+    typeof maximumRecordAge !== 'number' ||
+    !(maximumRecordAge === -1 || (Number.isInteger(maximumRecordAge) && maximumRecordAge >= 60 && maximumRecordAge <= 604800))
+  ) {
     problems.push(`${where}.maximumRecordAgeInSeconds: -1 (unlimited) or 60..604800`);
     return undefined;
   }
@@ -528,7 +576,13 @@ function mappingDefinition(service: ServiceLike, options: PluginOptions, event: 
 }
 
 /** One event's mapping, or undefined after naming its first problem (checked in the order AWS would refuse them). */
-function readMapping(service: ServiceLike, options: PluginOptions, mode: 'offline' | 'package', event: KafkaEvent, problems: string[]): MappingDefinition | undefined {
+function readMapping(
+  service: ServiceLike,
+  options: PluginOptions,
+  mode: 'offline' | 'package',
+  event: KafkaEvent,
+  problems: string[],
+): MappingDefinition | undefined {
   const { functionKey, fn, eventType, e, where } = event;
   const target = topicAndFilters(e, where, problems);
   if (!target || needsProvisionedMode(e, where, problems)) return undefined;

@@ -19,7 +19,9 @@ import type { RunningOfflineMsk } from './start';
 import type * as Start from './start';
 
 interface Serverless {
-  service: ServiceLike & { provider: { compiledCloudFormationTemplate?: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> } } };
+  service: ServiceLike & {
+    provider: { compiledCloudFormationTemplate?: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> } };
+  };
   configSchemaHandler?: { defineFunctionEventProperties?(provider: string, event: string, schema: unknown): void };
   getProvider(name: string): { naming: { getLambdaLogicalId(functionKey: string): string } };
 }

@@ -36,7 +36,10 @@ async function withAdmin<T>(params: GroupPositionsParams, what: string, read: (a
   const admin = params.kafka.admin();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`reading ${what} of ${params.groupId} took longer than ${params.timeoutMs} ms`)), params.timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`reading ${what} of ${params.groupId} took longer than ${params.timeoutMs} ms`)),
+      params.timeoutMs,
+    );
   });
   try {
     return await Promise.race([admin.connect().then(() => read(admin)), timeout]);

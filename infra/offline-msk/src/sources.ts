@@ -80,9 +80,17 @@ function destinationWriter(params: {
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          producer.send({ topic: destination.topic, acks: -1, timeout: DESTINATION_TIMEOUT_MS, messages: kafkaDestinationMessages(failure, context) }),
+          producer.send({
+            topic: destination.topic,
+            acks: -1,
+            timeout: DESTINATION_TIMEOUT_MS,
+            messages: kafkaDestinationMessages(failure, context),
+          }),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no acknowledgement from ${destination.topic} within ${DESTINATION_TIMEOUT_MS / 1000} s`)), DESTINATION_TIMEOUT_MS);
+            timer = setTimeout(
+              () => reject(new Error(`no acknowledgement from ${destination.topic} within ${DESTINATION_TIMEOUT_MS / 1000} s`)),
+              DESTINATION_TIMEOUT_MS,
+            );
           }),
         ]);
       } finally {
@@ -90,7 +98,10 @@ function destinationWriter(params: {
       }
       return;
     }
-    const target = destination.kind === 'reference' ? `a CloudFormation reference ${JSON.stringify(destination.value)}` : `the ${destination.kind.toUpperCase()} destination ${destination.arn}`;
+    const target =
+      destination.kind === 'reference'
+        ? `a CloudFormation reference ${JSON.stringify(destination.value)}`
+        : `the ${destination.kind.toUpperCase()} destination ${destination.arn}`;
     const record = invocationRecord(failure, context, destination.kind === 'reference' ? 'sqs' : destination.kind);
     log.error(
       line(
@@ -204,13 +215,24 @@ export async function runMappings(params: {
         log,
         onFatal,
         invoke: (event) => params.invoke(m.functionKey, event),
-        ...(m.destination ? { sendToDestination: destinationWriter({ mapping: m, destination: m.destination, producer: clients.producerFor(m), log: pluginLog }) } : {}),
+        ...(m.destination
+          ? {
+              sendToDestination: destinationWriter({
+                mapping: m,
+                destination: m.destination,
+                producer: clients.producerFor(m),
+                log: pluginLog,
+              }),
+            }
+          : {}),
         settings: sourceSettings(m, options),
       }),
     ),
   );
   for (const result of started) if (result.status === 'fulfilled') sources.push(result.value);
-  const failed = started.flatMap((r, i) => (r.status === 'rejected' ? [`${mappings[i]!.functionName}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
+  const failed = started.flatMap((r, i) =>
+    r.status === 'rejected' ? [`${mappings[i]!.functionName}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : [],
+  );
   if (failed.length > 0) {
     await stop();
     throw new Error(`could not start:\n  ${failed.join('\n  ')}`);

@@ -34,7 +34,9 @@ function describe(m: MappingDefinition): string {
     `retries ${m.maximumRetryAttempts < 0 ? (m.destination ? '-1 (10 with a destination)' : 'unlimited') : m.maximumRetryAttempts}`,
     m.maximumRecordAgeSeconds >= 0 ? `record age ${m.maximumRecordAgeSeconds} s` : undefined,
     m.bisectBatchOnFunctionError ? 'bisect' : undefined,
-    m.destination ? `on failure ${m.destination.kind === 'kafka' ? `kafka://${m.destination.topic}` : m.destination.kind}` : 'no on-failure destination',
+    m.destination
+      ? `on failure ${m.destination.kind === 'kafka' ? `kafka://${m.destination.topic}` : m.destination.kind}`
+      : 'no on-failure destination',
   ].filter((s) => s !== undefined);
   return (
     `${m.eventType} ${m.topic} -> ${m.functionName} (group ${m.groupId}, ${describeConnection(m.connection)}, batchSize ${m.batchSize}, window ${m.batchingWindowMs} ms, ` +
@@ -60,7 +62,9 @@ export async function startOfflineMsk(params: {
     return { mappings, stop: () => Promise.resolve() };
   }
 
-  const functions = [...new Map(mappings.map((m) => [m.functionKey, { functionKey: m.functionKey, timeoutSeconds: m.timeoutSeconds }])).values()];
+  const functions = [
+    ...new Map(mappings.map((m) => [m.functionKey, { functionKey: m.functionKey, timeoutSeconds: m.timeoutSeconds }])).values(),
+  ];
   const invoker = await createInvoker(serverless, offlineOptions(service, params.cliOptions), functions);
   let running: Awaited<ReturnType<typeof runMappings>>;
   try {

@@ -69,7 +69,15 @@ describe('buildKafkaEvent', () => {
     const records = [
       exampleRecord({ topic: 'a.b-c', partition: 2, offset: '7' }),
       exampleRecord({ topic: 'a.b-c', partition: 0, offset: '1', key: null, value: null, headers: [] }),
-      exampleRecord({ topic: 'a.b-c', partition: 2, offset: '8', headers: [{ name: 'x', value: Buffer.from([0, 255]) }, { name: 'x', value: Buffer.from('2') }] }),
+      exampleRecord({
+        topic: 'a.b-c',
+        partition: 2,
+        offset: '8',
+        headers: [
+          { name: 'x', value: Buffer.from([0, 255]) },
+          { name: 'x', value: Buffer.from('2') },
+        ],
+      }),
     ];
 
     const event = buildKafkaEvent({ kind: 'self-managed', bootstrapServers: ['127.0.0.1:9092', '127.0.0.1:9094'] }, records);

@@ -13,7 +13,10 @@ const context = {
 function failure(overrides: Partial<Failure> = {}): Failure {
   return {
     condition: 'RetriesExhausted',
-    records: [record(0, 100, { timestamp: 1749116692330, topic: 'my-topic' }), record(0, 101, { timestamp: 1749116692331, topic: 'my-topic' })],
+    records: [
+      record(0, 100, { timestamp: 1749116692330, topic: 'my-topic' }),
+      record(0, 101, { timestamp: 1749116692331, topic: 'my-topic' }),
+    ],
     requestId: 'e4b46cbf-b738-xmpl-8880-a18cdf61200e',
     approximateInvokeCount: 3,
     response: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
@@ -73,12 +76,19 @@ describe('the Kafka on-failure destination (kafka-on-failure-destination.html, "
   });
 
   it('marks a record too old with RecordAgeExceeded and a null responseContext when it never reached the function; no eventSourceArn for self-managed Kafka', () => {
-    const [message] = kafkaDestinationMessages(failure({ condition: 'RecordAgeExceeded', approximateInvokeCount: 0, response: null, records: [record(1, 7)] }), {
-      ...context,
-      source: { kind: 'self-managed', bootstrapServers: ['b:9092'] },
-    });
+    const [message] = kafkaDestinationMessages(
+      failure({ condition: 'RecordAgeExceeded', approximateInvokeCount: 0, response: null, records: [record(1, 7)] }),
+      {
+        ...context,
+        source: { kind: 'self-managed', bootstrapServers: ['b:9092'] },
+      },
+    );
 
-    const value = JSON.parse(message!.value) as { requestContext: { condition: string }; responseContext: unknown; KafkaBatchInfo: Record<string, unknown> };
+    const value = JSON.parse(message!.value) as {
+      requestContext: { condition: string };
+      responseContext: unknown;
+      KafkaBatchInfo: Record<string, unknown>;
+    };
     expect(value.requestContext.condition).toBe('RecordAgeExceeded');
     expect(value.responseContext).toBeNull();
     expect(value.KafkaBatchInfo).not.toHaveProperty('eventSourceArn');
@@ -115,7 +125,10 @@ describe('SQS, SNS and S3 destinations (kafka-on-failure.html, example invocatio
         },
       },
     });
-    expect(JSON.parse(s3.payload as string)).toMatchObject({ eventSource: 'aws:kafka', records: { 'my-topic-0': [{ offset: 100 }, { offset: 101 }] } });
+    expect(JSON.parse(s3.payload as string)).toMatchObject({
+      eventSource: 'aws:kafka',
+      records: { 'my-topic-0': [{ offset: 100 }, { offset: 101 }] },
+    });
   });
 });
 

@@ -99,7 +99,11 @@ describe('compileFilterPatterns: what AWS supports for Kafka', () => {
   });
 
   it('matches neither a non-UTF-8 value nor a tombstone, not even with exists: false (no metadata filters on Kafka)', () => {
-    for (const pattern of [[{ value: [{ exists: false }] }], [{ value: { a: [{ exists: false }] } }], [{ value: [{ 'anything-but': ['x'] }] }]]) {
+    for (const pattern of [
+      [{ value: [{ exists: false }] }],
+      [{ value: { a: [{ exists: false }] } }],
+      [{ value: [{ 'anything-but': ['x'] }] }],
+    ]) {
       expect(matches(pattern, Buffer.from([0xff, 0xfe, 0x00])), JSON.stringify(pattern)).toBe(false);
       expect(matches(pattern, null), JSON.stringify(pattern)).toBe(false);
     }

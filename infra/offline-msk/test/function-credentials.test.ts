@@ -56,7 +56,11 @@ describe('custom.offlineMsk.functions', () => {
 
   it('refuses a function the service does not have, and credentials that are not complete, naming each', () => {
     // Prepare
-    const svc = service({ offlineMsk: { functions: { nobody: { sasl: { username: 'u', password: 'p' } }, reader: { sasl: { username: '' } }, other: { tls: {} } } } });
+    const svc = service({
+      offlineMsk: {
+        functions: { nobody: { sasl: { username: 'u', password: 'p' } }, reader: { sasl: { username: '' } }, other: { tls: {} } },
+      },
+    });
 
     // Act / Assess
     expect(() => readPluginOptions(svc, {})).toThrow(

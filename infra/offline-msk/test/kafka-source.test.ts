@@ -48,13 +48,21 @@ class FakeConsumer {
   disconnected = false;
   #listeners = new Map<string, Listener[]>();
   #config: { eachBatch: (payload: unknown) => Promise<void>; eachBatchAutoResolve?: boolean } | undefined;
-  constructor(broker: Record<string, string>, topicLog: Record<number, ConsumedRecord[]>, readonly memberId: string) {
+  constructor(
+    broker: Record<string, string>,
+    topicLog: Record<number, ConsumedRecord[]>,
+    readonly memberId: string,
+  ) {
     this.broker = broker;
     this.topicLog = topicLog;
   }
   on(name: string, listener: Listener) {
     this.#listeners.set(name, [...(this.#listeners.get(name) ?? []), listener]);
-    return () => this.#listeners.set(name, (this.#listeners.get(name) ?? []).filter((l) => l !== listener));
+    return () =>
+      this.#listeners.set(
+        name,
+        (this.#listeners.get(name) ?? []).filter((l) => l !== listener),
+      );
   }
   emit(name: string, payload: unknown) {
     for (const l of this.#listeners.get(name) ?? []) l({ payload });
@@ -93,7 +101,9 @@ class FakeConsumer {
   commitOffsets = (offsets: PartitionOffset[]) => {
     if (!this.running) return Promise.resolve();
     for (const o of offsets) this.broker[`${o.topic}-${o.partition}`] = o.offset;
-    this.emit(this.events.COMMIT_OFFSETS, { topics: [{ topic: 't', partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })) }] });
+    this.emit(this.events.COMMIT_OFFSETS, {
+      topics: [{ topic: 't', partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })) }],
+    });
     return Promise.resolve();
   };
   /** Where kafkajs fetches a partition next: a pending seek, else its position, else the committed offset. */
@@ -132,7 +142,14 @@ class FakeConsumer {
         partition,
         fetchedOffset: String(from),
         lastOffset: () => last,
-        messages: records.map((r) => ({ offset: r.offset, timestamp: String(r.timestamp), key: r.key, value: r.value, headers: {}, attributes: 0 })),
+        messages: records.map((r) => ({
+          offset: r.offset,
+          timestamp: String(r.timestamp),
+          key: r.key,
+          value: r.value,
+          headers: {},
+          attributes: 0,
+        })),
       },
       resolveOffset: (offset: string) => (resolved = Number(offset)),
       isRunning: () => options.running ?? this.running,
@@ -161,7 +178,12 @@ async function start(
   const topicLog = params.topicLog ?? {};
   const lines: string[] = [];
   const control = { joins: true };
-  const log = { debug: () => undefined, info: () => undefined, warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+  const log = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (m: string) => lines.push(`warn ${m}`),
+    error: (m: string) => lines.push(`error ${m}`),
+  };
   const kafka = {
     consumer: () => {
       const consumer = new FakeConsumer(broker, topicLog, `member-${consumers.length}`);
@@ -235,7 +257,9 @@ describe('startKafkaEventSource', () => {
 
   it('starts afresh when the member id changes: a batch of the old member commits nothing', async () => {
     let release: () => void = () => undefined;
-    const { consumers, broker, source } = await start({ invoke: () => new Promise((resolve) => (release = () => resolve({ ok: true, payload: null }))) });
+    const { consumers, broker, source } = await start({
+      invoke: () => new Promise((resolve) => (release = () => resolve({ ok: true, payload: null }))),
+    });
     await consumers[0]!.deliver(range(0, 0, 1));
     await settle();
 
@@ -276,7 +300,10 @@ describe('startKafkaEventSource', () => {
   it('revokes everything on a crash kafkajs restarts itself, and logs a retriable one quietly', async () => {
     const { consumers, lines, source } = await start();
 
-    consumers[0]!.emit('consumer.crash', { error: new Error("The coordinator is loading and hence can't process requests"), restart: true });
+    consumers[0]!.emit('consumer.crash', {
+      error: new Error("The coordinator is loading and hence can't process requests"),
+      restart: true,
+    });
 
     expect(source.mapping.inspect()).toEqual([]);
     expect(lines).toEqual([]);
@@ -318,7 +345,9 @@ describe('startKafkaEventSource', () => {
 
     expect(invoked).toEqual(range(0, 0, 9).map((r) => r.offset));
     expect(broker['t-0']).toBe('10');
-    expect(lines).toContain('warn fn: t-0: a fetch from offset 6 was not taken: offsets from 3 were never handed over; fetching again from 3');
+    expect(lines).toContain(
+      'warn fn: t-0: a fetch from offset 6 was not taken: offsets from 3 were never handed over; fetching again from 3',
+    );
     await source.stop();
   });
 
@@ -351,7 +380,11 @@ describe('startKafkaEventSource', () => {
 
   it('moves past records retention deleted before they were read (kafkajs jumped to the first one held), saying so', async () => {
     const invoked: string[] = [];
-    const { consumers, broker, lines, source } = await start({ topicLog: { 0: range(0, 5, 9) }, logStart: { 0: 5 }, invoke: recording(invoked) });
+    const { consumers, broker, lines, source } = await start({
+      topicLog: { 0: range(0, 5, 9) },
+      logStart: { 0: 5 },
+      invoke: recording(invoked),
+    });
     const c = consumers[0]!;
 
     for (let i = 0; i < 4; i++) {
@@ -361,7 +394,9 @@ describe('startKafkaEventSource', () => {
 
     expect(invoked).toEqual(range(0, 5, 9).map((r) => r.offset));
     expect(broker['t-0']).toBe('10');
-    expect(lines).toContain('warn fn: t-0: offsets 0..4 were deleted by the broker (its retention) before they were read; nothing can deliver them, so they are committed past');
+    expect(lines).toContain(
+      'warn fn: t-0: offsets 0..4 were deleted by the broker (its retention) before they were read; nothing can deliver them, so they are committed past',
+    );
     await source.stop();
   });
 
@@ -383,13 +418,17 @@ describe('startKafkaEventSource', () => {
     const reads: Array<{ answer: (offset: string) => void; fail: (e: Error) => void }> = [];
     const positions = (): GroupPositions => ({
       committed: (partitions) =>
-        new Promise((resolve, reject) => reads.push({ answer: (offset) => resolve(new Map(partitions.map((p) => [p, offset]))), fail: reject })),
+        new Promise((resolve, reject) =>
+          reads.push({ answer: (offset) => resolve(new Map(partitions.map((p) => [p, offset]))), fail: reject }),
+        ),
       logStart: (ps) => Promise.resolve(new Map(ps.map((p) => [p, '0']))),
     });
     const invoked: string[] = [];
     const consumers: FakeConsumer[] = [];
     let ready = false;
-    const started = start({ topicLog: { 0: range(0, 0, 9) }, invoke: recording(invoked), positions, consumers }).then((s) => ((ready = true), s));
+    const started = start({ topicLog: { 0: range(0, 0, 9) }, invoke: recording(invoked), positions, consumers }).then(
+      (s) => ((ready = true), s),
+    );
     await settle();
 
     // Act: the first read fails and is tried again; the consumer joins again while that read is under way
@@ -416,7 +455,8 @@ describe('startKafkaEventSource', () => {
 /** An invoke that notes the offsets of every record it is given, and succeeds. */
 function recording(offsets: string[]) {
   return (event: unknown): Promise<{ ok: true; payload: null }> => {
-    for (const records of Object.values((event as { records: Record<string, Array<{ offset: number }>> }).records)) for (const r of records) offsets.push(String(r.offset));
+    for (const records of Object.values((event as { records: Record<string, Array<{ offset: number }>> }).records))
+      for (const r of records) offsets.push(String(r.offset));
     return Promise.resolve({ ok: true, payload: null });
   };
 }

@@ -20,8 +20,18 @@ describe('kafkaLogCreator', () => {
 
     // Act
     for (let i = 0; i < 3; i++) {
-      logger.error("Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests", { groupId: 'g', retryCount: i, stack: 'KafkaJSProtocolError: …\n    at …' });
-      logger.error('Response GroupCoordinator(key: 10, version: 2)', { broker: 'b:9092', clientId: 'c', error: 'The group coordinator is not available', correlationId: i, size: 55 });
+      logger.error("Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests", {
+        groupId: 'g',
+        retryCount: i,
+        stack: 'KafkaJSProtocolError: …\n    at …',
+      });
+      logger.error('Response GroupCoordinator(key: 10, version: 2)', {
+        broker: 'b:9092',
+        clientId: 'c',
+        error: 'The group coordinator is not available',
+        correlationId: i,
+        size: 55,
+      });
       now += 1_000;
     }
 

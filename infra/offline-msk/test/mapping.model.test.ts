@@ -99,7 +99,9 @@ const record = (world: World, p: number, o: number): ConsumedRecord => ({
 const matches = (world: World, p: number, o: number) => world.log[p]![o] !== 'filtered';
 
 function resolved(world: World, p: number, o: number): boolean {
-  return !matches(world, p, o) || world.taken[p]!.has(o) || world.written[p]!.has(o) || world.discarded[p]!.has(o) || world.byOther[p]!.has(o);
+  return (
+    !matches(world, p, o) || world.taken[p]!.has(o) || world.written[p]!.has(o) || world.discarded[p]!.has(o) || world.byOther[p]!.has(o)
+  );
 }
 
 let current: World | undefined;
@@ -110,8 +112,13 @@ function fail(message: string): never {
   const story = bench
     ? [
         ...bench.calls.map((c) => `call ${c.n}: [${c.offsets.join(' ')}] -> ${c.result ? JSON.stringify(c.result) : 'open'}`),
-        ...bench.commits.map((c, i) => `commit ${i}: ${c.value.map((o) => `t-${o.partition}@${o.offset}`).join(' ')} ${c.done ? 'settled' : 'open'}`),
-        ...bench.writes.map((w, i) => `write ${i}: ${w.value.condition} ${w.value.records.map((r) => `${r.partition}:${r.offset}`).join(' ')} ${w.done ? 'settled' : 'open'}`),
+        ...bench.commits.map(
+          (c, i) => `commit ${i}: ${c.value.map((o) => `t-${o.partition}@${o.offset}`).join(' ')} ${c.done ? 'settled' : 'open'}`,
+        ),
+        ...bench.writes.map(
+          (w, i) =>
+            `write ${i}: ${w.value.condition} ${w.value.records.map((r) => `${r.partition}:${r.offset}`).join(' ')} ${w.done ? 'settled' : 'open'}`,
+        ),
       ].join('\n  ')
     : '';
   throw new Error(`${message}\n  ${story}`);
@@ -129,7 +136,8 @@ function observe(world: World): void {
       const limit = world.bench.mapping.retryLimit;
       for (const r of failure.records) {
         const failed = world.failures[r.partition]!.get(Number(r.offset)) ?? 0;
-        if (limit < 0 || failed < limit + 1) fail(`t-${r.partition}@${r.offset} given up after ${failed} failed invocation(s); it has ${limit} retries`);
+        if (limit < 0 || failed < limit + 1)
+          fail(`t-${r.partition}@${r.offset} given up after ${failed} failed invocation(s); it has ${limit} retries`);
       }
     }
     if (event.kind === 'discard') {
@@ -148,7 +156,8 @@ function observe(world: World): void {
     const call = event.call;
     world.callGenerations.set(call, [...world.generation]);
     for (const r of call.records) {
-      if (world.settled[r.partition]!.has(Number(r.offset))) fail(`call ${call.n} delivers t-${r.partition}@${r.offset} again, which this process settled`);
+      if (world.settled[r.partition]!.has(Number(r.offset)))
+        fail(`call ${call.n} delivers t-${r.partition}@${r.offset} again, which this process settled`);
     }
     for (const p of PARTITIONS) {
       const offsets = call.records.filter((r) => r.partition === p).map((r) => Number(r.offset));
@@ -160,13 +169,15 @@ function observe(world: World): void {
       if (writing) fail(`call ${call.n} holds t-${p} while its destination write is open`);
       const maxAge = world.settings.maximumRecordAgeSeconds;
       for (const o of offsets) {
-        if (maxAge >= 0 && call.at - world.timestamps[p]![o]! > maxAge * 1000) fail(`call ${call.n} delivers t-${p}@${o}, older than ${maxAge} s`);
+        if (maxAge >= 0 && call.at - world.timestamps[p]![o]! > maxAge * 1000)
+          fail(`call ${call.n} delivers t-${p}@${o}, older than ${maxAge} s`);
       }
       const first = offsets[0]!;
       const last = offsets.at(-1)!;
       const expected: number[] = [];
       for (let o = first; o <= last; o++) if (matches(world, p, o)) expected.push(o);
-      if (JSON.stringify(offsets) !== JSON.stringify(expected)) fail(`call ${call.n}: t-${p} offsets ${offsets.join(',')} are not the matching records ${first}..${last} in order`);
+      if (JSON.stringify(offsets) !== JSON.stringify(expected))
+        fail(`call ${call.n}: t-${p} offsets ${offsets.join(',')} are not the matching records ${first}..${last} in order`);
       for (let o = 0; o < first; o++) {
         if (!resolved(world, p, o)) fail(`call ${call.n} delivers t-${p}@${first} before t-${p}@${o} was resolved`);
       }
@@ -181,7 +192,8 @@ function checkInvariants(world: World): void {
     const committed = world.committed[p];
     if (committed !== undefined) {
       for (let o = 0; o < Number(committed); o++) {
-        if (!resolved(world, p, o)) fail(`t-${p}@${o} is below the committed offset ${committed} but was never taken, written or discarded`);
+        if (!resolved(world, p, o))
+          fail(`t-${p}@${o} is below the committed offset ${committed} but was never taken, written or discarded`);
       }
     }
   }
@@ -189,7 +201,8 @@ function checkInvariants(world: World): void {
   for (const key of bench.paused) {
     const state = inspect.get(key);
     if (!state) fail(`${key} is paused but not owned`);
-    if (state.buffered <= Math.floor(settings.maxRecordsPerPartition / 2)) fail(`${key} is paused with only ${state.buffered} records buffered`);
+    if (state.buffered <= Math.floor(settings.maxRecordsPerPartition / 2))
+      fail(`${key} is paused with only ${state.buffered} records buffered`);
   }
   for (const state of inspect.values()) {
     if (state.buffered > settings.maxRecordsPerPartition + FETCH_MAX) fail(`${state.key} buffers ${state.buffered} records`);
@@ -211,7 +224,8 @@ function checkNobodyWaits(world: World): void {
   for (const state of bench.mapping.inspect()) {
     const p = Number(state.key.slice(2));
     if (state.next === undefined || committing) continue;
-    if (BigInt(state.next) > (world.committed[p] ?? 0n)) fail(`${state.key} resolved up to ${state.next} but the group holds ${world.committed[p]} and no commit is on its way`);
+    if (BigInt(state.next) > (world.committed[p] ?? 0n))
+      fail(`${state.key} resolved up to ${state.next} but the group holds ${world.committed[p]} and no commit is on its way`);
   }
 }
 
@@ -265,7 +279,7 @@ function handOver(world: World, p: number, from: number, to: number): void {
 
 /** The source learns where the group stands on the partitions waiting for their start (it reads the committed offsets), and seeks there. */
 const locate = () =>
-  command('the group\'s committed offsets are read for the new partitions', (world) => {
+  command("the group's committed offsets are read for the new partitions", (world) => {
     for (const p of world.waiting) {
       world.bench.mapping.startAt({ topic: 't', partition: p }, String(world.committed[p] ?? 0n));
       world.fetchPos[p] = Number(world.committed[p] ?? 0n);
@@ -274,7 +288,7 @@ const locate = () =>
   });
 
 const rebalance = (owned: number[]) =>
-  command(`rebalance([${owned.join(",")}])`, (world) => {
+  command(`rebalance([${owned.join(',')}])`, (world) => {
     world.rebalances += 1;
     const before = world.owned;
     world.owned = new Set(owned);
@@ -366,7 +380,11 @@ function resultFor(outcome: Outcome, call: Call, world: World): InvokeResult {
   if (poison.length > 0 && (outcome.kind === 'success' || outcome.kind === 'partial')) {
     if (outcome.kind === 'success' || !world.settings.reportBatchItemFailures) return { ok: false, error: 'poison' };
     const failures = call.records
-      .filter((r) => poison.some((q) => q.partition === r.partition && (outcome.mode === 'from-first-on' ? Number(r.offset) >= Number(q.offset) : q === r)))
+      .filter((r) =>
+        poison.some(
+          (q) => q.partition === r.partition && (outcome.mode === 'from-first-on' ? Number(r.offset) >= Number(q.offset) : q === r),
+        ),
+      )
       .map((r) => ({ itemIdentifier: { partition: `t-${r.partition}`, offset: Number(r.offset) } }));
     return { ok: true, payload: { batchItemFailures: failures } };
   }
@@ -382,7 +400,14 @@ function generatedResult(outcome: Outcome, call: Call): InvokeResult {
     case 'timeout':
       return { ok: false, error: 'no answer within 15 s' };
     case 'malformed': {
-      const bad: unknown[] = ['done', 42, [1], { batchItemFailures: 'x' }, { batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 999999 } }] }, { batchItemFailures: [{ itemIdentifier: 't-0-1' }] }];
+      const bad: unknown[] = [
+        'done',
+        42,
+        [1],
+        { batchItemFailures: 'x' },
+        { batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 999999 } }] },
+        { batchItemFailures: [{ itemIdentifier: 't-0-1' }] },
+      ];
       return { ok: true, payload: bad[outcome.which % bad.length] };
     }
     case 'partial': {
@@ -395,7 +420,11 @@ function generatedResult(outcome: Outcome, call: Call): InvokeResult {
         if (i % 3 === 0) continue; // this partition succeeded
         const from = i % records.length;
         const chosen =
-          outcome.mode === 'lowest' ? [records[from]!] : outcome.mode === 'from-first-on' ? records.slice(from) : records.filter((_, k) => k === from || (k > from && (k + i) % 2 === 0));
+          outcome.mode === 'lowest'
+            ? [records[from]!]
+            : outcome.mode === 'from-first-on'
+              ? records.slice(from)
+              : records.filter((_, k) => k === from || (k > from && (k + i) % 2 === 0));
         for (const r of chosen) failures.push({ itemIdentifier: { partition: `t-${p}`, offset: Number(r.offset) } });
       }
       return { ok: true, payload: { batchItemFailures: failures } };
@@ -406,7 +435,8 @@ function generatedResult(outcome: Outcome, call: Call): InvokeResult {
 /** What the function took and what failed, the way Lambda reads its answer. */
 function noteOutcome(world: World, call: Call, result: InvokeResult): void {
   const failedAll = () => {
-    for (const r of call.records) world.failures[r.partition]!.set(Number(r.offset), (world.failures[r.partition]!.get(Number(r.offset)) ?? 0) + 1);
+    for (const r of call.records)
+      world.failures[r.partition]!.set(Number(r.offset), (world.failures[r.partition]!.get(Number(r.offset)) ?? 0) + 1);
   };
   if (!result.ok) return failedAll();
   let reported: Set<string> | undefined;
@@ -431,7 +461,11 @@ function noteOutcome(world: World, call: Call, result: InvokeResult): void {
     if (!reported?.has(`t-${r.partition}:${r.offset}`)) world.taken[r.partition]!.add(o);
     else world.failures[r.partition]!.set(o, (world.failures[r.partition]!.get(o) ?? 0) + 1);
     // Lambda resumes a partition at its lowest reported offset: only what lies below it is done.
-    const lowest = Math.min(...call.records.filter((q) => q.partition === r.partition && reported?.has(`t-${q.partition}:${q.offset}`)).map((q) => Number(q.offset)));
+    const lowest = Math.min(
+      ...call.records
+        .filter((q) => q.partition === r.partition && reported?.has(`t-${q.partition}:${q.offset}`))
+        .map((q) => Number(q.offset)),
+    );
     if (o < lowest) world.settled[r.partition]!.add(o);
   }
 }
@@ -447,17 +481,24 @@ const answer = (pick: number, outcome: Outcome) =>
     // No partition waits on another's failure: a record fails at most once with the same poison record of another partition
     // (while the mapping can know of it: an answer that arrives after a partition was revoked changes nothing).
     const began = world.callGenerations.get(call)!;
-    const poison = call.records.filter((r) => world.log[r.partition]![Number(r.offset)] === 'poison' && began[r.partition] === world.generation[r.partition]);
+    const poison = call.records.filter(
+      (r) => world.log[r.partition]![Number(r.offset)] === 'poison' && began[r.partition] === world.generation[r.partition],
+    );
     for (const r of call.records) {
       const o = Number(r.offset);
-      if (world.log[r.partition]![o] === 'poison' || (world.failures[r.partition]!.get(o) ?? 0) === (failedBefore[r.partition]!.get(o) ?? 0)) continue;
+      if (
+        world.log[r.partition]![o] === 'poison' ||
+        (world.failures[r.partition]!.get(o) ?? 0) === (failedBefore[r.partition]!.get(o) ?? 0)
+      )
+        continue;
       if (began[r.partition] !== world.generation[r.partition]) continue;
       for (const q of poison) {
         if (q.partition === r.partition) continue;
         const key = `${r.partition}:${o}|${q.partition}:${q.offset}|${world.generation[r.partition]}|${world.generation[q.partition]}`;
         const times = (world.failedWithPoison.get(key) ?? 0) + 1;
         world.failedWithPoison.set(key, times);
-        if (times > 1) fail(`t-${r.partition}@${o} failed again in a batch with the poison record t-${q.partition}@${q.offset} of another partition`);
+        if (times > 1)
+          fail(`t-${r.partition}@${o} failed again in a batch with the poison record t-${q.partition}@${q.offset} of another partition`);
       }
     }
     call.answer(result);
@@ -515,7 +556,14 @@ const outcome: fc.Arbitrary<Outcome> = fc.oneof(
   { weight: 5, arbitrary: fc.constant({ kind: 'success' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'error' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'timeout' as const }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('partial' as const), pick: fc.nat(50), mode: fc.constantFrom('lowest' as const, 'from-first-on' as const, 'scattered' as const) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('partial' as const),
+      pick: fc.nat(50),
+      mode: fc.constantFrom('lowest' as const, 'from-first-on' as const, 'scattered' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('malformed' as const), which: fc.nat(10) }) },
 );
 
@@ -523,7 +571,12 @@ const outcome: fc.Arbitrary<Outcome> = fc.oneof(
 const commands = [
   fc.oneof(
     { weight: 20, arbitrary: fc.tuple(partition, fc.integer({ min: 1, max: 5 })).map(([p, n]) => produce(p, n, 'ok')) },
-    { weight: 6, arbitrary: fc.tuple(partition, fc.integer({ min: 1, max: 3 }), fc.constantFrom<Kind>('filtered', 'old', 'poison')).map(([p, n, k]) => produce(p, n, k)) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .tuple(partition, fc.integer({ min: 1, max: 3 }), fc.constantFrom<Kind>('filtered', 'old', 'poison'))
+        .map(([p, n, k]) => produce(p, n, k)),
+    },
     { weight: 25, arbitrary: fc.tuple(partition, fc.integer({ min: 1, max: FETCH_MAX })).map(([p, n]) => fetch(p, n)) },
     { weight: 25, arbitrary: fc.tuple(fc.nat(20), outcome).map(([pick, o]) => answer(pick, o)) },
     { weight: 15, arbitrary: fc.constantFrom(true, true, true, false).map((ok) => settleCommit(ok)) },

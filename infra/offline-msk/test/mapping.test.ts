@@ -15,7 +15,8 @@ const tp = (partition: number) => ({ topic: 't', partition });
 /** Assigns partitions whose group stands at offset 0 (a new group on a new topic). */
 const assign = (b: Bench, ...partitions: number[]) => b.mapping.assign(partitions.map((p) => ({ ...tp(p), offset: '0' })));
 /** Assigns partitions whose group stands at the given offsets. */
-const assignAt = (b: Bench, starts: Record<number, number>) => b.mapping.assign(Object.entries(starts).map(([p, offset]) => ({ ...tp(Number(p)), offset: String(offset) })));
+const assignAt = (b: Bench, starts: Record<number, number>) =>
+  b.mapping.assign(Object.entries(starts).map(([p, offset]) => ({ ...tp(Number(p)), offset: String(offset) })));
 const batches = (b: Bench) => b.calls.map((c) => c.offsets);
 
 describe('EventSourceMapping: batches', () => {
@@ -55,7 +56,12 @@ describe('EventSourceMapping: batches', () => {
     const b = new Bench({ filter: compileFilterPatterns([{ value: { event_type: ['keep'] } }]) });
     assignAt(b, { 0: 0, 2: 40 });
 
-    b.mapping.push([record(0, 0, { value: { event_type: 'drop' } }), record(0, 1, { value: { event_type: 'keep' } }), record(0, 2, { value: 'x' }), record(0, 3, { value: { event_type: 'drop' } })]);
+    b.mapping.push([
+      record(0, 0, { value: { event_type: 'drop' } }),
+      record(0, 1, { value: { event_type: 'keep' } }),
+      record(0, 2, { value: 'x' }),
+      record(0, 3, { value: { event_type: 'drop' } }),
+    ]);
     b.mapping.push([record(2, 40, { value: { event_type: 'drop' } })]);
     await b.run();
 
@@ -161,13 +167,23 @@ describe('EventSourceMapping: failures and retries', () => {
 
   it('resumes at the lowest reported offset when the response lists every record from the first failure on', async () => {
     const b = new Bench({ reportBatchItemFailures: true });
-    b.answer = (c) => (c.n === 0 ? partialAt([[0, 2], [0, 3], [0, 4]]) : OK);
+    b.answer = (c) =>
+      c.n === 0
+        ? partialAt([
+            [0, 2],
+            [0, 3],
+            [0, 4],
+          ])
+        : OK;
     assign(b, 0);
 
     b.mapping.push(range(0, 0, 4));
     await b.run(200);
 
-    expect(batches(b)).toEqual([['0:0', '0:1', '0:2', '0:3', '0:4'], ['0:2', '0:3', '0:4']]);
+    expect(batches(b)).toEqual([
+      ['0:0', '0:1', '0:2', '0:3', '0:4'],
+      ['0:2', '0:3', '0:4'],
+    ]);
   });
 
   it.each([
@@ -181,7 +197,10 @@ describe('EventSourceMapping: failures and retries', () => {
     b.mapping.push(range(0, 0, 1));
     await b.run(200);
 
-    expect(batches(b)).toEqual([['0:0', '0:1'], ['0:0', '0:1']]);
+    expect(batches(b)).toEqual([
+      ['0:0', '0:1'],
+      ['0:0', '0:1'],
+    ]);
   });
 
   it('ignores batchItemFailures when ReportBatchItemFailures is off, as Lambda does', async () => {
@@ -209,7 +228,9 @@ describe('EventSourceMapping: failures and retries', () => {
     expect(batches(b)).toEqual([['0:0'], ['0:0'], ['0:1']]);
     expect(b.committed.get('t-0')).toBe(2n);
     expect(b.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
-      expect.stringContaining('discarded 1 record(s) of t-0 (offsets 0..0, RetriesExhausted): there is no on-failure destination, and Lambda discards them the same way'),
+      expect.stringContaining(
+        'discarded 1 record(s) of t-0 (offsets 0..0, RetriesExhausted): there is no on-failure destination, and Lambda discards them the same way',
+      ),
     ]);
   });
 
@@ -234,7 +255,11 @@ describe('EventSourceMapping: failures and retries', () => {
 
   it('after a partial response, sends only the reported records to the destination; the others were taken', async () => {
     const b = new Bench({ maximumRetryAttempts: 0, hasDestination: true, reportBatchItemFailures: true });
-    b.answer = () => partialAt([[0, 1], [0, 3]]);
+    b.answer = () =>
+      partialAt([
+        [0, 1],
+        [0, 3],
+      ]);
     assign(b, 0);
 
     b.mapping.push(range(0, 0, 4));
@@ -317,7 +342,11 @@ describe('EventSourceMapping: failures and retries', () => {
     await b.run(35_000);
 
     expect(b.calls).toHaveLength(1);
-    expect(b.writes[0]!.value).toMatchObject({ condition: 'RecordAgeExceeded', approximateInvokeCount: 1, response: { functionError: 'Unhandled' } });
+    expect(b.writes[0]!.value).toMatchObject({
+      condition: 'RecordAgeExceeded',
+      approximateInvokeCount: 1,
+      response: { functionError: 'Unhandled' },
+    });
   });
 
   it('commits nothing past records whose destination write failed, and writes them again', async () => {
@@ -341,7 +370,7 @@ describe('EventSourceMapping: failures and retries', () => {
   });
 });
 
-describe("EventSourceMapping: waits longer than a Node timer holds (2^31-1 ms)", () => {
+describe('EventSourceMapping: waits longer than a Node timer holds (2^31-1 ms)', () => {
   afterEach(() => {
     vi.restoreAllMocks();
     vi.useRealTimers();
@@ -351,7 +380,10 @@ describe("EventSourceMapping: waits longer than a Node timer holds (2^31-1 ms)",
     // Prepare: Node's timers, faked (a delay past 2^31-1 ms fires after 1 ms, as in Node)
     vi.useFakeTimers();
     const armed = vi.spyOn(globalThis, 'setTimeout');
-    const b = new Bench({ maximumRetryAttempts: 0, hasDestination: true, initialBackoffMs: 100, maxBackoffMs: 3_000_000_000 }, { nodeTimers: true });
+    const b = new Bench(
+      { maximumRetryAttempts: 0, hasDestination: true, initialBackoffMs: 100, maxBackoffMs: 3_000_000_000 },
+      { nodeTimers: true },
+    );
     b.answer = () => ERROR;
     b.autoWrite = false;
     assign(b, 0);
@@ -403,7 +435,10 @@ describe('EventSourceMapping: commits', () => {
     b.commits[1]!.ok();
     await b.run();
 
-    expect(b.commits.map((c) => c.value)).toEqual([[{ topic: 't', partition: 0, offset: '3' }], [{ topic: 't', partition: 0, offset: '3' }]]);
+    expect(b.commits.map((c) => c.value)).toEqual([
+      [{ topic: 't', partition: 0, offset: '3' }],
+      [{ topic: 't', partition: 0, offset: '3' }],
+    ]);
     expect(b.committed.get('t-0')).toBe(3n);
   });
 
@@ -480,7 +515,12 @@ describe('EventSourceMapping: partitions and rebalances (the review reproduction
 
     const succeeded = b.succeeded();
     expect(b.committed.get('t-0')).toBe(30n);
-    expect(range(0, 0, 29).map((r) => `0:${r.offset}`).filter((o) => !succeeded.has(o)), 'committed, never delivered').toEqual([]);
+    expect(
+      range(0, 0, 29)
+        .map((r) => `0:${r.offset}`)
+        .filter((o) => !succeeded.has(o)),
+      'committed, never delivered',
+    ).toEqual([]);
     expect(b.commits.every((c) => c.value.every((o) => Number(o.offset) % 10 === 0))).toBe(true);
   });
 
@@ -525,7 +565,11 @@ describe('EventSourceMapping: partitions and rebalances (the review reproduction
 
     expect(batches(b).map((o) => o[0])).toEqual(['0:0', '0:5', '0:10', '0:12']);
     const succeeded = b.succeeded();
-    expect(range(0, 0, 19).map((r) => `0:${r.offset}`).filter((o) => !succeeded.has(o))).toEqual([]);
+    expect(
+      range(0, 0, 19)
+        .map((r) => `0:${r.offset}`)
+        .filter((o) => !succeeded.has(o)),
+    ).toEqual([]);
     expect(b.committed.get('t-0')).toBe(20n);
   });
 
@@ -652,7 +696,7 @@ describe('EventSourceMapping: it takes records only in an unbroken run from wher
     expect(b.mapping.expectedOffset(tp(0))).toBe('20');
   });
 
-  it("moves past records the broker deleted before they were read, and says so", async () => {
+  it('moves past records the broker deleted before they were read, and says so', async () => {
     const b = new Bench();
     assignAt(b, { 0: 10 });
 
@@ -662,7 +706,11 @@ describe('EventSourceMapping: it takes records only in an unbroken run from wher
 
     expect(batches(b).flat()).toEqual(['0:25', '0:26']);
     expect(b.committed.get('t-0')).toBe(27n);
-    expect(b.lines).toContainEqual({ level: 'warn', message: 'fn: t-0: offsets 10..24 were deleted by the broker (its retention) before they were read; nothing can deliver them, so they are committed past' });
+    expect(b.lines).toContainEqual({
+      level: 'warn',
+      message:
+        'fn: t-0: offsets 10..24 were deleted by the broker (its retention) before they were read; nothing can deliver them, so they are committed past',
+    });
   });
 });
 
@@ -686,7 +734,9 @@ describe('EventSourceMapping: what it settled is not delivered again when a part
 
     expect(batches(b)).toEqual([range(0, 0, 9).map((r) => `0:${r.offset}`), range(0, 10, 14).map((r) => `0:${r.offset}`)]);
     expect(b.committed.get('t-0')).toBe(15n);
-    expect(b.lines.filter((l) => l.level === 'warn' && l.message.includes('t-0 came back at an older offset (a commit was lost); 10 record(s)'))).toHaveLength(1);
+    expect(
+      b.lines.filter((l) => l.level === 'warn' && l.message.includes('t-0 came back at an older offset (a commit was lost); 10 record(s)')),
+    ).toHaveLength(1);
   });
 
   it('a batch that succeeds after its partition was revoked counts: the partition, back, does not deliver it again', async () => {
@@ -723,7 +773,9 @@ describe('EventSourceMapping: what it settled is not delivered again when a part
     b.mapping.push(range(0, 25, 27));
     await b.run();
 
-    expect(batches(b).flat()).toEqual([...range(0, 10, 19), ...range(0, 5, 9), ...range(0, 20, 22), ...range(0, 25, 27)].map((r) => `0:${r.offset}`));
+    expect(batches(b).flat()).toEqual(
+      [...range(0, 10, 19), ...range(0, 5, 9), ...range(0, 20, 22), ...range(0, 25, 27)].map((r) => `0:${r.offset}`),
+    );
   });
 
   it('remembers one settled range per partition, and no more than MAX_SETTLED_PARTITIONS of them', async () => {

@@ -11,7 +11,10 @@ import type { PluginOptions, ServiceLike } from '../src/options';
 const ARN = 'arn:aws:kafka:eu-west-1:210987654321:cluster/c/1';
 const PROVISIONED = { minimumPollers: 1, maximumPollers: 1 };
 
-function service(functions: Record<string, { name?: string; timeout?: number; events?: unknown[] }>, custom: Record<string, unknown> = {}): ServiceLike {
+function service(
+  functions: Record<string, { name?: string; timeout?: number; events?: unknown[] }>,
+  custom: Record<string, unknown> = {},
+): ServiceLike {
   return {
     service: 'svc',
     provider: { region: 'eu-west-1', stage: 'dev', timeout: 10 },
@@ -30,7 +33,10 @@ function problemsOf(svc: ServiceLike): string[] {
     mappings(svc);
     return [];
   } catch (error) {
-    return (error as Error).message.split('\n').slice(1).map((l) => l.trim());
+    return (error as Error).message
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim());
   }
 }
 
@@ -110,20 +116,41 @@ describe('readMappings', () => {
   });
 
   it('reads a kafka event as self-managed: its bootstrapServers, unless the brokers are set; its onFailureDestination too', () => {
-    const fn = { events: [{ kafka: { topic: 't', bootstrapServers: ['kafka-1:9092', 'kafka-2:9092'], accessConfigurations: {}, provisionedPollerConfig: PROVISIONED, onFailureDestination: 'kafka://dead' } }] };
+    const fn = {
+      events: [
+        {
+          kafka: {
+            topic: 't',
+            bootstrapServers: ['kafka-1:9092', 'kafka-2:9092'],
+            accessConfigurations: {},
+            provisionedPollerConfig: PROVISIONED,
+            onFailureDestination: 'kafka://dead',
+          },
+        },
+      ],
+    };
 
     const [own] = mappings(service({ f: fn }));
     const [fromCustom] = mappings(service({ f: fn }, { offlineMsk: { brokers: '127.0.0.1:9092' } }));
-    const [fromEnv] = mappings(service({ f: fn }, { offlineMsk: { brokers: '127.0.0.1:9092' } }), { OFFLINE_MSK_BROKERS: '127.0.0.1:19092, 127.0.0.1:19093' });
+    const [fromEnv] = mappings(service({ f: fn }, { offlineMsk: { brokers: '127.0.0.1:9092' } }), {
+      OFFLINE_MSK_BROKERS: '127.0.0.1:19092, 127.0.0.1:19093',
+    });
 
-    expect(own).toMatchObject({ eventType: 'kafka', brokers: ['kafka-1:9092', 'kafka-2:9092'], source: { kind: 'self-managed' }, destination: { kind: 'kafka', topic: 'dead' } });
+    expect(own).toMatchObject({
+      eventType: 'kafka',
+      brokers: ['kafka-1:9092', 'kafka-2:9092'],
+      source: { kind: 'self-managed' },
+      destination: { kind: 'kafka', topic: 'dead' },
+    });
     expect(own!.functionArn).toBe('arn:aws:lambda:eu-west-1:123456789012:function:svc-dev-f');
     expect(fromCustom!.brokers).toEqual(['127.0.0.1:9092']);
     expect(fromEnv!.brokers).toEqual(['127.0.0.1:19092', '127.0.0.1:19093']);
   });
 
   it('reads SQS, SNS and S3 destinations and CloudFormation references', () => {
-    const event = (onFailure: unknown) => ({ msk: { arn: ARN, topic: 't', provisionedPollerConfig: PROVISIONED, destinations: { onFailure } } });
+    const event = (onFailure: unknown) => ({
+      msk: { arn: ARN, topic: 't', provisionedPollerConfig: PROVISIONED, destinations: { onFailure } },
+    });
     const svc = service({
       a: { events: [event('arn:aws:sqs:eu-west-1:210987654321:dlq')] },
       b: { events: [event('arn:aws:sns:eu-west-1:210987654321:failed')] },
@@ -145,17 +172,29 @@ describe('readMappings', () => {
           { msk: { arn: ARN, topic: 't', provisionedPollerConfig: PROVISIONED, destinations: { onFailure: 'kafka://t' } } },
           { msk: { arn: ARN, topic: 't', provisionedPollerConfig: PROVISIONED, destinations: { onFailure: 'https://example.com' } } },
           { msk: { arn: ARN, topic: 't', provisionedPollerConfig: PROVISIONED, maximumRecordAgeInSeconds: 30 } },
-          { kafka: { topic: 't', bootstrapServers: ['b:9092'], provisionedPollerConfig: PROVISIONED, onFailureDestination: 'kafka://x', destinations: { onFailure: 'kafka://y' } } },
+          {
+            kafka: {
+              topic: 't',
+              bootstrapServers: ['b:9092'],
+              provisionedPollerConfig: PROVISIONED,
+              onFailureDestination: 'kafka://x',
+              destinations: { onFailure: 'kafka://y' },
+            },
+          },
         ],
       },
     });
 
     expect(problemsOf(svc)).toEqual([
       'functions.b.events[0].msk.topic: required',
-      expect.stringMatching(/^functions\.b\.events\[1\]\.msk\.filterPatterns\[0\]: Kafka event source mappings only support filtering on the "value" key/),
+      expect.stringMatching(
+        /^functions\.b\.events\[1\]\.msk\.filterPatterns\[0\]: Kafka event source mappings only support filtering on the "value" key/,
+      ),
       'functions.b.events[2].msk: maximumRetryAttempts need provisioned mode (provisionedPollerConfig), as on AWS',
       'functions.b.events[3].msk.destinations.onFailure: the destination cannot be the source topic (Lambda refuses it to prevent a loop)',
-      expect.stringMatching(/^functions\.b\.events\[4\]\.msk\.destinations\.onFailure: expected kafka:\/\/<topic> or an SQS, SNS or S3 ARN/),
+      expect.stringMatching(
+        /^functions\.b\.events\[4\]\.msk\.destinations\.onFailure: expected kafka:\/\/<topic> or an SQS, SNS or S3 ARN/,
+      ),
       'functions.b.events[5].msk.maximumRecordAgeInSeconds: -1 (unlimited) or 60..604800',
       'functions.b.events[6].kafka: destinations.onFailure and onFailureDestination say the same thing; keep one',
     ]);
@@ -174,7 +213,10 @@ describe('readMappings', () => {
       'functions.b.events[0].msk.maximumBatchingWindow: 0..300 (seconds), got -1',
       "functions.c.timeout: 1..900 (seconds, Lambda's longest), got 3000000",
     ]);
-    expect(mappings(service({ d: { timeout: 900, events: [event({ maximumBatchingWindow: 300 })] } }))[0]).toMatchObject({ timeoutSeconds: 900, batchingWindowMs: 300_000 });
+    expect(mappings(service({ d: { timeout: 900, events: [event({ maximumBatchingWindow: 300 })] } }))[0]).toMatchObject({
+      timeoutSeconds: 900,
+      batchingWindowMs: 300_000,
+    });
     const provider = service({ f: { events: [event({})] } });
     provider.provider.timeout = 901;
     expect(() => mappings(provider)).toThrow("provider.timeout: 1..900 (seconds, Lambda's longest), got 901");
@@ -183,7 +225,20 @@ describe('readMappings', () => {
 
 describe('readPluginOptions', () => {
   it('reads custom.offlineMsk and refuses what it does not know', () => {
-    const svc = service({}, { offlineMsk: { brokers: ['b1:9092', 'b2:9092'], ssl: true, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' }, accountId: '111122223333', maxRecordsPerPartition: 50, initialBackoffMs: 10, maxBackoffMs: 20 } });
+    const svc = service(
+      {},
+      {
+        offlineMsk: {
+          brokers: ['b1:9092', 'b2:9092'],
+          ssl: true,
+          sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
+          accountId: '111122223333',
+          maxRecordsPerPartition: 50,
+          initialBackoffMs: 10,
+          maxBackoffMs: 20,
+        },
+      },
+    );
 
     expect(options(svc)).toEqual({
       brokers: ['b1:9092', 'b2:9092'],
@@ -202,10 +257,19 @@ describe('readPluginOptions', () => {
   it('refuses a backoff no timer can hold: initialBackoffMs and maxBackoffMs are whole milliseconds from 1 to 900000', () => {
     const read = (offlineMsk: Record<string, unknown>) => () => options(service({}, { offlineMsk }));
 
-    expect(read({ maxBackoffMs: 3_000_000_000 })).toThrow('custom.offlineMsk.maxBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 3000000000');
-    expect(read({ initialBackoffMs: 900_001 })).toThrow('custom.offlineMsk.initialBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 900001');
-    expect(read({ maxBackoffMs: 0.5 })).toThrow('custom.offlineMsk.maxBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 0.5');
-    expect(read({ initialBackoffMs: 900_000, maxBackoffMs: 900_000 })()).toMatchObject({ initialBackoffMs: 900_000, maxBackoffMs: 900_000 });
+    expect(read({ maxBackoffMs: 3_000_000_000 })).toThrow(
+      'custom.offlineMsk.maxBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 3000000000',
+    );
+    expect(read({ initialBackoffMs: 900_001 })).toThrow(
+      'custom.offlineMsk.initialBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 900001',
+    );
+    expect(read({ maxBackoffMs: 0.5 })).toThrow(
+      'custom.offlineMsk.maxBackoffMs: expected whole milliseconds from 1 to 900000 (15 minutes), got 0.5',
+    );
+    expect(read({ initialBackoffMs: 900_000, maxBackoffMs: 900_000 })()).toMatchObject({
+      initialBackoffMs: 900_000,
+      maxBackoffMs: 900_000,
+    });
   });
 
   it("reads nothing of the service's own environment: a short ADMIN_TOKEN or any other variable changes nothing", () => {
@@ -230,8 +294,11 @@ describe('how the mappings connect: TLS and SASL', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const SECRET = 'arn:aws:secretsmanager:eu-west-1:210987654321:secret:kafka';
-  const kafkaEvent = (accessConfigurations: Record<string, unknown>) => ({ kafka: { topic: 't', bootstrapServers: ['b:9096'], accessConfigurations } });
-  const connectionOf = (event: unknown, offlineMsk: Record<string, unknown>) => mappings(service({ f: { events: [event] } }, { offlineMsk }))[0]!.connection;
+  const kafkaEvent = (accessConfigurations: Record<string, unknown>) => ({
+    kafka: { topic: 't', bootstrapServers: ['b:9096'], accessConfigurations },
+  });
+  const connectionOf = (event: unknown, offlineMsk: Record<string, unknown>) =>
+    mappings(service({ f: { events: [event] } }, { offlineMsk }))[0]!.connection;
   const problemsOf = (event: unknown, offlineMsk: Record<string, unknown>) => {
     try {
       mappings(service({ f: { events: [event] } }, { offlineMsk }));
@@ -242,14 +309,21 @@ describe('how the mappings connect: TLS and SASL', () => {
   };
 
   it('reads ssl as TLS with a private CA and a client certificate; an empty path is no file', () => {
-    expect(options(service({}, { offlineMsk: { ssl: { caFile: ca, certFile: cert, keyFile: key } } })).ssl).toEqual({ caFile: ca, certFile: cert, keyFile: key });
+    expect(options(service({}, { offlineMsk: { ssl: { caFile: ca, certFile: cert, keyFile: key } } })).ssl).toEqual({
+      caFile: ca,
+      certFile: cert,
+      keyFile: key,
+    });
     expect(options(service({}, { offlineMsk: { ssl: { caFile: ca, certFile: '', keyFile: '' } } })).ssl).toEqual({ caFile: ca });
     expect(options(service({}, { offlineMsk: { ssl: true } })).ssl).toEqual({});
     expect(options(service({}, { offlineMsk: {} })).ssl).toBe(false);
   });
 
   it('names every bad TLS or SASL option at once', () => {
-    const bad = { ssl: { caFile: path.join(dir, 'missing.pem'), certFile: notPem, cafile: ca }, sasl: { mechanism: 'aws_msk_iam', username: 'u', password: '' } };
+    const bad = {
+      ssl: { caFile: path.join(dir, 'missing.pem'), certFile: notPem, cafile: ca },
+      sasl: { mechanism: 'aws_msk_iam', username: 'u', password: '' },
+    };
 
     let message = '';
     try {
@@ -267,11 +341,16 @@ describe('how the mappings connect: TLS and SASL', () => {
       `custom.offlineMsk.ssl.certFile: ${notPem} is not a PEM file (no -----BEGIN line)`,
       'custom.offlineMsk.ssl: certFile and keyFile go together (a client certificate and its private key)',
     ]);
-    expect(() => options(service({}, { offlineMsk: { ssl: 'yes' } }))).toThrow(/custom\.offlineMsk\.ssl: expected true, false or \{ caFile, certFile, keyFile \}/);
+    expect(() => options(service({}, { offlineMsk: { ssl: 'yes' } }))).toThrow(
+      /custom\.offlineMsk\.ssl: expected true, false or \{ caFile, certFile, keyFile \}/,
+    );
   });
 
   it("a kafka event's SASL secret makes its mapping connect over SASL_SSL with the local username and password", () => {
-    const connection = connectionOf(kafkaEvent({ saslScram512Auth: [SECRET], vpcSubnet: ['subnet-1'] }), { ssl: { caFile: ca }, sasl: { username: 'u', password: 'p' } });
+    const connection = connectionOf(kafkaEvent({ saslScram512Auth: [SECRET], vpcSubnet: ['subnet-1'] }), {
+      ssl: { caFile: ca },
+      sasl: { username: 'u', password: 'p' },
+    });
 
     expect(connection).toEqual({ ssl: { caFile: ca }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } });
     // Lambda uses SASL over TLS only: TLS (Node's public roots) even when the options say nothing of it.
@@ -279,43 +358,73 @@ describe('how the mappings connect: TLS and SASL', () => {
       ssl: {},
       sasl: { mechanism: 'plain', username: 'u', password: 'p' },
     });
-    expect(connectionOf(kafkaEvent({ saslScram256Auth: [SECRET] }), { sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' } }).sasl?.mechanism).toBe('scram-sha-256');
+    expect(
+      connectionOf(kafkaEvent({ saslScram256Auth: [SECRET] }), { sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' } }).sasl
+        ?.mechanism,
+    ).toBe('scram-sha-256');
   });
 
   it("an msk event's saslScram512 does the same", () => {
-    expect(connectionOf({ msk: { arn: ARN, topic: 't', saslScram512: SECRET } }, { ssl: { caFile: ca }, sasl: { username: 'u', password: 'p' } })).toEqual({
+    expect(
+      connectionOf(
+        { msk: { arn: ARN, topic: 't', saslScram512: SECRET } },
+        { ssl: { caFile: ca }, sasl: { username: 'u', password: 'p' } },
+      ),
+    ).toEqual({
       ssl: { caFile: ca },
       sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
     });
   });
 
   it('a client certificate secret and a server root CA secret come from the ssl files', () => {
-    expect(connectionOf(kafkaEvent({ clientCertificateTlsAuth: [SECRET], serverRootCaCertificate: [SECRET] }), { ssl: { caFile: ca, certFile: cert, keyFile: key } })).toEqual({
+    expect(
+      connectionOf(kafkaEvent({ clientCertificateTlsAuth: [SECRET], serverRootCaCertificate: [SECRET] }), {
+        ssl: { caFile: ca, certFile: cert, keyFile: key },
+      }),
+    ).toEqual({
       ssl: { caFile: ca, certFile: cert, keyFile: key },
       sasl: undefined,
     });
   });
 
   it('an event that names no authentication connects as the options say', () => {
-    expect(connectionOf({ msk: { arn: ARN, topic: 't' } }, { ssl: { caFile: ca }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } })).toEqual({
+    expect(
+      connectionOf(
+        { msk: { arn: ARN, topic: 't' } },
+        { ssl: { caFile: ca }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } },
+      ),
+    ).toEqual({
       ssl: { caFile: ca },
       sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
     });
     expect(connectionOf(kafkaEvent({ vpcSubnet: ['subnet-1'], vpcSecurityGroup: ['sg-1'] }), {})).toEqual({ ssl: false, sasl: undefined });
-    expect(connectionOf({ msk: { arn: ARN, topic: 't' } }, { ssl: { certFile: cert, keyFile: key } })).toEqual({ ssl: { certFile: cert, keyFile: key }, sasl: undefined });
+    expect(connectionOf({ msk: { arn: ARN, topic: 't' } }, { ssl: { certFile: cert, keyFile: key } })).toEqual({
+      ssl: { certFile: cert, keyFile: key },
+      sasl: undefined,
+    });
   });
 
   it('stops the start naming the event when a secret it names has no local stand-in, or the options contradict it', () => {
     expect(problemsOf(kafkaEvent({ saslScram512Auth: [SECRET] }), {})).toMatch(
       /functions\.f\.events\[0\]\.kafka\.accessConfigurations\.saslScram512Auth: a scram-sha-512 secret, which is not local: give its username and password as custom\.offlineMsk\.sasl/,
     );
-    expect(problemsOf({ msk: { arn: ARN, topic: 't', saslScram512: SECRET } }, { sasl: { mechanism: 'plain', username: 'u', password: 'p' } })).toMatch(
+    expect(
+      problemsOf({ msk: { arn: ARN, topic: 't', saslScram512: SECRET } }, { sasl: { mechanism: 'plain', username: 'u', password: 'p' } }),
+    ).toMatch(
       /functions\.f\.events\[0\]\.msk\.saslScram512: the event authenticates with scram-sha-512, custom\.offlineMsk\.sasl\.mechanism says plain/,
     );
-    expect(problemsOf(kafkaEvent({ clientCertificateTlsAuth: [SECRET] }), { ssl: { caFile: ca } })).toMatch(/clientCertificateTlsAuth: a client certificate secret, which is not local: give custom\.offlineMsk\.ssl\.certFile and keyFile/);
-    expect(problemsOf(kafkaEvent({ serverRootCaCertificate: [SECRET] }), { ssl: true })).toMatch(/serverRootCaCertificate: a CA certificate secret, which is not local: give custom\.offlineMsk\.ssl\.caFile/);
-    expect(problemsOf(kafkaEvent({ saslScram512Auth: [SECRET], clientCertificateTlsAuth: [SECRET] }), {})).toMatch(/saslScram512Auth, clientCertificateTlsAuth: one authentication method per event/);
-    expect(problemsOf({ msk: { arn: ARN, topic: 't' } }, { sasl: { username: 'u', password: 'p' } })).toMatch(/names no SASL secret, so custom\.offlineMsk\.sasl needs its mechanism/);
+    expect(problemsOf(kafkaEvent({ clientCertificateTlsAuth: [SECRET] }), { ssl: { caFile: ca } })).toMatch(
+      /clientCertificateTlsAuth: a client certificate secret, which is not local: give custom\.offlineMsk\.ssl\.certFile and keyFile/,
+    );
+    expect(problemsOf(kafkaEvent({ serverRootCaCertificate: [SECRET] }), { ssl: true })).toMatch(
+      /serverRootCaCertificate: a CA certificate secret, which is not local: give custom\.offlineMsk\.ssl\.caFile/,
+    );
+    expect(problemsOf(kafkaEvent({ saslScram512Auth: [SECRET], clientCertificateTlsAuth: [SECRET] }), {})).toMatch(
+      /saslScram512Auth, clientCertificateTlsAuth: one authentication method per event/,
+    );
+    expect(problemsOf({ msk: { arn: ARN, topic: 't' } }, { sasl: { username: 'u', password: 'p' } })).toMatch(
+      /names no SASL secret, so custom\.offlineMsk\.sasl needs its mechanism/,
+    );
   });
 
   it('needs no local secrets to package', () => {
@@ -332,7 +441,11 @@ describe('the plugin at package time', () => {
   function packaged(event: Record<string, unknown>) {
     const resource = {
       Type: 'AWS::Lambda::EventSourceMapping',
-      Properties: { EventSourceArn: ARN, FunctionName: { 'Fn::GetAtt': ['OnHttpRequestLambdaFunction', 'Arn'] }, Topics: ['requests'] } as Record<string, unknown>,
+      Properties: {
+        EventSourceArn: ARN,
+        FunctionName: { 'Fn::GetAtt': ['OnHttpRequestLambdaFunction', 'Arn'] },
+        Topics: ['requests'],
+      } as Record<string, unknown>,
     };
     const defined: unknown[][] = [];
     const serverless = {

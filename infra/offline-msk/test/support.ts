@@ -9,7 +9,11 @@ import { compileFilterPatterns } from '../src/filter';
 import type { KafkaEvent } from '../src/event';
 import type { ConsumedRecord } from '../src/records';
 
-export function record(partition: number, offset: number, options: { timestamp?: number; value?: unknown; topic?: string } = {}): ConsumedRecord {
+export function record(
+  partition: number,
+  offset: number,
+  options: { timestamp?: number; value?: unknown; topic?: string } = {},
+): ConsumedRecord {
   return {
     topic: options.topic ?? 't',
     partition,
@@ -116,7 +120,9 @@ export class Bench {
   readonly lines: Array<{ level: string; message: string }> = [];
   readonly discarded: Failure[] = [];
   /** Invocations, destination writes and discards, in the order they happened. */
-  readonly timeline: Array<{ kind: 'call'; call: Call } | { kind: 'write'; write: Pending<Failure> } | { kind: 'discard'; failure: Failure }> = [];
+  readonly timeline: Array<
+    { kind: 'call'; call: Call } | { kind: 'write'; write: Pending<Failure> } | { kind: 'discard'; failure: Failure }
+  > = [];
   readonly mapping: EventSourceMapping;
   /** Answers invocations as they come (undefined: the test answers later). */
   answer: ((call: Call) => InvokeResult | undefined) | undefined = () => OK;
@@ -214,8 +220,9 @@ export class Bench {
     const out = new Set<string>();
     for (const call of this.calls) {
       if (!call.result?.ok) continue;
-      const failures = (call.result.payload as { batchItemFailures?: Array<{ itemIdentifier: { partition: string; offset: number } }> } | null)
-        ?.batchItemFailures;
+      const failures = (
+        call.result.payload as { batchItemFailures?: Array<{ itemIdentifier: { partition: string; offset: number } }> } | null
+      )?.batchItemFailures;
       for (const r of call.records) {
         const reported = failures?.filter((f) => f.itemIdentifier.partition === `t-${r.partition}`).map((f) => f.itemIdentifier.offset);
         if (!reported || reported.length === 0 || Number(r.offset) < Math.min(...reported)) out.add(`${r.partition}:${r.offset}`);

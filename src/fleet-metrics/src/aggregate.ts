@@ -181,7 +181,9 @@ class FamilyAccumulator {
 
   out(): FamilyOut {
     const sorted = [...this.series.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const series: SeriesOut[] = sorted.map(([, s]) => (s.histogram ? { labels: s.labels, histogram: s.histogram } : { labels: s.labels, value: s.value }));
+    const series: SeriesOut[] = sorted.map(([, s]) =>
+      s.histogram ? { labels: s.labels, histogram: s.histogram } : { labels: s.labels, value: s.value },
+    );
     return { name: this.name, help: this.help, type: this.type, series };
   }
 }
@@ -217,7 +219,13 @@ export class FleetAggregate {
     if (!acc) {
       const definition = (this.options.catalog ?? NO_CATALOG).describe(family.name);
       // The catalog's help text when it knows the metric, so every version agrees.
-      acc = new FamilyAccumulator(family.name, family.type, definition?.help ?? family.help, new Set(definition?.bounded ?? []), this.options.maxLabelValues);
+      acc = new FamilyAccumulator(
+        family.name,
+        family.type,
+        definition?.help ?? family.help,
+        new Set(definition?.bounded ?? []),
+        this.options.maxLabelValues,
+      );
       this.families.set(family.name, acc);
     }
     if (acc.type !== family.type) {

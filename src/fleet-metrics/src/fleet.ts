@@ -82,7 +82,11 @@ export interface FleetScope extends StageScope {
 }
 
 function fleetAggregate(scope: FleetScope): FleetAggregate {
-  return new FleetAggregate({ maxLabelValues: scope.maxLabelValues, dropLabels: CONTAINER_LABELS, ...(scope.catalog ? { catalog: scope.catalog } : {}) });
+  return new FleetAggregate({
+    maxLabelValues: scope.maxLabelValues,
+    dropLabels: CONTAINER_LABELS,
+    ...(scope.catalog ? { catalog: scope.catalog } : {}),
+  });
 }
 
 function apiOf(scope: StageScope): PushgatewayApi {
@@ -119,7 +123,8 @@ function retiredOf(group: PushgatewayGroup): Retired | undefined {
   if (raw === undefined) {
     const markers = new Set<string>();
     const family = group.families.find((f) => f.name === FOLDED_MARKER);
-    for (const s of family?.samples ?? []) markers.add(JSON.stringify([group.labels.function ?? '', s.labels.retired_instance ?? '', s.labels.retired_segment ?? '']));
+    for (const s of family?.samples ?? [])
+      markers.add(JSON.stringify([group.labels.function ?? '', s.labels.retired_instance ?? '', s.labels.retired_segment ?? '']));
     return { through: Number.NEGATIVE_INFINITY, markers, group };
   }
   const through = raw.trim() === '' ? Number.NaN : Number(raw);

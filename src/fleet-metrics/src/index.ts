@@ -22,7 +22,16 @@ export {
 } from './fleet';
 export type { FleetRead, FleetScope, FoldParams, FoldResult, StageScope, StreamStats } from './fleet';
 export { GROUP_AGE_MARGIN_SECONDS, MAX_PUSH_TIMEOUT_MS, createMetricsPusher, putToPushgateway } from './push';
-export type { MetricsPusher, MetricsPusherParams, PushGroupKey, PushGrouping, PushLogger, PushOutcome, PushSender, PushedMetrics } from './push';
+export type {
+  MetricsPusher,
+  MetricsPusherParams,
+  PushGroupKey,
+  PushGrouping,
+  PushLogger,
+  PushOutcome,
+  PushSender,
+  PushedMetrics,
+} from './push';
 export {
   DataArraySplitter,
   deleteGroup,

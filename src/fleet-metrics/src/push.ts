@@ -83,7 +83,13 @@ export interface MetricsPusherParams {
   schedule?: (flush: () => void, ms: number) => () => void;
 }
 
-export type PushSender = (push: { url: string; grouping: PushGroupKey; body: string; timeoutMs: number; signal: AbortSignal }) => Promise<void>;
+export type PushSender = (push: {
+  url: string;
+  grouping: PushGroupKey;
+  body: string;
+  timeoutMs: number;
+  signal: AbortSignal;
+}) => Promise<void>;
 
 export const MAX_PUSH_TIMEOUT_MS = 300;
 /** Kept between a segment's last push and the prune that may delete its group. */
@@ -137,7 +143,9 @@ function pairsKey(pairs: LabelPairs): string {
 }
 
 /** prom-client's JSON form (getMetricsAsJSON) as families, histograms regrouped. */
-function familiesOf(metrics: JsonMetric[]): Array<{ name: string; help: string; type: FamilyType; series: Map<string, { labels: LabelPairs; value: number | HistogramValue }> }> {
+function familiesOf(
+  metrics: JsonMetric[],
+): Array<{ name: string; help: string; type: FamilyType; series: Map<string, { labels: LabelPairs; value: number | HistogramValue }> }> {
   const out = [];
   for (const metric of metrics) {
     const type = metric.type as FamilyType;
@@ -325,10 +333,13 @@ export function createMetricsPusher(params: MetricsPusherParams): MetricsPusher 
   function flushWhenDue(result: PushOutcome | 'skipped'): void {
     if (!params.flushBetweenInvocations || result === 'success' || cancelFlush) return;
     // A push in flight sets the next due time when it ends: wait for it, then look again.
-    cancelFlush = schedule(() => {
-      cancelFlush = undefined;
-      void (inFlight ?? Promise.resolve()).then(pushIfDue);
-    }, inFlight ? 0 : Math.max(due.nextDue - now(), 0));
+    cancelFlush = schedule(
+      () => {
+        cancelFlush = undefined;
+        void (inFlight ?? Promise.resolve()).then(pushIfDue);
+      },
+      inFlight ? 0 : Math.max(due.nextDue - now(), 0),
+    );
   }
 
   async function pushIfDue(): Promise<PushOutcome | 'skipped'> {

@@ -293,7 +293,12 @@ export async function streamGroups(params: {
 }
 
 /** Every group whose grouping labels include `match` (tests, benchmarks, tools). */
-export async function fetchGroups(params: { url: string; timeoutMs: number; job?: string; match?: Record<string, string> }): Promise<PushgatewayGroup[]> {
+export async function fetchGroups(params: {
+  url: string;
+  timeoutMs: number;
+  job?: string;
+  match?: Record<string, string>;
+}): Promise<PushgatewayGroup[]> {
   const match = { ...params.match, ...(params.job === undefined ? {} : { job: params.job }) };
   const groups: PushgatewayGroup[] = [];
   await streamGroups({
@@ -343,7 +348,10 @@ export function groupRequest(params: {
         agent: target.protocol === 'https:' ? agents.https : agents.http,
         signal,
         timeout: timeoutMs,
-        headers: body === undefined ? headers : { ...headers, 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body) },
+        headers:
+          body === undefined
+            ? headers
+            : { ...headers, 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body) },
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -351,7 +359,10 @@ export function groupRequest(params: {
         response.on('end', () => {
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve();
-          else reject(new Error(`${method} ${target.pathname}: HTTP ${status} ${Buffer.concat(chunks).toString('utf8').slice(0, 300).trim()}`));
+          else
+            reject(
+              new Error(`${method} ${target.pathname}: HTTP ${status} ${Buffer.concat(chunks).toString('utf8').slice(0, 300).trim()}`),
+            );
         });
         response.on('error', reject);
       },
@@ -370,7 +381,11 @@ export function groupRequest(params: {
  * Injectable, so a model test can run the fold against a Pushgateway of its own.
  */
 export interface PushgatewayApi {
-  streamGroups(params: { timeoutMs: number; keep?: (labels: Record<string, string>) => boolean; onGroup: (group: PushgatewayGroup) => void }): Promise<StreamStats>;
+  streamGroups(params: {
+    timeoutMs: number;
+    keep?: (labels: Record<string, string>) => boolean;
+    onGroup: (group: PushgatewayGroup) => void;
+  }): Promise<StreamStats>;
   put(params: { labels: Record<string, string>; families: FamilyOut[]; timeoutMs: number }): Promise<void>;
   delete(params: { labels: Record<string, string>; timeoutMs: number }): Promise<void>;
 }

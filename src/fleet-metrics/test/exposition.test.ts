@@ -37,7 +37,9 @@ describe('formatNumber', () => {
 
 describe('expositionText', () => {
   it('escapes backslash, double quote and newline in label values, and backslash and newline in help', () => {
-    const text = expositionText([{ name: 'x_total', help: 'a \\ b\nc "q"', type: 'counter', series: [{ labels: [['route', 'a"b\\c\nd']], value: 1 }] }]);
+    const text = expositionText([
+      { name: 'x_total', help: 'a \\ b\nc "q"', type: 'counter', series: [{ labels: [['route', 'a"b\\c\nd']], value: 1 }] },
+    ]);
     expect(text).toBe('# HELP x_total a \\\\ b\\nc "q"\n# TYPE x_total counter\nx_total{route="a\\"b\\\\c\\nd"} 1\n');
   });
 });

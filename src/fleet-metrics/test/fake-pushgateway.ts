@@ -66,11 +66,17 @@ export class FakePushgateway implements PushgatewayApi {
   reads = 0;
 
   /** `nowSeconds`: the push time it stamps; `seed`: its listing orders. */
-  constructor(private readonly nowSeconds: () => number, seed = 1) {
+  constructor(
+    private readonly nowSeconds: () => number,
+    seed = 1,
+  ) {
     this.random = generator(seed);
   }
 
-  streamGroups(params: { keep?: (labels: Record<string, string>) => boolean; onGroup: (group: PushgatewayGroup) => void }): Promise<StreamStats> {
+  streamGroups(params: {
+    keep?: (labels: Record<string, string>) => boolean;
+    onGroup: (group: PushgatewayGroup) => void;
+  }): Promise<StreamStats> {
     this.reads += 1;
     const snapshot = [...this.groups.values()];
     for (let i = snapshot.length - 1; i > 0; i--) {
@@ -126,6 +132,10 @@ export class FakePushgateway implements PushgatewayApi {
   }
 
   private replace(labels: Record<string, string>, families: FamilyOut[]): void {
-    this.groups.set(keyOf(labels), { labels: { ...labels }, lastPushSeconds: this.nowSeconds(), families: families.map((f) => familyOf(f, labels)) });
+    this.groups.set(keyOf(labels), {
+      labels: { ...labels },
+      lastPushSeconds: this.nowSeconds(),
+      families: families.map((f) => familyOf(f, labels)),
+    });
   }
 }

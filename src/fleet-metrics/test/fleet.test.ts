@@ -14,13 +14,34 @@ import { FakePushgateway } from './fake-pushgateway';
 const GROUPING = { job: 'svc', stage: 'dev', function: 'http' };
 
 function requests(n: number): FamilyOut {
-  return { name: 'http_requests_total', help: '', type: 'counter', series: [{ labels: [['method', 'GET'], ['route', '/'], ['status', '200']], value: n }] };
+  return {
+    name: 'http_requests_total',
+    help: '',
+    type: 'counter',
+    series: [
+      {
+        labels: [
+          ['method', 'GET'],
+          ['route', '/'],
+          ['status', '200'],
+        ],
+        value: n,
+      },
+    ],
+  };
 }
 
 function world() {
   const clock = { seconds: 1000 };
   const pushgateway = new FakePushgateway(() => clock.seconds, 3);
-  const scope: FleetScope = { url: 'http://pushgateway.invalid', timeoutMs: 1000, job: 'svc', stage: 'dev', maxLabelValues: 100, api: pushgateway };
+  const scope: FleetScope = {
+    url: 'http://pushgateway.invalid',
+    timeoutMs: 1000,
+    job: 'svc',
+    stage: 'dev',
+    maxLabelValues: 100,
+    api: pushgateway,
+  };
   const total = async (): Promise<number> => {
     const family = (await readFleet(scope)).families.find((f) => f.name === 'http_requests_total');
     return [...(family?.series ?? [])].reduce((sum, s) => sum + (s.value ?? 0), 0);
@@ -32,7 +53,20 @@ describe('retired groups written before retired_through existed', () => {
   it('are read with their markers (a marked group still there is not counted twice), then replaced by the next fold', async () => {
     // Prepare: the older retired group holds 10, among them the 4 of a folded group whose delete failed
     const { clock, pushgateway, scope, total } = world();
-    const marker: FamilyOut = { name: FOLDED_MARKER, help: '', type: 'gauge', series: [{ labels: [['retired_instance', 'env-old'], ['retired_segment', 's1']], value: 900 }] };
+    const marker: FamilyOut = {
+      name: FOLDED_MARKER,
+      help: '',
+      type: 'gauge',
+      series: [
+        {
+          labels: [
+            ['retired_instance', 'env-old'],
+            ['retired_segment', 's1'],
+          ],
+          value: 900,
+        },
+      ],
+    };
     await pushgateway.put({ labels: { ...GROUPING, instance: 'retired' }, families: [requests(10), marker] });
     await pushgateway.put({ labels: { ...GROUPING, instance: 'env-old', segment: 's1' }, families: [requests(4)] });
     clock.seconds = 2000;
@@ -44,7 +78,9 @@ describe('retired groups written before retired_through existed', () => {
     const result = await foldStaleGroups({ ...scope, maxAgeSeconds: 900, nowSeconds: clock.seconds });
     // Assess: one retired group of the current format, holding everything once
     expect(result).toMatchObject({ folded: 1, failed: [] });
-    expect([...pushgateway.groups.values()].map((g) => g.labels)).toEqual([{ ...GROUPING, instance: 'retired', [RETIRED_THROUGH]: '2000' }]);
+    expect([...pushgateway.groups.values()].map((g) => g.labels)).toEqual([
+      { ...GROUPING, instance: 'retired', [RETIRED_THROUGH]: '2000' },
+    ]);
     expect(await total()).toBe(13);
   });
 });
@@ -53,7 +89,20 @@ describe('a retired group of the older format replaced', () => {
   it('the new one holds every group the older one held by marker, so none is counted beside it if its delete lands late', async () => {
     // Prepare: the marked group was pushed after the group the fold now folds
     const { clock, pushgateway, scope, total } = world();
-    const marker: FamilyOut = { name: FOLDED_MARKER, help: '', type: 'gauge', series: [{ labels: [['retired_instance', 'env-old'], ['retired_segment', 's1']], value: 1500 }] };
+    const marker: FamilyOut = {
+      name: FOLDED_MARKER,
+      help: '',
+      type: 'gauge',
+      series: [
+        {
+          labels: [
+            ['retired_instance', 'env-old'],
+            ['retired_segment', 's1'],
+          ],
+          value: 1500,
+        },
+      ],
+    };
     await pushgateway.put({ labels: { ...GROUPING, instance: 'retired' }, families: [requests(10), marker] });
     const marked = { ...GROUPING, instance: 'env-old', segment: 's1' };
     await pushgateway.put({ labels: { ...GROUPING, instance: 'env-new', segment: 's2' }, families: [requests(3)] });
@@ -92,7 +141,21 @@ describe('consumer-group lag groups', () => {
   it('one per consumer group is kept until past the maximum age; the one group of all consumer groups pushed before goes at the next fold', async () => {
     // Prepare
     const { clock, pushgateway, scope } = world();
-    const lag = (group: string): FamilyOut => ({ name: 'kafka_consumergroup_lag', help: '', type: 'gauge', series: [{ labels: [['group', group], ['partition', '0'], ['topic', 't']], value: 3 }] });
+    const lag = (group: string): FamilyOut => ({
+      name: 'kafka_consumergroup_lag',
+      help: '',
+      type: 'gauge',
+      series: [
+        {
+          labels: [
+            ['group', group],
+            ['partition', '0'],
+            ['topic', 't'],
+          ],
+          value: 3,
+        },
+      ],
+    });
     const metricsFn = { job: 'svc', stage: 'dev', function: 'metrics', instance: 'consumergroup-lag' };
     await pushgateway.put({ labels: metricsFn, families: [lag('g1')] });
     await pushgateway.put({ labels: { ...metricsFn, group: 'g1' }, families: [lag('g1')] });

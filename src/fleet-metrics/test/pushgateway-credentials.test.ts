@@ -14,7 +14,13 @@ const EXPECTED = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}
 
 const GROUPS = {
   status: 'success',
-  data: [{ labels: { job: 'j', instance: 'i' }, last_push_successful: true, push_time_seconds: { type: 'GAUGE', help: '', metrics: [{ labels: {}, value: '1' }] } }],
+  data: [
+    {
+      labels: { job: 'j', instance: 'i' },
+      last_push_successful: true,
+      push_time_seconds: { type: 'GAUGE', help: '', metrics: [{ labels: {}, value: '1' }] },
+    },
+  ],
 };
 
 describe('a Pushgateway that requires basic auth', () => {
@@ -66,8 +72,14 @@ describe('a Pushgateway that requires basic auth', () => {
     // Act
     const messages = await Promise.all(
       [wrong, closed].flatMap((url) => [
-        fetchGroups({ url, timeoutMs: 2000 }).then(() => 'no error', (error: Error) => `${error.message} ${String(error.cause)}`),
-        deleteGroup({ url, timeoutMs: 2000, labels: { job: 'j' } }).then(() => 'no error', (error: Error) => `${error.message} ${String(error.cause)}`),
+        fetchGroups({ url, timeoutMs: 2000 }).then(
+          () => 'no error',
+          (error: Error) => `${error.message} ${String(error.cause)}`,
+        ),
+        deleteGroup({ url, timeoutMs: 2000, labels: { job: 'j' } }).then(
+          () => 'no error',
+          (error: Error) => `${error.message} ${String(error.cause)}`,
+        ),
       ]),
     );
 

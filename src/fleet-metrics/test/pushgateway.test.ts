@@ -63,7 +63,14 @@ function routeGroup(instance: string, fn: string, route: string, n: number): Pus
   return {
     labels,
     lastPushSeconds: 1,
-    families: [{ name: 'http_requests_total', type: 'counter', help: '', samples: [{ labels: { ...labels, route, method: 'GET', status: '200' }, value: n }] }],
+    families: [
+      {
+        name: 'http_requests_total',
+        type: 'counter',
+        help: '',
+        samples: [{ labels: { ...labels, route, method: 'GET', status: '200' }, value: n }],
+      },
+    ],
   };
 }
 
@@ -74,7 +81,12 @@ function parsed(): PushgatewayGroup[] {
 /** The metrics these tests push, as a service's catalog describes them: the outside-fed labels are capped. */
 const catalog: FamilyCatalog = {
   order: [],
-  describe: (name) => (name === 'http_requests_total' ? { help: '', bounded: ['route', 'method'] } : name === 'http_response_time_seconds' ? { help: '', bounded: ['endpoint', 'status'] } : undefined),
+  describe: (name) =>
+    name === 'http_requests_total'
+      ? { help: '', bounded: ['route', 'method'] }
+      : name === 'http_response_time_seconds'
+        ? { help: '', bounded: ['endpoint', 'status'] }
+        : undefined,
 };
 
 function sum(groups: PushgatewayGroup[], maxLabelValues = 100): string {
@@ -84,7 +96,7 @@ function sum(groups: PushgatewayGroup[], maxLabelValues = 100): string {
 }
 
 describe('parseGroup', () => {
-  it("reads a JSON API group with its last push time and families, without the bookkeeping series", () => {
+  it('reads a JSON API group with its last push time and families, without the bookkeeping series', () => {
     // Prepare / Act
     const groups = parsed();
     // Assess
@@ -116,7 +128,13 @@ describe('DataArraySplitter', () => {
       for (let i = 0; i < text.length; i += size) splitter.push(text.slice(i, i + size));
       splitter.end('test');
       // Assess
-      expect(elements.map((e) => (JSON.parse(e) as { labels: { instance: string } }).labels.instance)).toEqual(['env-a', 'env-b', 'env-c', 'env-z', 'env-{"}']);
+      expect(elements.map((e) => (JSON.parse(e) as { labels: { instance: string } }).labels.instance)).toEqual([
+        'env-a',
+        'env-b',
+        'env-c',
+        'env-z',
+        'env-{"}',
+      ]);
     }
   });
 
@@ -158,13 +176,25 @@ describe('FleetAggregate', () => {
 
   it('caps an outside-fed label for the fleet: the smallest values in sort order, the rest in "other", no count lost', () => {
     // Prepare: route is outside-fed; 6 containers with one route each, a cap of 3
-    const groups = [routeGroup('a', 'http', '/f', 1), routeGroup('b', 'http', '/e', 2), routeGroup('c', 'http', '/d', 4), routeGroup('d', 'http', '/c', 8), routeGroup('retired', 'http', '/z', 16), routeGroup('e', 'http', '/b', 32)];
+    const groups = [
+      routeGroup('a', 'http', '/f', 1),
+      routeGroup('b', 'http', '/e', 2),
+      routeGroup('c', 'http', '/d', 4),
+      routeGroup('d', 'http', '/c', 8),
+      routeGroup('retired', 'http', '/z', 16),
+      routeGroup('e', 'http', '/b', 32),
+    ];
     // Act: in two orders
     const forward = sum(groups, 3);
     const backward = sum([...groups].reverse(), 3);
     // Assess
     const values = (text: string): Record<string, number> =>
-      Object.fromEntries(text.split('\n').filter((l) => l.startsWith('http_requests_total{')).map((l) => [String(/route="([^"]*)"/.exec(l)?.[1]), Number(l.split(' ').pop())] as const));
+      Object.fromEntries(
+        text
+          .split('\n')
+          .filter((l) => l.startsWith('http_requests_total{'))
+          .map((l) => [String(/route="([^"]*)"/.exec(l)?.[1]), Number(l.split(' ').pop())] as const),
+      );
     expect(values(forward)).toEqual({ '/b': 32, '/c': 8, '/d': 4, other: 1 + 2 + 16 });
     expect(values(backward)).toEqual(values(forward));
   });
@@ -176,22 +206,27 @@ describe('FleetAggregate', () => {
       n: fc.integer({ min: 1, max: 1000 }),
     });
     fc.assert(
-      fc.property(fc.array(arbitraryGroup, { maxLength: 12 }), fc.integer({ min: 1, max: 4 }), fc.infiniteStream(fc.nat()), (specs, cap, picks) => {
-        const groups = specs.map((g, i) => routeGroup(`env-${i}`, g.fn, g.route, g.n));
-        // A permutation drawn by fast-check (Fisher-Yates over its stream)
-        const shuffled = [...groups];
-        const draw = picks[Symbol.iterator]();
-        for (let i = shuffled.length - 1; i > 0; i--) {
-          const j = (draw.next().value ?? 0) % (i + 1);
-          [shuffled[i], shuffled[j]] = [shuffled[j] as PushgatewayGroup, shuffled[i] as PushgatewayGroup];
-        }
-        expect(sum(shuffled, cap)).toBe(sum(groups, cap));
-      }),
+      fc.property(
+        fc.array(arbitraryGroup, { maxLength: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.infiniteStream(fc.nat()),
+        (specs, cap, picks) => {
+          const groups = specs.map((g, i) => routeGroup(`env-${i}`, g.fn, g.route, g.n));
+          // A permutation drawn by fast-check (Fisher-Yates over its stream)
+          const shuffled = [...groups];
+          const draw = picks[Symbol.iterator]();
+          for (let i = shuffled.length - 1; i > 0; i--) {
+            const j = (draw.next().value ?? 0) % (i + 1);
+            [shuffled[i], shuffled[j]] = [shuffled[j] as PushgatewayGroup, shuffled[i] as PushgatewayGroup];
+          }
+          expect(sum(shuffled, cap)).toBe(sum(groups, cap));
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
-  it('caps the combinations of a metric\'s outside-fed labels, so a metric with two of them stays bounded too', () => {
+  it("caps the combinations of a metric's outside-fed labels, so a metric with two of them stays bounded too", () => {
     // Prepare: http_response_time_seconds{endpoint, status}, 3 x 3 combinations, a cap of 4
     const aggregate = new FleetAggregate({ maxLabelValues: 4, dropLabels: new Set(['instance']), catalog });
     for (const endpoint of ['/a', '/b', '/c']) {
@@ -200,7 +235,19 @@ describe('FleetAggregate', () => {
           name: 'http_response_time_seconds',
           type: 'histogram',
           help: '',
-          samples: [{ labels: { endpoint, status, instance: `${endpoint}${status}` }, histogram: { buckets: [[1, 1], [Infinity, 1]], sum: 1, count: 1 } }],
+          samples: [
+            {
+              labels: { endpoint, status, instance: `${endpoint}${status}` },
+              histogram: {
+                buckets: [
+                  [1, 1],
+                  [Infinity, 1],
+                ],
+                sum: 1,
+                count: 1,
+              },
+            },
+          ],
         });
       }
     }
@@ -222,9 +269,52 @@ describe('FleetAggregate', () => {
   it('keeps the largest value of a gauge and adds histograms of different bucket layouts at the union of their bounds', () => {
     // Prepare
     const aggregate = new FleetAggregate({ maxLabelValues: 10, dropLabels: new Set(['instance']) });
-    aggregate.addFamily({ name: 'g', type: 'gauge', help: 'g', samples: [{ labels: { instance: 'a' }, value: 3 }, { labels: { instance: 'b' }, value: 9 }] });
-    aggregate.addFamily({ name: 'h', type: 'histogram', help: 'h', samples: [{ labels: { instance: 'a' }, histogram: { buckets: [[1, 1], [2, 2], [Infinity, 2]], sum: 3, count: 2 } }] });
-    aggregate.addFamily({ name: 'h', type: 'histogram', help: 'h', samples: [{ labels: { instance: 'b' }, histogram: { buckets: [[1, 1], [Infinity, 4]], sum: 10, count: 4 } }] });
+    aggregate.addFamily({
+      name: 'g',
+      type: 'gauge',
+      help: 'g',
+      samples: [
+        { labels: { instance: 'a' }, value: 3 },
+        { labels: { instance: 'b' }, value: 9 },
+      ],
+    });
+    aggregate.addFamily({
+      name: 'h',
+      type: 'histogram',
+      help: 'h',
+      samples: [
+        {
+          labels: { instance: 'a' },
+          histogram: {
+            buckets: [
+              [1, 1],
+              [2, 2],
+              [Infinity, 2],
+            ],
+            sum: 3,
+            count: 2,
+          },
+        },
+      ],
+    });
+    aggregate.addFamily({
+      name: 'h',
+      type: 'histogram',
+      help: 'h',
+      samples: [
+        {
+          labels: { instance: 'b' },
+          histogram: {
+            buckets: [
+              [1, 1],
+              [Infinity, 4],
+            ],
+            sum: 10,
+            count: 4,
+          },
+        },
+      ],
+    });
     // Act
     const text = expositionText(aggregate.out([]));
     // Assess

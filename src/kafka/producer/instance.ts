@@ -34,7 +34,9 @@ export function instanceOpener(params: { kafka: () => Promise<Kafka> | Kafka; bo
     const deadline = Date.now() + boundMs;
     const remaining = () => Math.max(deadline - Date.now(), 1);
     const tooLong = () =>
-      new KafkaUnavailableError(`connecting to Kafka (discovery, TLS, authentication) took more than ${boundMs} ms`, { outcome: 'not_sent' });
+      new KafkaUnavailableError(`connecting to Kafka (discovery, TLS, authentication) took more than ${boundMs} ms`, {
+        outcome: 'not_sent',
+      });
     kafka ??= await withTimeout(Promise.resolve(params.kafka()), remaining(), tooLong);
     const fresh = kafka.producer({
       idempotent: true,

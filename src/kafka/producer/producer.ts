@@ -57,7 +57,13 @@ export function createContainerProducer(params: ContainerProducerParams): Contai
   const connectBoundMs = params.connectTimeoutMs + 500;
   const stats = createStats(params.onSend);
   const inFlight = createInFlight();
-  const connection = createConnection({ open: instanceOpener({ kafka: params.kafka, boundMs: connectBoundMs }), backoff, stats, logger, explain: params.explain });
+  const connection = createConnection({
+    open: instanceOpener({ kafka: params.kafka, boundMs: connectBoundMs }),
+    backoff,
+    stats,
+    logger,
+    explain: params.explain,
+  });
   const send = createSender({ connection, backoff, stats, inFlight, logger, sendTimeoutMs });
 
   async function connectNow(options: { timeoutMs?: number } = {}): Promise<boolean> {

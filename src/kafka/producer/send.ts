@@ -49,7 +49,11 @@ function writeNeeds(topics: readonly string[]): NeededPermission[] {
 }
 
 /** One kafkajs sendBatch of `records` on `instance`, each topic's records in the order given. */
-function sendBatch(instance: Instance, sent: ReadonlyArray<{ topic: string; message: Message }>, timeoutMs: number): Promise<RecordMetadata[]> {
+function sendBatch(
+  instance: Instance,
+  sent: ReadonlyArray<{ topic: string; message: Message }>,
+  timeoutMs: number,
+): Promise<RecordMetadata[]> {
   const byTopic = new Map<string, Message[]>();
   for (const { topic, message } of sent) {
     const list = byTopic.get(topic) ?? [];
@@ -129,7 +133,13 @@ async function attempt(deps: SendDeps, records: OutgoingRecord[], boundMs: numbe
 }
 
 /** The attempt, after the connection it waits for (its own budget) when there was none. */
-async function run(deps: SendDeps, records: OutgoingRecord[], connecting: Promise<Instance> | undefined, deadlineMs: number, progress: Progress): Promise<RecordAck[]> {
+async function run(
+  deps: SendDeps,
+  records: OutgoingRecord[],
+  connecting: Promise<Instance> | undefined,
+  deadlineMs: number,
+  progress: Progress,
+): Promise<RecordAck[]> {
   if (connecting) {
     try {
       await connecting;

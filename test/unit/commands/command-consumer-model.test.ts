@@ -226,7 +226,9 @@ async function deliver(real: Real, batchSize: number, partitions: readonly numbe
     // 2. a record is done only once its answer or dead letter was acknowledged
     for (const r of first < 0 ? delivered : delivered.slice(0, first)) {
       const source = real.log[p]![Number(r.offset)]!;
-      expect(acknowledged(real.topics, source, returnedAt), `${source.kind} ${p}:${r.offset} counted done without an acknowledgement`).toBe(true);
+      expect(acknowledged(real.topics, source, returnedAt), `${source.kind} ${p}:${r.offset} counted done without an acknowledgement`).toBe(
+        true,
+      );
     }
     real.position[p] = first < 0 ? Number(delivered[delivered.length - 1]!.offset) + 1 : Number(delivered[first]!.offset);
   }
@@ -372,7 +374,10 @@ describe('batch processing of the commands function (model-based)', () => {
             await deliver(real, 10, [0, 1, 2], 3000);
           }
           for (const source of real.log.flat()) {
-            expect(acknowledged(topics, source, Date.now()), `${source.kind} ${source.record.partition}:${source.record.offset} never done`).toBe(true);
+            expect(
+              acknowledged(topics, source, Date.now()),
+              `${source.kind} ${source.record.partition}:${source.record.offset} never done`,
+            ).toBe(true);
           }
         } finally {
           vi.useRealTimers();

@@ -19,11 +19,10 @@ function setup(options: { publisher?: FakePublisher } = {}) {
   return { publisher, m, consumer: build(), build };
 }
 
-const plainCommand = (json: Record<string, unknown>, key = 'client-42') =>
-  record({ topic: TOPICS.commands, key: Buffer.from(key), json });
+const plainCommand = (json: Record<string, unknown>, key = 'client-42') => record({ topic: TOPICS.commands, key: Buffer.from(key), json });
 
 describe('the command consumer', () => {
-  it("answers a time.now in the plain shape with time.now.processed, the same correlation id and key", async () => {
+  it('answers a time.now in the plain shape with time.now.processed, the same correlation id and key', async () => {
     // Prepare
     const { consumer, publisher, m } = setup();
     const command = plainCommand({
@@ -223,7 +222,14 @@ describe('the command consumer', () => {
     const topics = new FakeTopics(2);
     topics.arm({ kind: 'partial', partitions: 1 });
     const m = metrics();
-    const consumer = createCommandConsumer({ name: 'onCommand', config, publisher: topics, logger: fakeLogger(), metrics: m, processed: createProcessedIds() });
+    const consumer = createCommandConsumer({
+      name: 'onCommand',
+      config,
+      publisher: topics,
+      logger: fakeLogger(),
+      metrics: m,
+      processed: createProcessedIds(),
+    });
     const on0 = (offset: number, value: Buffer, key: string) =>
       record({ topic: TOPICS.commands, partition: 0, offset: String(offset), key: Buffer.from(key), value });
     const command = (n: number) => Buffer.from(JSON.stringify({ type: 'time.now', correlation_id: `c-${n}`, payload: { n } }));
@@ -248,7 +254,13 @@ describe('the command consumer', () => {
 
     // Assess: one produce per delivery, all of the partition's answers and its dead letter in it
     expect(topics.requests).toHaveLength(2);
-    expect(topics.requests[0]?.records.map((r) => r.topic)).toEqual([TOPICS.events, TOPICS.events, TOPICS.dlq, TOPICS.events, TOPICS.events]);
+    expect(topics.requests[0]?.records.map((r) => r.topic)).toEqual([
+      TOPICS.events,
+      TOPICS.events,
+      TOPICS.dlq,
+      TOPICS.events,
+      TOPICS.events,
+    ]);
     // Part of the first request landed, none of it was acknowledged: every record is reported
     expect(landedAfterFirst).toBeGreaterThan(0);
     expect(landedAfterFirst).toBeLessThan(5);
@@ -258,7 +270,10 @@ describe('the command consumer', () => {
     // The second delivery is done, and what landed twice is the same event twice
     expect(second.failed).toEqual([]);
     expect(second.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'processed', 'dead_lettered', 'processed', 'processed']);
-    const ids = topics.landed().filter((l) => l.record.topic === TOPICS.events).map((l) => (JSON.parse(String(l.record.value)) as { id: string }).id);
+    const ids = topics
+      .landed()
+      .filter((l) => l.record.topic === TOPICS.events)
+      .map((l) => (JSON.parse(String(l.record.value)) as { id: string }).id);
     expect(ids.length).toBeGreaterThan(4);
     expect(new Set(ids).size).toBe(4);
     expect(await sampleValue(m, 'commands_total', { command_type: 'time.now', outcome: 'processed' })).toBe(4);

@@ -5,7 +5,7 @@ import { createEvent } from '../../../src/events';
 const decode = (json: unknown) => decodeCommand(json, Buffer.from(JSON.stringify(json)));
 
 describe('decodeCommand', () => {
-  it("accepts the plain shape, with an id derived from its bytes", () => {
+  it('accepts the plain shape, with an id derived from its bytes', () => {
     // Prepare
     const json = {
       type: 'time.now',
@@ -48,7 +48,7 @@ describe('decodeCommand', () => {
     });
   });
 
-  it("defaults a missing payload in the plain shape to {}", () => {
+  it('defaults a missing payload in the plain shape to {}', () => {
     // Prepare, Act
     const decoded = decode({ type: 'time.now', correlation_id: 'c' });
 

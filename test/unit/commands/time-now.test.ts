@@ -31,7 +31,10 @@ describe('zonedTime', () => {
   it('gives each instant its own time when instants come in any order, within and across seconds', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: -3, max: 3 }), fc.integer({ min: 0, max: 999 }), fc.constantFrom('UTC', 'Asia/Tokyo')), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.tuple(fc.integer({ min: -3, max: 3 }), fc.integer({ min: 0, max: 999 }), fc.constantFrom('UTC', 'Asia/Tokyo')), {
+          minLength: 1,
+          maxLength: 30,
+        }),
         (steps) => {
           for (const [second, ms, zone] of steps) {
             // Prepare: an instant near 12:34:56 UTC on 2026-01-31 (Tokyo: UTC+9, no daylight saving)

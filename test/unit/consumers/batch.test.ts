@@ -62,8 +62,7 @@ function setup(options: { dlqFailures?: number; publisher?: RecordPublisher; rem
   return { processor, process, publisher: fake, logger, m, effects };
 }
 
-const on = (partition: number, value: string, offset: string) =>
-  record({ topic: 'events', partition, offset, value: Buffer.from(value) });
+const on = (partition: number, value: string, offset: string) => record({ topic: 'events', partition, offset, value: Buffer.from(value) });
 
 describe('createBatchProcessor', () => {
   it('dead-letters a poison record and goes on with the rest of its partition', async () => {
@@ -93,13 +92,7 @@ describe('createBatchProcessor', () => {
     const result = await processor.process(records);
 
     // Assess
-    expect(result.outcomes.map((o) => o.outcome.status)).toEqual([
-      'processed',
-      'failed',
-      'not_attempted',
-      'processed',
-      'processed',
-    ]);
+    expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'failed', 'not_attempted', 'processed', 'processed']);
     // Every record from the first failure on: safe whether Lambda redelivers from the lowest
     // reported offset or retries only the records listed.
     expect(result.failed.map((r) => [r.partition, r.offset])).toEqual([
@@ -319,7 +312,9 @@ describe('createBatchProcessor', () => {
     expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['processed', 'failed', 'not_attempted', 'not_attempted']);
     expect(result.failed.map((r) => r.offset)).toEqual(['2', '3', '4']);
     expect(effects).toEqual(['a']);
-    expect(await sampleValue(m, 'kafka_messages_received_total', { topic: 'events', event_type: 'other', status: 'skipped' })).toBeUndefined();
+    expect(
+      await sampleValue(m, 'kafka_messages_received_total', { topic: 'events', event_type: 'other', status: 'skipped' }),
+    ).toBeUndefined();
   });
 
   it('frees the ids it holds before it waits for one another partition holds', async () => {
@@ -376,6 +371,7 @@ describe('createBatchProcessor', () => {
     // Assess
     expect(result.failed).toEqual([]);
     expect(sends.mock.calls.map(([records]) => records.length)).toEqual([2, 1]);
-    for (const [records] of sends.mock.calls) expect(records.reduce((sum, r) => sum + recordBytes(r), 0)).toBeLessThanOrEqual(MAX_PRODUCE_BYTES);
+    for (const [records] of sends.mock.calls)
+      expect(records.reduce((sum, r) => sum + recordBytes(r), 0)).toBeLessThanOrEqual(MAX_PRODUCE_BYTES);
   });
 });

@@ -85,7 +85,7 @@ describe('event consumers', () => {
     expect(String(publisher.to(TOPICS.dlq)[0]?.headers?.[DLQ_HEADERS.error])).toContain('data.status_code');
   });
 
-  it('onCustomEvent handles custom types, skips its siblings\' types, and dead-letters poison', async () => {
+  it("onCustomEvent handles custom types, skips its siblings' types, and dead-letters poison", async () => {
     // Prepare
     const { consumer, publisher, logger } = consumerOf('onCustomEvent');
     const poison: ConsumedRecord[] = [
@@ -254,7 +254,10 @@ describe('deeply nested records', () => {
   it('onCommand dead-letters a command nested 4,500 levels', async () => {
     const publisher = new FakePublisher();
     const consumer = createCommandConsumer({ name: 'onCommand', config, publisher, logger: fakeLogger() });
-    const deep = record({ topic: TOPICS.commands, value: Buffer.from(`{"type":"time.now","correlation_id":"c","payload":${deepData(4500)}}`) });
+    const deep = record({
+      topic: TOPICS.commands,
+      value: Buffer.from(`{"type":"time.now","correlation_id":"c","payload":${deepData(4500)}}`),
+    });
     const result = await consumer.processRecords([deep]);
     expect(result.outcomes.map((o) => o.outcome.status)).toEqual(['dead_lettered']);
     expect(publisher.to(TOPICS.dlq)[0]?.headers?.[DLQ_HEADERS.reason]).toBe('too_deep');
@@ -277,7 +280,8 @@ describe('an observer beside a catch-all', () => {
           handlers: {
             http_request: (event) => {
               const endpoint = event.data.endpoint;
-              if (typeof endpoint !== 'string') throw new ValidationError('invalid http_request data', ['data.endpoint: expected a string']);
+              if (typeof endpoint !== 'string')
+                throw new ValidationError('invalid http_request data', ['data.endpoint: expected a string']);
               return { done: () => paths.set(endpoint, (paths.get(endpoint) ?? 0) + 1) };
             },
           },
@@ -298,8 +302,19 @@ describe('an observer beside a catch-all', () => {
   it('leaves the catch-all as it was: it still handles every http_request and dead-letters what nobody can process', async () => {
     // Prepare
     const publisher = new FakePublisher();
-    const alone = createEventConsumer({ fn: consumerFunction('onHttpRequest'), config, publisher: new FakePublisher(), logger: fakeLogger() });
-    const beside = createEventConsumer({ fn: consumerFunction('onHttpRequest'), functions: table, config, publisher, logger: fakeLogger() });
+    const alone = createEventConsumer({
+      fn: consumerFunction('onHttpRequest'),
+      config,
+      publisher: new FakePublisher(),
+      logger: fakeLogger(),
+    });
+    const beside = createEventConsumer({
+      fn: consumerFunction('onHttpRequest'),
+      functions: table,
+      config,
+      publisher,
+      logger: fakeLogger(),
+    });
 
     // Act
     const batch = records();

@@ -18,9 +18,30 @@ const row = (fields: Pick<ConsumerRow, 'name' | 'topic' | 'groupSuffix' | 'event
 const FIXTURE: readonly ConsumerRow[] = [
   row({ name: 'onHttpRequest', topic: 'requests', groupSuffix: 'http-request', eventTypes: { only: ['http_request'] }, role: 'catch-all' }),
   row({ name: 'onHttpResponse', topic: 'events', groupSuffix: 'http-response', eventTypes: { only: ['http_response'] }, role: 'filtered' }),
-  row({ name: 'onError', topic: 'events', groupSuffix: 'error', eventTypes: { only: ['error'] }, role: 'filtered', writes: ['dlq'], errorEvents: false }),
-  row({ name: 'onCommand', topic: 'commands', groupSuffix: 'commands', eventTypes: { except: [] }, role: 'catch-all', handler: { kind: 'commands' } }),
-  row({ name: 'onCustomEvent', topic: 'events', groupSuffix: 'custom', eventTypes: { except: ['http_response', 'error'] }, role: 'catch-all' }),
+  row({
+    name: 'onError',
+    topic: 'events',
+    groupSuffix: 'error',
+    eventTypes: { only: ['error'] },
+    role: 'filtered',
+    writes: ['dlq'],
+    errorEvents: false,
+  }),
+  row({
+    name: 'onCommand',
+    topic: 'commands',
+    groupSuffix: 'commands',
+    eventTypes: { except: [] },
+    role: 'catch-all',
+    handler: { kind: 'commands' },
+  }),
+  row({
+    name: 'onCustomEvent',
+    topic: 'events',
+    groupSuffix: 'custom',
+    eventTypes: { except: ['http_response', 'error'] },
+    role: 'catch-all',
+  }),
 ];
 const fixture = (name: string): ConsumerRow => consumerFunction(name, FIXTURE);
 
@@ -90,13 +111,13 @@ describe('the catch-all rule', () => {
     expect(consumerTableProblems([...FIXTURE, pathCounter('observer')])).toEqual([]);
   });
 
-  it("refuses a catch-all that excepts a type no filtered function takes (its records would be dead-lettered)", () => {
+  it('refuses a catch-all that excepts a type no filtered function takes (its records would be dead-lettered)', () => {
     // Prepare
     const table = FIXTURE.filter((fn) => fn.name !== 'onError');
 
     // Act, Assess
     expect(consumerTableProblems(table)).toEqual([
-      'the catch-all rule: onCustomEvent, the catch-all of the events topic, excepts error, but no filtered function takes it, so its records would be dead-lettered as unhandled; remove it from onCustomEvent\'s eventTypes.except or add a filtered function for it',
+      "the catch-all rule: onCustomEvent, the catch-all of the events topic, excepts error, but no filtered function takes it, so its records would be dead-lettered as unhandled; remove it from onCustomEvent's eventTypes.except or add a filtered function for it",
     ]);
   });
 
@@ -119,7 +140,9 @@ describe('the catch-all rule', () => {
 
     // Act, Assess
     expect(consumerTableProblems(twoOwners)).toEqual([expect.stringMatching(/^one owner per type: onError and onErrorToo /)]);
-    expect(consumerTableProblems(sameGroup)).toEqual([expect.stringMatching(/^one group per function: two rows use the group suffix http-request/)]);
+    expect(consumerTableProblems(sameGroup)).toEqual([
+      expect.stringMatching(/^one group per function: two rows use the group suffix http-request/),
+    ]);
   });
 
   it('requires the topics each row writes: dlq always, events for error events and command answers', () => {

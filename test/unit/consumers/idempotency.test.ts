@@ -28,7 +28,7 @@ describe('createProcessedIds', () => {
 });
 
 describe('name-based ids', () => {
-  it('computes RFC 9562 version 5 UUIDs (the RFC\'s DNS example)', () => {
+  it("computes RFC 9562 version 5 UUIDs (the RFC's DNS example)", () => {
     // Prepare
     const dns = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
 

@@ -24,7 +24,12 @@ describe('partitionLag', () => {
 });
 
 describe('consumerGroupLag', () => {
-  const config = loadConfig({ KAFKA_CONSUMER_GROUP: 'g', KAFKA_TOPIC_REQUESTS: 'req', KAFKA_TOPIC_EVENTS: 'ev', KAFKA_TOPIC_COMMANDS: 'cmd' });
+  const config = loadConfig({
+    KAFKA_CONSUMER_GROUP: 'g',
+    KAFKA_TOPIC_REQUESTS: 'req',
+    KAFKA_TOPIC_EVENTS: 'ev',
+    KAFKA_TOPIC_COMMANDS: 'cmd',
+  });
 
   it("reports every consumer function's group per partition, reading each topic's end offsets once", async () => {
     // Prepare
@@ -38,7 +43,19 @@ describe('consumerGroupLag', () => {
         ]);
       },
       committedOffsets: (group) =>
-        Promise.resolve(new Map(group === 'g-http-request' ? [[0, 5n], [1, undefined]] : [[0, 1n], [1, 1n]])),
+        Promise.resolve(
+          new Map(
+            group === 'g-http-request'
+              ? [
+                  [0, 5n],
+                  [1, undefined],
+                ]
+              : [
+                  [0, 1n],
+                  [1, 1n],
+                ],
+          ),
+        ),
     };
     // Act
     const report = await consumerGroupLag({ reader, kafka: config.kafka });
@@ -64,9 +81,7 @@ describe('consumerGroupLag', () => {
     // Act
     const report = await consumerGroupLag({ reader, kafka: config.kafka });
     // Assess
-    expect(report.failures).toEqual([
-      { group: 'g-commands', topic: 'cmd', error: 'This server does not host this topic-partition' },
-    ]);
+    expect(report.failures).toEqual([{ group: 'g-commands', topic: 'cmd', error: 'This server does not host this topic-partition' }]);
     // One partition for each group of the other topics.
     expect(report.lags).toHaveLength(CONSUMER_FUNCTIONS.filter((fn) => fn.topic !== 'commands').length);
   });

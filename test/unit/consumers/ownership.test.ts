@@ -81,10 +81,18 @@ for (const bom of ['strip', 'keep'] as const)
   for (const duplicates of ['first', 'last', 'any'] as const)
     for (const escapes of ['decode', 'raw'] as const)
       for (const maxDepth of [Number.POSITIVE_INFINITY, 100])
-        READINGS.push({ name: `bom ${bom}, duplicates ${duplicates}, escapes ${escapes}, depth ${maxDepth}`, bom, duplicates, escapes, maxDepth });
+        READINGS.push({
+          name: `bom ${bom}, duplicates ${duplicates}, escapes ${escapes}, depth ${maxDepth}`,
+          bom,
+          duplicates,
+          escapes,
+          maxDepth,
+        });
 
 const eventsFunctions = CONSUMER_FUNCTIONS.filter((f) => f.topic === 'events');
-const filters = new Map<string, ReturnType<typeof compileFilterPatterns>>(eventsFunctions.map((fn) => [fn.name, compileFilterPatterns(filterPatterns(fn))]));
+const filters = new Map<string, ReturnType<typeof compileFilterPatterns>>(
+  eventsFunctions.map((fn) => [fn.name, compileFilterPatterns(filterPatterns(fn))]),
+);
 const filterOf = (fn: ConsumerFunction) => filters.get(fn.name) ?? compileFilterPatterns(filterPatterns(fn));
 
 /** Whether a filter reading `value` this way delivers the record to `fn`. */
@@ -102,7 +110,6 @@ function delivers(fn: ConsumerFunction, shape: Shape, reading: Reading): boolean
   return candidates.some((v) => filter.matches(Buffer.from(JSON.stringify({ event_type: v }))));
 }
 
-
 /** What each function of the events topic does with the record when it is delivered to it. */
 async function decisions(value: Buffer): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -116,7 +123,9 @@ async function decisions(value: Buffer): Promise<Map<string, string>> {
 
 /** The functions that handle or dead-letter the record, given which ones it is delivered to. */
 function handling(decided: Map<string, string>, delivered: (fn: ConsumerFunction) => boolean): string[] {
-  return eventsFunctions.filter((fn) => delivered(fn) && decided.get(fn.name) !== 'skipped').map((fn) => `${fn.name}: ${decided.get(fn.name)}`);
+  return eventsFunctions
+    .filter((fn) => delivered(fn) && decided.get(fn.name) !== 'skipped')
+    .map((fn) => `${fn.name}: ${decided.get(fn.name)}`);
 }
 
 async function handledBy(value: Buffer, delivered: (fn: ConsumerFunction) => boolean): Promise<string[]> {
@@ -141,7 +150,10 @@ describe('record ownership on the events topic', () => {
         const local = handling(decided, (fn) => filterOf(fn).matches(value));
         expect(local, `locally: ${value.toString()}`).toHaveLength(1);
         for (const reading of READINGS) {
-          expect(handling(decided, (fn) => delivers(fn, shape, reading)), `${reading.name}: ${value.toString()}`).toHaveLength(1);
+          expect(
+            handling(decided, (fn) => delivers(fn, shape, reading)),
+            `${reading.name}: ${value.toString()}`,
+          ).toHaveLength(1);
         }
       }),
       { numRuns: 300 },
@@ -155,9 +167,21 @@ describe('record ownership on the events topic', () => {
     return found;
   };
   it.each([
-    ['an error event behind a byte order mark, to a filter that keeps the mark', { bom: true, types: [member('error')] }, 'bom keep, duplicates last, escapes decode, depth Infinity'],
-    ['a record whose first event_type is custom and last is error, to a filter where the first wins', { bom: false, types: [member('user_signup'), member('error')] }, 'bom strip, duplicates first, escapes decode, depth Infinity'],
-    ['a record whose first event_type is error and last is custom, to a filter where any value matches', { bom: false, types: [member('error'), member('user_signup')] }, 'bom strip, duplicates any, escapes decode, depth Infinity'],
+    [
+      'an error event behind a byte order mark, to a filter that keeps the mark',
+      { bom: true, types: [member('error')] },
+      'bom keep, duplicates last, escapes decode, depth Infinity',
+    ],
+    [
+      'a record whose first event_type is custom and last is error, to a filter where the first wins',
+      { bom: false, types: [member('user_signup'), member('error')] },
+      'bom strip, duplicates first, escapes decode, depth Infinity',
+    ],
+    [
+      'a record whose first event_type is error and last is custom, to a filter where any value matches',
+      { bom: false, types: [member('error'), member('user_signup')] },
+      'bom strip, duplicates any, escapes decode, depth Infinity',
+    ],
   ])('gives %s to exactly one function', async (_what, partial, readingName) => {
     // Prepare
     const shape: Shape = { ...partial, positions: [0, 3, 5], depth: 0 };
@@ -191,7 +215,10 @@ describe('readEventType', () => {
   it('agrees on the type of any object with one plainly written event_type, however the rest is written', () => {
     fc.assert(
       fc.property(
-        fc.dictionary(fc.string().filter((k) => k !== 'event_type' && k !== '__proto__'), fc.jsonValue()),
+        fc.dictionary(
+          fc.string().filter((k) => k !== 'event_type' && k !== '__proto__'),
+          fc.jsonValue(),
+        ),
         fc.string(),
         fc.nat(),
         fc.constantFrom(undefined, 2, '\t'),
@@ -214,11 +241,23 @@ describe('readEventType', () => {
 
   it.each([
     ['a byte order mark', Buffer.concat([BOM, Buffer.from('{"event_type":"error"}')]), { agreed: undefined, possible: ['error'] }],
-    ['a repeated key', Buffer.from('{"event_type":"x","data":{"event_type":"y"},"event_type":"error"}'), { agreed: undefined, possible: ['x', 'error'] }],
+    [
+      'a repeated key',
+      Buffer.from('{"event_type":"x","data":{"event_type":"y"},"event_type":"error"}'),
+      { agreed: undefined, possible: ['x', 'error'] },
+    ],
     ['an escaped key', Buffer.from('{"event\\u005ftype":"error"}'), { agreed: undefined, possible: ['error'] }],
     ['an escaped value', Buffer.from('{"event_type":"\\u0065rror"}'), { agreed: undefined, possible: ['error'] }],
-    ['a nested event_type only', Buffer.from('{"data":{"event_type":"error"},"s":"{\\"event_type\\":1}"}'), { agreed: undefined, possible: [] }],
-    ['spaces everywhere', Buffer.from(' {\n "a" : [ {"event_type":"x"} , "}" ] ,\t"event_type" : "error" \n} '), { agreed: 'error', possible: ['error'] }],
+    [
+      'a nested event_type only',
+      Buffer.from('{"data":{"event_type":"error"},"s":"{\\"event_type\\":1}"}'),
+      { agreed: undefined, possible: [] },
+    ],
+    [
+      'spaces everywhere',
+      Buffer.from(' {\n "a" : [ {"event_type":"x"} , "}" ] ,\t"event_type" : "error" \n} '),
+      { agreed: 'error', possible: ['error'] },
+    ],
   ])('reads %s', (_what, value, expected) => {
     // Prepare, Act, Assess
     expect(readEventType(value)).toEqual(expected);
@@ -226,7 +265,10 @@ describe('readEventType', () => {
 
   it('dead-letters a contested record once, in the catch-all, saying why', async () => {
     // Prepare
-    const value = Buffer.concat([BOM, valueOf({ bom: false, types: [{ value: 'error', escapedKey: false, escapedValue: false }], positions: [0], depth: 0 })]);
+    const value = Buffer.concat([
+      BOM,
+      valueOf({ bom: false, types: [{ value: 'error', escapedKey: false, escapedValue: false }], positions: [0], depth: 0 }),
+    ]);
     const publisher = new FakePublisher();
     const consumer = createEventConsumer({ fn: consumerFunction('onCustomEvent'), config, publisher, logger: fakeLogger() });
 
@@ -235,7 +277,9 @@ describe('readEventType', () => {
 
     // Assess
     expect(result.outcomes[0]?.outcome).toMatchObject({ status: 'dead_lettered', reason: 'ambiguous_event_type' });
-    expect(String(publisher.to(TOPICS.dlq)[0]?.headers?.[DLQ_HEADERS.error])).toMatch(/^event_type reads as "error" depending on the reader/);
+    expect(String(publisher.to(TOPICS.dlq)[0]?.headers?.[DLQ_HEADERS.error])).toMatch(
+      /^event_type reads as "error" depending on the reader/,
+    );
     expect(publisher.to(TOPICS.dlq)[0]?.value).toEqual(value);
   });
 });

@@ -53,7 +53,12 @@ let invoke: Invoke;
 let Unavailable: typeof AdminTokenErrors.AdminTokenUnavailableError;
 
 beforeAll(async () => {
-  Object.assign(process.env, { LOG_LEVEL: 'SILENT', ADMIN_TOKEN_SECRET_ARN: ARN, AWS_REGION: 'eu-west-1', PUSHGATEWAY_URL: 'http://127.0.0.1:9' });
+  Object.assign(process.env, {
+    LOG_LEVEL: 'SILENT',
+    ADMIN_TOKEN_SECRET_ARN: ARN,
+    AWS_REGION: 'eu-west-1',
+    PUSHGATEWAY_URL: 'http://127.0.0.1:9',
+  });
   vi.resetModules();
   invoke = (await import('../../../handlers/http.js')).handler;
   Unavailable = (await import('../../../src/http/errors.js')).AdminTokenUnavailableError;

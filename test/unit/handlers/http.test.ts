@@ -36,7 +36,8 @@ function fakeAdmin() {
           resolve();
         }, 20),
       ),
-    describeCluster: () => Promise.resolve({ brokers: [{ nodeId: 1, host: 'b-1.internal.example', port: 9098 }], controller: 1, clusterId: 'c' }),
+    describeCluster: () =>
+      Promise.resolve({ brokers: [{ nodeId: 1, host: 'b-1.internal.example', port: 9098 }], controller: 1, clusterId: 'c' }),
     listTopics: () => Promise.resolve(['simple-time-service-events', 'simple-time-service-requests']),
     fetchTopicMetadata: ({ topics }: { topics: string[] }) =>
       Promise.resolve({ topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0 }, { partitionId: 1 }] })) }),
@@ -93,7 +94,11 @@ afterAll(() => {
 
 const status = async (headers: Record<string, string> = {}) => {
   const response = await invoke(httpEvent('GET /kafka/status', { headers }), lambdaContext('http'));
-  return { statusCode: response.statusCode, body: JSON.parse(String(response.body)) as Record<string, unknown>, raw: String(response.body) };
+  return {
+    statusCode: response.statusCode,
+    body: JSON.parse(String(response.body)) as Record<string, unknown>,
+    raw: String(response.body),
+  };
 };
 
 describe('GET /kafka/status', () => {
@@ -162,7 +167,9 @@ describe('POST /kafka/publish when the broker does not acknowledge in time', () 
   it('answers 503 saying the outcome is unknown and that a retry with the same id is safe', async () => {
     // Prepare
     const id = '9b2f6c1e-2d4a-4f6b-8c3e-5a7d9e1f2b3c';
-    failNextSend = new KafkaUnavailable('Kafka did not acknowledge within 1000 ms; the records may still be written', { outcome: 'unknown' });
+    failNextSend = new KafkaUnavailable('Kafka did not acknowledge within 1000 ms; the records may still be written', {
+      outcome: 'unknown',
+    });
 
     // Act
     const response = await invoke(

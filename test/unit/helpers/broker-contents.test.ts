@@ -2,7 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { cleanupProblem } from '../../helpers/broker-contents';
 
-const before = { topics: ['simple-time-service-events', 'simple-time-service-requests'], groups: ['simple-time-service-group-http-request', 'simple-time-service-group-command'] };
+const before = {
+  topics: ['simple-time-service-events', 'simple-time-service-requests'],
+  groups: ['simple-time-service-group-http-request', 'simple-time-service-group-command'],
+};
 
 describe('cleanupProblem', () => {
   it('says nothing when the broker holds what it held before', () => {
@@ -14,7 +17,7 @@ describe('cleanupProblem', () => {
     expect(cleanupProblem('127.0.0.1:9092', before, after)).toMatch(/left .*sts-left-topic.*sts-left-group/);
   });
 
-  it('names what was there before the run and is gone (a developer\'s own groups, deleted or left Dead)', () => {
+  it("names what was there before the run and is gone (a developer's own groups, deleted or left Dead)", () => {
     const after = { topics: [...before.topics], groups: ['simple-time-service-group-command'] };
     const problem = cleanupProblem('127.0.0.1:9092', before, after);
     expect(problem).toBeDefined();

@@ -110,6 +110,8 @@ describe('ADMIN_TOKEN_SECRET_ARN in the configuration', () => {
   });
 
   it('refuses what is not a Secrets Manager ARN', () => {
-    expect(() => loadConfig({ ADMIN_TOKEN_SECRET_ARN: 'simple-time-service/dev/admin-token' })).toThrow(/ADMIN_TOKEN_SECRET_ARN: a Secrets Manager secret ARN/);
+    expect(() => loadConfig({ ADMIN_TOKEN_SECRET_ARN: 'simple-time-service/dev/admin-token' })).toThrow(
+      /ADMIN_TOKEN_SECRET_ARN: a Secrets Manager secret ARN/,
+    );
   });
 });

@@ -68,9 +68,7 @@ describe('buildPublishRequest', () => {
 describe('readJsonBody', () => {
   it('parses JSON and base64-encoded JSON', () => {
     expect(readJsonBody({ body: '{"a":1}', isBase64Encoded: false, maxBytes: 100 })).toEqual({ a: 1 });
-    expect(
-      readJsonBody({ body: Buffer.from('{"a":2}').toString('base64'), isBase64Encoded: true, maxBytes: 100 }),
-    ).toEqual({ a: 2 });
+    expect(readJsonBody({ body: Buffer.from('{"a":2}').toString('base64'), isBase64Encoded: true, maxBytes: 100 })).toEqual({ a: 2 });
   });
 
   it.each([
@@ -126,7 +124,7 @@ describe('keys named __proto__', () => {
   });
 });
 
-describe('an id of the caller\'s own', () => {
+describe("an id of the caller's own", () => {
   const id = '3f1c1e0a-8b6d-4c2e-9a7f-1b2c3d4e5f60';
 
   it('is the event id, and without a key the record is keyed by it, so a retry lands where the first try did', () => {

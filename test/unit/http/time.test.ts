@@ -5,11 +5,7 @@ import { loadConfig } from '../../../src/config';
 
 describe('parseForwardedFor', () => {
   it('keeps the entries in order, trimmed, without empties', () => {
-    expect(parseForwardedFor(' 203.0.113.9, 10.0.0.1,, 198.51.100.2 ')).toEqual([
-      '203.0.113.9',
-      '10.0.0.1',
-      '198.51.100.2',
-    ]);
+    expect(parseForwardedFor(' 203.0.113.9, 10.0.0.1,, 198.51.100.2 ')).toEqual(['203.0.113.9', '10.0.0.1', '198.51.100.2']);
   });
 
   it('is empty without the header', () => {
@@ -18,9 +14,7 @@ describe('parseForwardedFor', () => {
 });
 
 describe('buildTimePayload', () => {
-  const host = hostInfo(
-    loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'fn', AWS_LAMBDA_LOG_STREAM_NAME: '2026/11/22/[$LATEST]abc123' }).runtime,
-  );
+  const host = hostInfo(loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'fn', AWS_LAMBDA_LOG_STREAM_NAME: '2026/11/22/[$LATEST]abc123' }).runtime);
 
   it('takes ip from the source ip, never from X-Forwarded-For', () => {
     const payload = buildTimePayload({

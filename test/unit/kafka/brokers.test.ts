@@ -7,10 +7,7 @@ const arn = 'arn:aws:kafka:eu-west-1:123456789012:cluster/demo/abc-1';
 describe('resolveBrokers', () => {
   it('returns KAFKA_BROKERS without calling AWS when no cluster ARN is set', async () => {
     const aws = vi.fn<GetBootstrapBrokers>();
-    const brokers = await resolveBrokers(
-      { brokers: ['b:9092'], mskClusterArn: undefined, auth: 'none', region: 'eu-west-1' },
-      aws,
-    );
+    const brokers = await resolveBrokers({ brokers: ['b:9092'], mskClusterArn: undefined, auth: 'none', region: 'eu-west-1' }, aws);
     expect(brokers).toEqual(['b:9092']);
     expect(aws).not.toHaveBeenCalled();
   });
@@ -28,15 +25,15 @@ describe('resolveBrokers', () => {
 
   it('says which auth the cluster lacks', async () => {
     const aws = vi.fn<GetBootstrapBrokers>().mockResolvedValue({ BootstrapBrokerString: 'p1:9092' });
-    await expect(
-      resolveBrokers({ brokers: [], mskClusterArn: arn, auth: 'scram', region: 'eu-west-1' }, aws),
-    ).rejects.toThrow(/BootstrapBrokerStringSaslScram.*KAFKA_AUTH=scram/);
+    await expect(resolveBrokers({ brokers: [], mskClusterArn: arn, auth: 'scram', region: 'eu-west-1' }, aws)).rejects.toThrow(
+      /BootstrapBrokerStringSaslScram.*KAFKA_AUTH=scram/,
+    );
   });
 
   it('marks an AWS failure retriable', async () => {
     const aws = vi.fn<GetBootstrapBrokers>().mockRejectedValue(new Error('throttled'));
-    await expect(
-      resolveBrokers({ brokers: [], mskClusterArn: arn, auth: 'tls', region: 'eu-west-1' }, aws),
-    ).rejects.toMatchObject({ retriable: true });
+    await expect(resolveBrokers({ brokers: [], mskClusterArn: arn, auth: 'tls', region: 'eu-west-1' }, aws)).rejects.toMatchObject({
+      retriable: true,
+    });
   });
 });

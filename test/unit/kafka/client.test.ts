@@ -61,7 +61,10 @@ describe("kafkajs' own log lines", () => {
   /** A logger that keeps every line it is given. */
   function captured() {
     const lines: Array<{ level: string; message: string; extra: Record<string, unknown> }> = [];
-    const at = (level: string) => (message: string, extra: Record<string, unknown> = {}) => lines.push({ level, message, extra });
+    const at =
+      (level: string) =>
+      (message: string, extra: Record<string, unknown> = {}) =>
+        lines.push({ level, message, extra });
     const logger = { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') } as unknown as Logger; // only the four levels are called
     const kafka = createKafka({ kafka: testKafkaSettings, brokers: ['127.0.0.1:1'], logger });
     return { lines, log: kafka.logger() };
@@ -83,10 +86,26 @@ describe("kafkajs' own log lines", () => {
 
   it.each([
     ['a refused connection during a restart', 'Connection error: connect ECONNREFUSED 127.0.0.1:1', { broker: '127.0.0.1:1', stack }],
-    ["a consumer crash on a loading coordinator", "Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests for this group", { groupId: 'g', stack }],
-    ['a group coordinator not available yet', 'Response GroupCoordinator(key: 10, version: 2)', { error: 'The group coordinator is not available', correlationId: 1 }],
-    ['InitProducerId while the coordinator loads', 'Response InitProducerId(key: 22, version: 1)', { error: "The coordinator is loading and hence can't process requests", correlationId: 2 }],
-    ['a leader not available yet', 'Response Metadata(key: 3, version: 6)', { error: 'There is no leader for this topic-partition as we are in the middle of a leadership election' }],
+    [
+      'a consumer crash on a loading coordinator',
+      "Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests for this group",
+      { groupId: 'g', stack },
+    ],
+    [
+      'a group coordinator not available yet',
+      'Response GroupCoordinator(key: 10, version: 2)',
+      { error: 'The group coordinator is not available', correlationId: 1 },
+    ],
+    [
+      'InitProducerId while the coordinator loads',
+      'Response InitProducerId(key: 22, version: 1)',
+      { error: "The coordinator is loading and hence can't process requests", correlationId: 2 },
+    ],
+    [
+      'a leader not available yet',
+      'Response Metadata(key: 3, version: 6)',
+      { error: 'There is no leader for this topic-partition as we are in the middle of a leadership election' },
+    ],
   ])('log %s once, at WARN, not as an ERROR storm', (_what, message, extra) => {
     const { lines, log } = captured();
     for (let i = 0; i < 5; i += 1) log.error(message, { ...extra, retryCount: i });
@@ -98,7 +117,11 @@ describe("kafkajs' own log lines", () => {
     const { lines, log } = captured();
     log.error('The group member needs to have a valid member id before actually entering a consumer group', { broker: 'b:9096', stack });
     expect(lines).toEqual([
-      { level: 'error', message: 'The group member needs to have a valid member id before actually entering a consumer group', extra: expect.not.objectContaining({ stack }) as unknown },
+      {
+        level: 'error',
+        message: 'The group member needs to have a valid member id before actually entering a consumer group',
+        extra: expect.not.objectContaining({ stack }) as unknown,
+      },
     ]);
   });
 
@@ -140,22 +163,33 @@ describe('tlsOptions', () => {
   });
 
   it('names the variable and the file when a file cannot be read or holds no PEM', () => {
-    expect(() => tls('scram', { caFile: '/missing.pem' })).toThrow("KAFKA_SSL_CA_FILE=/missing.pem: cannot be read (ENOENT: no such file or directory, open '/missing.pem')");
+    expect(() => tls('scram', { caFile: '/missing.pem' })).toThrow(
+      "KAFKA_SSL_CA_FILE=/missing.pem: cannot be read (ENOENT: no such file or directory, open '/missing.pem')",
+    );
     expect(() => tls('scram', { caFile: '/notes.txt' })).toThrow('KAFKA_SSL_CA_FILE=/notes.txt: holds no certificate in PEM form');
-    expect(() => tls('tls', { certFile: '/client.pem', keyFile: '/ca.pem' })).toThrow('KAFKA_SSL_KEY_FILE=/ca.pem: holds no private key in PEM form');
+    expect(() => tls('tls', { certFile: '/client.pem', keyFile: '/ca.pem' })).toThrow(
+      'KAFKA_SSL_KEY_FILE=/ca.pem: holds no private key in PEM form',
+    );
   });
 
   it('goes into the kafkajs client', () => {
     // createKafka reads the files when the client is made
-    expect(() => createKafka({ kafka: { ...testKafkaSettings, auth: 'scram', tls: { caFile: '/nowhere/ca.pem', certFile: undefined, keyFile: undefined } }, brokers: ['b:9096'] })).toThrow(
-      /KAFKA_SSL_CA_FILE=\/nowhere\/ca.pem: cannot be read/,
-    );
+    expect(() =>
+      createKafka({
+        kafka: { ...testKafkaSettings, auth: 'scram', tls: { caFile: '/nowhere/ca.pem', certFile: undefined, keyFile: undefined } },
+        brokers: ['b:9096'],
+      }),
+    ).toThrow(/KAFKA_SSL_CA_FILE=\/nowhere\/ca.pem: cannot be read/);
   });
 });
 
 describe('explainConnectionFailure', () => {
   const scram = { ...testKafkaSettings, auth: 'scram' as const, sasl: { username: 'svc', password: 'p' } };
-  const tls = (caFile?: string, certFile?: string) => ({ ...testKafkaSettings, auth: 'tls' as const, tls: { caFile, certFile, keyFile: certFile && `${certFile}.key` } });
+  const tls = (caFile?: string, certFile?: string) => ({
+    ...testKafkaSettings,
+    auth: 'tls' as const,
+    tls: { caFile, certFile, keyFile: certFile && `${certFile}.key` },
+  });
   const connectionError = (message: string, code?: string) => new KafkaJSConnectionError(`Connection error: ${message}`, { code });
 
   it('names a refused SCRAM login, the user and the variables to check', () => {
@@ -168,24 +202,41 @@ describe('explainConnectionFailure', () => {
   });
 
   it('names an untrusted broker certificate and what to set, found through the causes kafkajs wraps it in', () => {
-    const error = new KafkaUnavailableError('Kafka could not be reached', { cause: connectionError('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN') });
+    const error = new KafkaUnavailableError('Kafka could not be reached', {
+      cause: connectionError('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN'),
+    });
     expect(explainConnectionFailure(error, scram)).toBe(
       "the broker's TLS certificate is not trusted (self-signed certificate in certificate chain): set KAFKA_SSL_CA_FILE to the CA that signed it",
     );
-    expect(explainConnectionFailure(connectionError('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), tls('/s/ca.pem'))).toBe(
+    expect(
+      explainConnectionFailure(
+        connectionError('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+        tls('/s/ca.pem'),
+      ),
+    ).toBe(
       "the broker's TLS certificate is not trusted (unable to verify the first certificate): it is not signed by the CA in KAFKA_SSL_CA_FILE=/s/ca.pem",
     );
   });
 
   it('names a certificate that names another host, or has expired', () => {
-    expect(explainConnectionFailure(connectionError("Hostname/IP does not match certificate's altnames: IP: 10.0.0.1 is not in the cert's list: 127.0.0.1", 'ERR_TLS_CERT_ALTNAME_INVALID'), scram)).toMatch(
-      /^the broker's TLS certificate does not name the address it was reached at \(Hostname\/IP does not match/,
+    expect(
+      explainConnectionFailure(
+        connectionError(
+          "Hostname/IP does not match certificate's altnames: IP: 10.0.0.1 is not in the cert's list: 127.0.0.1",
+          'ERR_TLS_CERT_ALTNAME_INVALID',
+        ),
+        scram,
+      ),
+    ).toMatch(/^the broker's TLS certificate does not name the address it was reached at \(Hostname\/IP does not match/);
+    expect(explainConnectionFailure(connectionError('certificate has expired', 'CERT_HAS_EXPIRED'), scram)).toBe(
+      "the broker's TLS certificate has expired or is not valid yet (certificate has expired)",
     );
-    expect(explainConnectionFailure(connectionError('certificate has expired', 'CERT_HAS_EXPIRED'), scram)).toBe("the broker's TLS certificate has expired or is not valid yet (certificate has expired)");
   });
 
   it('names a client certificate the broker refused, or the one that is missing', () => {
-    const alert = connectionError('80FC:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../rec_layer_s3.c:1601:SSL alert number 42\n');
+    const alert = connectionError(
+      '80FC:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../rec_layer_s3.c:1601:SSL alert number 42\n',
+    );
     expect(explainConnectionFailure(alert, tls('/s/ca.pem'))).toBe(
       'the broker refused the TLS handshake for want of a client certificate (sslv3 alert bad certificate): set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE',
     );

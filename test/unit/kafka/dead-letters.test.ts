@@ -7,13 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../../../infra/dlq';
 import { deadLetterRecord } from '../../../src/kafka/dlq';
-import {
-  REPLAY_HEADERS,
-  parseCoordinates,
-  producerHeaders,
-  readDeadLetterTopicRecord,
-  selects,
-} from '../../../src/kafka/dead-letters';
+import { REPLAY_HEADERS, parseCoordinates, producerHeaders, readDeadLetterTopicRecord, selects } from '../../../src/kafka/dead-letters';
 import type { DeadLetter } from '../../../src/kafka/dead-letters';
 import type { ConsumedRecord, OutgoingRecord } from '../../../src/kafka/records';
 
@@ -79,19 +73,50 @@ function lambdaRecord(): ConsumedRecord {
       },
     },
   };
-  return { ...source, topic: 'dlq', partition: 1, offset: '9', key: Buffer.from('test-key'), value: Buffer.from(JSON.stringify(document)), headers: [] };
+  return {
+    ...source,
+    topic: 'dlq',
+    partition: 1,
+    offset: '9',
+    key: Buffer.from('test-key'),
+    value: Buffer.from(JSON.stringify(document)),
+    headers: [],
+  };
 }
 
 describe('readDeadLetterTopicRecord', () => {
   it("reads the service's dead letter: why, where from, and the original key, value and headers byte for byte", () => {
-    const written = deadLetterRecord({ record: source, reason: 'not_utf8', error: 'not UTF-8', topic: 'dlq', consumer: 'onCommand', now: new Date(0) });
+    const written = deadLetterRecord({
+      record: source,
+      reason: 'not_utf8',
+      error: 'not UTF-8',
+      topic: 'dlq',
+      consumer: 'onCommand',
+      now: new Date(0),
+    });
     const letter = readDeadLetterTopicRecord(asRead(written)) as DeadLetter;
-    expect(letter).toMatchObject({ kind: 'dead-letter', format: 'service', reason: 'not_utf8', error: 'not UTF-8', consumer: 'onCommand', deadLetteredAt: '1970-01-01T00:00:00.000Z' });
-    expect(letter.originals).toEqual([{ topic: 'commands', partition: 2, offset: '41', key: source.key, value: source.value, headers: source.headers }]);
+    expect(letter).toMatchObject({
+      kind: 'dead-letter',
+      format: 'service',
+      reason: 'not_utf8',
+      error: 'not UTF-8',
+      consumer: 'onCommand',
+      deadLetteredAt: '1970-01-01T00:00:00.000Z',
+    });
+    expect(letter.originals).toEqual([
+      { topic: 'commands', partition: 2, offset: '41', key: source.key, value: source.value, headers: source.headers },
+    ]);
   });
 
   it('keeps repeated original headers, in order, from dlq.original_headers', () => {
-    const repeated = { ...source, headers: [{ name: 'a', value: Buffer.from('1') }, { name: 'b', value: Buffer.from('2') }, { name: 'a', value: Buffer.from('3') }] };
+    const repeated = {
+      ...source,
+      headers: [
+        { name: 'a', value: Buffer.from('1') },
+        { name: 'b', value: Buffer.from('2') },
+        { name: 'a', value: Buffer.from('3') },
+      ],
+    };
     const written = deadLetterRecord({ record: repeated, reason: 'handler_error', error: 'x', topic: 'dlq', consumer: 'onCommand' });
     const letter = readDeadLetterTopicRecord(asRead(written)) as DeadLetter;
     expect(letter.originals[0]!.headers.map((h) => `${h.name}=${h.value.toString()}`)).toEqual(['a=1', 'b=2', 'a=3']);
@@ -100,10 +125,22 @@ describe('readDeadLetterTopicRecord', () => {
 
   it("reads Lambda's on-failure record: the condition, the function, and the failed record from the payload", () => {
     const letter = readDeadLetterTopicRecord(lambdaRecord()) as DeadLetter;
-    expect(letter).toMatchObject({ format: 'lambda', reason: 'RetriesExhausted', error: 'Unhandled, status 200', deadLetteredAt: '2019-11-14T18:16:05.568Z' });
+    expect(letter).toMatchObject({
+      format: 'lambda',
+      reason: 'RetriesExhausted',
+      error: 'Unhandled, status 200',
+      deadLetteredAt: '2019-11-14T18:16:05.568Z',
+    });
     expect(letter.consumer).toContain(':function:my-function');
     expect(letter.originals).toEqual([
-      { topic: 'my-topic', partition: 0, offset: '100', key: Buffer.from('test-key'), value: Buffer.from('test-value'), headers: [{ name: 'trace', value: Buffer.from('t-2') }] },
+      {
+        topic: 'my-topic',
+        partition: 0,
+        offset: '100',
+        key: Buffer.from('test-key'),
+        value: Buffer.from('test-value'),
+        headers: [{ name: 'trace', value: Buffer.from('t-2') }],
+      },
     ]);
   });
 
@@ -129,7 +166,14 @@ describe('readDeadLetterTopicRecord', () => {
   });
 
   it('reads a dead letter written before the prefix, whose original carried dlq.replay.of, as a dead letter', () => {
-    const old = { ...source, topic: 'dlq', headers: [...asRead(deadLetterRecord({ record: source, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'c' })).headers, { name: REPLAY_HEADERS.of, value: Buffer.from('0:0') }] };
+    const old = {
+      ...source,
+      topic: 'dlq',
+      headers: [
+        ...asRead(deadLetterRecord({ record: source, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'c' })).headers,
+        { name: REPLAY_HEADERS.of, value: Buffer.from('0:0') },
+      ],
+    };
     expect(readDeadLetterTopicRecord(old)).toMatchObject({ kind: 'dead-letter', reason: 'not_json' });
   });
 
@@ -175,7 +219,10 @@ describe('npm run dlq command line', () => {
   it('needs a selection or --all to replay', () => {
     expect(() => parseCommandLine(['replay'])).toThrow(/replay needs a selection/);
     expect(parseCommandLine(['replay', '--all']).all).toBe(true);
-    expect(parseCommandLine(['replay', '--reason', 'handler_error', '--dry-run'])).toMatchObject({ selection: { reason: 'handler_error' }, dryRun: true });
+    expect(parseCommandLine(['replay', '--reason', 'handler_error', '--dry-run'])).toMatchObject({
+      selection: { reason: 'handler_error' },
+      dryRun: true,
+    });
   });
 
   it('takes one coordinate for show', () => {
@@ -187,7 +234,10 @@ describe('npm run dlq command line', () => {
   it('says to put -- before the options when npm took them for itself', () => {
     // `npm run dlq list --reason not_json` hands --reason to npm and not_json to the tool.
     expect(() => parseCommandLine(['list', 'not_json'], { npm_config_reason: 'true' })).toThrow(
-      expect.objectContaining({ message: 'unexpected argument "not_json"', hint: "npm took --reason for itself: put -- before the tool's options (npm run dlq -- --reason …)" }),
+      expect.objectContaining({
+        message: 'unexpected argument "not_json"',
+        hint: "npm took --reason for itself: put -- before the tool's options (npm run dlq -- --reason …)",
+      }),
     );
   });
 

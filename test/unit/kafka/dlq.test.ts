@@ -43,7 +43,12 @@ describe('deadLetterRecord', () => {
   });
 
   it('keeps a header named __proto__ as a header of its own', () => {
-    const original = record({ headers: [{ name: '__proto__', value: Buffer.from('p') }, { name: 'b', value: Buffer.from('b') }] });
+    const original = record({
+      headers: [
+        { name: '__proto__', value: Buffer.from('p') },
+        { name: 'b', value: Buffer.from('b') },
+      ],
+    });
     const dead = deadLetterRecord({ record: original, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'onTest' });
     expect(Object.keys(dead.headers ?? {})).toEqual(expect.arrayContaining(['__proto__', 'b']));
     expect(Object.getOwnPropertyDescriptor(dead.headers, '__proto__')?.value).toEqual(Buffer.from('p'));
@@ -51,19 +56,34 @@ describe('deadLetterRecord', () => {
 
   it('writes an original header named dlq.* under dlq.source.header.*, so no dlq.* header of its own can be forged', () => {
     // Prepare
-    const original = record({ headers: [{ name: 'dlq.replay.of', value: Buffer.from('0:0') }, { name: 'dlq.reason', value: Buffer.from('fine') }] });
+    const original = record({
+      headers: [
+        { name: 'dlq.replay.of', value: Buffer.from('0:0') },
+        { name: 'dlq.reason', value: Buffer.from('fine') },
+      ],
+    });
 
     // Act
     const dead = deadLetterRecord({ record: original, reason: 'not_json', error: 'x', topic: 'dlq', consumer: 'c' });
 
     // Assess
-    expect(dead.headers).toMatchObject({ 'dlq.source.header.dlq.replay.of': Buffer.from('0:0'), 'dlq.source.header.dlq.reason': Buffer.from('fine'), [DLQ_HEADERS.reason]: 'not_json' });
+    expect(dead.headers).toMatchObject({
+      'dlq.source.header.dlq.replay.of': Buffer.from('0:0'),
+      'dlq.source.header.dlq.reason': Buffer.from('fine'),
+      [DLQ_HEADERS.reason]: 'not_json',
+    });
     expect(Object.keys(dead.headers ?? {})).not.toContain('dlq.replay.of');
   });
 
   it('keeps a null key and a null value null', () => {
     // Prepare, Act
-    const dead = deadLetterRecord({ record: record({ key: null, value: null }), reason: 'empty_value', error: 'e', topic: 'dlq', consumer: 'c' });
+    const dead = deadLetterRecord({
+      record: record({ key: null, value: null }),
+      reason: 'empty_value',
+      error: 'e',
+      topic: 'dlq',
+      consumer: 'c',
+    });
 
     // Assess
     expect(dead.key).toBeNull();
@@ -102,6 +122,8 @@ describe('createDeadLetterer', () => {
     const letter = dlq.letter(original, 'not_json', 'e');
 
     // Assess
-    expect(letter).toEqual(deadLetterRecord({ record: original, reason: 'not_json', error: 'e', topic: 'dlq', consumer: 'onTest', now: at }));
+    expect(letter).toEqual(
+      deadLetterRecord({ record: original, reason: 'not_json', error: 'e', topic: 'dlq', consumer: 'onTest', now: at }),
+    );
   });
 });

@@ -34,7 +34,10 @@ describe('boundedGzipCodec', () => {
 
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(DecompressedBatchTooLargeError);
-    await expect(attempt).rejects.toMatchObject({ retriable: false, message: expect.stringMatching(/inflates to more than 16384 bytes; refused/) as unknown });
+    await expect(attempt).rejects.toMatchObject({
+      retriable: false,
+      message: expect.stringMatching(/inflates to more than 16384 bytes; refused/) as unknown,
+    });
   });
 
   it('passes on what is not a size refusal (a corrupt batch)', async () => {
@@ -47,6 +50,8 @@ describe('boundedGzipCodec', () => {
     const codec = (CompressionCodecs[CompressionTypes.GZIP] as () => ReturnType<typeof boundedGzipCodec>)();
 
     // Assess
-    await expect(codec.decompress(await gzip(Buffer.alloc(MAX_DECOMPRESSED_BATCH_BYTES + 1)))).rejects.toBeInstanceOf(DecompressedBatchTooLargeError);
+    await expect(codec.decompress(await gzip(Buffer.alloc(MAX_DECOMPRESSED_BATCH_BYTES + 1)))).rejects.toBeInstanceOf(
+      DecompressedBatchTooLargeError,
+    );
   });
 });

@@ -64,7 +64,10 @@ describe('decodeKafkaEvent', () => {
   });
 
   it('reads a record without key or value as null key and value', () => {
-    const event = { eventSource: 'SelfManagedKafka', records: { 't-1': [{ topic: 't', partition: 1, offset: 3, timestamp: 1, timestampType: 'LOG_APPEND_TIME', headers: [] }] } };
+    const event = {
+      eventSource: 'SelfManagedKafka',
+      records: { 't-1': [{ topic: 't', partition: 1, offset: 3, timestamp: 1, timestampType: 'LOG_APPEND_TIME', headers: [] }] },
+    };
 
     const { records } = decodeKafkaEvent(event);
 
@@ -72,7 +75,10 @@ describe('decodeKafkaEvent', () => {
   });
 
   it('accepts header bytes serialised as signed Java bytes', () => {
-    const event = { eventSource: 'SelfManagedKafka', records: { 't-0': [{ topic: 't', partition: 0, offset: 0, timestamp: 1, timestampType: 'CREATE_TIME', headers: [{ h: [-1, 65] }] }] } };
+    const event = {
+      eventSource: 'SelfManagedKafka',
+      records: { 't-0': [{ topic: 't', partition: 0, offset: 0, timestamp: 1, timestampType: 'CREATE_TIME', headers: [{ h: [-1, 65] }] }] },
+    };
 
     const { records } = decodeKafkaEvent(event);
 
@@ -99,8 +105,20 @@ describe('decodeKafkaEvent', () => {
     ['not an object', 'hello'],
     ['an SQS event', { Records: [] }],
     ['an MSK event without eventSourceArn', { eventSource: 'aws:kafka', records: {} }],
-    ['a record whose key is not base64', { eventSource: 'SelfManagedKafka', records: { 't-0': [{ topic: 't', partition: 0, offset: 0, timestamp: 1, timestampType: 'CREATE_TIME', key: '***', headers: [] }] } }],
-    ['a record filed under another partition', { eventSource: 'SelfManagedKafka', records: { 't-1': [{ topic: 't', partition: 0, offset: 0, timestamp: 1, timestampType: 'CREATE_TIME', headers: [] }] } }],
+    [
+      'a record whose key is not base64',
+      {
+        eventSource: 'SelfManagedKafka',
+        records: { 't-0': [{ topic: 't', partition: 0, offset: 0, timestamp: 1, timestampType: 'CREATE_TIME', key: '***', headers: [] }] },
+      },
+    ],
+    [
+      'a record filed under another partition',
+      {
+        eventSource: 'SelfManagedKafka',
+        records: { 't-1': [{ topic: 't', partition: 0, offset: 0, timestamp: 1, timestampType: 'CREATE_TIME', headers: [] }] },
+      },
+    ],
   ])('refuses %s with a ValidationError', (_what, event) => {
     expect(() => decodeKafkaEvent(event)).toThrow(ValidationError);
   });
@@ -112,7 +130,15 @@ describe('buildKafkaEvent (the local event source) and decodeKafkaEvent', () => 
     const records = [
       exampleRecord({ topic: 'a.b-c', partition: 2, offset: '7' }),
       exampleRecord({ topic: 'a.b-c', partition: 0, offset: '1', key: null, value: null, headers: [] }),
-      exampleRecord({ topic: 'a.b-c', partition: 2, offset: '8', headers: [{ name: 'x', value: Buffer.from([0, 255]) }, { name: 'x', value: Buffer.from('2') }] }),
+      exampleRecord({
+        topic: 'a.b-c',
+        partition: 2,
+        offset: '8',
+        headers: [
+          { name: 'x', value: Buffer.from([0, 255]) },
+          { name: 'x', value: Buffer.from('2') },
+        ],
+      }),
     ];
 
     // Act

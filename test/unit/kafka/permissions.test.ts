@@ -14,28 +14,46 @@ function protocolError(type: string, message = 'Not authorized'): Error {
   return Object.assign(new Error(message), { name: 'KafkaJSProtocolError', type, retriable: false });
 }
 
-const writes = (...topics: string[]) => [...topics.map((t) => ({ action: 'kafka-cluster:WriteData', resource: `topic ${t}` })), { action: 'kafka-cluster:WriteDataIdempotently', resource: 'the cluster' }];
+const writes = (...topics: string[]) => [
+  ...topics.map((t) => ({ action: 'kafka-cluster:WriteData', resource: `topic ${t}` })),
+  { action: 'kafka-cluster:WriteDataIdempotently', resource: 'the cluster' },
+];
 
 describe('missingPermission', () => {
   it('names the action the attempted operation needs on the kind of resource the broker refused', () => {
     // Act / Assess
-    expect(missingPermission(protocolError('TOPIC_AUTHORIZATION_FAILED'), writes('requests'))).toBe('kafka-cluster:WriteData on topic requests');
-    expect(missingPermission(protocolError('TOPIC_AUTHORIZATION_FAILED'), writes('requests', 'events'))).toBe('kafka-cluster:WriteData on topic requests or topic events');
-    expect(missingPermission(protocolError('CLUSTER_AUTHORIZATION_FAILED'), writes('requests'))).toBe('kafka-cluster:WriteDataIdempotently on the cluster');
-    expect(missingPermission(protocolError('GROUP_AUTHORIZATION_FAILED'), [{ action: 'kafka-cluster:DescribeGroup', resource: 'group g' }])).toBe('kafka-cluster:DescribeGroup on group g');
+    expect(missingPermission(protocolError('TOPIC_AUTHORIZATION_FAILED'), writes('requests'))).toBe(
+      'kafka-cluster:WriteData on topic requests',
+    );
+    expect(missingPermission(protocolError('TOPIC_AUTHORIZATION_FAILED'), writes('requests', 'events'))).toBe(
+      'kafka-cluster:WriteData on topic requests or topic events',
+    );
+    expect(missingPermission(protocolError('CLUSTER_AUTHORIZATION_FAILED'), writes('requests'))).toBe(
+      'kafka-cluster:WriteDataIdempotently on the cluster',
+    );
+    expect(
+      missingPermission(protocolError('GROUP_AUTHORIZATION_FAILED'), [{ action: 'kafka-cluster:DescribeGroup', resource: 'group g' }]),
+    ).toBe('kafka-cluster:DescribeGroup on group g');
   });
 
   it('finds the code where kafkajs wraps it (a retrier, a request queue) and answers nothing for other errors', () => {
     // Prepare
-    const wrapped = Object.assign(new Error('retries exhausted'), { name: 'KafkaJSNonRetriableError', originalError: protocolError('TOPIC_AUTHORIZATION_FAILED') });
+    const wrapped = Object.assign(new Error('retries exhausted'), {
+      name: 'KafkaJSNonRetriableError',
+      originalError: protocolError('TOPIC_AUTHORIZATION_FAILED'),
+    });
     const caused = new Error('outer', { cause: protocolError('GROUP_AUTHORIZATION_FAILED') });
 
     // Act / Assess
     expect(missingPermission(wrapped, writes('t'))).toBe('kafka-cluster:WriteData on topic t');
-    expect(missingPermission(caused, [{ action: 'kafka-cluster:AlterGroup', resource: 'group g' }])).toBe('kafka-cluster:AlterGroup on group g');
+    expect(missingPermission(caused, [{ action: 'kafka-cluster:AlterGroup', resource: 'group g' }])).toBe(
+      'kafka-cluster:AlterGroup on group g',
+    );
     expect(missingPermission(protocolError('LEADER_NOT_AVAILABLE'), writes('t'))).toBeUndefined();
     expect(missingPermission(new Error('ECONNREFUSED'), writes('t'))).toBeUndefined();
-    expect(missingPermission(protocolError('GROUP_AUTHORIZATION_FAILED'), writes('t'))).toBe('a kafka-cluster permission on a group (the broker answered GROUP_AUTHORIZATION_FAILED)');
+    expect(missingPermission(protocolError('GROUP_AUTHORIZATION_FAILED'), writes('t'))).toBe(
+      'a kafka-cluster permission on a group (the broker answered GROUP_AUTHORIZATION_FAILED)',
+    );
   });
 });
 
@@ -53,15 +71,20 @@ describe('where a refused call is reported', () => {
 
     // Assess
     expect(group).toBeInstanceOf(KafkaPermissionError);
-    expect((group as Error).message).toBe('the role lacks kafka-cluster:DescribeGroup on group g-1: the broker answered GROUP_AUTHORIZATION_FAILED');
-    expect((topic as Error).message).toBe('the role lacks kafka-cluster:DescribeTopic on topic requests: the broker answered TOPIC_AUTHORIZATION_FAILED');
+    expect((group as Error).message).toBe(
+      'the role lacks kafka-cluster:DescribeGroup on group g-1: the broker answered GROUP_AUTHORIZATION_FAILED',
+    );
+    expect((topic as Error).message).toBe(
+      'the role lacks kafka-cluster:DescribeTopic on topic requests: the broker answered TOPIC_AUTHORIZATION_FAILED',
+    );
   });
 
   it("an offset read whose group coordinator kafkajs could not find names kafka-cluster:DescribeGroup (kafkajs keeps the broker's GROUP_AUTHORIZATION_FAILED to itself)", async () => {
     // Prepare: what kafkajs throws when every broker refused FindCoordinator
     const reader = adminOffsetReader({
       fetchTopicOffsets: () => Promise.resolve([]),
-      fetchOffsets: () => Promise.reject(Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSGroupCoordinatorNotFound' })),
+      fetchOffsets: () =>
+        Promise.reject(Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSGroupCoordinatorNotFound' })),
     });
 
     // Act
@@ -82,9 +105,12 @@ describe('where a refused call is reported', () => {
     const producer = {
       connect: () => Promise.resolve(),
       disconnect: () => Promise.resolve(),
-      sendBatch: () => Promise.reject(protocolError('TOPIC_AUTHORIZATION_FAILED', 'Not authorized to access topics: [Topic authorization failed]')),
+      sendBatch: () =>
+        Promise.reject(protocolError('TOPIC_AUTHORIZATION_FAILED', 'Not authorized to access topics: [Topic authorization failed]')),
     };
-    const kafka = { producer: () => producer } as unknown as Parameters<typeof createContainerProducer>[0]['kafka'] extends () => infer K ? Awaited<K> : never;
+    const kafka = { producer: () => producer } as unknown as Parameters<typeof createContainerProducer>[0]['kafka'] extends () => infer K
+      ? Awaited<K>
+      : never;
     const sender = createContainerProducer({ kafka: () => kafka, logger, sendTimeoutMs: 1000, connectTimeoutMs: 1000 });
 
     // Act

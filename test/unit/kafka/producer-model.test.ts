@@ -80,7 +80,12 @@ function checkInvariants(real: Real): void {
     }
     // 4. acknowledged in time <=> succeeded
     if (s.ok) expect(seen?.request.outcome, `${what} succeeded without an acknowledgement`).toBe('acked');
-    if (seen?.request.outcome === 'acked' && seen.request.settledAt !== undefined && seen.request.settledAt - s.issuedAt <= s.bound && seen.request.settledAt < s.settledAt) {
+    if (
+      seen?.request.outcome === 'acked' &&
+      seen.request.settledAt !== undefined &&
+      seen.request.settledAt - s.issuedAt <= s.bound &&
+      seen.request.settledAt < s.settledAt
+    ) {
       expect(s.ok, `${what} was acknowledged at ${seen.request.settledAt} yet failed: ${String(s.error)}`).toBe(true);
     }
     // 5. reaches the broker when the broker is healthy
@@ -91,7 +96,10 @@ function checkInvariants(real: Real): void {
   // 3. only broken instances are discarded
   for (const instance of cluster.instances) {
     if (instance.disconnectedAt !== undefined) {
-      expect(instance.broken, `instance ${instance.id} (created ${instance.createdAt}) was healthy yet disconnected at ${instance.disconnectedAt}`).toBe(true);
+      expect(
+        instance.broken,
+        `instance ${instance.id} (created ${instance.createdAt}) was healthy yet disconnected at ${instance.disconnectedAt}`,
+      ).toBe(true);
     }
   }
 }

@@ -27,7 +27,8 @@ function fakeKafka(behaviour: { send: (n: number) => Promise<RecordMetadata[]> }
         },
         // As kafkajs: each message goes through the producer's partitioner.
         sendBatch: ({ topicMessages }: ProducerBatch) => {
-          for (const { topic, messages } of topicMessages ?? []) for (const message of messages) partitioner?.({ topic, partitionMetadata, message });
+          for (const { topic, messages } of topicMessages ?? [])
+            for (const message of messages) partitioner?.({ topic, partitionMetadata, message });
           return behaviour.send(++sends);
         },
       };
@@ -155,7 +156,11 @@ describe('createContainerProducer', () => {
     expect(acks).toHaveLength(1);
     expect(made).toHaveLength(2);
     expect(made[0]?.disconnected).toBe(true);
-    expect(producer.state()).toMatchObject({ status: 'connected', connects: 2, lastError: expect.stringContaining('ECONNREFUSED') as unknown });
+    expect(producer.state()).toMatchObject({
+      status: 'connected',
+      connects: 2,
+      lastError: expect.stringContaining('ECONNREFUSED') as unknown,
+    });
   });
 
   it('flush waits for the sends in flight', async () => {
@@ -244,7 +249,12 @@ describe('createContainerProducer: back-off only when the broker cannot be reach
     // Prepare: instance 1 was broken by a restart the producer did not see
     vi.useFakeTimers();
     const cluster = new FakeCluster({ ackLatencyMs: 5 });
-    const producer = createContainerProducer({ kafka: () => cluster.kafka(), sendTimeoutMs: 1000, connectTimeoutMs: 1000, backoffMs: 1000 });
+    const producer = createContainerProducer({
+      kafka: () => cluster.kafka(),
+      sendTimeoutMs: 1000,
+      connectTimeoutMs: 1000,
+      backoffMs: 1000,
+    });
     const warm = producer.send([record]);
     await vi.advanceTimersByTimeAsync(20);
     await warm;
@@ -330,7 +340,11 @@ describe('createContainerProducer: the first connection has its own budget (KAFK
   it('a connection that takes longer than its budget fails the send as not sent, within the connection and send budgets', async () => {
     // Prepare: discovery never answers
     vi.useFakeTimers();
-    const producer = createContainerProducer({ kafka: () => new Promise<Kafka>(() => undefined), sendTimeoutMs: 1000, connectTimeoutMs: 3000 });
+    const producer = createContainerProducer({
+      kafka: () => new Promise<Kafka>(() => undefined),
+      sendTimeoutMs: 1000,
+      connectTimeoutMs: 3000,
+    });
 
     // Act
     const started = Date.now();
@@ -411,7 +425,10 @@ describe('createContainerProducer: a connection refused for its credentials or c
         connect: () => {
           connects += 1;
           if (mode === 'refuse') return Promise.reject(refused);
-          if (mode === 'down') return Promise.reject(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9094', { code: 'ECONNREFUSED' }));
+          if (mode === 'down')
+            return Promise.reject(
+              new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9094', { code: 'ECONNREFUSED' }),
+            );
           return Promise.resolve();
         },
         disconnect: () => Promise.resolve(),

@@ -13,7 +13,8 @@ import { SecretUnavailableError } from '../../../src/secrets';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_simple-time-service-AbCdEf';
 const scram = (env: Record<string, string> = {}) =>
-  loadConfig({ KAFKA_AUTH: 'scram', KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD_SECRET_ARN: ARN, AWS_REGION: 'eu-west-1', ...env }).kafka;
+  loadConfig({ KAFKA_AUTH: 'scram', KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD_SECRET_ARN: ARN, AWS_REGION: 'eu-west-1', ...env })
+    .kafka;
 
 describe('KAFKA_SASL_PASSWORD_SECRET_ARN', () => {
   it('is accepted with KAFKA_AUTH=scram in place of KAFKA_SASL_PASSWORD, and wins over it', () => {
@@ -23,13 +24,18 @@ describe('KAFKA_SASL_PASSWORD_SECRET_ARN', () => {
   });
 
   it('refuses what is not a Secrets Manager ARN', () => {
-    expect(() => scram({ KAFKA_SASL_PASSWORD_SECRET_ARN: 'AmazonMSK_x' })).toThrow(/KAFKA_SASL_PASSWORD_SECRET_ARN: a Secrets Manager secret ARN/);
+    expect(() => scram({ KAFKA_SASL_PASSWORD_SECRET_ARN: 'AmazonMSK_x' })).toThrow(
+      /KAFKA_SASL_PASSWORD_SECRET_ARN: a Secrets Manager secret ARN/,
+    );
   });
 });
 
 describe('the SASL password from its secret', () => {
   it("reads MSK's SCRAM secret, or a plain string, with the secret's ARN and region", async () => {
-    const readSecret = vi.fn<ReadSecret>().mockResolvedValueOnce(JSON.stringify({ username: 'svc', password: 'from-msk' })).mockResolvedValueOnce('plain-password');
+    const readSecret = vi
+      .fn<ReadSecret>()
+      .mockResolvedValueOnce(JSON.stringify({ username: 'svc', password: 'from-msk' }))
+      .mockResolvedValueOnce('plain-password');
     await expect(withSaslPassword(scram(), readSecret)).resolves.toMatchObject({ sasl: { username: 'svc', password: 'from-msk' } });
     await expect(withSaslPassword(scram(), readSecret)).resolves.toMatchObject({ sasl: { username: 'svc', password: 'plain-password' } });
     expect(readSecret.mock.calls.map(([args]) => [args.secretArn, args.region])).toEqual([
@@ -38,12 +44,14 @@ describe('the SASL password from its secret', () => {
     ]);
   });
 
-  it("refuses a secret for another user, or without a password, quoting nothing of it", async () => {
+  it('refuses a secret for another user, or without a password, quoting nothing of it', async () => {
     const decode = scramPasswordSecret('svc');
     expect(() => decode(JSON.stringify({ username: 'other', password: 'p' }))).toThrow('is for another user than KAFKA_SASL_USERNAME=svc');
     expect(() => decode(JSON.stringify({ username: 'svc' }))).toThrow('holds a JSON object without a "password" string');
     expect(() => decode('')).toThrow('is empty');
-    const error = await withSaslPassword(scram(), () => Promise.resolve(JSON.stringify({ username: 'other', password: 'secret-value' }))).catch((e: unknown) => e);
+    const error = await withSaslPassword(scram(), () =>
+      Promise.resolve(JSON.stringify({ username: 'other', password: 'secret-value' })),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SecretUnavailableError);
     expect((error as Error).message).not.toContain('secret-value');
   });
@@ -69,7 +77,9 @@ describe('the SASL password from its secret', () => {
 
   it('names the secret, not KAFKA_SASL_PASSWORD, when the broker refuses the login', () => {
     // kafkajs' own SASL error (its type declarations omit the constructor's message).
-    const refused = new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)('SASL SCRAM SHA512 authentication failed: Authentication failed');
+    const refused = new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)(
+      'SASL SCRAM SHA512 authentication failed: Authentication failed',
+    );
     expect(explainConnectionFailure(refused, scram())).toBe(
       `Kafka refused the SCRAM-SHA-512 login of user "svc" (Authentication failed): check KAFKA_SASL_USERNAME and the password in the secret of KAFKA_SASL_PASSWORD_SECRET_ARN=${ARN}`,
     );

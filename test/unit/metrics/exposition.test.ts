@@ -20,7 +20,10 @@ describe('expositionText', () => {
     const aggregate = new FleetAggregate({ maxLabelValues: 100, dropLabels: new Set() });
     for (const metric of await metrics.registry.getMetricsAsJSON()) {
       const histogram = String(metric.type) === 'histogram';
-      const samples = new Map<string, { labels: Record<string, string>; value?: number; histogram?: { buckets: Array<[number, number]>; sum: number; count: number } }>();
+      const samples = new Map<
+        string,
+        { labels: Record<string, string>; value?: number; histogram?: { buckets: Array<[number, number]>; sum: number; count: number } }
+      >();
       for (const v of metric.values) {
         const { le, ...rest } = v.labels as Record<string, string | number>;
         const labels = Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, String(x)]));
@@ -38,7 +41,9 @@ describe('expositionText', () => {
       }
       aggregate.addFamily({ name: metric.name, type: String(metric.type) as 'counter', help: metric.help, samples: [...samples.values()] });
     }
-    const ours = expositionText(aggregate.out([])).split('\n').filter((l) => /^[a-z]/.test(l));
+    const ours = expositionText(aggregate.out([]))
+      .split('\n')
+      .filter((l) => /^[a-z]/.test(l));
     // Assess: the same samples; only label order may differ (ours are sorted by name)
     const normalize = (line: string) => {
       const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);

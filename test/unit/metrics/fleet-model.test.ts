@@ -49,7 +49,14 @@ class World {
 
   constructor(seed: number) {
     this.pushgateway = new FakePushgateway(() => this.clockMs / 1000, seed);
-    this.scope = { url: 'http://pushgateway.invalid', timeoutMs: 1000, job: 'svc', stage: 'dev', maxLabelValues: FLEET_MAX_LABEL_VALUES, api: this.pushgateway };
+    this.scope = {
+      url: 'http://pushgateway.invalid',
+      timeoutMs: 1000,
+      job: 'svc',
+      stage: 'dev',
+      maxLabelValues: FLEET_MAX_LABEL_VALUES,
+      api: this.pushgateway,
+    };
   }
 
   readonly send: PushSender = ({ grouping, body }) => {
@@ -81,7 +88,8 @@ class World {
   async requests(): Promise<Map<string, number>> {
     const read = await readFleet(this.scope);
     const series = new Map<string, number>();
-    for (const s of read.families.find((f) => f.name === 'http_requests_total')?.series ?? []) series.set(JSON.stringify(s.labels), s.value ?? 0);
+    for (const s of read.families.find((f) => f.name === 'http_requests_total')?.series ?? [])
+      series.set(JSON.stringify(s.labels), s.value ?? 0);
     return series;
   }
 }
@@ -196,7 +204,9 @@ describe('fleet counters (model)', () => {
       process.map((p) => restart(p)),
     ];
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { size: '+1' }), fc.integer({ min: 1, max: 2 ** 31 - 1 }), (cmds, seed) => runModel(cmds, seed)),
+      fc.asyncProperty(fc.commands(commands, { size: '+1' }), fc.integer({ min: 1, max: 2 ** 31 - 1 }), (cmds, seed) =>
+        runModel(cmds, seed),
+      ),
       { numRuns: 200 },
     );
   }, 300_000);

@@ -279,7 +279,13 @@ describe('createMetricsPusher between invocations', () => {
     const make = (flushBetweenInvocations: boolean) => {
       const metrics = createMetrics();
       const pusher = createMetricsPusher({
-        metrics, url: 'http://pushgateway.invalid:9091', grouping, timeoutMs: 300, intervalMs: 10_000, now: () => clock, send,
+        metrics,
+        url: 'http://pushgateway.invalid:9091',
+        grouping,
+        timeoutMs: 300,
+        intervalMs: 10_000,
+        now: () => clock,
+        send,
         flushBetweenInvocations,
         schedule: (flush, ms) => {
           timers.push({ flush, ms });

@@ -5,7 +5,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ANSWER_BUDGET_MS, RESPONSE_ATTEMPTS, RESPONSE_ATTEMPT_TIMEOUT_MS, RESPONSE_RETRY_PAUSE_MS, sendResponseWithFetch } from '../../../src/provisioning/answer';
+import {
+  ANSWER_BUDGET_MS,
+  RESPONSE_ATTEMPTS,
+  RESPONSE_ATTEMPT_TIMEOUT_MS,
+  RESPONSE_RETRY_PAUSE_MS,
+  sendResponseWithFetch,
+} from '../../../src/provisioning/answer';
 
 const body = { Status: 'SUCCESS' as const, PhysicalResourceId: 'p', StackId: 's', RequestId: 'r', LogicalResourceId: 'l' };
 
@@ -39,7 +45,9 @@ describe('sendResponseWithFetch', () => {
     let requests = 0;
     const url = await listen(() => void requests++);
     const started = Date.now();
-    await expect(sendResponseWithFetch(url, body, started + 1_500)).rejects.toThrow(/could not be reached \(\d attempt\(s\) before the deadline\)/);
+    await expect(sendResponseWithFetch(url, body, started + 1_500)).rejects.toThrow(
+      /could not be reached \(\d attempt\(s\) before the deadline\)/,
+    );
     expect(Date.now() - started).toBeLessThan(1_500 + 250);
     expect(requests).toBeGreaterThanOrEqual(1);
     expect(requests).toBeLessThanOrEqual(RESPONSE_ATTEMPTS);

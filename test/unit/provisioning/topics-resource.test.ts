@@ -29,7 +29,14 @@ function request(type: CustomResourceRequest['RequestType'], physicalResourceId?
 const done: TopicsResult = { created: ['a', 'b'], existing: ['c'], grown: [], larger: [], partitions: 3, replicationFactor: 3 };
 const plenty = () => 60_000;
 const handle = (params: Partial<Parameters<typeof handleTopicsRequest>[0]> & { sendResponse: SendResponse }) =>
-  handleTopicsRequest({ request: request('Create'), physicalResourceId: 'svc-dev-topics', ensure: () => Promise.resolve(done), remainingMs: plenty, region: REGION, ...params });
+  handleTopicsRequest({
+    request: request('Create'),
+    physicalResourceId: 'svc-dev-topics',
+    ensure: () => Promise.resolve(done),
+    remainingMs: plenty,
+    region: REGION,
+    ...params,
+  });
 
 describe('handleTopicsRequest', () => {
   it('creates the topics on Create and answers SUCCESS with what it did, by the end of the invocation less its margin', async () => {
@@ -59,7 +66,11 @@ describe('handleTopicsRequest', () => {
 
   it('leaves the topics alone on Delete', async () => {
     const ensure = vi.fn();
-    const response = await handle({ request: request('Delete', 'svc-dev-topics'), ensure, sendResponse: vi.fn<SendResponse>().mockResolvedValue() });
+    const response = await handle({
+      request: request('Delete', 'svc-dev-topics'),
+      ensure,
+      sendResponse: vi.fn<SendResponse>().mockResolvedValue(),
+    });
     expect(ensure).not.toHaveBeenCalled();
     expect(response.Status).toBe('SUCCESS');
   });
@@ -74,23 +85,37 @@ describe('handleTopicsRequest', () => {
   it('bounds the work to what the invocation has left less what answering may take', async () => {
     const send = vi.fn<SendResponse>().mockResolvedValue();
     const started = Date.now();
-    const response = await handle({ ensure: () => new Promise<TopicsResult>(() => undefined), remainingMs: () => ANSWER_RESERVE_MS + 50, sendResponse: send });
+    const response = await handle({
+      ensure: () => new Promise<TopicsResult>(() => undefined),
+      remainingMs: () => ANSWER_RESERVE_MS + 50,
+      sendResponse: send,
+    });
     expect(response.Reason).toMatch(/not ready within 50 ms/);
     expect(Date.now() - started).toBeLessThan(ANSWER_RESERVE_MS);
   });
 
   it('answers FAILED at once, without starting the work, when the invocation has less left than answering may take', async () => {
     const ensure = vi.fn();
-    const response = await handle({ ensure, remainingMs: () => ANSWER_RESERVE_MS - 1, sendResponse: vi.fn<SendResponse>().mockResolvedValue() });
+    const response = await handle({
+      ensure,
+      remainingMs: () => ANSWER_RESERVE_MS - 1,
+      sendResponse: vi.fn<SendResponse>().mockResolvedValue(),
+    });
     expect(ensure).not.toHaveBeenCalled();
-    expect(response.Reason).toBe(`the invocation had ${ANSWER_RESERVE_MS - 1} ms left, less than the ${ANSWER_RESERVE_MS} ms answering CloudFormation may take`);
+    expect(response.Reason).toBe(
+      `the invocation had ${ANSWER_RESERVE_MS - 1} ms left, less than the ${ANSWER_RESERVE_MS} ms answering CloudFormation may take`,
+    );
     expect(ANSWER_RESERVE_MS).toBe(ANSWER_BUDGET_MS + RETURN_MARGIN_MS);
   });
 
   it('says in its answer, and still succeeds, when a topic keeps more partitions than asked for', async () => {
     const larger: TopicsResult = { ...done, grown: [{ topic: 'a', from: 1, to: 3 }], larger: [{ topic: 'c', partitions: 6 }] };
     const warn = vi.fn();
-    const response = await handle({ ensure: () => Promise.resolve(larger), sendResponse: vi.fn<SendResponse>().mockResolvedValue(), logger: { info: vi.fn(), warn, error: vi.fn() } });
+    const response = await handle({
+      ensure: () => Promise.resolve(larger),
+      sendResponse: vi.fn<SendResponse>().mockResolvedValue(),
+      logger: { info: vi.fn(), warn, error: vi.fn() },
+    });
     expect(response).toMatchObject({
       Status: 'SUCCESS',
       Reason: 'asked for 3 partitions, which Kafka cannot do by removing partitions: c keeps its 6',
@@ -104,8 +129,16 @@ describe('handleTopicsRequest', () => {
     const ensure = vi.fn();
     const error = vi.fn();
     for (const ResponseURL of ['https://attacker.example/x?X-Amz-Signature=1', 'http://169.254.169.254/latest/meta-data/', undefined]) {
-      const response = await handle({ request: { ...request('Create'), ResponseURL: ResponseURL as string }, ensure, sendResponse: send, logger: { info: vi.fn(), warn: vi.fn(), error } });
-      expect(response, String(ResponseURL)).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/^refused: ResponseURL/) as unknown });
+      const response = await handle({
+        request: { ...request('Create'), ResponseURL: ResponseURL as string },
+        ensure,
+        sendResponse: send,
+        logger: { info: vi.fn(), warn: vi.fn(), error },
+      });
+      expect(response, String(ResponseURL)).toMatchObject({
+        Status: 'FAILED',
+        Reason: expect.stringMatching(/^refused: ResponseURL/) as unknown,
+      });
     }
     expect(ensure).not.toHaveBeenCalled();
     expect(send).not.toHaveBeenCalled();

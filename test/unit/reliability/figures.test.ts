@@ -19,12 +19,32 @@ describe('longestStreakMs', () => {
   });
 
   it('runs to the end of the last refusal when no acknowledgement follows, and is 0 without refusals', () => {
-    expect(longestStreakMs([{ start: 0, end: 5, status: 202 }, { start: 10, end: 50, status: 503 }, { start: 20, end: 90, status: 503 }], 503, 202)).toBe(80);
+    expect(
+      longestStreakMs(
+        [
+          { start: 0, end: 5, status: 202 },
+          { start: 10, end: 50, status: 503 },
+          { start: 20, end: 90, status: 503 },
+        ],
+        503,
+        202,
+      ),
+    ).toBe(80);
     expect(longestStreakMs([{ start: 0, end: 5, status: 202 }], 503, 202)).toBe(0);
   });
 
   it('a status that is neither does not end a streak', () => {
-    expect(longestStreakMs([{ start: 0, end: 1, status: 503 }, { start: 50, end: 60, status: 0 }, { start: 300, end: 301, status: 202 }], 503, 202)).toBe(300);
+    expect(
+      longestStreakMs(
+        [
+          { start: 0, end: 1, status: 503 },
+          { start: 50, end: 60, status: 0 },
+          { start: 300, end: 301, status: 202 },
+        ],
+        503,
+        202,
+      ),
+    ).toBe(300);
   });
 });
 

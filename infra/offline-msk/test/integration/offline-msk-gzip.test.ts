@@ -28,7 +28,9 @@ function service(topics: Record<string, string>): ServiceLike {
     provider: { region: 'us-east-1', stage: 'local' },
     custom: { offlineMsk: { brokers: brokers.join(',') } },
     getAllFunctions: () => Object.keys(topics),
-    getFunction: (key) => ({ events: [{ msk: { arn: ARN, topic: topics[key], consumerGroupId: `${topics[key]}-group`, maximumBatchingWindow: 0 } }] }),
+    getFunction: (key) => ({
+      events: [{ msk: { arn: ARN, topic: topics[key], consumerGroupId: `${topics[key]}-group`, maximumBatchingWindow: 0 } }],
+    }),
   };
 }
 
@@ -39,7 +41,8 @@ describe('gzip record batches through the local MSK event source', () => {
   const events = new Map<string, KafkaEvent[]>();
   const lines: string[] = [];
   const received = (fn: string) => (events.get(fn) ?? []).flatMap((e) => decodeKafkaEvent(e).records);
-  const committed = async (topic: string) => (await admin.fetchOffsets({ groupId: `${topic}-group`, topics: [topic] }))[0]?.partitions[0]?.offset;
+  const committed = async (topic: string) =>
+    (await admin.fetchOffsets({ groupId: `${topic}-group`, topics: [topic] }))[0]?.partitions[0]?.offset;
 
   beforeAll(async () => {
     const kafka = testKafka('sts-offline-msk-gzip');
@@ -59,11 +62,27 @@ describe('gzip record batches through the local MSK event source', () => {
 
   it('delivers a gzip batch, and refuses, saying why, one that inflates past the bound', async () => {
     // Prepare: one gzip batch of 20 records; one of a single record of zeros 8 MiB past the bound (about 33 KB compressed)
-    await producer.send({ topic: fine, acks: -1, compression: CompressionTypes.GZIP, messages: Array.from({ length: 20 }, (_, i) => ({ value: JSON.stringify({ i }) })) });
-    await producer.send({ topic: bomb, acks: -1, compression: CompressionTypes.GZIP, messages: [{ value: Buffer.alloc(MAX_GZIP_BATCH_BYTES + 8 * 1024 * 1024) }] });
+    await producer.send({
+      topic: fine,
+      acks: -1,
+      compression: CompressionTypes.GZIP,
+      messages: Array.from({ length: 20 }, (_, i) => ({ value: JSON.stringify({ i }) })),
+    });
+    await producer.send({
+      topic: bomb,
+      acks: -1,
+      compression: CompressionTypes.GZIP,
+      messages: [{ value: Buffer.alloc(MAX_GZIP_BATCH_BYTES + 8 * 1024 * 1024) }],
+    });
     const svc = service({ fine, bomb });
     const options = readPluginOptions(svc, {});
-    const log = { debug: () => undefined, info: (m: string) => lines.push(m), notice: (m: string) => lines.push(m), warning: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    const log = {
+      debug: () => undefined,
+      info: (m: string) => lines.push(m),
+      notice: (m: string) => lines.push(m),
+      warning: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(m),
+    };
 
     // Act
     running = await runMappings({
@@ -75,12 +94,20 @@ describe('gzip record batches through the local MSK event source', () => {
         return Promise.resolve({ ok: true, payload: null });
       },
     });
-    await waitFor(async () => ((await committed(fine)) === '20' ? true : undefined), { timeoutMs: 30_000, what: 'the gzip batch to be delivered and committed' });
-    const refused = await waitFor(() => lines.find((l) => l.includes('inflates to more than')), { timeoutMs: 30_000, what: 'the bound to be named in the log' });
+    await waitFor(async () => ((await committed(fine)) === '20' ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'the gzip batch to be delivered and committed',
+    });
+    const refused = await waitFor(() => lines.find((l) => l.includes('inflates to more than')), {
+      timeoutMs: 30_000,
+      what: 'the bound to be named in the log',
+    });
 
     // Assess
     expect(received('fine').map((r) => JSON.parse(r.value!.toString()) as unknown)).toEqual(Array.from({ length: 20 }, (_, i) => ({ i })));
-    expect(refused).toMatch(new RegExp(`a gzip record batch of \\d+ bytes inflates to more than ${MAX_GZIP_BATCH_BYTES} bytes, the local event source's bound`));
+    expect(refused).toMatch(
+      new RegExp(`a gzip record batch of \\d+ bytes inflates to more than ${MAX_GZIP_BATCH_BYTES} bytes, the local event source's bound`),
+    );
     expect(received('bomb')).toEqual([]);
     expect(await committed(bomb)).toBe('-1');
   }, 90_000);

@@ -95,11 +95,16 @@ describe('the offline-msk package, packed and installed in a service of its own'
     // A service of its own: kafkajs from this repository's copy (no registry), the peers linked.
     mkdirSync(service);
     writeFileSync(path.join(service, 'package.json'), JSON.stringify({ name: 'packaged', version: '1.0.0', private: true }));
-    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', packageRoot('kafkajs'), tarball], {
-      cwd: service,
-      timeout: 120_000,
-    });
-    for (const peer of ['serverless', 'serverless-offline']) symlinkSync(packageRoot(peer), path.join(service, 'node_modules', peer), 'dir');
+    await run(
+      'npm',
+      ['install', '--offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', packageRoot('kafkajs'), tarball],
+      {
+        cwd: service,
+        timeout: 120_000,
+      },
+    );
+    for (const peer of ['serverless', 'serverless-offline'])
+      symlinkSync(packageRoot(peer), path.join(service, 'node_modules', peer), 'dir');
     writeFileSync(path.join(service, 'serverless.yml'), SERVERLESS_YML);
     writeFileSync(path.join(service, 'handlers.mjs'), HANDLERS);
 
@@ -108,12 +113,26 @@ describe('the offline-msk package, packed and installed in a service of its own'
     kafka = new Kafka({ brokers: [broker.brokers], clientId: 'offline-msk-package-test', logLevel: logLevel.NOTHING });
     admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'source', numPartitions: 2 }, { topic: 'dead-letters', numPartitions: 1 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: 'source', numPartitions: 2 },
+        { topic: 'dead-letters', numPartitions: 1 },
+      ],
+    });
     const producer = kafka.producer();
     await producer.connect();
-    await waitFor(() => producer.send({ topic: 'source', acks: -1, messages: ['one', 'two', 'bad', 'three'].map((value) => ({ key: value, value, partition: 0 })) }), {
-      timeoutMs: 15_000,
-    });
+    await waitFor(
+      () =>
+        producer.send({
+          topic: 'source',
+          acks: -1,
+          messages: ['one', 'two', 'bad', 'three'].map((value) => ({ key: value, value, partition: 0 })),
+        }),
+      {
+        timeoutMs: 15_000,
+      },
+    );
     await producer.disconnect();
 
     offline = spawn(process.execPath, [path.join(service, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start'], {
@@ -160,17 +179,31 @@ describe('the offline-msk package, packed and installed in a service of its own'
   });
 
   it('runs the event source mapping: records reach the function, the failed one goes to the destination topic', async () => {
-    const taken = await waitFor(() => (existsSync(out) && readFileSync(out, 'utf8').split('\n').filter(Boolean).length >= 3 ? readFileSync(out, 'utf8') : undefined), {
+    const taken = await waitFor(
+      () => (existsSync(out) && readFileSync(out, 'utf8').split('\n').filter(Boolean).length >= 3 ? readFileSync(out, 'utf8') : undefined),
+      {
+        timeoutMs: 30_000,
+        what: 'the function to take the records',
+      },
+    );
+    const [letter] = await waitFor(() => (dead.length > 0 ? dead : undefined), {
       timeoutMs: 30_000,
-      what: 'the function to take the records',
+      what: 'the failed record on the destination topic',
     });
-    const [letter] = await waitFor(() => (dead.length > 0 ? dead : undefined), { timeoutMs: 30_000, what: 'the failed record on the destination topic' });
 
     expect(taken.split('\n').filter(Boolean).sort()).toEqual(['one', 'three', 'two']);
     expect(letter!.key).toBe('bad');
     expect(letter!.value).toMatchObject({
-      requestContext: { functionArn: 'arn:aws:lambda:eu-west-1:210987654321:function:packaged-test-takes:$LATEST', condition: 'RetriesExhausted', approximateInvokeCount: 2 },
-      KafkaBatchInfo: { batchSize: 1, eventSourceArn: 'arn:aws:kafka:eu-west-1:210987654321:cluster/packaged/1', recordInfo: { offset: '2' } },
+      requestContext: {
+        functionArn: 'arn:aws:lambda:eu-west-1:210987654321:function:packaged-test-takes:$LATEST',
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 2,
+      },
+      KafkaBatchInfo: {
+        batchSize: 1,
+        eventSourceArn: 'arn:aws:kafka:eu-west-1:210987654321:cluster/packaged/1',
+        recordInfo: { offset: '2' },
+      },
     });
     await waitFor(
       async () => {

@@ -54,15 +54,32 @@ describe('serverless offline with the local MSK event source', () => {
     T_SLOW: `${prefix}-slow`,
   };
   const partitions: Partial<Record<keyof typeof topics, number>> = { T_ORDER: 3, T_MEMBER: 3, T_POISON: 2 };
-  const groups = ['shape', 'selfmanaged', 'batch', 'attime', 'window', 'filter', 'fail', 'partial', 'order', 'member', 'poison', 'exhaust', 'aged', 'scalars', 'tosqs', 'slow', 'dead-reader'].map(
-    (g) => `${prefix}-${g}`,
-  );
+  const groups = [
+    'shape',
+    'selfmanaged',
+    'batch',
+    'attime',
+    'window',
+    'filter',
+    'fail',
+    'partial',
+    'order',
+    'member',
+    'poison',
+    'exhaust',
+    'aged',
+    'scalars',
+    'tosqs',
+    'slow',
+    'dead-reader',
+  ].map((g) => `${prefix}-${g}`);
   let admin: Admin;
   let producer: Producer;
   let deadReader: Consumer | undefined;
   const deadLetters: Array<{ key: string | null; value: Record<string, unknown> }> = [];
   /** A send retried while the new topic's leader settles (bounded). */
-  const send = (record: ProducerRecord) => waitFor(() => producer.send({ acks: -1, ...record }), { timeoutMs: 15_000, what: `a send to ${record.topic}` });
+  const send = (record: ProducerRecord) =>
+    waitFor(() => producer.send({ acks: -1, ...record }), { timeoutMs: 15_000, what: `a send to ${record.topic}` });
   let offline: ChildProcess | undefined;
   let logs = '';
   let exitCode: number | null | undefined;
@@ -92,7 +109,10 @@ describe('serverless offline with the local MSK event source', () => {
     // The AT_TIMESTAMP records are stamped 2020-2023: with the broker's retention (a day,
     // checked every minute) their segment would be deleted before they are read. This
     // topic keeps its records whatever their age.
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: topics.T_ATTIME, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: topics.T_ATTIME, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] }],
+    });
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     // Produced before offline starts: TRIM_HORIZON must deliver them, LATEST must not.
@@ -121,7 +141,15 @@ describe('serverless offline with the local MSK event source', () => {
 
     offline = spawn(process.execPath, [serverlessBin, 'offline', 'start'], {
       cwd: serviceDir,
-      env: { ...process.env, ...topics, G_PREFIX: prefix, OFFLINE_MSK_OUT: out, KAFKA_BROKERS: brokers, HTTP_PORT: '21100', LAMBDA_PORT: '21102' },
+      env: {
+        ...process.env,
+        ...topics,
+        G_PREFIX: prefix,
+        OFFLINE_MSK_OUT: out,
+        KAFKA_BROKERS: brokers,
+        HTTP_PORT: '21100',
+        LAMBDA_PORT: '21102',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     offline.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
@@ -314,7 +342,10 @@ describe('serverless offline with the local MSK event source', () => {
   it('loses nothing when another member joins the group while a batch is in flight, and never runs two batches of a partition at once', async () => {
     // Prepare: 20 records on each of 3 partitions; the function holds its batches
     const group = `${prefix}-member`;
-    await send({ topic: topics.T_MEMBER, messages: Array.from({ length: 60 }, (_, i) => ({ partition: i % 3, value: JSON.stringify({ i }) })) });
+    await send({
+      topic: topics.T_MEMBER,
+      messages: Array.from({ length: 60 }, (_, i) => ({ partition: i % 3, value: JSON.stringify({ i }) })),
+    });
     await waitFor(() => (existsSync(path.join(out, 'member-began.jsonl')) ? true : undefined), { what: 'a batch in flight' });
 
     // Act: another member joins (it takes some partitions and commits nothing), then the batches finish, then it leaves
@@ -338,24 +369,44 @@ describe('serverless offline with the local MSK event source', () => {
     // Assess: every record reached the function, and each partition's batches never overlapped
     const calls = invocations('member') as Array<Invocation & { began: number; ended: number }>;
     for (const p of [0, 1, 2]) {
-      const delivered = new Set(calls.flatMap((c) => decodeKafkaEvent(c.event).records.filter((r) => r.partition === p).map((r) => Number(r.offset))));
-      expect([...delivered].sort((a, b) => a - b), `t-${p}`).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      const delivered = new Set(
+        calls.flatMap((c) =>
+          decodeKafkaEvent(c.event)
+            .records.filter((r) => r.partition === p)
+            .map((r) => Number(r.offset)),
+        ),
+      );
+      expect(
+        [...delivered].sort((a, b) => a - b),
+        `t-${p}`,
+      ).toEqual(Array.from({ length: 20 }, (_, i) => i));
       const spans = calls.filter((c) => decodeKafkaEvent(c.event).records.some((r) => r.partition === p)).sort((a, b) => a.began - b.began);
-      for (let i = 1; i < spans.length; i++) expect(spans[i]!.began, `t-${p}: a batch began before the previous one ended`).toBeGreaterThanOrEqual(spans[i - 1]!.ended);
+      for (let i = 1; i < spans.length; i++)
+        expect(spans[i]!.began, `t-${p}: a batch began before the previous one ended`).toBeGreaterThanOrEqual(spans[i - 1]!.ended);
     }
   }, 90_000);
 
   it('keeps delivering a partition while another is stuck on a poison record (whose buffer fills and pauses)', async () => {
     // Prepare: a poison record and 40 more behind it on partition 0 (its buffer holds 20)
-    await send({ topic: topics.T_POISON, messages: [{ partition: 0, value: JSON.stringify({ poison: true }) }, ...Array.from({ length: 40 }, (_, i) => ({ partition: 0, value: JSON.stringify({ i }) }))] });
-    await waitFor(() => (invocations('poison').some((i) => (i as Invocation & { failed: boolean }).failed) ? true : undefined), { what: 'the poison record to fail' });
+    await send({
+      topic: topics.T_POISON,
+      messages: [
+        { partition: 0, value: JSON.stringify({ poison: true }) },
+        ...Array.from({ length: 40 }, (_, i) => ({ partition: 0, value: JSON.stringify({ i }) })),
+      ],
+    });
+    await waitFor(() => (invocations('poison').some((i) => (i as Invocation & { failed: boolean }).failed) ? true : undefined), {
+      what: 'the poison record to fail',
+    });
 
     // Act: records keep arriving on partition 1
     for (let n = 0; n < 5; n++) {
       await send({ topic: topics.T_POISON, messages: [{ partition: 1, value: JSON.stringify({ n }) }] });
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await waitFor(async () => ((await committedOffsets(`${prefix}-poison`, topics.T_POISON))[1] === '5' ? true : undefined), { what: 'partition 1 to be committed' });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-poison`, topics.T_POISON))[1] === '5' ? true : undefined), {
+      what: 'partition 1 to be committed',
+    });
 
     // Assess: partition 1 went through, never in a batch with the poison; partition 0 is held at the poison record
     const calls = invocations('poison') as Array<Invocation & { failed: boolean }>;
@@ -376,7 +427,9 @@ describe('serverless offline with the local MSK event source', () => {
         { key: 'after-2', value: JSON.stringify({ n: 2 }) },
       ],
     });
-    await waitFor(async () => ((await committedOffsets(`${prefix}-exhaust`, topics.T_EXHAUST))[0] === '3' ? true : undefined), { what: 'the exhausted records to be committed' });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-exhaust`, topics.T_EXHAUST))[0] === '3' ? true : undefined), {
+      what: 'the exhausted records to be committed',
+    });
     const dead = await waitFor(() => {
       const found = deadLetters.filter((d) => JSON.stringify(d.value).includes(topics.T_EXHAUST));
       return found.length >= 2 ? found : undefined;
@@ -410,8 +463,16 @@ describe('serverless offline with the local MSK event source', () => {
 
   it('never sends a record older than maximumRecordAgeInSeconds: it is on the destination topic as RecordAgeExceeded', async () => {
     // Act
-    await send({ topic: topics.T_AGED, messages: [{ key: 'old', value: 'two minutes old', timestamp: String(Date.now() - 120_000) }, { key: 'new', value: 'fresh' }] });
-    await waitFor(async () => ((await committedOffsets(`${prefix}-aged`, topics.T_AGED))[0] === '2' ? true : undefined), { what: 'both records to be committed' });
+    await send({
+      topic: topics.T_AGED,
+      messages: [
+        { key: 'old', value: 'two minutes old', timestamp: String(Date.now() - 120_000) },
+        { key: 'new', value: 'fresh' },
+      ],
+    });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-aged`, topics.T_AGED))[0] === '2' ? true : undefined), {
+      what: 'both records to be committed',
+    });
     const [dead] = await waitFor(() => {
       const found = deadLetters.filter((d) => JSON.stringify(d.value).includes(topics.T_AGED));
       return found.length > 0 ? found : undefined;
@@ -420,16 +481,28 @@ describe('serverless offline with the local MSK event source', () => {
     // Assess
     expect(received('aged').map((r) => r.value!.toString())).toEqual(['fresh']);
     expect(dead!.key).toBe('old');
-    expect(dead!.value).toMatchObject({ requestContext: { condition: 'RecordAgeExceeded', approximateInvokeCount: 0 }, responseContext: null });
+    expect(dead!.value).toMatchObject({
+      requestContext: { condition: 'RecordAgeExceeded', approximateInvokeCount: 0 },
+      responseContext: null,
+    });
   });
 
   it('matches neither a non-UTF-8 value nor a tombstone with exists: false, and matches JSON scalars as numbers', async () => {
     // Act
     await send({
       topic: topics.T_SCALARS,
-      messages: [{ value: Buffer.from([0xff, 0xfe, 0x00]) }, { value: null }, { value: '150' }, { value: '"150"' }, { value: '99' }, { value: JSON.stringify({ n: 150 }) }],
+      messages: [
+        { value: Buffer.from([0xff, 0xfe, 0x00]) },
+        { value: null },
+        { value: '150' },
+        { value: '"150"' },
+        { value: '99' },
+        { value: JSON.stringify({ n: 150 }) },
+      ],
     });
-    await waitFor(async () => ((await committedOffsets(`${prefix}-scalars`, topics.T_SCALARS))[0] === '6' ? true : undefined), { what: 'every record to be committed' });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-scalars`, topics.T_SCALARS))[0] === '6' ? true : undefined), {
+      what: 'every record to be committed',
+    });
 
     // Assess
     expect(received('scalars').map((r) => r.value?.toString())).toEqual(['150']);
@@ -437,9 +510,13 @@ describe('serverless offline with the local MSK event source', () => {
 
   it('logs, loudly, the invocation record Lambda would send to an SQS destination', async () => {
     await send({ topic: topics.T_SQS, messages: [{ value: 'lost?' }] });
-    await waitFor(async () => ((await committedOffsets(`${prefix}-tosqs`, topics.T_SQS))[0] === '1' ? true : undefined), { what: 'the record to be given up' });
+    await waitFor(async () => ((await committedOffsets(`${prefix}-tosqs`, topics.T_SQS))[0] === '1' ? true : undefined), {
+      what: 'the record to be given up',
+    });
 
-    expect(logs).toContain('on AWS, Lambda sends the SQS destination arn:aws:sqs:us-east-1:123456789012:failed-batches this invocation record');
+    expect(logs).toContain(
+      'on AWS, Lambda sends the SQS destination arn:aws:sqs:us-east-1:123456789012:failed-batches this invocation record',
+    );
     expect(logs).toContain('"condition": "RetryAttemptsExhausted"');
     expect(logs).toContain(`"${topics.T_SQS}-0": {`);
   });

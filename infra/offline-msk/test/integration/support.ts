@@ -32,7 +32,9 @@ export async function createTopic(admin: Admin, topic: string, partitions = 3): 
  * search path: a package's `exports` may hide its package.json from require.resolve.
  */
 export function packageRoot(name: string): string {
-  const found = (createRequire(__filename).resolve.paths(name) ?? []).map((dir) => path.join(dir, name)).find((dir) => existsSync(path.join(dir, 'package.json')));
+  const found = (createRequire(__filename).resolve.paths(name) ?? [])
+    .map((dir) => path.join(dir, name))
+    .find((dir) => existsSync(path.join(dir, 'package.json')));
   if (found === undefined) throw new Error(`${name} is not installed (npm ci at the repository's root)`);
   return found;
 }
@@ -59,7 +61,9 @@ export function decodeKafkaEvent(event: unknown): { records: ConsumedRecord[] } 
         timestampType: r.timestampType === 'CREATE_TIME' || r.timestampType === 'LOG_APPEND_TIME' ? r.timestampType : 'NO_TIMESTAMP_TYPE',
         key: r.key == null ? null : Buffer.from(r.key, 'base64'),
         value: r.value == null ? null : Buffer.from(r.value, 'base64'),
-        headers: r.headers.flatMap((h) => Object.entries(h).map(([name, bytes]) => ({ name, value: Buffer.from(bytes.map((b) => (b < 0 ? b + 256 : b))) }))),
+        headers: r.headers.flatMap((h) =>
+          Object.entries(h).map(([name, bytes]) => ({ name, value: Buffer.from(bytes.map((b) => (b < 0 ? b + 256 : b))) })),
+        ),
       });
     }
   }

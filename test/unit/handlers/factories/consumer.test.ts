@@ -28,7 +28,12 @@ describe('the consumer function factory', () => {
         },
       }),
     });
-    const event: MSKEvent = { eventSource: 'aws:kafka', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/c/1', bootstrapServers: 'b:9092', records: {} };
+    const event: MSKEvent = {
+      eventSource: 'aws:kafka',
+      eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/c/1',
+      bootstrapServers: 'b:9092',
+      records: {},
+    };
     const context = { awsRequestId: 'r', functionName: 'f', getRemainingTimeInMillis: () => 2000 } as unknown as Context;
 
     // Act

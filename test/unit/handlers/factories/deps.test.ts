@@ -107,12 +107,21 @@ describe('a function that cannot start (its configuration refused)', () => {
 
     // Assess
     for (const answer of [first, second]) {
-      expect(answer).toEqual({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal Server Error"}' });
+      expect(answer).toEqual({
+        statusCode: 500,
+        headers: { 'content-type': 'application/json' },
+        body: '{"message":"Internal Server Error"}',
+      });
     }
-    await expect(scheduled).rejects.toThrow('the function could not start: invalid configuration: KAFKA_SEND_TIMEOUT_MS: Too big: expected number to be <=30000');
+    await expect(scheduled).rejects.toThrow(
+      'the function could not start: invalid configuration: KAFKA_SEND_TIMEOUT_MS: Too big: expected number to be <=30000',
+    );
     const reasons = written.filter((line) => line.includes('KAFKA_SEND_TIMEOUT_MS'));
     expect(reasons).toHaveLength(2);
-    expect(JSON.parse(reasons[0]!)).toMatchObject({ level: 'ERROR', message: 'the function could not start; every invocation fails until this is fixed' });
+    expect(JSON.parse(reasons[0]!)).toMatchObject({
+      level: 'ERROR',
+      message: 'the function could not start; every invocation fails until this is fixed',
+    });
     expect(reasons.join('')).not.toMatch(/\bat \S+ \(|\.ts:\d+/);
   });
 });

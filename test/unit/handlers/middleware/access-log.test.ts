@@ -11,7 +11,10 @@ const context = { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 10_000 
 
 function fakeLogger() {
   const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
-  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => void lines.push({ level, message, fields });
+  const at =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      void lines.push({ level, message, fields });
   return { lines, logger: { info: at('INFO'), debug: at('DEBUG') } };
 }
 
@@ -35,8 +38,16 @@ describe('accessLog middleware', () => {
     await readable.h(httpEvent('GET /kafka/status'), context);
 
     // Assess
-    expect(json.lines).toEqual([{ level: 'INFO', message: expect.stringMatching(/^POST \/kafka\/publish 403 in \d+ ms$/) as unknown, fields: { method: 'POST', path: '/kafka/publish', status: 403, duration_ms: expect.any(Number) as unknown } }]);
-    expect(readable.lines).toEqual([{ level: 'INFO', message: expect.stringMatching(/^GET \/kafka\/status 200 in \d+ ms$/) as unknown, fields: {} }]);
+    expect(json.lines).toEqual([
+      {
+        level: 'INFO',
+        message: expect.stringMatching(/^POST \/kafka\/publish 403 in \d+ ms$/) as unknown,
+        fields: { method: 'POST', path: '/kafka/publish', status: 403, duration_ms: expect.any(Number) as unknown },
+      },
+    ]);
+    expect(readable.lines).toEqual([
+      { level: 'INFO', message: expect.stringMatching(/^GET \/kafka\/status 200 in \d+ ms$/) as unknown, fields: {} },
+    ]);
   });
 
   it('logs a successful scrape of GET /metrics and a probe of GET /healthz at debug, a refused one at info', async () => {
@@ -52,12 +63,16 @@ describe('accessLog middleware', () => {
   it('logs the status http-error-handler answered a failure with', async () => {
     const failing = handler(true, () => Promise.reject(new Error('boom')));
     await failing.h(httpEvent('GET /'), context);
-    expect(failing.lines).toEqual([expect.objectContaining({ level: 'INFO', message: expect.stringMatching(/^GET \/ 500 in \d+ ms$/) as unknown })]);
+    expect(failing.lines).toEqual([
+      expect.objectContaining({ level: 'INFO', message: expect.stringMatching(/^GET \/ 500 in \d+ ms$/) as unknown }),
+    ]);
   });
 
   it('says nothing for an event that is not an HTTP request (the schedule)', async () => {
     const { lines, logger } = fakeLogger();
-    const h = middy<unknown, unknown>().use(accessLog({ logger, readable: true })).handler(() => Promise.resolve({ ok: true }));
+    const h = middy<unknown, unknown>()
+      .use(accessLog({ logger, readable: true }))
+      .handler(() => Promise.resolve({ ok: true }));
     await h({ source: 'aws.events' }, context);
     expect(lines).toEqual([]);
   });

@@ -69,7 +69,11 @@ describe('errorEvents middleware', () => {
 
   it.each([
     ['after its own 300 ms, even when the send waits for a connection first', () => context, 300],
-    ["when the function's time is nearly up (100 ms left)", (due: number) => ({ awsRequestId: 'req-2', getRemainingTimeInMillis: () => due - Date.now() }) as Context, 100],
+    [
+      "when the function's time is nearly up (100 ms left)",
+      (due: number) => ({ awsRequestId: 'req-2', getRemainingTimeInMillis: () => due - Date.now() }) as Context,
+      100,
+    ],
   ])('stops waiting for the error event %s', async (_when, contextFor, waitMs) => {
     // Prepare: a send that never settles (a new container's connection that never answers)
     vi.useFakeTimers();
@@ -78,7 +82,11 @@ describe('errorEvents middleware', () => {
       let answered = false;
 
       // Act
-      const response = wrap(hanging, true, new Error('boom'))({}, contextFor(Date.now() + 100)).then((r) => {
+      const response = wrap(
+        hanging,
+        true,
+        new Error('boom'),
+      )({}, contextFor(Date.now() + 100)).then((r) => {
         answered = true;
         return r;
       });

@@ -37,7 +37,7 @@ describe('pushMetrics middleware', () => {
     expect(calls).toEqual(['push']);
   });
 
-  it("records the status http-error-handler answered with, and still pushes when the handler fails", async () => {
+  it('records the status http-error-handler answered with, and still pushes when the handler fails', async () => {
     // Prepare
     const metrics = createMetrics();
     const { calls, pusher } = fakePusher();

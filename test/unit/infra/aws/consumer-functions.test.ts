@@ -28,7 +28,12 @@ type Functions = Record<string, { handler: string; role?: string; events?: Array
 interface Printed {
   /** In parts, as serverless.yml lists them, or merged. */
   functions: Functions | Functions[];
-  resources: { Resources: Record<string, { Properties: { Policies: Array<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown[] }> } }> } }> };
+  resources: {
+    Resources: Record<
+      string,
+      { Properties: { Policies: Array<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown[] }> } }> } }
+    >;
+  };
 }
 
 /** serverless.yml resolved by the framework, on the local stage (plain ARNs; the same table on every stage). */
@@ -46,7 +51,9 @@ async function printed(): Promise<Printed> {
 function writable(resolved: Printed, functionKey: string): string[] {
   const role = resolved.resources.Resources[`${functionKey[0]!.toUpperCase()}${functionKey.slice(1)}LambdaRole`];
   const statements = role?.Properties.Policies.flatMap((p) => p.PolicyDocument.Statement) ?? [];
-  return statements.filter((s) => s.Action.includes('kafka-cluster:WriteData')).flatMap((s) => s.Resource.map((arn) => String(arn).split('/').pop()!));
+  return statements
+    .filter((s) => s.Action.includes('kafka-cluster:WriteData'))
+    .flatMap((s) => s.Resource.map((arn) => String(arn).split('/').pop()!));
 }
 
 describe('infra/aws/consumer-functions.cjs', () => {
@@ -84,7 +91,9 @@ describe('infra/aws/consumer-functions.cjs', () => {
 
   it('gives each consumer function write access to the topics its row writes', () => {
     expect(generator.kafkaAccess()).toEqual(
-      Object.fromEntries(CONSUMER_FUNCTIONS.map((fn) => [fn.name, { write: fn.writes.map((t) => `\${param:topic${t[0]!.toUpperCase()}${t.slice(1)}}`) }])),
+      Object.fromEntries(
+        CONSUMER_FUNCTIONS.map((fn) => [fn.name, { write: fn.writes.map((t) => `\${param:topic${t[0]!.toUpperCase()}${t.slice(1)}}`) }]),
+      ),
     );
   });
 });
@@ -103,9 +112,17 @@ describe('serverless.yml, resolved', { timeout: 60_000 }, () => {
     expect(consumers.map(([key]) => key)).toEqual(CONSUMER_FUNCTIONS.map((fn) => fn.name));
     for (const fn of CONSUMER_FUNCTIONS) {
       const msk = functions[fn.name]?.events?.[0]?.msk;
-      expect(msk, fn.name).toMatchObject({ topic: consumerTopic(config.kafka, fn), consumerGroupId: consumerGroupId(config.kafka, fn), batchSize: fn.batchSize });
+      expect(msk, fn.name).toMatchObject({
+        topic: consumerTopic(config.kafka, fn),
+        consumerGroupId: consumerGroupId(config.kafka, fn),
+        batchSize: fn.batchSize,
+      });
     }
-    expect(Object.keys(functions).filter((key) => !CONSUMER_FUNCTIONS.some((fn) => fn.name === key))).toEqual(['http', 'metrics', 'topics']);
+    expect(Object.keys(functions).filter((key) => !CONSUMER_FUNCTIONS.some((fn) => fn.name === key))).toEqual([
+      'http',
+      'metrics',
+      'topics',
+    ]);
   });
 
   it("lets each consumer function's role write exactly the topics its row writes", async () => {
@@ -114,7 +131,9 @@ describe('serverless.yml, resolved', { timeout: 60_000 }, () => {
 
     // Assess
     for (const fn of CONSUMER_FUNCTIONS) {
-      expect(writable(resolved, fn.name).sort(), `${fn.name}'s role (kafka-cluster:WriteData)`).toEqual(fn.writes.map((t) => config.kafka.topics[t]).sort());
+      expect(writable(resolved, fn.name).sort(), `${fn.name}'s role (kafka-cluster:WriteData)`).toEqual(
+        fn.writes.map((t) => config.kafka.topics[t]).sort(),
+      );
     }
   });
 });

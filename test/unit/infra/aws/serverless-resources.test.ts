@@ -79,7 +79,11 @@ describe('infra/aws/serverless-resources.cjs', () => {
     const roles = await module.resources(context(service()));
 
     // Assess
-    expect(Object.keys(roles).filter((id) => roles[id]!.Type === 'AWS::IAM::Role').sort()).toEqual(['ReaderLambdaRole', 'WebLambdaRole']);
+    expect(
+      Object.keys(roles)
+        .filter((id) => roles[id]!.Type === 'AWS::IAM::Role')
+        .sort(),
+    ).toEqual(['ReaderLambdaRole', 'WebLambdaRole']);
     // Every other entry only notes, on a resource the framework makes, why a scanner check does not apply.
     for (const [id, r] of Object.entries(roles)) {
       if (r.Type !== 'AWS::IAM::Role') expect(Object.keys(r).sort(), id).toEqual(['Metadata', 'Type']);
@@ -87,7 +91,10 @@ describe('infra/aws/serverless-resources.cjs', () => {
     const statements = (id: string) =>
       (roles[id]!.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: Json[] }> } }>)[0]!
         .PolicyDocument.Statement;
-    const on = (id: string, action: string) => statements(id).filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource);
+    const on = (id: string, action: string) =>
+      statements(id)
+        .filter((s) => s.Action.includes(action))
+        .flatMap((s) => s.Resource);
     expect(on('ReaderLambdaRole', 'kafka-cluster:ReadData')).toEqual([module.kafkaArn(ARN, 'topic', 'in')]);
     expect(on('ReaderLambdaRole', 'kafka-cluster:AlterGroup')).toEqual([module.kafkaArn(ARN, 'group', 'g-in')]);
     expect(on('ReaderLambdaRole', 'kafka-cluster:WriteData')).toEqual([module.kafkaArn(ARN, 'topic', 'dlq')]);
@@ -131,7 +138,9 @@ describe('infra/aws/serverless-resources.cjs', () => {
 
     // Assess
     const statements = JSON.stringify(roles.ReaderLambdaRole?.Properties.Policies);
-    expect(statements).toContain('{"Effect":"Allow","Action":["kafka-cluster:WriteData"],"Resource":["arn:aws:kafka:us-east-1:123456789012:topic/c1/uuid-1/out","arn:aws:kafka:us-east-1:123456789012:topic/c1/uuid-1/dlq"]}');
+    expect(statements).toContain(
+      '{"Effect":"Allow","Action":["kafka-cluster:WriteData"],"Resource":["arn:aws:kafka:us-east-1:123456789012:topic/c1/uuid-1/out","arn:aws:kafka:us-east-1:123456789012:topic/c1/uuid-1/dlq"]}',
+    );
     await expect(module.resources(context(both))).rejects.toThrow(
       "custom.kafkaAccess.reader: a consumer function's access comes from its row in the consumer table (custom.consumerKafkaAccess)",
     );
@@ -156,11 +165,19 @@ describe('infra/aws/serverless-resources.cjs', () => {
     const generated = secretsOf({ KAFKA_SASL_PASSWORD: { secret: 'generate', generate: false, functions: 'all' } });
 
     // Act / Assess
-    await expect(module.resources(context(plainIn('web', 'ADMIN_TOKEN')))).rejects.toThrow(/functions.web: ADMIN_TOKEN would be plain text/);
-    await expect(module.resources(context(plainIn('web', 'METRICS_TOKEN')))).rejects.toThrow(/functions.web: METRICS_TOKEN would be plain text.*use metricsTokenSecret/);
-    await expect(module.resources(context(plainIn('provider', 'KAFKA_SASL_PASSWORD')))).rejects.toThrow(/provider: KAFKA_SASL_PASSWORD would be plain text.*use kafkaSaslPasswordSecret/);
+    await expect(module.resources(context(plainIn('web', 'ADMIN_TOKEN')))).rejects.toThrow(
+      /functions.web: ADMIN_TOKEN would be plain text/,
+    );
+    await expect(module.resources(context(plainIn('web', 'METRICS_TOKEN')))).rejects.toThrow(
+      /functions.web: METRICS_TOKEN would be plain text.*use metricsTokenSecret/,
+    );
+    await expect(module.resources(context(plainIn('provider', 'KAFKA_SASL_PASSWORD')))).rejects.toThrow(
+      /provider: KAFKA_SASL_PASSWORD would be plain text.*use kafkaSaslPasswordSecret/,
+    );
     await expect(module.resources(context(wrong))).rejects.toThrow(/"generate", "none" or a Secrets Manager secret ARN/);
-    await expect(module.resources(context(generated))).rejects.toThrow(/KAFKA_SASL_PASSWORD.secret: "none" or a Secrets Manager secret ARN, not "generate"/);
+    await expect(module.resources(context(generated))).rejects.toThrow(
+      /KAFKA_SASL_PASSWORD.secret: "none" or a Secrets Manager secret ARN, not "generate"/,
+    );
     // Locally (serverless offline) the plain value is how it is given.
     const local = { ...context(plainIn('web', 'METRICS_TOKEN')), options: { stage: 'local' } };
     await expect(module.resources(local)).resolves.toBeDefined();
@@ -169,7 +186,9 @@ describe('infra/aws/serverless-resources.cjs', () => {
   it("refuses a secret's off word on an AWS stage when a function that would read it is not set to go without it", async () => {
     // Prepare: GET /metrics without a token; METRICS_PUBLIC says whether that is on purpose
     const withPublic = (value: string, stage = 'dev') => {
-      const config = secretsOf({ METRICS_TOKEN: { secret: 'public', off: 'public', offNeeds: { METRICS_PUBLIC: 'on' }, functions: ['web'] } });
+      const config = secretsOf({
+        METRICS_TOKEN: { secret: 'public', off: 'public', offNeeds: { METRICS_PUBLIC: 'on' }, functions: ['web'] },
+      });
       config.provider = { stage, environment: { METRICS_PUBLIC: value } };
       return config;
     };
@@ -184,7 +203,11 @@ describe('infra/aws/serverless-resources.cjs', () => {
 
   it('gives each secret to its functions only: generated in the stack, an existing ARN, or none', async () => {
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf';
-    for (const [secret, expected] of [['generate', { Ref: 'AdminTokenSecret' }], [arn, arn], ['none', '']] as const) {
+    for (const [secret, expected] of [
+      ['generate', { Ref: 'AdminTokenSecret' }],
+      [arn, arn],
+      ['none', ''],
+    ] as const) {
       // Act
       const config = secretsOf({ ADMIN_TOKEN: { secret, functions: ['web'] } });
       const roles = await module.resources(context(config));
@@ -209,7 +232,8 @@ describe('infra/aws/serverless-resources.cjs', () => {
 
     // Assess
     for (const id of ['ReaderLambdaRole', 'WebLambdaRole']) {
-      const statements = (roles[id]!.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<Record<string, Json>> } }>)[0]!.PolicyDocument.Statement;
+      const statements = (roles[id]!.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<Record<string, Json>> } }>)[0]!
+        .PolicyDocument.Statement;
       expect(statements, id).toContainEqual({ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [arn] });
       expect(statements, id).toContainEqual({
         Effect: 'Allow',
@@ -225,19 +249,25 @@ describe('infra/aws/serverless-resources.cjs', () => {
     // Prepare
     const grouped = service({ custom: { pollerGroupName: 'svc-dev' } });
     const provisioned = service({ custom: { pollerGroupName: 'svc-dev' } });
-    ((provisioned.functions as Record<string, Record<string, Json[]>>).reader!.events![0] as Record<string, Record<string, Json>>).msk!.provisionedPollerConfig = { minimumPollers: 1 };
+    (
+      (provisioned.functions as Record<string, Record<string, Json[]>>).reader!.events![0] as Record<string, Record<string, Json>>
+    ).msk!.provisionedPollerConfig = { minimumPollers: 1 };
     const throttled = service({ custom: { httpApiThrottling: { rateLimit: '0', burstLimit: 10 } } });
 
     // Act / Assess
     await expect(module.resources(context(grouped))).rejects.toThrow(/a poller group needs provisioned mode/);
     const roles = await module.resources(context(provisioned));
-    expect(roles.ReaderEventSourceMappingMSKC1In).toEqual({ Type: 'AWS::Lambda::EventSourceMapping', Properties: { ProvisionedPollerConfig: { PollerGroupName: 'svc-dev' } } });
+    expect(roles.ReaderEventSourceMappingMSKC1In).toEqual({
+      Type: 'AWS::Lambda::EventSourceMapping',
+      Properties: { ProvisionedPollerConfig: { PollerGroupName: 'svc-dev' } },
+    });
     await expect(module.resources(context(throttled))).rejects.toThrow(/rateLimit: a whole number from 1 to 10000, not "0"/);
   });
 
   it("raises each function's Errors and Throttles alarm, each mapping's OffsetLag and the HTTP API's 5xx, to the stack's topic or a given one, and refuses a wrong topic or threshold", async () => {
     // Prepare
-    const alarms = (topic: string, offsetLagThreshold: Json = 1000) => service({ custom: { alarms: { topic, offsetLagThreshold, api5xxThreshold: 5 } } });
+    const alarms = (topic: string, offsetLagThreshold: Json = 1000) =>
+      service({ custom: { alarms: { topic, offsetLagThreshold, api5xxThreshold: 5 } } });
     const given = 'arn:aws:sns:us-east-1:123456789012:on-call';
 
     // Act
@@ -245,13 +275,32 @@ describe('infra/aws/serverless-resources.cjs', () => {
     const toGiven = await module.resources(context(alarms(given)));
 
     // Assess
-    const ofType = (r: typeof generated, type: string) => Object.keys(r).filter((id) => r[id]!.Type === type).sort();
-    expect(ofType(generated, 'AWS::CloudWatch::Alarm')).toEqual(['HttpApi5xxAlarm', 'ReaderErrorsAlarm', 'ReaderOffsetLagAlarm', 'ReaderThrottlesAlarm', 'WebErrorsAlarm', 'WebThrottlesAlarm']);
+    const ofType = (r: typeof generated, type: string) =>
+      Object.keys(r)
+        .filter((id) => r[id]!.Type === type)
+        .sort();
+    expect(ofType(generated, 'AWS::CloudWatch::Alarm')).toEqual([
+      'HttpApi5xxAlarm',
+      'ReaderErrorsAlarm',
+      'ReaderOffsetLagAlarm',
+      'ReaderThrottlesAlarm',
+      'WebErrorsAlarm',
+      'WebThrottlesAlarm',
+    ]);
     expect(ofType(generated, 'AWS::SNS::Topic')).toEqual(['AlarmTopic']);
-    expect(generated.ReaderOffsetLagAlarm!.Properties).toMatchObject({ MetricName: 'OffsetLag', Threshold: 1000, Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'ReaderLambdaFunction' } }], AlarmActions: [{ Ref: 'AlarmTopic' }] });
+    expect(generated.ReaderOffsetLagAlarm!.Properties).toMatchObject({
+      MetricName: 'OffsetLag',
+      Threshold: 1000,
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'ReaderLambdaFunction' } }],
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    });
     expect(ofType(toGiven, 'AWS::SNS::Topic')).toEqual([]);
     expect(toGiven.WebErrorsAlarm!.Properties.AlarmActions).toEqual([given]);
-    await expect(module.resources(context(alarms('on-call')))).rejects.toThrow(/custom.alarms.topic: "generate" or an SNS topic ARN, not "on-call"/);
-    await expect(module.resources(context(alarms('generate', 'many')))).rejects.toThrow(/offsetLagThreshold: a whole number of at least 1, not "many"/);
+    await expect(module.resources(context(alarms('on-call')))).rejects.toThrow(
+      /custom.alarms.topic: "generate" or an SNS topic ARN, not "on-call"/,
+    );
+    await expect(module.resources(context(alarms('generate', 'many')))).rejects.toThrow(
+      /offsetLagThreshold: a whole number of at least 1, not "many"/,
+    );
   });
 });

@@ -18,11 +18,53 @@ const root = path.resolve(__dirname, '../../../..');
 
 /** PromQL's functions, aggregations and keywords: every other bare identifier is a metric. */
 const PROMQL_WORDS = new Set([
-  'sum', 'avg', 'min', 'max', 'count', 'topk', 'bottomk', 'quantile', 'stddev', 'stdvar', 'group',
-  'rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'histogram_quantile', 'absent', 'clamp_min', 'clamp_max',
-  'abs', 'ceil', 'floor', 'round', 'vector', 'scalar', 'time', 'label_replace', 'label_join',
-  'sum_over_time', 'avg_over_time', 'max_over_time', 'min_over_time', 'count_over_time', 'last_over_time',
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'offset', 'bool',
+  'sum',
+  'avg',
+  'min',
+  'max',
+  'count',
+  'topk',
+  'bottomk',
+  'quantile',
+  'stddev',
+  'stdvar',
+  'group',
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'idelta',
+  'deriv',
+  'histogram_quantile',
+  'absent',
+  'clamp_min',
+  'clamp_max',
+  'abs',
+  'ceil',
+  'floor',
+  'round',
+  'vector',
+  'scalar',
+  'time',
+  'label_replace',
+  'label_join',
+  'sum_over_time',
+  'avg_over_time',
+  'max_over_time',
+  'min_over_time',
+  'count_over_time',
+  'last_over_time',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'bool',
 ]);
 
 /** Series Prometheus and the Pushgateway make themselves: firing alerts, each group's last push. */
@@ -32,7 +74,12 @@ const BUILT_IN_SERIES = new Set(['ALERTS', 'push_time_seconds', 'push_failure_ti
 const rulesFile = load(readFileSync(path.join(root, 'infra/local/prometheus/rules.yml'), 'utf8')) as {
   groups: Array<{ rules: Array<{ record?: string; expr: string }> }>;
 };
-const RECORDED = new Map(rulesFile.groups.flatMap((g) => g.rules).filter((r) => r.record !== undefined).map((r) => [r.record ?? '', r.expr]));
+const RECORDED = new Map(
+  rulesFile.groups
+    .flatMap((g) => g.rules)
+    .filter((r) => r.record !== undefined)
+    .map((r) => [r.record ?? '', r.expr]),
+);
 
 /** The metrics an expression reads, with recorded series replaced by what they read. */
 function baseMetricsIn(expr: string): string[] {
@@ -54,9 +101,7 @@ function metricNamesIn(expr: string): string[] {
     .replace(/\{[^}]*\}/g, ' ') // label matchers
     .replace(/\[[^\]]*\]/g, ' ') // range selectors ([5m], [$__rate_interval])
     .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' '); // label lists
-  return [...bare.matchAll(/(?<![\w$.])[a-zA-Z_:][a-zA-Z0-9_:]*/g)]
-    .map((m) => m[0])
-    .filter((word) => !PROMQL_WORDS.has(word));
+  return [...bare.matchAll(/(?<![\w$.])[a-zA-Z_:][a-zA-Z0-9_:]*/g)].map((m) => m[0]).filter((word) => !PROMQL_WORDS.has(word));
 }
 
 /** The label names an expression matches on or aggregates by. */
@@ -66,7 +111,12 @@ function labelNamesIn(expr: string): string[] {
     for (const [, name = ''] of matchers.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) names.push(name);
   }
   for (const [, list = ''] of expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
-    names.push(...list.split(',').map((n) => n.trim()).filter((n) => n.length > 0));
+    names.push(
+      ...list
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n.length > 0),
+    );
   }
   return names;
 }
@@ -153,7 +203,11 @@ describe('the Grafana dashboard', () => {
     expect(named).toContain('http_requests_total');
     expect(named).toContain('kafka_consumergroup_lag');
     const unknown = [
-      ...exprs.flatMap(({ where, expr }) => metricNamesIn(expr).filter((n) => !exported.has(n)).map((n) => `${where}: ${n}`)),
+      ...exprs.flatMap(({ where, expr }) =>
+        metricNamesIn(expr)
+          .filter((n) => !exported.has(n))
+          .map((n) => `${where}: ${n}`),
+      ),
       ...variableMetrics.filter((n) => !exported.has(n)).map((n) => `variable: ${n}`),
     ];
     expect(unknown).toEqual([]);
@@ -192,8 +246,12 @@ describe('the Grafana dashboard', () => {
 
   it('shows the record age beside the consumer lag', () => {
     // Prepare / Act
-    const lag = dashboard.panels.find((p) => panelExprs([p]).some(({ expr }) => expr.includes('kafka_consumergroup_lag')) && p.type === 'timeseries');
-    const age = dashboard.panels.find((p) => panelExprs([p]).some(({ expr }) => expr.includes('kafka_consumer_lag_ms_bucket')) && p.type === 'timeseries');
+    const lag = dashboard.panels.find(
+      (p) => panelExprs([p]).some(({ expr }) => expr.includes('kafka_consumergroup_lag')) && p.type === 'timeseries',
+    );
+    const age = dashboard.panels.find(
+      (p) => panelExprs([p]).some(({ expr }) => expr.includes('kafka_consumer_lag_ms_bucket')) && p.type === 'timeseries',
+    );
     // Assess
     expect(age?.gridPos.y).toBe(lag?.gridPos.y);
   });
@@ -277,7 +335,10 @@ describe('the local dashboard (Prometheus console)', () => {
     // Prepare / Act
     const problems = queries.flatMap(({ expr, name }) => {
       const kept = new Set(labelNamesIn(expr.replace(/\{[^}]*\}/g, '')));
-      return [...name.matchAll(/\[\[\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\]\]/g)].map((m) => m[1] ?? '').filter((l) => !kept.has(l)).map((l) => `${name}: ${l}`);
+      return [...name.matchAll(/\[\[\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\]\]/g)]
+        .map((m) => m[1] ?? '')
+        .filter((l) => !kept.has(l))
+        .map((l) => `${name}: ${l}`);
     });
     // Assess
     expect(problems).toEqual([]);

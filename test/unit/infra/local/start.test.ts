@@ -32,7 +32,13 @@ describe('npm start: the routes of serverless.yml', () => {
 });
 
 describe("npm start's summary", () => {
-  const base = { env: { KAFKA_BROKERS: '127.0.0.1:9092' }, apiUrl: 'http://127.0.0.1:3000', routes: httpRoutes(serverlessYml), checkout: repo, seconds };
+  const base = {
+    env: { KAFKA_BROKERS: '127.0.0.1:9092' },
+    apiUrl: 'http://127.0.0.1:3000',
+    routes: httpRoutes(serverlessYml),
+    checkout: repo,
+    seconds,
+  };
 
   it("prints each route's function, a dashboard link pinned to this checkout's stage and the Prometheus pages that exist", () => {
     const text = summary({ ...base, prometheusUrl: 'http://127.0.0.1:9090', admin: { kind: 'off' } });
@@ -48,7 +54,9 @@ describe("npm start's summary", () => {
     const file = path.join(os.homedir(), '.local/state/simple-time-service/admin-token');
     const fromFile = summary({ ...base, prometheusUrl: undefined, admin: { kind: 'file', file, token: 't'.repeat(32), made: false } });
     const given = summary({ ...base, prometheusUrl: undefined, admin: { kind: 'given', token: "it's-a-token-of-mine" } });
-    expect(fromFile).toContain('curl -X POST http://127.0.0.1:3000/kafka/flush -H "Authorization: Bearer $(cat ~/.local/state/simple-time-service/admin-token)"');
+    expect(fromFile).toContain(
+      'curl -X POST http://127.0.0.1:3000/kafka/flush -H "Authorization: Bearer $(cat ~/.local/state/simple-time-service/admin-token)"',
+    );
     expect(given).toContain(`curl -X POST http://127.0.0.1:3000/kafka/flush -H 'Authorization: Bearer it'\\''s-a-token-of-mine'`);
     expect(summary({ ...base, prometheusUrl: undefined, admin: { kind: 'off' } })).toMatch(/Admin {8}off \(ADMIN_TOKEN is empty\)/);
   });
@@ -85,12 +93,24 @@ describe('the local admin token', () => {
 describe('npm start: the environment', () => {
   it('readable logs and serverless offline at warning unless asked otherwise', () => {
     expect(offlineEnvironment({}, [])).toMatchObject({ LOG_FORMAT: 'pretty', SLS_LOG_LEVEL: 'warning' });
-    expect(offlineEnvironment({ LOG_FORMAT: 'json', SLS_LOG_LEVEL: 'info' }, [])).toMatchObject({ LOG_FORMAT: 'json', SLS_LOG_LEVEL: 'info' });
+    expect(offlineEnvironment({ LOG_FORMAT: 'json', SLS_LOG_LEVEL: 'info' }, [])).toMatchObject({
+      LOG_FORMAT: 'json',
+      SLS_LOG_LEVEL: 'info',
+    });
     expect(offlineEnvironment({}, ['--verbose']).SLS_LOG_LEVEL).toBeUndefined();
   });
 
   it("keeps serverless offline's warnings and the functions' lines, not its box of routes nor blank lines", () => {
-    const printed = ['', ' ┌──────┐', ' │      │', ' │   GET  | http://127.0.0.1:3000/   │', ' └──────┘', '', '12:00:00.000 INFO  http GET / 200 in 3 ms', 'Warning: something'];
+    const printed = [
+      '',
+      ' ┌──────┐',
+      ' │      │',
+      ' │   GET  | http://127.0.0.1:3000/   │',
+      ' └──────┘',
+      '',
+      '12:00:00.000 INFO  http GET / 200 in 3 ms',
+      'Warning: something',
+    ];
     const state = { inBox: false };
     expect(printed.filter((line) => keepLine(line, state))).toEqual(['12:00:00.000 INFO  http GET / 200 in 3 ms', 'Warning: something']);
   });

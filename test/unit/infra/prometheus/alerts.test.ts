@@ -57,7 +57,10 @@ function untestedAlerts(alertNames: readonly string[], tests: RuleTestsFile): st
 
 function promtool(args: string[]): { output: string; status: number | null } {
   const result = spawnSync('promtool', args, { cwd: rulesDir, encoding: 'utf8', timeout: 30_000 });
-  if (result.error) throw new Error(`promtool ${args.join(' ')}: ${result.error.message} (install Debian's prometheus: sudo infra/local/apt-install.sh prometheus)`);
+  if (result.error)
+    throw new Error(
+      `promtool ${args.join(' ')}: ${result.error.message} (install Debian's prometheus: sudo infra/local/apt-install.sh prometheus)`,
+    );
   return { output: `${result.stdout}${result.stderr}`, status: result.status };
 }
 
@@ -100,7 +103,14 @@ describe('the local alerting rules', () => {
   it('finds an alert without a firing or a quiet test (the check can fail)', () => {
     // Prepare
     const partial: RuleTestsFile = {
-      tests: [{ alert_rule_test: [{ alertname: 'A', eval_time: '5m', exp_alerts: [{}] }, { alertname: 'B', eval_time: '5m' }] }],
+      tests: [
+        {
+          alert_rule_test: [
+            { alertname: 'A', eval_time: '5m', exp_alerts: [{}] },
+            { alertname: 'B', eval_time: '5m' },
+          ],
+        },
+      ],
     };
     // Act / Assess
     expect(untestedAlerts(['A', 'B', 'C'], partial)).toEqual([
@@ -136,7 +146,9 @@ describe('the local alerting rules', () => {
       return found;
     });
     // Assess
-    expect(headingAnchors('## DeadLettersGrowing\n## The local stack: Prometheus')).toEqual(new Set(['deadlettersgrowing', 'the-local-stack-prometheus']));
+    expect(headingAnchors('## DeadLettersGrowing\n## The local stack: Prometheus')).toEqual(
+      new Set(['deadlettersgrowing', 'the-local-stack-prometheus']),
+    );
     expect(problems).toEqual([]);
   });
 });
