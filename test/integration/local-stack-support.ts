@@ -90,6 +90,9 @@ export function cleanEnv(): NodeJS.ProcessEnv {
     'LOCAL_PROMETHEUS_PORT',
     'LOCAL_PROMETHEUS',
     'LOCAL_STACK_READY_TIMEOUT',
+    // CI runs the shared stack in the authorizing mode; a stack of a test's own takes it only
+    // when the test asks (its SCRAM and TLS listeners take the ports base+2 and base+3).
+    'LOCAL_KAFKA_AUTHZ',
   ]) {
     delete env[name];
   }
