@@ -108,6 +108,10 @@ prometheus_enabled=${LOCAL_PROMETHEUS:-on}
 # and a controller take at most 1.8 GB; on two cores the number of JVMs is what counts.
 heap_opts=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
 controller_heap_opts=${KAFKA_CONTROLLER_HEAP_OPTS:--Xms64m -Xmx256m}
+# The collector and compiler flags of every Kafka JVM (nodes and tools). The tests' own
+# brokers use a lighter pair (test/helpers/private-broker.ts): the serial collector and the
+# quick compiler alone spend less CPU while several files run side by side.
+jvm_opts=${LOCAL_KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}
 # State (pids, logs, broker data) and the jar cache live outside the checkout so that
 # every clone on this machine shares one broker and one download.
 state=${LOCAL_STACK_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/simple-time-service}
@@ -346,9 +350,10 @@ node_ports() {
 # The java command line shared by the storage tool, the config tool and the nodes: heap
 # $1, logs in $2. The classpath wildcard is expanded by java itself, not by the shell.
 kafka_java() {
-  local heap
+  local heap flags
   read -ra heap <<<"$1"
-  kafka_java=(java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+  read -ra flags <<<"$jvm_opts"
+  kafka_java=(java "${heap[@]}" "${flags[@]}" -Djava.awt.headless=true
     -Dlog4j.configuration="$(file_url "$here/log4j.properties")" -Dkafka.log.dir="$2"
     -cp "$kafka_libs/*")
 }

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { topicEnv } from './kafka';
 import { uniqueName } from './names';
@@ -39,6 +40,9 @@ export async function startOffline(params: {
   ready?: (response: Response) => boolean;
 }): Promise<Offline> {
   const { httpPort, lambdaPort } = params;
+  // An esbuild work folder of its own: test files run side by side, and two builds in one
+  // folder delete each other's files (serverless.yml's outputWorkFolder).
+  const workFolder = `.esbuild/offline-${process.pid}-${httpPort}`;
   const args = ['serverless', 'offline', 'start'];
   if (params.config) args.push('--config', params.config);
   const child: ChildProcess = spawn('npx', args, {
@@ -53,6 +57,7 @@ export async function startOffline(params: {
       // Consumer groups of the test's own, never the service's (a developer's running
       // `npm start` uses those), and deleted after the file (test/helpers/cleanup.ts).
       KAFKA_CONSUMER_GROUP: uniqueName('offline-group'),
+      ESBUILD_WORK_FOLDER: workFolder,
       ...params.env,
     },
     // Its own process group, so stop() ends serverless and its worker threads together.
@@ -64,14 +69,16 @@ export async function startOffline(params: {
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
+  const removeWorkFolder = (): void => fs.rmSync(path.join(repo, workFolder), { recursive: true, force: true });
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.pid === undefined) return;
+    if (child.exitCode !== null || child.pid === undefined) return removeWorkFolder();
     process.kill(-child.pid, 'SIGINT');
     const timer = setTimeout(() => {
       if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
     }, 10_000);
     await exited;
     clearTimeout(timer);
+    removeWorkFolder();
   };
 
   const baseUrl = `http://127.0.0.1:${httpPort}`;
@@ -79,7 +86,9 @@ export async function startOffline(params: {
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`serverless offline exited:\n${output}`);
-        const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
+        // A probe is given the function's own 10 s: one abandoned earlier would leave its
+        // invocation running while the next probe made serverless offline start a second container.
+        const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
         return (params.ready ?? ((r: Response) => r.ok))(response) ? true : undefined;
       },
       { timeoutMs: params.readyTimeoutMs ?? 60_000, intervalMs: 200, what: 'serverless offline to answer /healthz' },

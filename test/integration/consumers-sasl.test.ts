@@ -24,6 +24,13 @@ import { call, publishInit } from '../reliability/support';
 
 const PORT = 27000;
 const TOKEN = 'offline-msk-sasl-admin-token-0123456789';
+/**
+ * How long a request may take: the three publishes arrive together, so serverless offline
+ * starts a container for each (a cold start, then a TLS or SCRAM connection to the broker)
+ * before the function's own 10 s; with other files running beside this one, that is more
+ * than the 10 s call() allows by default.
+ */
+const RESPONSE_BOUND_MS = 30_000;
 
 let broker: PrivateBroker;
 const topics = uniqueServiceTopics('msksasl');
@@ -70,9 +77,13 @@ function throughTheEventSource(auth: Exclude<ClientAuth, 'none'>, ports: { http:
     const marker = uniqueName(`msk${auth}`);
 
     // Act
-    const got = await call(`${base}/`, { headers: { 'x-correlation-id': marker } });
+    const got = await call(`${base}/`, { headers: { 'x-correlation-id': marker } }, RESPONSE_BOUND_MS);
     const published = await Promise.all([
-      call(`${base}/kafka/publish`, publishInit(TOKEN, { event_type: 'sasl_probe', data: { marker }, correlation_id: marker })),
+      call(
+        `${base}/kafka/publish`,
+        publishInit(TOKEN, { event_type: 'sasl_probe', data: { marker }, correlation_id: marker }),
+        RESPONSE_BOUND_MS,
+      ),
       call(
         `${base}/kafka/publish`,
         publishInit(TOKEN, {
@@ -80,10 +91,12 @@ function throughTheEventSource(auth: Exclude<ClientAuth, 'none'>, ports: { http:
           data: { error_message: marker, error_type: 'SaslProbe', service: 'offline-msk-sasl-test' },
           correlation_id: marker,
         }),
+        RESPONSE_BOUND_MS,
       ),
       call(
         `${base}/kafka/publish`,
         publishInit(TOKEN, { event_type: 'time.now', data: { timezone: 'UTC' }, topic: topics.commands, correlation_id: marker }),
+        RESPONSE_BOUND_MS,
       ),
     ]);
 

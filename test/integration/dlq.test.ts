@@ -37,6 +37,9 @@ const repo = path.resolve(__dirname, '../..');
 const topics = uniqueServiceTopics('dlqtool');
 const group = uniqueName('dlqtool-group');
 const groupSuffixes = CONSUMER_FUNCTIONS.map((fn) => fn.groupSuffix);
+/** serverless offline's HTTP ports (the Lambda port is 2 above) of the two fixtures. */
+const REPLAY_PORT = 25010;
+const FORGED_PORT = 25020;
 
 function command(correlationId: string): string {
   return JSON.stringify({
@@ -100,7 +103,11 @@ describe('npm run dlq on the local broker', () => {
     reader.records.filter((r) => r.topic === topics.events && r.headers.correlation_id === correlationId);
 
   beforeAll(async () => {
-    ({ admin, producer, reader, offline } = await startFixture('dlq', topics, group, 25010, [topics.events, topics.dlq, topics.commands]));
+    ({ admin, producer, reader, offline } = await startFixture('dlq', topics, group, REPLAY_PORT, [
+      topics.events,
+      topics.dlq,
+      topics.commands,
+    ]));
 
     // A poison command, dead-lettered by onCommand.
     await producer.send({
@@ -286,7 +293,10 @@ describe('npm run dlq and headers that came with the original record', () => {
   const tool = (...args: string[]) => dlqOn(forged.dlq, args);
 
   beforeAll(async () => {
-    ({ admin, producer, reader, offline } = await startFixture('dlqforge', forged, forgedGroup, 25020, [forged.dlq, forged.commands]));
+    ({ admin, producer, reader, offline } = await startFixture('dlqforge', forged, forgedGroup, FORGED_PORT, [
+      forged.dlq,
+      forged.commands,
+    ]));
 
     // An ordinary poison record, dead-lettered by onCommand: the dead letter the forger names.
     await producer.send({ topic: forged.commands, messages: [{ partition: 0, key: firstKey, value: 'first poison' }] });

@@ -61,6 +61,10 @@ function authzEnv(): string | undefined {
 }
 
 export default async function setup(): Promise<() => Promise<void>> {
+  // The integration and reliability projects share this set-up; in one run (npm test) the
+  // first does it, and its teardown checks the broker once, after both.
+  if (process.env.TEST_STACK_SET_UP === '1') return async () => {};
+  process.env.TEST_STACK_SET_UP = '1';
   const wasRunning = stackIsUp(spawnSync('bash', [stack, 'status'], { encoding: 'utf8', timeout: 60_000 }).stdout ?? '');
   if (run('start', true) !== 0) {
     throw new Error('the local stack (Kafka broker, Pushgateway) could not start: see the [stack] lines above');

@@ -530,7 +530,9 @@ describe('test/helpers/private-broker', () => {
     // Prepare: the topics step fails (a partition count that is not a number)
     const port = 23170;
     const saved = process.env.KAFKA_TOPIC_PARTITIONS;
-    const before = new Set(readdirSync(os.tmpdir()).filter((d) => d.startsWith('sts-broker-')));
+    // Its own folders only (the port is in their names): other files' brokers may start meanwhile.
+    const mine = (d: string): boolean => d.startsWith(`sts-broker-${port}-`);
+    const before = new Set(readdirSync(os.tmpdir()).filter(mine));
     process.env.KAFKA_TOPIC_PARTITIONS = 'three';
     let error: unknown;
     try {
@@ -544,7 +546,7 @@ describe('test/helpers/private-broker', () => {
     }
 
     // Assess: it failed, and nothing of it is left running or on disk
-    const left = readdirSync(os.tmpdir()).filter((d) => d.startsWith('sts-broker-') && !before.has(d));
+    const left = readdirSync(os.tmpdir()).filter((d) => mine(d) && !before.has(d));
     const stillUp = await listening(port);
     for (const dir of left) {
       // A leak from a failed assertion below must not outlive the test.

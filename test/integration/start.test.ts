@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
@@ -25,7 +25,9 @@ import { privateStack, repo, runCommand } from './local-stack-support';
 
 const stack = privateStack(23200, { prometheus: true });
 const HTTP_PORT = 23210;
-const env: NodeJS.ProcessEnv = { ...stack.env, HTTP_PORT: String(HTTP_PORT), LAMBDA_PORT: String(HTTP_PORT + 2) };
+// An esbuild work folder of its own: test files run side by side (test/helpers/offline.ts).
+const ESBUILD_WORK_FOLDER = `.esbuild/start-test-${process.pid}`;
+const env: NodeJS.ProcessEnv = { ...stack.env, HTTP_PORT: String(HTTP_PORT), LAMBDA_PORT: String(HTTP_PORT + 2), ESBUILD_WORK_FOLDER };
 const config = loadConfig({ ...env, KAFKA_BROKERS: `127.0.0.1:${stack.ports.kafka}` });
 
 interface Started {
@@ -127,6 +129,7 @@ function prometheusLinks(summary: string): string[] {
 describe('npm start', () => {
   afterAll(async () => {
     await stack.destroy();
+    rmSync(path.join(repo, ESBUILD_WORK_FOLDER), { recursive: true, force: true });
   }, 120_000);
 
   it('first start on a fresh stack: no ERROR line, then the summary; its command publishes and is answered', async () => {
@@ -249,7 +252,11 @@ describe('a function that cannot start, under serverless offline', () => {
           .output()
           .split('\n')
           .filter((l: string) => l.includes('could not start') && l.includes('KAFKA_SEND_TIMEOUT_MS')).length;
-      const loggedAtStart = reasons();
+      // The container's reason, once its line has come through the pipe.
+      const loggedAtStart = await waitFor(() => reasons() || undefined, {
+        timeoutMs: 10_000,
+        what: 'the reason the function could not start',
+      });
 
       // Act: one request after another (one container)
       const answers: Array<{ status: number; body: string }> = [];

@@ -19,7 +19,7 @@ import { waitFor } from '../helpers/wait-for';
 import { call, logLines, publishInit } from './support';
 
 const TOKEN = 'reliability-load-admin-token-0123456789';
-const HTTP_PORT = 3600;
+const HTTP_PORT = 3620;
 const BROKER_PORT = 9092;
 const DURATION_S = 60;
 const CONNECTIONS = 10;
@@ -56,7 +56,7 @@ describe('loopback load against serverless offline (heavy)', () => {
     admin = testKafka('sts-load-admin').admin();
     await admin.connect();
     for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
-    offline = await startService({ httpPort: HTTP_PORT, lambdaPort: 3602, topics, group, env: { ADMIN_TOKEN: TOKEN } });
+    offline = await startService({ httpPort: HTTP_PORT, lambdaPort: 3622, topics, group, env: { ADMIN_TOKEN: TOKEN } });
     pid = offlinePid();
     idleConnections = brokerConnections(pid); // the plugin's consumers, before any invocation
   }, 240_000);

@@ -69,8 +69,8 @@ describe('no loss across a broker crash (SIGKILL and restart) under load', () =>
     for (const topic of Object.values(topics)) await createTopic(admin, topic, 3);
     await admin.disconnect();
     offline = await startService({
-      httpPort: 3600,
-      lambdaPort: 3602,
+      httpPort: 3610,
+      lambdaPort: 3612,
       topics,
       group,
       env: { KAFKA_BROKERS: broker.brokers, ADMIN_TOKEN: TOKEN },
