@@ -1,5 +1,5 @@
-export { containerMetrics, startConsumerCountersAtZero } from './registry';
-export type { ServiceMetrics, MetricInstances } from './registry';
+export { containerMetrics, startConsumerCountersAtZero } from './container-metrics';
+export type { ServiceMetrics, MetricInstances } from './container-metrics';
 export { containerPusher } from './push';
 export type { MetricsPusher } from './push';
 export { foldStaleGroups, fleetText, readFleet, stageLabel } from './fleet';

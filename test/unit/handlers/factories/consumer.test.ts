@@ -4,7 +4,7 @@ import { ANSWER_MARGIN_MS, createConsumerHandler } from '../../../../handlers/fa
 import type { ProcessOptions } from '../../../../src/consumers';
 import { loadConfig } from '../../../../src/config';
 import { createLogger } from '../../../../src/logger';
-import { createMetrics } from '../../../../src/metrics/registry';
+import { createMetrics } from '../../../../src/metrics/container-metrics';
 import { FakePublisher } from '../../../helpers/fakes';
 
 describe('the consumer function factory', () => {
