@@ -80,9 +80,7 @@ export function namedPaths(comment: string): string[] {
 
 /** Whether `named`, written in `file`, is a file or folder of the working tree. */
 export function resolves(file: string, named: string, exists: (relative: string) => boolean): boolean {
-  const bases = named.startsWith('.')
-    ? [path.posix.dirname(file)]
-    : ['', ...WORKSPACES.filter((w) => file.startsWith(`${w}/`))];
+  const bases = named.startsWith('.') ? [path.posix.dirname(file)] : ['', ...WORKSPACES.filter((w) => file.startsWith(`${w}/`))];
   return bases.some((base) => ENDINGS.some((ending) => exists(path.posix.normalize(path.posix.join(base, named)) + ending)));
 }
 
