@@ -4,7 +4,6 @@ export { containerPusher } from './push';
 export type { MetricsPusher } from './push';
 export { foldStaleGroups, fleetText, readFleet, stageLabel } from './fleet';
 export { CONTENT_TYPE, withoutCredentials } from '@simple-time-service/fleet-metrics';
-export { authorizeMetrics } from './token';
 export { pushConsumerLag } from './lag-push';
 export type { PartitionLag } from './lag-push';
 export { sendObserver } from './send-observer';

@@ -16,7 +16,7 @@ import { TimeoutError, errorMessage } from '../errors';
 import { withTimeout } from '../timeout';
 import type { ServiceMetrics } from './container-metrics';
 import { sharedRead } from '../shared-read';
-import { authorizeMetrics } from './token';
+import { authorizeMetrics } from '../bearer';
 
 export type LagRefresh = 'done' | 'not_allowed' | 'failed' | 'timeout';
 

@@ -3,7 +3,8 @@
  * locally; on AWS its secret, read with a short cache so a rotation needs no redeploy).
  */
 import { errorMessage } from '../errors';
-import { AdminTokenUnavailableError, authorizeAdmin, createAdminTokenSource } from '../http';
+import { authorizeAdmin } from '../bearer';
+import { AdminTokenUnavailableError, createAdminTokenSource } from '../http';
 import type { AdminTokenSource } from '../http';
 import type { Logger } from '../logger';
 import type { Config } from '../config';

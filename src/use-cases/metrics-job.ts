@@ -12,15 +12,15 @@
  * Neither ever throws: a failed task is counted and logged, and the next minute tries again.
  */
 import type { Config } from '../config';
-import { METRICS_TOKEN_PATTERN } from '../config';
+import { METRICS_TOKEN_PATTERN, authorizeMetrics, bearerTokenSecret } from '../bearer';
 import { consumerGroupLag, lagByGroup } from '../consumers';
 import type { LagReport } from '../consumers';
 import { TimeoutError, errorMessage } from '../errors';
 import type { WithOffsets } from '../kafka';
 import type { Logger } from '../logger';
-import { authorizeMetrics, CONTENT_TYPE, fleetText, foldStaleGroups, pushConsumerLag, readFleet, stageLabel } from '../metrics';
+import { CONTENT_TYPE, fleetText, foldStaleGroups, pushConsumerLag, readFleet, stageLabel } from '../metrics';
 import type { ServiceMetrics } from '../metrics';
-import { bearerTokenSecret, createSecretSource } from '../secrets';
+import { createSecretSource } from '../secrets';
 import type { ReadSecret } from '../secrets';
 import { sharedRead } from '../shared-read';
 import { withTimeout } from '../timeout';
@@ -134,7 +134,7 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     plain: config.metrics.token,
     secretArn: config.metrics.tokenSecretArn,
     region: config.kafka.region,
-    decode: bearerTokenSecret(16, METRICS_TOKEN_PATTERN),
+    decode: bearerTokenSecret(METRICS_TOKEN_PATTERN),
     ...(deps.readSecret ? { readSecret: deps.readSecret } : {}),
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorizeAdmin } from '../../../src/http/admin';
+import { authorizeAdmin } from '../../src/bearer';
 
 const token = 'a-very-secret-admin-token';
 
