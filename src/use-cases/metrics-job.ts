@@ -42,7 +42,7 @@ export interface ScheduledRunReport {
   prune: { kept: number; folded: number; deleted: number; failed: number } | { error: string };
 }
 
-export interface TextAnswer {
+export interface TextResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
@@ -56,7 +56,7 @@ const LAG_TIMEOUT_MS = 5000;
  */
 const FOLD_READ_TIMEOUT_MS = 15_000;
 
-function text(statusCode: number, body: string, headers: Record<string, string> = {}): TextAnswer {
+function text(statusCode: number, body: string, headers: Record<string, string> = {}): TextResponse {
   return { statusCode, headers: { 'content-type': 'text/plain', ...headers }, body: `${body}\n` };
 }
 
@@ -138,7 +138,7 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     ...(deps.readSecret ? { readSecret: deps.readSecret } : {}),
   });
 
-  const fleetAnswer = sharedRead(
+  const fleetResponse = sharedRead(
     async () => {
       const read = await readFleet(scope);
       if (read.skipped > 0) logger.warn('Pushgateway samples of an unexpected shape were left out', { skipped: read.skipped });
@@ -151,17 +151,17 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     /** The scheduled run: lag and prune side by side. */
     async runScheduled(): Promise<ScheduledRunReport> {
       const [lag, pruned] = await Promise.all([recordLag(deps, pushgateway), prune(deps, scope)]);
-      fleetAnswer.clear();
+      fleetResponse.clear();
       return { lag, prune: pruned };
     },
 
     /** Drops the reused GET /metrics answer (fresh lag was pushed since it was read). */
-    dropReusedAnswer(): void {
-      fleetAnswer.clear();
+    dropReusedResponse(): void {
+      fleetResponse.clear();
     },
 
     /** GET /metrics: the fleet's metrics in Prometheus text format. */
-    async serveMetrics(request: { method: string; authorization: string | undefined }): Promise<TextAnswer> {
+    async serveMetrics(request: { method: string; authorization: string | undefined }): Promise<TextResponse> {
       if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed', { allow: 'GET, HEAD' });
       let token: string | undefined;
       try {
@@ -178,7 +178,7 @@ export function createMetricsJob(deps: MetricsJobDeps) {
       const access = authorizeMetrics({ authorization: request.authorization, token });
       if (!access.allowed) return text(access.status, access.message, access.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       try {
-        return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: await fleetAnswer.get() };
+        return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: await fleetResponse.get() };
       } catch (error) {
         logger.error('metrics not served: the Pushgateway could not be read', { error: errorMessage(error) });
         return text(503, 'metrics unavailable: the Pushgateway could not be read', { 'retry-after': '5' });
