@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorizeAdmin } from '../../src/bearer';
+import { METRICS_TOKEN_PATTERN, authorizeAdmin, authorizeMetrics, bearerTokenSecret, isAdminToken } from '../../src/bearer';
 
 const token = 'a-very-secret-admin-token';
 
@@ -33,5 +33,33 @@ describe('authorizeAdmin', () => {
   it('allows the right token, with any case of "Bearer"', () => {
     expect(authorizeAdmin({ authorization: `Bearer ${token}`, token })).toEqual({ allowed: true });
     expect(authorizeAdmin({ authorization: `bearer ${token}`, token })).toEqual({ allowed: true });
+  });
+});
+
+describe('authorizeMetrics', () => {
+  it('lets anyone in without METRICS_TOKEN, and with one asks for it (401 without, 403 wrong)', () => {
+    expect(authorizeMetrics({ authorization: undefined, token: undefined })).toEqual({ allowed: true });
+    expect(authorizeMetrics({ authorization: undefined, token })).toEqual({
+      allowed: false,
+      status: 401,
+      message: 'an Authorization: Bearer <METRICS_TOKEN> header is required',
+    });
+    expect(authorizeMetrics({ authorization: 'Bearer not-the-token', token })).toMatchObject({ allowed: false, status: 403 });
+    expect(authorizeMetrics({ authorization: `Bearer ${token}`, token })).toEqual({ allowed: true });
+  });
+});
+
+describe('what a token may hold', () => {
+  it('takes an admin token of 16 or more printable ASCII characters without spaces', () => {
+    expect(isAdminToken(token)).toBe(true);
+    expect(isAdminToken('x'.repeat(15))).toBe(false);
+    expect(isAdminToken('with a space in it, long enough')).toBe(false);
+  });
+
+  it("reads a secret's token trimmed, and refuses one too short or with characters the pattern does not allow", () => {
+    const decode = bearerTokenSecret(METRICS_TOKEN_PATTERN);
+    expect(decode(`  ${token}\n`)).toBe(token);
+    expect(() => decode('short')).toThrow('holds no string of at least 16 characters');
+    expect(() => decode('sixteen-chars-and-a-!')).toThrow(/holds characters a bearer token cannot carry/);
   });
 });
