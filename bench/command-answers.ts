@@ -34,7 +34,7 @@ import type { Config } from '../src/config';
 import type * as ConfigModule from '../src/config';
 import type * as KafkaModule from '../src/kafka';
 import type * as LoggerModule from '../src/logger';
-import type * as MetricsModule from '../src/metrics/registry';
+import type * as MetricsModule from '../src/metrics/container-metrics';
 import type { ConsumedRecord } from '../src/kafka/records';
 import { BENCH_SERVICE } from './service';
 import { fmt, summarize } from './stats';
@@ -65,7 +65,7 @@ async function load(name: string, root: string): Promise<Checkout> {
     config: await from('src/config.ts'),
     commands: await from('src/commands/index.ts'),
     kafka: await from('src/kafka/index.ts'),
-    metrics: await from('src/metrics/registry.ts'),
+    metrics: await from('src/metrics/container-metrics.ts'),
     logger: await from('src/logger.ts'),
     handlers: await from('handlers/factories/consumer.ts'),
   };

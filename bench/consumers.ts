@@ -14,7 +14,7 @@ import { createContainerProducer, createKafka } from '../src/kafka';
 import { buildKafkaEvent } from '../infra/offline-msk/src/event';
 import { decodeKafkaEvent, kafkaBatchResponse } from '../src/kafka/msk-event';
 import type { ConsumedRecord } from '../src/kafka/records';
-import { createMetrics } from '../src/metrics/registry';
+import { createMetrics } from '../src/metrics/container-metrics';
 import { fmt, summarize } from './stats';
 import { BENCH_SERVICE } from './service';
 

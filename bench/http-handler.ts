@@ -20,7 +20,7 @@ import { defaultDeps } from '../handlers/factories/deps';
 import { createHttpHandler } from '../handlers/factories/http';
 import { buildTimePayload, timeRequestRecord, timeResponseRecord } from '../src/http/time';
 import { createKafka } from '../src/kafka';
-import { createMetrics } from '../src/metrics/registry';
+import { createMetrics } from '../src/metrics/container-metrics';
 import { hostInfo } from '../src/runtime';
 import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { httpEvent, lambdaContext } from '../test/helpers/lambda';

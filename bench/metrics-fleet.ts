@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { CONSUMER_FUNCTIONS } from '../src/consumers/functions';
-import { createMetrics } from '../src/metrics/registry';
+import { createMetrics } from '../src/metrics/container-metrics';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import { expositionText } from '@simple-time-service/fleet-metrics';
 import { groupRequest } from '@simple-time-service/fleet-metrics';

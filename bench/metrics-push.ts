@@ -16,7 +16,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { pushMetrics } from '../handlers/middleware/push-metrics';
 import { loadConfig } from '../src/config';
-import { createMetrics } from '../src/metrics/registry';
+import { createMetrics } from '../src/metrics/container-metrics';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import type { ServiceMetrics } from '../src/metrics';

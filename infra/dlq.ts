@@ -21,21 +21,15 @@
  * KAFKA_AUTH, AWS_REGION; docs/consumers.md, "Dead letters"). Exit codes: infra/cli.ts.
  */
 import { getConfig } from '../src/config';
-import {
-  DeadLetterToolError,
-  KNOWN_REASONS,
-  coordinates,
-  createKafka,
-  parseCoordinates,
-  readDeadLetters,
-  replayDeadLetters,
-  resolveBrokers,
-  selects,
-} from '../src/kafka';
-import type { DeadLetter, Selection } from '../src/kafka';
+import { connectExactSender, createKafka, resolveBrokers } from '../src/kafka';
 import { UsageError, parseCommandLineArgs, runCli } from './cli';
-import { deadLetterLine, deadLetterSummary, listLines, summaryLines, tallyDeadLetters } from './dlq-output';
-import type { ReadResult } from './dlq-output';
+import { DeadLetterToolError, KNOWN_REASONS, deadLetterName, readDeadLetters } from './dlq/dead-letters';
+import type { DeadLetter } from './dlq/dead-letters';
+import { deadLetterLine, deadLetterSummary, listLines, summaryLines, tallyDeadLetters } from './dlq/output';
+import type { ReadResult } from './dlq/output';
+import { replayDeadLetters } from './dlq/replay';
+import { parseOffsetRange, selects } from './dlq/selection';
+import type { Selection } from './dlq/selection';
 
 export const USAGE = `usage: npm run dlq -- list    [selection] [--limit <n>|all] [--json]
        npm run dlq -- summary [selection] [--json]
@@ -80,9 +74,9 @@ function positiveInt(name: string, text: string, orAll = false): number {
   return Number(text);
 }
 
-function coordinatesOption(what: string, text: string): ReturnType<typeof parseCoordinates> {
+function offsetRangeOption(what: string, text: string): ReturnType<typeof parseOffsetRange> {
   try {
-    return parseCoordinates(text);
+    return parseOffsetRange(text);
   } catch (error) {
     throw new UsageError(`${what}: ${(error as Error).message}`);
   }
@@ -90,7 +84,7 @@ function coordinatesOption(what: string, text: string): ReturnType<typeof parseC
 
 function selectionOf(values: { offsets?: string; reason?: string; 'source-topic'?: string }): Selection {
   const selection: Selection = {};
-  if (values.offsets !== undefined) Object.assign(selection, coordinatesOption('--offsets', values.offsets));
+  if (values.offsets !== undefined) Object.assign(selection, offsetRangeOption('--offsets', values.offsets));
   if (values.reason !== undefined) {
     if (!KNOWN_REASONS.includes(values.reason))
       throw new UsageError(`--reason ${values.reason}: no such reason`, `known: ${KNOWN_REASONS.join(', ')}`);
@@ -111,7 +105,7 @@ export function parseCommandLine(argv: string[], env?: NodeJS.ProcessEnv) {
   let show: { partition: number; offset: string } | undefined;
   if (command === 'show') {
     if (rest.length !== 1) throw new UsageError('show takes one <partition>:<offset>');
-    const c = coordinatesOption('show', rest[0]!);
+    const c = offsetRangeOption('show', rest[0]!);
     if (c.fromOffset !== c.toOffset) throw new UsageError('show takes one offset, not a range');
     show = { partition: c.partition, offset: c.fromOffset.toString() };
   } else if (rest.length > 0) {
@@ -156,7 +150,7 @@ function showOne(read: ReadResult, args: Args, topic: string, out: (line: string
     value: printable(o.value),
     headers: o.headers.map((h) => [h.name, printable(h.value)]),
   }));
-  out(JSON.stringify({ ...deadLetterSummary(letter, read.replayed.has(coordinates(letter))), records }, null, 2));
+  out(JSON.stringify({ ...deadLetterSummary(letter, read.replayed.has(deadLetterName(letter))), records }, null, 2));
 }
 
 async function replay(params: {
@@ -175,20 +169,13 @@ async function replay(params: {
     );
   }
   if (args.dryRun) {
-    for (const letter of selected) out(`would replay ${deadLetterLine(letter, read.replayed.has(coordinates(letter)))}`);
-    out(`${selected.filter((l) => !read.replayed.has(coordinates(l))).length} dead letter(s) would be replayed`);
+    for (const letter of selected) out(`would replay ${deadLetterLine(letter, read.replayed.has(deadLetterName(letter)))}`);
+    out(`${selected.filter((l) => !read.replayed.has(deadLetterName(l))).length} dead letter(s) would be replayed`);
     return;
   }
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  await producer.connect();
+  const sender = await connectExactSender(kafka, params.timeoutMs);
   try {
-    const outcomes = await replayDeadLetters({
-      producer,
-      deadLetterTopic: topic,
-      letters: selected,
-      replayed: read.replayed,
-      timeoutMs: params.timeoutMs,
-    });
+    const outcomes = await replayDeadLetters({ sender, deadLetterTopic: topic, letters: selected, replayed: read.replayed });
     for (const o of outcomes) {
       const to = o.sent.map((s) => `${s.topic}/${s.partition}/${s.offset}`).join(',');
       out(args.json ? JSON.stringify(o) : `${o.deadLetter}  ${o.status}${to ? `  -> ${to}` : ''}`);
@@ -198,7 +185,7 @@ async function replay(params: {
         `${outcomes.filter((o) => o.status === 'replayed').length} replayed, ${outcomes.filter((o) => o.status === 'already-replayed').length} already replayed`,
       );
   } finally {
-    await producer.disconnect();
+    await sender.disconnect();
   }
 }
 

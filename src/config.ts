@@ -3,6 +3,7 @@
  * bad variable in one error. Defaults are the original service's (docs/compatibility.md).
  */
 import * as z from './zod';
+import { ADMIN_TOKEN_PATTERN, BEARER_TOKEN_MIN_LENGTH, METRICS_TOKEN_PATTERN } from './bearer';
 import { ConfigError } from './errors';
 
 const int = (max = Number.MAX_SAFE_INTEGER, min = 1) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
@@ -17,9 +18,6 @@ const topicName = (fallback: string) =>
     z.string().check(z.regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-", at most 249')),
     fallback,
   );
-
-/** What a GET /metrics bearer token may hold (the characters of RFC 6750's b64token). */
-export const METRICS_TOKEN_PATTERN = /^[A-Za-z0-9._~+/=-]{16,}$/;
 
 /** The longest any wait fed by configuration may be: the consumer functions' timeout. */
 export const MAX_WAIT_MS = 30_000;
@@ -189,10 +187,10 @@ function kafkaAuthProblems(e: Env): string[] {
 /** An admin token that is too short, or could never match a bearer token. */
 function adminTokenProblems(e: Env): string[] {
   const problems: string[] = [];
-  if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 16) {
-    problems.push('ADMIN_TOKEN: at least 16 characters');
+  if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < BEARER_TOKEN_MIN_LENGTH) {
+    problems.push(`ADMIN_TOKEN: at least ${BEARER_TOKEN_MIN_LENGTH} characters`);
   }
-  if (e.ADMIN_TOKEN !== undefined && !/^[\x21-\x7e]+$/.test(e.ADMIN_TOKEN)) {
+  if (e.ADMIN_TOKEN !== undefined && !ADMIN_TOKEN_PATTERN.test(e.ADMIN_TOKEN)) {
     // A bearer token is one word of printable ASCII: this one could never match.
     problems.push('ADMIN_TOKEN: printable ASCII without spaces or control characters (it is sent as a bearer token)');
   }

@@ -122,13 +122,3 @@ export function createSecretSource<T>(options: SecretSourceOptions<T>): SecretSo
     },
   };
 }
-
-/** A bearer token held as the secret's whole string: trimmed, at least `minLength` characters. */
-export function bearerTokenSecret(minLength: number, pattern = /^[\x21-\x7e]+$/): (secretString: string) => string {
-  return (secretString) => {
-    const token = secretString.trim();
-    if (token.length < minLength) throw new Error(`holds no string of at least ${minLength} characters`);
-    if (!pattern.test(token)) throw new Error(`holds characters a bearer token cannot carry (allowed: ${pattern.source})`);
-    return token;
-  };
-}

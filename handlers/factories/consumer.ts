@@ -22,10 +22,10 @@ export type KafkaLambdaEvent = MSKEvent | SelfManagedKafkaEvent;
 
 /**
  * What the function keeps of its time for after the batch: the metrics push
- * (PUSHGATEWAY_TIMEOUT_MS, 300 ms at most) and the answer. The batch's waits for Kafka end
+ * (PUSHGATEWAY_TIMEOUT_MS, 300 ms at most) and the batch response. The batch's waits for Kafka end
  * this long before the function's timeout, so it answers with what is done.
  */
-export const ANSWER_MARGIN_MS = 500;
+export const RESPONSE_MARGIN_MS = 500;
 
 export type ConsumerHandlerDeps = Pick<HandlerDeps, 'config' | 'logger' | 'metrics' | 'pusher'> & { producer: () => RecordPublisher };
 
@@ -68,7 +68,9 @@ export function createConsumerHandler(name: ConsumerName, deps: ConsumerHandlerD
 
   async function consumeKafkaEvent(event: KafkaLambdaEvent, context: Context): Promise<KafkaBatchResponse> {
     const { records } = decodeKafkaEvent(event);
-    const result = await consumer.processRecords(records, { remainingTimeMs: () => context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS });
+    const result = await consumer.processRecords(records, {
+      remainingTimeMs: () => context.getRemainingTimeInMillis() - RESPONSE_MARGIN_MS,
+    });
     if (result.failed.length > 0 && !reportBatchItemFailures) {
       const partitions = new Set(result.failed.map((r) => `${r.topic}-${r.partition}`)).size;
       throw new BatchRedeliveryError(`${partitions} partition(s) failed; the batch will be delivered again`);

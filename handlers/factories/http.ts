@@ -12,7 +12,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { correlationIdSchema } from '../../src/events';
 import { createAdminAccess, createPublishUseCases, createStatusUseCase, createTimeUseCase } from '../../src/use-cases';
-import type { JsonAnswer } from '../../src/use-cases';
+import type { JsonResponse } from '../../src/use-cases';
 import { accessLog } from '../middleware/access-log';
 import { errorEvents } from '../middleware/error-events';
 import { pushMetrics } from '../middleware/push-metrics';
@@ -21,7 +21,7 @@ import type { HandlerDeps } from './deps';
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;
 
-function response({ statusCode, body, headers }: JsonAnswer): Result {
+function response({ statusCode, body, headers }: JsonResponse): Result {
   return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
@@ -29,7 +29,7 @@ function response({ statusCode, body, headers }: JsonAnswer): Result {
 function route(
   method: Route<Event, Result>['method'],
   path: string,
-  useCase: (event: Event, context: Context) => Promise<JsonAnswer>,
+  useCase: (event: Event, context: Context) => Promise<JsonResponse>,
 ): Route<Event, Result> {
   return { method, path, handler: async (event: Event, context: Context) => response(await useCase(event, context)) };
 }

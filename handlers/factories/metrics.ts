@@ -22,7 +22,7 @@ function isHttpEvent(event: Event): event is APIGatewayProxyEventV2 {
 export function createMetricsHandler(deps: HandlerDeps) {
   const { config, metrics, pusher, logger } = deps;
   const job = createMetricsJob(deps);
-  const scrapeLag = createScrapeLag(deps, () => job.dropReusedAnswer());
+  const scrapeLag = createScrapeLag(deps, () => job.dropReusedResponse());
   const handle = async (event: Event): Promise<Result> => {
     if (!isHttpEvent(event)) return job.runScheduled();
     const request = { method: event.requestContext.http.method, authorization: event.headers?.authorization };

@@ -8,15 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isAdminToken } from '../../src/bearer';
 
 export type AdminAccess =
   | { kind: 'file'; file: string; token: string; made: boolean }
   | { kind: 'given'; token: string }
   | { kind: 'off' }
   | { kind: 'secret'; arn: string };
-
-/** A token src/config.ts accepts: 16+ printable ASCII characters without spaces. */
-const ACCEPTED = /^[\x21-\x7e]{16,}$/;
 
 /** The token kept in `dir/admin-token`, made (32 characters, mode 600) when missing, unreadable by others or not a token. */
 export function localAdminToken(dir: string): { file: string; token: string; made: boolean } {
@@ -25,7 +23,7 @@ export function localAdminToken(dir: string): { file: string; token: string; mad
     const { mode } = statSync(file);
     const token = readFileSync(file, 'utf8').trim();
     // Readable by anyone else: it may be known, so it is replaced.
-    if ((mode & 0o077) === 0 && ACCEPTED.test(token)) return { file, token, made: false };
+    if ((mode & 0o077) === 0 && isAdminToken(token)) return { file, token, made: false };
     unlinkSync(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

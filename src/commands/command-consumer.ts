@@ -15,14 +15,14 @@ import type { EventData } from '../events';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka';
 import { UNKNOWN_EVENT_TYPE, claimedEventType, createConsumer, derivedEventId, jsonValue, withKeys } from '../consumers';
 import type { Consumer, ConsumerDeps, ConsumerLog, Effect, RecordDecision } from '../consumers';
-import type { Command, CommandRegistry } from './registry';
+import type { Command, CommandHandlerTable } from './command-handlers';
 import { CommandRejectedError } from './errors';
-import { COMMAND_REJECTED, createCommandRegistry, processedEventType } from './registry';
+import { COMMAND_REJECTED, createCommandHandlerTable, processedEventType } from './command-handlers';
 import { decodeCommand } from './shape';
 import { TIME_NOW, timeNow } from './time-now';
 
-export function defaultCommands(): CommandRegistry {
-  return createCommandRegistry({ [TIME_NOW]: timeNow });
+export function defaultCommands(): CommandHandlerTable {
+  return createCommandHandlerTable({ [TIME_NOW]: timeNow });
 }
 
 /** A command record to its decision: dead-lettered if it is not a command, else handled by `prepare`. */
@@ -50,7 +50,7 @@ export function createCommandConsumer(
   params: ConsumerDeps & {
     /** The function's name (onCommand). */
     name: string;
-    commands?: CommandRegistry;
+    commands?: CommandHandlerTable;
   },
 ): Consumer {
   const { config, logger, metrics, name } = params;

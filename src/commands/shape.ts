@@ -13,7 +13,7 @@ import { isJsonObject } from '../json';
 import { correlationIdSchema, describeIssues, eventDataSchema, eventTypeSchema, parseEnvelope } from '../events';
 import type { DeadLetterReason } from '../kafka';
 import { contentEventId } from '../consumers';
-import type { Command } from './registry';
+import type { Command } from './command-handlers';
 
 const plainCommandSchema = z.object({
   type: eventTypeSchema,

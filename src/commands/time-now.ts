@@ -8,7 +8,7 @@
  */
 import * as z from '../zod';
 import { describeIssues } from '../events';
-import type { CommandHandler } from './registry';
+import type { CommandHandler } from './command-handlers';
 import { CommandRejectedError } from './errors';
 
 export const TIME_NOW = 'time.now';

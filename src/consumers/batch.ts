@@ -89,6 +89,16 @@ export interface ConsumerLog {
   error(message: string, ...extra: Array<Record<string, unknown>>): void;
 }
 
+/** A logger whose every line carries `keys`. */
+export function withKeys(log: ConsumerLog, keys: Record<string, unknown>): ConsumerLog {
+  return {
+    debug: (message, ...extra) => log.debug(message, keys, ...extra),
+    info: (message, ...extra) => log.info(message, keys, ...extra),
+    warn: (message, ...extra) => log.warn(message, keys, ...extra),
+    error: (message, ...extra) => log.error(message, keys, ...extra),
+  };
+}
+
 export interface BatchProcessorParams {
   /** The function's name, for logs and the `dlq.consumer` header. */
   consumer: string;

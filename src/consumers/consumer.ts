@@ -16,8 +16,8 @@ import { consumerTopic } from './functions';
 import type { ConsumerFunction } from './functions';
 import type { ProcessedIds } from './idempotency';
 import { createProcessedIds } from './idempotency';
-import type { EventHandlerRegistry, HandlerMetrics } from './registry';
-import { withKeys } from './registry';
+import type { EventHandlerTable, HandlerMetrics } from './event-handler-table';
+import { withKeys } from './batch';
 import { defaultEventHandlers } from './event-handlers';
 import { readEventType, recordOwnership } from './ownership';
 import { handlesType } from './table-rules';
@@ -123,7 +123,7 @@ export function createEventConsumer(
     fn: ConsumerFunction;
     /** The whole table, to know the siblings on the same topic. */
     functions?: readonly ConsumerFunction[];
-    handlers?: EventHandlerRegistry;
+    handlers?: EventHandlerTable;
   },
 ): Consumer {
   const { fn, config, logger, metrics } = params;

@@ -9,8 +9,8 @@ import * as z from '../zod';
 import { ValidationError } from '../errors';
 import { EVENT_TYPES, describeIssues } from '../events';
 import type { EventEnvelope } from '../events';
-import type { EventHandler, EventHandlerRegistry } from './registry';
-import { createEventHandlerRegistry } from './registry';
+import type { EventHandler, EventHandlerTable } from './event-handler-table';
+import { createEventHandlerTable } from './event-handler-table';
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 
@@ -129,8 +129,8 @@ export const handleCustomEvent: EventHandler = (event, { log }) => {
 };
 
 /** The handlers of the original service's event types; other types go to the custom-event handler. */
-export function defaultEventHandlers(): EventHandlerRegistry {
-  return createEventHandlerRegistry({
+export function defaultEventHandlers(): EventHandlerTable {
+  return createEventHandlerTable({
     handlers: {
       [EVENT_TYPES.httpRequest]: handleHttpRequest,
       [EVENT_TYPES.httpResponse]: handleHttpResponse,

@@ -23,7 +23,7 @@
  * table is checked against them when this module loads.
  */
 import type { Config, Topics } from '../config';
-import type { EventHandlerRegistry } from './registry';
+import type { EventHandlerTable } from './event-handler-table';
 import { defaultEventHandlers } from './event-handlers';
 import { assertConsumerTable } from './table-rules';
 
@@ -42,7 +42,7 @@ export type ConsumerRole = 'catch-all' | 'filtered' | 'observer';
  * createCommandConsumer); `events` runs the handler of each event's type from `handlers`
  * (createEventConsumer).
  */
-export type ConsumerHandler = { kind: 'commands' } | { kind: 'events'; handlers: () => EventHandlerRegistry };
+export type ConsumerHandler = { kind: 'commands' } | { kind: 'events'; handlers: () => EventHandlerTable };
 
 export interface ConsumerRow {
   /** The function's name in serverless.yml (and its entry, handlers/on-<name in kebab case>.ts). */

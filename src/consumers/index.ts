@@ -8,6 +8,6 @@ export type { ConsumerFunction, ConsumerHandler, ConsumerName, ConsumerRole, Con
 export { consumerTableProblems } from './table-rules';
 export { defaultEventHandlers } from './event-handlers';
 export { contentEventId, createProcessedIds, derivedEventId } from './idempotency';
-export { withKeys } from './registry';
+export { withKeys } from './batch';
 export { consumerGroupLag, lagByGroup } from './lag';
 export type { LagReport } from './lag';

@@ -5,16 +5,14 @@
  * used as it is. A token that cannot be read fails with AdminTokenUnavailableError (a
  * 503, never a 403 that would look like a wrong token).
  */
-import { bearerTokenSecret, createSecretSource } from '../secrets';
+import { ADMIN_TOKEN_PATTERN, bearerTokenSecret } from '../bearer';
+import { createSecretSource } from '../secrets';
 import type { ReadSecret, SecretSource } from '../secrets';
 import { AdminTokenUnavailableError } from './errors';
 
 export type { ReadSecret } from '../secrets';
 
 export type AdminTokenSource = SecretSource<string>;
-
-/** The same minimum src/config.ts enforces on ADMIN_TOKEN. */
-export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 export function createAdminTokenSource(params: {
   /** ADMIN_TOKEN: used when no secret ARN is set. */
@@ -33,7 +31,7 @@ export function createAdminTokenSource(params: {
     ...rest,
     what: 'the admin token',
     plain: token,
-    decode: bearerTokenSecret(MIN_ADMIN_TOKEN_LENGTH),
+    decode: bearerTokenSecret(ADMIN_TOKEN_PATTERN),
     unavailable: AdminTokenUnavailableError,
   });
 }

@@ -1,4 +1,3 @@
-export { authorizeAdmin } from './admin';
 export { createAdminTokenSource } from './admin-token';
 export { readJsonBody } from './body';
 export { buildPublishRequest } from './publish';

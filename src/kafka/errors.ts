@@ -27,8 +27,15 @@ export class BrokerDiscoveryError extends RetriableError {}
 /** The MSK cluster has no brokers for the configured KAFKA_AUTH: a setting to change. */
 export class BrokerAuthMismatchError extends ServiceError {}
 
-/** `npm run dlq` cannot do what it was asked (bad selection, unreadable dead letter). */
-export class DeadLetterToolError extends ServiceError {}
+/** A topic could not be read to its end (./topic-reader.ts): it does not exist, or the read ran out of time. */
+export class TopicReadError extends ServiceError {
+  constructor(
+    message: string,
+    readonly reason: 'missing' | 'timeout',
+  ) {
+    super(message);
+  }
+}
 
 /**
  * A compressed batch that would inflate past its bound (src/kafka/gzip.ts). Not retriable,

@@ -1,10 +1,9 @@
-export { containerMetrics, startConsumerCountersAtZero } from './registry';
-export type { ServiceMetrics, MetricInstances } from './registry';
+export { containerMetrics, startConsumerCountersAtZero } from './container-metrics';
+export type { ServiceMetrics, MetricInstances } from './container-metrics';
 export { containerPusher } from './push';
 export type { MetricsPusher } from './push';
 export { foldStaleGroups, fleetText, readFleet, stageLabel } from './fleet';
 export { CONTENT_TYPE, withoutCredentials } from '@simple-time-service/fleet-metrics';
-export { authorizeMetrics } from './token';
 export { pushConsumerLag } from './lag-push';
 export type { PartitionLag } from './lag-push';
 export { sendObserver } from './send-observer';

@@ -14,9 +14,9 @@
 import type { Logger } from '../logger';
 import { TimeoutError, errorMessage } from '../errors';
 import { withTimeout } from '../timeout';
-import type { ServiceMetrics } from './registry';
+import type { ServiceMetrics } from './container-metrics';
 import { sharedRead } from '../shared-read';
-import { authorizeMetrics } from './token';
+import { authorizeMetrics } from '../bearer';
 
 export type LagRefresh = 'done' | 'not_allowed' | 'failed' | 'timeout';
 

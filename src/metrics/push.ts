@@ -10,7 +10,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { executionEnvironmentId } from '../runtime';
 import { flushOnShutdown } from './shutdown-flush';
-import type { ServiceMetrics } from './registry';
+import type { ServiceMetrics } from './container-metrics';
 
 export type { MetricsPusher };
 

@@ -7,7 +7,7 @@
  *   broker acknowledged.
  */
 import type { SendObserver } from '../kafka';
-import type { MetricInstances } from './registry';
+import type { MetricInstances } from './container-metrics';
 
 export function sendObserver(metrics: Pick<MetricInstances, 'kafkaMessagesSent' | 'kafkaMessageSize'>): SendObserver {
   return ({ topic, status, bytes }) => {

@@ -39,13 +39,13 @@ export interface ShutdownFlushParams {
   exit?: (code: number) => void;
 }
 
-interface Answer {
+interface RuntimeApiResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
 }
 
 /** One request to the Runtime API; `hold` leaves a long poll open without keeping the process alive. */
-function runtimeApiRequest(url: string, options: http.RequestOptions & { body?: string; hold?: boolean }): Promise<Answer> {
+function runtimeApiRequest(url: string, options: http.RequestOptions & { body?: string; hold?: boolean }): Promise<RuntimeApiResponse> {
   return new Promise((resolve, reject) => {
     const request = http.request(url, { ...options, agent: false }, (response) => {
       response.resume();

@@ -1,3 +1,3 @@
 export { handleTopicsRequest } from './topics-resource';
 export type { CustomResourceRequest, CustomResourceResponse } from './topics-resource';
-export type { SendResponse } from './answer';
+export type { SendResponse } from './cloudformation-response';

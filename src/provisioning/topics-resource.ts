@@ -9,7 +9,7 @@
  *
  * CloudFormation waits for an answer PUT to the request's pre-signed `ResponseURL`; an
  * unanswered request holds the stack for its ServiceTimeout. So the work is bounded to what
- * the invocation has left less the time answering may take (./answer.ts) and a margin to
+ * the invocation has left less the time responding may take (./cloudformation-response.ts) and a margin to
  * return, and every outcome (including a timeout) is answered, with a reason that names the
  * failure. A request whose ResponseURL is not CloudFormation's (./response-url.ts) is
  * refused before anything is done or sent.
@@ -19,8 +19,8 @@ import { TimeoutError, errorMessage } from '../errors';
 import type { EnsureTopicsResult } from '../kafka';
 import type { Logger } from '../logger';
 import { withTimeout } from '../timeout';
-import { ANSWER_BUDGET_MS, sendResponseWithFetch } from './answer';
-import type { SendResponse } from './answer';
+import { RESPONSE_BUDGET_MS, sendResponseWithFetch } from './cloudformation-response';
+import type { SendResponse } from './cloudformation-response';
 import { responseUrlRefusal } from './response-url';
 
 /** The part of a custom resource request that is used. */
@@ -53,7 +53,7 @@ const MAX_REASON_LENGTH = 1000;
 export const RETURN_MARGIN_MS = 1_000;
 
 /** What answering needs kept out of the work's budget. */
-export const ANSWER_RESERVE_MS = ANSWER_BUDGET_MS + RETURN_MARGIN_MS;
+export const RESPONSE_RESERVE_MS = RESPONSE_BUDGET_MS + RETURN_MARGIN_MS;
 
 /** The answer to a Create or Update whose work is done: what was created, grown, and left larger. */
 function successOf(result: TopicsResult): Pick<CustomResourceResponse, 'Status' | 'Reason' | 'Data'> {
@@ -81,7 +81,7 @@ async function work(params: {
   if (budgetMs <= 0) {
     return {
       Status: 'FAILED',
-      Reason: `the invocation had ${remainingMs} ms left, less than the ${ANSWER_RESERVE_MS} ms answering CloudFormation may take`,
+      Reason: `the invocation had ${remainingMs} ms left, less than the ${RESPONSE_RESERVE_MS} ms answering CloudFormation may take`,
     };
   }
   try {
@@ -93,7 +93,7 @@ async function work(params: {
 
 /**
  * Answers one custom resource request. `ensure` does the work (on Create and Update) within
- * what `remainingMs()` leaves after ANSWER_RESERVE_MS; `sendResponse` answers CloudFormation
+ * what `remainingMs()` leaves after RESPONSE_RESERVE_MS; `sendResponse` answers CloudFormation
  * by the invocation's end less RETURN_MARGIN_MS. Resolves once answered (or refused).
  */
 export async function handleTopicsRequest(params: {
@@ -127,7 +127,7 @@ export async function handleTopicsRequest(params: {
   const remainingMs = params.remainingMs();
   const response: CustomResourceResponse = {
     ...base,
-    ...(await work({ ...params, budgetMs: remainingMs - ANSWER_RESERVE_MS, remainingMs })),
+    ...(await work({ ...params, budgetMs: remainingMs - RESPONSE_RESERVE_MS, remainingMs })),
   };
   const log = response.Reason !== undefined ? logger?.warn : logger?.info;
   log?.call(logger, 'answering CloudFormation', {

@@ -3,18 +3,19 @@
  * locally; on AWS its secret, read with a short cache so a rotation needs no redeploy).
  */
 import { errorMessage } from '../errors';
-import { AdminTokenUnavailableError, authorizeAdmin, createAdminTokenSource } from '../http';
+import { authorizeAdmin } from '../bearer';
+import { AdminTokenUnavailableError, createAdminTokenSource } from '../http';
 import type { AdminTokenSource } from '../http';
 import type { Logger } from '../logger';
 import type { Config } from '../config';
-import { answer } from './answer';
-import type { JsonAnswer } from './answer';
+import { jsonResponse } from './response';
+import type { JsonResponse } from './response';
 
 export interface AdminAccess {
   /** Whether the caller sees the admin view of a public route; a token that cannot be read only withholds it. */
   isAdmin(authorization: string | undefined): Promise<boolean>;
   /** Why an admin route refuses the caller (401, 403, or 503 when the token cannot be read), or nothing. */
-  refusal(authorization: string | undefined): Promise<JsonAnswer | undefined>;
+  refusal(authorization: string | undefined): Promise<JsonResponse | undefined>;
 }
 
 export function createAdminAccess(deps: { config: Config; logger: Logger; tokenSource?: AdminTokenSource }): AdminAccess {
@@ -37,11 +38,11 @@ export function createAdminAccess(deps: { config: Config; logger: Logger; tokenS
       } catch (error) {
         if (!(error instanceof AdminTokenUnavailableError)) throw error;
         logger.error('admin token not read', { error: error.message });
-        return answer(503, { error: 'the admin token could not be read; try again shortly' }, { 'retry-after': '1' });
+        return jsonResponse(503, { error: 'the admin token could not be read; try again shortly' }, { 'retry-after': '1' });
       }
       const decision = authorizeAdmin({ authorization, token });
       if (decision.allowed) return undefined;
-      return answer(decision.status, { error: decision.message }, decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+      return jsonResponse(decision.status, { error: decision.message }, decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
     },
   };
 }

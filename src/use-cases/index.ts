@@ -1,5 +1,5 @@
 export { createAdminAccess } from './admin-access';
-export type { JsonAnswer } from './answer';
+export type { JsonResponse } from './response';
 export { createMetricsJob } from './metrics-job';
 export type { ScheduledRunReport } from './metrics-job';
 export { createScrapeLag } from './scrape-lag';

@@ -12,15 +12,15 @@
  * Neither ever throws: a failed task is counted and logged, and the next minute tries again.
  */
 import type { Config } from '../config';
-import { METRICS_TOKEN_PATTERN } from '../config';
+import { METRICS_TOKEN_PATTERN, authorizeMetrics, bearerTokenSecret } from '../bearer';
 import { consumerGroupLag, lagByGroup } from '../consumers';
 import type { LagReport } from '../consumers';
 import { TimeoutError, errorMessage } from '../errors';
 import type { WithOffsets } from '../kafka';
 import type { Logger } from '../logger';
-import { authorizeMetrics, CONTENT_TYPE, fleetText, foldStaleGroups, pushConsumerLag, readFleet, stageLabel } from '../metrics';
+import { CONTENT_TYPE, fleetText, foldStaleGroups, pushConsumerLag, readFleet, stageLabel } from '../metrics';
 import type { ServiceMetrics } from '../metrics';
-import { bearerTokenSecret, createSecretSource } from '../secrets';
+import { createSecretSource } from '../secrets';
 import type { ReadSecret } from '../secrets';
 import { sharedRead } from '../shared-read';
 import { withTimeout } from '../timeout';
@@ -42,7 +42,7 @@ export interface ScheduledRunReport {
   prune: { kept: number; folded: number; deleted: number; failed: number } | { error: string };
 }
 
-export interface TextAnswer {
+export interface TextResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
@@ -56,7 +56,7 @@ const LAG_TIMEOUT_MS = 5000;
  */
 const FOLD_READ_TIMEOUT_MS = 15_000;
 
-function text(statusCode: number, body: string, headers: Record<string, string> = {}): TextAnswer {
+function text(statusCode: number, body: string, headers: Record<string, string> = {}): TextResponse {
   return { statusCode, headers: { 'content-type': 'text/plain', ...headers }, body: `${body}\n` };
 }
 
@@ -134,11 +134,11 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     plain: config.metrics.token,
     secretArn: config.metrics.tokenSecretArn,
     region: config.kafka.region,
-    decode: bearerTokenSecret(16, METRICS_TOKEN_PATTERN),
+    decode: bearerTokenSecret(METRICS_TOKEN_PATTERN),
     ...(deps.readSecret ? { readSecret: deps.readSecret } : {}),
   });
 
-  const fleetAnswer = sharedRead(
+  const fleetResponse = sharedRead(
     async () => {
       const read = await readFleet(scope);
       if (read.skipped > 0) logger.warn('Pushgateway samples of an unexpected shape were left out', { skipped: read.skipped });
@@ -151,17 +151,17 @@ export function createMetricsJob(deps: MetricsJobDeps) {
     /** The scheduled run: lag and prune side by side. */
     async runScheduled(): Promise<ScheduledRunReport> {
       const [lag, pruned] = await Promise.all([recordLag(deps, pushgateway), prune(deps, scope)]);
-      fleetAnswer.clear();
+      fleetResponse.clear();
       return { lag, prune: pruned };
     },
 
     /** Drops the reused GET /metrics answer (fresh lag was pushed since it was read). */
-    dropReusedAnswer(): void {
-      fleetAnswer.clear();
+    dropReusedResponse(): void {
+      fleetResponse.clear();
     },
 
     /** GET /metrics: the fleet's metrics in Prometheus text format. */
-    async serveMetrics(request: { method: string; authorization: string | undefined }): Promise<TextAnswer> {
+    async serveMetrics(request: { method: string; authorization: string | undefined }): Promise<TextResponse> {
       if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed', { allow: 'GET, HEAD' });
       let token: string | undefined;
       try {
@@ -178,7 +178,7 @@ export function createMetricsJob(deps: MetricsJobDeps) {
       const access = authorizeMetrics({ authorization: request.authorization, token });
       if (!access.allowed) return text(access.status, access.message, access.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       try {
-        return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: await fleetAnswer.get() };
+        return { statusCode: 200, headers: { 'content-type': CONTENT_TYPE }, body: await fleetResponse.get() };
       } catch (error) {
         logger.error('metrics not served: the Pushgateway could not be read', { error: errorMessage(error) });
         return text(503, 'metrics unavailable: the Pushgateway could not be read', { 'retry-after': '5' });

@@ -11,8 +11,8 @@ import { KafkaUnavailableError } from '../kafka';
 import type { ContainerProducer } from '../kafka';
 import type { Logger } from '../logger';
 import type { AdminAccess } from './admin-access';
-import { answer } from './answer';
-import type { JsonAnswer } from './answer';
+import { jsonResponse } from './response';
+import type { JsonResponse } from './response';
 
 export interface PublishRequest {
   authorization: string | undefined;
@@ -30,7 +30,7 @@ export function createPublishUseCases(deps: {
 }) {
   const { config, logger, admin, source } = deps;
 
-  async function publish(request: PublishRequest): Promise<JsonAnswer> {
+  async function publish(request: PublishRequest): Promise<JsonResponse> {
     const refusal = await admin.refusal(request.authorization);
     if (refusal) return refusal;
     let publishing;
@@ -38,14 +38,14 @@ export function createPublishUseCases(deps: {
       const body = readJsonBody({ body: request.body, isBase64Encoded: request.isBase64Encoded, maxBytes: config.http.maxBodyBytes });
       publishing = buildPublishRequest({ body, topics: config.kafka.topics, source });
     } catch (error) {
-      if (error instanceof ValidationError) return answer(400, { error: error.message, details: error.details });
+      if (error instanceof ValidationError) return jsonResponse(400, { error: error.message, details: error.details });
       throw error;
     }
     const { event, record } = publishing;
     try {
       const [ack] = await deps.producer().send([record]);
       logger.info('event published', { event_id: event.id, event_type: event.event_type, ...ack });
-      return answer(200, {
+      return jsonResponse(200, {
         status: 'success',
         message: `Event '${event.event_type}' published to Kafka`,
         event,
@@ -57,7 +57,7 @@ export function createPublishUseCases(deps: {
     } catch (error) {
       if (!(error instanceof KafkaUnavailableError)) throw error;
       const written = error.outcome === 'not_sent' ? 'it was not written' : 'it may have been written';
-      return answer(
+      return jsonResponse(
         503,
         {
           error: `Kafka did not acknowledge the event in time; ${written}`,
@@ -70,14 +70,14 @@ export function createPublishUseCases(deps: {
     }
   }
 
-  async function flush(request: { authorization: string | undefined }): Promise<JsonAnswer> {
+  async function flush(request: { authorization: string | undefined }): Promise<JsonResponse> {
     const refusal = await admin.refusal(request.authorization);
     if (refusal) return refusal;
     try {
       const { settled } = await deps.producer().flush();
-      return answer(200, { status: 'success', message: 'Kafka producer flushed', settled });
+      return jsonResponse(200, { status: 'success', message: 'Kafka producer flushed', settled });
     } catch (error) {
-      if (error instanceof KafkaUnavailableError) return answer(503, { error: error.message });
+      if (error instanceof KafkaUnavailableError) return jsonResponse(503, { error: error.message });
       throw error;
     }
   }

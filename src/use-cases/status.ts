@@ -11,8 +11,8 @@ import { createClusterStatusReader, serviceTopics } from '../kafka';
 import type { ContainerProducer, StatusSnapshot, containerKafka } from '../kafka';
 import type { Logger } from '../logger';
 import type { AdminAccess } from './admin-access';
-import { answer } from './answer';
-import type { JsonAnswer } from './answer';
+import { jsonResponse } from './response';
+import type { JsonResponse } from './response';
 
 const STATUS_TIMEOUT_MS = 1500;
 /** A public route must not let callers churn broker connections: the cluster is read at most this often. */
@@ -62,14 +62,14 @@ export function createStatusUseCase(deps: {
     event_types: fn.eventTypes,
   }));
 
-  return async function getStatus(request: { authorization: string | undefined }): Promise<JsonAnswer> {
+  return async function getStatus(request: { authorization: string | undefined }): Promise<JsonResponse> {
     const producer = deps.producer();
     const isAdmin = await admin.isAdmin(request.authorization);
     // A fresh container connects its producer here, so the answer says what a send would find.
     const [connected, snapshot] = await Promise.all([producer.connect({ timeoutMs: STATUS_TIMEOUT_MS }), clusterStatus.read()]);
     const { cluster } = snapshot;
     logPartialRead(snapshot);
-    return answer(200, {
+    return jsonResponse(200, {
       kafka_producer: connected ? 'connected' : 'disconnected',
       // The consumers are event source mappings: they run while the brokers answer.
       kafka_consumer: cluster.reachable ? 'running' : 'unavailable',

@@ -15,8 +15,8 @@ import { buildTimePayload, timeRequestRecord, timeResponseRecord } from '../http
 import type { RecordPublisher } from '../kafka';
 import type { Logger } from '../logger';
 import { hostInfo } from '../runtime';
-import { answer } from './answer';
-import type { JsonAnswer } from './answer';
+import { jsonResponse } from './response';
+import type { JsonResponse } from './response';
 
 export interface TimeRequest {
   sourceIp: string;
@@ -30,7 +30,7 @@ export interface TimeRequest {
 export function createTimeUseCase(deps: { config: Config; logger: Logger; producer: () => RecordPublisher; source: string }) {
   const { config, logger, source } = deps;
   const host = hostInfo(config.runtime);
-  return async function getTime(request: TimeRequest): Promise<JsonAnswer> {
+  return async function getTime(request: TimeRequest): Promise<JsonResponse> {
     const started = performance.now();
     const { correlationId } = request;
     const payload = buildTimePayload({
@@ -50,6 +50,6 @@ export function createTimeUseCase(deps: { config: Config; logger: Logger; produc
       // out a second deadline on the same broker.
       logger.warn('time request events not published', { error: errorMessage(error), correlation_id: correlationId });
     }
-    return answer(200, payload, { 'x-correlation-id': correlationId });
+    return jsonResponse(200, payload, { 'x-correlation-id': correlationId });
   };
 }

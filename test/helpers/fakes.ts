@@ -5,7 +5,7 @@ import type { ConsumerLog } from '../../src/consumers';
 import { KafkaUnavailableError } from '../../src/kafka/errors';
 import { createEvent } from '../../src/events';
 import type { ConsumedRecord, OutgoingRecord, RecordAck, RecordPublisher } from '../../src/kafka/records';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 
 export const TOPICS = { requests: 'requests', events: 'events', commands: 'commands', dlq: 'dlq' };
 

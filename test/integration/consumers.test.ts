@@ -20,7 +20,7 @@ import { toConsumedRecord } from '../../infra/offline-msk/src/kafka-source';
 import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { withoutCredentials } from '@simple-time-service/fleet-metrics';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { KafkaUnavailableError } from '../../src/kafka/errors';

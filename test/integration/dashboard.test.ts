@@ -33,7 +33,7 @@ import { BENCH_SERVICE } from '../../bench/service';
 import { createEvent } from '../../src/events';
 import { stageLabel } from '../../src/metrics';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { scheduledEvent } from '../helpers/lambda';
 import { startService } from '../helpers/offline';

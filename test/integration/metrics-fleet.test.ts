@@ -16,7 +16,7 @@ import { createMetricsHandler } from '../../handlers/factories/metrics';
 import type { ScheduledRunReport } from '../../src/use-cases';
 import type { OffsetReader } from '../../src/kafka';
 import { loadConfig } from '../../src/config';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import { fetchGroups } from '@simple-time-service/fleet-metrics';
 import { uniqueName } from '../helpers/kafka';

@@ -13,7 +13,7 @@ import type { ScheduledRunReport } from '../../src/use-cases';
 import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId } from '../../src/consumers/functions';
 import { withOffsetReader } from '../../src/kafka/offsets';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { createTopic, testConfig, testKafka, uniqueName } from '../helpers/kafka';
 import { httpEvent, scheduledEvent } from '../helpers/lambda';

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { testConfig, uniqueName } from '../helpers/kafka';

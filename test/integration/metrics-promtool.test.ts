@@ -25,7 +25,7 @@ import { createContainerProducer, createKafka, withOffsetReader } from '../../sr
 import type { ContainerProducer } from '../../src/kafka';
 import type { ConsumedRecord } from '../../src/kafka/records';
 import { sendObserver } from '../../src/metrics';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { createTopic, testConfig, testKafka, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/lambda';
 import { deletePushedGroups } from '../helpers/pushgateway';

@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config';
 import type { Config } from '../../src/config';
 import { withOffsetReader } from '../../src/kafka/offsets';
 import { stageLabel } from '../../src/metrics';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { testConfig, testKafka, uniqueName } from '../helpers/kafka';

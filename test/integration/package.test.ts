@@ -26,7 +26,7 @@ import { createLogger } from '../../src/logger';
 import { adminOffsetReader } from '../../src/kafka/offsets';
 import { ensureTopics, serviceTopics } from '../../src/kafka/topics';
 import type { ContainerProducer } from '../../src/kafka';
-import { ANSWER_RESERVE_MS } from '../../src/provisioning/topics-resource';
+import { RESPONSE_RESERVE_MS } from '../../src/provisioning/topics-resource';
 import { createMetricsJob, createStatusUseCase } from '../../src/use-cases';
 import { evaluateTemplate, loadYamlTemplate, recordingKafka } from './package-support';
 import type { KafkaPermission } from './package-support';
@@ -472,7 +472,7 @@ describe('serverless package --stage prod', () => {
     // CloudFormation waits for that answer at least as long as the function may run.
     const fn = resources.TopicsLambdaFunction!.Properties as { Timeout: number };
     const topicsConfig = loadConfig(stringEnvironment(resources.TopicsLambdaFunction!));
-    expect(fn.Timeout * 1000 - ANSWER_RESERVE_MS).toBeGreaterThanOrEqual(
+    expect(fn.Timeout * 1000 - RESPONSE_RESERVE_MS).toBeGreaterThanOrEqual(
       topicsConfig.kafka.connectTimeoutMs + topicsConfig.kafka.sendTimeoutMs,
     );
     expect(custom?.Properties.ServiceTimeout as number).toBeGreaterThanOrEqual(fn.Timeout);

@@ -28,7 +28,7 @@ import { loadConfig } from '../../src/config';
 import { createContainerProducer, createKafka } from '../../src/kafka';
 import { explainConnectionFailure, resolveKafka } from '../../src/kafka/client';
 import type { Logger } from '../../src/logger';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { deleteGroup, fetchGroups } from '@simple-time-service/fleet-metrics';
 import { startReader, topicEnv, uniqueName, uniqueServiceTopics } from '../helpers/kafka';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/lambda';

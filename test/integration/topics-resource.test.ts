@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultDeps } from '../../handlers/factories/deps';
 import { createTopicsHandler } from '../../handlers/factories/topics';
 import { loadConfig } from '../../src/config';
-import { sendResponseWithFetch } from '../../src/provisioning/answer';
-import type { SendResponse } from '../../src/provisioning/answer';
+import { sendResponseWithFetch } from '../../src/provisioning/cloudformation-response';
+import type { SendResponse } from '../../src/provisioning/cloudformation-response';
 import { testKafka, topicEnv, uniqueServiceTopics } from '../helpers/kafka';
 
 const topics = uniqueServiceTopics('cfn');

@@ -32,7 +32,7 @@ import { toConsumedRecord } from '../../infra/offline-msk/src/kafka-source';
 import { buildKafkaEvent } from '../../infra/offline-msk/src/event';
 import type { KafkaBatchResponse } from '../../src/kafka/msk-event';
 import type { ConsumedRecord } from '../../src/kafka/records';
-import { createMetrics } from '../../src/metrics/registry';
+import { createMetrics } from '../../src/metrics/container-metrics';
 import { deletePushedGroups } from '../helpers/pushgateway';
 import { createConsumerHandler, tableConsumer } from '../../handlers/factories/consumer';
 import type { KafkaLambdaEvent } from '../../handlers/factories/consumer';

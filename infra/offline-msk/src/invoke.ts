@@ -11,7 +11,7 @@
  * invoked and cleaned up when offline stops.
  */
 
-/** What serverless-offline's `Lambda` class offers (v14: src/lambda/Lambda.js). */
+/** What serverless-offline's `Lambda` class offers (v14: serverless-offline/src/lambda/Lambda.js). */
 interface OfflineLambda {
   create(lambdas: Array<{ functionKey: string; functionDefinition: unknown }>): void;
   get(functionKey: string): { setEvent(event: unknown): void; runHandler(): Promise<unknown>; cleanup(): Promise<unknown> };

@@ -1,4 +1,4 @@
-/** serverless-offline ships no types; its `./lambda` export is the `Lambda` class (src/lambda/Lambda.js). */
+/** serverless-offline ships no types; its `serverless-offline/lambda` export is the `Lambda` class (serverless-offline/src/lambda/Lambda.js). */
 declare module 'serverless-offline/lambda' {
   const Lambda: unknown;
   export default Lambda;

@@ -118,7 +118,7 @@ function newSegment(): string {
 /** Cumulative values by family and series, as last sent: what a segment's group may hold. */
 type Snapshot = Map<string, Map<string, number | HistogramValue>>;
 
-interface JsonValue {
+interface JsonSample {
   value: number;
   labels: Record<string, string | number>;
   metricName?: string;
@@ -128,7 +128,7 @@ interface JsonMetric {
   name: string;
   help: string;
   type: string;
-  values: JsonValue[];
+  values: JsonSample[];
 }
 
 function labelPairs(labels: Record<string, string | number>): Array<[string, string]> {

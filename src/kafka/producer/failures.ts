@@ -4,8 +4,8 @@
  */
 import { KafkaUnavailableError } from '../errors';
 
-/** The attempt got no answer within its own bound. */
-export class NoAnswer extends KafkaUnavailableError {
+/** The attempt was not acknowledged within its own bound. */
+export class NotAcknowledged extends KafkaUnavailableError {
   constructor(
     timeoutMs: number,
     /** The timer fired far later than set: the process was frozen (Lambda), not the broker slow. */
@@ -48,7 +48,7 @@ const SOCKET_ERRORS = new Set([
  */
 export function meansBadConnection(error: unknown, depth = 0): boolean {
   if (!(error instanceof Error) || depth > 5) return false;
-  if (error instanceof NoAnswer) return !error.frozen;
+  if (error instanceof NotAcknowledged) return !error.frozen;
   const e = error as Error & { type?: unknown; code?: unknown; originalError?: unknown };
   if (CONNECTION_ERRORS.has(e.name) || e.message === 'The producer is disconnected') return true;
   if (typeof e.type === 'string' && SESSION_ERRORS.has(e.type)) return true;

@@ -17,7 +17,7 @@ import type { OutgoingRecord, RecordAck } from '../records';
 import { toAcks, toMessage } from './acks';
 import type { Backoff } from './backoff';
 import type { ConnectionDriver } from './connection';
-import { NoAnswer, meansBadConnection } from './failures';
+import { NotAcknowledged, meansBadConnection } from './failures';
 import type { InFlight } from './in-flight';
 import type { Instance } from './instance';
 import type { Stats } from './stats';
@@ -124,7 +124,7 @@ async function attempt(deps: SendDeps, records: OutgoingRecord[], boundMs: numbe
   progress.sent = true;
   try {
     const request = sendBatch(instance, sent, remaining);
-    const metadata = await withTimeout(request, remaining, (lateMs) => new NoAnswer(remaining, lateMs > Math.max(remaining, 1000)));
+    const metadata = await withTimeout(request, remaining, (lateMs) => new NotAcknowledged(remaining, lateMs > Math.max(remaining, 1000)));
     deps.stats.observe(records, 'success');
     return toAcks(sent, metadata);
   } catch (error) {

@@ -23,8 +23,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCommandConsumer } from '../../../src/commands';
 import { defaultCommands } from '../../../src/commands/command-consumer';
-import { createCommandRegistry } from '../../../src/commands/registry';
-import type { CommandHandler } from '../../../src/commands/registry';
+import { createCommandHandlerTable } from '../../../src/commands/command-handlers';
+import type { CommandHandler } from '../../../src/commands/command-handlers';
 import { contentEventId, createProcessedIds, derivedEventId } from '../../../src/consumers';
 import type { Consumer } from '../../../src/consumers';
 import type { BatchResult } from '../../../src/consumers/batch';
@@ -81,7 +81,7 @@ function commandsWith(flaky: { left: number }) {
   };
   const time = defaultCommands().get('time.now');
   if (!time) throw new Error('time.now is not registered');
-  return createCommandRegistry({ 'time.now': time, 'flaky.op': flakyOp, 'buggy.op': buggy });
+  return createCommandHandlerTable({ 'time.now': time, 'flaky.op': flakyOp, 'buggy.op': buggy });
 }
 
 function newConsumer(real: Pick<Real, 'topics' | 'flaky'>): Consumer {

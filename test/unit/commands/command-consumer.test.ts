@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCommandConsumer } from '../../../src/commands';
-import { createCommandRegistry } from '../../../src/commands/registry';
+import { createCommandHandlerTable } from '../../../src/commands/command-handlers';
 import { createProcessedIds, derivedEventId } from '../../../src/consumers';
 import { KafkaUnavailableError } from '../../../src/kafka/errors';
 import { createEvent, parseEnvelope } from '../../../src/events';
@@ -139,7 +139,7 @@ describe('the command consumer', () => {
   it('writes the answers before a command that fails retriably, and reports that command and every one after it', async () => {
     // Prepare
     const publisher = new FakePublisher();
-    const commands = createCommandRegistry({
+    const commands = createCommandHandlerTable({
       'time.now': () => ({ ok: true }),
       'flaky.op': () => {
         throw new KafkaUnavailableError('downstream timed out');
@@ -195,7 +195,7 @@ describe('the command consumer', () => {
   it('lets a retriable handler failure fail the record, and a handler bug dead-letter it', async () => {
     // Prepare
     const publisher = new FakePublisher();
-    const commands = createCommandRegistry({
+    const commands = createCommandHandlerTable({
       'flaky.op': () => {
         throw new KafkaUnavailableError('downstream timed out');
       },

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CommandRejectedError } from '../../../src/commands/errors';
 import { timeNow, timeZoneFormatsCached, zonedTime } from '../../../src/commands/time-now';
-import type { Command } from '../../../src/commands/registry';
+import type { Command } from '../../../src/commands/command-handlers';
 import { fakeLogger } from '../../helpers/fakes';
 
 const instant = new Date('2026-01-31T12:34:56.789Z');

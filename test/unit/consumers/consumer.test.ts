@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CONSUMER_FUNCTIONS, consumerFunction, createEventConsumer } from '../../../src/consumers';
 import type { ConsumerRow } from '../../../src/consumers';
-import { createEventHandlerRegistry } from '../../../src/consumers/registry';
+import { createEventHandlerTable } from '../../../src/consumers/event-handler-table';
 import { ValidationError } from '../../../src/errors';
 import { filterPatterns } from '../../../src/consumers/functions';
 import { recordOwnership } from '../../../src/consumers/ownership';
@@ -276,7 +276,7 @@ describe('an observer beside a catch-all', () => {
     handler: {
       kind: 'events',
       handlers: () =>
-        createEventHandlerRegistry({
+        createEventHandlerTable({
           handlers: {
             http_request: (event) => {
               const endpoint = event.data.endpoint;

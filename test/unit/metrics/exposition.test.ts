@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expositionText, FleetAggregate } from '@simple-time-service/fleet-metrics';
-import { createMetrics } from '../../../src/metrics/registry';
+import { createMetrics } from '../../../src/metrics/container-metrics';
 
 describe('expositionText', () => {
   it("writes a container's registry sample for sample as prom-client does (finite values)", async () => {

@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { foldStaleGroups, readFleet } from '../../../src/metrics/fleet';
 import type { FleetScope } from '@simple-time-service/fleet-metrics';
-import { createMetrics } from '../../../src/metrics/registry';
+import { createMetrics } from '../../../src/metrics/container-metrics';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import type { MetricsPusher } from '../../../src/metrics';
 import type { PushSender } from '@simple-time-service/fleet-metrics';

@@ -1,7 +1,7 @@
 /** When a scrape of GET /metrics reads consumer-group lag: at most one read at a time, once per max age, bounded. */
 import { describe, expect, it } from 'vitest';
 import { createLagOnScrape } from '../../../src/metrics/lag-on-scrape';
-import { createMetrics } from '../../../src/metrics/registry';
+import { createMetrics } from '../../../src/metrics/container-metrics';
 
 const GET = { method: 'GET', authorization: undefined };
 

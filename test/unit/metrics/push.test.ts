@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createMetrics } from '../../../src/metrics/registry';
+import { createMetrics } from '../../../src/metrics/container-metrics';
 import { createMetricsPusher } from '@simple-time-service/fleet-metrics';
 import type { PushSender } from '@simple-time-service/fleet-metrics';
 

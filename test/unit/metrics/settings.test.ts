@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config';
 import { ConfigError } from '../../../src/errors';
 import { stageLabel } from '../../../src/metrics';
-import { createMetrics } from '../../../src/metrics/registry';
+import { createMetrics } from '../../../src/metrics/container-metrics';
 
 function configError(env: Record<string, string>): ConfigError {
   try {

@@ -6,9 +6,9 @@
  * ResponseURL is not CloudFormation's without doing or sending anything.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { ANSWER_BUDGET_MS } from '../../../src/provisioning/answer';
-import type { SendResponse } from '../../../src/provisioning/answer';
-import { ANSWER_RESERVE_MS, RETURN_MARGIN_MS, handleTopicsRequest } from '../../../src/provisioning/topics-resource';
+import { RESPONSE_BUDGET_MS } from '../../../src/provisioning/cloudformation-response';
+import type { SendResponse } from '../../../src/provisioning/cloudformation-response';
+import { RESPONSE_RESERVE_MS, RETURN_MARGIN_MS, handleTopicsRequest } from '../../../src/provisioning/topics-resource';
 import type { CustomResourceRequest, TopicsResult } from '../../../src/provisioning/topics-resource';
 
 const REGION = 'eu-west-1';
@@ -87,25 +87,25 @@ describe('handleTopicsRequest', () => {
     const started = Date.now();
     const response = await handle({
       ensure: () => new Promise<TopicsResult>(() => undefined),
-      remainingMs: () => ANSWER_RESERVE_MS + 50,
+      remainingMs: () => RESPONSE_RESERVE_MS + 50,
       sendResponse: send,
     });
     expect(response.Reason).toMatch(/not ready within 50 ms/);
-    expect(Date.now() - started).toBeLessThan(ANSWER_RESERVE_MS);
+    expect(Date.now() - started).toBeLessThan(RESPONSE_RESERVE_MS);
   });
 
   it('answers FAILED at once, without starting the work, when the invocation has less left than answering may take', async () => {
     const ensure = vi.fn();
     const response = await handle({
       ensure,
-      remainingMs: () => ANSWER_RESERVE_MS - 1,
+      remainingMs: () => RESPONSE_RESERVE_MS - 1,
       sendResponse: vi.fn<SendResponse>().mockResolvedValue(),
     });
     expect(ensure).not.toHaveBeenCalled();
     expect(response.Reason).toBe(
-      `the invocation had ${ANSWER_RESERVE_MS - 1} ms left, less than the ${ANSWER_RESERVE_MS} ms answering CloudFormation may take`,
+      `the invocation had ${RESPONSE_RESERVE_MS - 1} ms left, less than the ${RESPONSE_RESERVE_MS} ms answering CloudFormation may take`,
     );
-    expect(ANSWER_RESERVE_MS).toBe(ANSWER_BUDGET_MS + RETURN_MARGIN_MS);
+    expect(RESPONSE_RESERVE_MS).toBe(RESPONSE_BUDGET_MS + RETURN_MARGIN_MS);
   });
 
   it('says in its answer, and still succeeds, when a topic keeps more partitions than asked for', async () => {

@@ -1,10 +1,10 @@
 import type { Context, MSKEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { ANSWER_MARGIN_MS, createConsumerHandler } from '../../../../handlers/factories/consumer';
+import { RESPONSE_MARGIN_MS, createConsumerHandler } from '../../../../handlers/factories/consumer';
 import type { ProcessOptions } from '../../../../src/consumers';
 import { loadConfig } from '../../../../src/config';
 import { createLogger } from '../../../../src/logger';
-import { createMetrics } from '../../../../src/metrics/registry';
+import { createMetrics } from '../../../../src/metrics/container-metrics';
 import { FakePublisher } from '../../../helpers/fakes';
 
 describe('the consumer function factory', () => {
@@ -40,6 +40,6 @@ describe('the consumer function factory', () => {
     await handler(event, context);
 
     // Assess
-    expect(given?.remainingTimeMs?.()).toBe(2000 - ANSWER_MARGIN_MS);
+    expect(given?.remainingTimeMs?.()).toBe(2000 - RESPONSE_MARGIN_MS);
   });
 });

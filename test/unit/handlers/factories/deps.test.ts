@@ -55,7 +55,7 @@ describe('send metrics: one definition for every function', () => {
     vi.resetModules();
     await import('../../../../handlers/http.js');
     const { containerMetrics } = await import('../../../../src/metrics/index.js');
-    const { createMetrics } = await import('../../../../src/metrics/registry.js');
+    const { createMetrics } = await import('../../../../src/metrics/container-metrics.js');
     const { getConfig, loadConfig } = await import('../../../../src/config.js');
     const httpMetrics = containerMetrics(getConfig());
     const httpObserver = observers.pop();

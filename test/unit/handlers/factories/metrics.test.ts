@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultDeps } from '../../../../handlers/factories/deps';
 import { createMetricsHandler } from '../../../../handlers/factories/metrics';
 import { loadConfig } from '../../../../src/config';
-import { createMetrics } from '../../../../src/metrics/registry';
+import { createMetrics } from '../../../../src/metrics/container-metrics';
 import { httpEvent, lambdaContext } from '../../../helpers/lambda';
 
 type Result = APIGatewayProxyStructuredResultV2;

@@ -3,7 +3,7 @@ import httpErrorHandler from '@middy/http-error-handler';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { pushMetrics } from '../../../../handlers/middleware/push-metrics';
-import { createMetrics } from '../../../../src/metrics/registry';
+import { createMetrics } from '../../../../src/metrics/container-metrics';
 import { httpEvent } from '../../../helpers/lambda';
 
 type Result = APIGatewayProxyStructuredResultV2;

@@ -2,8 +2,8 @@
  * What `npm run dlq` prints (infra/dlq.ts): the columns of `list`, the counts of
  * `summary`, and the notes that say what was left out.
  */
-import { coordinates } from '../src/kafka';
-import type { DeadLetter, readDeadLetters } from '../src/kafka';
+import { deadLetterName } from './dead-letters';
+import type { DeadLetter, readDeadLetters } from './dead-letters';
 
 export type ReadResult = Awaited<ReturnType<typeof readDeadLetters>>;
 
@@ -25,7 +25,7 @@ export function table(headers: string[], rows: string[][], right: ReadonlySet<nu
 
 export function deadLetterSummary(letter: DeadLetter, replayed: boolean) {
   return {
-    dead_letter: coordinates(letter),
+    dead_letter: deadLetterName(letter),
     dead_lettered_at: letter.deadLetteredAt ?? null,
     format: letter.format,
     reason: letter.reason,
@@ -39,7 +39,7 @@ export function deadLetterSummary(letter: DeadLetter, replayed: boolean) {
 function cells(letter: DeadLetter, replayed: boolean): string[] {
   const source = letter.originals.map((o) => `${o.topic}/${o.partition}/${o.offset}`).join(',') || '-';
   const error = letter.error.length > 80 ? `${letter.error.slice(0, 77)}...` : letter.error;
-  return [coordinates(letter), letter.deadLetteredAt ?? '-', letter.reason, source, replayed ? 'replayed' : 'pending', error];
+  return [deadLetterName(letter), letter.deadLetteredAt ?? '-', letter.reason, source, replayed ? 'replayed' : 'pending', error];
 }
 
 /** One dead letter on one line (replay --dry-run). */
@@ -66,9 +66,9 @@ export function listLines(params: { read: ReadResult; selected: DeadLetter[]; to
   const note = `${deadLetters(selected.length)} in ${topic}${selection}${unreadNote(read)}${hidden}`;
   if (json) {
     if (more > 0 || read.unread > 0) console.error(`[dlq] ${note}`);
-    return shown.map((l) => JSON.stringify(deadLetterSummary(l, read.replayed.has(coordinates(l)))));
+    return shown.map((l) => JSON.stringify(deadLetterSummary(l, read.replayed.has(deadLetterName(l)))));
   }
-  const rows = shown.map((l) => cells(l, read.replayed.has(coordinates(l))));
+  const rows = shown.map((l) => cells(l, read.replayed.has(deadLetterName(l))));
   return [...(rows.length > 0 ? table(['DEAD LETTER', 'DEAD-LETTERED AT', 'REASON', 'SOURCE', 'STATE', 'ERROR'], rows) : []), note];
 }
 
@@ -94,7 +94,7 @@ export function tallyDeadLetters(letters: readonly DeadLetter[], replayed: Reado
   const byReasonSource = new Map<string, Counts & { reason: string; source: string }>();
   const byAge = AGES.map(([age]) => ({ age, pending: 0, replayed: 0 }));
   for (const letter of letters) {
-    const state = replayed.has(coordinates(letter)) ? 'replayed' : 'pending';
+    const state = replayed.has(deadLetterName(letter)) ? 'replayed' : 'pending';
     total[state] += 1;
     const reason = letter.reason;
     const source = letter.originals[0]?.topic ?? '-';

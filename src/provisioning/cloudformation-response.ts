@@ -1,8 +1,8 @@
 /**
- * Answering CloudFormation: the custom resource's response, PUT to the request's pre-signed
- * S3 URL (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html).
+ * Responding to CloudFormation: the custom resource's response, PUT to the request's
+ * pre-signed S3 URL (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html).
  * A PUT that fails or does not answer is tried again, each attempt bounded and all of them
- * within one deadline, so answering never takes more than ANSWER_BUDGET_MS: the topics
+ * within one deadline, so responding never takes more than RESPONSE_BUDGET_MS: the topics
  * function keeps that much of its invocation for it.
  */
 import type { CustomResourceResponse } from './topics-resource';
@@ -10,8 +10,8 @@ import type { CustomResourceResponse } from './topics-resource';
 export const RESPONSE_ATTEMPTS = 3;
 export const RESPONSE_ATTEMPT_TIMEOUT_MS = 4_000;
 export const RESPONSE_RETRY_PAUSE_MS = 500;
-/** The longest answering may take: every attempt at its bound, and the pauses between them. */
-export const ANSWER_BUDGET_MS = RESPONSE_ATTEMPTS * RESPONSE_ATTEMPT_TIMEOUT_MS + (RESPONSE_ATTEMPTS - 1) * RESPONSE_RETRY_PAUSE_MS;
+/** The longest responding may take: every attempt at its bound, and the pauses between them. */
+export const RESPONSE_BUDGET_MS = RESPONSE_ATTEMPTS * RESPONSE_ATTEMPT_TIMEOUT_MS + (RESPONSE_ATTEMPTS - 1) * RESPONSE_RETRY_PAUSE_MS;
 
 /** PUTs `body` to `url`; `deadline` (epoch ms) bounds every attempt. Rejects when none succeeded. */
 export type SendResponse = (url: string, body: CustomResourceResponse, deadline: number) => Promise<void>;

@@ -1,17 +1,17 @@
 /**
- * src/provisioning/answer.ts: the answer is PUT the way a pre-signed S3 URL expects it,
+ * src/provisioning/cloudformation-response.ts: the response is PUT the way a pre-signed S3 URL expects it,
  * tried again after an error, and never past its deadline however the URL behaves.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ANSWER_BUDGET_MS,
+  RESPONSE_BUDGET_MS,
   RESPONSE_ATTEMPTS,
   RESPONSE_ATTEMPT_TIMEOUT_MS,
   RESPONSE_RETRY_PAUSE_MS,
   sendResponseWithFetch,
-} from '../../../src/provisioning/answer';
+} from '../../../src/provisioning/cloudformation-response';
 
 const body = { Status: 'SUCCESS' as const, PhysicalResourceId: 'p', StackId: 's', RequestId: 'r', LogicalResourceId: 'l' };
 
@@ -53,7 +53,7 @@ describe('sendResponseWithFetch', () => {
     expect(requests).toBeLessThanOrEqual(RESPONSE_ATTEMPTS);
   });
 
-  it('keeps every attempt and pause within ANSWER_BUDGET_MS', () => {
-    expect(ANSWER_BUDGET_MS).toBe(RESPONSE_ATTEMPTS * RESPONSE_ATTEMPT_TIMEOUT_MS + (RESPONSE_ATTEMPTS - 1) * RESPONSE_RETRY_PAUSE_MS);
+  it('keeps every attempt and pause within RESPONSE_BUDGET_MS', () => {
+    expect(RESPONSE_BUDGET_MS).toBe(RESPONSE_ATTEMPTS * RESPONSE_ATTEMPT_TIMEOUT_MS + (RESPONSE_ATTEMPTS - 1) * RESPONSE_RETRY_PAUSE_MS);
   });
 });

@@ -1,15 +1,17 @@
 /**
- * src/kafka/dead-letters.ts without a broker: the three kinds of record in the
+ * infra/dlq/dead-letters.ts and infra/dlq/selection.ts without a broker: the three kinds of record in the
  * dead-letter topic (the service's dead letters as src/kafka/dlq.ts writes them, Lambda's
  * on-failure records as AWS documents them, replay receipts), selections, and the
  * command line of infra/dlq.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from '../../../infra/dlq';
-import { deadLetterRecord } from '../../../src/kafka/dlq';
-import { REPLAY_HEADERS, parseCoordinates, producerHeaders, readDeadLetterTopicRecord, selects } from '../../../src/kafka/dead-letters';
-import type { DeadLetter } from '../../../src/kafka/dead-letters';
-import type { ConsumedRecord, OutgoingRecord } from '../../../src/kafka/records';
+import { parseCommandLine } from '../../../../infra/dlq';
+import { REPLAY_HEADERS, readDeadLetterTopicRecord } from '../../../../infra/dlq/dead-letters';
+import type { DeadLetter } from '../../../../infra/dlq/dead-letters';
+import { parseOffsetRange, selects } from '../../../../infra/dlq/selection';
+import { deadLetterRecord } from '../../../../src/kafka/dlq';
+import { producerHeaders } from '../../../../src/kafka/exact-sender';
+import type { ConsumedRecord, OutgoingRecord } from '../../../../src/kafka/records';
 
 const source: ConsumedRecord = {
   topic: 'commands',
@@ -202,16 +204,16 @@ describe('selections', () => {
 
   it('match on offsets, reason and source topic together', () => {
     expect(selects({}, letter)).toBe(true);
-    expect(selects({ ...parseCoordinates('1:10-20'), reason: 'not_utf8', sourceTopic: 'commands' }, letter)).toBe(true);
-    expect(selects(parseCoordinates('1:21-30'), letter)).toBe(false);
-    expect(selects(parseCoordinates('0:0-100'), letter)).toBe(false);
+    expect(selects({ ...parseOffsetRange('1:10-20'), reason: 'not_utf8', sourceTopic: 'commands' }, letter)).toBe(true);
+    expect(selects(parseOffsetRange('1:21-30'), letter)).toBe(false);
+    expect(selects(parseOffsetRange('0:0-100'), letter)).toBe(false);
     expect(selects({ reason: 'not_json' }, letter)).toBe(false);
     expect(selects({ sourceTopic: 'events' }, letter)).toBe(false);
   });
 
-  it('refuses malformed coordinates with a clear error', () => {
-    expect(() => parseCoordinates('1-2')).toThrow(/not <partition>:<offset>/);
-    expect(() => parseCoordinates('1:9-3')).toThrow(/ends before it starts/);
+  it('refuses malformed offsets with a clear error', () => {
+    expect(() => parseOffsetRange('1-2')).toThrow(/not <partition>:<offset>/);
+    expect(() => parseOffsetRange('1:9-3')).toThrow(/ends before it starts/);
   });
 });
 

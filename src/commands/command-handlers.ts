@@ -1,6 +1,6 @@
 /**
- * The command pattern of the original service (docs/compatibility.md, "Commands"): a registry from command type to the handler that carries it
- * out. A handler returns the data of its answer (published as `<type>.processed` on the
+ * The command pattern of the original service (docs/compatibility.md, "Commands"): the
+ * command handler table, from command type to the handler that carries it out. A handler returns the data of its answer (published as `<type>.processed` on the
  * events topic with the command's correlation id and key), throws CommandRejectedError for
  * a command it refuses (answered by `command.rejected` with the reason), or throws a
  * retriable error to have the command delivered again.
@@ -28,12 +28,12 @@ export interface CommandContext {
 
 export type CommandHandler = (command: Command, context: CommandContext) => Promise<EventData> | EventData;
 
-export interface CommandRegistry {
+export interface CommandHandlerTable {
   get(type: string): CommandHandler | undefined;
   types(): string[];
 }
 
-export function createCommandRegistry(handlers: Record<string, CommandHandler>): CommandRegistry {
+export function createCommandHandlerTable(handlers: Record<string, CommandHandler>): CommandHandlerTable {
   const map = new Map(Object.entries(handlers));
   return { get: (type) => map.get(type), types: () => [...map.keys()].sort() };
 }

@@ -2,7 +2,7 @@ import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { FOLDED_MARKER } from '@simple-time-service/fleet-metrics';
 import { METRIC_DEFINITIONS, exportedMetricNames } from '../../../src/metrics/definitions';
-import { OVERFLOW_LABEL_VALUE, createMetrics, startConsumerCountersAtZero } from '../../../src/metrics/registry';
+import { OVERFLOW_LABEL_VALUE, createMetrics, startConsumerCountersAtZero } from '../../../src/metrics/container-metrics';
 
 async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object }> }> }, labels: object) {
   const { values } = await metric.get();
