@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TEST_BROKER_JVM_OPTS } from '../helpers/private-broker';
 
 export const repo = path.resolve(__dirname, '../..');
 export const stackScript = path.join(repo, 'infra/local/stack.sh');
@@ -118,6 +119,7 @@ export function privateStack(
     LOCAL_PUSHGATEWAY_PORT: String(ports.pushgateway),
     LOCAL_PROMETHEUS_PORT: String(ports.prometheus),
     LOCAL_PROMETHEUS: options.prometheus ? 'on' : 'off',
+    LOCAL_KAFKA_JVM_OPTS: TEST_BROKER_JVM_OPTS,
     ...options.extra,
   };
   const run = (command: string, extra: Record<string, string> = {}, timeoutMs = 150_000, args: string[] = []) =>
