@@ -27,7 +27,7 @@ export async function main(argv: string[] = []): Promise<void> {
   try {
     result = await ensureServiceTopics({ config, clientId: 'simple-time-service-topics' });
   } catch (error) {
-    throw new Error(`failed: ${errorMessage(error)}`);
+    throw new Error(`failed: ${errorMessage(error)}`, { cause: error });
   }
   if (result.replicationFactor < config.kafka.topicReplicationFactor) {
     console.log(

@@ -24,7 +24,7 @@ import { createKafka, serviceTopics } from '../../src/kafka';
 
 type Admin = ReturnType<ReturnType<typeof createKafka>['admin']>;
 import { main as createTopics } from '../topics';
-import { errorMessage } from '../../src/errors';
+import { errorMessage, isRetriable } from '../../src/errors';
 
 const OFFSETS_TOPIC = '__consumer_offsets';
 
@@ -93,6 +93,23 @@ async function answersWith(env: Record<string, string | undefined>, what: string
   }
 }
 
+/**
+ * The service's topics (infra/topics.ts), asked for again while the broker refuses them in a
+ * way it says may pass (a broker that has just started may not know a topic it has just
+ * created: "This server does not host this topic-partition"), bounded by the deadline; any
+ * other failure (a refused configuration) ends it at once.
+ */
+export async function createTopicsWhenReady(deadline: number, create: () => Promise<void> = createTopics, pauseMs = 200): Promise<void> {
+  for (;;) {
+    try {
+      return await create();
+    } catch (error) {
+      if (!isRetriable((error as Error).cause) || Date.now() >= deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
+
 async function main(): Promise<void> {
   const timeoutSeconds = Number(process.env.LOCAL_STACK_READY_TIMEOUT ?? '120');
   const deadline = Date.now() + (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 120) * 1000;
@@ -112,7 +129,7 @@ async function main(): Promise<void> {
       });
     }
     try {
-      await createTopics();
+      await createTopicsWhenReady(deadline);
     } catch (error) {
       throw new Error(`the service's topics could not be created: ${errorMessage(error)}`);
     }

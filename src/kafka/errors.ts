@@ -42,3 +42,19 @@ export class TopicReadError extends ServiceError {
  * so kafkajs neither retries the fetch nor restarts the consumer on it.
  */
 export class DecompressedBatchTooLargeError extends ServiceError {}
+
+/**
+ * The broker refused a topics request with an answer it says may pass (a topic not yet known
+ * to every broker right after its creation, a leader being elected): worth asking again.
+ */
+export class TopicsNotReadyError extends RetriableError {}
+
+/** Whether kafkajs marks the failure, or one of the failures it wraps, as one that may pass. */
+export function brokerSaysItMayPass(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if ((current as { retriable?: unknown }).retriable === true) return true;
+    current = current.cause;
+  }
+  return false;
+}

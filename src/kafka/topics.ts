@@ -1,7 +1,9 @@
 import type { Admin } from 'kafkajs';
 import type { Config, Topics } from '../config';
 import type { Logger } from '../logger';
+import { errorMessage } from '../errors';
 import { resolveKafka } from './client';
+import { TopicsNotReadyError, brokerSaysItMayPass } from './errors';
 
 export interface EnsureTopicsResult {
   created: string[];
@@ -22,12 +24,23 @@ export interface EnsureTopicsResult {
  * reported so the caller can say so. Records already written keep their partition; new
  * records with a key may land in another partition than older ones with the same key.
  */
-export async function ensureTopics(params: {
+export async function ensureTopics(params: EnsureTopicsParams): Promise<EnsureTopicsResult> {
+  try {
+    return await ensureTopicsOnce(params);
+  } catch (error) {
+    // A TopicsNotReadyError (retriable) when the broker says asking again may pass.
+    throw brokerSaysItMayPass(error) ? new TopicsNotReadyError(errorMessage(error), { cause: error }) : error;
+  }
+}
+
+interface EnsureTopicsParams {
   admin: Pick<Admin, 'describeCluster' | 'listTopics' | 'createTopics' | 'fetchTopicMetadata' | 'createPartitions'>;
   topics: readonly string[];
   partitions: number;
   replicationFactor: number;
-}): Promise<EnsureTopicsResult> {
+}
+
+async function ensureTopicsOnce(params: EnsureTopicsParams): Promise<EnsureTopicsResult> {
   const { admin, partitions } = params;
   const topics = [...new Set(params.topics)];
   const cluster = await admin.describeCluster();
