@@ -108,9 +108,13 @@ export function tallyDeadLetters(letters: readonly DeadLetter[], replayed: Reado
   const rows = [...byReasonSource.values()].sort(
     (a, b) => b.pending + b.replayed - (a.pending + a.replayed) || a.reason.localeCompare(b.reason),
   );
-  const times = letters.map((l) => l.timestamp);
-  const when = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
-  return { total, by_reason_and_source: rows, by_age: byAge, oldest: when(Math.min(...times)), newest: when(Math.max(...times)) };
+  // A loop, not Math.min(...times): an empty topic has neither (Math.min() is Infinity, no
+  // date), and --max-records may read more records than a call takes arguments.
+  let oldest = Infinity;
+  let newest = -Infinity;
+  for (const { timestamp } of letters) [oldest, newest] = [Math.min(oldest, timestamp), Math.max(newest, timestamp)];
+  const when = (t: number) => (Number.isFinite(t) ? new Date(t).toISOString() : null);
+  return { total, by_reason_and_source: rows, by_age: byAge, oldest: when(oldest), newest: when(newest) };
 }
 
 /** `summary` as a person reads it. */
