@@ -7,6 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
+import { CLOUDFORMATION_SCHEMA } from '../cloudformation-yaml';
 import { loadConfig } from '../../src/config';
 import { CONSUMER_FUNCTIONS, consumerGroupId, consumerTopic } from '../../src/consumers';
 import { stageLabel, withoutCredentials } from '../../src/metrics';
@@ -18,29 +19,9 @@ export interface Route {
   fn: string;
 }
 
-// CloudFormation's short tags (!ImportValue, !Ref, ...) read as plain values: only the routes matter here.
-const CLOUDFORMATION_TAGS = [
-  'Ref',
-  'Sub',
-  'GetAtt',
-  'If',
-  'Equals',
-  'Not',
-  'Join',
-  'Split',
-  'Select',
-  'ImportValue',
-  'GetAZs',
-  'Cidr',
-].flatMap((name) =>
-  (['scalar', 'sequence', 'mapping'] as const).map(
-    (kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) }),
-  ),
-);
-
 /** The httpApi routes of serverless.yml's functions (`- httpApi: GET /path`, or `{ method, path }`), with their function. */
 export function httpRoutes(serverlessYml: string): Route[] {
-  const parsed = yaml.load(serverlessYml, { schema: yaml.DEFAULT_SCHEMA.extend(CLOUDFORMATION_TAGS) }) as { functions?: unknown };
+  const parsed = yaml.load(serverlessYml, { schema: CLOUDFORMATION_SCHEMA }) as { functions?: unknown };
   const groups = Array.isArray(parsed.functions) ? parsed.functions : [parsed.functions];
   const routes: Route[] = [];
   for (const group of groups) {

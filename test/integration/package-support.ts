@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs';
 import yaml from 'js-yaml';
+import { CLOUDFORMATION_SCHEMA } from '../../infra/cloudformation-yaml';
 import type { Kafka } from 'kafkajs';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -88,36 +89,13 @@ export function recordingKafka(topics: Record<string, number>): { kafka: Kafka; 
 
 // ---- CloudFormation templates in YAML ----
 
-const SHORT_TAGS = [
-  'Ref',
-  'Sub',
-  'GetAtt',
-  'If',
-  'Equals',
-  'Not',
-  'And',
-  'Or',
-  'Join',
-  'Split',
-  'Select',
-  'ImportValue',
-  'GetAZs',
-  'Cidr',
-  'Condition',
-];
-
 /** A template with its short tags read as `{ Tag: argument }`. */
 export function loadYamlTemplate(file: string): {
   Parameters: Record<string, { Default?: Json }>;
   Conditions?: Record<string, Json>;
   Resources: Record<string, { Type: string; Condition?: string; Properties: Record<string, Json>; DependsOn?: string[] }>;
 } {
-  const types = SHORT_TAGS.flatMap((name) =>
-    (['scalar', 'sequence', 'mapping'] as const).map(
-      (kind) => new yaml.Type(`!${name}`, { kind, construct: (data: unknown) => ({ [name]: data }) }),
-    ),
-  );
-  return yaml.load(fs.readFileSync(file, 'utf8'), { schema: yaml.DEFAULT_SCHEMA.extend(types) }) as ReturnType<typeof loadYamlTemplate>;
+  return yaml.load(fs.readFileSync(file, 'utf8'), { schema: CLOUDFORMATION_SCHEMA }) as ReturnType<typeof loadYamlTemplate>;
 }
 
 const NO_VALUE = Symbol('AWS::NoValue');
