@@ -10,7 +10,7 @@
  *   npx tsx bench/offline-start.ts --before ../before [--rounds 5]
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config';
@@ -34,8 +34,25 @@ async function deleteOwnGroups(): Promise<void> {
     await admin.disconnect();
   }
 }
-const { values } = parseArgs({ options: { before: { type: 'string' }, rounds: { type: 'string', default: '5' } } });
-const checkouts = [...(values.before ? [['before', path.resolve(values.before)]] : []), ['after', path.resolve(__dirname, '..')]];
+const USAGE = 'usage: npx tsx bench/offline-start.ts [--before <checkout>] [--rounds <n>]';
+
+/** The checkouts to time and the rounds, or a one-line error and exit 2 (bad usage). */
+function commandLine(): { checkouts: Array<[string, string]>; rounds: number } {
+  try {
+    const { values } = parseArgs({ options: { before: { type: 'string' }, rounds: { type: 'string', default: '5' } } });
+    const rounds = Number(values.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds ${values.rounds}: expected a whole number of at least 1`);
+    const before = values.before === undefined ? [] : [['before', path.resolve(values.before)] as [string, string]];
+    for (const [, dir] of before) {
+      if (!existsSync(path.join(dir, 'serverless.yml')))
+        throw new Error(`--before ${dir}: not a checkout of this service (no serverless.yml)`);
+    }
+    return { checkouts: [...before, ['after', path.resolve(__dirname, '..')]], rounds };
+  } catch (error) {
+    console.error(`[bench] ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
 
 /** Milliseconds from spawning serverless offline in `dir` to its first 2xx on /healthz. */
 async function timeToServe(dir: string, round: number): Promise<number> {
@@ -67,13 +84,13 @@ async function timeToServe(dir: string, round: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const rounds = Number(values.rounds);
-  const samples = new Map<string, number[]>(checkouts.map(([name]) => [name!, []]));
+  const { checkouts, rounds } = commandLine();
+  const samples = new Map<string, number[]>(checkouts.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const [name, dir] of checkouts) samples.get(name!)!.push(await timeToServe(dir!, round));
+    for (const [name, dir] of checkouts) samples.get(name)!.push(await timeToServe(dir, round));
   }
   for (const [name, dir] of checkouts) {
-    const sorted = [...samples.get(name!)!].sort((a, b) => a - b);
+    const sorted = [...samples.get(name)!].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
     console.log(
       `${name} (${dir}): median ${(median / 1000).toFixed(1)} s to serve; each: ${sorted.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s`,
