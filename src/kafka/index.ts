@@ -1,7 +1,7 @@
 export { KafkaUnavailableError, TopicReadError } from './errors';
 export { createKafka } from './client';
 export { resolveBrokers } from './brokers';
-export { serviceTopics, ensureServiceTopics } from './topics';
+export { serviceTopics, ensureServiceTopics, ensureTopics } from './topics';
 export type { EnsureTopicsResult } from './topics';
 export { createContainerProducer } from './producer';
 export type { ContainerProducer, SendObserver } from './producer';

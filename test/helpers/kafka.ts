@@ -1,7 +1,8 @@
 /** Test helpers for the real local broker: unique names, a throwaway topic, a reader. */
 import type { Admin, Consumer, IHeaders, Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config';
-import { createKafka } from '../../src/kafka';
+import { isRetriable } from '../../src/errors';
+import { createKafka, ensureTopics } from '../../src/kafka';
 import { uniqueName } from './names';
 import { waitFor } from './wait-for';
 
@@ -13,8 +14,24 @@ export function testKafka(clientId = 'sts-test'): Kafka {
   return createKafka({ kafka: testConfig.kafka, brokers: testConfig.kafka.brokers, clientId });
 }
 
+/**
+ * Creates `topic` (nothing if it exists) as the service does (ensureTopics): a broker that has
+ * just created a topic may not know it yet when kafkajs reads the metadata right after, a
+ * refusal ensureTopics reports as retriable; then it is asked again, for at most 30 s.
+ */
 export async function createTopic(admin: Admin, topic: string, partitions = 3): Promise<void> {
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+  const ensure = () => ensureTopics({ admin, topics: [topic], partitions, replicationFactor: 1 });
+  await waitFor(
+    () =>
+      ensure().then(
+        () => true,
+        (error: unknown) => {
+          if (!isRetriable(error)) throw error;
+          return undefined;
+        },
+      ),
+    { timeoutMs: 30_000, intervalMs: 200, what: `topic ${topic} to be created` },
+  );
 }
 
 export interface ReadRecord {
